@@ -1,0 +1,290 @@
+"""Typed run configuration: ModelConfig, TrainConfig, named presets, --set overrides, JSON round trip.
+
+A run is fully described by a RunConfig (model + train). The resolved RunConfig is what gets stored
+with every run (database row and runs/<id>/config.json), so a run can be reproduced from it alone.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+ARCHS = ("transformer", "dcformer")
+ATTN_IMPLS = ("auto", "reference", "triton")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ConfigError(ValueError):
+    """A user-caused configuration problem; str() is one line naming it and what to do."""
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "dcformer"            # transformer (Transformer++) | dcformer (Transformer++ with DCMHA)
+    vocab_size: int = 256             # byte-level tokenizer
+    n_layer: int = 4
+    n_embd: int = 128                 # D
+    n_head: int = 4                   # H; head dim d = D / H
+    ffn_hidden: int = 352             # SwiGLU hidden width
+    seq_len: int = 128                # T
+    norm_eps: float = 1e-6
+    rope_base: float = 10000.0
+    qk_norm: bool = True
+    # Attention window per layer, cycled over the layers: "global" or e.g. "local:256,global".
+    window_pattern: str = "global"
+    attn_impl: str = "auto"           # auto | reference | triton (DCFormer's DCMHA path)
+    # DCMHA switches (DCMHA.md, "Switches the paper ablates"); ignored by the transformer arch.
+    dc_pre: bool = True
+    dc_post: bool = True
+    dc_query: bool = True             # query-wise terms (low-rank and gate)
+    dc_key: bool = True               # key-wise terms (low-rank and gate)
+    dc_gate: bool = True              # elementwise tanh gates
+    dc_lowrank: bool = True           # low-rank (w1 . a) w2 terms
+    dc_rank: int = 2                  # R
+    dc_static: bool = False           # static H x H matrix
+    dc_hidden: int = 0                # C of the dynamic-weight MLP; 0 means 2 * H * R
+    dc_init_std: float = 1e-4         # std of W2 and Wd: near-identity composition at init
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    @property
+    def dc_hidden_resolved(self) -> int:
+        return self.dc_hidden or 2 * self.n_head * self.dc_rank
+
+    def layer_windows(self) -> list[int | None]:
+        """Window size per layer (None = global), from the cycled window_pattern."""
+        pattern = parse_window_pattern(self.window_pattern)
+        return [pattern[i % len(pattern)] for i in range(self.n_layer)]
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 600
+    batch_size: int = 16              # sequences per optimizer step per process (after accumulation)
+    grad_accum: int = 1               # micro-batches per step; micro-batch = batch_size / grad_accum
+    lr: float = 1e-3                  # peak learning rate
+    dc_lr_mult: float = 1.0           # multiplier on lr for the dynamic-weight projection parameters
+    min_lr_ratio: float = 0.1         # cosine decays to this fraction of the peak
+    warmup_frac: float = 0.01
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    adam_eps: float = 1e-8
+    grad_clip: float = 1.0
+    seed: int = 1
+    corpus: str = "pydoc"
+    val_fraction: float = 0.1
+    eval_every: int = 100
+    eval_batches: int = 8
+    log_every: int = 10
+    ckpt_every: int = 100
+    device: str = "auto"              # auto | cpu | cuda
+    compile: bool = False             # torch.compile the model
+    gpu_type: str = "auto"            # price-table key for the cost; auto = from the device name
+    threads: int = 0                  # CPU threads for torch; 0 = torch's default (all cores)
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: str = "custom"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"preset": self.preset, "model": dataclasses.asdict(self.model),
+                "train": dataclasses.asdict(self.train)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        unknown = set(data) - {"preset", "model", "train"}
+        if unknown:
+            raise ConfigError(f"unknown config section(s) {sorted(unknown)}: expected preset, model, train")
+        model = _dataclass_from_dict(ModelConfig, data.get("model", {}))
+        train = _dataclass_from_dict(TrainConfig, data.get("train", {}))
+        run = cls(model=model, train=train, preset=str(data.get("preset", "custom")))
+        validate(run)
+        return run
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunConfig":
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"config is not valid JSON ({e.msg} at line {e.lineno}); fix the file") from None
+
+
+# ----------------------------------------------------------------------------- presets
+# Each preset gives the model shape and a training budget; the arch is chosen separately so both
+# architectures of a comparison share everything else.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "tiny": {  # tests: seconds on a CPU
+        "model": dict(n_layer=2, n_embd=32, n_head=2, ffn_hidden=96, seq_len=32),
+        "train": dict(steps=60, batch_size=8, lr=3e-3, eval_every=20, eval_batches=2,
+                      log_every=5, ckpt_every=20, threads=1),
+    },
+    "cpu-demo": {  # minutes on a 2-core CPU
+        "model": dict(n_layer=4, n_embd=128, n_head=4, ffn_hidden=352, seq_len=128),
+        "train": dict(steps=600, batch_size=16, lr=1e-3, eval_every=100, eval_batches=8,
+                      log_every=10, ckpt_every=100),
+    },
+    "gpu-small": {  # about 25M parameters
+        "model": dict(n_layer=8, n_embd=512, n_head=8, ffn_hidden=1408, seq_len=1024),
+        "train": dict(steps=2000, batch_size=32, lr=1e-3, eval_every=200, eval_batches=16,
+                      log_every=20, ckpt_every=500),
+    },
+    "gpu-125m": {
+        "model": dict(n_layer=12, n_embd=768, n_head=12, ffn_hidden=2048, seq_len=2048),
+        "train": dict(steps=5000, batch_size=64, lr=6e-4, eval_every=500, eval_batches=16,
+                      log_every=50, ckpt_every=1000),
+    },
+    "paper-405m": {  # the paper's 405M shape; about 0.5M tokens per step
+        "model": dict(n_layer=24, n_embd=1024, n_head=16, ffn_hidden=2816, seq_len=2048),
+        "train": dict(steps=13500, batch_size=256, grad_accum=16, lr=3e-4, eval_every=500,
+                      eval_batches=16, log_every=50, ckpt_every=1000),
+    },
+}
+
+
+def make_config(arch: str, preset: str, overrides: list[str] | None = None,
+                **train_fields: Any) -> RunConfig:
+    """Resolve arch + preset + --set overrides (+ explicit train fields such as steps, seed)."""
+    if arch not in ARCHS:
+        raise ConfigError(f"unknown arch '{arch}': use one of {', '.join(ARCHS)}")
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset '{preset}': use one of {', '.join(PRESETS)}")
+    spec = PRESETS[preset]
+    run = RunConfig(model=ModelConfig(arch=arch, **spec["model"]),
+                    train=TrainConfig(**spec["train"]), preset=preset)
+    for key, value in train_fields.items():
+        if value is not None:
+            _set_field(run.train, key, value)
+    for item in overrides or []:
+        apply_override(run, item)
+    validate(run)
+    return run
+
+
+def apply_override(run: RunConfig, item: str) -> None:
+    """Apply one 'key=value' (or 'model.key=value' / 'train.key=value') with a type check."""
+    if "=" not in item:
+        raise ConfigError(f"--set '{item}' is not key=value: write e.g. --set lr=3e-4")
+    key, raw = (s.strip() for s in item.split("=", 1))
+    section, _, name = key.rpartition(".")
+    targets = {"model": run.model, "train": run.train}
+    if section:
+        if section not in targets:
+            raise ConfigError(f"--set '{key}': unknown section '{section}'; use model.KEY or train.KEY")
+        owners = [targets[section]] if name in _field_types(targets[section]) else []
+    else:
+        owners = [obj for obj in targets.values() if name in _field_types(obj)]
+    if not owners:
+        raise ConfigError(f"--set: unknown key '{key}'; see `python -m dcpoc train --help` for the keys")
+    _set_field(owners[0], name, _parse_value(key, raw, _field_types(owners[0])[name]))
+
+
+def parse_window_pattern(pattern: str) -> list[int | None]:
+    """'global' -> [None]; 'local:256,global' -> [256, None]."""
+    windows: list[int | None] = []
+    for part in pattern.split(","):
+        part = part.strip()
+        if part == "global":
+            windows.append(None)
+        elif m := re.fullmatch(r"local:(\d+)", part):
+            if int(m.group(1)) < 1:
+                raise ConfigError(f"window_pattern '{pattern}': a local window must be at least 1")
+            windows.append(int(m.group(1)))
+        else:
+            raise ConfigError(f"window_pattern '{pattern}': each part must be 'global' or 'local:N'")
+    return windows
+
+
+def validate(run: RunConfig) -> None:
+    """Raise ConfigError for values that cannot train; one message per first problem found."""
+    m, t = run.model, run.train
+    checks = [
+        (m.arch in ARCHS, f"arch '{m.arch}' must be one of {', '.join(ARCHS)}"),
+        (m.attn_impl in ATTN_IMPLS, f"attn_impl '{m.attn_impl}' must be one of {', '.join(ATTN_IMPLS)}"),
+        (t.device in DEVICES, f"device '{t.device}' must be one of {', '.join(DEVICES)}"),
+        (m.n_layer >= 1 and m.n_head >= 1 and m.n_embd >= 1, "n_layer, n_head and n_embd must be >= 1"),
+        (m.n_embd % m.n_head == 0,
+         f"n_embd ({m.n_embd}) must be divisible by n_head ({m.n_head}); change one of them"),
+        (m.n_embd % m.n_head != 0 or m.head_dim % 2 == 0,
+         f"head dim n_embd/n_head = {m.n_embd / m.n_head:g} must be even for rotary embeddings"),
+        (m.vocab_size >= 2 and m.ffn_hidden >= 1 and m.seq_len >= 2, "vocab_size, ffn_hidden, seq_len too small"),
+        (1 <= m.dc_rank <= 8, f"dc_rank ({m.dc_rank}) must be between 1 and 8 (the paper uses 1, 2 or 4)"),
+        (m.dc_hidden >= 0, "dc_hidden must be >= 0 (0 means 2 * n_head * dc_rank)"),
+        (t.steps >= 1 and t.batch_size >= 1, "steps and batch_size must be >= 1"),
+        (t.grad_accum >= 1 and t.batch_size % t.grad_accum == 0,
+         f"batch_size ({t.batch_size}) must be a multiple of grad_accum ({t.grad_accum})"),
+        (t.lr > 0 and math.isfinite(t.lr), f"lr ({t.lr}) must be a positive number"),
+        (t.dc_lr_mult > 0, "dc_lr_mult must be > 0"),
+        (0 <= t.min_lr_ratio <= 1 and 0 <= t.warmup_frac < 1, "min_lr_ratio must be in [0,1], warmup_frac in [0,1)"),
+        (0 < t.val_fraction < 0.5, f"val_fraction ({t.val_fraction}) must be in (0, 0.5)"),
+        (t.eval_every >= 1 and t.eval_batches >= 1 and t.log_every >= 1 and t.ckpt_every >= 1,
+         "eval_every, eval_batches, log_every and ckpt_every must be >= 1"),
+        (t.grad_clip >= 0 and t.weight_decay >= 0, "grad_clip and weight_decay must be >= 0"),
+        (t.threads >= 0, "threads must be >= 0 (0 = all cores)"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    parse_window_pattern(m.window_pattern)
+
+
+def config_keys() -> list[str]:
+    """Every key --set accepts, as 'section.name (type)'."""
+    return [f"{sec}.{f.name} ({f.type})" for sec, cls in (("model", ModelConfig), ("train", TrainConfig))
+            for f in fields(cls)]
+
+
+# ----------------------------------------------------------------------------- helpers
+def _field_types(obj_or_cls: Any) -> dict[str, str]:
+    return {f.name: str(f.type) for f in fields(obj_or_cls)}
+
+
+def _parse_value(key: str, raw: str, type_name: str) -> Any:
+    try:
+        if type_name == "bool":
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+        return raw
+    except ValueError:
+        raise ConfigError(f"--set {key}={raw}: expected a {type_name} value") from None
+
+
+def _set_field(obj: Any, name: str, value: Any) -> None:
+    types = _field_types(obj)
+    if name not in types:
+        raise ConfigError(f"unknown {type(obj).__name__} field '{name}'")
+    expected = {"int": int, "float": (int, float), "bool": bool, "str": str}[types[name]]
+    if isinstance(value, bool) and types[name] != "bool" or not isinstance(value, expected):
+        raise ConfigError(f"{name}={value!r}: expected a {types[name]} value")
+    setattr(obj, name, float(value) if types[name] == "float" else value)
+
+
+def _dataclass_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    unknown = set(data) - set(_field_types(cls))
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} key(s) {sorted(unknown)}: remove them or fix the spelling")
+    obj = cls()
+    for name, value in data.items():
+        _set_field(obj, name, value)
+    return obj

@@ -1,0 +1,52 @@
+"""Compute and money: the $ per device-hour price table, device peak FLOP/s, cost of a run.
+
+Prices are editable (settings key "prices" in the database); the defaults below are typical on-demand
+cloud prices per device-hour in late 2026 and are only a starting point for the user's own numbers.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+DEFAULT_PRICES_USD_PER_HOUR: dict[str, float] = {
+    "cpu": 0.10,     # a 2-core cloud VM
+    "a100": 1.80,
+    "h100": 2.50,
+    "h200": 3.50,
+    "other-gpu": 2.00,
+}
+
+# Dense bf16 tensor-core peak FLOP/s, for MFU. CPUs have no meaningful entry (MFU is GPU only).
+PEAK_BF16_FLOPS: dict[str, float] = {"a100": 312e12, "h100": 989e12, "h200": 989e12}
+
+
+def device_kind(device_name: str) -> str:
+    """Price-table key for a device name such as 'NVIDIA H200' or 'cpu'."""
+    name = device_name.lower()
+    if name == "cpu" or not name:
+        return "cpu"
+    for kind in ("h200", "h100", "a100"):
+        if kind in name:
+            return kind
+    return "other-gpu"
+
+
+def peak_flops(device_name: str) -> float | None:
+    return PEAK_BF16_FLOPS.get(device_kind(device_name))
+
+
+def price_per_hour(kind: str, prices: Mapping[str, float] | None = None) -> float:
+    table = {**DEFAULT_PRICES_USD_PER_HOUR, **(prices or {})}
+    if kind not in table:
+        raise ValueError(f"no price for device kind '{kind}': known kinds are {', '.join(table)}")
+    return float(table[kind])
+
+
+def run_cost_usd(wall_s: float, device_name: str, n_devices: int = 1,
+                 prices: Mapping[str, float] | None = None, kind: str = "auto") -> float:
+    """$ of a run: device-hours x price of its device kind (kind 'auto' = from the device name)."""
+    kind = device_kind(device_name) if kind == "auto" else kind
+    return wall_s / 3600.0 * n_devices * price_per_hour(kind, prices)
+
+
+def training_flops(flops_per_token: float, tokens: int) -> float:
+    return flops_per_token * tokens

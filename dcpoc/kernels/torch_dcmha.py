@@ -1,0 +1,1 @@
+from .reference import dcmha_reference as dcmha_torch

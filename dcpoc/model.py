@@ -1,0 +1,224 @@
+"""Transformer++ and DCFormer (DCMHA.md). DCFormer = Transformer++ with attention replaced by DCMHA.
+
+Reading order: norm, rotary, dynamic-weight projection, attention, feed-forward, block, model, counts.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import ModelConfig
+from .kernels import ComposeWeights, attention_mask, dcmha
+
+BRANCH_NAMES = ("pre_q", "pre_k", "post_q", "post_k")
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
+
+
+def rope_tables(seq_len: int, head_dim: int, base: float, device=None) -> tuple[Tensor, Tensor]:
+    """cos, sin of shape (T, d/2) for rotary embeddings."""
+    inv_freq = 1.0 / base ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float64) / head_dim)
+    angles = torch.outer(torch.arange(seq_len, device=device, dtype=torch.float64), inv_freq)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate (first half, second half) pairs of x: (B, H, T, d) by position."""
+    x1, x2 = x.chunk(2, dim=-1)
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+class DynamicWeightProjection(nn.Module):
+    """Per-token compose weights from the normalised layer input X (B, T, D).
+
+    One fused projection for the active branches (pre/post x query/key): hidden = GELU(X W1),
+    (w1 | w2) = hidden W2 with w1 RMS-normalised over heads; gates = tanh(X Wd).
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        H, R, C, D = cfg.n_head, cfg.dc_rank, cfg.dc_hidden_resolved, cfg.n_embd
+        comps = [c for c, on in (("pre", cfg.dc_pre), ("post", cfg.dc_post)) if on]
+        sides = [s for s, on in (("q", cfg.dc_query), ("k", cfg.dc_key)) if on]
+        self.branches = [f"{c}_{s}" for c in comps for s in sides]
+        self.n_head, self.rank, self.hidden = H, R, C
+        nb = len(self.branches)
+        self.lowrank = cfg.dc_lowrank and nb > 0
+        self.gate = cfg.dc_gate and nb > 0
+        if self.lowrank:
+            self.w1 = nn.Parameter(torch.randn(D, nb * C) * math.sqrt(2.0 / (D + C)))
+            self.w2 = nn.Parameter(torch.randn(nb, C, 2 * R * H) * cfg.dc_init_std)
+        if self.gate:
+            self.wd = nn.Parameter(torch.randn(D, nb * H) * cfg.dc_init_std)
+        self.static = nn.ParameterDict(
+            {c: nn.Parameter(torch.zeros(H, H)) for c in ("pre", "post")
+             if cfg.dc_static and getattr(cfg, f"dc_{c}")})
+        self.comps = comps
+
+    def forward(self, x: Tensor) -> tuple[ComposeWeights | None, ComposeWeights | None]:
+        B, T, _ = x.shape
+        H, R, nb = self.n_head, self.rank, len(self.branches)
+        fields: dict[str, dict[str, Tensor]] = {c: {} for c in self.comps}
+        if self.lowrank:
+            hidden = F.gelu(x @ self.w1).view(B, T, nb, self.hidden)
+            dw = torch.einsum("btnc,nco->btno", hidden, self.w2).view(B, T, nb, 2, R, H)
+            w1 = F.rms_norm(dw[:, :, :, 0], (H,), eps=1e-6)            # (B, T, nb, R, H)
+            w2 = dw[:, :, :, 1]
+            for i, name in enumerate(self.branches):
+                comp, side = name.split("_")
+                fields[comp][f"{side}w1"], fields[comp][f"{side}w2"] = w1[:, :, i], w2[:, :, i]
+        if self.gate:
+            gates = torch.tanh(x @ self.wd).view(B, T, nb, H)
+            for i, name in enumerate(self.branches):
+                comp, side = name.split("_")
+                fields[comp][f"{side}dd"] = gates[:, :, i]
+        for comp, matrix in self.static.items():
+            fields[comp]["static"] = matrix
+        pre = ComposeWeights(**fields["pre"]) if "pre" in fields else None
+        post = ComposeWeights(**fields["post"]) if "post" in fields else None
+        return pre, post
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig, window: int | None):
+        super().__init__()
+        self.cfg, self.window = cfg, window
+        self.n_head, self.head_dim = cfg.n_head, cfg.head_dim
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=False)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=False)
+        self.q_norm = RMSNorm(cfg.head_dim, cfg.norm_eps) if cfg.qk_norm else None
+        self.k_norm = RMSNorm(cfg.head_dim, cfg.norm_eps) if cfg.qk_norm else None
+        self.dynamic = DynamicWeightProjection(cfg) if cfg.arch == "dcformer" else None
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        B, T, D = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
+        if self.q_norm is not None:                                   # (B, H, T, d)
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if self.dynamic is not None:
+            pre, post = self.dynamic(x)
+            y = dcmha(q, k, v, pre, post, causal=True, window=self.window, impl=self.cfg.attn_impl)
+        elif self.window is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            keep = attention_mask(T, T, True, self.window, device=x.device)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+        return self.proj(y.transpose(1, 2).reshape(B, T, D))
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.gate_up = nn.Linear(dim, 2 * hidden, bias=False)
+        self.down = nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)
+        return self.down(F.silu(gate) * up)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig, window: int | None):
+        super().__init__()
+        self.attn_norm = RMSNorm(cfg.n_embd, cfg.norm_eps)
+        self.attn = Attention(cfg, window)
+        self.ffn_norm = RMSNorm(cfg.n_embd, cfg.norm_eps)
+        self.ffn = SwiGLU(cfg.n_embd, cfg.ffn_hidden)
+
+    def forward(self, h: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        h = h + self.attn(self.attn_norm(h), cos, sin)
+        return h + self.ffn(self.ffn_norm(h))
+
+
+class LanguageModel(nn.Module):
+    """Decoder-only byte-level LM; cfg.arch picks Transformer++ or DCFormer attention."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.blocks = nn.ModuleList(Block(cfg, w) for w in cfg.layer_windows())
+        self.norm = RMSNorm(cfg.n_embd, cfg.norm_eps)
+        self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)   # untied
+        cos, sin = rope_tables(cfg.seq_len, cfg.head_dim, cfg.rope_base)
+        self.register_buffer("rope_cos", cos.float(), persistent=False)
+        self.register_buffer("rope_sin", sin.float(), persistent=False)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        residual_std = 0.02 / math.sqrt(2 * self.cfg.n_layer)
+        for name, module in self.named_modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                std = residual_std if name.endswith(("attn.proj", "ffn.down")) else 0.02
+                nn.init.normal_(module.weight, mean=0.0, std=std)
+
+    def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """idx (B, T) int64 -> logits (B, T, V); loss (mean cross-entropy in nats) when targets given."""
+        T = idx.shape[1]
+        if T > self.cfg.seq_len:
+            raise ValueError(f"sequence of {T} tokens is longer than seq_len {self.cfg.seq_len}")
+        cos, sin = self.rope_cos[:T], self.rope_sin[:T]
+        h = self.embed(idx)
+        for block in self.blocks:
+            h = block(h, cos, sin)
+        logits = self.head(self.norm(h))
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
+        return logits, loss
+
+    def dynamic_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the dynamic-weight projections (their own lr multiplier)."""
+        return [p for n, p in self.named_parameters() if ".dynamic." in n]
+
+
+# ----------------------------------------------------------------------------- counts
+def count_parameters(cfg: ModelConfig) -> dict[str, int]:
+    """Parameter counts without allocating the model: total, embedding (a lookup, no matmul),
+    non_embedding (includes the output head) and dynamic (the DCMHA extra)."""
+    D, H, F_, L, V = cfg.n_embd, cfg.n_head, cfg.ffn_hidden, cfg.n_layer, cfg.vocab_size
+    per_layer = 4 * D * D + 3 * D * F_ + 2 * D + (2 * cfg.head_dim if cfg.qk_norm else 0)
+    dynamic = 0
+    if cfg.arch == "dcformer":
+        n_branches = (cfg.dc_pre + cfg.dc_post) * (cfg.dc_query + cfg.dc_key)
+        C, R = cfg.dc_hidden_resolved, cfg.dc_rank
+        dynamic = n_branches * ((D * C + C * 2 * R * H) * cfg.dc_lowrank + D * H * cfg.dc_gate)
+        dynamic = L * (dynamic + (cfg.dc_pre + cfg.dc_post) * H * H * cfg.dc_static)
+    total = L * per_layer + dynamic + 2 * V * D + D
+    return {"total": total, "embedding": V * D, "non_embedding": total - V * D, "dynamic": dynamic}
+
+
+def flops_per_token(cfg: ModelConfig) -> dict[str, float]:
+    """Training FLOPs per token (forward + backward = 3x forward).
+
+    matmul: 6 x (non-embedding parameters incl. the output head). attention: QK^T and PV,
+    2 x 2 x T_eff x D per layer forward, T_eff = T/2 causal (or the window). compose (DCFormer):
+    per (t, s) pair and composition, 4 R H flops per low-rank side and 2 H per gate side, plus 2 H^2
+    for a static matrix; all three taken x3 for training.
+    """
+    params = count_parameters(cfg)
+    matmul = 6.0 * params["non_embedding"]
+    attention = compose = 0.0
+    for window in cfg.layer_windows():
+        t_eff = cfg.seq_len / 2 if window is None else min(window, cfg.seq_len / 2)
+        attention += 3 * 4 * t_eff * cfg.n_embd
+        if cfg.arch == "dcformer":
+            H, R = cfg.n_head, cfg.dc_rank
+            sides = cfg.dc_query + cfg.dc_key
+            per_comp = sides * (4 * R * H * cfg.dc_lowrank + 2 * H * cfg.dc_gate) + 2 * H * H * cfg.dc_static
+            compose += 3 * t_eff * per_comp * (cfg.dc_pre + cfg.dc_post)
+    return {"matmul": matmul, "attention": attention, "compose": compose,
+            "total": matmul + attention + compose}

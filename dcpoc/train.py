@@ -1,0 +1,278 @@
+"""The training loop. It reports through a small Sink; it does not know the database.
+
+Steps are counted from 1 (the number of optimizer updates done). A checkpoint at step k holds the
+model and optimizer after update k; batches are a pure function of (seed, step), so a run resumed
+from step k continues exactly where the killed one was.
+"""
+from __future__ import annotations
+
+import math
+import os
+import resource
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from . import costs
+from .config import ConfigError, RunConfig
+from .data import Batches, load_corpus, split_corpus
+from .model import LanguageModel, count_parameters, flops_per_token
+
+CHECKPOINT_NAME = "checkpoint.pt"
+HEARTBEAT_S = 2.0       # heartbeat and cancel-flag period
+FLUSH_S = 2.0           # metrics are flushed at least this often
+
+
+class Sink(Protocol):
+    """Where the loop reports. Every method must be cheap; rows are batched by the loop."""
+
+    def on_start(self, info: dict) -> None: ...
+    def on_metrics(self, rows: list[dict]) -> None: ...
+    def on_checkpoint(self, step: int, path: str) -> None: ...
+    def on_heartbeat(self, step: int) -> None: ...
+    def should_cancel(self) -> bool: ...
+    def on_end(self, status: str, summary: dict, error: str | None) -> None: ...
+
+
+class NullSink:
+    """A sink that records nothing (benchmarks, tests of the loop alone)."""
+
+    def on_start(self, info: dict) -> None: pass
+    def on_metrics(self, rows: list[dict]) -> None: pass
+    def on_checkpoint(self, step: int, path: str) -> None: pass
+    def on_heartbeat(self, step: int) -> None: pass
+    def should_cancel(self) -> bool: return False
+    def on_end(self, status: str, summary: dict, error: str | None) -> None: pass
+
+
+@dataclass
+class LoopState:
+    step: int = 0              # optimizer updates done
+    tokens: int = 0            # training tokens seen
+    wall_s: float = 0.0        # training wall time, summed over resumes
+    val_loss: float = math.nan
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' requested but no CUDA GPU is visible; use --device cpu or auto")
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
+def lr_at(step: int, run: RunConfig) -> float:
+    """Peak lr with linear warmup over warmup_frac of the steps, then cosine to min_lr_ratio."""
+    t = run.train
+    warmup = max(1, round(t.warmup_frac * t.steps))
+    if step < warmup:
+        return t.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, t.steps - warmup)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return t.lr * (t.min_lr_ratio + (1 - t.min_lr_ratio) * cosine)
+
+
+def make_optimizer(model: LanguageModel, run: RunConfig) -> torch.optim.AdamW:
+    """AdamW; no weight decay on vectors (norm scales); the dynamic-weight projection gets its own lr."""
+    t = run.train
+    dynamic = {id(p) for p in model.dynamic_parameters()}
+    groups: dict[tuple[bool, bool], list] = {}
+    for p in model.parameters():
+        groups.setdefault((p.ndim >= 2, id(p) in dynamic), []).append(p)
+    param_groups = [{"params": ps, "weight_decay": t.weight_decay if decay else 0.0,
+                     "lr_mult": t.dc_lr_mult if dyn else 1.0}
+                    for (decay, dyn), ps in groups.items()]
+    return torch.optim.AdamW(param_groups, lr=t.lr, betas=(t.beta1, t.beta2), eps=t.adam_eps)
+
+
+def evaluate(model: LanguageModel, batches: list, device: torch.device, autocast) -> float:
+    """Mean validation loss in nats per byte over the fixed validation batches."""
+    model.eval()
+    total = 0.0
+    with torch.no_grad(), autocast:
+        for x, y in batches:
+            total += model(x.to(device), y.to(device))[1].item()
+    model.train()
+    return total / len(batches)
+
+
+def peak_memory_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024   # peak RSS of the process
+
+
+def save_checkpoint(path: Path, model, optimizer, state: LoopState, run: RunConfig) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "state": state.__dict__, "config": run.to_dict()}, tmp)
+    os.replace(tmp, path)   # atomic: a kill mid-write leaves the previous checkpoint intact
+
+
+def load_checkpoint(path: Path, model, optimizer) -> LoopState:
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    return LoopState(**ckpt["state"])
+
+
+def train(run: RunConfig, run_dir: Path, sink: Sink, *, resume: bool = False,
+          progress: bool = False) -> dict:
+    """Train until run.train.steps (or cancel). Returns the summary that is also passed to on_end."""
+    t, m = run.train, run.model
+    device = resolve_device(t.device)
+    if t.threads:
+        torch.set_num_threads(t.threads)   # small models lose more to thread sync than they gain
+    torch.manual_seed(t.seed)
+    corpus = load_corpus(t.corpus)
+    train_data, val_data = split_corpus(corpus, t.val_fraction)
+    batches = Batches(train_data, val_data, m.seq_len, t.batch_size, t.seed, corpus_name=corpus.spec)
+    val_batches = batches.val_batches(t.eval_batches)
+    model = LanguageModel(m).to(device)
+    optimizer = make_optimizer(model, run)
+    ckpt_path = Path(run_dir) / CHECKPOINT_NAME
+    state = load_checkpoint(ckpt_path, model, optimizer) if resume and ckpt_path.exists() else LoopState()
+    step_fn = torch.compile(model) if t.compile else model
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext())
+    flops = flops_per_token(m)["total"]
+    sink.on_start({"n_params": count_parameters(m)["total"], "flops_per_token": flops,
+                   "device": device_name(device), "corpus_fingerprint": corpus.fingerprint,
+                   "start_step": state.step, "total_steps": t.steps})
+    loop = _Loop(run, model, step_fn, optimizer, batches, val_batches, device, autocast, sink,
+                 state, ckpt_path, flops)
+    status, error = "succeeded", None
+    try:
+        status = loop.train(progress)
+        if status == "diverged":
+            loop.diverged = True
+            status, error = "failed", (f"training diverged (loss is not finite at step {state.step}); "
+                                       "lower the learning rate")
+    except KeyboardInterrupt:
+        loop.flush()
+        save_checkpoint(ckpt_path, model, optimizer, state, run)
+        status = "cancelled"
+    except BaseException as e:
+        loop.flush()
+        sink.on_end("failed", loop.summary(), f"{type(e).__name__}: {e}")
+        raise
+    summary = loop.summary()
+    sink.on_end(status, summary, error)
+    return {**summary, "status": status, "error": error}
+
+
+class _Loop:
+    """The step loop and its bookkeeping (kept apart from setup so both read short)."""
+
+    def __init__(self, run, model, step_fn, optimizer, batches, val_batches, device, autocast, sink,
+                 state, ckpt_path, flops):
+        self.run, self.model, self.step_fn, self.optimizer = run, model, step_fn, optimizer
+        self.batches, self.val_batches, self.device, self.autocast = batches, val_batches, device, autocast
+        self.sink, self.state, self.ckpt_path, self.flops = sink, state, ckpt_path, flops
+        self.rows: list[dict] = []
+        self.diverged = False
+        self.session_tokens, self.session_s = 0, 0.0
+        self.last_flush = self.last_beat = time.monotonic()
+
+    def train(self, progress: bool) -> str:
+        t, state = self.run.train, self.state
+        bar = _progress_bar(t.steps, state.step) if progress else None
+        window_tokens, window_s = 0, 0.0
+        while state.step < t.steps:
+            step_s, tokens, loss, grad_norm = self.train_step()
+            state.step += 1
+            state.tokens += tokens
+            state.wall_s += step_s
+            self.session_tokens += tokens
+            self.session_s += step_s
+            window_tokens, window_s = window_tokens + tokens, window_s + step_s
+            self.record(state.step, train_loss=loss, lr=lr_at(state.step - 1, self.run), grad_norm=grad_norm)
+            if not math.isfinite(loss):
+                self.flush()
+                return "diverged"
+            if state.step % t.log_every == 0 or state.step == t.steps:
+                self.record(state.step, tokens_per_s=window_tokens / max(window_s, 1e-9))
+                window_tokens, window_s = 0, 0.0
+            if state.step % t.eval_every == 0 or state.step == t.steps:
+                state.val_loss = evaluate(self.model, self.val_batches, self.device, self.autocast)
+                self.record(state.step, val_loss=state.val_loss)
+            if state.step % t.ckpt_every == 0 or state.step == t.steps:
+                self.checkpoint()
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.3f}", val=f"{state.val_loss:.3f}")
+            if self.periodic():
+                self.checkpoint()
+                return "cancelled"
+        self.flush()
+        return "succeeded"
+
+    def train_step(self) -> tuple[float, int, float, float]:
+        t = self.run.train
+        start = time.perf_counter()
+        lr = lr_at(self.state.step, self.run)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr * group["lr_mult"]
+        x, y = self.batches.train_batch(self.state.step)
+        x, y = x.to(self.device), y.to(self.device)
+        loss_sum = 0.0
+        for xm, ym in zip(x.chunk(t.grad_accum), y.chunk(t.grad_accum)):
+            with self.autocast:
+                loss = self.step_fn(xm, ym)[1] / t.grad_accum
+            loss.backward()
+            loss_sum += loss.item()
+        max_norm = t.grad_clip if t.grad_clip > 0 else float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm).item()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter() - start, x.numel(), loss_sum, grad_norm
+
+    def record(self, step: int, **values: float) -> None:
+        for key, value in values.items():
+            self.rows.append({"step": step, "key": key, "value": float(value),
+                              "tokens": self.state.tokens, "wall_s": self.state.wall_s})
+
+    def flush(self) -> None:
+        if self.rows:
+            self.sink.on_metrics(self.rows)
+            self.rows = []
+        self.last_flush = time.monotonic()
+
+    def checkpoint(self) -> None:
+        self.flush()   # metrics up to the checkpoint step are stored before the checkpoint exists
+        save_checkpoint(self.ckpt_path, self.model, self.optimizer, self.state, self.run)
+        self.sink.on_checkpoint(self.state.step, str(self.ckpt_path))
+
+    def periodic(self) -> bool:
+        """Flush, heartbeat and check the cancel flag every few seconds; True means cancel."""
+        now = time.monotonic()
+        if now - self.last_flush >= FLUSH_S:
+            self.flush()
+        if now - self.last_beat < HEARTBEAT_S:
+            return False
+        self.last_beat = now
+        self.sink.on_heartbeat(self.state.step)
+        return self.sink.should_cancel()
+
+    def summary(self) -> dict:
+        tokens_per_s = self.session_tokens / self.session_s if self.session_s > 0 else 0.0
+        peak = costs.peak_flops(device_name(self.device))
+        return {"step": self.state.step, "tokens_seen": self.state.tokens, "wall_s": self.state.wall_s,
+                "final_val_loss": self.state.val_loss, "tokens_per_s": tokens_per_s,
+                "peak_mem_bytes": peak_memory_bytes(self.device),
+                "mfu": self.flops * tokens_per_s / peak if peak else None,
+                "device": device_name(self.device), "diverged": self.diverged}
+
+
+def _progress_bar(total: int, initial: int):
+    from tqdm import tqdm
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)

@@ -1,0 +1,116 @@
+"""Real training runs on the tiny preset: learning, reproducibility, kill + resume, cancel."""
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from dcpoc.config import make_config
+from dcpoc.jobs import create_run, execute_run
+from dcpoc.store import Store
+from dcpoc.train import lr_at
+
+from conftest import REPO_ROOT
+
+
+def train_in_process(store, arch, steps=60, seed=1, overrides=()):
+    run = make_config(arch, "tiny", list(overrides), steps=steps, seed=seed)
+    run_id = create_run(store, run, status="running")
+    summary = execute_run(store, run_id)
+    return run_id, summary
+
+
+@pytest.mark.parametrize("arch", ["transformer", "dcformer"])
+def test_validation_loss_falls(dcpoc_home, arch):
+    store = Store()
+    run_id, summary = train_in_process(store, arch)
+    val = store.get_metrics(run_id, ["val_loss"])
+    assert summary["status"] == "succeeded" and list(val["step"]) == [20, 40, 60]
+    assert val["value"].iloc[-1] < val["value"].iloc[0] < math.log(256)
+    row = store.get_run(run_id)
+    assert row["status"] == "succeeded" and row["final_val_loss"] == pytest.approx(val["value"].iloc[-1])
+    assert row["tokens_per_s"] > 0 and row["wall_s"] > 0 and row["cost_usd"] > 0
+    assert row["corpus_fingerprint"] and row["n_params"] > 0 and row["git_commit"]
+    assert row["versions"]["torch"] and row["device"] == "cpu"
+
+
+def test_cpu_run_is_reproducible_from_its_seed(dcpoc_home):
+    store = Store()
+    losses = []
+    for seed in (5, 5, 6):
+        run_id, _ = train_in_process(store, "dcformer", steps=15, seed=seed)
+        losses.append(list(store.get_metrics(run_id, ["train_loss"])["value"]))
+    assert losses[0] == losses[1]
+    assert losses[0] != losses[2]
+
+
+def test_schedule_warms_up_then_decays_to_ten_percent():
+    run = make_config("dcformer", "tiny", steps=1000)
+    peak = run.train.lr
+    assert lr_at(0, run) == pytest.approx(peak / 10)          # warmup of 1% = 10 steps
+    assert lr_at(9, run) == pytest.approx(peak)
+    assert lr_at(999, run) == pytest.approx(0.1 * peak, rel=1e-3)
+    assert all(lr_at(s, run) >= lr_at(s + 1, run) for s in range(10, 999))
+
+
+def _start_cli_run(*extra):
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "dcpoc", "train", "--arch", "dcformer", "--preset",
+                             "tiny", "--no-progress", *extra], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(predicate, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def test_killed_run_resumes_with_contiguous_metrics(dcpoc_home):
+    store = Store()
+    steps = 400
+    proc = _start_cli_run("--steps", str(steps), "--set", "ckpt_every=25", "--set", "eval_every=50")
+    run_id = _wait_for(lambda: next(iter(store.list_runs()["id"]), None))
+    _wait_for(lambda: (store.get_run(run_id)["step"] or 0) >= 100)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    killed = store.get_run(run_id)
+    assert killed["status"] == "running" and killed["step"] < steps   # the kill left it mid-way
+
+    resumed = subprocess.run([sys.executable, "-m", "dcpoc", "train", "--resume", run_id, "--no-progress"],
+                             cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    metrics = store.get_metrics(run_id)
+    train_steps = list(metrics[metrics.key == "train_loss"]["step"])
+    assert train_steps == list(range(1, steps + 1))                 # no gaps, no duplicates
+    assert list(metrics[metrics.key == "val_loss"]["step"]) == list(range(50, steps + 1, 50))
+    assert store.get_run(run_id)["status"] == "succeeded"
+
+    # The resumed run continues exactly where the killed one was: same losses as an uninterrupted run.
+    reference_id, _ = train_in_process(store, "dcformer", steps=steps,
+                                       overrides=("ckpt_every=25", "eval_every=50"))
+    ref = store.get_metrics(reference_id, ["train_loss"])["value"].to_numpy()
+    got = metrics[metrics.key == "train_loss"]["value"].to_numpy()
+    assert abs(ref - got).max() < 1e-5
+
+
+def test_cancel_flag_stops_a_running_run(dcpoc_home):
+    store = Store()
+    proc = _start_cli_run("--steps", "100000")
+    run_id = _wait_for(lambda: next(iter(store.list_runs()["id"]), None))
+    _wait_for(lambda: (store.get_run(run_id)["step"] or 0) >= 20)
+    store.request_cancel(run_id)
+    asked = time.monotonic()
+    proc.wait(timeout=60)
+    assert time.monotonic() - asked < 10
+    row = store.get_run(run_id)
+    assert proc.returncode == 0 and row["status"] == "cancelled" and 0 < row["step"] < 100000
+    assert (dcpoc_home / run_id / "checkpoint.pt").exists()
