@@ -34,3 +34,10 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
         "corpus": runs["corpus_spec"],
     })
     return table.reset_index(drop=True)
+
+
+def status_counts(table: pd.DataFrame) -> dict[str, int]:
+    """Number of runs per lifecycle status, in lifecycle order (all five, zeros included)."""
+    order = ["queued", "running", "succeeded", "failed", "cancelled"]
+    counts = table["status"].value_counts() if not table.empty else {}
+    return {status: int(counts.get(status, 0)) for status in order}

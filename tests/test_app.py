@@ -1,0 +1,36 @@
+"""The home page through Streamlit's AppTest, on a real SQLite file."""
+from streamlit.testing.v1 import AppTest
+
+from dcpoc.store import Store
+
+from conftest import REPO_ROOT
+
+
+def _app():
+    return AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=30)
+
+
+def test_home_without_runs_says_how_to_start(dcpoc_home):
+    at = _app().run()
+    assert not at.exception
+    assert "No runs yet" in at.info[0].value and "python -m dcpoc train" in at.code[0].value
+
+
+def test_home_lists_runs_with_counts_in_both_languages(dcpoc_home):
+    store = Store()
+    run_id = store.create_run(arch="dcformer", preset="tiny", config={}, seed=1, corpus_spec="pydoc",
+                              status="succeeded")
+    store.update_run(run_id, final_val_loss=1.5, tokens_per_s=1000.0, wall_s=10.0, cost_usd=0.01)
+    store.create_run(arch="transformer", preset="tiny", config={}, seed=1, corpus_spec="pydoc")
+    at = _app().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert run_id in set(table["Run"]) and len(table) == 2
+    assert abs(table.loc[table["Run"] == run_id, "Bits per byte"].iloc[0] - 1.5 / 0.693147) < 1e-3
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["succeeded"] == "1" and metrics["queued"] == "1"
+
+    at.sidebar.selectbox[0].set_value("ja").run()
+    assert not at.exception
+    assert "概念実証" in at.title[0].value and at.query_params["lang"] in ("ja", ["ja"])
+    assert "検証損失 (nats/byte)" in at.dataframe[0].value.columns

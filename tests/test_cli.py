@@ -1,0 +1,89 @@
+"""The command line as a user meets it: real subprocesses, a real database, one-line errors."""
+import json
+
+import pytest
+
+from dcpoc.store import Store
+
+from conftest import run_cli
+
+
+@pytest.fixture
+def populated_db(dcpoc_home):
+    """A database that already holds one finished run, to check bad input leaves it intact."""
+    result = run_cli("train", "--arch", "transformer", "--preset", "tiny", "--steps", "5", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    return Store().list_runs()
+
+
+def _assert_one_line_error(result, *fragments):
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_train_then_runs_lists_the_summary(populated_db):
+    result = run_cli("runs", "--json")
+    assert result.returncode == 0
+    rows = json.loads(result.stdout)
+    assert len(rows) == 1
+    row = rows[0]
+    for column in ("val_loss", "perplexity", "bits_per_byte", "tokens_per_s", "peak_mem_mb", "wall_s", "cost_usd"):
+        assert row[column] is not None and row[column] > 0, column
+    assert row["status"] == "succeeded" and row["arch"] == "transformer"
+    table = run_cli("runs")
+    assert table.returncode == 0 and row["id"] in table.stdout and "bits_per_byte" in table.stdout
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("case", ["preset", "set-key", "set-type", "heads", "empty", "binary", "missing",
+                                  "resume-unknown", "no-arch"])
+def test_bad_input_exits_with_one_line_and_keeps_the_database(populated_db, tmp_path, case):
+    base = ["train", "--arch", "dcformer", "--preset", "tiny", "--steps", "3", "--no-progress"]
+    empty = _write(tmp_path / "empty.txt", b"")
+    binary = _write(tmp_path / "blob.txt", bytes(range(256)) * 4)
+    args, fragments = {
+        "preset": (["train", "--arch", "dcformer", "--preset", "huge"], ["unknown preset 'huge'"]),
+        "set-key": (base + ["--set", "n_layers=3"], ["unknown key 'n_layers'"]),
+        "set-type": (base + ["--set", "lr=fast"], ["lr=fast", "float"]),
+        "heads": (base + ["--set", "n_embd=33"], ["divisible by n_head"]),
+        "empty": (base + ["--corpus", f"text:{empty}"], [str(empty), "empty"]),
+        "binary": (base + ["--corpus", f"text:{binary}"], [str(binary), "UTF-8"]),
+        "missing": (base + ["--corpus", "text:/no/such/file.txt"], ["/no/such/file.txt"]),
+        "resume-unknown": (["train", "--resume", "rdeadbeef00"], ["rdeadbeef00"]),
+        "no-arch": (["train", "--preset", "tiny"], ["--arch"]),
+    }[case]
+    _assert_one_line_error(run_cli(*args), *fragments)
+    after = Store().list_runs()
+    assert list(after["id"]) == list(populated_db["id"])
+    assert after.iloc[0]["final_val_loss"] == populated_db.iloc[0]["final_val_loss"]
+
+
+def test_unwritable_database_location(tmp_path, monkeypatch):
+    blocker = _write(tmp_path / "a-file", b"not a folder")
+    monkeypatch.setenv("DCPOC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DCPOC_DB", f"sqlite:///{blocker}/dcpoc.db")
+    _assert_one_line_error(run_cli("train", "--arch", "dcformer", "--preset", "tiny", "--steps", "2"),
+                           "cannot open database")
+    _assert_one_line_error(run_cli("runs"), "cannot open database")
+    assert blocker.read_bytes() == b"not a folder"
+
+
+def test_database_that_is_not_sqlite(tmp_path, monkeypatch):
+    fake = _write(tmp_path / "notes.db", b"my notes, not a database\n" * 100)
+    monkeypatch.setenv("DCPOC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DCPOC_DB", f"sqlite:///{fake}")
+    _assert_one_line_error(run_cli("runs"), "not a dcpoc database")
+    assert fake.read_bytes() == b"my notes, not a database\n" * 100
+
+
+def test_help_lists_commands_and_set_keys():
+    result = run_cli("train", "--help")
+    assert result.returncode == 0 and "model.dc_rank" in result.stdout and "--resume" in result.stdout
