@@ -8,10 +8,11 @@ import os
 import sys
 from typing import Sequence
 
+from .costs import PriceError
 from .config import ARCHS, DEVICES, PRESETS, ConfigError, config_keys, make_config
 from .data import CorpusError, load_corpus
 
-USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, CorpusError)
+USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, CorpusError, PriceError)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status")
     p.add_argument("--arch", choices=ARCHS)
 
+    p = sub.add_parser("prices", help="show or edit the $ per device-hour price table")
+    p.add_argument("--set", dest="prices", action="append", default=[], metavar="KIND=USD",
+                   help="e.g. --set h100=2.20 (kinds: cpu, a100, h100, h200, other-gpu)")
+    p.add_argument("--reset", action="store_true", help="back to the built-in defaults")
+
     p = sub.add_parser("bench", help="benchmarks; write JSON results")
     p.add_argument("what", choices=("model", "gpu"), help="model: training tokens/s of both "
                    "architectures side by side; gpu: kernel checks + benchmarks on a CUDA GPU")
@@ -59,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .jobs import RunError
     from .store import StoreError
     try:
-        return {"train": cmd_train, "runs": cmd_runs, "bench": cmd_bench}[args.command](args)
+        commands = {"train": cmd_train, "runs": cmd_runs, "prices": cmd_prices, "bench": cmd_bench}
+        return commands[args.command](args)
     except (*USER_ERRORS, StoreError, RunError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -110,6 +117,22 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print("no runs yet: start one with `python -m dcpoc train --arch dcformer --preset tiny`")
     else:
         print(frame.to_string(index=False, na_rep="-", float_format=lambda x: f"{x:.4g}"))
+    return 0
+
+
+def cmd_prices(args: argparse.Namespace) -> int:
+    from .costs import DEFAULT_PRICES_USD_PER_HOUR, parse_price
+    from .store import Store
+    store = Store()
+    prices = {} if args.reset else dict(store.get_setting("prices", None) or {})
+    for item in args.prices:
+        kind, usd = parse_price(item)
+        prices[kind] = usd
+    if args.reset or args.prices:
+        store.set_setting("prices", prices)
+    for kind, default in DEFAULT_PRICES_USD_PER_HOUR.items():
+        note = "" if kind not in prices else f"  (default {default:.2f})"
+        print(f"{kind:<10} ${prices.get(kind, default):.2f}/hour{note}")
     return 0
 
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import Mapping
 
+class PriceError(ValueError):
+    """A bad price-table entry typed by the user; str() is one line."""
+
+
 DEFAULT_PRICES_USD_PER_HOUR: dict[str, float] = {
     "cpu": 0.10,     # a 2-core cloud VM
     "a100": 1.80,
@@ -37,7 +41,7 @@ def peak_flops(device_name: str) -> float | None:
 def price_per_hour(kind: str, prices: Mapping[str, float] | None = None) -> float:
     table = {**DEFAULT_PRICES_USD_PER_HOUR, **(prices or {})}
     if kind not in table:
-        raise ValueError(f"no price for device kind '{kind}': known kinds are {', '.join(table)}")
+        raise PriceError(f"no price for device kind '{kind}': known kinds are {', '.join(table)}")
     return float(table[kind])
 
 
@@ -50,3 +54,19 @@ def run_cost_usd(wall_s: float, device_name: str, n_devices: int = 1,
 
 def training_flops(flops_per_token: float, tokens: int) -> float:
     return flops_per_token * tokens
+
+
+def parse_price(item: str) -> tuple[str, float]:
+    """'h100=2.20' -> ('h100', 2.2); a ValueError names the problem."""
+    kind, sep, raw = item.partition("=")
+    kind = kind.strip().lower()
+    if not sep or kind not in DEFAULT_PRICES_USD_PER_HOUR:
+        raise PriceError(f"price '{item}': write KIND=USD with KIND one of "
+                         f"{', '.join(DEFAULT_PRICES_USD_PER_HOUR)}")
+    try:
+        usd = float(raw)
+    except ValueError:
+        usd = -1.0
+    if not usd >= 0 or usd == float("inf"):
+        raise PriceError(f"price '{item}': USD per hour must be a number >= 0")
+    return kind, usd
