@@ -65,8 +65,9 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     steps: int = 600
-    batch_size: int = 16              # sequences per optimizer step per process (after accumulation)
-    grad_accum: int = 1               # micro-batches per step; micro-batch = batch_size / grad_accum
+    batch_size: int = 16              # sequences per optimizer step, all processes together
+    grad_accum: int = 1               # micro-batches per step and process
+    nproc: int = 1                    # processes (GPUs) with DistributedDataParallel; >1 uses torchrun
     lr: float = 1e-3                  # peak learning rate
     dc_lr_mult: float = 1.0           # multiplier on lr for the dynamic-weight projection parameters
     min_lr_ratio: float = 0.1         # cosine decays to this fraction of the peak
@@ -222,8 +223,10 @@ def validate(run: RunConfig) -> None:
         (1 <= m.dc_rank <= 8, f"dc_rank ({m.dc_rank}) must be between 1 and 8 (the paper uses 1, 2 or 4)"),
         (m.dc_hidden >= 0, "dc_hidden must be >= 0 (0 means 2 * n_head * dc_rank)"),
         (t.steps >= 1 and t.batch_size >= 1, "steps and batch_size must be >= 1"),
-        (t.grad_accum >= 1 and t.batch_size % t.grad_accum == 0,
-         f"batch_size ({t.batch_size}) must be a multiple of grad_accum ({t.grad_accum})"),
+        (t.grad_accum >= 1 and t.nproc >= 1, "grad_accum and nproc must be >= 1"),
+        (t.batch_size % (t.grad_accum * t.nproc) == 0,
+         f"batch_size ({t.batch_size}) must be a multiple of grad_accum x nproc "
+         f"({t.grad_accum} x {t.nproc})"),
         (t.lr > 0 and math.isfinite(t.lr), f"lr ({t.lr}) must be a positive number"),
         (t.dc_lr_mult > 0, "dc_lr_mult must be > 0"),
         (0 <= t.min_lr_ratio <= 1 and 0 <= t.warmup_frac < 1, "min_lr_ratio must be in [0,1], warmup_frac in [0,1)"),

@@ -70,3 +70,30 @@ def parse_price(item: str) -> tuple[str, float]:
     if not usd >= 0 or usd == float("inf"):
         raise PriceError(f"price '{item}': USD per hour must be a number >= 0")
     return kind, usd
+
+
+# Throughput assumed before anything was measured on this machine: model FLOP utilisation of
+# Transformer++ by device kind, and DCFormer's speed relative to it (measured ratios replace both).
+ASSUMED_MFU = {"cpu": None, "a100": 0.35, "h100": 0.35, "h200": 0.35, "other-gpu": 0.25}
+ASSUMED_CPU_FLOPS = 5e10          # effective FLOP/s of a small 2-core CPU at cpu-demo scale
+ASSUMED_DCFORMER_SPEED = {"cpu": 0.65, "gpu": 0.75}
+
+
+def assumed_tokens_per_s(flops_per_token: float, arch: str, device_name: str, n_devices: int = 1) -> float:
+    """A default training throughput from FLOPs, for estimates before a run was measured."""
+    kind = device_kind(device_name)
+    if kind == "cpu":
+        flops = ASSUMED_CPU_FLOPS
+    else:
+        flops = (PEAK_BF16_FLOPS.get(kind, 300e12)) * ASSUMED_MFU[kind] * n_devices
+    speed = 1.0 if arch == "transformer" else ASSUMED_DCFORMER_SPEED["cpu" if kind == "cpu" else "gpu"]
+    return flops / flops_per_token * speed
+
+
+def estimate_run(tokens: int, flops_per_token: float, tokens_per_s: float, device_name: str,
+                 n_devices: int = 1, prices: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Wall time, device-hours, $ and FLOPs of training `tokens` at `tokens_per_s`."""
+    wall_s = tokens / tokens_per_s
+    return {"wall_s": wall_s, "device_hours": wall_s / 3600 * n_devices,
+            "cost_usd": run_cost_usd(wall_s, device_name, n_devices, prices),
+            "flops": training_flops(flops_per_token, tokens)}

@@ -134,6 +134,8 @@ class Run(Base):
     mfu: Mapped[float | None] = mapped_column(Float)
     checkpoint_path: Mapped[str | None] = mapped_column(Text)
     log_path: Mapped[str | None] = mapped_column(Text)
+    resume_requested: Mapped[bool] = mapped_column(Boolean, default=False)  # queued to resume
+    worker_id: Mapped[str | None] = mapped_column(String(64))  # the worker that claimed it
 
 
 class Metric(Base):
@@ -153,6 +155,19 @@ class Metric(Base):
     nonfinite: Mapped[str | None] = mapped_column(String(4))  # 'nan' | 'inf' | '-inf'
     tokens: Mapped[int | None] = mapped_column(BigInteger)
     wall_s: Mapped[float | None] = mapped_column(Float)
+
+
+class Worker(Base):
+    """A live `python -m dcpoc worker`; one per (host, device), so a device runs one run at a time."""
+    __tablename__ = "workers"
+    __table_args__ = (UniqueConstraint("host", "device", name="uq_workers_host_device"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(_UTCDateTime, default=_utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(_UTCDateTime, default=_utcnow)
+    run_id: Mapped[str | None] = mapped_column(String(32))  # the run it is supervising
 
 
 class Setting(Base):

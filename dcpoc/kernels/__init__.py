@@ -45,7 +45,7 @@ def dcmha(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
     if impl not in IMPLS:
         raise ValueError(f"unknown DCMHA impl '{impl}': use one of {', '.join(IMPLS)}")
     use_triton = impl == "triton" or (impl == "auto" and q.is_cuda and triton_available())
-    fn = dcmha_triton if use_triton else dcmha_reference
+    fn = dcmha_triton if use_triton else dcmha_reference if impl == "reference" else dcmha_torch
     return fn(q, k, v, pre, post, causal=causal, window=window)
 
 
