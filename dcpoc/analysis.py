@@ -57,7 +57,8 @@ def run_price_per_hour(device: str | None, config: dict | None,
     training process prices it."""
     train = (config or {}).get("train", {})
     kind = train.get("gpu_type", "auto")
-    kind = costs.device_kind(device or "cpu") if kind in ("auto", None) else kind
+    if kind in ("auto", None):   # a queued run has no device yet (None, or NaN in a frame)
+        kind = costs.device_kind(device if isinstance(device, str) and device else "cpu")
     try:
         price = costs.price_per_hour(kind, prices)
     except costs.PriceError:
@@ -92,7 +93,7 @@ def live_runs_table(runs: pd.DataFrame, train_loss: pd.DataFrame,
     step = pd.to_numeric(runs["step"], errors="coerce").astype(float).fillna(0).to_numpy()
     finished = runs["status"].eq("succeeded").to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        progress = np.where(finished, 1.0, np.clip(step / total, 0.0, 1.0))
+        progress = np.where(finished, 1.0, np.where(total > 0, np.clip(step / total, 0.0, 1.0), 0.0))
     table["progress"] = np.nan_to_num(progress, nan=0.0)
     latest = (train_loss.sort_values(["run_id", "step"]).groupby("run_id").last()
               if not train_loss.empty else pd.DataFrame(columns=["step", "wall_s"]))
@@ -121,12 +122,13 @@ def headline_by_preset(runs: pd.DataFrame) -> pd.DataFrame:
     (DCFormer / Transformer++) and the run counts. Presets lacking either architecture show NaN."""
     columns = ["preset", "loss_transformer", "loss_dcformer", "loss_diff", "speed_ratio",
                "n_transformer", "n_dcformer"]
-    done = runs[runs["status"].eq("succeeded")] if not runs.empty else runs
-    loss = pd.to_numeric(done.get("final_val_loss"), errors="coerce")
-    done = done[np.isfinite(loss.astype(float))] if not done.empty else done
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    loss = pd.to_numeric(runs["final_val_loss"], errors="coerce").astype(float)
+    done = runs.assign(loss=loss)[runs["status"].eq("succeeded") & np.isfinite(loss)]
     if done.empty:
         return pd.DataFrame(columns=columns)
-    grouped = done.assign(loss=loss.astype(float)).groupby(["preset", "arch"])
+    grouped = done.groupby(["preset", "arch"])
     stats = grouped.agg(loss=("loss", "mean"), speed=("tokens_per_s", "mean"), n=("id", "size"))
     rows = []
     for preset in dict.fromkeys(done["preset"]):
@@ -202,3 +204,35 @@ def config_differences(configs: Mapping[str, Mapping]) -> pd.DataFrame:
                 any(name not in f for f in flat.values()):
             rows[name] = [None if v is None else str(v) for v in values]
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(flat)).rename_axis("field")
+
+
+def filter_runs(runs: pd.DataFrame, study: str | None = None, statuses: list[str] | None = None,
+                archs: list[str] | None = None) -> pd.DataFrame:
+    """The runs of the study (None: all), among the statuses and archs (empty or None: all)."""
+    keep = pd.Series(True, index=runs.index)
+    if study is not None:
+        keep &= runs["study"].eq(study)
+    if statuses:
+        keep &= runs["status"].isin(statuses)
+    if archs:
+        keep &= runs["arch"].isin(archs)
+    return runs[keep]
+
+
+def run_environment(run: Mapping) -> list[tuple[str, str]]:
+    """What a run ran on, as (field, text) rows: code commit, device, host and process, times,
+    corpus fingerprint, size, then one row per library version (field 'version:NAME')."""
+    def text(value: object) -> str:
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            return "—"
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        if hasattr(value, "isoformat"):
+            return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+        return str(value)
+    rows = [(name, text(run.get(name))) for name in
+            ("git_commit", "device", "host", "pid", "created_at", "started_at", "finished_at",
+             "heartbeat_at", "corpus_spec", "corpus_fingerprint", "n_params", "flops_per_token",
+             "mfu")]
+    rows += [(f"version:{lib}", str(v)) for lib, v in sorted((run.get("versions") or {}).items())]
+    return rows

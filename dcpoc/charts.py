@@ -12,6 +12,7 @@ ARCH_LABELS = {"transformer": "Transformer++", "dcformer": "DCFormer"}
 # x axes a loss curve can be drawn against: column -> i18n key of the axis title (with its unit)
 CURVE_AXES = {"step": "chart.axis.step", "tokens": "chart.axis.tokens",
               "wall_s": "chart.axis.wall_s", "cost_usd": "chart.axis.cost_usd"}
+AXIS_FORMATS = {"step": ",d", "tokens": "~s", "wall_s": ",~g", "cost_usd": "$~g"}   # d3-format
 WIDTH = "container"
 
 
@@ -31,9 +32,9 @@ def loss_curves(metrics: pd.DataFrame, arch: str, x: str, lang: str) -> alt.Char
     split = {"train_loss": t("chart.split.train", lang), "val_loss": t("chart.split.val", lang)}
     data = metrics[metrics["key"].isin(list(split))].assign(
         split=lambda f: f["key"].map(split), arch=arch)
-    data = _with_arch_label(data)[[x, "value", "split", "arch_label", "step"]]
+    data = _with_arch_label(data)[list(dict.fromkeys([x, "step", "value", "split", "arch_label"]))]
     return (alt.Chart(data, title=t("chart.loss_curves", lang)).mark_line(point=False)
-            .encode(x=alt.X(f"{x}:Q", title=t(CURVE_AXES[x], lang)),
+            .encode(x=alt.X(f"{x}:Q", title=t(CURVE_AXES[x], lang), axis=alt.Axis(format=AXIS_FORMATS[x])),
                     y=alt.Y("value:Q", title=t("chart.axis.loss", lang), scale=alt.Scale(zero=False)),
                     color=_arch_color(lang),
                     strokeDash=alt.StrokeDash("split:N", title=t("chart.axis.split", lang),
@@ -50,7 +51,7 @@ def val_loss_against(curves: pd.DataFrame, x: str, lang: str) -> alt.Chart:
     data = _with_arch_label(curves)[["run_id", "arch_label", "value", x]]
     title = t("chart.val_vs", lang).format(x=t(CURVE_AXES[x], lang))
     return (alt.Chart(data, title=title).mark_line(point=True)
-            .encode(x=alt.X(f"{x}:Q", title=t(CURVE_AXES[x], lang)),
+            .encode(x=alt.X(f"{x}:Q", title=t(CURVE_AXES[x], lang), axis=alt.Axis(format=AXIS_FORMATS[x])),
                     y=alt.Y("value:Q", title=t("chart.axis.val_loss", lang), scale=alt.Scale(zero=False)),
                     color=_arch_color(lang), detail="run_id:N",
                     tooltip=[alt.Tooltip("run_id:N", title=t("chart.axis.run", lang)),
@@ -64,32 +65,38 @@ def arch_bars(summary: pd.DataFrame, field: str, lang: str) -> alt.Chart:
     ``summary``: one row per run (id, arch, field)."""
     data = _with_arch_label(summary)[["id", "arch_label", field]].dropna()
     axis = t(f"chart.axis.{field}", lang)
-    base = alt.Chart(data, title=t(f"chart.bars.{field}", lang))
-    x = alt.X("arch_label:N", title=t("chart.axis.arch", lang), sort=list(ARCH_LABELS.values()))
+    base = alt.Chart(data)
+    x = alt.X("arch_label:N", title=None, sort=list(ARCH_LABELS.values()),
+              axis=alt.Axis(labelAngle=0))
     bars = base.mark_bar(opacity=0.7).encode(x=x, y=alt.Y(f"mean({field}):Q", title=axis),
-                                             color=_arch_color(lang))
+                                             color=_arch_color(lang).legend(None))
     dots = base.mark_circle(size=50, color="black").encode(
         x=x, y=f"{field}:Q",
         tooltip=[alt.Tooltip("id:N", title=t("chart.axis.run", lang)),
                  alt.Tooltip(f"{field}:Q", title=axis, format=",.1f")])
-    return (bars + dots).properties(width=WIDTH, height=260)
+    return (bars + dots).properties(title=t(f"chart.bars.{field}", lang), width=WIDTH, height=260)
 
 
 def pareto_scatter(summary: pd.DataFrame, lang: str) -> alt.Chart:
     """Perplexity against cost per run, coloured by architecture, with the Pareto front (no run is
     both cheaper and better) drawn as a step line. ``summary``: analysis.run_summary rows."""
-    data = _with_arch_label(summary)[["id", "arch_label", "preset", "seed", "cost_usd",
-                                      "perplexity", "pareto"]]
-    x = alt.X("cost_usd:Q", title=t("chart.axis.cost_usd", lang))
+    front_labels = [t("chart.front.yes", lang), t("chart.front.no", lang)]
+    data = _with_arch_label(summary).assign(
+        front=lambda f: f["pareto"].map({True: front_labels[0], False: front_labels[1]}))
+    data = data[["id", "arch_label", "preset", "seed", "cost_usd", "perplexity", "pareto", "front"]]
+    x = alt.X("cost_usd:Q", title=t("chart.axis.cost_usd", lang),
+              axis=alt.Axis(format=AXIS_FORMATS["cost_usd"]))
     y = alt.Y("perplexity:Q", title=t("chart.axis.perplexity", lang), scale=alt.Scale(zero=False))
     points = (alt.Chart(data).mark_point(size=90, filled=True)
               .encode(x=x, y=y, color=_arch_color(lang),
-                      shape=alt.Shape("pareto:N", title=t("chart.axis.pareto", lang)),
+                      shape=alt.Shape("front:N", title=t("chart.axis.pareto", lang),
+                                      scale=alt.Scale(domain=front_labels, range=["diamond", "circle"])),
                       tooltip=[alt.Tooltip("id:N", title=t("chart.axis.run", lang)),
                                alt.Tooltip("preset:N", title=t("col.preset", lang)),
                                alt.Tooltip("seed:Q", title=t("col.seed", lang)),
                                alt.Tooltip("cost_usd:Q", title=t("chart.axis.cost_usd", lang), format="$.5f"),
-                               alt.Tooltip("perplexity:Q", title=t("chart.axis.perplexity", lang), format=".3f")]))
+                               alt.Tooltip("perplexity:Q", title=t("chart.axis.perplexity", lang),
+                                           format=".3f")]))
     front = (alt.Chart(data[data["pareto"]].sort_values("cost_usd"))
              .mark_line(interpolate="step-after", color="gray", strokeDash=[4, 3])
              .encode(x=x, y=y))

@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config field, e.g. --set lr=3e-4 --set model.dc_rank=4")
     p.add_argument("--study", help="attach the run to this study (created if new)")
     p.add_argument("--resume", metavar="RUN_ID", help="continue a stopped run from its checkpoint")
+    p.add_argument("--run-id", metavar="RUN_ID",
+                   help="train an existing queued run (the way the worker starts runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("runs", help="list runs")
@@ -57,7 +59,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true", help="torch.compile both models")
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--out", help="JSON file to write (default runs/bench-*.json)")
+
+    _add_worker_parser(sub)
+    _add_study_parser(sub)
     return parser
+
+
+def _add_worker_parser(sub) -> None:
+    p = sub.add_parser("worker", help="run queued runs one at a time, each in its own process",
+                       description="Claim queued runs one at a time and train each in its own "
+                       "process (torchrun when a run has nproc > 1); output goes to "
+                       "runs/<id>/log.txt. One worker per device and host: a second one exits.")
+    p.add_argument("--forever", action="store_true",
+                   help="keep waiting for new runs instead of exiting when the queue is empty")
+    p.add_argument("--poll", type=float, default=1.0, metavar="S",
+                   help="seconds between looks at the queue while waiting (default 1)")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="auto (default: every visible device), cpu, cpu:K (another CPU slot), "
+                   "cuda, cuda:N or cuda:N,M (these GPUs)")
+    p.add_argument("--lost-after", type=float, default=30.0, metavar="S",
+                   help="mark a running run failed once its heartbeat is this old (default 30)")
+
+
+def _add_study_parser(sub) -> None:
+    p = sub.add_parser("study", help="plan, launch and list studies (presets x archs x seeds)")
+    study = p.add_subparsers(dest="study_command", required=True, parser_class=_Parser)
+    for name, text in (("plan", "print the runs of a study and its estimated time and cost"),
+                       ("launch", "queue the runs of a study and start a worker")):
+        q = study.add_parser(name, help=text, description=text + ".",
+                             epilog="--set keys: " + ", ".join(config_keys()))
+        q.add_argument("--name", required=True, help="study name (created if new)")
+        q.add_argument("--question", default="", help="the PoC question the study answers")
+        q.add_argument("--presets", default="tiny", help=f"comma-separated: {', '.join(PRESETS)}")
+        q.add_argument("--archs", default=",".join(ARCHS), help="comma-separated architectures")
+        q.add_argument("--seeds", default="1", help="comma-separated distinct integers")
+        budget = q.add_mutually_exclusive_group()
+        budget.add_argument("--steps", type=int, help="optimizer steps per run")
+        budget.add_argument("--tokens", type=int, help="training tokens per run instead of steps")
+        q.add_argument("--corpus", default="pydoc", help="pydoc, stdlib or text:PATH")
+        q.add_argument("--device", choices=DEVICES, default="auto")
+        q.add_argument("--nproc", type=int, default=1,
+                       help="processes (GPUs) per run; more than 1 trains with torchrun (DDP)")
+        q.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="KEY=VALUE", help="override a config field of every run")
+        if name == "launch":
+            q.add_argument("--no-worker", action="store_true",
+                           help="only queue; start `python -m dcpoc worker` yourself")
+    q = study.add_parser("list", help="studies with their runs by status")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .jobs import RunError
     from .store import StoreError
     try:
-        commands = {"train": cmd_train, "runs": cmd_runs, "prices": cmd_prices, "bench": cmd_bench}
+        commands = {"train": cmd_train, "runs": cmd_runs, "prices": cmd_prices, "bench": cmd_bench,
+                    "worker": cmd_worker, "study": cmd_study}
         return commands[args.command](args)
     except (*USER_ERRORS, StoreError, RunError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -84,10 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .jobs import create_run, execute_run
     from .store import Store
-    if args.resume:
+    if args.resume and args.run_id:
+        raise ConfigError("give --resume or --run-id, not both")
+    if args.resume or args.run_id:
         store = Store()
-        summary = execute_run(store, args.resume, resume=True, progress=not args.no_progress)
-        run_id = args.resume
+        run_id = args.resume or args.run_id
+        summary = execute_run(store, run_id, resume=bool(args.resume), progress=not args.no_progress)
     else:
         if not args.arch:
             raise ConfigError("--arch is required: transformer or dcformer")
@@ -100,6 +152,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"run {run_id}: {run.model.arch} {run.preset}, {run.train.steps} steps, "
               f"corpus {corpus.spec} ({len(corpus.data):,} bytes)", file=sys.stderr)
         summary = execute_run(store, run_id, progress=not args.no_progress)
+    if int(os.environ.get("RANK", "0")) > 0:   # a torchrun follower: rank 0 reports
+        return 0 if summary["status"] in ("succeeded", "cancelled") else 1
     loss = summary["final_val_loss"]
     print(f"run {run_id} {summary['status']}: step {summary['step']}, val loss {loss:.4f} nats/byte, "
           f"{loss / math.log(2):.4f} bits/byte, {summary['tokens_per_s']:.0f} tokens/s"
@@ -143,4 +197,105 @@ def cmd_bench(args: argparse.Namespace) -> int:
     path = bench.write_result(result, args.out)
     print(bench.format_result(result))
     print(f"results written to {path}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from .jobs import run_worker
+    from .store import Store
+    n = run_worker(Store(), forever=args.forever, poll_s=args.poll, device=args.device,
+                   lost_after_s=args.lost_after)
+    print(f"worker processed {n} run{'s' if n != 1 else ''}")
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from .store import Store
+    if args.study_command == "list":
+        return _study_list(Store(), args.json)
+    spec = _study_spec(args)
+    if args.study_command == "plan":
+        return _study_plan(Store(), spec)
+    from .jobs import ensure_worker, home_dir, launch_study
+    store = Store()
+    ids = launch_study(store, spec, start_worker=False)
+    print(f"queued {len(ids)} runs of study '{spec.name.strip()}': {', '.join(ids)}")
+    if args.no_worker:
+        print("no worker started: run `python -m dcpoc worker` to train them")
+        return 0
+    pid = ensure_worker(store)
+    print(f"worker started (pid {pid}, log {home_dir() / 'worker.log'})" if pid else
+          "a worker is already running; it will take these runs")
+    return 0
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _study_spec(args: argparse.Namespace):
+    from .planning import parse_seeds
+    from .studies import StudySpec
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError:
+        raise ConfigError(f"--seeds '{args.seeds}': write distinct integers >= 0 separated by "
+                          "commas") from None
+    return StudySpec(name=args.name, question=args.question, corpus=args.corpus,
+                     presets=_split(args.presets), archs=_split(args.archs), seeds=seeds,
+                     steps=args.steps, tokens=args.tokens, overrides=args.overrides,
+                     device=args.device, nproc=args.nproc)
+
+
+def _study_plan(store, spec) -> int:
+    from .counts import count_parameters
+    from .planning import detect_gpu, estimate_device, estimate_study, measured_throughput
+    from .studies import plan_study
+    runs = plan_study(spec)
+    load_corpus(spec.corpus)   # a bad corpus is reported now, not when the runs start
+    device = estimate_device(spec.device, detect_gpu())
+    measured = measured_throughput(store.list_runs())
+    prices = store.get_setting("prices", None)
+    print(f"study '{spec.name.strip()}': {len(runs)} runs, estimated for {device}")
+    print(f"{'preset':<11}{'arch':<12}{'seed':>5}{'steps':>9}{'tokens':>13}{'params':>12}"
+          f"{'nproc':>6}{'time':>10}{'$':>10}")
+    for run in runs:
+        one = estimate_study([run], device, measured, prices)
+        print(f"{run.preset:<11}{run.model.arch:<12}{run.train.seed:>5}{run.train.steps:>9,}"
+              f"{one['tokens']:>13,}{count_parameters(run.model)['total']:>12,}{run.train.nproc:>6}"
+              f"{_duration(one['wall_s']):>10}{one['cost_usd']:>10.2f}")
+    total = estimate_study(runs, device, measured, prices)
+    print(f"total: {_duration(total['wall_s'])} of training one run after another, "
+          f"{total['device_hours']:.2f} device-hours, ${total['cost_usd']:.2f} "
+          f"({total['n_measured']} of {total['n_runs']} runs from measured throughput, the rest "
+          "from FLOP counts; start-up and evaluation not included)")
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def _study_list(store, as_json: bool) -> int:
+    from .store import STATUSES
+    studies = store.list_studies()
+    runs = store.list_runs()
+    counts = runs.groupby(["study", "status"]).size().unstack(fill_value=0)
+    rows = []
+    for study in studies.itertuples():
+        by_status = counts.loc[study.name] if study.name in counts.index else {}
+        rows.append({"name": study.name, "runs": int(study.n_runs),
+                     **{s: int(by_status.get(s, 0)) for s in STATUSES},
+                     "created_at": study.created_at.isoformat(), "question": study.question})
+    if as_json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif not rows:
+        print("no studies yet: queue one with `python -m dcpoc study launch --name NAME`")
+    else:
+        for row in rows:
+            states = ", ".join(f"{row[s]} {s}" for s in STATUSES if row[s])
+            print(f"{row['name']}: {row['runs']} runs ({states or 'none'})"
+                  + (f" - {row['question']}" if row["question"] else ""))
     return 0

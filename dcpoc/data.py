@@ -13,9 +13,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where batches are built, so the dashboard can load corpora without it
+    import torch
 
 __all__ = [
     "BUILTIN_CORPORA",
@@ -231,6 +234,7 @@ class Batches:
             if data.numel() < seq_len + 1:
                 raise CorpusError(f"{label} has {data.numel()} bytes of {part} data; need at least "
                                   f"seq_len+1 = {seq_len + 1}; use a larger corpus or shorter seq_len")
+        import torch
         self._offsets = torch.arange(seq_len)  # (T,)
 
     @staticmethod
@@ -239,6 +243,7 @@ class Batches:
             raise ValueError(f"{what} must be a 1-D uint8 array, got shape {array.shape} dtype {array.dtype}")
         if not array.flags.writeable or not array.flags.c_contiguous:
             array = array.copy()  # torch.from_numpy warns on read-only arrays
+        import torch
         return torch.from_numpy(array)  # shares memory, no copy
 
     def _windows(self, data: torch.Tensor, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -250,6 +255,7 @@ class Batches:
         if step < 0:
             raise ValueError(f"step must be >= 0, got {step}")
         # SeedSequence mixes (seed, step) into a well-spread 64-bit seed; seed*K+step would collide.
+        import torch
         mixed = np.random.SeedSequence([self.seed % 2**64, step]).generate_state(1, dtype=np.uint64)[0]
         generator = torch.Generator().manual_seed(int(mixed))
         high = self.train.numel() - self.seq_len  # exclusive: the last window ends at the last byte
@@ -262,5 +268,6 @@ class Batches:
             raise ValueError(f"n_batches must be >= 1, got {n_batches}")
         max_start = self.val.numel() - self.seq_len - 1
         n_windows = n_batches * self.batch_size
+        import torch
         starts = torch.from_numpy(np.linspace(0, max_start, n_windows).round().astype(np.int64))
         return [self._windows(self.val, chunk) for chunk in starts.split(self.batch_size)]

@@ -1,23 +1,39 @@
-"""Run lifecycle outside the UI: create the run row, record training through the store, resume.
+"""Run lifecycle outside the UI: create runs, queue studies, and the worker that runs queued runs
+one at a time, each in its own process (torchrun when a run asks for several processes); heartbeats,
+cancel, retry, resume and the reaping of lost runs.
 
 The training loop reports to a StoreSink; this module is the only place that joins train and store.
+Importing it does not import torch (the dashboard imports it): train and data are imported where a
+run is executed or a corpus is read.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
-from datetime import datetime, timezone
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import __version__, costs
-from .config import RunConfig
-from .store import Store, StoreError
-from .train import CHECKPOINT_NAME, train
+from .config import ConfigError, RunConfig
+from .store import Store, StoreError, UnknownRunError
+from .studies import StudySpec, plan_study, validate_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+LOST_AFTER_S = 30.0       # a running run whose heartbeat is older is lost
+WORKER_BEAT_S = 2.0       # worker heartbeat period (its own row and the run it supervises)
+WORKER_STALE_S = 15.0     # a worker silent this long is dead
+CANCEL_GRACE_S = 5.0      # after the cancel flag, the worker kills the run's processes
+WATCH_S = 0.25            # how often the worker looks at its run's process and cancel flag
+DEVICE_PATTERN = re.compile(r"auto|cpu(:\d+)?|cuda(:\d+(,\d+)*)?")
 
 
 class RunError(ValueError):
@@ -93,7 +109,8 @@ class StoreSink:
         prices = self.store.get_setting("prices", None)
         run = self.store.get_run(self.run_id)
         kind = run["config"]["train"].get("gpu_type", "auto") if run else "auto"
-        cost = costs.run_cost_usd(summary["wall_s"], summary["device"], prices=prices, kind=kind)
+        cost = costs.run_cost_usd(summary["wall_s"], summary["device"],
+                                  summary.get("n_devices", 1), prices=prices, kind=kind)
         self.store.update_run(
             self.run_id, status=status, error=error, finished_at=now_utc(), step=summary["step"],
             tokens_seen=summary["tokens_seen"], wall_s=summary["wall_s"],
@@ -104,12 +121,12 @@ class StoreSink:
 
 def create_run(store: Store, run: RunConfig, *, corpus_fingerprint: str = "",
                study: str | None = None, status: str = "queued") -> str:
-    """Write the run row and runs/<id>/config.json; returns the run id."""
+    """Write the run row and runs/<id>/config.json; returns the run id. The commit and library
+    versions are recorded by the process that trains it (possibly on another machine)."""
     run_id = store.create_run(
         arch=run.model.arch, preset=run.preset, config=run.to_dict(), seed=run.train.seed,
         corpus_spec=run.train.corpus, corpus_fingerprint=corpus_fingerprint, study=study,
-        status=status, total_steps=run.train.steps, git_commit=git_commit(),
-        versions=library_versions())
+        status=status, total_steps=run.train.steps)
     folder = run_dir(run_id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(run.to_json())
@@ -117,23 +134,61 @@ def create_run(store: Store, run: RunConfig, *, corpus_fingerprint: str = "",
     return run_id
 
 
+# ----------------------------------------------------------------------------- executing a run
+
 def execute_run(store: Store, run_id: str, *, resume: bool = False, progress: bool = False) -> dict:
-    """Train run_id in this process (from its checkpoint when resume), recording into the store."""
+    """Train run_id in this process (from its checkpoint when resume), recording into the store.
+
+    The run must be queued (it is claimed first, so no worker also takes it), just created as
+    running by `dcpoc train`, claimed by the worker named in $DCPOC_WORKER_ID, or (resume) stopped.
+    Under torchrun, ranks other than 0 train without touching the database."""
     row = store.get_run(run_id)
     if row is None:
         raise RunError(f"no run with id '{run_id}': see `python -m dcpoc runs`")
-    if resume and row["status"] == "succeeded":
-        raise RunError(f"run {run_id} already finished; start a new run instead of resuming it")
-    if resume and row["status"] == "running" and _alive_elsewhere(row):
-        raise RunError(f"run {run_id} is still running (pid {row['pid']}); cancel it before resuming")
     run = RunConfig.from_dict(row["config"])
-    store.update_run(run_id, status="running", started_at=row["started_at"] or now_utc(), error=None,
-                     cancel_requested=False, pid=os.getpid(), host=socket.gethostname(),
-                     finished_at=None)
     folder = run_dir(run_id)
-    folder.mkdir(parents=True, exist_ok=True)
+    if int(os.environ.get("RANK", "0")) == 0:
+        mine = _claimed_by_my_worker(row)
+        if not mine:
+            _take(store, row, resume)
+        fields = dict(status="running", started_at=row["started_at"] or now_utc(), error=None,
+                      pid=os.getpid(), host=socket.gethostname(), finished_at=None,
+                      heartbeat_at=now_utc(), git_commit=git_commit(), versions=library_versions())
+        if not mine:   # a cancel that reached a worker-claimed run before it started still counts
+            fields["cancel_requested"] = False
+        store.update_run(run_id, **fields)
+        folder.mkdir(parents=True, exist_ok=True)
+        if resume and not (folder / _checkpoint_name()).exists():
+            print(f"no checkpoint under {folder} on {socket.gethostname()}: training run {run_id} "
+                  "from step 0", file=sys.stderr)
+    from .train import train
     with _sigterm_as_interrupt():
         return train(run, folder, StoreSink(store, run_id), resume=resume, progress=progress)
+
+
+def _claimed_by_my_worker(row: dict) -> bool:
+    worker = os.environ.get("DCPOC_WORKER_ID")
+    return bool(worker) and row["worker_id"] == worker and row["status"] == "running"
+
+
+def _take(store: Store, row: dict, resume: bool) -> None:
+    """Check that this process may train the run; a queued run is claimed from the queue."""
+    run_id, status = row["id"], row["status"]
+    if status == "queued":
+        if store.claim_run(f"cli-{os.getpid()}", socket.gethostname(), run_id=run_id) is None:
+            raise RunError(f"run {run_id} was just taken by a worker; see `python -m dcpoc runs`")
+    elif status == "succeeded" and resume:
+        raise RunError(f"run {run_id} already finished; start a new run instead of resuming it")
+    elif status == "running" and _alive_elsewhere(row):
+        raise RunError(f"run {run_id} is still running (pid {row['pid']} on {row['host']}); "
+                       "cancel it first")
+    elif status != "running" and not resume:
+        raise RunError(f"run {run_id} is {status}; resume it with --resume, or retry it")
+
+
+def _checkpoint_name() -> str:
+    from .train import CHECKPOINT_NAME
+    return CHECKPOINT_NAME
 
 
 def _alive_elsewhere(row: dict) -> bool:
@@ -142,11 +197,22 @@ def _alive_elsewhere(row: dict) -> bool:
         return False
     if row.get("host") and row["host"] != socket.gethostname():
         return True
+    return _pid_alive(int(row["pid"]))
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (an unreaped dead child still has a pid)."""
     try:
-        os.kill(int(row["pid"]), 0)
-    except OSError:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
-    return True
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True   # no /proc (not Linux): trust kill
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 class _sigterm_as_interrupt:
@@ -169,8 +235,368 @@ class _sigterm_as_interrupt:
 
 
 def checkpoint_path(run_id: str) -> Path:
-    return run_dir(run_id) / CHECKPOINT_NAME
+    return run_dir(run_id) / _checkpoint_name()
+
+
+def log_tail(run_id: str, lines: int = 40) -> str:
+    """The last lines of runs/<id>/log.txt ('' if there is none on this machine)."""
+    try:
+        with open(run_dir(run_id) / "log.txt", "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 256 * lines))   # enough bytes for `lines` log lines
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.replace("\r", "\n").splitlines()[-lines:])
+
+
+# ----------------------------------------------------------------------------- studies and the queue
+
+def launch_study(store: Store, spec: StudySpec, *, start_worker: bool = True) -> list[str]:
+    """Queue every run of the study (ConfigError / CorpusError before anything is written) and
+    start a worker unless one is alive; returns the run ids in queue order."""
+    from .data import load_corpus    # reads the corpus once: validation and fingerprint
+    runs = plan_study(spec)
+    corpus = load_corpus(spec.corpus)
+    name = validate_name(spec.name)
+    store.ensure_study(name, spec.question, config=dataclasses.asdict(spec))
+    ids = [create_run(store, run, corpus_fingerprint=corpus.fingerprint, study=name)
+           for run in runs]
+    if start_worker:
+        ensure_worker(store)
+    return ids
+
+
+def cancel_run(store: Store, run_id: str) -> str:
+    """A queued run is cancelled at once; a running one gets the cancel flag (the loop stops
+    within seconds; its worker kills it CANCEL_GRACE_S after). Returns the status now."""
+    if store.transition_run(run_id, ("queued",), status="cancelled", finished_at=now_utc()):
+        return "cancelled"
+    row = _existing(store, run_id)
+    if row["status"] == "running":
+        store.request_cancel(run_id)
+    return row["status"]
+
+
+def retry_run(store: Store, run_id: str, *, start_worker: bool = True) -> str:
+    """Queue a new run with the config and study of a failed or cancelled one; returns its id."""
+    row = _existing(store, run_id)
+    if row["status"] not in ("failed", "cancelled"):
+        raise RunError(f"run {run_id} is {row['status']}; only a failed or cancelled run can be "
+                       "retried")
+    new_id = create_run(store, RunConfig.from_dict(row["config"]),
+                        corpus_fingerprint=row["corpus_fingerprint"], study=row["study"])
+    if start_worker:
+        ensure_worker(store)
+    return new_id
+
+
+def resume_run(store: Store, run_id: str, *, start_worker: bool = True) -> None:
+    """Queue a failed or cancelled run again, to continue from its last checkpoint (same run id;
+    metrics after the checkpoint step are replaced, so none are duplicated or missing)."""
+    row = _existing(store, run_id)
+    if row["status"] not in ("failed", "cancelled"):
+        raise RunError(f"run {run_id} is {row['status']}; only a failed or cancelled run can be "
+                       "resumed")
+    path = row["checkpoint_path"]
+    if not path or (row["host"] == socket.gethostname() and not Path(path).exists()):
+        raise RunError(f"run {run_id} has no checkpoint to resume from (it stopped before its "
+                       "first one); retry it instead")
+    if not store.transition_run(run_id, ("failed", "cancelled"), status="queued",
+                                resume_requested=True, cancel_requested=False, error=None,
+                                finished_at=None, worker_id=None, pid=None):
+        raise RunError(f"run {run_id} changed state meanwhile; look at it again")
+    if start_worker:
+        ensure_worker(store)
+
+
+def reap_lost_runs(store: Store, stale_after_s: float = LOST_AFTER_S) -> list[str]:
+    """Mark failed every running run without a heartbeat for stale_after_s (its process and worker
+    died: killed, out of memory, machine rebooted), with its log tail; returns their ids. A run
+    whose process is alive on this machine is left alone (a long compile of the first step)."""
+    cutoff = now_utc() - timedelta(seconds=stale_after_s)
+    here = socket.gethostname()
+    lost = []
+    for run in store.stale_runs(cutoff):
+        if run["host"] == here and run["pid"] and _pid_alive(int(run["pid"])):
+            continue
+        last = run["heartbeat_at"] or run["started_at"] or run["created_at"]
+        error = (f"lost: no heartbeat since {last:%Y-%m-%d %H:%M:%S} UTC (host {run['host']}, "
+                 f"pid {run['pid']}); resume it from its last checkpoint")
+        tail = log_tail(run["id"])
+        if store.transition_run(run["id"], ("running",), stale_before=cutoff, status="failed",
+                                finished_at=now_utc(), error=error + ("\n" + tail if tail else "")):
+            lost.append(run["id"])
+    _forget_dead_workers(store, max(stale_after_s, WORKER_STALE_S))
+    return lost
+
+
+def _existing(store: Store, run_id: str) -> dict:
+    row = store.get_run(run_id)
+    if row is None:
+        raise RunError(f"no run with id '{run_id}': see `python -m dcpoc runs`")
+    return row
+
+
+# ----------------------------------------------------------------------------- workers
+
+@dataclass
+class WorkerInfo:
+    id: str
+    host: str
+    device: str
+
+
+def worker_alive(store: Store) -> bool:
+    """Whether any worker (on any machine) has a fresh heartbeat."""
+    return any(_worker_live(w) for w in store.list_workers().to_dict("records"))
+
+
+def _worker_live(worker: dict, stale_s: float = WORKER_STALE_S) -> bool:
+    fresh = now_utc() - worker["heartbeat_at"] < timedelta(seconds=stale_s)
+    if worker["host"] == socket.gethostname():
+        return fresh and _pid_alive(int(worker["pid"]))
+    return fresh
+
+
+def _forget_dead_workers(store: Store, stale_s: float) -> None:
+    for worker in store.list_workers().to_dict("records"):
+        if not _worker_live(worker, stale_s):
+            store.remove_worker(worker["id"])
+
+
+def ensure_worker(store: Store) -> int | None:
+    """Start a detached `python -m dcpoc worker` (its own session, output to
+    <DCPOC_HOME>/worker.log) unless a live worker is registered; its pid, or None."""
+    if worker_alive(store):
+        return None
+    home = home_dir()
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "worker.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "dcpoc", "worker"], env=_child_env(store),
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    return proc.pid
+
+
+def _child_env(store: Store, device: str = "auto", worker_id: str | None = None) -> dict[str, str]:
+    """The environment of a worker or training process: same database and artifact folder (even
+    when the caller's Store was opened with an explicit URL), the package importable."""
+    env = {**os.environ, "DCPOC_DB": store.url, "DCPOC_HOME": str(home_dir()),
+           "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    if device.startswith("cpu"):
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    elif device.startswith("cuda:"):
+        env["CUDA_VISIBLE_DEVICES"] = device.removeprefix("cuda:")
+    if worker_id:
+        env["DCPOC_WORKER_ID"] = worker_id
+    return env
+
+
+def train_command(run_id: str, *, resume: bool, nproc: int) -> list[str]:
+    """The argument list that trains a claimed run: one process, or torchrun with nproc."""
+    entry = ["-m", "dcpoc", "train", "--resume" if resume else "--run-id", run_id, "--no-progress"]
+    if nproc > 1:
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                "--nproc_per_node", str(nproc), *entry]
+    return [sys.executable, *entry]
+
+
+def run_worker(store: Store, *, forever: bool = False, poll_s: float = 1.0,
+               device: str | None = None, lost_after_s: float = LOST_AFTER_S) -> int:
+    """Claim queued runs one at a time and train each in its own process; returns how many were
+    processed. Exits when the queue is empty unless forever. A second worker for the same host and
+    device exits at once (returns 0): one device trains one run at a time.
+
+    device: auto (every visible device), cpu, cpu:K (one more CPU slot), cuda:N or cuda:N,M
+    (those GPUs, through CUDA_VISIBLE_DEVICES)."""
+    device = device or "auto"
+    if not DEVICE_PATTERN.fullmatch(device):
+        raise ConfigError(f"worker device '{device}': use auto, cpu, cpu:K, cuda, cuda:N or "
+                          "cuda:N,M")
+    if poll_s <= 0 or lost_after_s <= 0:
+        raise ConfigError("the poll interval and the lost-run timeout must be positive seconds")
+    worker = _register(store, device)
+    if worker is None:
+        _say(f"a worker already serves device {device} on {socket.gethostname()}; exiting")
+        return 0
+    _say(f"worker {worker.id} (pid {os.getpid()}) serves device {device} on {worker.host}")
+    processed = 0
+    try:
+        with _sigterm_as_interrupt():
+            while _still_registered(store, worker):
+                reap_lost_runs(store, lost_after_s)
+                run = store.claim_run(worker.id, worker.host)
+                if run is not None:
+                    _supervise(store, worker, run)
+                    processed += 1
+                elif forever:
+                    _idle(store, worker, poll_s)
+                else:
+                    break
+    except KeyboardInterrupt:
+        _say(f"worker {worker.id} stopped")
+    finally:
+        store.remove_worker(worker.id)
+    return processed
+
+
+def _say(message: str) -> None:
+    print(f"{now_utc():%Y-%m-%d %H:%M:%S} {message}", flush=True)
+
+
+def _register(store: Store, device: str) -> WorkerInfo | None:
+    host = socket.gethostname()
+    for row in store.list_workers().to_dict("records"):
+        if row["host"] == host and row["device"] == device and not _worker_live(row):
+            store.remove_worker(row["id"])   # left behind by a worker that died
+    worker = WorkerInfo(id="w" + uuid.uuid4().hex[:10], host=host, device=device)
+    return worker if store.register_worker(worker.id, host, os.getpid(), device) else None
+
+
+def _still_registered(store: Store, worker: WorkerInfo) -> bool:
+    """Heartbeat; a worker whose row was removed (judged dead) registers again, or stops if
+    another worker took its device meanwhile."""
+    if store.worker_heartbeat(worker.id):
+        return True
+    return store.register_worker(worker.id, worker.host, os.getpid(), worker.device)
+
+
+def _idle(store: Store, worker: WorkerInfo, poll_s: float) -> None:
+    deadline = time.monotonic() + poll_s
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, WORKER_BEAT_S))
+        store.worker_heartbeat(worker.id)
+
+
+def _supervise(store: Store, worker: WorkerInfo, run: dict) -> None:
+    """Train a claimed run in its own process group, log to runs/<id>/log.txt, and settle its
+    status if the process ended without recording one."""
+    run_id, resume = run["id"], bool(run["resume_requested"])
+    try:
+        nproc = RunConfig.from_dict(run["config"]).train.nproc
+    except ConfigError as e:
+        store.transition_run(run_id, ("running",), status="failed", finished_at=now_utc(),
+                             error=f"bad stored config: {e}")
+        return
+    folder = run_dir(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    _say(f"run {run_id}: {run['arch']} {run['preset']} seed {run['seed']}"
+         f"{' (resume)' if resume else ''}{f', {nproc} processes' if nproc > 1 else ''}")
+    command = train_command(run_id, resume=resume, nproc=nproc)
+    with open(folder / "log.txt", "ab") as log:
+        # Says where and how the run was started, even if the process dies before printing.
+        log.write(f"{now_utc():%Y-%m-%d %H:%M:%S} worker {worker.id} on {worker.host} "
+                  f"(device {worker.device}): {' '.join(command[1:])}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(command,
+                                env=_child_env(store, worker.device, worker.id),
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    store.update_run(run_id, pid=proc.pid, log_path=str(folder / "log.txt"))
+    try:
+        killed = _watch(store, worker, run_id, proc)
+    except KeyboardInterrupt:   # the worker is being stopped: stop its run as a cancel would
+        _stop(proc)
+        store.transition_run(run_id, ("running", "cancelled"), status="cancelled",
+                             finished_at=now_utc(), error="stopped with its worker; resume it")
+        raise
+    _settle(store, run_id, proc.returncode, killed)
+    final = store.get_run(run_id)
+    _say(f"run {run_id}: {final['status'] if final else 'deleted'}")
+
+
+def _watch(store: Store, worker: WorkerInfo, run_id: str, proc: subprocess.Popen) -> str | None:
+    """Wait for the run's process; heartbeat for it (start-up and a first compiled step can take
+    longer than the loop's heartbeat period) and kill it if a cancel is not honoured in time.
+    Returns why it was killed, or None."""
+    cancel_seen, last_beat = None, 0.0
+    while proc.poll() is None:
+        now = time.monotonic()
+        try:
+            if now - last_beat >= WORKER_BEAT_S:
+                store.heartbeat(run_id)
+                store.worker_heartbeat(worker.id, run_id)
+                last_beat = now
+            if cancel_seen is None and store.cancel_requested(run_id):
+                cancel_seen = now
+        except UnknownRunError:
+            _kill_tree(proc)
+            return "the run was deleted"
+        except StoreError as e:   # a busy or unreachable database: keep the run going
+            _say(f"run {run_id}: {e}")
+        if cancel_seen is not None and now - cancel_seen >= CANCEL_GRACE_S:
+            _kill_tree(proc)
+            return f"killed: it did not stop within {CANCEL_GRACE_S:g} s of the cancel request"
+        time.sleep(WATCH_S)
+    return None
+
+
+def _settle(store: Store, run_id: str, returncode: int, killed: str | None) -> None:
+    if killed:
+        store.transition_run(run_id, ("running",), status="cancelled", finished_at=now_utc(),
+                             error=killed)
+        return
+    row = store.get_run(run_id)
+    if row is None:
+        return
+    # "cancelled" without a cancel request and a failing exit: torchrun stopped the other ranks
+    # because one of them failed.
+    died = row["status"] == "running" or (
+        returncode != 0 and row["status"] == "cancelled" and not row["cancel_requested"])
+    if died:
+        how = (f"signal {signal.Signals(-returncode).name}" if returncode < 0
+               else f"exit code {returncode}")
+        tail = log_tail(run_id)
+        store.transition_run(run_id, ("running", "cancelled"), status="failed",
+                             finished_at=now_utc(),
+                             error=f"the training process ended with {how} before the run "
+                                   f"finished" + ("\n" + tail if tail else ""))
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM (training checkpoints and records 'cancelled'), then SIGKILL after the grace."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=CANCEL_GRACE_S)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        _kill_tree(proc)
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL the run's process group and every descendant: torchrun starts each rank in a
+    session of its own, out of reach of a group kill."""
+    for pid in [proc.pid, *_descendants(proc.pid)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every descendant process of pid (from /proc; none found elsewhere)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
 
 
 __all__ = ["RunError", "StoreError", "StoreSink", "create_run", "execute_run", "run_dir",
-           "checkpoint_path", "git_commit", "library_versions"]
+           "checkpoint_path", "git_commit", "library_versions", "launch_study", "ensure_worker",
+           "worker_alive", "run_worker", "cancel_run", "retry_run", "resume_run",
+           "reap_lost_runs", "log_tail", "train_command", "home_dir"]

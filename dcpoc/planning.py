@@ -21,6 +21,7 @@ MAX_RUNS_PER_STUDY = 200       # a web form must not queue an unbounded amount o
 MAX_STEPS = 10_000_000
 MAX_TOKENS = 10**13
 MAX_QUESTION_LENGTH = 2000
+STARTUP_S_PER_RUN = 5.0        # a run's process start, imports and corpus load (measured on a CPU)
 
 # A problem with one form field: an i18n key and the values its text needs.
 Problem = tuple[str, dict]
@@ -137,10 +138,10 @@ def measured_throughput(runs: pd.DataFrame) -> dict[tuple[str, str, str], float]
 def estimate_study(plan: list[RunConfig], device_name: str,
                    measured: Mapping[tuple[str, str, str], float],
                    prices: Mapping[str, float] | None = None) -> dict[str, float]:
-    """Totals for running every planned run one after the other on device_name: wall_s,
-    device_hours, cost_usd, flops, tokens; n_runs and n_measured (runs whose throughput comes from
-    finished runs of the same preset, arch and device kind rather than costs' assumption).
-    Evaluation and start-up time are not counted."""
+    """Totals for running every planned run one after the other on device_name: wall_s (training
+    plus STARTUP_S_PER_RUN each), device_hours and cost_usd (training time only, as a finished run
+    is priced), flops, tokens; n_runs and n_measured (runs whose throughput comes from finished
+    runs of the same preset, arch and device kind rather than costs' assumption)."""
     kind = costs.device_kind(device_name)
     total = {"n_runs": len(plan), "n_measured": 0, "tokens": 0, "wall_s": 0.0,
              "device_hours": 0.0, "cost_usd": 0.0, "flops": 0.0}
@@ -156,4 +157,14 @@ def estimate_study(plan: list[RunConfig], device_name: str,
         total["tokens"] += tokens
         for key in ("wall_s", "device_hours", "cost_usd", "flops"):
             total[key] += one[key]
+        total["wall_s"] += STARTUP_S_PER_RUN
     return total
+
+
+def plan_for_estimate(form: LaunchForm, allowed_dirs: list, offered_presets: list[str]
+                      ) -> list[RunConfig] | None:
+    """The planned runs as soon as the fields that decide cost are valid (the name and question do
+    not), so the estimate shows while the form is still being filled in; None otherwise."""
+    draft = LaunchForm(**{**form.__dict__, "name": "estimate", "question": ""})
+    spec, _ = check_form(draft, allowed_dirs, offered_presets)
+    return plan_study(spec) if spec is not None else None

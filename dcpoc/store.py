@@ -158,7 +158,7 @@ class Metric(Base):
 
 
 class Worker(Base):
-    """A live `python -m dcpoc worker`; one per (host, device), so a device runs one run at a time."""
+    """A live `python -m dcpoc worker`; one per (host, device): a device trains one run at a time."""
     __tablename__ = "workers"
     __table_args__ = (UniqueConstraint("host", "device", name="uq_workers_host_device"),)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -180,6 +180,7 @@ _RUN_COLUMNS = [c.key for c in Run.__table__.columns]
 _JSON_ALIASES = {"config": "config_json", "versions": "versions_json"}
 # Public shape of a run (get_run keys, list_runs columns): JSON decoded, study name added.
 RUN_FIELDS = ["id", "study"] + [c.removesuffix("_json") for c in _RUN_COLUMNS[1:]]
+WORKER_FIELDS = ["id", "host", "pid", "device", "started_at", "heartbeat_at", "run_id"]
 METRIC_FIELDS = ["run_id", "step", "key", "value", "finite", "nonfinite", "tokens", "wall_s"]
 _FLOAT_COLUMNS = {c.key for c in Run.__table__.columns if isinstance(c.type, Float)}
 _TIME_COLUMNS = {c.key for c in Run.__table__.columns if isinstance(c.type, _UTCDateTime)}
@@ -203,6 +204,10 @@ def _as_utc(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)  # naive input is taken to be UTC already
     return value
+
+
+def _last_sign_of_life() -> Any:
+    return func.coalesce(Run.heartbeat_at, Run.started_at, Run.created_at)
 
 
 def _run_dict(run: Run, study: str | None) -> dict[str, Any]:
@@ -321,6 +326,9 @@ class Store:
                 missing = self._missing_tables(conn)
             if missing:
                 with self._write_engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        # Concurrent CREATE TABLEs collide in PostgreSQL's catalog: take turns.
+                        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(74201)")
                     if self._missing_tables(conn):  # another process may have just made them
                         Base.metadata.create_all(conn)
 
@@ -530,6 +538,96 @@ class Store:
         """Delete the run and (ON DELETE CASCADE) its metrics; no error if it does not exist."""
         with self._write() as session:
             session.execute(delete(Run).where(Run.id == run_id))
+
+    # -- queue and workers --------------------------------------------------------------------
+
+    def claim_run(self, worker_id: str, host: str, run_id: str | None = None) -> dict | None:
+        """Atomically take the oldest queued run (or run ``run_id`` if it is queued) for a worker:
+        status running, worker_id and host set, pid cleared, heartbeat now, resume_requested reset.
+        Returns the run as it was while queued (its ``resume_requested`` says how to start it), or
+        None when nothing is queued.
+
+        Two claimers never get the same run: the UPDATE matches only a row that is still queued.
+        On SQLite the IMMEDIATE transaction serialises claimers; on PostgreSQL FOR UPDATE SKIP
+        LOCKED lets a second claimer pass over the row the first is taking."""
+        query = select(Run.id).where(Run.status == "queued")
+        if run_id is not None:
+            query = query.where(Run.id == run_id)
+        query = query.order_by(Run.created_at, Run.id).limit(1).with_for_update(skip_locked=True)
+        with self._write() as session:
+            for _ in range(8):  # a lost race moves on to the next queued run
+                candidate = session.scalar(query)
+                if candidate is None:
+                    return None
+                row = session.execute(select(Run, Study.name)
+                                      .outerjoin(Study, Run.study_id == Study.id)
+                                      .where(Run.id == candidate)).one()
+                queued = _run_dict(row[0], row[1])
+                claim = (update(Run).where(Run.id == candidate, Run.status == "queued")
+                         .values(status="running", worker_id=worker_id, host=host, pid=None,
+                                 heartbeat_at=_utcnow(), resume_requested=False)
+                         .execution_options(synchronize_session=False))
+                if session.execute(claim).rowcount == 1:
+                    return {**queued, "status": "running", "worker_id": worker_id, "host": host}
+        return None
+
+    def transition_run(self, run_id: str, from_status: tuple[str, ...] | list[str], *,
+                       stale_before: datetime | None = None, **fields: Any) -> bool:
+        """Set run fields only while its status is one of ``from_status`` (and, given
+        ``stale_before``, its last sign of life is older): a compare-and-set, so a concurrent
+        change (a claim, a run finishing) wins cleanly. True if the run was changed."""
+        values = self._run_values(fields)
+        conditions = [Run.id == run_id, Run.status.in_(list(from_status))]
+        if stale_before is not None:
+            conditions.append(_last_sign_of_life() < _as_utc(stale_before))
+        with self._write() as session:
+            done = session.execute(update(Run).where(*conditions).values(**values)
+                                   .execution_options(synchronize_session=False))
+            return done.rowcount == 1
+
+    def stale_runs(self, before: datetime) -> list[dict]:
+        """Running runs whose last sign of life (heartbeat, else start, else creation) is older
+        than ``before``."""
+        query = (select(Run, Study.name).outerjoin(Study, Run.study_id == Study.id)
+                 .where(Run.status == "running", _last_sign_of_life() < _as_utc(before))
+                 .order_by(Run.created_at))
+        with self._read() as session:
+            return [_run_dict(run, name) for run, name in session.execute(query)]
+
+    def register_worker(self, worker_id: str, host: str, pid: int, device: str) -> bool:
+        """Record a live worker; False if one is already registered for (host, device)."""
+        now = _utcnow()
+        try:
+            with self._write() as session:
+                session.add(Worker(id=worker_id, host=host, pid=int(pid), device=device,
+                                   started_at=now, heartbeat_at=now))
+        except StoreError as e:
+            if isinstance(e.__cause__, sa_exc.IntegrityError):
+                return False
+            raise
+        return True
+
+    def worker_heartbeat(self, worker_id: str, run_id: str | None = None) -> bool:
+        """Refresh the worker's heartbeat and current run; False if its row is gone (another
+        worker judged it dead and took its device)."""
+        with self._write() as session:
+            done = session.execute(update(Worker).where(Worker.id == worker_id)
+                                   .values(heartbeat_at=_utcnow(), run_id=run_id))
+            return done.rowcount == 1
+
+    def remove_worker(self, worker_id: str) -> None:
+        with self._write() as session:
+            session.execute(delete(Worker).where(Worker.id == worker_id))
+
+    def list_workers(self) -> pd.DataFrame:
+        """Registered workers (columns WORKER_FIELDS), oldest first. A worker that died without
+        unregistering stays listed until it is cleaned up: judge liveness by heartbeat_at."""
+        query = select(*(getattr(Worker, c) for c in WORKER_FIELDS)).order_by(Worker.started_at)
+        with self._read() as session:
+            rows = [tuple(r) for r in session.execute(query)]
+        frame = pd.DataFrame(rows, columns=WORKER_FIELDS)
+        return frame.astype({"pid": "int64", "started_at": "datetime64[us, UTC]",
+                             "heartbeat_at": "datetime64[us, UTC]"})
 
     # -- metrics ------------------------------------------------------------------------------
 

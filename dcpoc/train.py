@@ -3,6 +3,10 @@
 Steps are counted from 1 (the number of optimizer updates done). A checkpoint at step k holds the
 model and optimizer after update k; batches are a pure function of (seed, step), so a run resumed
 from step k continues exactly where the killed one was.
+
+Under torchrun (RANK / WORLD_SIZE / LOCAL_RANK set) the model is wrapped in DistributedDataParallel:
+every process takes its own contiguous slice of the same global batch, so the optimizer sees the
+batch a single process would; only rank 0 evaluates, checkpoints and reports to the sink.
 """
 from __future__ import annotations
 
@@ -36,6 +40,66 @@ class Sink(Protocol):
     def on_heartbeat(self, step: int) -> None: ...
     def should_cancel(self) -> bool: ...
     def on_end(self, status: str, summary: dict, error: str | None) -> None: ...
+
+
+@dataclass
+class Distributed:
+    """This process's place among torchrun's processes; a lone process is rank 0 of 1."""
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls) -> "Distributed":
+        env = os.environ
+        return cls(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)),
+                   int(env.get("LOCAL_RANK", 0)))
+
+    def shard(self, batch: torch.Tensor) -> torch.Tensor:
+        """This process's contiguous slice of the global batch (dim 0)."""
+        per = batch.shape[0] // self.world
+        return batch[self.rank * per:(self.rank + 1) * per]
+
+    def mean(self, value: float, device: torch.device) -> float:
+        """The mean of value over all processes."""
+        if not self.enabled:
+            return value
+        total = torch.tensor([value], dtype=torch.float64 if device.type == "cpu" else torch.float32,
+                             device=device)
+        torch.distributed.all_reduce(total)
+        return total.item() / self.world
+
+    def from_main(self, flag: bool, device: torch.device) -> bool:
+        """Rank 0's flag on every process (the cancel decision must be taken by all at once)."""
+        if not self.enabled:
+            return flag
+        value = torch.tensor([float(flag)], device=device)
+        torch.distributed.broadcast(value, src=0)
+        return bool(value.item())
+
+
+def init_distributed(dist: Distributed, requested: str) -> torch.device:
+    """This process's device; under torchrun also joins the process group (nccl on CUDA, gloo on
+    CPU), one GPU per process."""
+    device = resolve_device(requested)
+    if not dist.enabled:
+        return device
+    if device.type == "cuda":
+        if torch.cuda.device_count() <= dist.local_rank:
+            raise ConfigError(f"{dist.world} processes need {dist.world} GPUs but "
+                              f"{torch.cuda.device_count()} are visible; lower nproc")
+        device = torch.device("cuda", dist.local_rank)
+        torch.cuda.set_device(device)
+    torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device
 
 
 class NullSink:
@@ -126,9 +190,24 @@ def load_checkpoint(path: Path, model, optimizer) -> LoopState:
 
 def train(run: RunConfig, run_dir: Path, sink: Sink, *, resume: bool = False,
           progress: bool = False) -> dict:
-    """Train until run.train.steps (or cancel). Returns the summary that is also passed to on_end."""
+    """Train until run.train.steps (or cancel). Returns the summary that is also passed to on_end.
+    Under torchrun only rank 0 reports to ``sink``."""
+    dist = Distributed.from_env()
+    if dist.enabled and dist.world != run.train.nproc:
+        raise ConfigError(f"the run asks for nproc={run.train.nproc} processes but torchrun "
+                          f"started {dist.world}; start it with --nproc_per_node {run.train.nproc}")
+    device = init_distributed(dist, run.train.device)
+    try:
+        return _train(run, Path(run_dir), sink if dist.is_main else NullSink(), dist, device,
+                      resume, progress and dist.is_main)
+    finally:
+        if dist.enabled:
+            torch.distributed.destroy_process_group()
+
+
+def _train(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device: torch.device,
+           resume: bool, progress: bool) -> dict:
     t, m = run.train, run.model
-    device = resolve_device(t.device)
     if t.threads:
         torch.set_num_threads(t.threads)   # small models lose more to thread sync than they gain
     torch.manual_seed(t.seed)
@@ -140,14 +219,18 @@ def train(run: RunConfig, run_dir: Path, sink: Sink, *, resume: bool = False,
     optimizer = make_optimizer(model, run)
     ckpt_path = Path(run_dir) / CHECKPOINT_NAME
     state = load_checkpoint(ckpt_path, model, optimizer) if resume and ckpt_path.exists() else LoopState()
-    step_fn = torch.compile(model) if t.compile else model
+    net = model
+    if dist.enabled:   # after the checkpoint is loaded: DDP starts from rank 0's weights
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    step_fn = torch.compile(net) if t.compile else net
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext())
     flops = flops_per_token(m)["total"]
     sink.on_start({"n_params": count_parameters(m)["total"], "flops_per_token": flops,
                    "device": device_name(device), "corpus_fingerprint": corpus.fingerprint,
                    "start_step": state.step, "total_steps": t.steps})
-    loop = _Loop(run, model, step_fn, optimizer, batches, val_batches, device, autocast, sink,
-                 state, ckpt_path, flops)
+    loop = _Loop(run, model, net, step_fn, optimizer, batches, val_batches, device, autocast, sink,
+                 state, ckpt_path, flops, dist)
     status, error = "succeeded", None
     try:
         status = loop.train(progress)
@@ -157,7 +240,8 @@ def train(run: RunConfig, run_dir: Path, sink: Sink, *, resume: bool = False,
                                        "lower the learning rate")
     except KeyboardInterrupt:
         loop.flush()
-        save_checkpoint(ckpt_path, model, optimizer, state, run)
+        if dist.is_main:
+            save_checkpoint(ckpt_path, model, optimizer, state, run)
         status = "cancelled"
     except BaseException as e:
         loop.flush()
@@ -171,9 +255,10 @@ def train(run: RunConfig, run_dir: Path, sink: Sink, *, resume: bool = False,
 class _Loop:
     """The step loop and its bookkeeping (kept apart from setup so both read short)."""
 
-    def __init__(self, run, model, step_fn, optimizer, batches, val_batches, device, autocast, sink,
-                 state, ckpt_path, flops):
+    def __init__(self, run, model, net, step_fn, optimizer, batches, val_batches, device, autocast,
+                 sink, state, ckpt_path, flops, dist):
         self.run, self.model, self.step_fn, self.optimizer = run, model, step_fn, optimizer
+        self.net, self.dist = net, dist   # net: the DDP wrapper of model, or model itself
         self.batches, self.val_batches, self.device, self.autocast = batches, val_batches, device, autocast
         self.sink, self.state, self.ckpt_path, self.flops = sink, state, ckpt_path, flops
         self.rows: list[dict] = []
@@ -200,7 +285,7 @@ class _Loop:
             if state.step % t.log_every == 0 or state.step == t.steps:
                 self.record(state.step, tokens_per_s=window_tokens / max(window_s, 1e-9))
                 window_tokens, window_s = 0, 0.0
-            if state.step % t.eval_every == 0 or state.step == t.steps:
+            if (state.step % t.eval_every == 0 or state.step == t.steps) and self.dist.is_main:
                 state.val_loss = evaluate(self.model, self.val_batches, self.device, self.autocast)
                 self.record(state.step, val_loss=state.val_loss)
             if state.step % t.ckpt_every == 0 or state.step == t.steps:
@@ -220,21 +305,27 @@ class _Loop:
         lr = lr_at(self.state.step, self.run)
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group["lr_mult"]
-        x, y = self.batches.train_batch(self.state.step)
-        x, y = x.to(self.device), y.to(self.device)
+        x, y = self.batches.train_batch(self.state.step)   # the global batch: (batch_size, T)
+        tokens = x.numel()
+        x, y = self.dist.shard(x).to(self.device), self.dist.shard(y).to(self.device)
         loss_sum = 0.0
-        for xm, ym in zip(x.chunk(t.grad_accum), y.chunk(t.grad_accum)):
-            with self.autocast:
-                loss = self.step_fn(xm, ym)[1] / t.grad_accum
-            loss.backward()
+        micro = list(zip(x.chunk(t.grad_accum), y.chunk(t.grad_accum)))
+        for i, (xm, ym) in enumerate(micro):
+            # DDP all-reduces gradients once per step: on the last micro-batch only.
+            last = i == len(micro) - 1
+            with nullcontext() if last or not self.dist.enabled else self.net.no_sync():
+                with self.autocast:
+                    loss = self.step_fn(xm, ym)[1] / t.grad_accum
+                loss.backward()
             loss_sum += loss.item()
+        loss_sum = self.dist.mean(loss_sum, self.device)
         max_norm = t.grad_clip if t.grad_clip > 0 else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm).item()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        return time.perf_counter() - start, x.numel(), loss_sum, grad_norm
+        return time.perf_counter() - start, tokens, loss_sum, grad_norm
 
     def record(self, step: int, **values: float) -> None:
         for key, value in values.items():
@@ -248,12 +339,18 @@ class _Loop:
         self.last_flush = time.monotonic()
 
     def checkpoint(self) -> None:
+        if not self.dist.is_main:
+            return
         self.flush()   # metrics up to the checkpoint step are stored before the checkpoint exists
         save_checkpoint(self.ckpt_path, self.model, self.optimizer, self.state, self.run)
         self.sink.on_checkpoint(self.state.step, str(self.ckpt_path))
 
     def periodic(self) -> bool:
-        """Flush, heartbeat and check the cancel flag every few seconds; True means cancel."""
+        """Flush, heartbeat and check the cancel flag every few seconds; True means cancel (on
+        every process: rank 0 decides)."""
+        return self.dist.from_main(self._periodic_main() if self.dist.is_main else False, self.device)
+
+    def _periodic_main(self) -> bool:
         now = time.monotonic()
         if now - self.last_flush >= FLUSH_S:
             self.flush()
@@ -266,11 +363,13 @@ class _Loop:
     def summary(self) -> dict:
         tokens_per_s = self.session_tokens / self.session_s if self.session_s > 0 else 0.0
         peak = costs.peak_flops(device_name(self.device))
+        peak = peak * self.dist.world if peak else None
         return {"step": self.state.step, "tokens_seen": self.state.tokens, "wall_s": self.state.wall_s,
                 "final_val_loss": self.state.val_loss, "tokens_per_s": tokens_per_s,
                 "peak_mem_bytes": peak_memory_bytes(self.device),
                 "mfu": self.flops * tokens_per_s / peak if peak else None,
-                "device": device_name(self.device), "diverged": self.diverged}
+                "device": device_name(self.device), "diverged": self.diverged,
+                "n_devices": self.dist.world}
 
 
 def _progress_bar(total: int, initial: int):

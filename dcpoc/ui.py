@@ -1,0 +1,166 @@
+"""Streamlit helpers the pages share: language (kept in the URL), navigation, the login gate, the
+cached store and cached frames. Nothing else in dcpoc imports Streamlit."""
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import streamlit as st
+
+from .charts import ARCH_LABELS
+from .i18n import LANGUAGES, STRINGS, t
+from .planning import Problem, detect_gpu
+from .security import password_matches
+from .store import Store, StoreError, default_url
+
+# (script relative to app.py, i18n key of its label, icon); app.py lists the sidebar in this order
+PAGES = [("app.py", "nav.home", "🏠"), ("pages/1_Launch.py", "nav.launch", "🚀"),
+         ("pages/2_Runs.py", "nav.runs", "📈"), ("pages/3_Compare.py", "nav.compare", "⚖️"),
+         ("pages/4_Settings.py", "nav.settings", "⚙️")]
+REFRESH_S = 3.0        # live parts rerun this often while a run is queued or running
+IDLE_REFRESH_S = 15.0  # ... and this often otherwise (a run launched elsewhere still shows up)
+FRAME_TTL_S = 2.0      # cached frames are at most this old
+NO_AUTOWORKER_ENV = "DCPOC_NO_AUTOWORKER"   # "1": Launch queues runs without starting a worker
+
+
+def start_page(title_key: str) -> tuple[str, str]:
+    """Sidebar (language, navigation), login gate, title. Returns (lang, database URL); stops the
+    page with one clear sentence when the database cannot be opened."""
+    lang = language_selector()
+    login_gate(lang)
+    for script, label, icon in PAGES:
+        st.sidebar.page_link(script, label=t(label, lang), icon=icon, query_params={"lang": lang})
+    st.title(t(title_key, lang))
+    url = default_url()
+    try:
+        store(url)
+    except StoreError as e:
+        st.error(f"{t('home.db_error', lang)}: {e}")
+        st.stop()
+    return lang, url
+
+
+def language() -> str:
+    """The language in the URL's ?lang= (English when absent or unknown), written back to the URL
+    so that a shared link keeps its language."""
+    lang = st.query_params.get("lang", "en")
+    lang = lang if lang in LANGUAGES else "en"
+    if st.query_params.get("lang") != lang:
+        st.query_params["lang"] = lang
+    return lang
+
+
+def language_selector(label: str = "Language / 言語", where=None) -> str:
+    """A selector that switches the page's language by rewriting ?lang= before the rerun draws
+    anything, so the whole page changes at once. The default label is in both languages so that
+    anyone can find it."""
+    lang = language()
+    options = list(LANGUAGES)
+    key = f"lang-{label}-{lang}"   # a fresh widget per language: it always shows the current one
+    (where or st.sidebar).selectbox(label, options, index=options.index(lang),
+                                    format_func=LANGUAGES.get, key=key,
+                                    on_change=_set_language, args=(key,))
+    return lang
+
+
+def _set_language(key: str) -> None:
+    st.query_params["lang"] = st.session_state[key]
+
+
+def login_gate(lang: str) -> None:
+    """When DCPOC_PASSWORD (or the Streamlit secret 'password') is set, stop every page until the
+    session has given it."""
+    expected = os.environ.get("DCPOC_PASSWORD") or _secret_password()
+    if not expected or st.session_state.get("dcpoc_logged_in"):
+        return
+    st.title(t("login.title", lang))
+    with st.form("login"):
+        given = st.text_input(t("login.password", lang), type="password")
+        submitted = st.form_submit_button(t("login.submit", lang))
+    if submitted and password_matches(given, expected):
+        st.session_state["dcpoc_logged_in"] = True
+        st.rerun()
+    if submitted:
+        st.error(t("login.wrong", lang))
+    st.stop()
+
+
+def _secret_password() -> str | None:
+    try:
+        return st.secrets.get("password")
+    except Exception:   # no secrets.toml at all: Streamlit raises rather than returning None
+        return None
+
+
+# number formats of run-table columns (analysis.RUNS_TABLE_COLUMNS and live_runs_table's extras)
+_FORMATS = {"val_loss": "%.4f", "perplexity": "%.2f", "bits_per_byte": "%.3f", "tokens_per_s": "%,.0f",
+            "peak_mem_mb": "%,.0f", "wall_s": "%,.1f", "cost_usd": "$%.4f", "cost_so_far_usd": "$%.4f"}
+
+
+def show_runs(table: pd.DataFrame, lang: str) -> None:
+    """A runs table as people read it: status words in lang, architecture display names,
+    translated headers, readable number formats, a progress bar and a loss sparkline."""
+    shown = table.assign(status=table["status"].map(lambda s: t(f"status.{s}", lang)),
+                         arch=table["arch"].map(ARCH_LABELS).fillna(table["arch"]))
+    labels = {c: t(f"col.{c}", lang) if f"col.{c}" in STRINGS else c for c in shown.columns}
+    config: dict = {}
+    for name, label in labels.items():
+        if name == "progress":
+            config[label] = st.column_config.ProgressColumn(min_value=0.0, max_value=1.0,
+                                                            format="percent")
+        elif name == "loss_trend":
+            config[label] = st.column_config.LineChartColumn()
+        elif name in _FORMATS:
+            config[label] = st.column_config.NumberColumn(format=_FORMATS[name])
+    st.dataframe(shown.rename(columns=labels), hide_index=True, column_config=config)
+
+
+def autoworker() -> bool:
+    """Whether launching a study starts a worker (tests set DCPOC_NO_AUTOWORKER=1 to inspect the
+    queue as it was left)."""
+    return os.environ.get(NO_AUTOWORKER_ENV) != "1"
+
+
+def refresh_every(runs: pd.DataFrame) -> float:
+    """The live-update period for a page showing these runs."""
+    active = not runs.empty and runs["status"].isin(["queued", "running"]).any()
+    return REFRESH_S if active else IDLE_REFRESH_S
+
+
+def problem_text(problem: Problem, lang: str) -> str:
+    key, values = problem
+    return t(key, lang).format(**values)
+
+
+@st.cache_resource(show_spinner=False)
+def store(url: str) -> Store:
+    return Store(url)
+
+
+@st.cache_resource(show_spinner=False)
+def detected_gpu() -> str | None:
+    return detect_gpu()
+
+
+@st.cache_data(ttl=FRAME_TTL_S, show_spinner=False)
+def load_runs(url: str) -> pd.DataFrame:
+    return store(url).list_runs()
+
+
+@st.cache_data(ttl=FRAME_TTL_S, show_spinner=False)
+def load_metrics(url: str, run_ids: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
+    return store(url).get_metrics(list(run_ids), keys=list(keys))
+
+
+@st.cache_data(ttl=FRAME_TTL_S, show_spinner=False)
+def load_settings(url: str) -> dict:
+    s = store(url)
+    return {"prices": s.get_setting("prices", None) or {},
+            "default_device": s.get_setting("default_device", "auto")}
+
+
+def changed() -> None:
+    """After a write from the UI: forget cached frames so the next rerun shows it."""
+    load_runs.clear()
+    load_metrics.clear()
+    load_settings.clear()

@@ -1,0 +1,98 @@
+"""Runs: every run with progress, ETA, loss trend and cost so far; one run in detail (loss curves,
+log, config, environment) with Cancel / Retry / Resume. Both parts update live."""
+import streamlit as st
+
+from dcpoc import jobs, ui
+from dcpoc.analysis import downsample, filter_runs, live_runs_table, run_environment
+from dcpoc.charts import ARCH_LABELS, CURVE_AXES, loss_curves
+from dcpoc.config import ARCHS
+from dcpoc.i18n import duration, t
+from dcpoc.store import STATUSES, StoreError
+
+MAX_ROWS = 100
+COLUMNS = ["id", "study", "arch", "preset", "seed", "status", "progress", "eta", "loss_trend",
+           "val_loss", "tokens_per_s", "cost_so_far_usd"]
+
+lang, url = ui.start_page("runs.title")
+runs = ui.load_runs(url)
+studies = [None, *sorted(runs["study"].dropna().unique())]
+asked = st.query_params.get("study")
+c1, c2, c3 = st.columns(3)
+study = c1.selectbox(t("col.study", lang), studies, index=studies.index(asked) if asked in studies else 0,
+                     format_func=lambda s: t("runs.all", lang) if s is None else s)
+statuses = c2.multiselect(t("col.status", lang), STATUSES, format_func=lambda s: t(f"status.{s}", lang))
+archs = c3.multiselect(t("col.arch", lang), ARCHS, format_func=ARCH_LABELS.get)
+
+
+@st.fragment(run_every=ui.refresh_every(runs))
+def runs_table() -> None:
+    shown = filter_runs(ui.load_runs(url), study, statuses, archs).head(MAX_ROWS)
+    if shown.empty:
+        st.info(t("runs.none", lang))
+        return
+    trend = ui.load_metrics(url, tuple(shown["id"]), ("train_loss",))
+    table = live_runs_table(shown, trend, ui.load_settings(url)["prices"])
+    table["eta"] = table["eta_s"].map(lambda s: duration(s, lang))
+    ui.show_runs(table[COLUMNS], lang)
+    st.caption(t("runs.capped", lang).format(n=MAX_ROWS))
+
+
+runs_table()
+shown = filter_runs(runs, study, statuses, archs).head(MAX_ROWS)
+if shown.empty:
+    st.stop()
+labels = {r.id: f"{r.id} · {ARCH_LABELS[r.arch]} · {r.preset} · {t('col.seed', lang)} {r.seed}"
+          for r in shown.itertuples()}
+ids = list(labels)
+asked = st.query_params.get("run")
+run_id = st.selectbox(t("runs.pick", lang), ids, index=ids.index(asked) if asked in ids else 0,
+                      format_func=labels.get)
+
+
+@st.fragment(run_every=ui.refresh_every(runs))
+def run_detail(run_id: str) -> None:
+    store = ui.store(url)
+    run = store.get_run(run_id)
+    if run is None:
+        st.warning(t("runs.gone", lang))
+        return
+    st.subheader(t("runs.detail", lang).format(id=run_id, status=t(f"status.{run['status']}", lang),
+                                               step=run["step"], total=run["total_steps"]))
+    if run["error"]:
+        st.error(run["error"])
+    b1, b2, b3 = st.columns(3)
+    try:
+        if b1.button(t("runs.cancel", lang), disabled=run["status"] not in ("queued", "running")):
+            jobs.cancel_run(store, run_id)
+            ui.changed()
+            st.success(t("runs.cancel_done", lang))
+        if b2.button(t("runs.retry", lang), disabled=run["status"] not in ("failed", "cancelled")):
+            new_id = jobs.retry_run(store, run_id, start_worker=ui.autoworker())
+            ui.changed()
+            st.success(t("runs.retry_done", lang).format(id=new_id))
+        if b3.button(t("runs.resume", lang), help=t("runs.resume_help", lang),
+                     disabled=run["status"] not in ("failed", "cancelled") or not run["checkpoint_path"]):
+            jobs.resume_run(store, run_id, start_worker=ui.autoworker())
+            ui.changed()
+            st.success(t("runs.resume_done", lang))
+    except (ValueError, StoreError) as e:   # the run moved on meanwhile (finished, cancelled...)
+        st.error(str(e))
+    curves, log, config, environment = st.tabs([t("runs.tab.curves", lang), t("runs.tab.log", lang),
+                                                t("runs.tab.config", lang), t("runs.tab.env", lang)])
+    with curves:
+        x = st.radio(t("runs.x_axis", lang), ["step", "tokens", "wall_s"], horizontal=True,
+                     format_func=lambda c: t(CURVE_AXES[c], lang))
+        metrics = ui.load_metrics(url, (run_id,), ("train_loss", "val_loss"))
+        if metrics.empty:
+            st.info(t("runs.no_metrics", lang))
+        else:
+            st.altair_chart(loss_curves(downsample(metrics, ["key"], 400), run["arch"], x, lang))
+    log.code(jobs.log_tail(run_id, lines=40) or t("runs.no_log", lang), language=None)
+    config.json(run["config"])
+    environment.dataframe(
+        [{t("runs.env.field", lang): t(f"env.{k}", lang) if not k.startswith("version:")
+          else k.removeprefix("version:"), t("runs.env.value", lang): v}
+         for k, v in run_environment(run)], hide_index=True)
+
+
+run_detail(run_id)

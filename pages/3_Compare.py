@@ -1,0 +1,57 @@
+"""Compare: finished runs of a study (or picked runs) side by side: validation loss against tokens,
+wall time and $, throughput and memory, perplexity against cost with the Pareto front, and the
+config fields that differ."""
+import streamlit as st
+
+from dcpoc import ui
+from dcpoc.analysis import config_differences, downsample, run_summary, with_cost
+from dcpoc.charts import ARCH_LABELS, arch_bars, pareto_scatter, val_loss_against
+from dcpoc.i18n import t
+
+lang, url = ui.start_page("compare.title")
+st.caption(t("compare.caption", lang))
+finished = ui.load_runs(url)
+finished = finished[finished["status"].eq("succeeded")]
+if finished.empty:
+    st.info(t("compare.none", lang))
+    st.stop()
+
+mode = st.radio(t("compare.by", lang), ["study", "runs"], horizontal=True,
+                format_func=lambda m: t(f"compare.by.{m}", lang))
+if mode == "study":
+    studies = list(dict.fromkeys(finished["study"].dropna()))   # newest first
+    if not studies:
+        st.info(t("compare.no_study", lang))
+        st.stop()
+    study = st.selectbox(t("col.study", lang), studies)
+    chosen = finished[finished["study"].eq(study)]
+else:
+    labels = {r.id: f"{r.id} · {ARCH_LABELS[r.arch]} · {r.preset} · {t('col.seed', lang)} {r.seed}"
+              for r in finished.itertuples()}
+    picked = st.multiselect(t("compare.pick", lang), list(labels), default=list(labels)[:4],
+                            format_func=labels.get)
+    chosen = finished[finished["id"].isin(picked)]
+if chosen.empty:
+    st.info(t("compare.pick_some", lang))
+    st.stop()
+
+prices = ui.load_settings(url)["prices"]
+curves = ui.load_metrics(url, tuple(chosen["id"]), ("val_loss",))
+curves = with_cost(downsample(curves, ["run_id"], 200), chosen, prices)
+for tab, x in zip(st.tabs([t("compare.tab.tokens", lang), t("compare.tab.wall_s", lang),
+                           t("compare.tab.cost_usd", lang)]), ["tokens", "wall_s", "cost_usd"]):
+    tab.altair_chart(val_loss_against(curves, x, lang))
+
+summary = run_summary(chosen)
+c1, c2 = st.columns(2)
+c1.altair_chart(arch_bars(summary, "tokens_per_s", lang))
+c2.altair_chart(arch_bars(summary, "peak_mem_mb", lang))
+st.altair_chart(pareto_scatter(summary, lang))
+st.caption(t("compare.pareto_help", lang))
+
+st.subheader(t("compare.config", lang))
+differences = config_differences(dict(zip(chosen["id"], chosen["config"])))
+if differences.empty:
+    st.info(t("compare.config_same", lang))
+else:
+    st.dataframe(differences.rename_axis(t("compare.field", lang)))

@@ -1,0 +1,50 @@
+"""Settings: the $ per device-hour price table, the default device, the database in use, language."""
+import streamlit as st
+
+from dcpoc import ui
+from dcpoc.config import DEVICES
+from dcpoc.costs import DEFAULT_PRICES_USD_PER_HOUR, PriceError, parse_price
+from dcpoc.i18n import t
+from dcpoc.security import hide_url_password
+
+lang, url = ui.start_page("settings.title")
+store = ui.store(url)
+settings = ui.load_settings(url)
+
+st.subheader(t("settings.prices", lang))
+st.caption(t("settings.prices_help", lang))
+with st.form("prices"):
+    columns = st.columns(len(DEFAULT_PRICES_USD_PER_HOUR))
+    typed = {kind: column.number_input(t(f"settings.kind.{kind}", lang), min_value=0.0, step=0.05,
+                                       format="%.2f",
+                                       value=float(settings["prices"].get(kind, default)))
+             for column, (kind, default) in zip(columns, DEFAULT_PRICES_USD_PER_HOUR.items())}
+    save = st.form_submit_button(t("settings.save", lang), type="primary")
+    reset = st.form_submit_button(t("settings.reset", lang))
+if save:
+    try:
+        store.set_setting("prices", dict(parse_price(f"{k}={v}") for k, v in typed.items()))
+        ui.changed()
+        st.success(t("settings.saved", lang))
+    except PriceError as e:
+        st.error(str(e))
+if reset:
+    store.set_setting("prices", {})
+    ui.changed()
+    st.rerun()
+
+st.subheader(t("settings.device", lang))
+device = st.selectbox(t("settings.device_label", lang), DEVICES,
+                      index=DEVICES.index(settings["default_device"])
+                      if settings["default_device"] in DEVICES else 0,
+                      format_func=lambda d: t(f"settings.device.{d}", lang))
+if device != settings["default_device"]:
+    store.set_setting("default_device", device)
+    ui.changed()
+
+st.subheader(t("settings.database", lang))
+st.code(hide_url_password(url), language=None)
+st.caption(t("settings.database_help", lang))
+
+st.subheader(t("settings.language", lang))
+ui.language_selector(t("settings.language_label", lang), where=st)

@@ -1,0 +1,165 @@
+"""The dashboard in a real browser: `streamlit run app.py` on a free port with a temporary database,
+Debian's chromium driven by Playwright. Launch a tiny study, watch it finish on the Runs page without
+reloading, see the Compare charts drawn, cancel a long run. Screenshots of every page land in the
+test's tmp folder."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from dcpoc.store import Store
+
+from conftest import REPO_ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="needs Debian's chromium at /usr/bin/chromium "
+                              "(apt-get install -y chromium)"),
+    pytest.mark.timeout(300),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (requirements.txt)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """The dashboard on a free localhost port; yields its base URL. Stops the server and any
+    worker it started (they are registered in this test's own database)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("DCPOC_HOME", str(home))
+    monkeypatch.setenv("DCPOC_DB", f"sqlite:///{home / 'dcpoc.db'}")
+    for name in ("DCPOC_PASSWORD", "DCPOC_NO_AUTOWORKER", "DCPOC_DATA_DIRS"):
+        monkeypatch.delenv(name, raising=False)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    log = open(tmp_path / "streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py",
+                             "--server.headless", "true", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, \
+                    (tmp_path / "streamlit.log").read_text()
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        for worker in Store().list_workers().to_dict("records"):
+            try:
+                os.killpg(int(worker["pid"]), signal.SIGTERM)   # the worker leads its own session
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def page(tmp_path):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
+
+
+def idle(page) -> None:
+    """Wait until Streamlit has finished the current script run."""
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+
+
+def shoot(page, tmp_path: Path, name: str) -> None:
+    """Streamlit scrolls inside its own container, so a tall window shows the whole page."""
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    idle(page)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(tmp_path / "screenshots" / f"{name}.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def launch_study(page, url: str, name: str, steps: int, archs_keep: int = 2) -> None:
+    page.goto(f"{url}/Launch?lang=en")
+    page.get_by_role("textbox", name="Study name", exact=True).fill(name)
+    page.get_by_role("textbox", name="Study name", exact=True).press("Enter")
+    idle(page)
+    page.get_by_role("textbox", name="Seeds", exact=True).fill("1")
+    page.get_by_role("textbox", name="Seeds", exact=True).press("Enter")
+    idle(page)
+    if archs_keep == 1:   # drop Transformer++ from the multiselect
+        page.get_by_role("button", name="Remove Transformer++").click()
+        idle(page)
+    page.get_by_role("spinbutton", name="Steps per run", exact=True).fill(str(steps))
+    page.get_by_role("spinbutton", name="Steps per run", exact=True).press("Enter")
+    idle(page)
+    page.get_by_role("button", name="Launch study").click()
+    page.get_by_text(f"runs of study “{name}”").wait_for()
+
+
+def test_launch_watch_compare_cancel_in_a_browser(server, page, tmp_path):
+    (tmp_path / "screenshots").mkdir()
+    page.goto(f"{server}/?lang=en")
+    page.get_by_text("No runs yet").wait_for()
+    shoot(page, tmp_path, "1-home-empty")
+
+    launch_study(page, server, "browser-study", steps=10)
+    assert "$" in page.get_by_test_id("stMetricValue").nth(3).inner_text()   # the cost estimate
+    shoot(page, tmp_path, "2-launch")
+    page.get_by_role("link", name="Watch them on the Runs page").click()
+    # The page is not reloaded from here on: the live fragment shows the runs finish.
+    page.locator('[role="gridcell"]', has_text="browser-study").first.wait_for(state="attached")
+    page.get_by_role("heading", name="succeeded, step 10 of 10").wait_for(timeout=120_000)
+    store = Store()
+    deadline = time.monotonic() + 60
+    while set(store.list_runs(study="browser-study")["status"]) != {"succeeded"}:
+        assert time.monotonic() < deadline, store.list_runs()[["id", "status", "error"]]
+        time.sleep(1)
+    page.get_by_role("tab", name="Log").click()
+    shoot(page, tmp_path, "3-runs")
+
+    page.goto(f"{server}/Compare?lang=en")
+    charts = page.locator(".vega-embed canvas, .vega-embed svg.marks")
+    charts.nth(3).wait_for()                     # the first tab's curves, 2 bar charts, Pareto
+    assert charts.count() >= 4
+    shoot(page, tmp_path, "4-compare")
+
+    launch_study(page, server, "long-study", steps=100_000, archs_keep=1)
+    long_id = store.list_runs(study="long-study")["id"].iloc[0]
+    page.goto(f"{server}/Runs?lang=en&study=long-study")
+    page.get_by_role("heading", name=f"Run {long_id}: running").wait_for(timeout=90_000)
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_role("heading", name=f"Run {long_id}: cancelled").wait_for(timeout=60_000)
+    assert store.get_run(long_id)["status"] == "cancelled"
+    shoot(page, tmp_path, "5-runs-cancelled")
+
+    page.goto(f"{server}/?lang=ja")
+    page.get_by_text("判定: まだ出ていません").wait_for()
+    shoot(page, tmp_path, "6-home-ja")
+    page.goto(f"{server}/Settings?lang=ja")
+    page.get_by_text("デバイス 1 時間あたりの価格 (USD)").wait_for()
+    shoot(page, tmp_path, "7-settings-ja")
+    assert len(list((tmp_path / "screenshots").glob("*.png"))) == 7

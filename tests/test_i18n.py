@@ -1,0 +1,76 @@
+"""Every visible string exists in English and Japanese; the formatting helpers."""
+import math
+import re
+
+import pytest
+
+from dcpoc.config import DEVICES
+from dcpoc.costs import DEFAULT_PRICES_USD_PER_HOUR
+from dcpoc.i18n import LANGUAGES, STRINGS, duration, num, t
+from dcpoc.store import STATUSES
+
+from conftest import REPO_ROOT
+
+SOURCES = [REPO_ROOT / "app.py", *sorted((REPO_ROOT / "pages").glob("*.py")),
+           *sorted((REPO_ROOT / "dcpoc").glob("*.py"))]
+# Keys built at run time, by family.
+DYNAMIC = ([f"status.{s}" for s in STATUSES] + [f"settings.device.{d}" for d in DEVICES]
+           + [f"settings.kind.{k}" for k in DEFAULT_PRICES_USD_PER_HOUR]
+           + [f"launch.corpus.{c}" for c in ("pydoc", "stdlib", "path")]
+           + [f"launch.budget.{b}" for b in ("steps", "tokens", "preset")]
+           + [f"launch.err.corpus_{r}" for r in ("empty", "no_dirs", "outside", "missing")]
+           + [f"compare.by.{m}" for m in ("study", "runs")]
+           + [f"chart.bars.{f}" for f in ("tokens_per_s", "peak_mem_mb")]
+           + [f"chart.axis.{f}" for f in ("tokens_per_s", "peak_mem_mb")]
+           + [f"env.{f}" for f in ("git_commit", "device", "host", "pid", "created_at", "started_at",
+                                   "finished_at", "heartbeat_at", "corpus_spec",
+                                   "corpus_fingerprint", "n_params", "flops_per_token", "mfu")])
+
+
+def literal_keys() -> set[str]:
+    keys = set()
+    for path in SOURCES:
+        text = path.read_text()
+        keys |= set(re.findall(r'\bt\(\s*"([a-z_]+\.[a-z0-9_.\-]+)"', text))
+        keys |= set(re.findall(r'"(launch\.err\.[a-z_]+)"', text))
+        keys |= set(re.findall(r'"(nav\.[a-z]+)"', text))
+    return keys
+
+
+@pytest.mark.parametrize("key", sorted(literal_keys() | set(DYNAMIC)))
+def test_every_used_key_is_translated(key):
+    assert key in STRINGS, f"{key} is used but has no strings"
+    for lang in LANGUAGES:
+        assert STRINGS[key].get(lang, "").strip(), f"{key} lacks {lang}"
+
+
+def test_japanese_strings_are_japanese_and_keep_the_placeholders():
+    japanese = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+    for key, entry in STRINGS.items():
+        assert set(re.findall(r"{(\w+)}", entry["en"])) == set(re.findall(r"{(\w+)}", entry["ja"])), key
+        if not re.fullmatch(r"[A-Za-z0-9 ()/\-+]+", entry["en"]) or key.startswith("nav."):
+            assert japanese.search(entry["ja"]), f"{key}: {entry['ja']!r} has no Japanese"
+
+
+def test_t_falls_back_to_english():
+    assert t("nav.runs", "fr") == "Runs" and t("nav.runs", "ja") == "実行一覧"
+
+
+@pytest.mark.parametrize("seconds, en, ja", [
+    (0, "0 s", "0 秒"), (0.4, "under 1 s", "1 秒未満"), (59, "59 s", "59 秒"), (65, "1 min 05 s", "1 分 05 秒"),
+    (3725, "1 h 02 min", "1 時間 02 分"), (90000, "1 d 1 h", "1 日 1 時間"),
+    (math.nan, "—", "—"), (None, "—", "—"), (-1, "—", "—")])
+def test_duration(seconds, en, ja):
+    assert duration(seconds, "en") == en and duration(seconds, "ja") == ja
+
+
+def test_num():
+    assert num(1.23456, ".2f") == "1.23" and num(math.nan) == "—" and num(None) == "—"
+    assert num(0.7, ".2f", "×") == "0.70×"
+
+
+def test_money_and_hours():
+    from dcpoc.i18n import hours, money
+    assert money(1234.5) == "$1,234.50" and money(0.004) == "< $0.01" and money(0) == "$0.00"
+    assert money(math.nan) == "—" and hours(0.001) == "< 0.01" and hours(2.5) == "2.50"
+    assert duration(0.2, "ja") == "1 秒未満"

@@ -1,0 +1,202 @@
+"""The queue and the worker with real processes: studies queued and trained, cancel, kill + reap +
+resume, retry, two workers on one queue, bad study specs. Tiny preset, a real SQLite file."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from dcpoc.config import ConfigError, make_config
+from dcpoc.data import CorpusError
+from dcpoc.jobs import (RunError, cancel_run, create_run, launch_study, reap_lost_runs, resume_run,
+                        retry_run, run_worker, worker_alive)
+from dcpoc.store import Store
+from dcpoc.studies import StudySpec
+
+from conftest import REPO_ROOT, run_cli
+
+
+def start_worker(*args: str) -> subprocess.Popen:
+    """`python -m dcpoc worker ARGS` as a real subprocess (its stdout is the claims it made)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "dcpoc", "worker", *args], cwd=REPO_ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for(predicate, timeout: float = 60.0, every: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out waiting")
+
+
+def queue_tiny(store, arch="transformer", steps=3, overrides=(), study=None) -> str:
+    return create_run(store, make_config(arch, "tiny", list(overrides), steps=steps), study=study)
+
+
+def test_launch_queues_the_study_and_a_detached_worker_trains_it(dcpoc_home):
+    store = Store()
+    out = run_cli("study", "launch", "--name", "ladder", "--question", "same loss for less?",
+                  "--presets", "tiny", "--archs", "transformer,dcformer", "--seeds", "1,2",
+                  "--steps", "3")
+    assert out.returncode == 0 and "worker started (pid" in out.stdout, out.stderr
+    ids = out.stdout.splitlines()[0].split(": ", 1)[1].split(", ")
+
+    # Cancelling a queued run is immediate; the worker (seconds per run) never starts them.
+    asked = time.monotonic()
+    assert [cancel_run(store, run_id) for run_id in ids[2:]] == ["cancelled", "cancelled"]
+    assert time.monotonic() - asked < 1
+    runs = store.list_runs(study="ladder").set_index("id").loc[ids]
+    assert list(zip(runs.arch, runs.seed)) == [("transformer", 1), ("transformer", 2),
+                                               ("dcformer", 1), ("dcformer", 2)]
+    assert set(runs.total_steps) == {3} and store.get_study("ladder")["config"]["seeds"] == [1, 2]
+
+    expected = ["succeeded"] * 2 + ["cancelled"] * 2
+    wait_for(lambda: [store.get_run(i)["status"] for i in ids] == expected, timeout=90)
+    wait_for(lambda: not worker_alive(store), timeout=30)     # queue empty: the worker exits
+    assert "worker processed 2 runs" in (dcpoc_home / "worker.log").read_text()
+    first = store.get_run(ids[0])
+    assert first["worker_id"] and first["git_commit"] and first["versions"]["torch"]
+    assert "succeeded" in (dcpoc_home / ids[0] / "log.txt").read_text()
+    assert not (dcpoc_home / ids[2] / "log.txt").exists()
+    listed = run_cli("study", "list", "--json")
+    assert json.loads(listed.stdout)[0] | {"created_at": None} == {
+        "name": "ladder", "runs": 4, "queued": 0, "running": 0, "succeeded": 2, "failed": 0,
+        "cancelled": 2, "created_at": None, "question": "same loss for less?"}
+
+
+def test_cancel_stops_a_running_run_within_5_s(dcpoc_home):
+    store = Store()
+    run_id = queue_tiny(store, steps=100000)
+    worker = start_worker()
+    wait_for(lambda: (store.get_run(run_id)["step"] or 0) > 0)
+    assert cancel_run(store, run_id) == "running"
+    asked = time.monotonic()
+    wait_for(lambda: store.get_run(run_id)["status"] != "running", timeout=10)
+    assert time.monotonic() - asked < 5
+    assert worker.wait(timeout=30) == 0
+    row = store.get_run(run_id)
+    assert row["status"] == "cancelled" and row["error"] is None and row["checkpoint_path"]
+
+
+def test_worker_kills_a_run_that_ignores_cancel(dcpoc_home):
+    store = Store()
+    run_id = queue_tiny(store, steps=100000)
+    worker = start_worker()
+    wait_for(lambda: (store.get_run(run_id)["step"] or 0) > 0)
+    os.kill(store.get_run(run_id)["pid"], signal.SIGSTOP)      # a hung process cannot honour it
+    cancel_run(store, run_id)
+    asked = time.monotonic()
+    assert worker.wait(timeout=30) == 0
+    assert time.monotonic() - asked < 8
+    row = store.get_run(run_id)
+    assert row["status"] == "cancelled" and row["error"].startswith("killed:")
+
+
+def test_killed_run_is_reaped_then_resumed_with_contiguous_metrics(dcpoc_home):
+    store = Store()
+    steps = 200
+    run_id = queue_tiny(store, "dcformer", steps, ["ckpt_every=10", "eval_every=50"])
+    worker = start_worker()
+    wait_for(lambda: (store.get_run(run_id)["step"] or 0) >= 40)
+    worker.kill()                                              # the machine "reboots": the
+    os.kill(store.get_run(run_id)["pid"], signal.SIGKILL)      # worker and the run die at once
+    worker.wait()
+    killed = time.monotonic()
+    assert store.get_run(run_id)["status"] == "running"
+    reaped = wait_for(lambda: reap_lost_runs(store, stale_after_s=2), timeout=10, every=0.2)
+    assert reaped == [run_id]
+    assert time.monotonic() - killed < 2 + 3
+    row = store.get_run(run_id)
+    assert row["status"] == "failed" and row["error"].startswith("lost: no heartbeat since")
+    assert f"--run-id {run_id}" in row["error"]                # the log tail
+
+    resume_run(store, run_id, start_worker=False)
+    assert store.get_run(run_id)["status"] == "queued"
+    assert run_worker(store) == 1
+    row = store.get_run(run_id)
+    assert row["status"] == "succeeded" and row["error"] is None
+    metrics = store.get_metrics(run_id)
+    assert list(metrics[metrics.key == "train_loss"]["step"]) == list(range(1, steps + 1))
+    assert list(metrics[metrics.key == "val_loss"]["step"]) == [50, 100, 150, 200]
+    assert "--resume" in (dcpoc_home / run_id / "log.txt").read_text()
+
+
+def test_worker_marks_a_dead_run_failed_and_retry_queues_a_copy(dcpoc_home):
+    store = Store()
+    run_id = queue_tiny(store, steps=100000, study="s")
+    worker = start_worker()
+    wait_for(lambda: (store.get_run(run_id)["step"] or 0) > 0)
+    os.kill(store.get_run(run_id)["pid"], signal.SIGKILL)      # the worker survives and notices
+    assert worker.wait(timeout=30) == 0
+    row = store.get_run(run_id)
+    assert row["status"] == "failed" and "signal SIGKILL" in row["error"]
+
+    new_id = retry_run(store, run_id, start_worker=False)
+    new = store.get_run(new_id)
+    assert new_id != run_id and new["status"] == "queued" and new["study"] == "s"
+    assert new["config"] == row["config"]
+    with pytest.raises(RunError, match="only a failed or cancelled run"):
+        retry_run(store, new_id)
+    assert cancel_run(store, new_id) == "cancelled"
+    with pytest.raises(RunError, match="no checkpoint"):
+        resume_run(store, new_id)
+
+
+def test_two_workers_never_claim_the_same_run(dcpoc_home):
+    store = Store()
+    ids = {queue_tiny(store, steps=2) for _ in range(3)}
+    first = start_worker("--device", "cpu:0")
+    wait_for(lambda: worker_alive(store))
+    same_device = start_worker("--device", "cpu:0")
+    other = start_worker("--device", "cpu:1")
+    out = same_device.communicate(timeout=60)[0]
+    assert "already serves device cpu:0" in out and same_device.returncode == 0
+    claims = []
+    for worker in (first, other):
+        out = worker.communicate(timeout=120)[0]
+        claims += [line.split()[3].rstrip(":") for line in out.splitlines()
+                   if line.endswith("seed 1")]
+    assert sorted(claims) == sorted(ids)                       # each run claimed exactly once
+    assert all(store.get_run(i)["status"] == "succeeded" for i in ids)
+
+
+@pytest.mark.parametrize("changes, error, match", [
+    ({"presets": ["huge"]}, ConfigError, "unknown preset 'huge'"),
+    ({"archs": ["rnn"]}, ConfigError, "architectures must be"),
+    ({"seeds": [1, 1]}, ConfigError, "distinct"),
+    ({"steps": 5, "tokens": 100}, ConfigError, "not both"),
+    ({"name": "  "}, ConfigError, "needs a name"),
+    ({"overrides": ["nope=1"]}, ConfigError, "unknown key 'nope'"),
+    ({"corpus": "text:/no/such/file"}, CorpusError, "does not exist"),
+])
+def test_bad_study_specs_queue_nothing(dcpoc_home, changes, error, match):
+    store = Store()
+    spec = StudySpec(**{"name": "bad", "presets": ["tiny"], "steps": 2, **changes})
+    with pytest.raises(error, match=match):
+        launch_study(store, spec)
+    assert store.list_runs().empty and store.list_studies().empty
+
+
+@pytest.mark.parametrize("args", [
+    ["--presets", "huge"], ["--seeds", "1,x"], ["--steps", "2", "--tokens", "9"],
+    ["--corpus", "text:/no/such/file"],
+])
+def test_cli_bad_study_is_one_line(dcpoc_home, args):
+    out = run_cli("study", "launch", "--name", "bad", *args)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1, out.stderr
+
+
+def test_study_plan_prints_runs_and_totals(dcpoc_home):
+    out = run_cli("study", "plan", "--name", "p", "--presets", "tiny,cpu-demo", "--seeds", "1,2")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("\ntiny ") == 4 and out.stdout.count("\ncpu-demo ") == 4
+    assert "device-hours" in out.stdout and "$" in out.stdout
+    assert not Store().list_runs().shape[0]                    # planning queues nothing

@@ -1,0 +1,350 @@
+"""Every dashboard page through Streamlit's AppTest, against a database filled by real tiny training
+runs of this test session; the Launch form's checks; Cancel; the login gate."""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dcpoc.store import Store
+
+from conftest import REPO_ROOT, run_cli
+
+PAGES = ["app.py", "pages/1_Launch.py", "pages/2_Runs.py", "pages/3_Compare.py",
+         "pages/4_Settings.py"]
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory):
+    """Two real tiny runs per architecture in study s1 (trained once for the session)."""
+    home = tmp_path_factory.mktemp("trained") / "home"
+    saved = {k: os.environ.get(k) for k in ("DCPOC_HOME", "DCPOC_DB")}
+    os.environ.update(DCPOC_HOME=str(home), DCPOC_DB=f"sqlite:///{home / 'dcpoc.db'}")
+    try:
+        for arch in ("transformer", "dcformer"):
+            for seed in ("1", "2"):
+                done = run_cli("train", "--arch", arch, "--preset", "tiny", "--steps", "20",
+                               "--seed", seed, "--study", "s1", "--no-progress")
+                assert done.returncode == 0, done.stderr
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    return home
+
+
+@pytest.fixture
+def trained(trained_home, monkeypatch):
+    monkeypatch.setenv("DCPOC_HOME", str(trained_home))
+    monkeypatch.setenv("DCPOC_DB", f"sqlite:///{trained_home / 'dcpoc.db'}")
+    return Store()
+
+
+@pytest.fixture
+def trained_copy(trained_home, tmp_path, monkeypatch):
+    """A private copy of the trained database, for tests that add runs to it."""
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home)
+    monkeypatch.setenv("DCPOC_HOME", str(home))
+    monkeypatch.setenv("DCPOC_DB", f"sqlite:///{home / 'dcpoc.db'}")
+    return Store()
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches(monkeypatch):
+    """Cached frames live for the whole test process: start every test without them."""
+    monkeypatch.delenv("DCPOC_PASSWORD", raising=False)
+    monkeypatch.delenv("DCPOC_DATA_DIRS", raising=False)
+    st.cache_data.clear()
+
+
+def open_page(page: str, lang: str = "en") -> AppTest:
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    at.query_params["lang"] = lang
+    at.run()
+    if page != "app.py":
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def by_label(widgets, label: str):
+    found = [w for w in widgets if w.label == label]
+    assert found, f"no widget labelled {label!r} among {[w.label for w in widgets]}"
+    return found[0]
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_real_runs(trained, page, lang):
+    at = open_page(page, lang)
+    assert not errors(at)
+    titles = {"app.py": ("DCFormer proof of concept", "概念実証"),
+              "pages/1_Launch.py": ("Launch a study", "スタディを開始"),
+              "pages/2_Runs.py": ("Runs", "実行一覧"),
+              "pages/3_Compare.py": ("Compare architectures", "アーキテクチャの比較"),
+              "pages/4_Settings.py": ("Settings", "設定")}[page]
+    assert titles[lang == "ja"] in at.title[0].value
+    links = [link.label for link in at.sidebar.get("page_link")]
+    assert ("実行一覧" if lang == "ja" else "Runs") in links and len(links) == len(PAGES)
+
+
+def test_home_shows_headline_numbers_of_both_architectures(trained):
+    at = open_page("app.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["succeeded"] == "4" and metrics["queued"] == "0"
+    runs = trained.list_runs()
+    tf = runs[runs["arch"] == "transformer"]["final_val_loss"].mean()
+    assert metrics["Transformer++ val loss"] == f"{tf:.4f}"
+    assert float(metrics["Speed ratio"].rstrip("×")) > 0
+    assert "Placeholder" in at.caption[1].value
+    assert len(at.dataframe[0].value) == 4
+
+
+def test_runs_page_shows_progress_trend_curves_log_and_environment(trained):
+    at = open_page("pages/2_Runs.py")
+    table = at.dataframe[0].value
+    assert len(table) == 4 and set(table["Progress"]) == {1.0}
+    assert all(len(trend) == 20 for trend in table["Train loss trend"])   # 20 steps, all shown
+    assert (table["Cost so far ($)"] > 0).all()
+    assert len(at.get("vega_lite_chart")) == 1                            # the loss curves
+    run = trained.get_run(by_label(at.selectbox, "Run to inspect").value)
+    assert at.json[0].value and run["config"]["preset"] == "tiny"
+    environment = at.dataframe[1].value
+    assert run["device"] in set(environment["Value"])
+    assert by_label(at.button, "Cancel").disabled           # succeeded: nothing to cancel
+    for x in ("Training tokens", "Training time (s)"):
+        by_label(at.radio, "Against").set_value(
+            {"Training tokens": "tokens", "Training time (s)": "wall_s"}[x]).run()
+        assert not at.exception
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_with_queued_runs_beside_finished_ones(trained_copy, page):
+    from dcpoc.jobs import launch_study
+    from dcpoc.studies import StudySpec
+    launch_study(trained_copy, StudySpec(name="later", steps=5), start_worker=False)
+    at = open_page(page, "ja")
+    assert not errors(at)
+    if page == "pages/2_Runs.py":
+        table = at.dataframe[0].value
+        assert len(table) == 6 and (table["ステータス"] == "待機中").sum() == 2
+
+
+def test_runs_page_filters(trained):
+    at = open_page("pages/2_Runs.py")
+    by_label(at.multiselect, "Architecture").set_value(["dcformer"]).run()
+    assert set(at.dataframe[0].value["Architecture"]) == {"DCFormer"}
+    by_label(at.multiselect, "Status").set_value(["failed"]).run()
+    assert "No run matches" in at.info[0].value
+
+
+def test_compare_draws_every_chart_and_the_config_difference(trained):
+    at = open_page("pages/3_Compare.py")
+    assert len(at.get("vega_lite_chart")) == 6     # 3 loss curves, 2 bar charts, the Pareto scatter
+    differences = at.dataframe[0].value
+    assert {"model.arch", "train.seed"} <= set(differences.index)
+    assert "train.steps" not in differences.index
+    by_label(at.radio, "Compare").set_value("runs").run()
+    assert not at.exception and len(at.get("vega_lite_chart")) == 6
+
+
+def test_settings_saves_prices_and_default_device(dcpoc_home):
+    at = open_page("pages/4_Settings.py")
+    by_label(at.number_input, "H100").set_value(2.2)
+    by_label(at.button, "Save prices").click().run()
+    assert Store().get_setting("prices")["h100"] == 2.2
+    by_label(at.selectbox, "New studies run on").set_value("cpu").run()
+    assert Store().get_setting("default_device") == "cpu"
+    assert at.code[0].value.startswith("sqlite:///")
+    by_label(at.selectbox, "Display language").set_value("ja").run()
+    assert at.title[0].value == "設定" and at.query_params["lang"] in ("ja", ["ja"])
+
+
+# ----------------------------------------------------------------------------- Launch
+
+@pytest.fixture
+def launch_page(dcpoc_home, monkeypatch):
+    monkeypatch.setenv("DCPOC_NO_AUTOWORKER", "1")
+    return open_page("pages/1_Launch.py")
+
+
+def fill(at: AppTest, name: str = "study-a", archs=("transformer", "dcformer"), seeds="1, 2",
+         steps: int = 5) -> AppTest:
+    by_label(at.text_input, "Study name").input(name)
+    by_label(at.multiselect, "Architectures").set_value(list(archs))
+    by_label(at.text_input, "Seeds").input(seeds)
+    by_label(at.number_input, "Steps per run").set_value(steps)
+    return at.run()
+
+
+def launch(at: AppTest) -> AppTest:
+    return by_label(at.button, "Launch study").click().run()
+
+
+def test_launch_shows_an_estimate_before_anything_is_queued(launch_page):
+    at = fill(launch_page)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Runs"] == "4" and "$" in metrics["Cost"]
+    assert metrics["Wall time (one after another)"].endswith(" s")
+    assert Store().list_runs().empty
+
+
+def test_launch_form_keeps_its_values_when_the_language_changes(launch_page):
+    at = fill(launch_page, name="keep me", seeds="3, 4")
+    at.sidebar.selectbox[0].set_value("ja").run()
+    assert by_label(at.text_input, "スタディ名").value == "keep me"
+    assert by_label(at.text_input, "シード").value == "3, 4"
+
+
+def test_launch_rejects_an_empty_name_and_no_architecture(launch_page):
+    at = launch(fill(launch_page, name="   ", archs=()))
+    assert "Give the study a name." in errors(at)
+    assert any("Choose at least one architecture" in e for e in errors(at))
+    assert Store().list_runs().empty
+
+
+def test_launch_rejects_bad_seeds_in_japanese(dcpoc_home, monkeypatch):
+    monkeypatch.setenv("DCPOC_NO_AUTOWORKER", "1")
+    at = open_page("pages/1_Launch.py", "ja")
+    by_label(at.text_input, "スタディ名").input("日本語のスタディ")
+    by_label(at.text_input, "シード").input("1, 1")
+    at = by_label(at.button, "スタディを開始").click().run()
+    assert any("異なる整数" in e for e in errors(at))
+    assert Store().list_runs().empty
+
+
+@pytest.mark.parametrize("where", ["outside", "dotdot", "symlink"])
+def test_launch_refuses_a_corpus_outside_the_data_dirs(launch_page, tmp_path, monkeypatch, where):
+    allowed, secret = tmp_path / "data", tmp_path / "secret.txt"
+    allowed.mkdir()
+    secret.write_text("not for the browser\n" * 100)
+    (allowed / "link.txt").symlink_to(secret)
+    monkeypatch.setenv("DCPOC_DATA_DIRS", str(allowed))
+    typed = {"outside": str(secret), "dotdot": f"{allowed}/../secret.txt",
+             "symlink": str(allowed / "link.txt")}[where]
+    at = fill(launch_page)
+    by_label(at.radio, "Training text (corpus)").set_value("path").run()
+    by_label(at.text_input, "Path on the server").input(typed)
+    at = launch(at.run())
+    assert any("outside the allowed data folders" in e for e in errors(at))
+    assert Store().list_runs().empty
+
+
+def test_launch_queues_a_valid_study_with_a_corpus_from_the_data_dirs(launch_page, tmp_path,
+                                                                      monkeypatch):
+    allowed = tmp_path / "data"
+    allowed.mkdir()
+    (allowed / "notes.txt").write_text("DCFormer composes attention heads dynamically.\n" * 400)
+    monkeypatch.setenv("DCPOC_DATA_DIRS", str(allowed))
+    at = fill(launch_page, name="study-b")
+    by_label(at.radio, "Training text (corpus)").set_value("path").run()
+    by_label(at.text_input, "Path on the server").input("notes.txt")
+    at = launch(at.run())
+    assert not errors(at), errors(at)
+    runs = Store().list_runs(study="study-b")
+    assert len(runs) == 4 and set(runs["status"]) == {"queued"}
+    assert set(runs["corpus_spec"]) == {f"text:{(allowed / 'notes.txt').resolve()}"}
+    assert {r["train"]["steps"] for r in runs["config"]} == {5}
+    assert "Queued 4 runs" in at.success[0].value
+    assert all(rid in at.success[0].value for rid in runs["id"])
+
+
+# ----------------------------------------------------------------------------- Cancel
+
+def test_cancel_flips_a_queued_run(dcpoc_home, monkeypatch):
+    monkeypatch.setenv("DCPOC_NO_AUTOWORKER", "1")
+    at = launch(fill(open_page("pages/1_Launch.py"), name="to-cancel", archs=("dcformer",),
+                     seeds="1"))
+    run_id = Store().list_runs(study="to-cancel")["id"].iloc[0]
+    at = open_page("pages/2_Runs.py")
+    by_label(at.selectbox, "Run to inspect").set_value(run_id).run()
+    by_label(at.button, "Cancel").click().run()
+    assert not at.exception
+    assert Store().get_run(run_id)["status"] == "cancelled"
+
+
+def test_cancel_stops_a_running_training_process(dcpoc_home):
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "dcpoc", "train", "--arch", "transformer",
+                             "--preset", "tiny", "--steps", "100000", "--study", "long",
+                             "--no-progress"], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        store = Store()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            runs = store.list_runs(study="long")
+            if not runs.empty and runs["status"].iloc[0] == "running" and runs["step"].iloc[0] > 0:
+                break
+            time.sleep(0.5)
+        run_id = runs["id"].iloc[0]
+        assert runs["status"].iloc[0] == "running"
+        at = open_page("pages/2_Runs.py")
+        assert by_label(at.selectbox, "Run to inspect").value == run_id
+        by_label(at.button, "Cancel").click().run()
+        assert not at.exception and "Cancel requested" in at.success[0].value
+        assert proc.wait(timeout=30) == 0
+        assert store.get_run(run_id)["status"] == "cancelled"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+# ----------------------------------------------------------------------------- login gate
+
+@pytest.mark.parametrize("page", PAGES)
+def test_login_gate_blocks_every_page_without_the_password(dcpoc_home, monkeypatch, page):
+    monkeypatch.setenv("DCPOC_PASSWORD", "open sesame")
+    at = open_page(page)
+    assert [t.value for t in at.title] == ["Sign in"]
+    assert not at.dataframe and not at.metric and not at.get("page_link")
+    assert [b.label for b in at.button] == ["Sign in"]
+
+
+def test_login_gate_lets_the_right_password_in(dcpoc_home, monkeypatch):
+    monkeypatch.setenv("DCPOC_PASSWORD", "open sesame")
+    at = open_page("app.py")
+    by_label(at.text_input, "Password").input("wrong")
+    at.button[0].click().run()
+    assert "That password is not correct." in errors(at)
+    by_label(at.text_input, "Password").input("open sesame")
+    at.button[0].click().run()
+    assert "DCFormer proof of concept" in at.title[0].value
+
+
+def test_login_gate_takes_the_password_from_streamlit_secrets(dcpoc_home):
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    at.secrets["password"] = "from secrets"
+    at.run()
+    assert [t.value for t in at.title] == ["Sign in"]
+
+
+# ----------------------------------------------------------------------------- no torch
+
+def test_pages_never_import_torch(trained_home):
+    """The dashboard process renders every page without importing torch (it trains nothing)."""
+    script = f"""
+import sys
+from streamlit.testing.v1 import AppTest
+for page in {PAGES!r}:
+    at = AppTest.from_file({str(REPO_ROOT / 'app.py')!r}, default_timeout=60).run()
+    if page != "app.py":
+        at.switch_page(page).run()
+    assert not at.exception, (page, at.exception)
+print(sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")))
+"""
+    env = {**os.environ, "DCPOC_HOME": str(trained_home),
+           "DCPOC_DB": f"sqlite:///{trained_home / 'dcpoc.db'}", "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
