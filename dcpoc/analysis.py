@@ -56,14 +56,11 @@ def run_price_per_hour(device: str | None, config: dict | None,
     """$ per hour of a run: its device kind (or its config's gpu_type) x its process count, as the
     training process prices it."""
     train = (config or {}).get("train", {})
-    kind = train.get("gpu_type", "auto")
-    if kind in ("auto", None):   # a queued run has no device yet (None, or NaN in a frame)
-        kind = costs.device_kind(device if isinstance(device, str) and device else "cpu")
-    try:
-        price = costs.price_per_hour(kind, prices)
+    try:   # a queued run has no device yet (None, or NaN in a frame): priced as the CPU
+        return costs.run_price_per_hour(device, train.get("gpu_type", "auto"),
+                                        train.get("nproc", 1), prices)
     except costs.PriceError:
-        price = math.nan
-    return price * int(train.get("nproc", 1) or 1)
+        return math.nan
 
 
 def downsample(frame: pd.DataFrame, by: list[str], max_points: int) -> pd.DataFrame:

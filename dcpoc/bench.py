@@ -20,8 +20,18 @@ from .model import LanguageModel, count_parameters
 from .train import device_name, make_optimizer, resolve_device
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _machine(device: torch.device) -> dict:
-    return {"device": device_name(device), "cpu": platform.processor() or platform.machine(),
+    return {"device": device_name(device), "cpu": _cpu_model(),
             "cores": torch.get_num_threads(), "torch": torch.__version__,
             "python": platform.python_version()}
 

@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = {"train": cmd_train, "runs": cmd_runs, "prices": cmd_prices, "bench": cmd_bench,
                     "worker": cmd_worker, "study": cmd_study}
         return commands[args.command](args)
-    except (*USER_ERRORS, StoreError, RunError) as e:
+    except _user_errors() as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -129,6 +129,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: internal error {type(e).__name__}: {e} (set DCPOC_DEBUG=1 for the traceback)",
               file=sys.stderr)
         return 1
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """The errors a user can cause and act on. The training module's are included once it is loaded
+    (it imports torch, which commands like `runs` never need)."""
+    from .jobs import RunError
+    from .store import StoreError
+    errors = [*USER_ERRORS, StoreError, RunError]
+    if "dcpoc.train" in sys.modules:
+        errors.append(sys.modules["dcpoc.train"].CheckpointError)
+    return tuple(errors)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -145,7 +156,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError("--arch is required: transformer or dcformer")
         run = make_config(args.arch, args.preset, args.overrides, steps=args.steps, seed=args.seed,
                           corpus=args.corpus, device=args.device)
-        corpus = load_corpus(run.train.corpus)   # bad corpus: fail before anything is written
+        from .train import preflight
+        corpus = preflight(run)   # bad device, kernels or data: fail before anything is written
         store = Store()
         run_id = create_run(store, run, corpus_fingerprint=corpus.fingerprint, study=args.study,
                             status="running")
@@ -156,8 +168,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0 if summary["status"] in ("succeeded", "cancelled") else 1
     loss = summary["final_val_loss"]
     print(f"run {run_id} {summary['status']}: step {summary['step']}, val loss {loss:.4f} nats/byte, "
-          f"{loss / math.log(2):.4f} bits/byte, {summary['tokens_per_s']:.0f} tokens/s"
-          + (f" ({summary['error']})" if summary["error"] else ""))
+          f"{loss / math.log(2):.4f} bits/byte, {summary['tokens_per_s']:.0f} tokens/s, "
+          f"{summary['wall_s']:.1f} s ({100 * summary['record_s'] / max(summary['wall_s'], 1e-9):.2f}% "
+          "of it recording metrics)" + (f" ({summary['error']})" if summary["error"] else ""))
     return 0 if summary["status"] in ("succeeded", "cancelled") else 1
 
 

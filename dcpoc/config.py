@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 ARCHS = ("transformer", "dcformer")
-ATTN_IMPLS = ("auto", "reference", "triton")
+ATTN_IMPLS = ("auto", "torch", "reference", "triton")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -35,7 +35,9 @@ class ModelConfig:
     qk_norm: bool = True
     # Attention window per layer, cycled over the layers: "global" or e.g. "local:256,global".
     window_pattern: str = "global"
-    attn_impl: str = "auto"           # auto | reference | triton (DCFormer's DCMHA path)
+    # DCFormer's DCMHA path: auto (Triton on CUDA, else torch) | torch (fast PyTorch path) |
+    # reference (the plain executable spec, slow) | triton (fused kernels)
+    attn_impl: str = "auto"
     # DCMHA switches (DCMHA.md, "Switches the paper ablates"); ignored by the transformer arch.
     dc_pre: bool = True
     dc_post: bool = True
@@ -208,36 +210,42 @@ def parse_window_pattern(pattern: str) -> list[int | None]:
 
 
 def validate(run: RunConfig) -> None:
-    """Raise ConfigError for values that cannot train; one message per first problem found."""
+    """Raise ConfigError naming the first value that cannot train. Checks run in order, lazily, so
+    a later check may rely on an earlier one (no division by a zero n_head)."""
+    from .costs import DEFAULT_PRICES_USD_PER_HOUR
     m, t = run.model, run.train
+    gpu_types = ("auto", *DEFAULT_PRICES_USD_PER_HOUR)
     checks = [
-        (m.arch in ARCHS, f"arch '{m.arch}' must be one of {', '.join(ARCHS)}"),
-        (m.attn_impl in ATTN_IMPLS, f"attn_impl '{m.attn_impl}' must be one of {', '.join(ATTN_IMPLS)}"),
-        (t.device in DEVICES, f"device '{t.device}' must be one of {', '.join(DEVICES)}"),
-        (m.n_layer >= 1 and m.n_head >= 1 and m.n_embd >= 1, "n_layer, n_head and n_embd must be >= 1"),
-        (m.n_embd % m.n_head == 0,
+        (lambda: m.arch in ARCHS, f"arch '{m.arch}' must be one of {', '.join(ARCHS)}"),
+        (lambda: m.attn_impl in ATTN_IMPLS,
+         f"attn_impl '{m.attn_impl}' must be one of {', '.join(ATTN_IMPLS)}"),
+        (lambda: t.device in DEVICES, f"device '{t.device}' must be one of {', '.join(DEVICES)}"),
+        (lambda: t.gpu_type in gpu_types, f"gpu_type '{t.gpu_type}' must be one of {', '.join(gpu_types)}"),
+        (lambda: m.n_layer >= 1 and m.n_head >= 1 and m.n_embd >= 1,
+         "n_layer, n_head and n_embd must be >= 1"),
+        (lambda: m.n_embd % m.n_head == 0,
          f"n_embd ({m.n_embd}) must be divisible by n_head ({m.n_head}); change one of them"),
-        (m.n_embd % m.n_head != 0 or m.head_dim % 2 == 0,
-         f"head dim n_embd/n_head = {m.n_embd / m.n_head:g} must be even for rotary embeddings"),
-        (m.vocab_size >= 2 and m.ffn_hidden >= 1 and m.seq_len >= 2, "vocab_size, ffn_hidden, seq_len too small"),
-        (1 <= m.dc_rank <= 8, f"dc_rank ({m.dc_rank}) must be between 1 and 8 (the paper uses 1, 2 or 4)"),
-        (m.dc_hidden >= 0, "dc_hidden must be >= 0 (0 means 2 * n_head * dc_rank)"),
-        (t.steps >= 1 and t.batch_size >= 1, "steps and batch_size must be >= 1"),
-        (t.grad_accum >= 1 and t.nproc >= 1, "grad_accum and nproc must be >= 1"),
-        (t.batch_size % (t.grad_accum * t.nproc) == 0,
-         f"batch_size ({t.batch_size}) must be a multiple of grad_accum x nproc "
-         f"({t.grad_accum} x {t.nproc})"),
-        (t.lr > 0 and math.isfinite(t.lr), f"lr ({t.lr}) must be a positive number"),
-        (t.dc_lr_mult > 0, "dc_lr_mult must be > 0"),
-        (0 <= t.min_lr_ratio <= 1 and 0 <= t.warmup_frac < 1, "min_lr_ratio must be in [0,1], warmup_frac in [0,1)"),
-        (0 < t.val_fraction < 0.5, f"val_fraction ({t.val_fraction}) must be in (0, 0.5)"),
-        (t.eval_every >= 1 and t.eval_batches >= 1 and t.log_every >= 1 and t.ckpt_every >= 1,
+        (lambda: m.head_dim % 2 == 0, "the head dim n_embd / n_head must be even for rotary embeddings"),
+        (lambda: m.vocab_size >= 256, f"vocab_size ({m.vocab_size}) must be at least 256: the tokenizer is bytes"),
+        (lambda: m.ffn_hidden >= 1 and m.seq_len >= 2, "ffn_hidden must be >= 1 and seq_len >= 2"),
+        (lambda: 1 <= m.dc_rank <= 8, f"dc_rank ({m.dc_rank}) must be between 1 and 8 (the paper uses 1, 2 or 4)"),
+        (lambda: m.dc_hidden >= 0, "dc_hidden must be >= 0 (0 means 2 * n_head * dc_rank)"),
+        (lambda: t.steps >= 1 and t.batch_size >= 1, "steps and batch_size must be >= 1"),
+        (lambda: t.grad_accum >= 1 and t.nproc >= 1, "grad_accum and nproc must be >= 1"),
+        (lambda: t.batch_size % (t.grad_accum * t.nproc) == 0,
+         f"batch_size ({t.batch_size}) must be a multiple of grad_accum x nproc ({t.grad_accum} x {t.nproc})"),
+        (lambda: t.lr > 0 and math.isfinite(t.lr), f"lr ({t.lr}) must be a positive number"),
+        (lambda: t.dc_lr_mult > 0, "dc_lr_mult must be > 0"),
+        (lambda: 0 <= t.min_lr_ratio <= 1 and 0 <= t.warmup_frac < 1,
+         "min_lr_ratio must be in [0,1], warmup_frac in [0,1)"),
+        (lambda: 0 < t.val_fraction < 0.5, f"val_fraction ({t.val_fraction}) must be in (0, 0.5)"),
+        (lambda: min(t.eval_every, t.eval_batches, t.log_every, t.ckpt_every) >= 1,
          "eval_every, eval_batches, log_every and ckpt_every must be >= 1"),
-        (t.grad_clip >= 0 and t.weight_decay >= 0, "grad_clip and weight_decay must be >= 0"),
-        (t.threads >= 0, "threads must be >= 0 (0 = all cores)"),
+        (lambda: t.grad_clip >= 0 and t.weight_decay >= 0, "grad_clip and weight_decay must be >= 0"),
+        (lambda: t.threads >= 0, "threads must be >= 0 (0 = all cores)"),
     ]
     for ok, message in checks:
-        if not ok:
+        if not ok():
             raise ConfigError(message)
     parse_window_pattern(m.window_pattern)
 

@@ -45,11 +45,21 @@ def price_per_hour(kind: str, prices: Mapping[str, float] | None = None) -> floa
     return float(table[kind])
 
 
+def run_price_per_hour(device_name: str | None, gpu_type: str | None = "auto", n_devices: int = 1,
+                       prices: Mapping[str, float] | None = None) -> float:
+    """$ per hour of a run: the price of its gpu_type (or, for 'auto', of its device's kind) x its
+    device count. The one place a run is priced: recorded cost, charts and estimates all use it."""
+    if gpu_type in ("auto", None, ""):
+        kind = device_kind(device_name if isinstance(device_name, str) and device_name else "cpu")
+    else:
+        kind = gpu_type
+    return price_per_hour(kind, prices) * max(1, int(n_devices or 1))
+
+
 def run_cost_usd(wall_s: float, device_name: str, n_devices: int = 1,
                  prices: Mapping[str, float] | None = None, kind: str = "auto") -> float:
     """$ of a run: device-hours x price of its device kind (kind 'auto' = from the device name)."""
-    kind = device_kind(device_name) if kind == "auto" else kind
-    return wall_s / 3600.0 * n_devices * price_per_hour(kind, prices)
+    return wall_s / 3600.0 * run_price_per_hour(device_name, kind, n_devices, prices)
 
 
 def training_flops(flops_per_token: float, tokens: int) -> float:
@@ -91,9 +101,10 @@ def assumed_tokens_per_s(flops_per_token: float, arch: str, device_name: str, n_
 
 
 def estimate_run(tokens: int, flops_per_token: float, tokens_per_s: float, device_name: str,
-                 n_devices: int = 1, prices: Mapping[str, float] | None = None) -> dict[str, float]:
+                 n_devices: int = 1, prices: Mapping[str, float] | None = None,
+                 gpu_type: str = "auto") -> dict[str, float]:
     """Wall time, device-hours, $ and FLOPs of training `tokens` at `tokens_per_s`."""
     wall_s = tokens / tokens_per_s
     return {"wall_s": wall_s, "device_hours": wall_s / 3600 * n_devices,
-            "cost_usd": run_cost_usd(wall_s, device_name, n_devices, prices),
+            "cost_usd": run_cost_usd(wall_s, device_name, n_devices, prices, kind=gpu_type),
             "flops": training_flops(flops_per_token, tokens)}

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -80,10 +81,28 @@ def now_utc() -> datetime:
 
 
 class StoreSink:
-    """Sink of the training loop that writes to the store in small batched transactions."""
+    """Sink of the training loop that writes to the store in small batched transactions.
+
+    A daemon thread heartbeats on its own, so a long first (compiled) step, evaluation or
+    checkpoint does not make the run look lost to a reaper on another machine."""
+
+    BACKGROUND_HEARTBEAT_S = 5.0
 
     def __init__(self, store: Store, run_id: str):
         self.store, self.run_id = store, run_id
+        self._stopped = threading.Event()
+        self._beater = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+        self._beater.start()
+
+    def _beat(self) -> None:
+        while not self._stopped.wait(self.BACKGROUND_HEARTBEAT_S):
+            try:
+                self.store.heartbeat(self.run_id)
+            except StoreError:   # a busy or briefly unreachable database: the next beat retries
+                pass
+
+    def _stop_heartbeat(self) -> None:
+        self._stopped.set()
 
     def on_start(self, info: dict) -> None:
         # Metrics past the checkpoint we restart from would be duplicated: drop them first.
@@ -106,11 +125,15 @@ class StoreSink:
         return self.store.cancel_requested(self.run_id)
 
     def on_end(self, status: str, summary: dict, error: str | None) -> None:
+        self._stop_heartbeat()
         prices = self.store.get_setting("prices", None)
         run = self.store.get_run(self.run_id)
         kind = run["config"]["train"].get("gpu_type", "auto") if run else "auto"
-        cost = costs.run_cost_usd(summary["wall_s"], summary["device"],
-                                  summary.get("n_devices", 1), prices=prices, kind=kind)
+        try:
+            cost = costs.run_cost_usd(summary["wall_s"], summary["device"],
+                                      summary.get("n_devices", 1), prices=prices, kind=kind)
+        except costs.PriceError:   # no price for its kind: the run's results still count
+            cost = None
         self.store.update_run(
             self.run_id, status=status, error=error, finished_at=now_utc(), step=summary["step"],
             tokens_seen=summary["tokens_seen"], wall_s=summary["wall_s"],
@@ -161,9 +184,8 @@ def execute_run(store: Store, run_id: str, *, resume: bool = False, progress: bo
         if resume and not (folder / _checkpoint_name()).exists():
             print(f"no checkpoint under {folder} on {socket.gethostname()}: training run {run_id} "
                   "from step 0", file=sys.stderr)
-    from .train import train
-    with _sigterm_as_interrupt():
-        return train(run, folder, StoreSink(store, run_id), resume=resume, progress=progress)
+    from .train import train   # it turns SIGTERM / Ctrl-C into a stop at the next step boundary
+    return train(run, folder, StoreSink(store, run_id), resume=resume, progress=progress)
 
 
 def _claimed_by_my_worker(row: dict) -> bool:

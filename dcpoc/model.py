@@ -110,7 +110,8 @@ class Attention(nn.Module):
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
         if self.q_norm is not None:                                   # (B, H, T, d)
             q, k = self.q_norm(q), self.k_norm(k)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        # one dtype for the kernels (under autocast the norms and rotary may return float32)
+        q, k = apply_rope(q, cos, sin).to(v.dtype), apply_rope(k, cos, sin).to(v.dtype)
         if self.dynamic is not None:
             pre, post = self.dynamic(x)
             y = dcmha(q, k, v, pre, post, causal=True, window=self.window, impl=self.cfg.attn_impl)

@@ -153,7 +153,8 @@ def estimate_study(plan: list[RunConfig], device_name: str,
             total["n_measured"] += 1
         else:
             speed = costs.assumed_tokens_per_s(fpt, run.model.arch, device_name, run.train.nproc)
-        one = costs.estimate_run(tokens, fpt, speed, device_name, run.train.nproc, prices)
+        one = costs.estimate_run(tokens, fpt, speed, device_name, run.train.nproc, prices,
+                                 gpu_type=run.train.gpu_type)
         total["tokens"] += tokens
         for key in ("wall_s", "device_hours", "cost_usd", "flops"):
             total[key] += one[key]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import resource
+import signal
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -174,18 +175,82 @@ def peak_memory_bytes(device: torch.device) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024   # peak RSS of the process
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read back; str() is one line."""
+
+
 def save_checkpoint(path: Path, model, optimizer, state: LoopState, run: RunConfig) -> None:
+    """Write atomically and durably: a kill or power loss mid-write leaves the previous one intact."""
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "state": state.__dict__, "config": run.to_dict()}, tmp)
-    os.replace(tmp, path)   # atomic: a kill mid-write leaves the previous checkpoint intact
+    with open(tmp, "wb") as f:
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "state": state.__dict__, "config": run.to_dict()}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)   # the rename itself survives a crash only once the folder is synced
+    finally:
+        os.close(folder)
 
 
 def load_checkpoint(path: Path, model, optimizer) -> LoopState:
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
-    return LoopState(**ckpt["state"])
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        return LoopState(**ckpt["state"])
+    except Exception as e:
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(e).__name__}); "
+                              "retry the run instead of resuming it") from None
+
+
+class StopSignals:
+    """SIGTERM and the first Ctrl-C only ask the loop to stop at the next step boundary (with a
+    checkpoint); a second Ctrl-C interrupts at once. Installed from the main thread only."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> "StopSignals":
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self.previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:   # not the main thread: leave signals alone
+                break
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+
+def prepare_data(run: RunConfig):
+    """Corpus, training batches and the fixed validation batches; CorpusError on bad data."""
+    t, m = run.train, run.model
+    corpus = load_corpus(t.corpus)
+    train_data, val_data = split_corpus(corpus, t.val_fraction)
+    batches = Batches(train_data, val_data, m.seq_len, t.batch_size, t.seed, corpus_name=corpus.spec)
+    return corpus, batches, batches.val_batches(t.eval_batches)
+
+
+def preflight(run: RunConfig):
+    """Every check that can fail on user input, before a run row is written: the device, the
+    attention implementation and the data. Returns the corpus."""
+    resolve_device(run.train.device)
+    if run.model.arch == "dcformer" and run.model.attn_impl == "triton":
+        from .kernels import triton_available
+        if not torch.cuda.is_available() or not triton_available():
+            raise ConfigError("attn_impl=triton needs a CUDA GPU and the triton package; "
+                              "use attn_impl=auto")
+    return prepare_data(run)[0]
 
 
 def train(run: RunConfig, run_dir: Path, sink: Sink, *, resume: bool = False,
@@ -208,13 +273,38 @@ def train(run: RunConfig, run_dir: Path, sink: Sink, *, resume: bool = False,
 def _train(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device: torch.device,
            resume: bool, progress: bool) -> dict:
     t, m = run.train, run.model
+    with StopSignals() as stop:
+        try:
+            loop = _setup(run, run_dir, sink, dist, device, resume, stop)
+        except BaseException as e:
+            sink.on_end("failed", _empty_summary(device, dist), _one_line(e))
+            raise
+        status, error = "succeeded", None
+        try:
+            status = loop.train(progress)
+        except KeyboardInterrupt:   # a second Ctrl-C: stop now; the last checkpoint stays valid
+            loop.flush()
+            status = "cancelled"
+        except BaseException as e:
+            loop.flush()
+            sink.on_end("failed", loop.summary(), _one_line(e))
+            raise
+    if status == "diverged":
+        loop.diverged = True
+        status, error = "failed", (f"training diverged (loss or gradient not finite at step "
+                                   f"{loop.state.step}); lower the learning rate")
+    summary = loop.summary()
+    sink.on_end(status, summary, error)
+    return {**summary, "status": status, "error": error}
+
+
+def _setup(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device: torch.device,
+           resume: bool, stop: StopSignals) -> "_Loop":
+    t, m = run.train, run.model
     if t.threads:
         torch.set_num_threads(t.threads)   # small models lose more to thread sync than they gain
     torch.manual_seed(t.seed)
-    corpus = load_corpus(t.corpus)
-    train_data, val_data = split_corpus(corpus, t.val_fraction)
-    batches = Batches(train_data, val_data, m.seq_len, t.batch_size, t.seed, corpus_name=corpus.spec)
-    val_batches = batches.val_batches(t.eval_batches)
+    corpus, batches, val_batches = prepare_data(run)
     model = LanguageModel(m).to(device)
     optimizer = make_optimizer(model, run)
     ckpt_path = Path(run_dir) / CHECKPOINT_NAME
@@ -229,42 +319,37 @@ def _train(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device:
     sink.on_start({"n_params": count_parameters(m)["total"], "flops_per_token": flops,
                    "device": device_name(device), "corpus_fingerprint": corpus.fingerprint,
                    "start_step": state.step, "total_steps": t.steps})
-    loop = _Loop(run, model, net, step_fn, optimizer, batches, val_batches, device, autocast, sink,
-                 state, ckpt_path, flops, dist)
-    status, error = "succeeded", None
-    try:
-        status = loop.train(progress)
-        if status == "diverged":
-            loop.diverged = True
-            status, error = "failed", (f"training diverged (loss is not finite at step {state.step}); "
-                                       "lower the learning rate")
-    except KeyboardInterrupt:
-        loop.flush()
-        if dist.is_main:
-            save_checkpoint(ckpt_path, model, optimizer, state, run)
-        status = "cancelled"
-    except BaseException as e:
-        loop.flush()
-        sink.on_end("failed", loop.summary(), f"{type(e).__name__}: {e}")
-        raise
-    summary = loop.summary()
-    sink.on_end(status, summary, error)
-    return {**summary, "status": status, "error": error}
+    return _Loop(run, model, net, step_fn, optimizer, batches, val_batches, device, autocast, sink,
+                 state, ckpt_path, flops, dist, stop)
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(f"{type(e).__name__}: {e}".split())
+
+
+def _empty_summary(device: torch.device, dist: Distributed) -> dict:
+    """The summary of a run that failed before its first step."""
+    return {"step": 0, "tokens_seen": 0, "wall_s": 0.0, "final_val_loss": math.nan,
+            "tokens_per_s": 0.0, "peak_mem_bytes": peak_memory_bytes(device), "mfu": None,
+            "device": device_name(device), "diverged": False, "record_s": 0.0,
+            "n_devices": dist.world}
 
 
 class _Loop:
     """The step loop and its bookkeeping (kept apart from setup so both read short)."""
 
     def __init__(self, run, model, net, step_fn, optimizer, batches, val_batches, device, autocast,
-                 sink, state, ckpt_path, flops, dist):
+                 sink, state, ckpt_path, flops, dist, stop):
         self.run, self.model, self.step_fn, self.optimizer = run, model, step_fn, optimizer
-        self.net, self.dist = net, dist   # net: the DDP wrapper of model, or model itself
+        self.net, self.dist, self.stop = net, dist, stop   # net: the DDP wrapper, or model itself
         self.batches, self.val_batches, self.device, self.autocast = batches, val_batches, device, autocast
         self.sink, self.state, self.ckpt_path, self.flops = sink, state, ckpt_path, flops
         self.rows: list[dict] = []
         self.diverged = False
-        self.session_tokens, self.session_s = 0, 0.0
-        self.last_flush = self.last_beat = time.monotonic()
+        self.session_tokens, self.session_s = 0, 0.0   # tokens and seconds spent in train steps
+        self.record_s = 0.0                             # seconds spent reporting to the sink
+        self.last_flush = self.last_beat = self.session_start = time.monotonic()
+        self.wall_before = state.wall_s                 # elapsed seconds of earlier sessions
 
     def train(self, progress: bool) -> str:
         t, state = self.run.train, self.state
@@ -274,13 +359,14 @@ class _Loop:
             step_s, tokens, loss, grad_norm = self.train_step()
             state.step += 1
             state.tokens += tokens
-            state.wall_s += step_s
+            # elapsed time, evaluation and checkpoints included: what the run costs
+            state.wall_s = self.wall_before + time.monotonic() - self.session_start
             self.session_tokens += tokens
             self.session_s += step_s
             window_tokens, window_s = window_tokens + tokens, window_s + step_s
             self.record(state.step, train_loss=loss, lr=lr_at(state.step - 1, self.run), grad_norm=grad_norm)
-            if not math.isfinite(loss):
-                self.flush()
+            if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+                self.flush()     # the update was skipped: the last checkpoint stays good
                 return "diverged"
             if state.step % t.log_every == 0 or state.step == t.steps:
                 self.record(state.step, tokens_per_s=window_tokens / max(window_s, 1e-9))
@@ -288,6 +374,9 @@ class _Loop:
             if (state.step % t.eval_every == 0 or state.step == t.steps) and self.dist.is_main:
                 state.val_loss = evaluate(self.model, self.val_batches, self.device, self.autocast)
                 self.record(state.step, val_loss=state.val_loss)
+                if not math.isfinite(state.val_loss):
+                    self.flush()
+                    return "diverged"
             if state.step % t.ckpt_every == 0 or state.step == t.steps:
                 self.checkpoint()
             if bar is not None:
@@ -321,7 +410,8 @@ class _Loop:
         loss_sum = self.dist.mean(loss_sum, self.device)
         max_norm = t.grad_clip if t.grad_clip > 0 else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm).item()
-        self.optimizer.step()
+        if math.isfinite(grad_norm):   # never let a non-finite gradient into the weights
+            self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -333,10 +423,12 @@ class _Loop:
                               "tokens": self.state.tokens, "wall_s": self.state.wall_s})
 
     def flush(self) -> None:
+        start = time.monotonic()
         if self.rows:
             self.sink.on_metrics(self.rows)
             self.rows = []
         self.last_flush = time.monotonic()
+        self.record_s += self.last_flush - start
 
     def checkpoint(self) -> None:
         if not self.dist.is_main:
@@ -346,9 +438,10 @@ class _Loop:
         self.sink.on_checkpoint(self.state.step, str(self.ckpt_path))
 
     def periodic(self) -> bool:
-        """Flush, heartbeat and check the cancel flag every few seconds; True means cancel (on
-        every process: rank 0 decides)."""
-        return self.dist.from_main(self._periodic_main() if self.dist.is_main else False, self.device)
+        """Stop signals every step; flush, heartbeat and the cancel flag every few seconds. True
+        means stop now (on every process: rank 0 decides)."""
+        stop = self.dist.is_main and (self._periodic_main() or self.stop.requested)
+        return self.dist.from_main(stop, self.device)
 
     def _periodic_main(self) -> bool:
         now = time.monotonic()
@@ -358,7 +451,9 @@ class _Loop:
             return False
         self.last_beat = now
         self.sink.on_heartbeat(self.state.step)
-        return self.sink.should_cancel()
+        cancel = self.sink.should_cancel()
+        self.record_s += time.monotonic() - now
+        return cancel
 
     def summary(self) -> dict:
         tokens_per_s = self.session_tokens / self.session_s if self.session_s > 0 else 0.0
@@ -369,6 +464,7 @@ class _Loop:
                 "peak_mem_bytes": peak_memory_bytes(self.device),
                 "mfu": self.flops * tokens_per_s / peak if peak else None,
                 "device": device_name(self.device), "diverged": self.diverged,
+                "record_s": self.record_s,
                 "n_devices": self.dist.world}
 
 

@@ -43,17 +43,24 @@ def _write(path, data: bytes):
     return path
 
 
-@pytest.mark.parametrize("case", ["preset", "set-key", "set-type", "heads", "empty", "binary", "missing",
-                                  "resume-unknown", "no-arch"])
+@pytest.mark.parametrize("case", ["preset", "set-key", "set-type", "heads", "zero-heads", "vocab", "gpu-type",
+                                  "empty", "binary", "missing", "too-small", "no-cuda", "resume-unknown",
+                                  "no-arch"])
 def test_bad_input_exits_with_one_line_and_keeps_the_database(populated_db, tmp_path, case):
     base = ["train", "--arch", "dcformer", "--preset", "tiny", "--steps", "3", "--no-progress"]
     empty = _write(tmp_path / "empty.txt", b"")
     binary = _write(tmp_path / "blob.txt", bytes(range(256)) * 4)
+    small = _write(tmp_path / "small.txt", b"only forty-four bytes of text in this file!")
     args, fragments = {
         "preset": (["train", "--arch", "dcformer", "--preset", "huge"], ["unknown preset 'huge'"]),
         "set-key": (base + ["--set", "n_layers=3"], ["unknown key 'n_layers'"]),
         "set-type": (base + ["--set", "lr=fast"], ["lr=fast", "float"]),
         "heads": (base + ["--set", "n_embd=33"], ["divisible by n_head"]),
+        "zero-heads": (base + ["--set", "n_head=0"], ["must be >= 1"]),
+        "vocab": (base + ["--set", "vocab_size=100"], ["vocab_size", "256"]),
+        "gpu-type": (base + ["--set", "gpu_type=v100"], ["gpu_type 'v100'"]),
+        "too-small": (base + ["--corpus", f"text:{small}"], ["small.txt", "seq_len"]),
+        "no-cuda": (base + ["--device", "cuda"], ["no CUDA GPU"]),
         "empty": (base + ["--corpus", f"text:{empty}"], [str(empty), "empty"]),
         "binary": (base + ["--corpus", f"text:{binary}"], [str(binary), "UTF-8"]),
         "missing": (base + ["--corpus", "text:/no/such/file.txt"], ["/no/such/file.txt"]),

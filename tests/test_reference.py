@@ -132,3 +132,14 @@ def test_dispatch_on_cpu_matches_reference_and_rejects_unknown_impl():
     assert (dcmha(q, k, v, pre, None) - ref).abs().max().item() < 1e-12
     with pytest.raises(ValueError, match="unknown DCMHA impl"):
         dcmha(q, k, v, pre, None, impl="cuda-magic")
+
+
+def test_triton_supports_the_kernel_ranges_only():
+    from dcpoc.kernels import triton_supports
+    q = torch.zeros(1, 4, 8, 16)
+    assert triton_supports(q, q, None, None)
+    assert not triton_supports(q.double(), q.double(), None, None)          # float64: the torch path
+    assert not triton_supports(torch.zeros(1, 4, 8, 8), torch.zeros(1, 4, 8, 8), None, None)   # d 8
+    assert not triton_supports(q[:, :, :1], q, None, None)                 # decode: Tq != S
+    w = torch.zeros(1, 8, 5, 4)
+    assert not triton_supports(q, q, ComposeWeights(qw1=w, qw2=w), None)   # rank 5

@@ -11,7 +11,8 @@ import pytest
 from dcpoc.config import make_config
 from dcpoc.jobs import create_run, execute_run
 from dcpoc.store import Store
-from dcpoc.train import lr_at
+from dcpoc.train import StopSignals, _setup, lr_at, train
+from dcpoc.train import NullSink, Distributed
 
 from conftest import REPO_ROOT
 
@@ -114,3 +115,69 @@ def test_cancel_flag_stops_a_running_run(dcpoc_home):
     row = store.get_run(run_id)
     assert proc.returncode == 0 and row["status"] == "cancelled" and 0 < row["step"] < 100000
     assert (dcpoc_home / run_id / "checkpoint.pt").exists()
+
+
+def test_sigterm_stops_at_a_step_boundary_with_a_resumable_checkpoint(dcpoc_home):
+    """SIGTERM only asks the loop to stop: the checkpoint's weights, optimizer and step agree, the
+    run row points at it, and a resume finishes the run with contiguous metrics."""
+    import torch
+    store = Store()
+    proc = _start_cli_run("--steps", "3000", "--set", "ckpt_every=100000")
+    run_id = _wait_for(lambda: next(iter(store.list_runs()["id"]), None))
+    _wait_for(lambda: (store.get_run(run_id)["step"] or 0) >= 20)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    row = store.get_run(run_id)
+    assert row["status"] == "cancelled" and row["checkpoint_path"]
+    ckpt = torch.load(row["checkpoint_path"], weights_only=False)
+    adam_steps = {int(s["step"]) for s in ckpt["optimizer"]["state"].values()}
+    assert adam_steps == {ckpt["state"]["step"]} and ckpt["state"]["step"] == row["step"]
+    resumed = subprocess.run([sys.executable, "-m", "dcpoc", "train", "--resume", run_id, "--no-progress",
+                              ], cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    steps = list(store.get_metrics(run_id, ["train_loss"])["step"])
+    assert steps == list(range(1, 3001)) and store.get_run(run_id)["status"] == "succeeded"
+
+
+class _RecordingSink(NullSink):
+    def __init__(self):
+        self.ended, self.checkpoints = None, []
+
+    def on_checkpoint(self, step, path):
+        self.checkpoints.append(step)
+
+    def on_end(self, status, summary, error):
+        self.ended = (status, summary, error)
+
+
+def test_non_finite_gradient_is_never_applied(tmp_path):
+    """A fault injected into one gradient at step 13: the run is flagged diverged, the update is
+    skipped, and the checkpoint of step 10 stays finite."""
+    import torch
+    run = make_config("dcformer", "tiny", ["ckpt_every=10"], steps=40)
+    sink = _RecordingSink()
+    with StopSignals() as stop:
+        loop = _setup(run, tmp_path, sink, Distributed(), torch.device("cpu"), False, stop)
+        weight = loop.model.blocks[0].ffn.down.weight
+        weight.register_hook(lambda g: g * float("inf") if loop.state.step == 12 else g)
+        assert loop.train(progress=False) == "diverged"
+    assert loop.state.step == 13 and sink.checkpoints == [10]
+    assert torch.isfinite(weight).all()
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert ckpt["state"]["step"] == 10
+    assert all(torch.isfinite(t).all() for t in ckpt["model"].values())
+
+
+def test_failure_before_the_first_step_is_recorded(dcpoc_home, tmp_path):
+    """A run whose setup fails (a corrupt checkpoint) ends 'failed' with the reason, not 'running'."""
+    store = Store()
+    run = make_config("transformer", "tiny", steps=5)
+    run_id = create_run(store, run, status="running")
+    folder = dcpoc_home / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "checkpoint.pt").write_bytes(b"truncated")
+    with pytest.raises(Exception, match="cannot be read"):
+        execute_run(store, run_id, resume=True)
+    row = store.get_run(run_id)
+    assert row["status"] == "failed" and "cannot be read" in row["error"]

@@ -12,7 +12,7 @@ from torch import Tensor
 from .reference import ComposeWeights, attention_mask, compose, dcmha_reference
 from .torch_dcmha import dcmha_torch
 
-IMPLS = ("auto", "reference", "triton")
+IMPLS = ("auto", "torch", "reference", "triton")
 
 
 def triton_available() -> bool:
@@ -25,6 +25,18 @@ def triton_available() -> bool:
     return True
 
 
+def triton_supports(q: Tensor, k: Tensor, pre: Optional[ComposeWeights],
+                    post: Optional[ComposeWeights]) -> bool:
+    """Whether the fused kernels take these inputs (self-attention, float32/bf16, their head-dim,
+    head-count and rank ranges); auto dispatch falls back to dcmha_torch otherwise."""
+    from .triton_dcmha import HEAD_DIMS, MAX_HEADS, MAX_RANK
+    import torch
+    ranks = [w.shape[2] for c in (pre, post) if c is not None for w in (c.qw1, c.kw1) if w is not None]
+    return (q.dtype in (torch.float32, torch.bfloat16) and q.shape == k.shape
+            and HEAD_DIMS[0] <= q.shape[-1] <= HEAD_DIMS[1] and 1 <= q.shape[1] <= MAX_HEADS
+            and all(r <= MAX_RANK for r in ranks))
+
+
 def dcmha_triton(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
                  post: Optional[ComposeWeights], *, causal: bool = True,
                  window: Optional[int] = None) -> Tensor:
@@ -33,21 +45,23 @@ def dcmha_triton(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
         from .triton_dcmha import dcmha_triton as impl
     except ImportError as e:
         raise RuntimeError(f"the Triton DCMHA kernels are not available here ({e}); "
-                           "use attn_impl=reference") from None
+                           "use attn_impl=torch") from None
     return impl(q, k, v, pre, post, causal=causal, window=window)
 
 
 def dcmha(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
           post: Optional[ComposeWeights], *, causal: bool = True, window: Optional[int] = None,
           impl: str = "auto") -> Tensor:
-    """DCMHA with dispatch: impl 'auto' takes Triton for CUDA tensors when available, else the
-    reference; 'reference' and 'triton' force one. Shapes as in dcmha_reference."""
+    """DCMHA with dispatch: impl 'auto' takes Triton for CUDA tensors when available, else
+    dcmha_torch (the fast PyTorch path); 'torch', 'reference' (the spec) and 'triton' force one.
+    Shapes as in dcmha_reference."""
     if impl not in IMPLS:
         raise ValueError(f"unknown DCMHA impl '{impl}': use one of {', '.join(IMPLS)}")
-    use_triton = impl == "triton" or (impl == "auto" and q.is_cuda and triton_available())
+    use_triton = impl == "triton" or (impl == "auto" and q.is_cuda and triton_available()
+                                      and triton_supports(q, k, pre, post))
     fn = dcmha_triton if use_triton else dcmha_reference if impl == "reference" else dcmha_torch
     return fn(q, k, v, pre, post, causal=causal, window=window)
 
 
 __all__ = ["ComposeWeights", "attention_mask", "compose", "dcmha", "dcmha_reference",
-           "dcmha_torch", "dcmha_triton", "triton_available"]
+           "dcmha_torch", "dcmha_triton", "triton_available", "triton_supports"]

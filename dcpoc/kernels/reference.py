@@ -71,6 +71,11 @@ def dcmha_reference(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeight
                     post: Optional[ComposeWeights], *, causal: bool = True,
                     window: Optional[int] = None) -> Tensor:
     """DCMHA. q: [B, H, Tq, d]; k, v: [B, H, S, d] (queries are the last Tq positions); out [B, H, Tq, d]."""
+    with torch.autocast(q.device.type, enabled=False):   # the spec computes in float32 or float64
+        return _dcmha_reference(q, k, v, pre, post, causal, window)
+
+
+def _dcmha_reference(q, k, v, pre, post, causal, window):
     dtype = compute_dtype(q, k, v)
     scale = q.shape[-1] ** -0.5
     logits = torch.matmul(q.to(dtype), k.to(dtype).transpose(-1, -2)) * scale   # (B, H, Tq, S)

@@ -1,23 +1,30 @@
-"""Fast pure-PyTorch DCMHA (same semantics as reference.dcmha_reference, what the CPU runs).
+"""Fast pure-PyTorch DCMHA: same semantics as reference.dcmha_reference; what the CPU runs.
 
-The trick: compose is linear in the head vector a at each (t, s), so each side's terms fold into one
-H x H mixing matrix per position,
+The trick: compose is linear in the head vector a at each (t, s), so all of one composition folds into
+one H x H mixing matrix per query position plus one per key position,
 
-    Aq[b, t] = static + sum_r qw1[b,t,r]^T qw2[b,t,r] + diag(qdd[b,t])     (query side)
-    Ak[b, s] = sum_r kw1[b,s,r]^T kw2[b,s,r] + diag(kdd[b,s])              (key side)
-    a'[g] = a[g] + sum_h a[h] (Aq[b,t,h,g] + Ak[b,s,h,g]).
+    Aq[b, t] = I + static + sum_r qw1[b,t,r]^T qw2[b,t,r] + diag(qdd[b,t])     (query side)
+    Ak[b, s] =              sum_r kw1[b,s,r]^T kw2[b,s,r] + diag(kdd[b,s])     (key side)
+    a'[g] = sum_h a[h] (Aq[b,t,h,g] + Ak[b,s,h,g])
 
-The folding is a few ops on small [B, T, H, H] tensors that autograd differentiates as usual. The big
-[B, H, T, S] work runs in one autograd.Function with a hand-written backward, so that each compose costs
-2H fused multiply-adds over [B, H, T, S] (forward and backward alike), the mask is an additive bias
-riding on the first of them, and only the tensors the backward needs are kept:
+(the identity, the unmixed a, rides on whichever side is present). Building Aq, Ak is a few ops on
+small [B, T, H, H] tensors that autograd differentiates as usual. The [B, H, Tq, S] work is one
+autograd.Function with a hand-written backward in which mixing is 2H fused multiply-adds
+(addcmul) over [B, H, Tq, S] that broadcast one head's scores against one row of Aq or Ak, the mask is
+an additive bias folded into the first of them, and each gradient of Aq, Ak is a product and two sums:
 
-    forward   L = q k^T / sqrt(d);  L' = mix(L) + bias;  P = softmax(L');  P' = mix(P);  O = P' v
-    backward  dP' = dO v^T;  dv = P'^T dO;  dP = mix^T(dP');  dAq = sum_s P dP';  dAk = sum_t P dP';
-              dL' = softmax_backward(dP, P);  dL = mix^T(dL');  dA = sums of L dL';  dq, dk from dL.
+    forward   L = (q / sqrt(d)) k^T;  P = softmax(mix(L) + bias);  P' = mix(P);  O = P' v
+    backward  dP' = dO v^T;  dv = P'^T dO;  dAq = sum_s P dP', dAk = sum_t P dP';  dP = mix^T(dP')
+              dL' = softmax_backward(dP, P);  dA(pre) from L, dL';  dL = mix^T(dL');  dq, dk from dL
 
-Masked positions have P = 0, so they stay exactly 0 after post-mixing and get no gradient, as in the
-reference. (For finite inputs the bias equals the reference's masked_fill of the composed logits.)
+mix^T mixes with the transposed matrices. Masked positions have P = 0, so they stay exactly 0 after
+post-mixing and get no gradient, as in the reference (for finite inputs the bias is exactly its
+masked_fill of the composed logits). Saved for backward: q, k, v, Aq, Ak, L, P, P'; the backward
+allocates two more [B, H, Tq, S] tensors and writes everything else in place.
+
+Under the causal mask the queries are cut into blocks of at least MIN_BLOCK_ROWS rows, each run as its
+own problem over only the keys it can see (compose is pointwise in (t, s), so this is exact): two
+blocks skip a quarter of the [Tq, S] work, eight nearly half.
 """
 from __future__ import annotations
 
@@ -28,86 +35,92 @@ from torch import Tensor
 
 from .reference import ComposeWeights, attention_mask, compute_dtype
 
-Mixing = tuple[Optional[Tensor], Optional[Tensor]]      # (Aq [B, H, G, Tq], Ak [B, H, G, S]) or None
+# (Aq [B, H, G, Tq], Ak [B, H, G, S]) of one composition, H = source head, G = target head;
+# either may be None (no term on that side), not both.
+Mixing = tuple[Optional[Tensor], Optional[Tensor]]
+
+MIN_BLOCK_ROWS = 64     # query rows per block at least: smaller blocks cost more in op overhead
+MAX_BLOCKS = 8
 
 
 def _side_matrix(w1: Optional[Tensor], w2: Optional[Tensor], gate: Optional[Tensor],
-                 static: Optional[Tensor], positions: tuple[int, int], dtype: torch.dtype
-                 ) -> Optional[Tensor]:
-    """One side's mixing matrices, laid out [B, H, G, T] (source head h, target head g, position t).
+                 dtype: torch.dtype) -> Optional[Tensor]:
+    """Sum of one side's dynamic terms as per-position matrices [B, T, H, G]; None if none is given.
 
-    w1, w2: [B, T, R, H]; gate: [B, T, H]; static: [H, H]; positions: (B, T). None if no term is given.
+    w1, w2: [B, T, R, H] (low-rank: sum_r w1[r]^T w2[r]); gate: [B, T, H] (diagonal).
     """
     if (w1 is None) != (w2 is None):
-        raise ValueError("a low-rank pair (w1, w2) of ComposeWeights must be given together or not at all")
-    matrix = None                                                                 # (B, T, H, G)
+        raise ValueError("the low-rank pair (w1, w2) of ComposeWeights must be given together")
+    matrix = None
     if w1 is not None:
-        matrix = torch.matmul(w1.to(dtype).transpose(-1, -2), w2.to(dtype))
+        matrix = torch.matmul(w1.to(dtype).transpose(-1, -2), w2.to(dtype))      # (B, T, H, G)
     if gate is not None:
         diag = torch.diag_embed(gate.to(dtype))
         matrix = diag if matrix is None else matrix + diag
-    if static is not None:
-        static = static.to(dtype)
-        matrix = static.expand(*positions, *static.shape) if matrix is None else matrix + static
-    return None if matrix is None else matrix.permute(0, 2, 3, 1).contiguous()
+    return matrix
 
 
-def _mixing(w: Optional[ComposeWeights], t_q: int, t_k: int, batch: int,
-            dtype: torch.dtype) -> Optional[Mixing]:
-    """(Aq, Ak) of one composition; None when w is None or has no term at all."""
+def _mixing(w: Optional[ComposeWeights], batch: int, t_q: int, dtype: torch.dtype) -> Optional[Mixing]:
+    """(Aq, Ak) of one composition, identity included; None when w is None or has no term."""
     if w is None:
         return None
-    aq = _side_matrix(w.qw1, w.qw2, w.qdd, w.static, (batch, t_q), dtype)
-    ak = _side_matrix(w.kw1, w.kw2, w.kdd, None, (batch, t_k), dtype)
-    return None if aq is None and ak is None else (aq, ak)
-
-
-def _mix(x: Tensor, mixing: Optional[Mixing], bias: Optional[Tensor] = None,
-         out: Optional[Tensor] = None) -> Tensor:
-    """out[:, g] = x[:, g] + sum_h x[:, h] (Aq[:, h, g] + Ak[:, h, g]) (+ bias); x [B, H, T, S].
-
-    Writes into out when given (it must not be x); with no mixing and no bias, returns x itself.
-    """
-    terms = []                                        # (h, broadcastable mixing weights)
-    if mixing is not None:
-        aq, ak = mixing
-        for h in range(x.shape[1]):
-            if aq is not None:
-                terms.append((h, aq[:, h].unsqueeze(-1)))                   # (B, G, T, 1)
-            if ak is not None:
-                terms.append((h, ak[:, h].unsqueeze(-2)))                   # (B, G, 1, S)
-    if bias is not None:
-        out = torch.add(x, bias, out=out)
-    elif terms:
-        h, weights = terms.pop(0)
-        out = torch.addcmul(x, x[:, h:h + 1], weights, out=out)
-    elif out is None:
-        return x
+    aq = _side_matrix(w.qw1, w.qw2, w.qdd, dtype)
+    ak = _side_matrix(w.kw1, w.kw2, w.kdd, dtype)
+    if w.static is not None:                                       # constant in t: query side
+        static = w.static.to(dtype)
+        aq = static.expand(batch, t_q, *static.shape) if aq is None else aq + static
+    if aq is None and ak is None:
+        return None
+    side = aq if aq is not None else ak
+    eye = torch.eye(side.shape[-1], dtype=dtype, device=side.device)
+    if aq is not None:
+        aq = aq + eye
     else:
-        return out.copy_(x)
-    for h, weights in terms:
+        ak = ak + eye
+    # Position last, so that a row of weights broadcasts along the other position axis of the scores.
+    aq, ak = (None if m is None else m.permute(0, 2, 3, 1).contiguous() for m in (aq, ak))
+    return aq, ak
+
+
+def _mix(x: Tensor, mixing: Mixing, bias: Optional[Tensor] = None,
+         out: Optional[Tensor] = None) -> Tensor:
+    """out[:, g] = sum_h x[:, h] (Aq[:, h, g] + Ak[:, h, g]) (+ bias); x, out [B, H, T, S].
+
+    out, when given, must not overlap x.
+    """
+    terms = []                                                # one head's scores x one mixing row
+    aq, ak = mixing
+    for h in range(x.shape[1]):
+        if aq is not None:
+            terms.append((h, aq[:, h].unsqueeze(-1)))                       # (B, G, T, 1)
+        if ak is not None:
+            terms.append((h, ak[:, h].unsqueeze(-2)))                       # (B, G, 1, S)
+    h, weights = terms[0]
+    if bias is None:
+        out = torch.mul(x[:, h:h + 1], weights, out=out)
+    else:
+        out = torch.addcmul(bias, x[:, h:h + 1], weights, out=out)
+    for h, weights in terms[1:]:
         out.addcmul_(x[:, h:h + 1], weights)
     return out
 
 
-def _transposed(mixing: Optional[Mixing]) -> Optional[Mixing]:
-    """The mixing of the adjoint map: swap source and target heads."""
-    if mixing is None:
-        return None
-    aq, ak = (None if a is None else a.transpose(1, 2).contiguous() for a in mixing)
+def _transposed(mixing: Mixing) -> Mixing:
+    """The mixing of the adjoint map: source and target heads swapped."""
+    aq, ak = (None if m is None else m.transpose(1, 2).contiguous() for m in mixing)
     return aq, ak
 
 
-def _mixing_grads(x: Tensor, dy: Tensor, mixing: Mixing, work: Tensor) -> Mixing:
-    """Gradients of y = mix(x) w.r.t. Aq, Ak: dAq[h, g, t] = sum_s x[h] dy[g], dAk[h, g, s] = sum_t.
+def _mixing_grads(x: Tensor, grad_y: Tensor, mixing: Mixing, work: Tensor) -> Mixing:
+    """Gradients of y = mix(x) w.r.t. (Aq, Ak): sums of x[:, h] * grad_y[:, g] over s and over t.
 
-    work: a scratch tensor shaped like x, overwritten.
+    x, grad_y [B, H, T, S]; work: scratch of the same shape, overwritten.
     """
     aq, ak = mixing
     grad_aq = None if aq is None else torch.empty_like(aq)
     grad_ak = None if ak is None else torch.empty_like(ak)
     for h in range(x.shape[1]):
-        prod = torch.mul(x[:, h:h + 1], dy, out=work)                       # (B, G, T, S)
+        prod = torch.mul(x[:, h:h + 1], grad_y, out=work)                   # (B, G, T, S)
         if grad_aq is not None:
             torch.sum(prod, dim=-1, out=grad_aq[:, h])
         if grad_ak is not None:
@@ -115,29 +128,28 @@ def _mixing_grads(x: Tensor, dy: Tensor, mixing: Mixing, work: Tensor) -> Mixing
     return grad_aq, grad_ak
 
 
-def _pair(a: Optional[Tensor], b: Optional[Tensor]) -> Optional[Mixing]:
-    return None if a is None and b is None else (a, b)
+def _pair(aq: Optional[Tensor], ak: Optional[Tensor]) -> Optional[Mixing]:
+    return None if aq is None and ak is None else (aq, ak)
 
 
 class _DCMHA(torch.autograd.Function):
-    """Attention with pre/post head mixing. Inputs in the compute dtype; mixings as from _mixing.
-
-    Allocates three [B, H, Tq, S] tensors in forward (all kept for backward) and two in backward.
-    """
+    """Attention with pre/post head mixing; tensors in the compute dtype, mixings from _mixing."""
 
     @staticmethod
     def forward(ctx, q: Tensor, k: Tensor, v: Tensor, aq_pre: Optional[Tensor], ak_pre: Optional[Tensor],
                 aq_post: Optional[Tensor], ak_post: Optional[Tensor], bias: Optional[Tensor]) -> Tensor:
         pre, post = _pair(aq_pre, ak_pre), _pair(aq_post, ak_post)
         scale = q.shape[-1] ** -0.5
-        logits = torch.matmul(q, k.transpose(-1, -2)).mul_(scale)          # (B, H, Tq, S)
-        if pre is None:
-            probs = logits if bias is None else logits.add_(bias)
-        else:
+        logits = torch.matmul(q * scale, k.transpose(-1, -2))              # (B, H, Tq, S)
+        if pre is not None:
             probs = _mix(logits, pre, bias)
+        elif bias is not None:
+            probs = logits.add_(bias)
+        else:
+            probs = logits
         torch.softmax(probs, dim=-1, out=probs)
-        mixed = _mix(probs, post)                                          # (B, H, Tq, S)
-        ctx.save_for_backward(q, k, v, None if pre is None else logits, probs, mixed,
+        mixed = probs if post is None else _mix(probs, post)
+        ctx.save_for_backward(q, k, v, logits if pre is not None else None, probs, mixed,
                               aq_pre, ak_pre, aq_post, ak_post)
         ctx.scale = scale
         return torch.matmul(mixed, v)
@@ -145,12 +157,16 @@ class _DCMHA(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out: Tensor):
+        with torch.autocast(grad_out.device.type, enabled=False):      # float32 stays float32
+            return _DCMHA._backward(ctx, grad_out)
+
+    @staticmethod
+    def _backward(ctx, grad_out: Tensor):
         q, k, v, logits, probs, mixed, aq_pre, ak_pre, aq_post, ak_post = ctx.saved_tensors
         pre, post = _pair(aq_pre, ak_pre), _pair(aq_post, ak_post)
-        grad_out = grad_out.contiguous()
         grad_mixed = torch.matmul(grad_out, v.transpose(-1, -2))           # (B, H, Tq, S)
         grad_v = torch.matmul(mixed.transpose(-1, -2), grad_out)
-        grad_post = grad_pre = (None, None)
+        grad_pre = grad_post = (None, None)
         grad_probs, spare = grad_mixed, None
         if post is not None:
             work = torch.empty_like(grad_mixed)
@@ -163,33 +179,66 @@ class _DCMHA(torch.autograd.Function):
             spare = torch.empty_like(grad_probs) if spare is None else spare
             grad_pre = _mixing_grads(logits, grad_probs, pre, spare)
             grad_logits = _mix(grad_probs, _transposed(pre), out=spare)
-        grad_logits.mul_(ctx.scale)
-        grad_q = torch.matmul(grad_logits, k)
-        grad_k = torch.matmul(grad_logits.transpose(-1, -2), q)
+        grad_q = torch.matmul(grad_logits, k).mul_(ctx.scale)
+        grad_k = torch.matmul(grad_logits.transpose(-1, -2), q).mul_(ctx.scale)
         return grad_q, grad_k, grad_v, *grad_pre, *grad_post, None
+
+
+def _query_blocks(t_q: int, t_k: int, causal: bool, window: Optional[int]
+                  ) -> list[tuple[int, int, int, int]]:
+    """Split the queries into blocks (i0, i1, s0, s1): query rows [i0, i1) see only keys [s0, s1).
+
+    Under the causal mask a block needs no key after its last query (nor, with a window, before
+    its first query's window), so the blocks skip about a quarter (2 blocks) to a half (many) of
+    the [Tq, S] work. Each block is the same problem with its queries at the last positions.
+    """
+    if not causal or t_q < 2 * MIN_BLOCK_ROWS or t_q > t_k or (window is not None and window < 1):
+        return [(0, t_q, 0, t_k)]
+    n_blocks = min(t_q // MIN_BLOCK_ROWS, MAX_BLOCKS)
+    edges = [round(i * t_q / n_blocks) for i in range(n_blocks + 1)]
+    first = t_k - t_q                                         # position of query row 0
+    return [(i0, i1, 0 if window is None else max(0, first + i0 - window + 1), first + i1)
+            for i0, i1 in zip(edges, edges[1:])]
+
+
+def _positions(matrices: Optional[Tensor], start: int, stop: int) -> Optional[Tensor]:
+    """The mixing matrices [B, H, G, T] of positions [start, stop), or None."""
+    return None if matrices is None else matrices[..., start:stop]
+
+
+def _mask_bias(t_q: int, t_k: int, causal: bool, window: Optional[int], dtype: torch.dtype,
+               device: torch.device) -> Optional[Tensor]:
+    """Additive mask [Tq, S]: 0 where attention_mask keeps, -inf elsewhere; None if nothing is masked."""
+    if not causal and window is None:
+        return None
+    keep = attention_mask(t_q, t_k, causal, window, device=device)
+    return torch.zeros(t_q, t_k, dtype=dtype, device=device).masked_fill_(~keep, float("-inf"))
 
 
 def dcmha_torch(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
                 post: Optional[ComposeWeights], *, causal: bool = True,
                 window: Optional[int] = None) -> Tensor:
-    """DCMHA, same semantics as dcmha_reference, with a hand-written backward.
+    """DCMHA with the semantics of dcmha_reference, faster (see the module docstring).
 
-    q: [B, H, Tq, d]; k, v: [B, H, S, d] (queries are the last Tq of S positions); pre/post: the
-    ComposeWeights of DCMHA.md (any field may be None). Returns [B, H, Tq, d] in v's dtype.
+    q: [B, H, Tq, d]; k, v: [B, H, S, d] (queries are the last Tq of the S positions); pre, post:
+    ComposeWeights (DCMHA.md; any field may be None) or None. Computes in float32, or float64 for
+    float64 inputs; returns [B, H, Tq, d] in v's dtype. Not twice differentiable.
     """
-    if q.dim() != 4 or k.shape != v.shape or k.dim() != 4 or q.shape[:2] != k.shape[:2] \
+    if q.dim() != 4 or k.dim() != 4 or k.shape != v.shape or q.shape[:2] != k.shape[:2] \
             or q.shape[-1] != k.shape[-1]:
         raise ValueError(f"expected q [B, H, Tq, d] and k, v [B, H, S, d]; got q {tuple(q.shape)}, "
                          f"k {tuple(k.shape)}, v {tuple(v.shape)}")
-    dtype = compute_dtype(q, k, v)
-    t_q, t_k = q.shape[2], k.shape[2]
-    bias = None
-    if causal or window is not None:
-        keep = attention_mask(t_q, t_k, causal, window, device=q.device)
-        bias = torch.zeros(t_q, t_k, dtype=dtype, device=q.device).masked_fill_(~keep, float("-inf"))
-    batch = q.shape[0]
-    pre_mix = _mixing(pre, t_q, t_k, batch, dtype)
-    post_mix = _mixing(post, t_q, t_k, batch, dtype)
-    out = _DCMHA.apply(q.to(dtype), k.to(dtype), v.to(dtype), *(pre_mix or (None, None)),
-                       *(post_mix or (None, None)), bias)
-    return out.to(v.dtype)
+    dtype, out_dtype = compute_dtype(q, k, v), v.dtype
+    batch, t_q, t_k = q.shape[0], q.shape[2], k.shape[2]
+    with torch.autocast(q.device.type, enabled=False):                 # compute in dtype, as specified
+        q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
+        aq_pre, ak_pre = _mixing(pre, batch, t_q, dtype) or (None, None)
+        aq_post, ak_post = _mixing(post, batch, t_q, dtype) or (None, None)
+        outs = []
+        for i0, i1, s0, s1 in _query_blocks(t_q, t_k, causal, window):
+            bias = _mask_bias(i1 - i0, s1 - s0, causal, window, dtype, q.device)
+            outs.append(_DCMHA.apply(q[:, :, i0:i1], k[:, :, s0:s1], v[:, :, s0:s1],
+                                     _positions(aq_pre, i0, i1), _positions(ak_pre, s0, s1),
+                                     _positions(aq_post, i0, i1), _positions(ak_post, s0, s1), bias))
+        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
+        return out.to(out_dtype)

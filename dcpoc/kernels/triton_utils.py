@@ -1,0 +1,107 @@
+"""Ahead-of-time compilation of Triton launches for a GPU target, on any machine (no GPU needed).
+
+The CPU interpreter checks what kernels compute, not whether they compile for a GPU or fit its
+shared memory and registers. compile_launches runs a launcher with a kernel module's @triton.jit
+kernels swapped for recorders that compile each launch for the target (Triton's bundled ptxas)
+instead of running it. TRITON_INTERPRET must be unset when the kernel module is imported, so callers
+usually run this in a fresh process (tests/test_triton_dcmha.py does).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import triton
+
+HOPPER_SHARED_BYTES = 227 * 1024     # per thread block on sm_90 (H100, H200)
+
+
+@dataclass
+class CompiledLaunch:
+    kernel: str
+    num_warps: int
+    shared_bytes: int
+    registers: int           # per thread, from ptxas -v (-1 if not reported)
+    spill_bytes: int         # spill stores per thread, from ptxas -v (-1 if not reported)
+
+
+_TYPES = {torch.float32: "*fp32", torch.bfloat16: "*bf16", torch.float16: "*fp16", torch.int32: "*i32",
+          torch.int64: "*i64"}
+
+
+def _compile_one(kernel, args: tuple, kwargs: dict, target) -> CompiledLaunch:
+    """Compile kernel for target with the signature and specialisation a real launch would get:
+    tensors as 16-byte-aligned pointers, ints equal to 1 as constants, ints divisible by 16 hinted."""
+    num_warps = kwargs.pop("num_warps", 4)
+    num_stages = kwargs.pop("num_stages", 3)
+    constants, signature, attrs = dict(kwargs), {}, {}
+    for i, (name, arg) in enumerate(zip(kernel.arg_names, args)):
+        if isinstance(arg, torch.Tensor):
+            signature[name] = _TYPES[arg.dtype]
+            attrs[(i,)] = [["tt.divisibility", 16]]
+        elif isinstance(arg, bool):
+            constants[name] = arg
+        elif isinstance(arg, int):
+            if arg == 1:
+                constants[name] = 1
+            else:
+                signature[name] = "i64" if abs(arg) >= 2**31 else "i32"
+                if arg % 16 == 0:
+                    attrs[(i,)] = [["tt.divisibility", 16]]
+        elif isinstance(arg, float):
+            signature[name] = "fp32"
+        else:
+            raise TypeError(f"{name}: cannot compile an argument of type {type(arg).__name__}")
+    signature.update({name: "constexpr" for name in constants})
+    signature = {name: signature[name] for name in kernel.arg_names}
+    src = triton.compiler.ASTSource(fn=kernel, signature=signature, constexprs=constants, attrs=attrs)
+    backend = triton.compiler.make_backend(target)
+    options = backend.parse_options({"num_warps": num_warps, "num_stages": num_stages})
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):      # ptxas -v output, printed by Triton on request
+        compiled = triton.compile(src, target=target, options=options.__dict__)
+    registers = re.findall(r"Used (\d+) registers", log.getvalue())
+    spills = re.findall(r"(\d+) bytes spill stores", log.getvalue())
+    return CompiledLaunch(kernel.fn.__name__ if hasattr(kernel, "fn") else kernel.__name__, num_warps,
+                          compiled.metadata.shared, int(registers[-1]) if registers else -1,
+                          int(spills[-1]) if spills else -1)
+
+
+class _Recorder:
+    def __init__(self, kernel, target, out: list):
+        self.kernel, self.target, self.out = kernel, target, out
+
+    def __getitem__(self, grid):
+        def launch(*args, **kwargs):
+            self.out.append(_compile_one(self.kernel, args, dict(kwargs), self.target))
+        return launch
+
+
+def compile_launches(module, kernel_names: list[str], launch: Callable[[], None], arch: int = 90,
+                     warp_size: int = 32) -> list[CompiledLaunch]:
+    """Run launch() with module.<kernel_names> compiling for cuda:arch instead of running; returns
+    one CompiledLaunch per kernel launch, in order. Outputs of the launches stay unwritten."""
+    import os
+    from triton.backends.compiler import GPUTarget
+
+    target = GPUTarget("cuda", arch, warp_size)
+    compiled: list[CompiledLaunch] = []
+    saved = {name: getattr(module, name) for name in kernel_names}
+    old_log = os.environ.get("TRITON_DUMP_PTXAS_LOG")
+    os.environ["TRITON_DUMP_PTXAS_LOG"] = "1"
+    try:
+        for name, kernel in saved.items():
+            setattr(module, name, _Recorder(kernel, target, compiled))
+        launch()
+    finally:
+        for name, kernel in saved.items():
+            setattr(module, name, kernel)
+        if old_log is None:
+            os.environ.pop("TRITON_DUMP_PTXAS_LOG", None)
+        else:
+            os.environ["TRITON_DUMP_PTXAS_LOG"] = old_log
+    return compiled
