@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .config import make_config
+from .config import ConfigError, make_config
 from .model import LanguageModel, count_parameters
 from .train import device_name, make_optimizer, resolve_device
 
@@ -100,36 +100,141 @@ def bench_model(preset: str | None = None, steps: int | None = None, device: str
     return _result("model", dev, steps=steps, rows=rows, dcformer_over_transformer=ratios)
 
 
-def bench_gpu() -> dict:
-    """The prepared GPU script: DCMHA dispatch path vs reference in fp32 and bf16, then bench model."""
-    if not torch.cuda.is_available():
-        raise RuntimeError("bench gpu needs a CUDA GPU; on a CPU run `python -m dcpoc bench model`")
-    from .kernels import dcmha, dcmha_reference
-    from .kernels.reference import ComposeWeights
+def _random_attention_inputs(B: int, H: int, T: int, d: int, R: int, dtype, device, seed: int = 0):
+    """q, k, v [B,H,T,d] and pre/post ComposeWeights of the shapes the model produces."""
+    from .kernels import ComposeWeights
+    gen = torch.Generator(device=device).manual_seed(seed)
+
+    def t(*shape, scale=1.0):
+        return (scale * torch.randn(*shape, device=device, generator=gen)).to(dtype).requires_grad_()
+
+    def weights():
+        return ComposeWeights(t(B, T, R, H, scale=0.3), t(B, T, R, H, scale=0.3), t(B, T, R, H, scale=0.3),
+                              t(B, T, R, H, scale=0.3), t(B, T, H, scale=0.3), t(B, T, H, scale=0.3))
+    return t(B, H, T, d), t(B, H, T, d), t(B, H, T, d), weights(), weights()
+
+
+def _kernel_impls(device: torch.device, compile_up_to_t: int) -> dict:
+    """name -> fn(q, k, v, pre, post, T) -> out (None when that impl does not run at this T)."""
+    import torch.nn.functional as F
+    from .kernels import dcmha_reference, dcmha_torch, dcmha_triton
+    compiled = torch.compile(dcmha_reference, dynamic=False)
+    impls = {
+        "sdpa": lambda q, k, v, pre, post, T: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+        "reference": lambda q, k, v, pre, post, T: dcmha_reference(q, k, v, pre, post),
+        "reference_compiled": lambda q, k, v, pre, post, T: (
+            compiled(q, k, v, pre, post) if T <= compile_up_to_t else None),
+        "torch": lambda q, k, v, pre, post, T: dcmha_torch(q, k, v, pre, post),
+    }
+    if device.type == "cuda":
+        impls["triton"] = lambda q, k, v, pre, post, T: dcmha_triton(q, k, v, pre, post)
+    else:
+        del impls["reference_compiled"]   # the CPU run is a smoke test of the reference paths
+    return impls
+
+
+def _time_ms(fn, device: torch.device, reps: int) -> float:
+    if device.type == "cuda":
+        from triton.testing import do_bench
+        return float(do_bench(fn, warmup=10, rep=max(50, reps * 10), return_mode="median"))
+    fn()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def bench_kernels(device: str = "auto", seq_lens: list[int] | None = None) -> dict:
+    """Forward and forward+backward time and peak memory of plain attention (SDPA) and every DCMHA
+    path, same inputs, side by side; ratios to SDPA. GPU: bf16, H 16, d 64, B x T = 32K tokens.
+    FLOPs (causal attention core, forward): 2 x 2 x B x H x T^2 x d / 2; backward 2.5x that."""
+    dev = resolve_device(device)
+    gpu = dev.type == "cuda"
+    H, d, R = (16, 64, 2) if gpu else (4, 32, 2)
+    tokens = 32768 if gpu else 2048
+    seq_lens = seq_lens or ([512, 1024, 2048, 4096, 8192] if gpu else [128, 256, 512])
+    dtype = torch.bfloat16 if gpu else torch.float32
+    impls = _kernel_impls(dev, compile_up_to_t=2048)
+    rows = []
+    for T in seq_lens:
+        B = max(1, tokens // T)
+        q, k, v, pre, post = _random_attention_inputs(B, H, T, d, R, dtype, dev)
+        leaves = [q, k, v, *pre[:6], *post[:6]]
+        flops_fwd = 2 * 2 * B * H * T * T * d / 2
+        for name, impl in impls.items():
+            row = {"T": T, "B": B, "impl": name, "flops_fwd": flops_fwd}
+            rows.append(row)
+            try:
+                if impl(q, k, v, pre, post, T) is None:
+                    row["skipped"] = "compiled only up to T 2048 (one compile per length)"
+                    continue
+                out_grad = torch.randn_like(q)
+
+                def fwd_bwd():
+                    impl(q, k, v, pre, post, T).backward(out_grad)
+                    for x in leaves:
+                        x.grad = None
+                with torch.no_grad():
+                    row["fwd_ms"] = _time_ms(lambda: impl(q, k, v, pre, post, T), dev, 5)
+                row["fwd_bwd_ms"] = _time_ms(fwd_bwd, dev, 5)
+                if gpu:
+                    torch.cuda.synchronize()
+                    torch.cuda.reset_peak_memory_stats(dev)
+                    base = torch.cuda.memory_allocated(dev)
+                    fwd_bwd()
+                    row["peak_mem_bytes"] = torch.cuda.max_memory_allocated(dev) - base
+            except torch.OutOfMemoryError:
+                row["skipped"] = "out of memory"
+            finally:
+                if gpu:
+                    torch.cuda.empty_cache()
+    for row in rows:   # ratios to SDPA at the same T
+        sdpa = next(r for r in rows if r["T"] == row["T"] and r["impl"] == "sdpa")
+        for key in ("fwd_ms", "fwd_bwd_ms"):
+            if key in row and key in sdpa:
+                row[f"{key}_over_sdpa"] = row[key] / sdpa[key]
+    note = None if gpu else ("no GPU: the reference paths only (SDPA, dcmha_reference, dcmha_torch) "
+                             "at small sizes in float32; the Triton kernels need CUDA")
+    return _result("kernels", dev, dtype=str(dtype), heads=H, head_dim=d, rank=R,
+                   tokens_per_batch=tokens, rows=rows, note=note)
+
+
+def check_kernels_on_gpu() -> list[dict]:
+    """dcmha_triton against dcmha_reference on the GPU: output and every gradient, fp32 and bf16."""
+    from .kernels import dcmha_reference, dcmha_triton
     dev = torch.device("cuda")
     checks = []
-    for dtype, tol in ((torch.float32, 1e-4), (torch.bfloat16, 2e-2)):
-        torch.manual_seed(0)
-        B, H, T, d, R = 2, 4, 257, 64, 2
-        q, k, v = (torch.randn(B, H, T, d, device=dev, dtype=dtype, requires_grad=True) for _ in range(3))
-        def weights():
-            t = lambda *s: (0.3 * torch.randn(*s, device=dev, dtype=dtype)).requires_grad_()  # noqa: E731
-            return ComposeWeights(t(B, T, R, H), t(B, T, R, H), t(B, T, R, H), t(B, T, R, H),
-                                  t(B, T, H), t(B, T, H))
-        pre, post = weights(), weights()
-        inputs = [q, k, v, *pre[:6], *post[:6]]
-        errors = {}
-        for name, fn in (("dispatch", dcmha), ("reference", dcmha_reference)):
-            out = fn(q, k, v, pre, post, causal=True, window=None)
-            grads = torch.autograd.grad(out.float().square().sum(), inputs)
-            errors[name] = (out.float(), [g.float() for g in grads])
-        ref_out, ref_grads = errors["reference"]
-        tri_out, tri_grads = errors["dispatch"]
-        rel = lambda a, b: ((a - b).norm() / b.norm().clamp_min(1e-30)).item()  # noqa: E731
-        worst = max([rel(tri_out, ref_out)] + [rel(a, b) for a, b in zip(tri_grads, ref_grads)])
-        checks.append({"dtype": str(dtype), "max_rel_error": worst, "tolerance": tol, "ok": worst < tol})
+    cases = [(torch.float32, 1e-4, None), (torch.bfloat16, 2e-2, None), (torch.float32, 1e-4, 64)]
+    for dtype, tol, window in cases:
+        B, H, T, d, R = 2, 16, 333, 64, 2
+        q, k, v, pre, post = _random_attention_inputs(B, H, T, d, R, dtype, dev, seed=1)
+        leaves = [q, k, v, *pre[:6], *post[:6]]
+        results = {}
+        for name, fn in (("triton", dcmha_triton), ("reference", dcmha_reference)):
+            out = fn(q, k, v, pre, post, causal=True, window=window)
+            grads = torch.autograd.grad(out.float().square().sum(), leaves)
+            results[name] = [out.float()] + [g.float() for g in grads]
+        errors = [((a - b).norm() / b.norm().clamp_min(1e-30)).item()
+                  for a, b in zip(results["triton"], results["reference"])]
+        checks.append({"dtype": str(dtype), "window": window, "shape": f"B{B}-H{H}-T{T}-d{d}-R{R}",
+                       "max_rel_error": max(errors), "tolerance": tol, "ok": max(errors) < tol})
+    return checks
+
+
+def bench_gpu() -> dict:
+    """The prepared GPU script (well under 10 minutes on one H100/H200): kernel checks, then the
+    kernel and model benchmarks."""
+    if not torch.cuda.is_available():
+        raise ConfigError("bench gpu needs a CUDA GPU; on a CPU run `python -m dcpoc bench model` or `bench kernels`")
+    dev = torch.device("cuda")
+    checks = check_kernels_on_gpu()
+    print(format_checks(checks), flush=True)
+    kernels = bench_kernels("cuda")
+    print(format_result(kernels), flush=True)
     model = bench_model(device="cuda", steps=10)
-    return _result("gpu", dev, checks=checks, model=model)
+    return _result("gpu", dev, checks=checks, kernels=kernels, model=model)
 
 
 def write_result(result: dict, out: str | None) -> Path:
@@ -140,12 +245,32 @@ def write_result(result: dict, out: str | None) -> Path:
     return path
 
 
+def format_checks(checks: list[dict]) -> str:
+    return "\n".join(f"check {c['shape']} {c['dtype']} window={c['window']}: max rel error "
+                     f"{c['max_rel_error']:.2e} ({'ok' if c['ok'] else 'FAIL'}, tol {c['tolerance']})"
+                     for c in checks)
+
+
 def format_result(result: dict) -> str:
+    head = f"{result['date']}  {result['machine']['device']}  ({result['machine']['cpu']})"
     if result["benchmark"] == "gpu":
-        lines = [f"{c['dtype']}: max rel error {c['max_rel_error']:.2e} "
-                 f"({'ok' if c['ok'] else 'FAIL'}, tol {c['tolerance']})" for c in result["checks"]]
-        return "\n".join(lines + [format_result(result["model"])])
-    lines = [f"{result['date']}  {result['machine']['device']}  ({result['steps']} timed steps each)",
+        return "\n".join([format_checks(result["checks"]), format_result(result["kernels"]),
+                          format_result(result["model"])])
+    if result["benchmark"] == "kernels":
+        lines = [head, f"{result['dtype']}, H {result['heads']}, d {result['head_dim']}, "
+                       f"R {result['rank']}, B x T = {result['tokens_per_batch']}"]
+        if result["note"]:
+            lines.append(result["note"])
+        lines.append(f"{'T':>6} {'impl':<20}{'fwd ms':>10}{'x sdpa':>8}{'fwd+bwd ms':>12}{'x sdpa':>8}{'peak MB':>9}")
+        for r in result["rows"]:
+            if "skipped" in r:
+                lines.append(f"{r['T']:>6} {r['impl']:<20}  skipped: {r['skipped']}")
+                continue
+            mem = f"{r['peak_mem_bytes'] / 2**20:.0f}" if r.get("peak_mem_bytes") else "n/a"
+            lines.append(f"{r['T']:>6} {r['impl']:<20}{r['fwd_ms']:>10.2f}{r.get('fwd_ms_over_sdpa', 1):>8.2f}"
+                         f"{r['fwd_bwd_ms']:>12.2f}{r.get('fwd_bwd_ms_over_sdpa', 1):>8.2f}{mem:>9}")
+        return "\n".join(lines)
+    lines = [f"{head}  ({result['steps']} timed steps each)",
              f"{'preset':<12}{'arch':<13}{'tokens/s':>12}{'step ms':>10}{'peak MB':>10}"]
     for r in result["rows"]:
         mem = f"{r['peak_mem_bytes'] / 2**20:.0f}" if r["peak_mem_bytes"] else "n/a"

@@ -52,11 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reset", action="store_true", help="back to the built-in defaults")
 
     p = sub.add_parser("bench", help="benchmarks; write JSON results")
-    p.add_argument("what", choices=("model", "gpu"), help="model: training tokens/s of both "
-                   "architectures side by side; gpu: kernel checks + benchmarks on a CUDA GPU")
+    p.add_argument("what", choices=("model", "kernels", "gpu"), help="model: training tokens/s of "
+                   "both architectures side by side; kernels: attention forward/backward time and "
+                   "memory of SDPA and every DCMHA path; gpu: kernel checks + both benchmarks")
     p.add_argument("--preset", default=None, help="model bench preset (default cpu-demo on CPU)")
     p.add_argument("--steps", type=int, default=None, help="timed steps per architecture")
     p.add_argument("--compile", action="store_true", help="torch.compile both models")
+    p.add_argument("--seq-lens", help="kernels bench: comma-separated sequence lengths "
+                   "(default 512..8192 on a GPU, 128,256,512 on a CPU)")
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--out", help="JSON file to write (default runs/bench-*.json)")
 
@@ -203,10 +206,26 @@ def cmd_prices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(text: str | None, option: str) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        values = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"{option} {text}: write comma-separated integers, e.g. 128,256") from None
+    if any(v < 1 for v in values):
+        raise ConfigError(f"{option} {text}: every value must be >= 1")
+    return values
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
-    result = (bench.bench_model(args.preset, args.steps, args.device, args.compile)
-              if args.what == "model" else bench.bench_gpu())
+    if args.what == "model":
+        result = bench.bench_model(args.preset, args.steps, args.device, args.compile)
+    elif args.what == "kernels":
+        result = bench.bench_kernels(args.device, _int_list(args.seq_lens, "--seq-lens"))
+    else:
+        result = bench.bench_gpu()
     path = bench.write_result(result, args.out)
     print(bench.format_result(result))
     print(f"results written to {path}")

@@ -123,32 +123,45 @@ def check_form(form: LaunchForm, allowed_dirs: list, offered_presets: list[str]
     return spec, {}
 
 
-def measured_throughput(runs: pd.DataFrame) -> dict[tuple[str, str, str], float]:
-    """Median training tokens/s of succeeded runs by (preset, arch, device kind)."""
+# (preset, arch, device kind, processes): tokens/s is the throughput of all a run's processes
+# together, so it is only reused for a run with as many.
+ThroughputKey = tuple[str, str, str, int]
+
+
+def run_nproc(config: object) -> int:
+    """A run's process count from its stored config (1 where it names none)."""
+    train = config.get("train") if isinstance(config, Mapping) else None
+    return int((train or {}).get("nproc", 1))
+
+
+def measured_throughput(runs: pd.DataFrame) -> dict[ThroughputKey, float]:
+    """Median training tokens/s of succeeded runs by (preset, arch, device kind, nproc)."""
     if runs.empty:
         return {}
     done = runs[runs["status"].eq("succeeded")]
     speed = pd.to_numeric(done["tokens_per_s"], errors="coerce").astype(float)
-    done = done.assign(speed=speed, kind=done["device"].fillna("cpu").map(costs.device_kind))
+    done = done.assign(speed=speed, kind=done["device"].fillna("cpu").map(costs.device_kind),
+                       nproc=done["config"].map(run_nproc))
     done = done[done["speed"] > 0]
-    medians = done.groupby(["preset", "arch", "kind"])["speed"].median()
-    return {key: float(value) for key, value in medians.items()}
+    medians = done.groupby(["preset", "arch", "kind", "nproc"])["speed"].median()
+    return {(preset, arch, kind, int(nproc)): float(value)
+            for (preset, arch, kind, nproc), value in medians.items()}
 
 
 def estimate_study(plan: list[RunConfig], device_name: str,
-                   measured: Mapping[tuple[str, str, str], float],
+                   measured: Mapping[ThroughputKey, float],
                    prices: Mapping[str, float] | None = None) -> dict[str, float]:
     """Totals for running every planned run one after the other on device_name: wall_s (training
     plus STARTUP_S_PER_RUN each), device_hours and cost_usd (training time only, as a finished run
     is priced), flops, tokens; n_runs and n_measured (runs whose throughput comes from finished
-    runs of the same preset, arch and device kind rather than costs' assumption)."""
+    runs of the same preset, arch, device kind and process count rather than costs' assumption)."""
     kind = costs.device_kind(device_name)
     total = {"n_runs": len(plan), "n_measured": 0, "tokens": 0, "wall_s": 0.0,
              "device_hours": 0.0, "cost_usd": 0.0, "flops": 0.0}
     for run in plan:
         tokens = run.train.steps * run.train.batch_size * run.model.seq_len
         fpt = flops_per_token(run.model)["total"]
-        speed = measured.get((run.preset, run.model.arch, kind))
+        speed = measured.get((run.preset, run.model.arch, kind, run.train.nproc))
         if speed:
             total["n_measured"] += 1
         else:

@@ -75,7 +75,7 @@ def test_estimate_needs_only_the_fields_that_decide_cost():
 def test_estimate_study_uses_measured_throughput_when_there_is_some():
     plan = plan_study(check_form(LaunchForm(name="s", seeds="1", budget=100), [], CPU)[0])
     tokens = 100 * 8 * 32   # tiny: batch 8 x seq 32
-    measured = {("tiny", "transformer", "cpu"): 1000.0}
+    measured = {("tiny", "transformer", "cpu", 1): 1000.0}
     estimate = estimate_study(plan, "cpu", measured, prices={"cpu": 0.36})
     assert estimate["n_runs"] == 2 and estimate["n_measured"] == 1
     assert estimate["tokens"] == 2 * tokens
@@ -92,7 +92,28 @@ def test_measured_throughput_takes_the_median_of_succeeded_runs_per_device_kind(
     runs = pd.DataFrame({"preset": "tiny", "arch": "dcformer",
                          "status": ["succeeded", "succeeded", "succeeded", "failed", "succeeded"],
                          "tokens_per_s": [100.0, 300.0, 200.0, 5.0, 9000.0],
-                         "device": ["cpu", "cpu", "cpu", "cpu", "NVIDIA H100 80GB"]})
-    assert measured_throughput(runs) == {("tiny", "dcformer", "cpu"): 200.0,
-                                         ("tiny", "dcformer", "h100"): 9000.0}
+                         "device": ["cpu", "cpu", "cpu", "cpu", "NVIDIA H100 80GB"],
+                         "config": [{"train": {}}] * 5})
+    assert measured_throughput(runs) == {("tiny", "dcformer", "cpu", 1): 200.0,
+                                         ("tiny", "dcformer", "h100", 1): 9000.0}
     assert measured_throughput(runs.iloc[0:0]) == {}
+
+
+def test_measured_throughput_is_reused_only_for_as_many_processes():
+    # Two H100s train twice as many tokens/s as one: their speed must not price a 1-GPU plan.
+    runs = pd.DataFrame({"preset": "tiny", "arch": "transformer", "status": "succeeded",
+                         "tokens_per_s": [2000.0, 1000.0], "device": "NVIDIA H100 80GB",
+                         "config": [{"train": {"nproc": 2}}, {"train": {"nproc": 1}}]})
+    measured = measured_throughput(runs)
+    assert measured == {("tiny", "transformer", "h100", 2): 2000.0,
+                        ("tiny", "transformer", "h100", 1): 1000.0}
+    tokens = 100 * 8 * 32   # tiny: batch 8 x seq 32
+    for nproc, speed in ((1, 1000.0), (2, 2000.0)):
+        plan = [make_config("transformer", "tiny", [f"nproc={nproc}"], steps=100)]
+        estimate = estimate_study(plan, "NVIDIA H100 80GB", measured, prices={"h100": 3.6})
+        assert estimate["n_measured"] == 1
+        assert estimate["wall_s"] == pytest.approx(tokens / speed + STARTUP_S_PER_RUN)
+        assert estimate["device_hours"] == pytest.approx(tokens / speed / 3600 * nproc)
+    only_two = {k: v for k, v in measured.items() if k[3] == 2}
+    one_gpu = [make_config("transformer", "tiny", ["nproc=1"], steps=100)]
+    assert estimate_study(one_gpu, "NVIDIA H100 80GB", only_two)["n_measured"] == 0
