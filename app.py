@@ -1,9 +1,10 @@
 """dcpoc home page: the headline numbers so far, runs by status, the latest runs, where to start."""
 import streamlit as st
 
-from dcpoc import ui
-from dcpoc.analysis import headline_by_preset, runs_table, status_counts
-from dcpoc.charts import ARCH_LABELS
+from dcpoc import report, ui
+from dcpoc.analysis import (decide, headline_by_preset, headline_studies, run_summary, runs_table,
+                            status_counts, study_key)
+from dcpoc.charts import ARCH_LABELS, pareto_scatter
 from dcpoc.i18n import num, t
 
 st.set_page_config(page_title="dcpoc", page_icon="⚖️", layout="wide")
@@ -20,22 +21,50 @@ if runs.empty:
     st.stop()
 
 with st.container(border=True):
-    st.subheader(t("home.verdict", lang))
-    st.caption(t("home.verdict_placeholder", lang))
-    headline = headline_by_preset(runs)
-    if headline.empty:
+    st.subheader(t("dec.card", lang))
+    studies = headline_studies(runs)   # the most recently finished first: the default
+    if studies:
+        study = st.selectbox(t("col.study", lang), studies, key="home_study",
+                             format_func=lambda s: s or t("home.no_study", lang))
+        st.caption(t("home.scope", lang))
+        scoped = runs[study_key(runs).eq(study)]
+        decision = decide(runs, study, val_curves=ui.load_metrics(url, tuple(scoped["id"]), ("val_loss",)))
+        (st.success if decision.verdict == "GO" else st.error if decision.verdict == "NO-GO"
+         else st.warning)(report.verdict_line(decision, lang))
+        for question, answer in report.answers(decision, lang):
+            st.markdown(f"**{question}** {answer}")
+        c1, c2, c3 = st.columns(3)
+        mult = decision.multiplier
+        c1.metric(t("dec.multiplier", lang), report.interval_text(mult.multiplier, ".2f", lang, "×"),
+                  help=t("dec.multiplier_help", lang))
+        c2.metric(t("dec.net", lang), report.interval_text(mult.net_benefit, ".2f", lang, "×"),
+                  help=t("dec.net_help", lang))
+        c3.metric(t("dec.speed", lang), num(mult.speed_ratio, ".2f", "×"))
+        for reason in decision.reasons + decision.needed:
+            st.markdown(f"- {report.say(reason, lang)}")
+        summary = run_summary(scoped)
+        if len(summary):
+            st.altair_chart(pareto_scatter(summary, lang))
+        st.page_link("pages/6_Decision.py", label=t("dec.open_decision", lang), icon="🧭",
+                     query_params={"lang": lang})
+    else:
+        study = None
         st.info(t("home.no_results", lang))
-    for row in headline.itertuples():
-        st.markdown(f"**{row.preset}**  ·  " + t("home.n_runs", lang).format(
-            tf=row.n_transformer, dc=row.n_dcformer))
+    for row in headline_by_preset(runs, study).itertuples():
+        st.markdown(f"**{row.preset}**  ·  " + t("home.group", lang).format(
+            steps=f"{row.total_steps:,}", corpus=row.corpus,
+            fingerprint=row.corpus_fingerprint[:12] or "—"))
+        st.caption("  ·  ".join(t("home.arch_counts", lang).format(
+            arch=ARCH_LABELS[arch], n=getattr(row, f"n_{arch}"), failed=getattr(row, f"failed_{arch}"),
+            diverged=getattr(row, f"diverged_{arch}")) for arch in ARCH_LABELS))
         c1, c2, c3, c4 = st.columns(4)
         c1.metric(t("home.loss_of", lang).format(arch=ARCH_LABELS["transformer"]),
                   num(row.loss_transformer, ".4f"))
         c2.metric(t("home.loss_of", lang).format(arch=ARCH_LABELS["dcformer"]),
                   num(row.loss_dcformer, ".4f"))
         c3.metric(t("home.loss_diff", lang), num(row.loss_diff, "+.4f"), help=t("home.loss_diff_help", lang))
-        c4.metric(t("home.speed_ratio", lang), num(row.speed_ratio, ".2f", "×"),
-                  help=t("home.speed_ratio_help", lang))
+        c4.metric(t("home.speed_ratio_on", lang).format(device=row.speed_device or "—"),
+                  num(row.speed_ratio, ".2f", "×"), help=t("home.speed_ratio_help", lang))
 
 st.subheader(t("home.status_counts", lang))
 for column, (status, n) in zip(st.columns(5), status_counts(runs).items()):

@@ -101,3 +101,78 @@ def pareto_scatter(summary: pd.DataFrame, lang: str) -> alt.Chart:
              .mark_line(interpolate="step-after", color="gray", strokeDash=[4, 3])
              .encode(x=x, y=y))
     return (front + points).properties(title=t("chart.pareto", lang), width=WIDTH, height=340)
+
+
+# ----------------------------------------------------------------------------- inside DCFormer
+# Matrix / gate names from dcpoc.inspect ('pre_query', ...) -> i18n keys "inspect.matrix.<name>".
+COMPOSITION_NAMES = ("pre_query", "pre_key", "post_query", "post_key")
+
+
+def _matrix_label(frame: pd.DataFrame, column: str, lang: str) -> pd.DataFrame:
+    return frame.assign(label=frame[column].map(lambda n: t(f"inspect.matrix.{n}", lang)))
+
+
+def composition_heatmaps(matrices: pd.DataFrame, lang: str) -> alt.Chart:
+    """One H x H heat map per composition matrix (identity = 1 on the diagonal, 0 elsewhere).
+    ``matrices``: rows (matrix, source, target, value) from inspect.matrix_frame."""
+    data = _matrix_label(matrices, "matrix", lang)
+    order = [t(f"inspect.matrix.{n}", lang) for n in COMPOSITION_NAMES]
+    return (alt.Chart(data).mark_rect()
+            .encode(x=alt.X("target:O", title=t("chart.axis.target_head", lang)),
+                    y=alt.Y("source:O", title=t("chart.axis.source_head", lang)),
+                    color=alt.Color("value:Q", title=t("chart.axis.weight", lang),
+                                    scale=alt.Scale(scheme="redblue", domainMid=0, reverse=True)),
+                    tooltip=[alt.Tooltip("source:O", title=t("chart.axis.source_head", lang)),
+                             alt.Tooltip("target:O", title=t("chart.axis.target_head", lang)),
+                             alt.Tooltip("value:Q", title=t("chart.axis.weight", lang), format=".4f")])
+            .properties(width=150, height=150)
+            .facet(column=alt.Column("label:N", title=None, sort=order))
+            .properties(title=t("chart.composition", lang)))
+
+
+def attention_heatmaps(maps: pd.DataFrame, lang: str) -> alt.Chart:
+    """Attention maps of one head side by side (before / after composition, Transformer++).
+    ``maps``: rows (panel, query, key, value) from inspect.attention_frame."""
+    return (alt.Chart(maps).mark_rect()
+            .encode(x=alt.X("key:O", title=t("chart.axis.key_pos", lang), axis=alt.Axis(labels=False)),
+                    y=alt.Y("query:O", title=t("chart.axis.query_pos", lang), axis=alt.Axis(labels=False)),
+                    color=alt.Color("value:Q", title=t("chart.axis.attention", lang),
+                                    scale=alt.Scale(scheme="redblue", domainMid=0, reverse=True)),
+                    tooltip=[alt.Tooltip("query:O", title=t("chart.axis.query_pos", lang)),
+                             alt.Tooltip("key:O", title=t("chart.axis.key_pos", lang)),
+                             alt.Tooltip("value:Q", title=t("chart.axis.attention", lang), format=".4f")])
+            .properties(width=220, height=220)
+            .facet(column=alt.Column("panel:N", title=None, sort=list(dict.fromkeys(maps["panel"]))))
+            .properties(title=t("chart.attention_maps", lang)))
+
+
+def identity_distance(distances: pd.DataFrame, lang: str) -> alt.Chart:
+    """Per layer, how far each composition is from identity (mean ||M - I||_F), grouped bars.
+    ``distances``: rows (layer, matrix, distance) from inspect.distance_frame."""
+    data = _matrix_label(distances, "matrix", lang)
+    order = [t(f"inspect.matrix.{n}", lang) for n in COMPOSITION_NAMES]
+    return (alt.Chart(data, title=t("chart.identity_distance", lang)).mark_bar()
+            .encode(x=alt.X("layer:O", title=t("chart.axis.layer", lang), axis=alt.Axis(labelAngle=0)),
+                    xOffset=alt.XOffset("label:N", sort=order),
+                    y=alt.Y("distance:Q", title=t("chart.axis.distance", lang)),
+                    color=alt.Color("label:N", title=t("chart.axis.matrix", lang), sort=order),
+                    tooltip=[alt.Tooltip("layer:O", title=t("chart.axis.layer", lang)),
+                             alt.Tooltip("label:N", title=t("chart.axis.matrix", lang)),
+                             alt.Tooltip("distance:Q", title=t("chart.axis.distance", lang), format=".4f")])
+            .properties(width=WIDTH, height=260))
+
+
+def gate_bars(gates: pd.DataFrame, lang: str) -> alt.Chart:
+    """Gate values per head (tanh, in [-1, 1]) of one layer, grouped by gate.
+    ``gates``: rows (gate, head, value) from inspect.gate_frame."""
+    data = _matrix_label(gates, "gate", lang)
+    order = [t(f"inspect.matrix.{n}", lang) for n in COMPOSITION_NAMES]
+    return (alt.Chart(data, title=t("chart.gates", lang)).mark_bar()
+            .encode(x=alt.X("head:O", title=t("chart.axis.head", lang), axis=alt.Axis(labelAngle=0)),
+                    xOffset=alt.XOffset("label:N", sort=order),
+                    y=alt.Y("value:Q", title=t("chart.axis.gate", lang)),
+                    color=alt.Color("label:N", title=t("chart.axis.matrix", lang), sort=order),
+                    tooltip=[alt.Tooltip("head:O", title=t("chart.axis.head", lang)),
+                             alt.Tooltip("label:N", title=t("chart.axis.matrix", lang)),
+                             alt.Tooltip("value:Q", title=t("chart.axis.gate", lang), format=".4f")])
+            .properties(width=WIDTH, height=240))

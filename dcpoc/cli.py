@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train an existing queued run (the way the worker starts runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("report", help="the meeting summary of a study (verdict, numbers, risks)")
+    p.add_argument("--study", required=True)
+    p.add_argument("--format", choices=("md", "html"), default="md")
+    p.add_argument("--lang", choices=("en", "ja"), default="en")
+    p.add_argument("--out", required=True, help="file to write")
+
     p = sub.add_parser("runs", help="list runs")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--study")
@@ -52,9 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reset", action="store_true", help="back to the built-in defaults")
 
     p = sub.add_parser("bench", help="benchmarks; write JSON results")
-    p.add_argument("what", choices=("model", "kernels", "gpu"), help="model: training tokens/s of "
-                   "both architectures side by side; kernels: attention forward/backward time and "
-                   "memory of SDPA and every DCMHA path; gpu: kernel checks + both benchmarks")
+    p.add_argument("what", choices=("model", "kernels", "gpu", "infer"), help="model: training "
+                   "tokens/s of both architectures side by side; kernels: attention forward/backward "
+                   "time and memory of SDPA and every DCMHA path; gpu: kernel checks + both "
+                   "benchmarks; infer: KV-cached prefill and decode speed and cache bytes per token "
+                   "of both architectures (stored in the database)")
     p.add_argument("--preset", default=None, help="model bench preset (default cpu-demo on CPU)")
     p.add_argument("--steps", type=int, default=None, help="timed steps per architecture")
     p.add_argument("--compile", action="store_true", help="torch.compile both models")
@@ -65,7 +73,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_worker_parser(sub)
     _add_study_parser(sub)
+    _add_generate_parsers(sub)
     return parser
+
+
+def _add_generate_parsers(sub) -> None:
+    p = sub.add_parser("generate", help="sample text from a finished run's checkpoint (KV cache)")
+    p.add_argument("--run", required=True, metavar="RUN_ID", help="the run whose checkpoint to use")
+    p.add_argument("--prompt", required=True, help="text to continue")
+    p.add_argument("--max-tokens", type=int, default=200, help="bytes to generate (default 200)")
+    p.add_argument("--temperature", type=float, default=0.8, help="0 is greedy (default 0.8)")
+    p.add_argument("--top-k", type=int, default=40, help="sample among the k likeliest (0: all)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed: same seed, same text")
+    p = sub.add_parser("inspect", help="head-composition matrices, gates and attention maps of a "
+                       "DCFormer run on a text (and the same head of a Transformer++ run)")
+    p.add_argument("--run", required=True, metavar="RUN_ID", help="a DCFormer run")
+    p.add_argument("--twin", metavar="RUN_ID", help="a Transformer++ run to show next to it")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="the text to look at")
+    source.add_argument("--sample", action="store_true", help="a validation sample of the run's corpus")
+    p.add_argument("--token", type=int, default=-1, help="query position (default -1: the last)")
+    p.add_argument("--head", type=int, default=0, help="head of the attention maps (default 0)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def _add_worker_parser(sub) -> None:
@@ -118,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .store import StoreError
     try:
         commands = {"train": cmd_train, "runs": cmd_runs, "prices": cmd_prices, "bench": cmd_bench,
-                    "worker": cmd_worker, "study": cmd_study}
+                    "worker": cmd_worker, "study": cmd_study, "generate": cmd_generate,
+                    "inspect": cmd_inspect, "report": cmd_report}
         return commands[args.command](args)
     except _user_errors() as e:
         print(f"error: {e}", file=sys.stderr)
@@ -177,6 +207,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if summary["status"] in ("succeeded", "cancelled") else 1
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import report
+    from .store import Store
+    store = Store()
+    study = store.get_study(args.study)
+    if study is None:
+        print(f"error: no study named '{args.study}'", file=sys.stderr)
+        return 2
+    runs = store.list_runs()
+    ids = runs.loc[runs["study"].eq(args.study), "id"].tolist()
+    curves = store.get_metrics(ids, keys=["val_loss"]) if ids else None
+    summary = report.build_summary(runs, args.study, study.get("question", ""), curves)
+    with open(args.out, "wb") as out:
+        out.write(report.render(summary, args.format, args.lang))
+    print(f"{summary.decision.verdict}: wrote {args.out}")
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from .analysis import runs_table
     from .store import Store
@@ -224,11 +272,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = bench.bench_model(args.preset, args.steps, args.device, args.compile)
     elif args.what == "kernels":
         result = bench.bench_kernels(args.device, _int_list(args.seq_lens, "--seq-lens"))
+    elif args.what == "infer":
+        result = bench.bench_infer(args.preset, args.steps, args.device)
+        from .store import Store
+        result["benchmark_id"] = Store().add_benchmark("infer", result)
     else:
         result = bench.bench_gpu()
     path = bench.write_result(result, args.out)
     print(bench.format_result(result))
     print(f"results written to {path}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .generate import generate_text
+    text = generate_text(args.run, args.prompt, args.max_tokens, args.temperature,
+                         args.top_k or None, args.seed)
+    print(args.prompt + text)
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .inspect import format_inspection, inspect_run
+    result = inspect_run(args.run, text=args.text, sample=args.sample, token=args.token,
+                         head=args.head, twin=args.twin)
+    print(json.dumps(result, ensure_ascii=False) if args.json else format_inspection(result))
     return 0
 
 

@@ -50,6 +50,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "nav.runs": {"en": "Runs", "ja": "実行一覧"},
     "nav.compare": {"en": "Compare", "ja": "比較"},
     "nav.settings": {"en": "Settings", "ja": "設定"},
+    "nav.inspect": {"en": "Inspect", "ja": "モデルの中身"},
+    "nav.decision": {"en": "Decision", "ja": "導入判断"},
 
     "login.title": {"en": "Sign in", "ja": "サインイン"},
     "login.password": {"en": "Password", "ja": "パスワード"},
@@ -58,28 +60,187 @@ STRINGS: dict[str, dict[str, str]] = {
 
     "home.empty_cli": {"en": "Or, from a terminal:", "ja": "またはターミナルから:"},
     "home.go_launch": {"en": "Launch your first study", "ja": "最初のスタディを開始する"},
-    "home.verdict": {"en": "Verdict: not decided yet", "ja": "判定: まだ出ていません"},
-    "home.verdict_placeholder": {
-        "en": "Placeholder: the GO / CONDITIONAL / NO-GO rule (seed statistics, compute multiplier) "
-              "comes in a later release. Below are the raw headline numbers from finished runs: "
-              "mean final validation loss of each architecture per preset, and their speed ratio.",
-        "ja": "仮表示です。GO / 条件付き / NO-GO の判定ルール（シード間の統計、計算量倍率）は今後の"
-              "リリースで追加されます。以下は完了した実行から得た主要な数値です。プリセットごとの各アーキ"
-              "テクチャの最終検証損失の平均と、速度の比です。"},
+    # --- the decision (analysis.decide) and the meeting summary (dcpoc/report.py)
+    "dec.verdict.GO": {"en": "GO: adopt DCFormer", "ja": "GO：DCFormer の採用を推奨"},
+    "dec.verdict.CONDITIONAL": {"en": "CONDITIONAL: promising, not yet proven",
+                                "ja": "条件付き：有望だが未確定"},
+    "dec.verdict.NO-GO": {"en": "NO-GO: stay with Transformer++",
+                          "ja": "見送り：Transformer++ を継続"},
+    "dec.verdict.INSUFFICIENT": {"en": "Insufficient evidence: no verdict yet",
+                                 "ja": "根拠不足：まだ判定できません"},
+    "dec.card": {"en": "Verdict", "ja": "判定"},
+    "dec.reasons": {"en": "Why", "ja": "理由"},
+    "dec.needed": {"en": "What to run next", "ja": "次に実行すべきこと"},
+    "dec.flips": {"en": "What would change the verdict", "ja": "判定が変わる条件"},
+    "dec.risks": {"en": "Risks and mitigations", "ja": "リスクと対策"},
+    "dec.answers": {"en": "The three questions", "ja": "3 つの問いへの回答"},
+    "dec.q1": {"en": "Same quality for less compute?", "ja": "少ない計算量で同じ品質が出せるか"},
+    "dec.q2": {"en": "Easy to drop into what we run?", "ja": "既存の環境に導入しやすいか"},
+    "dec.q3": {"en": "Risks in operation?", "ja": "運用上のリスクは"},
+    "dec.a1": {"en": "Compute multiplier {m}; net of speed {net}.",
+               "ja": "計算量倍率は {m}、速度差を差し引いた正味の効果は {net} です。"},
+    "dec.a2": {"en": "Same training loop and data; only the attention layer changes. Training speed "
+                     "ratio {ratio} on {device}.",
+               "ja": "学習ループとデータはそのままで、変わるのはアテンション層のみです。"
+                     "{device} での学習速度比は {ratio} です。"},
+    "dec.a3": {"en": "See the risks below: small-scale extrapolation, seed variance, kernel maturity, "
+                     "inference speed, operations.",
+               "ja": "下記のリスク（小規模からの外挿、シードによるばらつき、カーネルの成熟度、推論速度、"
+                     "運用負荷）をご確認ください。"},
+    "dec.multiplier": {"en": "Compute multiplier", "ja": "計算量倍率"},
+    "dec.multiplier_help": {"en": "How much more training compute Transformer++ needs to reach "
+                                  "DCFormer's loss (the paper reports 1.7x to 2x). 95% bootstrap "
+                                  "interval over runs.",
+                            "ja": "DCFormer と同じ損失に達するのに Transformer++ が必要とする学習計算量の倍率"
+                                  "（論文では 1.7〜2 倍）。実行単位のブートストラップによる 95% 区間。"},
+    "dec.net": {"en": "Net benefit", "ja": "正味の効果"},
+    "dec.net_help": {"en": "Multiplier x DCFormer's training speed relative to Transformer++. Above 1: "
+                           "the same quality costs less.",
+                     "ja": "倍率 × Transformer++ に対する DCFormer の学習速度比。1 を超えれば同じ品質を"
+                           "より安く得られます。"},
+    "dec.speed": {"en": "Speed ratio", "ja": "速度比"},
+    "dec.fit": {"en": "Fit: {kind} over {n} Transformer++ runs",
+                "ja": "当てはめ: Transformer++ の {n} 実行に対する{kind}"},
+    "dec.fit.power": {"en": "power law with irreducible term (L = E + A·C^-α)",
+                      "ja": "べき乗則（既約項あり, L = E + A·C^-α）"},
+    "dec.fit.loglinear": {"en": "log-linear fit (L = a + b·ln C; fewer than 4 points)",
+                          "ja": "対数線形の当てはめ（L = a + b·ln C、点が 4 未満のため）"},
+    "dec.no_interval": {"en": "no interval", "ja": "区間なし"},
+    "dec.table.basis": {"en": "Compared at", "ja": "比較条件"},
+    "dec.basis.tokens": {"en": "equal tokens", "ja": "同一トークン数"},
+    "dec.basis.cost": {"en": "equal cost", "ja": "同一コスト"},
+    "dec.table.pairs": {"en": "Seed pairs", "ja": "シード対の数"},
+    "dec.table.loss_diff": {"en": "Loss difference (95% CI)", "ja": "損失の差 (95% 信頼区間)"},
+    "dec.table.ppl_diff": {"en": "Perplexity difference (95% CI)",
+                           "ja": "パープレキシティの差 (95% 信頼区間)"},
+    "dec.table_note": {"en": "DCFormer minus Transformer++, runs paired by seed on one corpus "
+                             "({fingerprint}); negative favours DCFormer. Interval: paired t over seeds.",
+                       "ja": "DCFormer − Transformer++。同一コーパス（{fingerprint}）の実行をシードで"
+                             "対応付けた差で、負なら DCFormer が優位。区間はシード間の対応のある t 区間。"},
+    "dec.page_title": {"en": "Decision", "ja": "導入判断"},
+    "dec.thresholds": {"en": "Thresholds", "ja": "判定しきい値"},
+    "dec.go_net_low": {"en": "GO when net benefit's lower bound exceeds (default 1.1)",
+                       "ja": "GO の条件：正味の効果の下限がこの値を超える（既定 1.1）"},
+    "dec.nogo_net_high": {"en": "NO-GO when net benefit's upper bound is below (default 1.0)",
+                          "ja": "見送りの条件：正味の効果の上限がこの値を下回る（既定 1.0）"},
+    "dec.min_seeds": {"en": "Seeds needed per size (default 2)", "ja": "サイズごとに必要なシード数（既定 2）"},
+    "dec.min_sizes": {"en": "Model sizes needed (default 2)", "ja": "必要なモデルサイズ数（既定 2）"},
+    "dec.target": {"en": "Target scale", "ja": "本番想定の規模"},
+    "dec.target_params": {"en": "Parameters (millions)", "ja": "パラメータ数（百万）"},
+    "dec.target_tokens": {"en": "Training tokens (billions)", "ja": "学習トークン数（十億）"},
+    "dec.gpu": {"en": "GPU type", "ja": "GPU の種類"},
+    "dec.price": {"en": "Price per GPU-hour ($)", "ja": "GPU 1 時間あたりの価格 ($)"},
+    "dec.projection": {"en": "Projection at the target", "ja": "本番規模での試算"},
+    "dec.proj.tf": {"en": "Transformer++", "ja": "Transformer++"},
+    "dec.proj.dc_same": {"en": "DCFormer, same tokens", "ja": "DCFormer（同一トークン数）"},
+    "dec.proj.dc_equal": {"en": "DCFormer, equal quality", "ja": "DCFormer（同等品質）"},
+    "dec.proj.hours": {"en": "GPU-hours", "ja": "GPU 時間"},
+    "dec.proj.cost": {"en": "Cost", "ja": "費用"},
+    "dec.proj.saved": {"en": "Saved for equal quality", "ja": "同等品質での削減額"},
+    "dec.proj.none": {"en": "No projection until the compute multiplier and speed ratio are measured.",
+                      "ja": "計算量倍率と速度比が測定されるまで試算できません。"},
+    "dec.open_decision": {"en": "Open the decision page", "ja": "導入判断ページを開く"},
+    "dec.no_study": {"en": "No finished study yet.", "ja": "完了したスタディがまだありません。"},
+    "reason.insufficient": {"en": "Not enough evidence for a verdict yet.",
+                            "ja": "判定に足る根拠がまだ揃っていません。"},
+    "reason.net": {"en": "Net benefit {net:.2f} (95% interval {net_low:.2f} to {net_high:.2f}): compute "
+                         "multiplier {m:.2f} x speed ratio {ratio:.2f}. GO needs the lower bound above "
+                         "{go:.2f}; NO-GO when the upper bound is below {nogo:.2f}.",
+                   "ja": "正味の効果は {net:.2f}（95% 区間 {net_low:.2f}〜{net_high:.2f}）で、計算量倍率 "
+                         "{m:.2f} × 速度比 {ratio:.2f} から求めています。GO には下限が {go:.2f} を超える"
+                         "必要があり、上限が {nogo:.2f} を下回れば見送りです。"},
+    "reason.loss": {"en": "At equal tokens on {preset}, DCFormer's val loss differs by {diff:+.4f} "
+                          "(95% interval {diff_low:+.4f} to {diff_high:+.4f}).",
+                    "ja": "{preset} で同一トークン数のとき、DCFormer の検証損失の差は {diff:+.4f}"
+                          "（95% 区間 {diff_low:+.4f}〜{diff_high:+.4f}）です。"},
+    "reason.extrapolated": {"en": "Some DCFormer losses lie below every Transformer++ point: the "
+                                  "multiplier extrapolates the fit.",
+                            "ja": "DCFormer の損失の一部は Transformer++ のどの点よりも低く、倍率は"
+                                  "当てはめの外挿に基づいています。"},
+    "flip.go": {"en": "It would drop from GO if the lower bound fell to {go:.2f} or below, e.g. a speed "
+                      "ratio under {ratio_needed:.2f} on your hardware.",
+                "ja": "下限が {go:.2f} 以下に下がれば GO ではなくなります。例えば御社のハードウェアで"
+                      "速度比が {ratio_needed:.2f} を下回る場合です。"},
+    "flip.conditional": {"en": "GO needs a net-benefit lower bound above {go:.2f}: a speed ratio of at "
+                               "least {ratio_needed:.2f} (now {ratio:.2f}), or a narrower interval from "
+                               "more seeds and sizes.",
+                         "ja": "GO には正味の効果の下限が {go:.2f} を超える必要があります。速度比 "
+                               "{ratio_needed:.2f} 以上（現在 {ratio:.2f}）、またはシードとサイズの追加で"
+                               "区間を狭めることが条件です。"},
+    "flip.nogo": {"en": "It would leave NO-GO with a speed ratio of at least {ratio_needed:.2f} (now "
+                        "{ratio:.2f}), e.g. from a faster kernel, and a loss interval not above zero.",
+                  "ja": "速度比が {ratio_needed:.2f} 以上（現在 {ratio:.2f}）になり（例えばカーネルの高速化）、"
+                        "損失差の区間が 0 を上回らなければ、見送りではなくなります。"},
+    "need.arch": {"en": "Run {arch}: no finished run of it yet.",
+                  "ja": "{arch} を実行してください（完了した実行がまだありません）。"},
+    "need.corpus": {"en": "Runs used {n} different corpora: rerun on one corpus.",
+                    "ja": "実行が {n} 種類のコーパスにまたがっています。1 つのコーパスで揃えて再実行してください。"},
+    "need.failed": {"en": "{n} runs failed or diverged: rerun them or find the cause.",
+                    "ja": "{n} 件の実行が失敗または発散しました。再実行するか原因を調べてください。"},
+    "need.sizes": {"en": "Run {n} more model size(s) (have {have}): the compute fit needs a ladder.",
+                   "ja": "モデルサイズをあと {n} 種類実行してください（現在 {have} 種類）。計算量の当てはめには"
+                         "複数サイズが必要です。"},
+    "need.seeds": {"en": "Run {n} more seed(s) of both architectures (have {have} paired): one seed "
+                         "gives no interval.",
+                   "ja": "両アーキテクチャでシードをあと {n} 個実行してください（現在の対は {have}）。"
+                         "シードが 1 つでは信頼区間を出せません。"},
+    "need.speed": {"en": "Measure both architectures on the same device to get the speed ratio.",
+                   "ja": "速度比を得るため、両アーキテクチャを同じデバイスで測定してください。"},
+    "why.no_pairs": {"en": "No seed run by both architectures.", "ja": "両方で実行したシードがありません。"},
+    "why.one_seed": {"en": "One seed: no interval exists.", "ja": "シードが 1 つのため区間は出せません。"},
+    "why.no_arch": {"en": "Both architectures are needed.", "ja": "両アーキテクチャの実行が必要です。"},
+    "why.one_size": {"en": "Transformer++ ran at {n} compute value(s): a fit needs two.",
+                     "ja": "Transformer++ の計算量が {n} 種類のみで、当てはめには 2 種類以上が必要です。"},
+    "why.beyond_fit": {"en": "A DCFormer loss lies below Transformer++'s fitted floor: no finite "
+                             "multiplier.",
+                       "ja": "DCFormer の損失が Transformer++ の当てはめの下限を下回り、倍率が有限になりません。"},
+    "why.bootstrap_degenerate": {"en": "Too few runs for a bootstrap interval.",
+                                 "ja": "ブートストラップ区間を出すには実行数が足りません。"},
+    "why.no_speed": {"en": "No speed ratio measured on one device.",
+                     "ja": "同一デバイスでの速度比が測定されていません。"},
+    "risk.extrapolation": {"en": "Small-scale extrapolation: the PoC's models are far smaller than "
+                                 "production. Mitigation: confirm at one larger size before committing.",
+                           "ja": "小規模からの外挿：PoC のモデルは本番よりはるかに小さい。対策：本格導入の前に"
+                                 "一段大きいサイズで確認する。"},
+    "risk.seed_variance": {"en": "Seed variance: differences this small can come from the random seed. "
+                                 "Mitigation: at least 3 seeds at the decisive size.",
+                           "ja": "シードによるばらつき：この程度の差は乱数シードでも生じ得る。対策：判断に使う"
+                                 "サイズで 3 シード以上を回す。"},
+    "risk.kernel": {"en": "Kernel maturity: the fused DCMHA kernel is new and its speed depends on the "
+                          "GPU. Mitigation: benchmark on the production GPU before adoption.",
+                    "ja": "カーネルの成熟度：DCMHA の融合カーネルは新しく、速度は GPU に依存する。対策：導入前に"
+                          "本番 GPU でベンチマークする。"},
+    "risk.inference": {"en": "Inference speed: composition adds work per generated token. Mitigation: "
+                             "measure serving latency and cost with `dcpoc bench infer`.",
+                       "ja": "推論速度：合成処理により生成トークンごとの計算が増える。対策：`dcpoc bench infer` "
+                             "で推論の遅延と費用を測る。"},
+    "risk.operations": {"en": "Operational complexity: a custom kernel and model code to maintain. "
+                              "Mitigation: keep the PyTorch reference path as a fallback and pin versions.",
+                        "ja": "運用の複雑さ：独自カーネルとモデルコードの保守が必要。対策：PyTorch の参照実装を"
+                              "代替経路として残し、バージョンを固定する。"},
     "home.no_results": {"en": "No finished run with a validation loss yet.",
                         "ja": "検証損失のある完了済みの実行はまだありません。"},
-    "home.n_runs": {"en": "{tf} Transformer++ runs, {dc} DCFormer runs",
-                    "ja": "Transformer++ {tf} 件、DCFormer {dc} 件"},
+    "home.no_study": {"en": "(runs outside any study)", "ja": "（スタディに属さない実行）"},
+    "home.scope": {"en": "Only runs on the same corpus with the same number of steps are compared; "
+                         "speeds only on the same device.",
+                   "ja": "比較するのは同じコーパス・同じステップ数の実行どうしのみ、速度は同じデバイス"
+                         "どうしのみです。"},
+    "home.group": {"en": "{steps} steps  ·  corpus {corpus} ({fingerprint})",
+                   "ja": "{steps} ステップ  ·  コーパス {corpus}（{fingerprint}）"},
+    "home.arch_counts": {"en": "{arch}: {n} counted, {failed} failed, {diverged} diverged",
+                         "ja": "{arch}: 集計 {n} 件、失敗 {failed} 件、発散 {diverged} 件"},
     "home.loss_of": {"en": "{arch} val loss", "ja": "{arch} の検証損失"},
     "home.loss_diff": {"en": "Loss difference", "ja": "損失の差"},
     "home.loss_diff_help": {"en": "DCFormer's loss minus Transformer++'s. Negative means DCFormer "
                                   "reaches a lower (better) loss.",
                             "ja": "DCFormer の損失から Transformer++ の損失を引いた値。マイナスなら "
                                   "DCFormer の損失が低い（良い）ことを意味します。"},
-    "home.speed_ratio": {"en": "Speed ratio", "ja": "速度比"},
-    "home.speed_ratio_help": {"en": "Training tokens per second of DCFormer divided by Transformer++'s; "
+    "home.speed_ratio_on": {"en": "Speed ratio on {device}", "ja": "{device} での速度比"},
+    "home.speed_ratio_help": {"en": "Training tokens per second of DCFormer divided by Transformer++'s, "
+                                    "both measured on the same device kind and number of processes; "
                                     "below 1 means DCFormer trains slower.",
-                              "ja": "DCFormer の学習トークン/秒を Transformer++ のもので割った値。"
+                              "ja": "DCFormer の学習トークン/秒を Transformer++ のもので割った値"
+                                    "（同じ種類のデバイス・同じプロセス数で測定したもの同士）。"
                                     "1 未満なら DCFormer の学習が遅いことを意味します。"},
     "home.start": {"en": "Where to start", "ja": "はじめに"},
     "home.start_text": {
@@ -289,6 +450,79 @@ STRINGS: dict[str, dict[str, str]] = {
     "chart.bars.tokens_per_s": {"en": "Throughput (higher is faster)", "ja": "スループット（高いほど速い）"},
     "chart.bars.peak_mem_mb": {"en": "Peak memory (lower is better)", "ja": "ピークメモリ（低いほど良い）"},
     "chart.pareto": {"en": "Perplexity against cost", "ja": "コストに対するパープレキシティ"},
+    "chart.composition": {"en": "Effective head-composition matrices (identity = no composition)",
+                          "ja": "実効的なヘッド合成行列（単位行列 = 合成なし）"},
+    "chart.attention_maps": {"en": "Attention map of the chosen head", "ja": "選んだヘッドのアテンションマップ"},
+    "chart.identity_distance": {"en": "Distance of composition from identity per layer",
+                                "ja": "層ごとの合成の単位行列からの距離"},
+    "chart.gates": {"en": "Gate values per head", "ja": "ヘッドごとのゲート値"},
+    "chart.axis.source_head": {"en": "Source head", "ja": "入力ヘッド"},
+    "chart.axis.target_head": {"en": "Target head", "ja": "出力ヘッド"},
+    "chart.axis.weight": {"en": "Weight", "ja": "重み"},
+    "chart.axis.query_pos": {"en": "Query position", "ja": "クエリ位置"},
+    "chart.axis.key_pos": {"en": "Key position", "ja": "キー位置"},
+    "chart.axis.attention": {"en": "Attention weight", "ja": "アテンション重み"},
+    "chart.axis.layer": {"en": "Layer", "ja": "層"},
+    "chart.axis.distance": {"en": "Mean ||M - I|| (Frobenius)", "ja": "平均 ||M - I||（フロベニウス）"},
+    "chart.axis.matrix": {"en": "Composition", "ja": "合成"},
+    "chart.axis.head": {"en": "Head", "ja": "ヘッド"},
+    "chart.axis.gate": {"en": "Gate (tanh)", "ja": "ゲート (tanh)"},
+    "inspect.matrix.pre_query": {"en": "pre, query-wise", "ja": "事前・クエリ側"},
+    "inspect.matrix.pre_key": {"en": "pre, key-wise", "ja": "事前・キー側"},
+    "inspect.matrix.post_query": {"en": "post, query-wise", "ja": "事後・クエリ側"},
+    "inspect.matrix.post_key": {"en": "post, key-wise", "ja": "事後・キー側"},
+    "inspect.title": {"en": "Look inside DCFormer", "ja": "DCFormer の内部を見る"},
+    "inspect.caption": {"en": "How much each layer mixes its attention heads on a text, and what a "
+                              "head attends to before and after composition, next to the same head "
+                              "of Transformer++. Computed in a separate process from the checkpoint.",
+                        "ja": "テキスト上で各層がアテンションヘッドをどれだけ混ぜているか、合成の前後で"
+                              "ヘッドがどこに注目しているかを、Transformer++ の同じヘッドと並べて示します。"
+                              "チェックポイントから別プロセスで計算します。"},
+    "inspect.none": {"en": "No finished DCFormer run yet: train one and come back.",
+                     "ja": "完了した DCFormer の実行がまだありません。学習してから戻ってください。"},
+    "inspect.run": {"en": "DCFormer run", "ja": "DCFormer の実行"},
+    "inspect.twin": {"en": "Transformer++ twin (same study, preset, seed)",
+                     "ja": "対になる Transformer++（同じスタディ・プリセット・シード）"},
+    "inspect.no_twin": {"en": "No Transformer++ run with the same study, preset and seed.",
+                        "ja": "同じスタディ・プリセット・シードの Transformer++ 実行がありません。"},
+    "inspect.source": {"en": "Text", "ja": "テキスト"},
+    "inspect.source.text": {"en": "Type a text", "ja": "テキストを入力"},
+    "inspect.source.sample": {"en": "A validation sample", "ja": "検証データのサンプル"},
+    "inspect.text": {"en": "Text to look at", "ja": "調べるテキスト"},
+    "inspect.token": {"en": "Query token (-1 = last)", "ja": "クエリトークン（-1 = 最後）"},
+    "inspect.head": {"en": "Head of the attention maps", "ja": "アテンションマップのヘッド"},
+    "inspect.layer": {"en": "Layer", "ja": "層"},
+    "inspect.where": {"en": "Matrices", "ja": "行列"},
+    "inspect.where.at": {"en": "At the query token", "ja": "クエリトークンで"},
+    "inspect.where.mean": {"en": "Averaged over the text", "ja": "テキスト全体の平均"},
+    "inspect.summary": {"en": "Where DCMHA does work", "ja": "DCMHA が働いている場所"},
+    "inspect.summary_help": {"en": "0 means the layer passes heads through unmixed, as Transformer++ "
+                                   "does; larger means more composition.",
+                             "ja": "0 はその層がヘッドを混ぜずに通すこと（Transformer++ と同じ）を意味し、"
+                                   "大きいほど合成が強いことを示します。"},
+    "inspect.tokens": {"en": "{n} tokens; query token {token} is '{char}'",
+                       "ja": "{n} トークン。クエリトークン {token} は '{char}'"},
+    "inspect.before": {"en": "DCFormer before composition", "ja": "DCFormer 合成前"},
+    "inspect.after": {"en": "DCFormer after composition", "ja": "DCFormer 合成後"},
+    "inspect.error": {"en": "The inspection failed", "ja": "内部の計算に失敗しました"},
+    "compare.infer": {"en": "Inference speed (latest benchmark)", "ja": "推論速度（最新のベンチマーク）"},
+    "compare.infer_none": {"en": "No inference benchmark yet: run `python -m dcpoc bench infer`.",
+                           "ja": "推論ベンチマークがまだありません。`python -m dcpoc bench infer` を実行してください。"},
+    "compare.infer_caption": {"en": "{preset} on {device}, batch 1, measured {date}. Fresh random models: "
+                                    "speed does not depend on training.",
+                              "ja": "{preset}、{device}、バッチ 1、{date} に計測。ランダム初期化のモデル"
+                                    "（速度は学習に依存しません）。"},
+    "compare.infer_decode": {"en": "Decode speed ratio", "ja": "デコード速度比"},
+    "compare.infer_cache": {"en": "Cache size ratio", "ja": "キャッシュサイズ比"},
+    "compare.infer_prefill": {"en": "Prefill speed ratio", "ja": "プリフィル速度比"},
+    "compare.infer_col.decode": {"en": "Decode tokens/s", "ja": "デコード トークン/秒"},
+    "compare.infer_col.prefill": {"en": "Prefill tokens/s", "ja": "プリフィル トークン/秒"},
+    "compare.infer_col.p50": {"en": "Latency p50 (ms)", "ja": "レイテンシ p50 (ms)"},
+    "compare.infer_col.p99": {"en": "Latency p99 (ms)", "ja": "レイテンシ p99 (ms)"},
+    "compare.infer_col.spread": {"en": "Spread across prompt lengths", "ja": "プロンプト長によるばらつき"},
+    "compare.infer_col.cache": {"en": "Cache bytes per token", "ja": "トークンあたりキャッシュ (バイト)"},
+    "compare.infer_ratio_help": {"en": "DCFormer divided by Transformer++.",
+                                 "ja": "DCFormer を Transformer++ で割った値。"},
 
     "unit.lt1s": {"en": "under 1 s", "ja": "1 秒未満"},
     "unit.s": {"en": "{n} s", "ja": "{n} 秒"},

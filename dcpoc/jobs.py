@@ -194,11 +194,13 @@ def _claimed_by_my_worker(row: dict) -> bool:
 
 
 def _take(store: Store, row: dict, resume: bool) -> None:
-    """Check that this process may train the run; a queued run is claimed from the queue."""
+    """Check that this process may train the run and take it: a queued run is claimed from the
+    queue, a failed or cancelled one (resume) is moved to running by compare-and-set, so a worker
+    claiming it meanwhile (after a resume request) wins and this process stops."""
     run_id, status = row["id"], row["status"]
     if status == "queued":
         if store.claim_run(f"cli-{os.getpid()}", socket.gethostname(), run_id=run_id) is None:
-            raise RunError(f"run {run_id} was just taken by a worker; see `python -m dcpoc runs`")
+            raise RunError(_not_claimable(store, run_id))
     elif status == "succeeded" and resume:
         raise RunError(f"run {run_id} already finished; start a new run instead of resuming it")
     elif status == "running" and _alive_elsewhere(row):
@@ -206,6 +208,23 @@ def _take(store: Store, row: dict, resume: bool) -> None:
                        "cancel it first")
     elif status != "running" and not resume:
         raise RunError(f"run {run_id} is {status}; resume it with --resume, or retry it")
+    elif status in ("failed", "cancelled"):
+        # A fresh heartbeat, so that a reaper does not judge the run lost before it starts.
+        if not store.transition_run(run_id, (status,), status="running", worker_id=None,
+                                    host=socket.gethostname(), pid=os.getpid(),
+                                    heartbeat_at=now_utc(), resume_requested=False):
+            now = store.get_run(run_id)
+            raise RunError(f"run {run_id} was taken meanwhile (it is now "
+                           f"{now['status'] if now else 'deleted'}); see `python -m dcpoc runs`")
+
+
+def _not_claimable(store: Store, run_id: str) -> str:
+    """Why a queued run could not be claimed here: a worker took it, or it resumes elsewhere."""
+    row = store.get_run(run_id)
+    if row and row["status"] == "queued" and row["resume_requested"]:
+        return (f"run {run_id} is queued to resume on host {row['host']}, where its checkpoint "
+                "is; run a worker there")
+    return f"run {run_id} was just taken by a worker; see `python -m dcpoc runs`"
 
 
 def _checkpoint_name() -> str:
@@ -315,7 +334,11 @@ def retry_run(store: Store, run_id: str, *, start_worker: bool = True) -> str:
 
 def resume_run(store: Store, run_id: str, *, start_worker: bool = True) -> None:
     """Queue a failed or cancelled run again, to continue from its last checkpoint (same run id;
-    metrics after the checkpoint step are replaced, so none are duplicated or missing)."""
+    metrics after the checkpoint step are replaced, so none are duplicated or missing).
+
+    Only a worker on the run's recorded host claims it (Store.claim_run): the checkpoint lies
+    under that host's DCPOC_HOME. The worker started here serves it only if that host is this
+    one; otherwise run `python -m dcpoc worker` on that host."""
     row = _existing(store, run_id)
     if row["status"] not in ("failed", "cancelled"):
         raise RunError(f"run {run_id} is {row['status']}; only a failed or cancelled run can be "

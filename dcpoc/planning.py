@@ -11,6 +11,7 @@ from typing import Mapping
 import pandas as pd
 
 from . import costs
+from .analysis import run_nproc
 from .config import ARCHS, PRESETS, ConfigError, RunConfig
 from .counts import flops_per_token
 from .security import CorpusPathError, confine_corpus
@@ -126,12 +127,6 @@ def check_form(form: LaunchForm, allowed_dirs: list, offered_presets: list[str]
 # (preset, arch, device kind, processes): tokens/s is the throughput of all a run's processes
 # together, so it is only reused for a run with as many.
 ThroughputKey = tuple[str, str, str, int]
-
-
-def run_nproc(config: object) -> int:
-    """A run's process count from its stored config (1 where it names none)."""
-    train = config.get("train") if isinstance(config, Mapping) else None
-    return int((train or {}).get("nproc", 1))
 
 
 def measured_throughput(runs: pd.DataFrame) -> dict[ThroughputKey, float]:

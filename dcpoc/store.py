@@ -24,8 +24,8 @@ from typing import Any, Iterator
 import pandas as pd
 from sqlalchemy import (
     BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-    TypeDecorator, UniqueConstraint, create_engine, delete, event, func, inspect, select, tuple_,
-    update,
+    TypeDecorator, UniqueConstraint, create_engine, delete, event, func, inspect, or_, select,
+    tuple_, update,
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
@@ -176,6 +176,17 @@ class Setting(Base):
     value_json: Mapped[str] = mapped_column(Text)
 
 
+class Benchmark(Base):
+    """One benchmark result (e.g. kind 'infer'), stored whole as JSON; the newest one is shown."""
+    __tablename__ = "benchmarks"
+    __table_args__ = (Index("ix_benchmarks_kind_created", "kind", "created_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(_UTCDateTime, default=_utcnow)
+    machine: Mapped[str] = mapped_column(Text, default="")
+    result_json: Mapped[str] = mapped_column(Text)
+
+
 _RUN_COLUMNS = [c.key for c in Run.__table__.columns]
 _JSON_ALIASES = {"config": "config_json", "versions": "versions_json"}
 # Public shape of a run (get_run keys, list_runs columns): JSON decoded, study name added.
@@ -208,6 +219,12 @@ def _as_utc(value: datetime | None) -> datetime | None:
 
 def _last_sign_of_life() -> Any:
     return func.coalesce(Run.heartbeat_at, Run.started_at, Run.created_at)
+
+
+def _resumable_on(host: str) -> Any:
+    """A run that is not queued to resume, or whose checkpoint is on ``host`` (or no host known)."""
+    return or_(Run.resume_requested.is_(False), Run.host.is_(None), Run.host == "",
+               Run.host == host)
 
 
 def _run_dict(run: Run, study: str | None) -> dict[str, Any]:
@@ -545,12 +562,17 @@ class Store:
         """Atomically take the oldest queued run (or run ``run_id`` if it is queued) for a worker:
         status running, worker_id and host set, pid cleared, heartbeat now, resume_requested reset.
         Returns the run as it was while queued (its ``resume_requested`` says how to start it), or
-        None when nothing is queued.
+        None when nothing is queued that this host may take.
+
+        A run queued to resume is claimable only from the host it last ran on (when it has one):
+        its checkpoint lies under that host's DCPOC_HOME, and elsewhere it would restart from
+        step 0. Workers on other hosts pass over it.
 
         Two claimers never get the same run: the UPDATE matches only a row that is still queued.
         On SQLite the IMMEDIATE transaction serialises claimers; on PostgreSQL FOR UPDATE SKIP
         LOCKED lets a second claimer pass over the row the first is taking."""
-        query = select(Run.id).where(Run.status == "queued")
+        claimable = (Run.status == "queued", _resumable_on(host))
+        query = select(Run.id).where(*claimable)
         if run_id is not None:
             query = query.where(Run.id == run_id)
         query = query.order_by(Run.created_at, Run.id).limit(1).with_for_update(skip_locked=True)
@@ -563,7 +585,7 @@ class Store:
                                       .outerjoin(Study, Run.study_id == Study.id)
                                       .where(Run.id == candidate)).one()
                 queued = _run_dict(row[0], row[1])
-                claim = (update(Run).where(Run.id == candidate, Run.status == "queued")
+                claim = (update(Run).where(Run.id == candidate, *claimable)
                          .values(status="running", worker_id=worker_id, host=host, pid=None,
                                  heartbeat_at=_utcnow(), resume_requested=False)
                          .execution_options(synchronize_session=False))
@@ -697,3 +719,25 @@ class Store:
         raw = json.dumps(value)
         with self._write() as session:
             session.merge(Setting(key=key, value_json=raw))
+
+    # -- benchmarks ---------------------------------------------------------------------------
+
+    def add_benchmark(self, kind: str, result: dict) -> int:
+        """Store one benchmark result (JSON-serialisable; its 'machine' entry, if any, is also kept
+        as text for listing). Returns the new id."""
+        raw = json.dumps(result)
+        machine = result.get("machine", "")
+        machine = machine if isinstance(machine, str) else json.dumps(machine, sort_keys=True)
+        with self._write() as session:
+            row = Benchmark(kind=kind, machine=machine, result_json=raw)
+            session.add(row)
+            session.flush()
+            return int(row.id)
+
+    def list_benchmarks(self, kind: str) -> list[dict]:
+        """Results of one kind, newest first: dicts (id, kind, created_at, machine, result)."""
+        with self._read() as session:
+            rows = session.scalars(select(Benchmark).where(Benchmark.kind == kind)
+                                   .order_by(Benchmark.created_at.desc(), Benchmark.id.desc())).all()
+            return [{"id": r.id, "kind": r.kind, "created_at": _as_utc(r.created_at),
+                     "machine": r.machine, "result": json.loads(r.result_json)} for r in rows]

@@ -55,3 +55,25 @@ if differences.empty:
     st.info(t("compare.config_same", lang))
 else:
     st.dataframe(differences.rename_axis(t("compare.field", lang)))
+
+st.subheader(t("compare.infer", lang))
+infer = ui.store(url).list_benchmarks("infer")
+if not infer:
+    st.info(t("compare.infer_none", lang))
+else:
+    bench = infer[0]["result"]
+    st.caption(t("compare.infer_caption", lang).format(
+        preset=bench["preset"], device=bench["machine"]["device"], date=bench["date"][:16]))
+    ratios = bench["dcformer_over_transformer"]
+    for column, key, name in zip(st.columns(3), ("decode_tokens_per_s", "prefill_tokens_per_s",
+                                                 "cache_bytes_per_token"),
+                                 ("compare.infer_decode", "compare.infer_prefill", "compare.infer_cache")):
+        column.metric(t(name, lang), f"{ratios[key]:.2f}×", help=t("compare.infer_ratio_help", lang))
+    columns = {"decode_tokens_per_s": t("compare.infer_col.decode", lang),
+               "prefill_tokens_per_s": t("compare.infer_col.prefill", lang),
+               "latency_p50_ms": t("compare.infer_col.p50", lang),
+               "latency_p99_ms": t("compare.infer_col.p99", lang),
+               "latency_spread": t("compare.infer_col.spread", lang),
+               "cache_bytes_per_token": t("compare.infer_col.cache", lang)}
+    rows = {ARCH_LABELS[r["arch"]]: {columns[k]: round(r[k], 2) for k in columns} for r in bench["rows"]}
+    st.dataframe(rows)

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from dcpoc.analysis import (config_differences, downsample, filter_runs, flatten,
-                            headline_by_preset, live_runs_table, pareto_front, run_environment,
-                            run_price_per_hour, run_summary, runs_table, status_counts, with_cost)
+                            headline_by_preset, headline_studies, live_runs_table, pareto_front,
+                            run_environment, run_price_per_hour, run_summary, runs_table,
+                            status_counts, with_cost)
 
 
 def runs_frame(*rows: dict) -> pd.DataFrame:
@@ -15,7 +16,9 @@ def runs_frame(*rows: dict) -> pd.DataFrame:
     base = {"study": "s", "preset": "tiny", "status": "succeeded", "seed": 1, "step": 20,
             "total_steps": 20, "final_val_loss": 4.0, "tokens_per_s": 1000.0,
             "peak_mem_bytes": 2**20, "wall_s": 10.0, "cost_usd": 0.001, "diverged": False,
-            "corpus_spec": "pydoc", "device": "cpu", "config": {"train": {}}}
+            "corpus_spec": "pydoc", "corpus_fingerprint": "fp-pydoc", "device": "cpu",
+            "config": {"train": {}}, "created_at": pd.Timestamp("2026-01-01", tz="UTC"),
+            "finished_at": pd.Timestamp("2026-01-02", tz="UTC")}
     return pd.DataFrame([{**base, **row} for row in rows])
 
 
@@ -28,25 +31,80 @@ def test_runs_table_keeps_its_columns_and_loss_metrics():
     assert status_counts(table)["succeeded"] == 1
 
 
-def test_headline_by_preset_means_differences_and_speed_ratio():
+def test_headline_by_preset_means_differences_speed_ratio_and_failures():
     runs = runs_frame(
         {"id": "t1", "arch": "transformer", "final_val_loss": 4.0, "tokens_per_s": 1000.0},
         {"id": "t2", "arch": "transformer", "final_val_loss": 4.2, "tokens_per_s": 1000.0},
         {"id": "d1", "arch": "dcformer", "final_val_loss": 3.9, "tokens_per_s": 700.0},
-        {"id": "d2", "arch": "dcformer", "final_val_loss": 4.5, "status": "failed"},
-        {"id": "d3", "arch": "dcformer", "final_val_loss": math.nan},
+        {"id": "d2", "arch": "dcformer", "final_val_loss": None, "status": "failed"},
+        {"id": "d3", "arch": "dcformer", "final_val_loss": math.nan, "status": "failed",
+         "diverged": True},
+        {"id": "d4", "arch": "dcformer", "status": "cancelled"},
         {"id": "x1", "arch": "dcformer", "preset": "cpu-demo", "final_val_loss": 3.0})
     head = headline_by_preset(runs).set_index("preset")
     tiny = head.loc["tiny"]
     assert tiny["loss_transformer"] == pytest.approx(4.1)
-    assert tiny["loss_dcformer"] == pytest.approx(3.9)       # failed and diverged runs left out
+    assert tiny["loss_dcformer"] == pytest.approx(3.9)       # failed and diverged runs left out...
     assert tiny["loss_diff"] == pytest.approx(-0.2)
-    assert tiny["speed_ratio"] == pytest.approx(0.7)
+    assert tiny["speed_ratio"] == pytest.approx(0.7) and tiny["speed_device"] == "cpu"
     assert (tiny["n_transformer"], tiny["n_dcformer"]) == (2, 1)
+    assert (tiny["failed_dcformer"], tiny["diverged_dcformer"]) == (1, 1)   # ...but counted
+    assert (tiny["failed_transformer"], tiny["diverged_transformer"]) == (0, 0)
+    assert (tiny["corpus"], tiny["corpus_fingerprint"], tiny["total_steps"]) == \
+        ("pydoc", "fp-pydoc", 20)
     demo = head.loc["cpu-demo"]
     assert math.isnan(demo["loss_transformer"]) and math.isnan(demo["loss_diff"])
+    assert math.isnan(demo["speed_ratio"]) and demo["speed_device"] == ""
     assert headline_by_preset(pd.DataFrame()).empty
     assert headline_by_preset(runs.iloc[0:0]).empty
+
+
+def test_headline_takes_the_latest_study_by_default_and_any_study_on_request():
+    day = lambda d: pd.Timestamp(f"2026-01-{d:02d}", tz="UTC")  # noqa: E731
+    runs = runs_frame(
+        {"id": "new", "arch": "dcformer", "study": "new", "finished_at": day(9)},
+        {"id": "wait", "arch": "dcformer", "study": "queued", "status": "queued",
+         "created_at": day(20), "finished_at": pd.NaT},
+        {"id": "old", "arch": "transformer", "study": "old", "finished_at": day(5),
+         "final_val_loss": 5.0},
+        {"id": "bad", "arch": "transformer", "study": "failing", "status": "failed",
+         "final_val_loss": None, "finished_at": day(7)},
+        {"id": "adhoc", "arch": "transformer", "study": None, "finished_at": day(3)})
+    assert headline_studies(runs) == ["new", "failing", "old", ""]
+    assert headline_by_preset(runs)["n_dcformer"].tolist() == [1]          # study "new"
+    assert headline_by_preset(runs, "old")["loss_transformer"].tolist() == [5.0]
+    failing = headline_by_preset(runs, "failing").iloc[0]                # failures are a result
+    assert failing["failed_transformer"] == 1 and failing["n_transformer"] == 0
+    assert headline_by_preset(runs, "")["n_transformer"].tolist() == [1]   # outside any study
+    assert headline_by_preset(runs, "queued").empty
+    assert headline_studies(runs.iloc[0:0]) == []
+
+
+def test_headline_compares_only_the_same_data_and_budget_and_speed_on_one_device():
+    h100, two = "NVIDIA H100 80GB HBM3", {"train": {"nproc": 2}}
+    runs = runs_frame(
+        {"id": "t", "arch": "transformer", "final_val_loss": 4.0},
+        {"id": "d", "arch": "dcformer", "final_val_loss": 3.5},
+        {"id": "t-web", "arch": "transformer", "corpus_fingerprint": "fp-web", "final_val_loss": 9.0},
+        {"id": "d-long", "arch": "dcformer", "total_steps": 2000, "final_val_loss": 1.0},
+        {"id": "t-gpu", "arch": "transformer", "device": h100, "tokens_per_s": 50000.0},
+        {"id": "t-gpu2", "arch": "transformer", "device": h100, "tokens_per_s": 90000.0,
+         "config": two},
+        {"id": "d-gpu2", "arch": "dcformer", "device": h100, "tokens_per_s": 72000.0,
+         "config": two, "final_val_loss": 3.5},
+        {"id": "d-gpu2b", "arch": "dcformer", "device": h100, "tokens_per_s": 72000.0,
+         "config": two, "final_val_loss": 3.5})
+    head = headline_by_preset(runs).set_index(["corpus_fingerprint", "total_steps"])
+    assert len(head) == 3
+    same = head.loc[("fp-pydoc", 20)]
+    assert same["loss_transformer"] == pytest.approx(4.0)       # not averaged with fp-web's 9.0
+    assert same["loss_dcformer"] == pytest.approx(3.5)          # nor with 2000 steps' 1.0
+    # Speed from the device that ran both architectures most: two H100s (4 runs) over the CPU (2);
+    # the one-H100 run is never divided by a two-H100 one.
+    assert same["speed_device"] == "h100 x2" and same["speed_ratio"] == pytest.approx(0.8)
+    assert (same["n_transformer"], same["n_dcformer"]) == (3, 3)
+    assert math.isnan(head.loc[("fp-web", 20), "loss_dcformer"])
+    assert head.loc[("fp-pydoc", 2000), "loss_dcformer"] == pytest.approx(1.0)
 
 
 def test_live_runs_table_progress_eta_trend_and_cost_so_far():

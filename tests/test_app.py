@@ -1,4 +1,6 @@
 """The home page through Streamlit's AppTest, on a real SQLite file."""
+from datetime import datetime, timezone
+
 from streamlit.testing.v1 import AppTest
 
 from dcpoc.store import Store
@@ -34,3 +36,36 @@ def test_home_lists_runs_with_counts_in_both_languages(dcpoc_home):
     assert not at.exception
     assert "概念実証" in at.title[0].value and at.query_params["lang"] in ("ja", ["ja"])
     assert "検証損失 (nats/byte)" in at.dataframe[0].value.columns
+
+
+def test_home_headline_is_one_study_with_its_failures_and_a_study_picker(dcpoc_home):
+    store = Store()
+
+    def finished(study, arch, status="succeeded", loss=None):
+        run_id = store.create_run(arch=arch, preset="tiny", config={}, seed=1, corpus_spec="pydoc",
+                                  corpus_fingerprint="fp1", study=study, status=status,
+                                  total_steps=20)
+        store.update_run(run_id, final_val_loss=loss, tokens_per_s=1000.0, device="cpu",
+                         finished_at=datetime.now(timezone.utc))
+    finished("old", "transformer", loss=9.0)
+    finished("old", "dcformer", loss=8.0)
+    finished("new", "transformer", loss=4.0)
+    finished("new", "dcformer", loss=3.5)
+    finished("new", "dcformer", status="failed")
+    finished("new", "dcformer", status="failed", loss=float("nan"))      # diverged
+    at = _app().run()
+    assert not at.exception
+    picker = at.selectbox(key="home_study")
+    assert picker.value == "new" and picker.options == ["new", "old"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Transformer++ val loss"] == "4.0000" and metrics["Loss difference"] == "-0.5000"
+    assert "Speed ratio on cpu" in metrics
+    assert "DCFormer: 1 counted, 1 failed, 1 diverged" in " ".join(c.value for c in at.caption)
+
+    picker.set_value("old").run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Transformer++ val loss"] == "9.0000"
+
+    at.sidebar.selectbox[0].set_value("ja").run()             # the picked study stays picked
+    assert not at.exception
+    assert "DCFormer: 集計 1 件、失敗 0 件、発散 0 件" in " ".join(c.value for c in at.caption)

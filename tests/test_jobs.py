@@ -3,6 +3,7 @@ resume, retry, two workers on one queue, bad study specs. Tiny preset, a real SQ
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -11,8 +12,8 @@ import pytest
 
 from dcpoc.config import ConfigError, make_config
 from dcpoc.data import CorpusError
-from dcpoc.jobs import (RunError, cancel_run, create_run, launch_study, reap_lost_runs, resume_run,
-                        retry_run, run_worker, worker_alive)
+from dcpoc.jobs import (RunError, _take, cancel_run, create_run, launch_study, reap_lost_runs,
+                        resume_run, retry_run, run_worker, worker_alive)
 from dcpoc.store import Store
 from dcpoc.studies import StudySpec
 
@@ -147,6 +148,57 @@ def test_worker_marks_a_dead_run_failed_and_retry_queues_a_copy(dcpoc_home):
     assert cancel_run(store, new_id) == "cancelled"
     with pytest.raises(RunError, match="no checkpoint"):
         resume_run(store, new_id)
+
+
+def test_a_run_queued_to_resume_is_claimed_only_on_its_host(dcpoc_home):
+    store = Store()
+    run_id = queue_tiny(store)
+    # It last ran on machine-a: its checkpoint is under machine-a's DCPOC_HOME, not here.
+    store.update_run(run_id, status="failed", host="machine-a", checkpoint_path="/a/ckpt.pt")
+    fresh = queue_tiny(store)
+    resume_run(store, run_id, start_worker=False)
+    assert store.get_run(run_id)["resume_requested"]
+
+    assert store.claim_run("w-b", "machine-b", run_id=run_id) is None
+    assert store.claim_run("w-b", "machine-b")["id"] == fresh     # passes over the older run
+    assert run_worker(store) == 0                                  # a real worker on this host
+    out = run_cli("train", "--resume", run_id, "--no-progress")
+    assert out.returncode != 0 and out.stderr.count("\n") == 1, out.stderr
+    assert f"run {run_id} is queued to resume on host machine-a" in out.stderr
+    row = store.get_run(run_id)
+    assert row["status"] == "queued" and row["resume_requested"] and row["host"] == "machine-a"
+
+    claimed = store.claim_run("w-a", "machine-a")
+    assert claimed["id"] == run_id and claimed["resume_requested"]
+    assert store.get_run(run_id)["worker_id"] == "w-a"
+
+
+def test_cli_resume_takes_a_stopped_run_by_compare_and_set(dcpoc_home):
+    store = Store()
+    here = socket.gethostname()
+    checkpoint = dcpoc_home / "ckpt.pt"
+    checkpoint.write_bytes(b"")
+    run_ids = [queue_tiny(store) for _ in range(2)]
+    for run_id in run_ids:
+        store.update_run(run_id, status="failed", host=here, checkpoint_path=str(checkpoint))
+
+    # `train --resume` read the run as failed; a worker claimed it after a resume request since.
+    taken, raced = run_ids
+    stale = store.get_run(raced)
+    resume_run(store, raced, start_worker=False)
+    assert store.claim_run("w1", here)["id"] == raced
+    with pytest.raises(RunError, match=rf"^run {raced} was taken meanwhile \(it is now running\)"):
+        _take(store, stale, resume=True)
+    assert store.get_run(raced)["worker_id"] == "w1"
+
+    stale = store.get_run(taken)
+    _take(store, stale, resume=True)
+    row = store.get_run(taken)
+    assert (row["status"], row["pid"], row["host"]) == ("running", os.getpid(), here)
+    with pytest.raises(RunError, match="taken meanwhile"):     # a second reader of the same row
+        _take(store, stale, resume=True)
+    with pytest.raises(RunError, match="only a failed or cancelled run"):
+        resume_run(store, taken, start_worker=False)
 
 
 def test_two_workers_never_claim_the_same_run(dcpoc_home):

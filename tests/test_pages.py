@@ -15,7 +15,7 @@ from dcpoc.store import Store
 from conftest import REPO_ROOT, run_cli
 
 PAGES = ["app.py", "pages/1_Launch.py", "pages/2_Runs.py", "pages/3_Compare.py",
-         "pages/4_Settings.py"]
+         "pages/4_Settings.py", "pages/5_Inspect.py", "pages/6_Decision.py"]
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +90,9 @@ def test_every_page_renders_real_runs(trained, page, lang):
               "pages/1_Launch.py": ("Launch a study", "スタディを開始"),
               "pages/2_Runs.py": ("Runs", "実行一覧"),
               "pages/3_Compare.py": ("Compare architectures", "アーキテクチャの比較"),
-              "pages/4_Settings.py": ("Settings", "設定")}[page]
+              "pages/4_Settings.py": ("Settings", "設定"),
+              "pages/5_Inspect.py": ("Look inside DCFormer", "内部を見る"),
+              "pages/6_Decision.py": ("Decision", "導入判断")}[page]
     assert titles[lang == "ja"] in at.title[0].value
     links = [link.label for link in at.sidebar.get("page_link")]
     assert ("実行一覧" if lang == "ja" else "Runs") in links and len(links) == len(PAGES)
@@ -103,8 +105,13 @@ def test_home_shows_headline_numbers_of_both_architectures(trained):
     runs = trained.list_runs()
     tf = runs[runs["arch"] == "transformer"]["final_val_loss"].mean()
     assert metrics["Transformer++ val loss"] == f"{tf:.4f}"
-    assert float(metrics["Speed ratio"].rstrip("×")) > 0
-    assert "Placeholder" in at.caption[1].value
+    speed = [value for label, value in metrics.items() if label.startswith("Speed ratio on ")]
+    assert len(speed) == 1 and float(speed[0].rstrip("×")) > 0
+    assert any("Insufficient evidence" in w.value for w in at.warning)   # tiny runs, one size
+    assert at.selectbox(key="home_study").value == "s1"
+    captions = [c.value for c in at.caption]
+    assert "Transformer++: 2 counted, 0 failed, 0 diverged  ·  DCFormer: 2 counted, 0 failed, " \
+           "0 diverged" in captions
     assert len(at.dataframe[0].value) == 4
 
 

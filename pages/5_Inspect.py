@@ -1,0 +1,63 @@
+"""Inspect: a finished DCFormer run's head-composition matrices, gates and attention maps on a
+text, next to the same head of its Transformer++ twin. The numbers come from
+`python -m dcpoc inspect --json` in a subprocess: this process never imports torch."""
+import streamlit as st
+
+from dcpoc import ui
+from dcpoc.charts import (ARCH_LABELS, attention_heatmaps, composition_heatmaps, gate_bars,
+                          identity_distance)
+from dcpoc.i18n import t
+from dcpoc.inspect import (attention_frame, distance_frame, find_twin, gate_frame, matrix_frame,
+                           run_inspect_cli)
+
+DEFAULT_TEXT = "def greet(name):\n    return 'Hello, ' + name\n\nprint(greet('world'))\n"
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=32)
+def inspection(run_id: str, text: str | None, sample: bool, token: int, head: int,
+               twin: str | None) -> dict:
+    return run_inspect_cli(run_id, text=text, sample=sample, token=token, head=head, twin=twin)
+
+
+lang, url = ui.start_page("inspect.title")
+st.caption(t("inspect.caption", lang))
+runs = ui.load_runs(url)
+finished = runs[runs["status"].eq("succeeded")] if not runs.empty else runs
+dcformer = finished[finished["arch"].eq("dcformer")] if not finished.empty else finished
+if dcformer.empty:
+    st.info(t("inspect.none", lang))
+    st.stop()
+
+labels = {r.id: f"{r.id} · {r.preset} · {t('col.seed', lang)} {r.seed}"
+          + (f" · {r.study}" if isinstance(r.study, str) else "") for r in dcformer.itertuples()}
+run_id = st.selectbox(t("inspect.run", lang), list(labels), format_func=labels.get)
+twin = find_twin(finished, run_id)
+st.caption(f"{t('inspect.twin', lang)}: {twin}" if twin else t("inspect.no_twin", lang))
+
+source = st.radio(t("inspect.source", lang), ["text", "sample"], horizontal=True,
+                  format_func=lambda s: t(f"inspect.source.{s}", lang))
+text = st.text_area(t("inspect.text", lang), DEFAULT_TEXT) if source == "text" else None
+c1, c2 = st.columns(2)
+token = int(c1.number_input(t("inspect.token", lang), value=-1, step=1))
+head = int(c2.number_input(t("inspect.head", lang), min_value=0, value=0, step=1))
+try:
+    with st.spinner():
+        result = inspection(run_id, text, source == "sample", token, head, twin)
+except (RuntimeError, OSError, ValueError) as e:
+    st.error(f"{t('inspect.error', lang)}: {e}")
+    st.stop()
+st.caption(t("inspect.tokens", lang).format(n=result["n_tokens"], token=result["token"],
+                                            char=result["tokens"][result["token"]]))
+
+st.subheader(t("inspect.summary", lang))
+st.altair_chart(identity_distance(distance_frame(result), lang))
+st.caption(t("inspect.summary_help", lang))
+
+layer = st.selectbox(t("inspect.layer", lang), list(range(len(result["layers"]))))
+where = st.radio(t("inspect.where", lang), ["at", "mean"], horizontal=True,
+                 format_func=lambda w: t(f"inspect.where.{w}", lang))
+st.altair_chart(composition_heatmaps(matrix_frame(result, layer, where), lang))
+st.altair_chart(gate_bars(gate_frame(result, layer, where), lang))
+panels = {"before": t("inspect.before", lang), "after": t("inspect.after", lang),
+          "twin": ARCH_LABELS["transformer"]}
+st.altair_chart(attention_heatmaps(attention_frame(result, layer, panels), lang))

@@ -1,0 +1,76 @@
+"""Decision: the verdict of a study under the user's thresholds, and its cost at the target scale."""
+import streamlit as st
+
+from dcpoc import costs, report, ui
+from dcpoc.analysis import Thresholds, decide, headline_studies, project, study_key
+from dcpoc.i18n import hours, money, num, t
+
+lang, url = ui.start_page("dec.page_title")
+runs = ui.load_runs(url)
+studies = headline_studies(runs)
+if not studies:
+    st.info(t("dec.no_study", lang))
+    st.stop()
+study = st.selectbox(t("col.study", lang), studies, format_func=lambda s: s or t("home.no_study", lang))
+
+default = Thresholds()
+with st.sidebar.expander(t("dec.thresholds", lang), expanded=True):
+    thresholds = Thresholds(
+        go_net_low=st.number_input(t("dec.go_net_low", lang), 0.0, 10.0, default.go_net_low, 0.05),
+        nogo_net_high=st.number_input(t("dec.nogo_net_high", lang), 0.0, 10.0, default.nogo_net_high, 0.05),
+        min_seeds=int(st.number_input(t("dec.min_seeds", lang), 1, 20, default.min_seeds)),
+        min_sizes=int(st.number_input(t("dec.min_sizes", lang), 2, 10, default.min_sizes)))
+
+scoped = runs[study_key(runs).eq(study)]
+decision = decide(runs, study, thresholds,
+                  val_curves=ui.load_metrics(url, tuple(scoped["id"]), ("val_loss",)),
+                  prices=ui.load_settings(url)["prices"])
+(st.success if decision.verdict == "GO" else st.error if decision.verdict == "NO-GO"
+ else st.warning)(report.verdict_line(decision, lang))
+for reason in decision.reasons:
+    st.markdown(f"- {report.say(reason, lang)}")
+if decision.needed:
+    st.subheader(t("dec.needed", lang))
+    for reason in decision.needed:
+        st.markdown(f"- {report.say(reason, lang)}")
+if decision.flips:
+    st.subheader(t("dec.flips", lang))
+    for reason in decision.flips:
+        st.markdown(f"- {report.say(reason, lang)}")
+
+mult = decision.multiplier
+c1, c2, c3 = st.columns(3)
+c1.metric(t("dec.multiplier", lang), report.interval_text(mult.multiplier, ".2f", lang, "×"),
+          help=t("dec.multiplier_help", lang))
+c2.metric(t("dec.net", lang), report.interval_text(mult.net_benefit, ".2f", lang, "×"),
+          help=t("dec.net_help", lang))
+c3.metric(t("dec.speed", lang), num(mult.speed_ratio, ".2f", "×"))
+st.caption(report.fit_text(decision, lang))
+table = report.comparison_table(decision, lang)
+if len(table):
+    st.dataframe(table, hide_index=True)
+    st.caption(t("dec.table_note", lang).format(fingerprint=mult.corpus_fingerprint[:12] or "—"))
+
+st.subheader(t("dec.projection", lang))
+c1, c2, c3, c4 = st.columns(4)
+params_m = c1.number_input(t("dec.target_params", lang), 1.0, 1e6, 405.0)
+tokens_b = c2.number_input(t("dec.target_tokens", lang), 0.001, 1e5, 8.0)
+kinds = [k for k in costs.DEFAULT_PRICES_USD_PER_HOUR if k != "cpu"]
+gpu = c3.selectbox(t("dec.gpu", lang), kinds, index=kinds.index("h100"))
+price = c4.number_input(t("dec.price", lang), 0.0, 1000.0,
+                        costs.price_per_hour(gpu, ui.load_settings(url)["prices"]), 0.1)
+if mult.multiplier.mean > 0 and mult.speed_ratio > 0:
+    proj = project(params_m * 1e6, tokens_b * 1e9, gpu, price, mult.speed_ratio, mult.multiplier)
+    c1, c2, c3, c4 = st.columns(4)
+    for column, label, h, usd in (
+            (c1, "dec.proj.tf", proj.tf_gpu_hours, proj.tf_cost_usd),
+            (c2, "dec.proj.dc_same", proj.dc_gpu_hours_same_tokens, proj.dc_cost_same_tokens_usd),
+            (c3, "dec.proj.dc_equal", proj.dc_gpu_hours_equal_quality, proj.dc_cost_equal_quality_usd)):
+        column.metric(t(label, lang), money(usd), help=f"{hours(h)} {t('dec.proj.hours', lang)}")
+    c4.metric(t("dec.proj.saved", lang), money(proj.saved_usd))
+else:
+    st.info(t("dec.proj.none", lang))
+
+st.subheader(t("dec.risks", lang))
+for reason in decision.risks:
+    st.markdown(f"- {report.say(reason, lang)}")

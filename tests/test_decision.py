@@ -1,0 +1,167 @@
+"""The go / no-go analysis on fixture frames whose answers were worked out by hand."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dcpoc.analysis import (Interval, Thresholds, compare_equal_cost, compare_equal_tokens,
+                            compute_multiplier, decide, fit_compute_curve, paired_t_interval,
+                            project, t_quantile_975)
+
+# Transformer++ follows L = 1.5 + 40 C^-0.1 exactly; sizes are (params, tokens)
+E, A, ALPHA = 1.5, 40.0, 0.1
+SIZES = {"s1": (1e6, 1e8), "s2": (4e6, 2e8), "s3": (1.6e7, 4e8), "s4": (6.4e7, 8e8)}
+
+
+def tf_loss(compute):
+    return E + A * compute ** -ALPHA
+
+
+def run(arch, preset, seed, loss, *, status="succeeded", fingerprint="fp", speed=1000.0,
+        device="NVIDIA H100", diverged=False, fpt=None, tokens=None):
+    params, toks = SIZES[preset]
+    return {"id": f"{arch}-{preset}-{seed}-{fingerprint}", "study": "st", "arch": arch,
+            "preset": preset, "status": status, "seed": seed, "final_val_loss": loss,
+            "tokens_seen": tokens or toks, "flops_per_token": fpt or 6 * params, "n_params": params,
+            "tokens_per_s": speed, "diverged": diverged, "corpus_fingerprint": fingerprint,
+            "corpus_spec": "pydoc", "device": device, "config": {"train": {"nproc": 1}},
+            "wall_s": toks / speed, "cost_usd": 1.0, "finished_at": pd.Timestamp("2026-01-01"),
+            "created_at": pd.Timestamp("2026-01-01")}
+
+
+def ladder(multiplier=2.0, speed_ratio=0.8, seeds=(1, 2, 3), noise=(0.0, 0.002, -0.002),
+           presets=tuple(SIZES)):
+    """A study where DCFormer reaches the loss Transformer++ gets from multiplier x its compute."""
+    rows = []
+    for preset in presets:
+        params, tokens = SIZES[preset]
+        compute = 6 * params * tokens
+        for seed, eps in zip(seeds, noise):
+            rows.append(run("transformer", preset, seed, tf_loss(compute) + eps))
+            rows.append(run("dcformer", preset, seed, tf_loss(multiplier * compute) + eps,
+                            speed=1000.0 * speed_ratio))
+    return pd.DataFrame(rows)
+
+
+def test_t_quantiles_and_the_paired_interval_by_hand():
+    assert t_quantile_975(1) == 12.706 and t_quantile_975(30) == 2.042
+    assert abs(t_quantile_975(60) - 2.000) < 0.002
+    # differences -0.1, -0.2, -0.3: mean -0.2, s = 0.1, half = 4.303 * 0.1 / sqrt(3)
+    got = paired_t_interval([-0.1, -0.2, -0.3])
+    half = 4.303 * 0.1 / math.sqrt(3)
+    assert got.method == "paired-t" and got.n == 3
+    assert got.mean == pytest.approx(-0.2) and got.low == pytest.approx(-0.2 - half)
+    assert got.high == pytest.approx(-0.2 + half)
+    one = paired_t_interval([-0.1])
+    assert one.low is None and one.high is None and not one.exists and one.reason[0] == "why.one_seed"
+
+
+def test_power_law_fit_recovers_its_parameters():
+    compute = np.geomspace(1e15, 1e19, 6)
+    fit = fit_compute_curve(compute, tf_loss(compute))
+    assert fit.kind == "power"
+    assert fit.alpha == pytest.approx(ALPHA, rel=1e-4) and fit.E == pytest.approx(E, abs=1e-4)
+    assert fit.A == pytest.approx(A, rel=1e-3)
+    assert fit.compute_for(tf_loss(3e17)) == pytest.approx(3e17, rel=1e-4)
+
+
+def test_few_points_fall_back_to_log_linear_and_one_size_to_none():
+    fit = fit_compute_curve([1e15, 1e16, 1e17], [3.0, 2.5, 2.0])   # 3 points: the simpler fit
+    assert fit.kind == "loglinear"
+    assert fit.A == pytest.approx(-0.5 / math.log(10)) and fit.compute_for(2.25) == pytest.approx(
+        10**16.5, rel=1e-9)
+    assert fit_compute_curve([1e15, 1e15], [3.0, 2.9]) is None
+
+
+def test_equal_tokens_pairs_by_seed_on_one_corpus():
+    runs = ladder(presets=("s1",), noise=(0.0, 0.01, -0.01))
+    runs.loc[(runs["arch"] == "dcformer") & (runs["seed"] == 2), "final_val_loss"] += 0.03
+    table = compare_equal_tokens(runs)
+    row = table.iloc[0]
+    compute = 6 * 1e6 * 1e8
+    diffs = np.array([0.0, 0.03, 0.0]) + tf_loss(2 * compute) - tf_loss(compute)
+    half = 4.303 * diffs.std(ddof=1) / math.sqrt(3)
+    assert row["n_pairs"] == 3 and row["seeds"] == "1,2,3"
+    assert row["loss_diff"] == pytest.approx(diffs.mean())
+    assert row["loss_low"] == pytest.approx(diffs.mean() - half)
+    # another corpus never pairs with the main one
+    other = pd.DataFrame([run("transformer", "s1", 9, 9.0, fingerprint="other")])
+    assert compare_equal_tokens(pd.concat([runs, other]))["n_pairs"].tolist() == [3]
+
+
+def test_equal_cost_reads_both_curves_at_the_cheaper_runs_spend():
+    runs = pd.DataFrame([run("transformer", "s1", 1, 2.0), run("dcformer", "s1", 1, 1.9)])
+    runs["device"] = "cpu"                                   # $0.10 per hour
+    curves = pd.DataFrame({"run_id": [runs["id"][0]] * 2 + [runs["id"][1]] * 2,
+                           "step": [1, 2, 1, 2], "value": [3.0, 2.0, 3.0, 1.9],
+                           "wall_s": [1800.0, 3600.0, 3600.0, 7200.0]})
+    row = compare_equal_cost(runs, curves).iloc[0]
+    # budget $0.10: Transformer++ at its end (2.0), DCFormer half way (3.0) -> +1.0, one seed
+    assert row["loss_transformer"] == 2.0 and row["loss_dcformer"] == 3.0
+    assert row["loss_diff"] == pytest.approx(1.0) and row["loss_low"] is None
+
+
+def test_multiplier_and_net_benefit_on_an_exact_ladder():
+    result = compute_multiplier(ladder(multiplier=2.0, speed_ratio=0.8, noise=(0, 0, 0)))
+    assert result.fit.kind == "power" and result.n_sizes == 4
+    assert result.multiplier.mean == pytest.approx(2.0, rel=1e-3)
+    assert result.speed_ratio == pytest.approx(0.8)
+    assert result.net_benefit.mean == pytest.approx(1.6, rel=1e-3)
+    assert result.multiplier.method == "bootstrap"
+    assert result.multiplier.low == pytest.approx(2.0, rel=1e-2)
+    assert (result.per_run["multiplier"] - 2.0).abs().max() < 1e-2
+
+
+def test_projection_by_hand():
+    m = Interval(2.0, 1.5, 2.5, 3, "bootstrap")
+    got = project(1e9, 2e10, "h100", 3.0, 0.8, m)
+    tf_speed = 989e12 * 0.35 / 6e9                       # costs' assumed H100 throughput
+    tf_hours = 2e10 / tf_speed / 3600
+    assert got.tf_gpu_hours == pytest.approx(tf_hours) and got.tf_cost_usd == pytest.approx(3 * tf_hours)
+    assert got.dc_gpu_hours_same_tokens == pytest.approx(tf_hours / 0.8)
+    assert got.dc_cost_equal_quality_usd == pytest.approx(3 * tf_hours / 0.8 / 2)
+    assert got.saved_usd == pytest.approx(3 * tf_hours * (1 - 1 / 1.6))
+    assert got.saved_low_usd == pytest.approx(3 * tf_hours * (1 - 1 / 1.2))
+    with pytest.raises(ValueError):
+        project(0, 1, "h100", 3.0, 0.8, 2.0)
+
+
+@pytest.mark.parametrize("multiplier, speed, verdict", [(2.0, 0.8, "GO"), (2.0, 0.3, "NO-GO"),
+                                                         (1.2, 0.85, "CONDITIONAL")])
+def test_every_verdict_branch(multiplier, speed, verdict):
+    decision = decide(ladder(multiplier=multiplier, speed_ratio=speed), "st")
+    assert decision.verdict == verdict, (decision.reasons, decision.multiplier.net_benefit)
+    assert not decision.needed and {k for k, _ in decision.risks} >= {"risk.kernel", "risk.inference"}
+    assert decision.flips and decision.reasons[0][0] == "reason.net"
+
+
+def test_dcformer_worse_at_equal_tokens_is_no_go():
+    decision = decide(ladder(multiplier=0.7, speed_ratio=1.0), "st")
+    assert decision.verdict == "NO-GO"
+
+
+def test_thresholds_are_configurable():
+    runs = ladder(multiplier=2.0, speed_ratio=0.8)
+    assert decide(runs, "st", Thresholds(go_net_low=5.0)).verdict == "CONDITIONAL"
+
+
+@pytest.mark.parametrize("change, need", [
+    ("one_seed", "need.seeds"), ("one_size", "need.sizes"), ("corpora", "need.corpus"),
+    ("failed", "need.failed"), ("no_dc", "need.arch")])
+def test_insufficient_evidence_says_what_to_run(change, need):
+    runs = ladder()
+    if change == "one_seed":
+        runs = ladder(seeds=(1,), noise=(0.0,))
+    elif change == "one_size":
+        runs = ladder(presets=("s1",))
+    elif change == "corpora":
+        runs = pd.concat([runs, pd.DataFrame([run("transformer", "s1", 7, 2.0, fingerprint="x")])])
+    elif change == "failed":
+        runs = pd.concat([runs, pd.DataFrame([run("dcformer", "s2", 7, math.nan, status="failed")])])
+    else:
+        runs = runs[runs["arch"] == "transformer"]
+    decision = decide(runs, "st")
+    assert decision.verdict == "INSUFFICIENT"
+    assert need in [key for key, _ in decision.needed]
+    assert decision.reasons == [("reason.insufficient", {})]

@@ -1,0 +1,76 @@
+"""Composition matrices, gates, attention maps and the distance from identity (dcpoc.inspect)."""
+import pytest
+import torch
+
+from dcpoc.config import make_config
+from dcpoc.inspect import (analyse, attention_frame, distance_frame, find_twin, gate_frame,
+                           matrix_frame)
+from dcpoc.model import LanguageModel
+
+IDS = list(b"def add(a, b): return a + b")
+
+
+def model(arch: str, *sets: str) -> LanguageModel:
+    torch.manual_seed(0)
+    return LanguageModel(make_config(arch, "tiny", ["n_layer=3", *sets]).model).double().eval()
+
+
+@pytest.mark.parametrize("sets", [(), ("window_pattern=local:4,global",), ("dc_rank=1",)])
+def test_zero_dynamic_output_weights_give_identity_at_every_layer_and_token(sets):
+    dc = model("dcformer", *sets)
+    with torch.no_grad():
+        for block in dc.blocks:        # w2 and wd are the dynamic output weights
+            block.attn.dynamic.w2.zero_()
+            block.attn.dynamic.wd.zero_()
+    eye = torch.eye(dc.cfg.n_head).tolist()
+    for token in range(len(IDS)):
+        result = analyse(dc, IDS, token=token)
+        for layer in result["layers"]:
+            assert len(layer["matrices"]) == 8          # pre/post x query/key x at/mean
+            assert all(m == eye for m in layer["matrices"].values())
+            assert all(v == 0.0 for v in layer["distance"].values())
+            assert all(g == [0.0] * dc.cfg.n_head for g in layer["gates"].values())
+            assert layer["attention_before"] == layer["attention_after"]
+
+
+def test_trained_like_weights_move_away_from_identity_and_maps_are_causal():
+    dc = model("dcformer", "dc_init_std=0.3")
+    result = analyse(dc, IDS, token=5, head=1)
+    assert result["token"] == 5 and result["head"] == 1 and len(result["tokens"]) == len(IDS)
+    distances = distance_frame(result)
+    assert len(distances) == 3 * 4 and (distances["distance"] > 0).all()
+    after = torch.tensor(result["layers"][0]["attention_after"])
+    before = torch.tensor(result["layers"][0]["attention_before"])
+    assert torch.allclose(before.sum(-1), torch.ones(len(IDS)), atol=1e-4)
+    assert after.triu(1).abs().max() == 0 and not torch.allclose(before, after, atol=1e-3)
+    assert set(matrix_frame(result, 1, "at")["matrix"]) == {"pre_query", "pre_key", "post_query",
+                                                             "post_key"}
+    assert len(gate_frame(result, 2, "mean")) == 4 * dc.cfg.n_head
+
+
+def test_local_window_maps_stay_inside_the_window():
+    dc = model("dcformer", "dc_init_std=0.3", "window_pattern=local:4")
+    after = torch.tensor(analyse(dc, IDS)["layers"][0]["attention_after"])
+    assert after.tril(-4).abs().max() == 0
+
+
+def test_transformer_gives_maps_only_and_twin_frames():
+    tf = analyse(model("transformer"), IDS, head=1)
+    assert all(not layer["matrices"] and layer["attention_before"] == layer["attention_after"]
+               for layer in tf["layers"])
+    dc = analyse(model("dcformer"), IDS, head=1)
+    dc["twin"] = {"run": "x", "arch": "transformer",
+                  "attention": [layer["attention_before"] for layer in tf["layers"]]}
+    frame = attention_frame(dc, 0, {"before": "b", "after": "a", "twin": "t"})
+    assert set(frame["panel"]) == {"b", "a", "t"} and len(frame) == 3 * len(IDS) ** 2
+
+
+def test_find_twin_matches_study_preset_and_seed():
+    import pandas as pd
+    runs = pd.DataFrame([
+        {"id": "d1", "arch": "dcformer", "study": "s", "preset": "tiny", "seed": 1, "status": "succeeded"},
+        {"id": "t2", "arch": "transformer", "study": "s", "preset": "tiny", "seed": 2, "status": "succeeded"},
+        {"id": "t1", "arch": "transformer", "study": "s", "preset": "tiny", "seed": 1, "status": "succeeded"},
+        {"id": "t0", "arch": "transformer", "study": "o", "preset": "tiny", "seed": 1, "status": "succeeded"}])
+    assert find_twin(runs, "d1") == "t1" and find_twin(runs, "zz") is None
+    assert find_twin(runs[runs["id"] != "t1"], "d1") is None

@@ -1,0 +1,87 @@
+"""The Inspect page through AppTest for a real tiny DCFormer run and its Transformer++ twin, in both
+languages; the Compare page's inference section reads the latest stored infer benchmark."""
+import os
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dcpoc.store import Store
+
+from conftest import REPO_ROOT, run_cli
+
+
+@pytest.fixture(scope="module")
+def twin_home(tmp_path_factory):
+    """One real tiny run per architecture, same study, preset and seed."""
+    home = tmp_path_factory.mktemp("inspect") / "home"
+    env = {"DCPOC_HOME": str(home), "DCPOC_DB": f"sqlite:///{home / 'dcpoc.db'}"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        for arch in ("transformer", "dcformer"):
+            done = run_cli("train", "--arch", arch, "--preset", "tiny", "--steps", "10", "--seed", "1",
+                           "--study", "pair", "--no-progress")
+            assert done.returncode == 0, done.stderr
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    return env
+
+
+@pytest.fixture
+def twins(twin_home, monkeypatch):
+    for key, value in twin_home.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DCPOC_PASSWORD", raising=False)
+    st.cache_data.clear()
+    # A Store engine cached by an earlier test of this process, after the page's inspect
+    # subprocess had opened the same SQLite file, failed with "disk I/O error": start fresh.
+    st.cache_resource.clear()
+    return Store()
+
+
+def open_page(page: str, lang: str) -> AppTest:
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
+    at.query_params["lang"] = lang
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_inspect_page_renders_a_real_run_and_its_twin(twins, lang):
+    runs = twins.list_runs()
+    dc = runs[runs["arch"] == "dcformer"]["id"].iloc[0]
+    tf = runs[runs["arch"] == "transformer"]["id"].iloc[0]
+    at = open_page("pages/5_Inspect.py", lang)
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == ("DCFormer の内部を見る" if lang == "ja" else "Look inside DCFormer")
+    assert at.selectbox[1].value == dc if at.selectbox[0].label.startswith("Language") else True
+    assert any(tf in c.value for c in at.caption)                  # the twin is found
+    assert len(at.get("vega_lite_chart")) == 4                      # summary, matrices, gates, maps
+    at.radio[1].set_value("mean").run()
+    assert not at.exception and not at.error
+
+
+def test_inspect_page_reports_a_bad_text_in_one_sentence(twins):
+    at = open_page("pages/5_Inspect.py", "en")
+    at.text_area[0].set_value("x").run()
+    assert at.error and "too short" in at.error[0].value
+
+
+def test_compare_page_shows_the_latest_infer_benchmark(twins):
+    at = open_page("pages/3_Compare.py", "en")
+    assert any("bench infer" in i.value for i in at.info)
+    rows = [{"arch": a, "decode_tokens_per_s": d, "prefill_tokens_per_s": 100.0, "latency_p50_ms": 1.0,
+             "latency_p99_ms": 2.0, "latency_spread": 0.1, "cache_bytes_per_token": c}
+            for a, d, c in (("transformer", 50.0, 4096), ("dcformer", 40.0, 4736))]
+    twins.add_benchmark("infer", {"preset": "cpu-demo", "date": "2026-01-01T00:00:00+00:00",
+                                  "machine": {"device": "cpu"}, "rows": rows,
+                                  "dcformer_over_transformer": {"decode_tokens_per_s": 0.8,
+                                                                "prefill_tokens_per_s": 0.5,
+                                                                "cache_bytes_per_token": 1.156}})
+    at = open_page("pages/3_Compare.py", "ja")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["デコード速度比"] == "0.80×" and metrics["キャッシュサイズ比"] == "1.16×"
