@@ -27,8 +27,25 @@ def dcpoc_home(tmp_path, monkeypatch):
     return home
 
 
-def run_cli(*args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
-    """Run `python -m dcpoc ARGS` as a real subprocess in the repository root."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+def home_env(home: Path) -> dict[str, str]:
+    """DCPOC_HOME and DCPOC_DB for an artifact folder with its own SQLite file."""
+    return {"DCPOC_HOME": str(home), "DCPOC_DB": f"sqlite:///{home / 'dcpoc.db'}"}
+
+
+def run_cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None,
+            **kwargs) -> subprocess.CompletedProcess:
+    """Run `python -m dcpoc ARGS` as a real subprocess in the repository root (env: extra variables)."""
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.run([sys.executable, "-m", "dcpoc", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def train_tiny_runs(home: Path, study: str, seeds: tuple[str, ...] = ("1",), steps: int = 20) -> Path:
+    """Real tiny training runs (both architectures x seeds) into home's database, for tests that
+    need finished runs (session or module fixtures, which cannot use monkeypatch)."""
+    for arch in ("transformer", "dcformer"):
+        for seed in seeds:
+            done = run_cli("train", "--arch", arch, "--preset", "tiny", "--steps", str(steps),
+                           "--seed", seed, "--study", study, "--no-progress", env=home_env(home))
+            assert done.returncode == 0, done.stderr
+    return home

@@ -1,6 +1,5 @@
 """The Inspect page through AppTest for a real tiny DCFormer run and its Transformer++ twin, in both
 languages; the Compare page's inference section reads the latest stored infer benchmark."""
-import os
 
 import pytest
 import streamlit as st
@@ -8,25 +7,14 @@ from streamlit.testing.v1 import AppTest
 
 from dcpoc.store import Store
 
-from conftest import REPO_ROOT, run_cli
+from conftest import REPO_ROOT, home_env, train_tiny_runs
 
 
 @pytest.fixture(scope="module")
 def twin_home(tmp_path_factory):
     """One real tiny run per architecture, same study, preset and seed."""
-    home = tmp_path_factory.mktemp("inspect") / "home"
-    env = {"DCPOC_HOME": str(home), "DCPOC_DB": f"sqlite:///{home / 'dcpoc.db'}"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        for arch in ("transformer", "dcformer"):
-            done = run_cli("train", "--arch", arch, "--preset", "tiny", "--steps", "10", "--seed", "1",
-                           "--study", "pair", "--no-progress")
-            assert done.returncode == 0, done.stderr
-    finally:
-        for key, value in saved.items():
-            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
-    return env
+    home = train_tiny_runs(tmp_path_factory.mktemp("inspect") / "home", "pair", steps=10)
+    return home_env(home)
 
 
 @pytest.fixture

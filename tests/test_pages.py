@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from dcpoc.store import Store
 
-from conftest import REPO_ROOT, run_cli
+from conftest import REPO_ROOT, train_tiny_runs
 
 PAGES = ["app.py", "pages/1_Launch.py", "pages/2_Runs.py", "pages/3_Compare.py",
          "pages/4_Settings.py", "pages/5_Inspect.py", "pages/6_Decision.py"]
@@ -21,19 +21,7 @@ PAGES = ["app.py", "pages/1_Launch.py", "pages/2_Runs.py", "pages/3_Compare.py",
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory):
     """Two real tiny runs per architecture in study s1 (trained once for the session)."""
-    home = tmp_path_factory.mktemp("trained") / "home"
-    saved = {k: os.environ.get(k) for k in ("DCPOC_HOME", "DCPOC_DB")}
-    os.environ.update(DCPOC_HOME=str(home), DCPOC_DB=f"sqlite:///{home / 'dcpoc.db'}")
-    try:
-        for arch in ("transformer", "dcformer"):
-            for seed in ("1", "2"):
-                done = run_cli("train", "--arch", arch, "--preset", "tiny", "--steps", "20",
-                               "--seed", seed, "--study", "s1", "--no-progress")
-                assert done.returncode == 0, done.stderr
-    finally:
-        for key, value in saved.items():
-            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
-    return home
+    return train_tiny_runs(tmp_path_factory.mktemp("trained") / "home", "s1", seeds=("1", "2"))
 
 
 @pytest.fixture
