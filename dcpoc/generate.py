@@ -5,6 +5,8 @@ DCFormer, the key-side dynamic weights of each position (kw1, kw2 [R, H] and kdd
 post: a few H-vectors per token, never an H x H matrix). A step feeds new tokens at the next
 positions: their queries attend over the cached keys through the same DCMHA path as training, with
 the queries as the last Tq of S positions, so cached decoding gives the logits of a full forward pass.
+A one-token decode step takes the single-query path (kernels/decode.py) and a batched
+dynamic-weight projection; both equal the general ones.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from torch import Tensor
 
 from .config import ConfigError, RunConfig
 from .data import decode, encode
-from .kernels import ComposeWeights, attention_mask, dcmha
+from .kernels import ComposeWeights, attention_mask, dcmha, dcmha_decode
 from .model import Attention, LanguageModel, apply_rope
 
 KEY_FIELDS = ("kw1", "kw2", "kdd")     # the key-side ComposeWeights fields a cache keeps per token
@@ -112,6 +114,29 @@ def _cached_weights(layer: LayerCache, name: str, w: ComposeWeights | None, s0: 
     return ComposeWeights(**{f: getattr(w, f) for f in QUERY_FIELDS}, **keys, static=w.static)
 
 
+def _decode_weights(dyn, x: Tensor) -> tuple[ComposeWeights | None, ComposeWeights | None]:
+    """DynamicWeightProjection.forward for one new token x (B, 1, D) with fewer, batched ops:
+    the branch MLP is one bmm over branches (nb, B, C) @ (nb, C, 2RH) instead of an einsum."""
+    B = x.shape[0]
+    H, R, nb = dyn.n_head, dyn.rank, len(dyn.branches)
+    fields: dict[str, dict[str, Tensor]] = {c: {} for c in dyn.comps}
+    if dyn.lowrank:
+        hidden = F.gelu(x.view(B, -1) @ dyn.w1).view(B, nb, dyn.hidden).transpose(0, 1)
+        dw = torch.bmm(hidden, dyn.w2).view(nb, B, 1, 2, R, H)      # (nb, B, T=1, 2, R, H)
+        w1 = F.rms_norm(dw[:, :, :, 0], (H,), eps=1e-6)             # (nb, B, 1, R, H)
+        for i, name in enumerate(dyn.branches):
+            comp, side = name.split("_")
+            fields[comp][f"{side}w1"], fields[comp][f"{side}w2"] = w1[i], dw[i, :, :, 1]
+    if dyn.gate:
+        gates = torch.tanh(x @ dyn.wd).view(B, 1, nb, H)
+        for i, name in enumerate(dyn.branches):
+            comp, side = name.split("_")
+            fields[comp][f"{side}dd"] = gates[:, :, i]
+    for comp, matrix in dyn.static.items():
+        fields[comp]["static"] = matrix
+    return tuple(ComposeWeights(**fields[c]) if c in fields else None for c in ("pre", "post"))
+
+
 def _attend(attn: Attention, x: Tensor, cos: Tensor, sin: Tensor, layer: LayerCache,
             start: int) -> Tensor:
     """Attention of new tokens x (B, Tn, D) at positions [start, start+Tn) over the cache."""
@@ -126,13 +151,16 @@ def _attend(attn: Attention, x: Tensor, cos: Tensor, sin: Tensor, layer: LayerCa
     s0 = 0 if attn.window is None else max(0, start - attn.window + 1)
     keys, values = layer.k[:, :, s0:end], layer.v[:, :, s0:end]       # (B, H, S, d)
     if attn.dynamic is not None:
-        pre, post = attn.dynamic(x)
+        pre, post = attn.dynamic(x) if Tn > 1 else _decode_weights(attn.dynamic, x)
         for name, w in (("pre", pre), ("post", post)):
             if w is not None:
                 _store_key_weights(layer, name, w, start, layer.k.shape[2])
         pre, post = (_cached_weights(layer, n, w, s0, end) for n, w in (("pre", pre), ("post", post)))
-        y = dcmha(q, keys, values, pre, post, causal=True, window=attn.window,
-                  impl=attn.cfg.attn_impl)
+        if Tn == 1:     # decode step: the single-query path, no H x H matrix per key
+            y = dcmha_decode(q, keys, values, pre, post, window=attn.window)
+        else:
+            y = dcmha(q, keys, values, pre, post, causal=True, window=attn.window,
+                      impl=attn.cfg.attn_impl)
     elif Tn == 1 and attn.window is None:
         y = F.scaled_dot_product_attention(q, keys, values)           # one query sees every key
     else:

@@ -87,3 +87,43 @@ def test_generate_cli_from_a_real_tiny_run(dcpoc_home):
     assert bad.returncode == 2 and "no run 'nope'" in bad.stderr and "Traceback" not in bad.stderr
     ckpt_model, run = load_checkpoint_model(dcpoc_home / run_id / "checkpoint.pt")
     assert run.model.arch == "dcformer" and not ckpt_model.training
+
+
+# ----------------------------------------------------------------------------- single-query decode
+
+
+def random_weights(B: int, S: int, H: int, R: int, fields: str, gen: torch.Generator):
+    """ComposeWeights in float64 with the named fields: q (qw1, qw2), k (kw1, kw2), g (qdd, kdd),
+    s (static); query-wise fields hold one position, key-wise ones S."""
+    from dcpoc.kernels import ComposeWeights
+    rnd = lambda *shape: torch.randn(*shape, generator=gen, dtype=torch.float64)  # noqa: E731
+    w = {}
+    if "q" in fields:
+        w.update(qw1=rnd(B, 1, R, H), qw2=rnd(B, 1, R, H))
+    if "k" in fields:
+        w.update(kw1=rnd(B, S, R, H), kw2=rnd(B, S, R, H))
+    if "g" in fields:
+        w.update(qdd=rnd(B, 1, H).tanh(), kdd=rnd(B, S, H).tanh())
+    if "s" in fields:
+        w["static"] = rnd(H, H) * 0.3
+    return ComposeWeights(**w)
+
+
+DECODE_CASES = [("qkg", "qkg"), ("qkg", None), (None, "qkg"), ("s", "s"), ("", ""), (None, None),
+                ("qk", "g"), ("kg", "qs"), ("qkgs", "qkgs")]
+
+
+@pytest.mark.parametrize("pre, post", DECODE_CASES, ids=[f"{a}-{b}" for a, b in DECODE_CASES])
+@pytest.mark.parametrize("H, R", [(1, 1), (4, 1), (4, 2), (1, 2)])
+@pytest.mark.parametrize("window", [None, 3, 50])
+def test_dcmha_decode_equals_reference_for_one_query(pre, post, H, R, window):
+    from dcpoc.kernels import dcmha_decode, dcmha_reference
+    gen = torch.Generator().manual_seed(H * 10 + R)
+    B, S, d = 2, 9, 8
+    q, k, v = (torch.randn(B, H, n, d, generator=gen, dtype=torch.float64) for n in (1, S, S))
+    wpre = None if pre is None else random_weights(B, S, H, R, pre, gen)
+    wpost = None if post is None else random_weights(B, S, H, R, post, gen)
+    expected = dcmha_reference(q, k, v, wpre, wpost, causal=True, window=window)
+    got = dcmha_decode(q, k, v, wpre, wpost, window=window)
+    assert got.shape == (B, H, 1, d) and got.dtype == torch.float64
+    assert (got - expected).abs().max().item() < 1e-12
