@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="the meeting summary of a study (verdict, numbers, risks)")
     p.add_argument("--study", required=True)
-    p.add_argument("--format", choices=("md", "html"), default="md")
+    p.add_argument("--format", choices=("md", "html", "pdf", "pptx"), default="md",
+                   help="pdf needs a Japanese font (Debian: fonts-ipaexfont-gothic)")
     p.add_argument("--lang", choices=("en", "ja"), default="en")
     p.add_argument("--out", required=True, help="file to write")
 
@@ -219,8 +220,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     ids = runs.loc[runs["study"].eq(args.study), "id"].tolist()
     curves = store.get_metrics(ids, keys=["val_loss"]) if ids else None
     summary = report.build_summary(runs, args.study, study.get("question", ""), curves)
+    try:
+        data = report.render(summary, args.format, args.lang)
+    except report.ReportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     with open(args.out, "wb") as out:
-        out.write(report.render(summary, args.format, args.lang))
+        out.write(data)
     print(f"{summary.decision.verdict}: wrote {args.out}")
     return 0
 

@@ -52,6 +52,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "nav.settings": {"en": "Settings", "ja": "設定"},
     "nav.inspect": {"en": "Inspect", "ja": "モデルの中身"},
     "nav.decision": {"en": "Decision", "ja": "導入判断"},
+    "nav.report": {"en": "Report", "ja": "報告書"},
 
     "login.title": {"en": "Sign in", "ja": "サインイン"},
     "login.password": {"en": "Password", "ja": "パスワード"},
@@ -118,6 +119,38 @@ STRINGS: dict[str, dict[str, str]] = {
                        "ja": "DCFormer − Transformer++。同一コーパス（{fingerprint}）の実行をシードで"
                              "対応付けた差で、負なら DCFormer が優位。区間はシード間の対応のある t 区間。"},
     "dec.page_title": {"en": "Decision", "ja": "導入判断"},
+    # --- the Report page and the PDF / PPTX exports (dcpoc/report.py)
+    "rep.page_title": {"en": "Meeting report", "ja": "会議用レポート"},
+    "rep.lang": {"en": "Report language", "ja": "レポートの言語"},
+    "rep.format": {"en": "Format", "ja": "形式"},
+    "rep.format.md": {"en": "Markdown (wiki, chat)", "ja": "Markdown（Wiki・チャット向け）"},
+    "rep.format.html": {"en": "HTML one-pager", "ja": "HTML（1 ページ要約）"},
+    "rep.format.pdf": {"en": "PDF one-pager", "ja": "PDF（1 ページ要約）"},
+    "rep.format.pptx": {"en": "PowerPoint deck", "ja": "PowerPoint 資料"},
+    "rep.download": {"en": "Download", "ja": "ダウンロード"},
+    "rep.no_study": {"en": "No study with finished runs yet: launch one first.",
+                     "ja": "完了した実行を含むスタディがまだありません。先にスタディを開始してください。"},
+    "rep.question": {"en": "Question", "ja": "検討事項"},
+    "rep.metrics": {"en": "Key numbers", "ja": "主要な数値"},
+    "rep.cost_quality": {"en": "Cost per quality", "ja": "品質あたりの費用"},
+    "rep.cost_quality_text": {"en": "Net benefit {net} (compute multiplier {m}, training speed ratio "
+                                    "{ratio}). Above 1×, the same quality costs less with DCFormer.",
+                              "ja": "正味の効果は {net}（計算量倍率 {m}、学習速度比 {ratio}）です。"
+                                    "1 倍を超えれば、同じ品質を DCFormer でより安く得られます。"},
+    "rep.next_step": {"en": "Next step", "ja": "次のステップ"},
+    "rep.next_none": {"en": "Confirm the result at one larger size on the production GPU before "
+                            "committing.",
+                      "ja": "本格導入の前に、本番で使う GPU で一段大きいサイズを検証します。"},
+    "rep.chart": {"en": "Trade-off: quality against cost", "ja": "トレードオフ：品質と費用"},
+    "rep.no_chart": {"en": "No finished run to chart yet.",
+                     "ja": "グラフにできる完了済みの実行はまだありません。"},
+    "rep.repro": {"en": "Reproducibility", "ja": "再現のための情報"},
+    "rep.font_missing": {"en": "No Japanese font for the PDF: install Debian's fonts-ipaexfont-gothic "
+                               "(apt-get install fonts-ipaexfont-gothic) or set DCPOC_PDF_FONT to a "
+                               ".ttf file.",
+                         "ja": "PDF 用の日本語フォントが見つかりません。Debian の fonts-ipaexfont-gothic を"
+                               "インストールする（apt-get install fonts-ipaexfont-gothic）か、"
+                               "DCPOC_PDF_FONT に .ttf ファイルを指定してください。"},
     "dec.thresholds": {"en": "Thresholds", "ja": "判定しきい値"},
     "dec.go_net_low": {"en": "GO when net benefit's lower bound exceeds (default 1.1)",
                        "ja": "GO の条件：正味の効果の下限がこの値を超える（既定 1.1）"},

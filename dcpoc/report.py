@@ -1,10 +1,15 @@
-"""The decision in words: reasons rendered in a language, and the meeting summary (Markdown and a
-self-contained HTML one-pager). No Streamlit, no torch."""
+"""The decision in words: reasons rendered in a language, and the meeting summary (Markdown, a
+self-contained HTML one-pager, a PDF one-pager and a short PPTX deck). No Streamlit, no torch."""
 from __future__ import annotations
 
 import datetime as _dt
+import glob
 import html
+import io
 import math
+import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 
 import pandas as pd
@@ -141,16 +146,30 @@ def to_markdown(summary: Summary, lang: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _chart_svg(summary: Summary, lang: str) -> str:
-    """The trade-off chart as inline SVG (vl-convert renders offline); '' with nothing to draw."""
+def _chart_spec(summary: Summary, lang: str) -> str:
+    """The trade-off chart's Vega-Lite JSON; '' with nothing to draw."""
     from .charts import pareto_scatter
-    import vl_convert
     table = analysis.run_summary(summary.runs)
     if table.empty:
         return ""
-    chart = pareto_scatter(table, lang).properties(width=560)
-    svg = vl_convert.vegalite_to_svg(chart.to_json())
+    return pareto_scatter(table, lang).properties(width=560).to_json()
+
+
+def _chart_svg(summary: Summary, lang: str) -> str:
+    """The trade-off chart as inline SVG (vl-convert renders offline); '' with nothing to draw."""
+    import vl_convert
+    spec = _chart_spec(summary, lang)
+    if not spec:
+        return ""
+    svg = vl_convert.vegalite_to_svg(spec)
     return svg[svg.index("<svg"):]
+
+
+def _chart_png(summary: Summary, lang: str) -> bytes:
+    """The trade-off chart as PNG for PDF and PPTX (offline, system fonts); b'' with nothing to draw."""
+    import vl_convert
+    spec = _chart_spec(summary, lang)
+    return vl_convert.vegalite_to_png(spec, scale=2) if spec else b""
 
 
 def to_html(summary: Summary, lang: str) -> str:
@@ -179,12 +198,202 @@ def to_html(summary: Summary, lang: str) -> str:
     return "".join(parts)
 
 
-FORMATS = ("md", "html")
+def cost_quality_text(decision: analysis.Decision, lang: str) -> str:
+    """Net benefit with the multiplier and speed ratio it is made of."""
+    mult = decision.multiplier
+    ratio = f"{mult.speed_ratio:.2f}×" if mult and math.isfinite(mult.speed_ratio) else "—"
+    return t("rep.cost_quality_text", lang).format(
+        net=interval_text(mult.net_benefit if mult else None, ".2f", lang, "×"),
+        m=interval_text(mult.multiplier if mult else None, ".2f", lang, "×"), ratio=ratio)
+
+
+def next_steps(decision: analysis.Decision, lang: str) -> list[str]:
+    """What to run next (insufficient evidence), else what would flip the verdict, else confirm."""
+    steps = decision.needed or decision.flips
+    return [say(r, lang) for r in steps] or [t("rep.next_none", lang)]
+
+
+class ReportError(Exception):
+    """A report that cannot be made here (e.g. no CJK font for the PDF); one sentence for the user."""
+
+
+PDF_FONT_ENV = "DCPOC_PDF_FONT"
+PDF_FONT_PACKAGE = "fonts-ipaexfont-gothic"
+_PDF_FONT_PATHS = ("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+                   "/usr/share/fonts/truetype/fonts-japanese-gothic.ttf")
+
+
+def cjk_font(lang: str = "en") -> str:
+    """A TrueType font with Japanese glyphs: $DCPOC_PDF_FONT, Debian's IPAex Gothic, or the first
+    .ttf fontconfig knows for Japanese. fpdf2 embeds a subset of it in the PDF."""
+    given = os.environ.get(PDF_FONT_ENV)
+    if given:
+        if os.path.isfile(given):
+            return given
+        raise ReportError(t("rep.font_missing", lang))
+    for path in _PDF_FONT_PATHS:
+        if os.path.isfile(path):
+            return path
+    if shutil.which("fc-list"):
+        listed = subprocess.run(["fc-list", ":lang=ja", "file"], capture_output=True, text=True).stdout
+        found = sorted(line.split(":")[0].strip() for line in listed.splitlines()
+                       if line.split(":")[0].strip().lower().endswith(".ttf"))
+        if found:
+            return found[0]
+    found = sorted(glob.glob("/usr/share/fonts/**/ipaex*.ttf", recursive=True))
+    if found:
+        return found[0]
+    raise ReportError(t("rep.font_missing", lang))
+
+
+def to_pdf(summary: Summary, lang: str) -> bytes:
+    """The one-pager as PDF (A4): verdict, question, numbers, cost per quality, chart, risks, next
+    step, then the reproducibility footer. One embedded CJK font serves both languages; text is
+    drawn as text, never interpreted (no markup)."""
+    from fpdf import FPDF
+    font = cjk_font(lang)
+    s = _sections(summary, lang)
+    pdf = FPDF(format="A4")
+    pdf.set_creation_date(_dt.datetime.strptime(summary.created, "%Y-%m-%d %H:%M UTC")
+                          .replace(tzinfo=_dt.timezone.utc))
+    pdf.set_title(summary.study)
+    pdf.set_lang(lang)
+    for style in ("", "B"):    # one weight: tables ask for bold headings
+        pdf.add_font("cjk", style, font)
+    pdf.set_margins(15, 12, 15)
+    pdf.set_auto_page_break(True, 12)
+    pdf.add_page()
+
+    def text(body: str, size: float = 9.5, height: float = 4.8) -> None:
+        pdf.set_font("cjk", size=size)
+        pdf.multi_cell(0, height, body, align="L", new_x="LMARGIN", new_y="NEXT")
+
+    def heading(body: str) -> None:
+        pdf.ln(1.5)
+        pdf.set_text_color(30, 60, 120)
+        text(body, 11.5, 6)
+        pdf.set_text_color(0, 0, 0)
+
+    pdf.set_text_color(30, 60, 120)
+    text(summary.study, 11, 6)
+    pdf.set_text_color(0, 0, 0)
+    text(s["verdict"], 17, 9)
+    if summary.question:
+        text(f"{t('rep.question', lang)}: {summary.question}", 10.5, 5.5)
+    heading(t("rep.metrics", lang))
+    for q, a in s["answers"]:
+        text(f"• {q} {a}")
+    if len(s["table"]):
+        pdf.ln(1)
+        pdf.set_font("cjk", size=8)
+        with pdf.table(col_widths=(14, 14, 10, 31, 31), text_align="LEFT", line_height=4.2) as table:
+            for row in [list(s["table"].columns)] + s["table"].astype(str).values.tolist():
+                cells = table.row()
+                for value in row:
+                    cells.cell(str(value))
+    if s["fit"]:
+        text(s["fit"], 8)
+    heading(t("rep.cost_quality", lang))
+    text(cost_quality_text(summary.decision, lang))
+    heading(t("rep.chart", lang))
+    png = _chart_png(summary, lang)
+    if png:
+        pdf.image(io.BytesIO(png), w=120)
+    else:
+        text(t("rep.no_chart", lang))
+    heading(t("dec.risks", lang))
+    for risk in s["risks"]:
+        text(f"• {risk}", 8.5, 4.3)
+    heading(t("rep.next_step", lang))
+    for step in next_steps(summary.decision, lang):
+        text(f"• {step}")
+    heading(t("rep.repro", lang))
+    for key, value in _footer(summary):
+        text(f"{key}: {value or '—'}", 7.5, 3.8)
+    return bytes(pdf.output())
+
+
+def to_pptx(summary: Summary, lang: str) -> bytes:
+    """A five-slide deck: verdict, numbers, trade-off chart, risks and next steps, reproducibility.
+    python-pptx writes text as XML text nodes, so user text stays literal."""
+    from pptx import Presentation
+    from pptx.util import Inches, Pt
+    s = _sections(summary, lang)
+    deck = Presentation()
+    deck.slide_width, deck.slide_height = Inches(13.333), Inches(7.5)
+    created = _dt.datetime.strptime(summary.created, "%Y-%m-%d %H:%M UTC")
+    deck.core_properties.title = summary.study
+    deck.core_properties.created = deck.core_properties.modified = created
+    title_only, bullets = deck.slide_layouts[5], deck.slide_layouts[1]
+
+    def slide(title: str, layout=title_only):
+        page = deck.slides.add_slide(layout)
+        page.shapes.title.text = title
+        page.shapes.title.left, page.shapes.title.width = Inches(0.5), Inches(12.3)
+        return page
+
+    def fill(frame, lines: list[str], size: int) -> None:
+        frame.word_wrap = True
+        for i, line in enumerate(lines):
+            paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
+            paragraph.text = line
+            paragraph.font.size = Pt(size)
+
+    def box(page, lines: list[str], size: int, top: float, height: float) -> None:
+        fill(page.shapes.add_textbox(Inches(0.6), Inches(top), Inches(12.1), Inches(height))
+             .text_frame, lines, size)
+
+    first = deck.slides.add_slide(deck.slide_layouts[0])
+    first.shapes.title.text = s["verdict"]
+    first.placeholders[1].text = summary.study + (f"\n{summary.question}" if summary.question else "")
+
+    numbers = slide(t("rep.metrics", lang))
+    box(numbers, [f"{q} {a}" for q, a in s["answers"]]
+        + [cost_quality_text(summary.decision, lang)] + ([s["fit"]] if s["fit"] else []), 14, 1.5, 2.6)
+    table = s["table"]
+    if len(table):
+        shape = numbers.shapes.add_table(len(table) + 1, len(table.columns), Inches(0.6), Inches(4.4),
+                                         Inches(12.1), Inches(0.4 * (len(table) + 1)))
+        for j, name in enumerate(table.columns):
+            shape.table.cell(0, j).text = str(name)
+        for i, row in enumerate(table.astype(str).values.tolist(), start=1):
+            for j, value in enumerate(row):
+                shape.table.cell(i, j).text = value
+        for cell in shape.table.iter_cells():
+            for paragraph in cell.text_frame.paragraphs:
+                paragraph.font.size = Pt(12)
+
+    chart = slide(t("rep.chart", lang))
+    png = _chart_png(summary, lang)
+    if png:
+        chart.shapes.add_picture(io.BytesIO(png), Inches(1.5), Inches(1.5), height=Inches(5.6))
+    else:
+        box(chart, [t("rep.no_chart", lang)], 18, 1.6, 1.0)
+
+    risks = slide(t("rep.next_step", lang) + " / " + t("dec.risks", lang))
+    box(risks, [f"▶ {step}" for step in next_steps(summary.decision, lang)], 16, 1.4, 1.6)
+    box(risks, [f"• {risk}" for risk in s["risks"]], 13, 3.1, 4.0)
+
+    repro = slide(t("rep.repro", lang))
+    box(repro, [f"{key}: {value or '—'}" for key, value in _footer(summary)], 12, 1.4, 5.6)
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+FORMATS = ("md", "html", "pdf", "pptx")
+PPTX_SLIDES = 5
 
 
 def render(summary: Summary, fmt: str, lang: str) -> bytes:
+    """The summary as a file's bytes. Raises ReportError when this machine cannot make it (a PDF
+    without a CJK font)."""
     if fmt == "md":
         return to_markdown(summary, lang).encode()
     if fmt == "html":
         return to_html(summary, lang).encode()
+    if fmt == "pdf":
+        return to_pdf(summary, lang)
+    if fmt == "pptx":
+        return to_pptx(summary, lang)
     raise ValueError(f"format '{fmt}': choose one of {', '.join(FORMATS)}")

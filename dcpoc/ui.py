@@ -17,7 +17,7 @@ from .store import Store, StoreError, default_url
 PAGES = [("app.py", "nav.home", "🏠"), ("pages/1_Launch.py", "nav.launch", "🚀"),
          ("pages/2_Runs.py", "nav.runs", "📈"), ("pages/3_Compare.py", "nav.compare", "⚖️"),
          ("pages/4_Settings.py", "nav.settings", "⚙️"), ("pages/5_Inspect.py", "nav.inspect", "🔍"),
-         ("pages/6_Decision.py", "nav.decision", "🧭")]
+         ("pages/6_Decision.py", "nav.decision", "🧭"), ("pages/7_Report.py", "nav.report", "📄")]
 REFRESH_S = 3.0        # live parts rerun this often while a run is queued or running
 IDLE_REFRESH_S = 15.0  # ... and this often otherwise (a run launched elsewhere still shows up)
 FRAME_TTL_S = 2.0      # cached frames are at most this old

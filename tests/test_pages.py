@@ -15,7 +15,7 @@ from dcpoc.store import Store
 from conftest import REPO_ROOT, train_tiny_runs
 
 PAGES = ["app.py", "pages/1_Launch.py", "pages/2_Runs.py", "pages/3_Compare.py",
-         "pages/4_Settings.py", "pages/5_Inspect.py", "pages/6_Decision.py"]
+         "pages/4_Settings.py", "pages/5_Inspect.py", "pages/6_Decision.py", "pages/7_Report.py"]
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +80,8 @@ def test_every_page_renders_real_runs(trained, page, lang):
               "pages/3_Compare.py": ("Compare architectures", "アーキテクチャの比較"),
               "pages/4_Settings.py": ("Settings", "設定"),
               "pages/5_Inspect.py": ("Look inside DCFormer", "内部を見る"),
-              "pages/6_Decision.py": ("Decision", "導入判断")}[page]
+              "pages/6_Decision.py": ("Decision", "導入判断"),
+              "pages/7_Report.py": ("Meeting report", "会議用レポート")}[page]
     assert titles[lang == "ja"] in at.title[0].value
     links = [link.label for link in at.sidebar.get("page_link")]
     assert ("実行一覧" if lang == "ja" else "Runs") in links and len(links) == len(PAGES)

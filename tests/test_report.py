@@ -32,3 +32,63 @@ def test_report_command_writes_the_same_markdown(trained, tmp_path):
     assert "根拠不足" in out.read_text() and "INSUFFICIENT" in done.stdout
     bad = run_cli("report", "--study", "nope", "--out", str(out))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "nope" in bad.stderr
+
+
+def pdf_text(data: bytes, tmp_path) -> str:
+    """The PDF's text as poppler's pdftotext reads it (.ci/run installs poppler-utils)."""
+    import subprocess
+    path = tmp_path / "r.pdf"
+    path.write_bytes(data)
+    done = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_pdf_holds_the_verdict_in_a_cjk_font_and_user_text_literally(trained, tmp_path, lang):
+    import subprocess
+    summary = report.build_summary(trained.list_runs(), "s1", question=EVIL)
+    summary.study = EVIL
+    data = report.render(summary, "pdf", lang)
+    assert data.startswith(b"%PDF")
+    text = pdf_text(data, tmp_path)
+    assert report.verdict_line(summary.decision, lang) in text
+    assert EVIL in text and trained.list_runs()["id"].iloc[0] in text
+    assert ("Risks and mitigations" if lang == "en" else "リスクと対策") in text
+    fonts = subprocess.run(["pdffonts", str(tmp_path / "r.pdf")], capture_output=True, text=True)
+    assert "IPAexGothic" in fonts.stdout                     # embedded, so any viewer shows it
+    pages = subprocess.run(["pdftoppm", "-png", "-r", "40", str(tmp_path / "r.pdf"), str(tmp_path / "p")],
+                           capture_output=True)
+    assert pages.returncode == 0 and (tmp_path / "p-1.png").exists()
+
+
+def test_pdf_without_a_cjk_font_names_the_package(trained, monkeypatch, tmp_path):
+    monkeypatch.setenv(report.PDF_FONT_ENV, str(tmp_path / "missing.ttf"))
+    summary = report.build_summary(trained.list_runs(), "s1")
+    with pytest.raises(report.ReportError, match="fonts-ipaexfont-gothic"):
+        report.render(summary, "pdf", "en")
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_pptx_opens_with_the_expected_slides(trained, lang):
+    import io
+
+    from pptx import Presentation
+    summary = report.build_summary(trained.list_runs(), "s1", question=EVIL)
+    deck = Presentation(io.BytesIO(report.render(summary, "pptx", lang)))
+    assert len(deck.slides) == report.PPTX_SLIDES
+    texts = [" ".join(shape.text_frame.text for shape in slide.shapes if shape.has_text_frame)
+             for slide in deck.slides]
+    assert report.verdict_line(summary.decision, lang) in texts[0] and EVIL in texts[0]
+    assert any(shape.shape_type == 13 for shape in deck.slides[2].shapes)     # the chart picture
+    assert ("Reproducibility" if lang == "en" else "再現のための情報") in texts[4]
+    assert summary.runs["id"].iloc[0] in texts[4]
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "pptx"])
+def test_report_command_writes_pdf_and_pptx(trained, tmp_path, fmt):
+    from conftest import run_cli
+    out = tmp_path / f"s1.{fmt}"
+    done = run_cli("report", "--study", "s1", "--format", fmt, "--lang", "ja", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:4] == (b"%PDF" if fmt == "pdf" else b"PK\x03\x04")

@@ -1,0 +1,34 @@
+"""Report: the meeting summary of a study, downloaded as Markdown, HTML, PDF or PPTX; the same bytes
+as `python -m dcpoc report`."""
+import streamlit as st
+
+from dcpoc import report, ui
+from dcpoc.analysis import headline_studies, study_key
+from dcpoc.i18n import LANGUAGES, t
+
+lang, url = ui.start_page("rep.page_title")
+runs = ui.load_runs(url)
+studies = [s for s in headline_studies(runs) if s]     # the command line names a study
+if not studies:
+    st.info(t("rep.no_study", lang))
+    st.stop()
+c1, c2, c3 = st.columns(3)
+study = c1.selectbox(t("col.study", lang), studies)
+report_lang = c2.selectbox(t("rep.lang", lang), list(LANGUAGES), index=list(LANGUAGES).index(lang),
+                           format_func=LANGUAGES.get)
+fmt = c3.selectbox(t("rep.format", lang), report.FORMATS, format_func=lambda f: t(f"rep.format.{f}", lang))
+
+ids = tuple(runs.loc[study_key(runs).eq(study), "id"])
+question = (ui.store(url).get_study(study) or {}).get("question") or ""
+summary = report.build_summary(runs, study, question,
+                               ui.load_metrics(url, ids, ("val_loss",)) if ids else None)
+st.markdown(f"**{report.verdict_line(summary.decision, report_lang)}**")
+try:
+    data = report.render(summary, fmt, report_lang)
+except report.ReportError as e:
+    st.error(str(e))
+    st.stop()
+MIME = {"md": "text/markdown", "html": "text/html", "pdf": "application/pdf",
+        "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation"}
+st.download_button(f"{t('rep.download', lang)} ({t(f'rep.format.{fmt}', lang)})", data,
+                   file_name=f"{study}-{report_lang}.{fmt}", mime=MIME[fmt], icon="📄")
