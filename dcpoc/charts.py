@@ -149,30 +149,27 @@ def attention_heatmaps(maps: pd.DataFrame, lang: str) -> alt.Chart:
 def identity_distance(distances: pd.DataFrame, lang: str) -> alt.Chart:
     """Per layer, how far each composition is from identity (mean ||M - I||_F), grouped bars.
     ``distances``: rows (layer, matrix, distance) from inspect.distance_frame."""
-    data = _matrix_label(distances, "matrix", lang)
-    order = [t(f"inspect.matrix.{n}", lang) for n in COMPOSITION_NAMES]
-    return (alt.Chart(data, title=t("chart.identity_distance", lang)).mark_bar()
-            .encode(x=alt.X("layer:O", title=t("chart.axis.layer", lang), axis=alt.Axis(labelAngle=0)),
-                    xOffset=alt.XOffset("label:N", sort=order),
-                    y=alt.Y("distance:Q", title=t("chart.axis.distance", lang)),
-                    color=alt.Color("label:N", title=t("chart.axis.matrix", lang), sort=order),
-                    tooltip=[alt.Tooltip("layer:O", title=t("chart.axis.layer", lang)),
-                             alt.Tooltip("label:N", title=t("chart.axis.matrix", lang)),
-                             alt.Tooltip("distance:Q", title=t("chart.axis.distance", lang), format=".4f")])
-            .properties(width=WIDTH, height=260))
+    return _grouped_bars(_matrix_label(distances, "matrix", lang), "layer", "distance",
+                         "chart.identity_distance", "chart.axis.layer", "chart.axis.distance", 260, lang)
 
 
 def gate_bars(gates: pd.DataFrame, lang: str) -> alt.Chart:
     """Gate values per head (tanh, in [-1, 1]) of one layer, grouped by gate.
     ``gates``: rows (gate, head, value) from inspect.gate_frame."""
-    data = _matrix_label(gates, "gate", lang)
+    return _grouped_bars(_matrix_label(gates, "gate", lang), "head", "value",
+                         "chart.gates", "chart.axis.head", "chart.axis.gate", 240, lang)
+
+
+def _grouped_bars(data: pd.DataFrame, x: str, y: str, title_key: str, x_key: str, y_key: str,
+                  height: int, lang: str) -> alt.Chart:
+    """Bars of y per x, one bar per composition (the ``label`` column) side by side."""
     order = [t(f"inspect.matrix.{n}", lang) for n in COMPOSITION_NAMES]
-    return (alt.Chart(data, title=t("chart.gates", lang)).mark_bar()
-            .encode(x=alt.X("head:O", title=t("chart.axis.head", lang), axis=alt.Axis(labelAngle=0)),
+    return (alt.Chart(data, title=t(title_key, lang)).mark_bar()
+            .encode(x=alt.X(f"{x}:O", title=t(x_key, lang), axis=alt.Axis(labelAngle=0)),
                     xOffset=alt.XOffset("label:N", sort=order),
-                    y=alt.Y("value:Q", title=t("chart.axis.gate", lang)),
+                    y=alt.Y(f"{y}:Q", title=t(y_key, lang)),
                     color=alt.Color("label:N", title=t("chart.axis.matrix", lang), sort=order),
-                    tooltip=[alt.Tooltip("head:O", title=t("chart.axis.head", lang)),
+                    tooltip=[alt.Tooltip(f"{x}:O", title=t(x_key, lang)),
                              alt.Tooltip("label:N", title=t("chart.axis.matrix", lang)),
-                             alt.Tooltip("value:Q", title=t("chart.axis.gate", lang), format=".4f")])
-            .properties(width=WIDTH, height=240))
+                             alt.Tooltip(f"{y}:Q", title=t(y_key, lang), format=".4f")])
+            .properties(width=WIDTH, height=height))
