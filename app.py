@@ -6,6 +6,7 @@ from dcpoc.analysis import (decide, headline_by_preset, headline_studies, run_su
                             status_counts, study_key)
 from dcpoc.charts import ARCH_LABELS, pareto_scatter
 from dcpoc.i18n import num, t
+from dcpoc.planning import next_step
 
 st.set_page_config(page_title="dcpoc", page_icon="⚖️", layout="wide")
 lang, url = ui.start_page("app.title")
@@ -42,6 +43,9 @@ with st.container(border=True):
         c3.metric(t("dec.speed", lang), num(mult.speed_ratio, ".2f", "×"))
         for reason in decision.reasons + decision.needed:
             st.markdown(f"- {report.say(reason, lang)}")
+        step_line = report.next_step_line(next_step(decision, runs, study), lang)
+        if step_line:
+            st.info(step_line, icon="➡️")
         summary = run_summary(scoped)
         if len(summary):
             st.altair_chart(pareto_scatter(summary, lang))

@@ -204,6 +204,38 @@ STRINGS: dict[str, dict[str, str]] = {
                         "{ratio:.2f}), e.g. from a faster kernel, and a loss interval not above zero.",
                   "ja": "速度比が {ratio_needed:.2f} 以上（現在 {ratio:.2f}）になり（例えばカーネルの高速化）、"
                         "損失差の区間が 0 を上回らなければ、見送りではなくなります。"},
+    "next.what.sizes": {"en": "run {presets} with both architectures (seeds {seeds})",
+                        "ja": "{presets} を両アーキテクチャで実行（シード {seeds}）"},
+    "next.what.seeds": {"en": "add seed(s) {seeds} for both architectures at {presets}",
+                        "ja": "{presets} で両アーキテクチャにシード {seeds} を追加"},
+    "next.what.arch": {"en": "run {arch} at {presets}", "ja": "{presets} で {arch} を実行"},
+    "next.what.failed": {"en": "rerun the {n} failed run(s)", "ja": "失敗した {n} 件を再実行"},
+    "next.join": {"en": "; ", "ja": "、"},
+    "next.line": {"en": "Next step: {what} ({n} runs) — about {wall}, {hours} device-hours, {cost} "
+                        "on {device}.",
+                  "ja": "次のステップ：{what}（計 {n} 件）— 所要時間は約 {wall}、デバイス時間 {hours} "
+                        "時間、費用 {cost}（{device}）の見込みです。"},
+    "rep.phrases": {"en": "Phrases for the meeting", "ja": "会議で使えるフレーズ"},
+    "phrase.tested": {"en": "We trained Transformer++ and DCFormer on the same data: {n} runs at "
+                            "{presets}, seeds {seeds}.",
+                      "ja": "同じデータで Transformer++ と DCFormer を学習させ、{presets} のサイズ、"
+                            "シード {seeds} で計 {n} 件の実行を比較しました。"},
+    "phrase.result": {"en": "At {preset}, with equal training tokens, DCFormer's validation loss "
+                            "differs from Transformer++ by {diff}; below zero favours DCFormer.",
+                      "ja": "{preset} で学習トークン数を揃えると、DCFormer の検証損失は "
+                            "Transformer++ との差が {diff} でした（マイナスなら DCFormer が優位）。"},
+    "phrase.result_none": {"en": "We have no pair of runs to compare yet, so there is no result "
+                                 "to quote.",
+                           "ja": "比較できる実行の組がまだないため、お伝えできる結果はありません。"},
+    "phrase.net": {"en": "Counting its speed, DCFormer's net benefit is {net}; above 1× the same "
+                         "quality costs less.",
+                   "ja": "速度差も含めた DCFormer の正味の効果は {net} です。1 倍を超えれば、"
+                         "同じ品質をより安く得られます。"},
+    "phrase.verdict": {"en": "Our recommendation today: {verdict}.",
+                       "ja": "現時点の結論は「{verdict}」です。"},
+    "phrase.next": {"en": "To be sure, we would {what}: about {wall} and {cost}.",
+                    "ja": "確証を得るための次の一手は「{what}」で、所要時間は約 {wall}、"
+                          "費用は {cost} の見込みです。"},
     "need.arch": {"en": "Run {arch}: no finished run of it yet.",
                   "ja": "{arch} を実行してください（完了した実行がまだありません）。"},
     "need.corpus": {"en": "Runs used {n} different corpora: rerun on one corpus.",

@@ -177,3 +177,137 @@ def plan_for_estimate(form: LaunchForm, allowed_dirs: list, offered_presets: lis
     draft = LaunchForm(**{**form.__dict__, "name": "estimate", "question": ""})
     spec, _ = check_form(draft, allowed_dirs, offered_presets)
     return plan_study(spec) if spec is not None else None
+
+
+# ----------------------------------------------------------------------------- the next step
+@dataclass
+class NextStep:
+    """The runs that answer a Decision's open items, and what they cost: parts are i18n Reasons
+    (next.what.*) naming what is run, specs the StudySpecs planned (each a grid of the study's
+    corpus, steps and nproc), plan every RunConfig, estimate estimate_study's totals on device."""
+    parts: list[Reason]
+    specs: list[StudySpec]
+    plan: list[RunConfig]
+    estimate: dict[str, float]
+    device: str
+
+
+Reason = tuple[str, dict]
+
+
+def _ladder_order(presets) -> list[str]:
+    return sorted(set(presets), key=lambda p: list(PRESETS).index(p) if p in PRESETS else len(PRESETS))
+
+
+def study_spec_from_runs(runs: pd.DataFrame, study: str | None) -> StudySpec | None:
+    """What the study ran, read back from its runs: presets (ladder order), archs, seeds, corpus
+    (the most used), nproc, and the step budget (one shared step count; None where every run used
+    its preset's default; otherwise the token budget the runs shared, else the largest step count).
+    None for a study without runs."""
+    if runs.empty:
+        return None
+    scoped = runs[runs["study"].fillna("").astype(str).eq(study or "")]
+    scoped = scoped[scoped["preset"].isin(list(PRESETS))]
+    if scoped.empty:
+        return None
+    steps = (pd.to_numeric(scoped["total_steps"], errors="coerce").dropna().astype(int)
+             if "total_steps" in scoped else pd.Series(dtype=int))
+    defaults = scoped["preset"].map(lambda p: PRESETS[p]["train"]["steps"])
+    spec = StudySpec(name=study or "next", corpus=str(scoped["corpus_spec"].dropna().mode().iloc[0])
+                     if scoped["corpus_spec"].notna().any() else "pydoc",
+                     presets=_ladder_order(scoped["preset"]),
+                     archs=[a for a in ARCHS if a in set(scoped["arch"])],
+                     seeds=sorted({int(s) for s in scoped["seed"].dropna()}) or [1],
+                     nproc=max(run_nproc(c) for c in scoped["config"]))
+    if steps.nunique() == 1:
+        spec.steps = int(steps.iloc[0])
+    elif len(steps) and (steps.to_numpy() == defaults.loc[steps.index].to_numpy()).all():
+        spec.steps = None
+    else:
+        tokens = (pd.to_numeric(scoped["tokens_seen"], errors="coerce").dropna()
+                  if "tokens_seen" in scoped else pd.Series(dtype=float))
+        if len(tokens) and tokens.nunique() == 1:
+            spec.tokens = int(tokens.iloc[0])
+        else:
+            spec.steps = int(steps.max()) if len(steps) else None
+    return spec
+
+
+def _larger_presets(spec: StudySpec, n: int) -> list[str]:
+    """The next n presets of the ladder the study has not run, larger ones first after its
+    largest; smaller unrun ones only when the ladder ends."""
+    ladder = list(PRESETS)
+    top = max(ladder.index(p) for p in spec.presets)
+    above = [p for p in ladder[top + 1:] if p not in spec.presets]
+    below = [p for p in reversed(ladder[:top]) if p not in spec.presets]
+    return (above + below)[:max(n, 0)]
+
+
+def _new_seeds(spec: StudySpec, n: int) -> list[int]:
+    start = max(spec.seeds) + 1
+    return list(range(start, start + max(n, 0)))
+
+
+def _study_device(runs: pd.DataFrame, study: str | None) -> str:
+    scoped = runs[runs["study"].fillna("").astype(str).eq(study or "")] if not runs.empty else runs
+    devices = scoped["device"].dropna() if "device" in scoped else pd.Series(dtype=object)
+    return str(devices.mode().iloc[0]) if len(devices) else "cpu"
+
+
+def next_step(decision, runs: pd.DataFrame, study: str | None, device_name: str | None = None,
+              measured: Mapping[ThroughputKey, float] | None = None,
+              prices: Mapping[str, float] | None = None) -> NextStep | None:
+    """The concrete runs for a Decision (analysis.Decision) and their estimate (estimate_study on
+    device_name, default the device most of the study's runs used; throughput measured from the
+    runs where available). need.sizes: the next larger unrun preset(s) for both architectures and
+    the study's seeds; need.seeds: new seeds (after the largest) at every preset, new presets
+    included; need.arch: the missing architecture at the study's presets and seeds; need.failed:
+    the failed runs again. CONDITIONAL: one more seed at every size; GO: the next larger preset to
+    confirm; NO-GO, or nothing to plan: None."""
+    spec = study_spec_from_runs(runs, study)
+    if spec is None:
+        return None
+    needed = {key: values for key, values in decision.needed}
+    if decision.verdict == "CONDITIONAL":
+        needed = {"need.seeds": {"n": 1}}
+    elif decision.verdict == "GO":
+        needed = {"need.sizes": {"n": 1}}
+    elif decision.verdict == "NO-GO":
+        return None
+    base = dict(name=spec.name, question="", corpus=spec.corpus, steps=spec.steps, tokens=spec.tokens,
+                device="auto", nproc=spec.nproc)
+    specs: list[StudySpec] = []
+    parts: list[Reason] = []
+    new_presets = _larger_presets(spec, needed["need.sizes"]["n"]) if "need.sizes" in needed else []
+    new_seeds = _new_seeds(spec, needed["need.seeds"]["n"]) if "need.seeds" in needed else []
+    if new_presets:
+        specs.append(StudySpec(presets=new_presets, archs=list(ARCHS),
+                               seeds=spec.seeds + new_seeds, **base))
+        parts.append(("next.what.sizes", {"presets": ", ".join(new_presets),
+                                          "seeds": ", ".join(map(str, spec.seeds + new_seeds))}))
+    if new_seeds:
+        specs.append(StudySpec(presets=list(spec.presets), archs=list(ARCHS), seeds=new_seeds, **base))
+        parts.append(("next.what.seeds", {"seeds": ", ".join(map(str, new_seeds)),
+                                          "presets": ", ".join(spec.presets + new_presets)}))
+    if "need.arch" in needed:
+        missing = [a for a in ARCHS if a not in spec.archs]
+        if missing:
+            specs.append(StudySpec(presets=list(spec.presets), archs=missing, seeds=list(spec.seeds),
+                                   **base))
+            parts.append(("next.what.arch", {"arch": needed["need.arch"]["arch"],
+                                             "presets": ", ".join(spec.presets)}))
+    if "need.failed" in needed:
+        scoped = runs[runs["study"].fillna("").astype(str).eq(study or "")]
+        failed = scoped[scoped["status"].eq("failed") | scoped["diverged"].eq(True)]
+        failed = failed[failed["preset"].isin(list(PRESETS)) & failed["arch"].isin(list(ARCHS))]
+        for row in failed.itertuples():
+            specs.append(StudySpec(presets=[row.preset], archs=[row.arch], seeds=[int(row.seed)],
+                                   **base))
+        if len(failed):
+            parts.append(("next.what.failed", {"n": len(failed)}))
+    if not specs:
+        return None
+    plan = [run for one in specs for run in plan_study(one)]
+    device = device_name or _study_device(runs, study)
+    measured = measured_throughput(runs) if measured is None else measured
+    return NextStep(parts, specs, plan, estimate_study(plan, device, measured, prices), device)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import analysis
-from .i18n import t
+from . import analysis, planning
+from .i18n import duration, hours, money, t
 
 _FORMAT_KEYS = ("net_low", "net_high", "diff_low", "diff_high", "m_low", "m_high")
 
@@ -92,6 +92,7 @@ class Summary:
     decision: analysis.Decision
     runs: pd.DataFrame          # the study's runs (store.list_runs rows)
     created: str
+    next: planning.NextStep | None = None    # the planned next runs and their estimate
 
 
 def build_summary(runs: pd.DataFrame, study: str, question: str = "",
@@ -100,7 +101,8 @@ def build_summary(runs: pd.DataFrame, study: str, question: str = "",
     scoped = runs[analysis.study_key(runs).eq(study)] if not runs.empty else runs
     decision = analysis.decide(runs, study, thresholds, val_curves=val_curves)
     return Summary(study, question, decision, scoped,
-                   _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+                   _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                   planning.next_step(decision, runs, study))
 
 
 def _footer(summary: Summary) -> list[tuple[str, str]]:
@@ -120,7 +122,8 @@ def _sections(summary: Summary, lang: str) -> dict:
     return {"verdict": verdict_line(d, lang), "answers": answers(d, lang),
             "reasons": [say(r, lang) for r in d.reasons + d.needed + d.flips],
             "risks": [say(r, lang) for r in d.risks], "table": comparison_table(d, lang),
-            "fit": fit_text(d, lang)}
+            "fit": fit_text(d, lang), "next": next_steps(d, lang, summary.next),
+            "phrases": meeting_phrases(summary, lang)}
 
 
 def _md_escape(text: str) -> str:
@@ -142,6 +145,8 @@ def to_markdown(summary: Summary, lang: str) -> str:
     if s["fit"]:
         lines += [s["fit"], ""]
     lines += [f"## {t('dec.risks', lang)}", ""] + [f"- {r}" for r in s["risks"]] + [""]
+    lines += [f"## {t('rep.next_step', lang)}", ""] + [f"- {r}" for r in s["next"]] + [""]
+    lines += [f"## {t('rep.phrases', lang)}", ""] + [f"- {r}" for r in s["phrases"]] + [""]
     lines += ["---", ""] + [f"- {k}: {_md_escape(v) or '—'}" for k, v in _footer(summary)]
     return "\n".join(lines) + "\n"
 
@@ -193,6 +198,10 @@ def to_html(summary: Summary, lang: str) -> str:
     parts.append(_chart_svg(summary, lang))
     parts.append(f"<h2>{e(t('dec.risks', lang))}</h2><ul>"
                  + "".join(f"<li>{e(r)}</li>" for r in s["risks"]) + "</ul>")
+    parts.append(f"<h2>{e(t('rep.next_step', lang))}</h2><ul>"
+                 + "".join(f"<li>{e(r)}</li>" for r in s["next"]) + "</ul>")
+    parts.append(f"<h2>{e(t('rep.phrases', lang))}</h2><ul>"
+                 + "".join(f"<li>{e(r)}</li>" for r in s["phrases"]) + "</ul>")
     parts.append("<footer><dl>" + "".join(f"<dt>{e(k)}</dt><dd>{e(v) or '—'}</dd>"
                                          for k, v in _footer(summary)) + "</dl></footer></body></html>")
     return "".join(parts)
@@ -207,10 +216,58 @@ def cost_quality_text(decision: analysis.Decision, lang: str) -> str:
         m=interval_text(mult.multiplier if mult else None, ".2f", lang, "×"), ratio=ratio)
 
 
-def next_steps(decision: analysis.Decision, lang: str) -> list[str]:
-    """What to run next (insufficient evidence), else what would flip the verdict, else confirm."""
-    steps = decision.needed or decision.flips
-    return [say(r, lang) for r in steps] or [t("rep.next_none", lang)]
+def next_what(step: planning.NextStep, lang: str) -> str:
+    """The planned runs in words ('run cpu-demo with both architectures (seeds 1, 2)')."""
+    return t("next.join", lang).join(say(part, lang) for part in step.parts)
+
+
+def next_step_line(step: planning.NextStep | None, lang: str) -> str:
+    """'Next step: <what> (n runs) — about <wall time>, <device-hours>, $<cost> on <device>.';
+    '' without a planned step."""
+    if step is None:
+        return ""
+    e = step.estimate
+    return t("next.line", lang).format(what=next_what(step, lang), n=int(e["n_runs"]),
+                                       wall=duration(e["wall_s"], lang), hours=hours(e["device_hours"]),
+                                       cost=money(e["cost_usd"]), device=step.device)
+
+
+def next_steps(decision: analysis.Decision, lang: str,
+               step: planning.NextStep | None = None) -> list[str]:
+    """The planned next runs with their cost (when given), then what to run next (insufficient
+    evidence), else what would flip the verdict, else confirm."""
+    line = next_step_line(step, lang)
+    steps = [say(r, lang) for r in decision.needed or decision.flips] or [t("rep.next_none", lang)]
+    return ([line] if line else []) + steps
+
+
+def meeting_phrases(summary: "Summary", lang: str) -> list[str]:
+    """Three to five plain sentences the decision maker can say: what was tested, the result with
+    its interval, the net benefit, the recommendation, and what it costs to be sure."""
+    d, runs = summary.decision, summary.runs
+    phrases = []
+    if not runs.empty:
+        presets = planning._ladder_order(runs["preset"].dropna())
+        seeds = sorted({int(s) for s in runs["seed"].dropna()})
+        phrases.append(t("phrase.tested", lang).format(n=len(runs), presets=", ".join(presets),
+                                                       seeds=", ".join(map(str, seeds))))
+    tokens = d.equal_tokens
+    if tokens is not None and len(tokens):
+        largest = tokens.iloc[-1]
+        phrases.append(t("phrase.result", lang).format(
+            preset=largest["preset"], diff=interval_text(row_interval(largest, "loss"), "+.4f", lang)))
+    else:
+        phrases.append(t("phrase.result_none", lang))
+    mult = d.multiplier
+    if mult is not None and math.isfinite(mult.net_benefit.mean):
+        phrases.append(t("phrase.net", lang).format(net=interval_text(mult.net_benefit, ".2f", lang, "×")))
+    phrases.append(t("phrase.verdict", lang).format(verdict=verdict_line(d, lang)))
+    if summary.next is not None:
+        e = summary.next.estimate
+        phrases.append(t("phrase.next", lang).format(what=next_what(summary.next, lang),
+                                                     wall=duration(e["wall_s"], lang),
+                                                     cost=money(e["cost_usd"])))
+    return phrases
 
 
 class ReportError(Exception):
@@ -305,8 +362,11 @@ def to_pdf(summary: Summary, lang: str) -> bytes:
     for risk in s["risks"]:
         text(f"• {risk}", 8.5, 4.3)
     heading(t("rep.next_step", lang))
-    for step in next_steps(summary.decision, lang):
+    for step in s["next"]:
         text(f"• {step}")
+    heading(t("rep.phrases", lang))
+    for phrase in s["phrases"]:
+        text(f"• {phrase}")
     heading(t("rep.repro", lang))
     for key, value in _footer(summary):
         text(f"{key}: {value or '—'}", 7.5, 3.8)
@@ -371,8 +431,9 @@ def to_pptx(summary: Summary, lang: str) -> bytes:
         box(chart, [t("rep.no_chart", lang)], 18, 1.6, 1.0)
 
     risks = slide(t("rep.next_step", lang) + " / " + t("dec.risks", lang))
-    box(risks, [f"▶ {step}" for step in next_steps(summary.decision, lang)], 16, 1.4, 1.6)
-    box(risks, [f"• {risk}" for risk in s["risks"]], 13, 3.1, 4.0)
+    box(risks, [f"▶ {step}" for step in s["next"]], 14, 1.3, 1.7)
+    box(risks, [f"• {risk}" for risk in s["risks"]], 11, 3.0, 2.2)
+    box(risks, [t("rep.phrases", lang)] + [f"• {p}" for p in s["phrases"]], 11, 5.2, 2.2)
 
     repro = slide(t("rep.repro", lang))
     box(repro, [f"{key}: {value or '—'}" for key, value in _footer(summary)], 12, 1.4, 5.6)

@@ -4,6 +4,7 @@ import streamlit as st
 from dcpoc import costs, report, ui
 from dcpoc.analysis import Thresholds, decide, headline_studies, project, study_key
 from dcpoc.i18n import hours, money, num, t
+from dcpoc.planning import next_step
 
 lang, url = ui.start_page("dec.page_title")
 runs = ui.load_runs(url)
@@ -33,6 +34,10 @@ if decision.needed:
     st.subheader(t("dec.needed", lang))
     for reason in decision.needed:
         st.markdown(f"- {report.say(reason, lang)}")
+step_line = report.next_step_line(
+    next_step(decision, runs, study, prices=ui.load_settings(url)["prices"]), lang)
+if step_line:
+    st.info(step_line, icon="➡️")
 if decision.flips:
     st.subheader(t("dec.flips", lang))
     for reason in decision.flips:

@@ -6,6 +6,7 @@ from test_pages import by_label, errors, fresh_caches, open_page, trained, train
 
 INSUFFICIENT = {"en": "Insufficient evidence", "ja": "根拠不足"}
 MORE_SIZES = {"en": "more model size", "ja": "モデルサイズをあと"}
+NEXT_STEP = {"en": "Next step: run cpu-demo", "ja": "次のステップ：cpu-demo を"}
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -15,6 +16,7 @@ def test_home_verdict_card_says_insufficient_evidence(trained, lang):
     assert any(INSUFFICIENT[lang] in w.value for w in at.warning)
     assert any(MORE_SIZES[lang] in m.value for m in at.markdown)
     assert len(at.get("vega_lite_chart")) == 1                 # the trade-off chart
+    assert any(NEXT_STEP[lang] in i.value and "$" in i.value for i in at.info)
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -24,6 +26,7 @@ def test_decision_page_updates_with_thresholds_and_target(trained, lang):
     assert INSUFFICIENT[lang] in at.warning[0].value
     texts = " ".join(m.value for m in at.markdown)
     assert MORE_SIZES[lang] in texts
+    assert any(NEXT_STEP[lang] in i.value and "$" in i.value for i in at.info)
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) >= 1    # equal tokens (and cost)
     assert any(("Seed pairs" if lang == "en" else "シード対の数") == c
                for c in at.dataframe[0].value.columns)

@@ -117,3 +117,67 @@ def test_measured_throughput_is_reused_only_for_as_many_processes():
     only_two = {k: v for k, v in measured.items() if k[3] == 2}
     one_gpu = [make_config("transformer", "tiny", ["nproc=1"], steps=100)]
     assert estimate_study(one_gpu, "NVIDIA H100 80GB", only_two)["n_measured"] == 0
+
+
+# ----------------------------------------------------------------------------- the next step
+def _study_runs(presets=("tiny",), seeds=(1, 2), status="succeeded"):
+    rows = []
+    for preset in presets:
+        for arch in ("transformer", "dcformer"):
+            for seed in seeds:
+                rows.append({"id": f"{arch}-{preset}-{seed}", "study": "st", "arch": arch,
+                             "preset": preset, "seed": seed, "status": status, "total_steps": 60,
+                             "tokens_seen": 60 * 8 * 32, "corpus_spec": "pydoc", "device": "cpu",
+                             "config": {"train": {"nproc": 1}}, "tokens_per_s": 5000.0,
+                             "diverged": False})
+    return pd.DataFrame(rows)
+
+
+def _decision(verdict, needed=()):
+    from dcpoc.analysis import Decision
+    return Decision(verdict, needed=list(needed))
+
+
+def test_next_step_adds_the_next_preset_with_the_same_seeds():
+    from dcpoc.planning import next_step
+    from dcpoc.studies import StudySpec
+    runs = _study_runs()
+    step = next_step(_decision("INSUFFICIENT", [("need.sizes", {"n": 1, "have": 1})]), runs, "st")
+    assert [(r.preset, r.model.arch, r.train.seed, r.train.steps) for r in step.plan] == [
+        ("cpu-demo", "transformer", 1, 60), ("cpu-demo", "transformer", 2, 60),
+        ("cpu-demo", "dcformer", 1, 60), ("cpu-demo", "dcformer", 2, 60)]
+    expected = plan_study(StudySpec(name="st", presets=["cpu-demo"], seeds=[1, 2], steps=60))
+    assert step.estimate == estimate_study(expected, "cpu", measured_throughput(runs))
+    assert step.estimate["n_runs"] == 4 and step.estimate["n_measured"] == 0   # cpu-demo: assumed
+    assert step.parts == [("next.what.sizes", {"presets": "cpu-demo", "seeds": "1, 2"})]
+
+
+def test_next_step_adds_seeds_everywhere_and_uses_measured_speed():
+    from dcpoc.planning import next_step
+    runs = _study_runs(presets=("tiny", "cpu-demo"), seeds=(1,))
+    step = next_step(_decision("INSUFFICIENT", [("need.seeds", {"n": 2, "have": 1})]), runs, "st")
+    assert sorted((r.preset, r.model.arch, r.train.seed) for r in step.plan) == sorted(
+        (p, a, s) for p in ("tiny", "cpu-demo") for a in ("transformer", "dcformer") for s in (2, 3))
+    assert step.estimate["n_measured"] == 8                  # tokens/s of the finished runs
+    assert step.estimate == estimate_study(step.plan, "cpu", measured_throughput(runs))
+    # both at once: new seeds at the new preset too, old seeds at the new preset
+    both = next_step(_decision("INSUFFICIENT", [("need.sizes", {"n": 1, "have": 1}),
+                                                ("need.seeds", {"n": 1, "have": 1})]),
+                     _study_runs(seeds=(1,)), "st")
+    assert sorted((r.preset, r.train.seed) for r in both.plan) == sorted(
+        [("cpu-demo", 1)] * 2 + [("cpu-demo", 2)] * 2 + [("tiny", 2)] * 2)
+
+
+def test_next_step_by_verdict():
+    from dcpoc.planning import next_step
+    runs = _study_runs()
+    conditional = next_step(_decision("CONDITIONAL"), runs, "st")
+    assert {(r.preset, r.train.seed) for r in conditional.plan} == {("tiny", 3)}
+    assert len(conditional.plan) == 2
+    go = next_step(_decision("GO"), runs, "st")
+    assert {r.preset for r in go.plan} == {"cpu-demo"}
+    assert next_step(_decision("NO-GO"), runs, "st") is None
+    assert next_step(_decision("INSUFFICIENT", [("need.speed", {})]), runs, "st") is None
+    assert next_step(_decision("GO"), runs.iloc[:0], "st") is None
+    on_gpu = next_step(_decision("GO"), runs, "st", device_name="NVIDIA H100")
+    assert on_gpu.device == "NVIDIA H100" and on_gpu.estimate["cost_usd"] > 0

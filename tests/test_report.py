@@ -92,3 +92,33 @@ def test_report_command_writes_pdf_and_pptx(trained, tmp_path, fmt):
     done = run_cli("report", "--study", "s1", "--format", fmt, "--lang", "ja", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert out.read_bytes()[:4] == (b"%PDF" if fmt == "pdf" else b"PK\x03\x04")
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_markdown_has_the_next_step_with_its_cost_and_meeting_phrases(trained, lang):
+    from dcpoc import planning
+    from dcpoc.i18n import duration, money
+    runs = trained.list_runs()
+    summary = report.build_summary(runs, "s1")
+    md = report.render(summary, "md", lang).decode()
+    step = summary.next                     # one size, seeds 1 and 2: the next preset, same seeds
+    assert step is not None and {r.preset for r in step.plan} == {"cpu-demo"}
+    assert sorted(r.train.seed for r in step.plan) == [1, 1, 2, 2]
+    assert step.estimate == planning.estimate_study(step.plan, step.device,
+                                                    planning.measured_throughput(runs))
+    line = report.next_step_line(step, lang)
+    assert line in md and money(step.estimate["cost_usd"]) in line
+    assert duration(step.estimate["wall_s"], lang) in line
+    assert ("Next step: run cpu-demo" if lang == "en" else "次のステップ：cpu-demo を") in line
+    assert ("## Phrases for the meeting" if lang == "en" else "## 会議で使えるフレーズ") in md
+    phrases = report.meeting_phrases(summary, lang)
+    assert 3 <= len(phrases) <= 5 and all(f"- {p}" in md for p in phrases)
+    row = summary.decision.equal_tokens.iloc[-1]
+    diff = f"{row['loss_diff']:+.4f} ({row['loss_low']:+.4f}–{row['loss_high']:+.4f})"
+    assert diff in phrases[1]                                   # the result with its interval
+    assert f"{len(summary.runs)}" in phrases[0] and "1, 2" in phrases[0]
+    assert report.verdict_line(summary.decision, lang) in phrases[-2]
+    assert money(step.estimate["cost_usd"]) in phrases[-1]
+    import html
+    page = report.render(summary, "html", lang).decode()
+    assert html.escape(line) in page and html.escape(phrases[1]) in page
