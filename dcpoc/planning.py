@@ -212,6 +212,7 @@ def study_spec_from_runs(runs: pd.DataFrame, study: str | None) -> StudySpec | N
         return None
     steps = (pd.to_numeric(scoped["total_steps"], errors="coerce").dropna().astype(int)
              if "total_steps" in scoped else pd.Series(dtype=int))
+    steps = steps[steps > 0]   # a row without a resolved config (total_steps 0) says nothing
     defaults = scoped["preset"].map(lambda p: PRESETS[p]["train"]["steps"])
     spec = StudySpec(name=study or "next", corpus=str(scoped["corpus_spec"].dropna().mode().iloc[0])
                      if scoped["corpus_spec"].notna().any() else "pydoc",
@@ -307,7 +308,10 @@ def next_step(decision, runs: pd.DataFrame, study: str | None, device_name: str 
             parts.append(("next.what.failed", {"n": len(failed)}))
     if not specs:
         return None
-    plan = [run for one in specs for run in plan_study(one)]
+    try:
+        plan = [run for one in specs for run in plan_study(one)]
+    except ConfigError:   # the study's own settings no longer plan (e.g. an edited preset)
+        return None
     device = device_name or _study_device(runs, study)
     measured = measured_throughput(runs) if measured is None else measured
     return NextStep(parts, specs, plan, estimate_study(plan, device, measured, prices), device)

@@ -49,3 +49,15 @@ def train_tiny_runs(home: Path, study: str, seeds: tuple[str, ...] = ("1",), ste
                            "--seed", seed, "--study", study, "--no-progress", env=home_env(home))
             assert done.returncode == 0, done.stderr
     return home
+
+
+def skip_without_pdf_tools() -> None:
+    """PDF tests need a Japanese TrueType font and poppler-utils (scripts/system-deps.sh installs
+    both on Debian); elsewhere they are skipped with the reason."""
+    from dcpoc.report import ReportError, cjk_font
+    try:
+        cjk_font()
+    except ReportError:
+        pytest.skip("no Japanese TrueType font: apt-get install fonts-ipaexfont-gothic")
+    if shutil.which("pdftotext") is None:
+        pytest.skip("needs poppler-utils (pdftotext, pdftoppm)")

@@ -45,7 +45,7 @@ def test_every_used_key_is_translated(key):
 
 
 def test_japanese_strings_are_japanese_and_keep_the_placeholders():
-    japanese = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+    japanese = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff]")   # punctuation, kana, kanji
     for key, entry in STRINGS.items():
         assert set(re.findall(r"{(\w+)}", entry["en"])) == set(re.findall(r"{(\w+)}", entry["ja"])), key
         if not re.fullmatch(r"[A-Za-z0-9 ()/\-+]+", entry["en"]) or key.startswith("nav."):

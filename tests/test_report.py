@@ -4,6 +4,7 @@ import re
 import pytest
 
 from dcpoc import report
+from conftest import skip_without_pdf_tools
 from test_pages import fresh_caches, trained, trained_home  # noqa: F401
 
 EVIL = '<script>alert(1)</script> & "x"'
@@ -47,6 +48,7 @@ def pdf_text(data: bytes, tmp_path) -> str:
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_pdf_holds_the_verdict_in_a_cjk_font_and_user_text_literally(trained, tmp_path, lang):
     import subprocess
+    skip_without_pdf_tools()
     summary = report.build_summary(trained.list_runs(), "s1", question=EVIL)
     summary.study = EVIL
     data = report.render(summary, "pdf", lang)
@@ -88,6 +90,8 @@ def test_pptx_opens_with_the_expected_slides(trained, lang):
 @pytest.mark.parametrize("fmt", ["pdf", "pptx"])
 def test_report_command_writes_pdf_and_pptx(trained, tmp_path, fmt):
     from conftest import run_cli
+    if fmt == "pdf":
+        skip_without_pdf_tools()
     out = tmp_path / f"s1.{fmt}"
     done = run_cli("report", "--study", "s1", "--format", fmt, "--lang", "ja", "--out", str(out))
     assert done.returncode == 0, done.stderr

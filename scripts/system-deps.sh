@@ -1,0 +1,23 @@
+# Sourced by scripts/test.sh (as root on Debian): the system packages the tests use, and a local
+# PostgreSQL server. Exports DCPOC_TEST_PG_URL for tests/test_postgres.py.
+#   postgresql        workers on several machines share one database (tests/test_postgres.py)
+#   chromium          the browser test (Playwright drives Debian's chromium; no browser download)
+#   fonts-ipaexfont-gothic, poppler-utils   the Japanese PDF report and the tools that read it back
+missing=()
+compgen -G "/etc/postgresql/*/main" >/dev/null || missing+=(postgresql)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || missing+=(fonts-ipaexfont-gothic)
+command -v pdftotext >/dev/null || missing+=(poppler-utils)
+if [ "${#missing[@]}" -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+PG_VERSION="$(ls /etc/postgresql | sort -V | tail -n 1)"
+pg_ctlcluster "$PG_VERSION" main status >/dev/null || pg_ctlcluster "$PG_VERSION" main start
+as_postgres psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname = 'dcpoc'" | grep -q 1 \
+    || as_postgres psql -qc "CREATE ROLE dcpoc LOGIN PASSWORD 'dcpoc'"
+as_postgres psql -qtAc "SELECT 1 FROM pg_database WHERE datname = 'dcpoc_test'" | grep -q 1 \
+    || as_postgres createdb -O dcpoc dcpoc_test
+export DCPOC_TEST_PG_URL="postgresql+psycopg2://dcpoc:dcpoc@127.0.0.1/dcpoc_test"
