@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from . import costs
+from .config import ARCHS
 
 RUNS_TABLE_COLUMNS = ["id", "study", "arch", "preset", "status", "seed", "step", "total_steps",
                       "val_loss", "perplexity", "bits_per_byte", "tokens_per_s", "peak_mem_mb",
@@ -113,7 +115,6 @@ def live_runs_table(runs: pd.DataFrame, train_loss: pd.DataFrame,
 
 
 # ----------------------------------------------------------------------------- headline
-ARCHS = ("transformer", "dcformer")
 FINISHED_STATUSES = ("succeeded", "failed")   # cancelled runs were stopped by a person: no result
 # Runs compare only on the same data (corpus fingerprint) and the same step budget.
 HEADLINE_GROUP = ["preset", "corpus_fingerprint", "total_steps"]
@@ -310,7 +311,6 @@ def run_environment(run: Mapping) -> list[tuple[str, str]]:
 # ============================================================================= the decision
 # Everything below turns one study's runs into the go / no-go answer. Texts are i18n keys with
 # their values (Reason), so that the same result reads in English and Japanese.
-from dataclasses import dataclass, field  # noqa: E402
 
 Reason = tuple[str, dict]
 

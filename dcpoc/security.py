@@ -7,9 +7,8 @@ import os
 import re
 from pathlib import Path
 
-# The names data.py accepts without a path (data.py imports torch, so the dashboard cannot import
-# it; tests/test_security.py checks that the two lists agree).
-BUILTIN_CORPORA = ("pydoc", "stdlib")
+from .data import BUILTIN_CORPORA   # the names data.py accepts without a path (torch-free import)
+
 DATA_DIRS_ENV = "DCPOC_DATA_DIRS"
 
 

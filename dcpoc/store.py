@@ -31,8 +31,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from .config import ARCHS
+
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-ARCHS = ("transformer", "dcformer")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
