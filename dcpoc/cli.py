@@ -144,8 +144,6 @@ def _add_study_parser(sub) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .jobs import RunError
-    from .store import StoreError
     try:
         commands = {"train": cmd_train, "runs": cmd_runs, "prices": cmd_prices, "bench": cmd_bench,
                     "worker": cmd_worker, "study": cmd_study, "generate": cmd_generate,

@@ -384,7 +384,7 @@ def to_pptx(summary: Summary, lang: str) -> bytes:
     created = _dt.datetime.strptime(summary.created, "%Y-%m-%d %H:%M UTC")
     deck.core_properties.title = summary.study
     deck.core_properties.created = deck.core_properties.modified = created
-    title_only, bullets = deck.slide_layouts[5], deck.slide_layouts[1]
+    title_only = deck.slide_layouts[5]
 
     def slide(title: str, layout=title_only):
         page = deck.slides.add_slide(layout)

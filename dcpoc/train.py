@@ -272,7 +272,6 @@ def train(run: RunConfig, run_dir: Path, sink: Sink, *, resume: bool = False,
 
 def _train(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device: torch.device,
            resume: bool, progress: bool) -> dict:
-    t, m = run.train, run.model
     with StopSignals() as stop:
         try:
             loop = _setup(run, run_dir, sink, dist, device, resume, stop)

@@ -11,8 +11,7 @@ import pytest
 from dcpoc.config import make_config
 from dcpoc.jobs import create_run, execute_run
 from dcpoc.store import Store
-from dcpoc.train import StopSignals, _setup, lr_at, train
-from dcpoc.train import NullSink, Distributed
+from dcpoc.train import Distributed, NullSink, StopSignals, _setup, lr_at
 
 from conftest import REPO_ROOT
 
