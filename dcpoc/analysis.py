@@ -11,6 +11,7 @@ import pandas as pd
 
 from . import costs
 from .config import ARCHS
+from .tuning import at_best_lr
 
 RUNS_TABLE_COLUMNS = ["id", "study", "arch", "preset", "status", "seed", "step", "total_steps",
                       "val_loss", "perplexity", "bits_per_byte", "tokens_per_s", "peak_mem_mb",
@@ -183,7 +184,7 @@ def headline_by_preset(runs: pd.DataFrame, study: str | None = None) -> pd.DataF
 
 
 def _headline_row(key: dict, group: pd.DataFrame) -> dict:
-    counted = group[group["counted"]]
+    counted = at_best_lr(group[group["counted"]].assign(tokens=0))   # one budget per group
     loss = counted.groupby("arch")["loss"].mean()
     tf_loss, dc_loss = loss.get("transformer", math.nan), loss.get("dcformer", math.nan)
     speed_device, speed_ratio = _speed_ratio(counted)
@@ -362,9 +363,12 @@ def paired_t_interval(differences: list[float] | np.ndarray) -> Interval:
     return Interval(mean, mean - half, mean + half, n, "paired-t")
 
 
-def counted_runs(runs: pd.DataFrame, study: str | None = None) -> pd.DataFrame:
+def counted_runs(runs: pd.DataFrame, study: str | None = None, *, best_lr: bool = True
+                 ) -> pd.DataFrame:
     """Succeeded, non-diverged runs with a finite final val loss (of one study when given), with
-    numeric columns loss, tokens, fpt (FLOPs/token), compute (FLOPs), speed (tokens/s)."""
+    numeric columns loss, tokens, fpt (FLOPs/token), compute (FLOPs), speed (tokens/s). Where a
+    preset, token budget and architecture ran several learning rates, only the runs at the best
+    one count (tuning.at_best_lr: each architecture at its own best rate), unless best_lr=False."""
     if runs.empty:
         return runs.assign(loss=[], tokens=[], fpt=[], compute=[], speed=[])
     scoped = runs if study is None else runs[study_key(runs).eq(study)]
@@ -374,7 +378,7 @@ def counted_runs(runs: pd.DataFrame, study: str | None = None) -> pd.DataFrame:
     scoped = scoped.assign(compute=scoped["fpt"] * scoped["tokens"])
     keep = (scoped["status"].eq("succeeded") & np.isfinite(scoped["loss"])
             & ~scoped["diverged"].eq(True))
-    return scoped[keep]
+    return at_best_lr(scoped[keep]) if best_lr else scoped[keep]
 
 
 def main_corpus(counted: pd.DataFrame) -> tuple[str, int]:

@@ -11,6 +11,7 @@ from typing import Sequence
 from .costs import PriceError
 from .config import ARCHS, DEVICES, PRESETS, ConfigError, config_keys, make_config
 from .data import CorpusError, load_corpus
+from .studies import REFERENCE_STUDIES, SWEEPS
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, CorpusError, PriceError)
 
@@ -121,17 +122,28 @@ def _add_study_parser(sub) -> None:
                        ("launch", "queue the runs of a study and start a worker")):
         q = study.add_parser(name, help=text, description=text + ".",
                              epilog="--set keys: " + ", ".join(config_keys()))
-        q.add_argument("--name", required=True, help="study name (created if new)")
-        q.add_argument("--question", default="", help="the PoC question the study answers")
-        q.add_argument("--presets", default="tiny", help=f"comma-separated: {', '.join(PRESETS)}")
-        q.add_argument("--archs", default=",".join(ARCHS), help="comma-separated architectures")
-        q.add_argument("--seeds", default="1", help="comma-separated distinct integers")
+        q.add_argument("--reference", choices=list(REFERENCE_STUDIES),
+                       help="start from a shipped reference study (the options below change it)")
+        q.add_argument("--name", help="study name (created if new; default: the reference's)")
+        q.add_argument("--question", help="the PoC question the study answers")
+        q.add_argument("--presets", help=f"comma-separated: {', '.join(PRESETS)} (default tiny)")
+        q.add_argument("--archs", help="comma-separated architectures (default both)")
+        q.add_argument("--seeds", help="comma-separated distinct integers (default 1)")
         budget = q.add_mutually_exclusive_group()
         budget.add_argument("--steps", type=int, help="optimizer steps per run")
         budget.add_argument("--tokens", type=int, help="training tokens per run instead of steps")
-        q.add_argument("--corpus", default="pydoc", help="pydoc, stdlib or text:PATH")
-        q.add_argument("--device", choices=DEVICES, default="auto")
-        q.add_argument("--nproc", type=int, default=1,
+        budget.add_argument("--tokens-per-param", type=float, metavar="R",
+                            help="tokens scaled with size: R x the parameters of each preset")
+        q.add_argument("--sweep", choices=SWEEPS,
+                       help="learning-rate sweep: none (default), smallest (best rate carries to "
+                       "the larger sizes) or each (every size)")
+        q.add_argument("--lrs", help="comma-separated rates to sweep (default: the preset's "
+                       "rate / 3.3, x 1, x 3)")
+        q.add_argument("--evals-per-run", type=int, help="evaluations per run (default: the "
+                       "preset's eval_every)")
+        q.add_argument("--corpus", help="pydoc (default), stdlib or text:PATH")
+        q.add_argument("--device", choices=DEVICES)
+        q.add_argument("--nproc", type=int,
                        help="processes (GPUs) per run; more than 1 trains with torchrun (DDP)")
         q.add_argument("--set", dest="overrides", action="append", default=[],
                        metavar="KEY=VALUE", help="override a config field of every run")
@@ -338,41 +350,67 @@ def _split(text: str) -> list[str]:
 
 
 def _study_spec(args: argparse.Namespace):
+    """The StudySpec of `study plan|launch`: a reference study or the defaults, changed by every
+    option given."""
     from .planning import parse_seeds
-    from .studies import StudySpec
-    try:
-        seeds = parse_seeds(args.seeds)
-    except ValueError:
-        raise ConfigError(f"--seeds '{args.seeds}': write distinct integers >= 0 separated by "
-                          "commas") from None
-    return StudySpec(name=args.name, question=args.question, corpus=args.corpus,
-                     presets=_split(args.presets), archs=_split(args.archs), seeds=seeds,
-                     steps=args.steps, tokens=args.tokens, overrides=args.overrides,
-                     device=args.device, nproc=args.nproc)
+    from .studies import StudySpec, reference_study
+    spec = reference_study(args.reference) if args.reference else StudySpec(name=args.name or "")
+    if not args.reference and not args.name:
+        raise ConfigError("give the study a --name (or start from --reference)")
+    if args.seeds is not None:
+        try:
+            spec.seeds = parse_seeds(args.seeds)
+        except ValueError:
+            raise ConfigError(f"--seeds '{args.seeds}': write distinct integers >= 0 separated by "
+                              "commas") from None
+    if args.lrs is not None:
+        try:
+            spec.lr_grid = [float(x) for x in _split(args.lrs)]
+        except ValueError:
+            raise ConfigError(f"--lrs '{args.lrs}': write rates separated by commas, e.g. "
+                              "3e-4,1e-3,3e-3") from None
+    if any(x is not None for x in (args.steps, args.tokens, args.tokens_per_param)):
+        spec.steps, spec.tokens, spec.tokens_per_param = args.steps, args.tokens, args.tokens_per_param
+    for field_name in ("name", "question", "corpus", "device", "nproc", "sweep", "evals_per_run"):
+        if getattr(args, field_name) is not None:
+            setattr(spec, field_name, getattr(args, field_name))
+    if args.presets is not None:
+        spec.presets = _split(args.presets)
+    if args.archs is not None:
+        spec.archs = _split(args.archs)
+    spec.overrides = [*spec.overrides, *args.overrides]
+    return spec
 
 
 def _study_plan(store, spec) -> int:
     from .counts import count_parameters
+    from .i18n import t
     from .planning import detect_gpu, estimate_device, estimate_study, measured_throughput
-    from .studies import plan_study
-    runs = plan_study(spec)
+    from .studies import ladder_problems, plan_stages
+    plan = plan_stages(spec)
     load_corpus(spec.corpus)   # a bad corpus is reported now, not when the runs start
     device = estimate_device(spec.device, detect_gpu())
     measured = measured_throughput(store.list_runs())
     prices = store.get_setting("prices", None)
-    print(f"study '{spec.name.strip()}': {len(runs)} runs, estimated for {device}")
-    print(f"{'preset':<11}{'arch':<12}{'seed':>5}{'steps':>9}{'tokens':>13}{'params':>12}"
+    print(f"study '{spec.name.strip()}': {len(plan.runs)} runs, estimated for {device}")
+    print(f"{'preset':<11}{'arch':<12}{'seed':>5}{'lr':>9}{'steps':>9}{'tokens':>13}{'params':>12}"
           f"{'nproc':>6}{'time':>10}{'$':>10}")
-    for run in runs:
+    for run in plan.runs:
         one = estimate_study([run], device, measured, prices)
-        print(f"{run.preset:<11}{run.model.arch:<12}{run.train.seed:>5}{run.train.steps:>9,}"
+        lr = "best*" if run in plan.later else f"{run.train.lr:g}"
+        print(f"{run.preset:<11}{run.model.arch:<12}{run.train.seed:>5}{lr:>9}{run.train.steps:>9,}"
               f"{one['tokens']:>13,}{count_parameters(run.model)['total']:>12,}{run.train.nproc:>6}"
               f"{_duration(one['wall_s']):>10}{one['cost_usd']:>10.2f}")
-    total = estimate_study(runs, device, measured, prices)
+    total = estimate_study(plan.runs, device, measured, prices)
     print(f"total: {_duration(total['wall_s'])} of training one run after another, "
           f"{total['device_hours']:.2f} device-hours, ${total['cost_usd']:.2f} "
           f"({total['n_measured']} of {total['n_runs']} runs from measured throughput, the rest "
-          "from FLOP counts; start-up and evaluation not included)")
+          "from FLOP counts)")
+    if plan.later:
+        print("* best: each architecture's best rate of the sweep at the smallest size; these "
+              "runs are queued when the sweep has finished")
+    for key, values in ladder_problems(spec):
+        print("warning: " + t(key, "en").format(**values))
     return 0
 
 

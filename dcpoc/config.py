@@ -133,10 +133,33 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "train": dict(steps=60, batch_size=8, lr=3e-3, eval_every=20, eval_batches=2,
                       log_every=5, ckpt_every=20, threads=1),
     },
+    # cpu-xs / cpu-s / cpu-demo: a CPU ladder spanning about 7x in parameters (the reference-cpu
+    # study); one thread each, so a second core stays free for the dashboard.
+    "cpu-xs": {
+        "model": dict(n_layer=2, n_embd=64, n_head=4, ffn_hidden=176, seq_len=128),
+        "train": dict(steps=300, batch_size=16, lr=1e-3, eval_every=50, eval_batches=8,
+                      log_every=10, ckpt_every=100, threads=1),
+    },
+    "cpu-s": {
+        "model": dict(n_layer=3, n_embd=96, n_head=4, ffn_hidden=256, seq_len=128),
+        "train": dict(steps=600, batch_size=16, lr=1e-3, eval_every=100, eval_batches=8,
+                      log_every=10, ckpt_every=100, threads=1),
+    },
     "cpu-demo": {  # minutes on a 2-core CPU
         "model": dict(n_layer=4, n_embd=128, n_head=4, ffn_hidden=352, seq_len=128),
         "train": dict(steps=600, batch_size=16, lr=1e-3, eval_every=100, eval_batches=8,
                       log_every=10, ckpt_every=100),
+    },
+    # gpu-xs / gpu-s / gpu-small: a GPU ladder spanning about 5x in parameters (reference-gpu).
+    "gpu-xs": {  # about 5M parameters
+        "model": dict(n_layer=6, n_embd=256, n_head=8, ffn_hidden=704, seq_len=1024),
+        "train": dict(steps=2000, batch_size=32, lr=1e-3, eval_every=200, eval_batches=16,
+                      log_every=20, ckpt_every=500),
+    },
+    "gpu-s": {  # about 14M parameters
+        "model": dict(n_layer=8, n_embd=384, n_head=8, ffn_hidden=1024, seq_len=1024),
+        "train": dict(steps=2000, batch_size=32, lr=1e-3, eval_every=200, eval_batches=16,
+                      log_every=20, ckpt_every=500),
     },
     "gpu-small": {  # about 25M parameters
         "model": dict(n_layer=8, n_embd=512, n_head=8, ffn_hidden=1408, seq_len=1024),

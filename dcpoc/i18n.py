@@ -204,6 +204,20 @@ STRINGS: dict[str, dict[str, str]] = {
                         "{ratio:.2f}), e.g. from a faster kernel, and a loss interval not above zero.",
                   "ja": "速度比が {ratio_needed:.2f} 以上（現在 {ratio:.2f}）になり（例えばカーネルの高速化）、"
                         "損失差の区間が 0 を上回らなければ、見送りではなくなります。"},
+    "ladder.one_arch": {"en": "Only one architecture: there is nothing to compare; choose both.",
+                        "ja": "アーキテクチャが 1 つだけでは比較できません。両方を選んでください。"},
+    "ladder.few_sizes": {"en": "{n} model size(s): the compute multiplier needs at least {need} "
+                               "sizes, so it cannot be estimated.",
+                         "ja": "モデルサイズが {n} 個です。計算量倍率の推定には {need} サイズ以上が"
+                               "必要なため、推定できません。"},
+    "ladder.narrow": {"en": "The sizes span only {span}x in parameters: the multiplier fit needs at "
+                            "least {need}x, so it cannot be estimated reliably.",
+                      "ja": "サイズのパラメータ数の幅が {span} 倍しかありません。倍率の当てはめには "
+                            "{need} 倍以上が必要なため、信頼できる推定ができません。"},
+    "ladder.tokens_fixed": {"en": "Every size trains on the same budget: scale tokens with size "
+                                  "(tokens per parameter) so larger models are not under-trained.",
+                            "ja": "全サイズが同じ学習量です。大きなモデルが学習不足にならないよう、"
+                                  "トークン数をサイズに比例させてください（パラメータあたりのトークン数）。"},
     "next.what.sizes": {"en": "run {presets} with both architectures (seeds {seeds})",
                         "ja": "{presets} を両アーキテクチャで実行（シード {seeds}）"},
     "next.what.seeds": {"en": "add seed(s) {seeds} for both architectures at {presets}",

@@ -25,8 +25,10 @@ from pathlib import Path
 
 from . import __version__, costs
 from .config import ConfigError, RunConfig
+from .analysis import counted_runs
 from .store import Store, StoreError, UnknownRunError
-from .studies import StudySpec, plan_study, validate_name
+from .studies import StudySpec, carry_lr, ladder, plan_stages, validate_name
+from .tuning import best_lrs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOST_AFTER_S = 30.0       # a running run whose heartbeat is older is lost
@@ -294,18 +296,83 @@ def log_tail(run_id: str, lines: int = 40) -> str:
 # ----------------------------------------------------------------------------- studies and the queue
 
 def launch_study(store: Store, spec: StudySpec, *, start_worker: bool = True) -> list[str]:
-    """Queue every run of the study (ConfigError / CorpusError before anything is written) and
-    start a worker unless one is alive; returns the run ids in queue order."""
+    """Queue the study's first stage (ConfigError / CorpusError before anything is written) and
+    start a worker unless one is alive; returns the run ids in queue order. With a sweep at the
+    smallest size, the larger sizes are queued by advance_studies once the sweep has finished."""
     from .data import load_corpus    # reads the corpus once: validation and fingerprint
-    runs = plan_study(spec)
+    plan = plan_stages(spec)
     corpus = load_corpus(spec.corpus)
     name = validate_name(spec.name)
-    store.ensure_study(name, spec.question, config=dataclasses.asdict(spec))
+    config = {**dataclasses.asdict(spec), "later_stage": "waiting" if plan.later else "none"}
+    store.ensure_study(name, spec.question, config=config)
     ids = [create_run(store, run, corpus_fingerprint=corpus.fingerprint, study=name)
-           for run in runs]
+           for run in plan.first]
     if start_worker:
         ensure_worker(store)
     return ids
+
+
+def study_stage(store: Store, name: str) -> dict:
+    """Where a study with a sweep at its smallest size stands: state "none" (no later stage),
+    "sweeping" (sweep runs still queued or running), "blocked" (an architecture has no finished
+    sweep run: retry its failed runs), "ready" (the sweep is done; best holds the carried rates),
+    or "queued" (the larger sizes were queued, with best)."""
+    study = store.get_study(name)
+    config = study["config"] if study else {}
+    later = config.get("later_stage", "none")
+    if later == "queued":
+        return {"state": "queued", "best": config.get("carried_lr", {})}
+    if later != "waiting":
+        return {"state": "none"}
+    spec = StudySpec(**{k: v for k, v in config.items() if k in StudySpec.__dataclass_fields__})
+    smallest = ladder(spec.presets)[0]
+    runs = store.list_runs(study=name)
+    sweep = runs[runs["preset"].eq(smallest)] if not runs.empty else runs
+    if sweep.empty or sweep["status"].isin(["queued", "running"]).any():
+        return {"state": "sweeping", "spec": spec, "done": int(sweep["status"].isin(
+            ["succeeded", "failed", "cancelled"]).sum()) if len(sweep) else 0, "total": len(sweep)}
+    best = best_lrs(counted_runs(sweep), smallest)
+    missing = [a for a in spec.archs if a not in best]
+    if missing:
+        return {"state": "blocked", "spec": spec, "missing": missing}
+    return {"state": "ready", "spec": spec, "best": best, "fingerprint":
+            str(sweep["corpus_fingerprint"].dropna().iloc[0]) if sweep["corpus_fingerprint"].notna().any() else ""}
+
+
+def advance_studies(store: Store) -> list[str]:
+    """Queue the larger sizes of every study whose sweep has finished, each architecture at its
+    best swept rate; returns the new run ids. Safe from several workers at once: the study's stage
+    flips from waiting to queued in the same transaction that inserts the runs."""
+    new_ids: list[str] = []
+    studies = store.list_studies()
+    waiting = [row.name for row in studies.itertuples()
+               if isinstance(row.config, dict) and row.config.get("later_stage") == "waiting"]
+    for name in waiting:
+        stage = study_stage(store, name)
+        if stage["state"] != "ready":
+            continue
+        runs = carry_lr(plan_stages(stage["spec"]).later, stage["best"])
+        rows = [dict(arch=r.model.arch, preset=r.preset, config=r.to_dict(), seed=r.train.seed,
+                     corpus_spec=r.train.corpus, corpus_fingerprint=stage["fingerprint"],
+                     total_steps=r.train.steps) for r in runs]
+        ids = store.advance_study(name, "later_stage", "waiting",
+                                  {"later_stage": "queued", "carried_lr": stage["best"]}, rows)
+        for run_id, run in zip(ids or [], runs):
+            folder = run_dir(run_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "config.json").write_text(run.to_json())
+            store.update_run(run_id, log_path=str(folder / "log.txt"))
+        new_ids += ids or []
+    return new_ids
+
+
+def studies_waiting(store: Store) -> bool:
+    """Whether a study's later stage waits on sweep runs that are still queued or running (a
+    worker that would otherwise stop keeps polling for it)."""
+    studies = store.list_studies()
+    return any(isinstance(row.config, dict) and row.config.get("later_stage") == "waiting"
+               and study_stage(store, row.name)["state"] == "sweeping"
+               for row in studies.itertuples())
 
 
 def cancel_run(store: Store, run_id: str) -> str:
@@ -472,11 +539,12 @@ def run_worker(store: Store, *, forever: bool = False, poll_s: float = 1.0,
         with _sigterm_as_interrupt():
             while _still_registered(store, worker):
                 reap_lost_runs(store, lost_after_s)
+                advance_studies(store)
                 run = store.claim_run(worker.id, worker.host)
                 if run is not None:
                     _supervise(store, worker, run)
                     processed += 1
-                elif forever:
+                elif forever or studies_waiting(store):
                     _idle(store, worker, poll_s)
                 else:
                     break

@@ -17,7 +17,7 @@ from .counts import flops_per_token
 from .security import CorpusPathError, confine_corpus
 from .studies import MAX_NAME_LENGTH, StudySpec, plan_study, validate_name
 
-CPU_PRESETS = ("tiny", "cpu-demo")
+CPU_PRESETS = ("tiny", "cpu-xs", "cpu-s", "cpu-demo")
 MAX_RUNS_PER_STUDY = 200       # a web form must not queue an unbounded amount of work
 MAX_STEPS = 10_000_000
 MAX_TOKENS = 10**13

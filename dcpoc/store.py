@@ -432,6 +432,27 @@ class Store:
             with self._read() as session:
                 return session.scalars(select(Study.id).where(Study.name == name)).one()
 
+    def advance_study(self, name: str, key: str, expect: Any, config_update: dict,
+                      runs: list[dict]) -> list[str] | None:
+        """Compare-and-set on a study's config plus new runs, in one transaction: if the study's
+        config[key] equals ``expect``, merge ``config_update`` into its config and insert ``runs``
+        (each create_run's keyword arguments, without study); returns their ids. None (nothing
+        written) when the study is missing or another process advanced it first."""
+        with self._write() as session:
+            study = session.scalars(select(Study).where(Study.name == name)
+                                    .with_for_update()).one_or_none()
+            config = json.loads(study.config_json or "{}") if study is not None else {}
+            if study is None or config.get(key) != expect:
+                return None
+            study.config_json = json.dumps({**config, **config_update})
+            ids = []
+            for fields in runs:
+                run_id = fields.pop("run_id", None) or new_run_id()
+                values = self._run_values({"status": "queued", **fields})
+                session.add(Run(id=run_id, created_at=_utcnow(), study_id=study.id, **values))
+                ids.append(run_id)
+            return ids
+
     def get_study(self, name: str) -> dict | None:
         with self._read() as session:
             study = session.scalars(select(Study).where(Study.name == name)).one_or_none()

@@ -5,7 +5,8 @@ from dcpoc.config import PRESETS, ConfigError, RunConfig, make_config, parse_win
 
 
 def test_presets_resolve_for_both_architectures():
-    assert list(PRESETS) == ["tiny", "cpu-demo", "gpu-small", "gpu-125m", "paper-405m"]
+    assert list(PRESETS) == ["tiny", "cpu-xs", "cpu-s", "cpu-demo", "gpu-xs", "gpu-s", "gpu-small",
+                            "gpu-125m", "paper-405m"]
     for name in PRESETS:
         for arch in ("transformer", "dcformer"):
             run = make_config(arch, name)

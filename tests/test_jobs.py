@@ -54,8 +54,8 @@ def test_launch_queues_the_study_and_a_detached_worker_trains_it(dcpoc_home):
     assert [cancel_run(store, run_id) for run_id in ids[2:]] == ["cancelled", "cancelled"]
     assert time.monotonic() - asked < 1
     runs = store.list_runs(study="ladder").set_index("id").loc[ids]
-    assert list(zip(runs.arch, runs.seed)) == [("transformer", 1), ("transformer", 2),
-                                               ("dcformer", 1), ("dcformer", 2)]
+    assert list(zip(runs.arch, runs.seed)) == [("transformer", 1), ("dcformer", 1),
+                                               ("transformer", 2), ("dcformer", 2)]
     assert set(runs.total_steps) == {3} and store.get_study("ladder")["config"]["seeds"] == [1, 2]
 
     expected = ["succeeded"] * 2 + ["cancelled"] * 2
@@ -223,7 +223,7 @@ def test_two_workers_never_claim_the_same_run(dcpoc_home):
     ({"presets": ["huge"]}, ConfigError, "unknown preset 'huge'"),
     ({"archs": ["rnn"]}, ConfigError, "architectures must be"),
     ({"seeds": [1, 1]}, ConfigError, "distinct"),
-    ({"steps": 5, "tokens": 100}, ConfigError, "not both"),
+    ({"steps": 5, "tokens": 100}, ConfigError, "not several"),
     ({"name": "  "}, ConfigError, "needs a name"),
     ({"overrides": ["nope=1"]}, ConfigError, "unknown key 'nope'"),
     ({"corpus": "text:/no/such/file"}, CorpusError, "does not exist"),

@@ -9,7 +9,7 @@ from dcpoc.planning import (MAX_RUNS_PER_STUDY, STARTUP_S_PER_RUN, LaunchForm, c
                             plan_for_estimate, runnable_presets)
 from dcpoc.studies import plan_study
 
-CPU = ["tiny", "cpu-demo"]
+CPU = ["tiny", "cpu-xs", "cpu-s", "cpu-demo"]
 
 
 def test_hardware_ladder(monkeypatch):
@@ -144,20 +144,20 @@ def test_next_step_adds_the_next_preset_with_the_same_seeds():
     runs = _study_runs()
     step = next_step(_decision("INSUFFICIENT", [("need.sizes", {"n": 1, "have": 1})]), runs, "st")
     assert [(r.preset, r.model.arch, r.train.seed, r.train.steps) for r in step.plan] == [
-        ("cpu-demo", "transformer", 1, 60), ("cpu-demo", "transformer", 2, 60),
-        ("cpu-demo", "dcformer", 1, 60), ("cpu-demo", "dcformer", 2, 60)]
-    expected = plan_study(StudySpec(name="st", presets=["cpu-demo"], seeds=[1, 2], steps=60))
+        ("cpu-xs", "transformer", 1, 60), ("cpu-xs", "dcformer", 1, 60),
+        ("cpu-xs", "transformer", 2, 60), ("cpu-xs", "dcformer", 2, 60)]
+    expected = plan_study(StudySpec(name="st", presets=["cpu-xs"], seeds=[1, 2], steps=60))
     assert step.estimate == estimate_study(expected, "cpu", measured_throughput(runs))
     assert step.estimate["n_runs"] == 4 and step.estimate["n_measured"] == 0   # cpu-demo: assumed
-    assert step.parts == [("next.what.sizes", {"presets": "cpu-demo", "seeds": "1, 2"})]
+    assert step.parts == [("next.what.sizes", {"presets": "cpu-xs", "seeds": "1, 2"})]
 
 
 def test_next_step_adds_seeds_everywhere_and_uses_measured_speed():
     from dcpoc.planning import next_step
-    runs = _study_runs(presets=("tiny", "cpu-demo"), seeds=(1,))
+    runs = _study_runs(presets=("tiny", "cpu-xs"), seeds=(1,))
     step = next_step(_decision("INSUFFICIENT", [("need.seeds", {"n": 2, "have": 1})]), runs, "st")
     assert sorted((r.preset, r.model.arch, r.train.seed) for r in step.plan) == sorted(
-        (p, a, s) for p in ("tiny", "cpu-demo") for a in ("transformer", "dcformer") for s in (2, 3))
+        (p, a, s) for p in ("tiny", "cpu-xs") for a in ("transformer", "dcformer") for s in (2, 3))
     assert step.estimate["n_measured"] == 8                  # tokens/s of the finished runs
     assert step.estimate == estimate_study(step.plan, "cpu", measured_throughput(runs))
     # both at once: new seeds at the new preset too, old seeds at the new preset
@@ -165,7 +165,7 @@ def test_next_step_adds_seeds_everywhere_and_uses_measured_speed():
                                                 ("need.seeds", {"n": 1, "have": 1})]),
                      _study_runs(seeds=(1,)), "st")
     assert sorted((r.preset, r.train.seed) for r in both.plan) == sorted(
-        [("cpu-demo", 1)] * 2 + [("cpu-demo", 2)] * 2 + [("tiny", 2)] * 2)
+        [("cpu-xs", 1)] * 2 + [("cpu-xs", 2)] * 2 + [("tiny", 2)] * 2)
 
 
 def test_next_step_by_verdict():
@@ -175,7 +175,7 @@ def test_next_step_by_verdict():
     assert {(r.preset, r.train.seed) for r in conditional.plan} == {("tiny", 3)}
     assert len(conditional.plan) == 2
     go = next_step(_decision("GO"), runs, "st")
-    assert {r.preset for r in go.plan} == {"cpu-demo"}
+    assert {r.preset for r in go.plan} == {"cpu-xs"}
     assert next_step(_decision("NO-GO"), runs, "st") is None
     assert next_step(_decision("INSUFFICIENT", [("need.speed", {})]), runs, "st") is None
     assert next_step(_decision("GO"), runs.iloc[:0], "st") is None

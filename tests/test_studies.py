@@ -1,0 +1,189 @@
+"""Fair studies: learning-rate sweep plans, best-rate selection, the rate carried to the larger
+sizes, ladder warnings, the shipped reference studies, and a shrunken reference study trained end
+to end by a real worker into a report."""
+import math
+
+import pandas as pd
+import pytest
+
+from dcpoc import tuning
+from dcpoc.config import ConfigError
+from dcpoc.studies import (REFERENCE_STUDIES, StudySpec, carry_lr, default_lr_grid, ladder_problems,
+                           plan_stages, plan_study, reference_study)
+
+from conftest import run_cli
+
+
+def spec(**changes) -> StudySpec:
+    return StudySpec(**{"name": "s", "presets": ["cpu-demo", "tiny", "cpu-s"], "seeds": [1, 2],
+                        "steps": 10, **changes})
+
+
+# ----------------------------------------------------------------------------- plans
+def test_sweep_at_the_smallest_size_then_the_rest_waits():
+    plan = plan_stages(spec(sweep="smallest", lr_grid=[3e-4, 1e-3, 3e-3]))
+    assert {r.preset for r in plan.first} == {"tiny"}          # ladder order, not the given order
+    assert sorted({(r.model.arch, r.train.lr) for r in plan.first}) == sorted(
+        (a, lr) for a in ("transformer", "dcformer") for lr in (3e-4, 1e-3, 3e-3))
+    assert len(plan.first) == 3 * 2 * 2
+    assert [r.preset for r in plan.later] == ["cpu-s"] * 4 + ["cpu-demo"] * 4
+    assert [(r.train.seed, r.model.arch) for r in plan.first[:2]] == [(1, "transformer"), (1, "dcformer")]
+
+
+def test_sweep_each_size_queues_everything_at_once_with_the_default_grid():
+    plan = plan_stages(spec(sweep="each", presets=["tiny", "cpu-demo"]))
+    assert plan.later == []
+    assert sorted({(r.preset, r.train.lr) for r in plan.first}) == [
+        ("cpu-demo", 0.0003), ("cpu-demo", 0.001), ("cpu-demo", 0.003),
+        ("tiny", 0.0009), ("tiny", 0.003), ("tiny", 0.009)]
+    assert default_lr_grid(1e-3) == [3e-4, 1e-3, 3e-3]
+
+
+def test_no_sweep_keeps_the_preset_rate():
+    runs = plan_study(spec())
+    assert {(r.preset, r.train.lr) for r in runs} == {("tiny", 3e-3), ("cpu-s", 1e-3), ("cpu-demo", 1e-3)}
+
+
+def test_carried_rate_reaches_the_larger_sizes_configs():
+    plan = plan_stages(spec(sweep="smallest", lr_grid=[1e-3, 3e-3]))
+    carried = carry_lr(plan.later, {"transformer": 3e-3, "dcformer": 1e-3})
+    assert {(r.preset, r.model.arch, r.to_dict()["train"]["lr"]) for r in carried} == {
+        (p, a, lr) for p in ("cpu-s", "cpu-demo") for a, lr in (("transformer", 3e-3), ("dcformer", 1e-3))}
+    with pytest.raises(KeyError):
+        carry_lr(plan_stages(spec(sweep="smallest")).later, {"transformer": 1e-3})
+
+
+def test_tokens_per_parameter_scales_the_budget_and_evals_per_run():
+    plan = plan_study(spec(steps=None, tokens_per_param=2.0, evals_per_run=4))
+    steps = {r.preset: r.train.steps for r in plan}
+    assert steps["tiny"] < steps["cpu-s"] < steps["cpu-demo"]
+    tokens = {r.preset: r.train.steps * r.train.batch_size * r.model.seq_len for r in plan}
+    assert tokens["cpu-demo"] == pytest.approx(2.0 * 836_992, rel=0.01)   # Transformer++ non-embedding
+    assert all(r.train.eval_every == max(1, r.train.steps // 4) for r in plan)
+    both = {(r.preset, r.model.arch): r.train.steps for r in plan}
+    assert both[("cpu-s", "dcformer")] == both[("cpu-s", "transformer")]     # same tokens for both
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"sweep": "sometimes"}, "sweep 'sometimes'"),
+    ({"lr_grid": [1e-3]}, "needs a sweep"),
+    ({"sweep": "each", "lr_grid": [1e-3, 1e-3]}, "repeats"),
+    ({"sweep": "each", "lr_grid": [0.0]}, "between 0 and 1"),
+    ({"sweep": "each", "overrides": ["lr=1e-3"]}, "lr is swept"),
+    ({"tokens_per_param": 5.0}, "not several"),
+    ({"steps": None, "tokens_per_param": -1.0}, "positive"),
+])
+def test_bad_sweep_specs_are_one_line_errors(changes, match):
+    with pytest.raises(ConfigError, match=match) as e:
+        plan_study(spec(**changes))
+    assert "\n" not in str(e.value)
+
+
+# ----------------------------------------------------------------------------- best rate
+def _runs(rows) -> pd.DataFrame:
+    """counted_runs-like rows: (preset, arch, lr, seed, loss)."""
+    return pd.DataFrame([{"id": f"r{i}", "preset": p, "arch": a, "seed": s, "loss": loss,
+                          "tokens": 1000.0, "config": {"train": {"lr": lr}}}
+                         for i, (p, a, lr, s, loss) in enumerate(rows)])
+
+
+SWEEP = _runs([(p, a, lr, s, loss)
+               for p, a, lr, s, loss in [
+                   ("tiny", "transformer", 3e-4, 1, 1.40), ("tiny", "transformer", 3e-4, 2, 1.42),
+                   ("tiny", "transformer", 1e-3, 1, 1.35), ("tiny", "transformer", 1e-3, 2, 1.35),
+                   ("tiny", "transformer", 3e-3, 1, 1.33), ("tiny", "transformer", 3e-3, 2, 1.33),
+                   ("tiny", "dcformer", 3e-4, 1, 1.38), ("tiny", "dcformer", 3e-4, 2, 1.38),
+                   ("tiny", "dcformer", 1e-3, 1, 1.30), ("tiny", "dcformer", 1e-3, 2, 1.31),
+                   ("tiny", "dcformer", 3e-3, 1, 1.35), ("tiny", "dcformer", 3e-3, 2, 1.35),
+                   ("cpu-s", "transformer", 3e-3, 1, 1.20), ("cpu-s", "dcformer", 1e-3, 1, 1.15)]])
+
+
+def test_best_rate_per_architecture_and_the_runs_compared():
+    assert tuning.best_lrs(SWEEP, "tiny") == {"transformer": 3e-3, "dcformer": 1e-3}
+    table = tuning.lr_table(SWEEP)
+    tiny = table[table["preset"].eq("tiny")]
+    assert tiny.loc[tiny["arch"].eq("dcformer") & tiny["lr"].eq(1e-3), "loss"].item() == pytest.approx(1.305)
+    assert list(tiny.loc[tiny["best"] & tiny["edge"], "arch"]) == ["transformer"]   # 3e-3: grid edge
+    kept = tuning.at_best_lr(SWEEP)
+    assert sorted(zip(kept["preset"], kept["arch"], kept["config"].map(tuning.run_lr))) == sorted(
+        [("tiny", "transformer", 3e-3)] * 2 + [("tiny", "dcformer", 1e-3)] * 2
+        + [("cpu-s", "transformer", 3e-3), ("cpu-s", "dcformer", 1e-3)])
+
+
+def test_ties_go_to_the_lower_rate():
+    tied = _runs([("tiny", "transformer", 3e-3, 1, 1.3), ("tiny", "transformer", 1e-3, 1, 1.3)])
+    assert tuning.best_lrs(tied, "tiny") == {"transformer": 1e-3}
+
+
+def test_sensitivity_reports_spread_and_a_flip_of_the_difference():
+    found = tuning.sensitivity(SWEEP)
+    assert found["preset"] == "tiny" and found["best"] == {"transformer": 3e-3, "dcformer": 1e-3}
+    assert found["spread"]["transformer"] == pytest.approx(0.08)
+    assert found["diff_by_lr"][1e-3] == pytest.approx(1.305 - 1.35)
+    assert found["diff_by_lr"][3e-3] == pytest.approx(0.02)
+    assert found["flips"] and found["edge"] == ["transformer"]
+    assert tuning.sensitivity(SWEEP[SWEEP["preset"].eq("cpu-s")]) is None     # no sweep there
+
+
+# ----------------------------------------------------------------------------- ladders
+def test_a_narrow_or_short_ladder_gets_the_warning():
+    keys = lambda s: [k for k, _ in ladder_problems(s)]  # noqa: E731
+    assert keys(spec(presets=["tiny"])) == ["ladder.few_sizes"]
+    assert keys(spec(presets=["cpu-xs", "cpu-s"], steps=None, tokens_per_param=5.0)) == [
+        "ladder.few_sizes", "ladder.narrow"]
+    assert keys(spec(presets=["cpu-xs", "cpu-s", "cpu-demo"])) == ["ladder.tokens_fixed"]
+    assert keys(spec(presets=["cpu-xs", "cpu-s", "cpu-demo"], steps=None, tokens_per_param=5.0,
+                     archs=["dcformer"])) == ["ladder.one_arch"]
+
+
+@pytest.mark.parametrize("name", list(REFERENCE_STUDIES))
+def test_reference_studies_can_estimate_the_multiplier(name):
+    ref = reference_study(name)
+    assert ladder_problems(ref) == [] and len(ref.seeds) >= 2 and ref.sweep == "smallest"
+    plan = plan_stages(ref)
+    assert len(plan.runs) == 20
+    ref.presets.append("tiny")                   # a copy: the shipped spec is unchanged
+    assert "tiny" not in REFERENCE_STUDIES[name].presets
+    with pytest.raises(ConfigError, match="unknown reference study"):
+        reference_study("reference-tpu")
+
+
+def test_cli_plans_a_reference_study_with_its_cost(dcpoc_home):
+    out = run_cli("study", "plan", "--reference", "reference-gpu")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("\ngpu-xs ") == 12 and out.stdout.count(" best* ") == 8
+    assert "device-hours" in out.stdout and "warning" not in out.stdout
+    narrow = run_cli("study", "plan", "--name", "n", "--presets", "tiny,cpu-xs", "--steps", "5")
+    assert narrow.returncode == 0 and "warning: 2 model size(s)" in narrow.stdout
+    bad = run_cli("study", "plan", "--reference", "reference-cpu", "--lrs", "1e-3,x")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --lrs")
+
+
+# ----------------------------------------------------------------------------- end to end
+MINI = dict(name="mini-reference", question="same loss for less?", presets=["tiny", "cpu-xs"],
+            seeds=[1, 2], steps=8, sweep="smallest", lr_grid=[1e-3, 1e-2], evals_per_run=2,
+            overrides=["batch_size=4", "seq_len=32", "eval_batches=1", "threads=1"])
+
+
+def test_shrunken_reference_study_runs_through_the_worker_into_a_report(dcpoc_home):
+    from dcpoc import analysis, report
+    from dcpoc.jobs import launch_study, run_worker, study_stage
+    from dcpoc.store import Store
+    store = Store()
+    first = launch_study(store, StudySpec(**MINI), start_worker=False)
+    assert len(first) == 8 and study_stage(store, "mini-reference")["state"] == "sweeping"
+    assert run_worker(store) == 12                       # the sweep, then the carried stage
+    runs = store.list_runs(study="mini-reference")
+    assert set(runs["status"]) == {"succeeded"} and len(runs) == 12
+    sweep = analysis.counted_runs(runs[runs["preset"].eq("tiny")], best_lr=False)
+    best = tuning.best_lrs(sweep, "tiny")
+    larger = runs[runs["preset"].eq("cpu-xs")]
+    assert {(a, tuning.run_lr(c)) for a, c in zip(larger["arch"], larger["config"])} == set(best.items())
+    stage = study_stage(store, "mini-reference")
+    assert stage == {"state": "queued", "best": best}
+    counted = analysis.counted_runs(runs)
+    assert len(counted[counted["preset"].eq("tiny")]) == 4          # the best rate's runs only
+    summary = report.build_summary(runs, "mini-reference", "same loss for less?",
+                                   store.get_metrics(list(runs["id"]), keys=["val_loss"]))
+    text = report.to_markdown(summary, "en")
+    assert text.startswith("# mini\\-reference: ") and all(math.isfinite(v) for v in best.values())
