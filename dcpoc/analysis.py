@@ -11,9 +11,10 @@ import pandas as pd
 
 from . import costs
 from .config import ARCHS
+from . import tuning
 from .tuning import at_best_lr
 
-RUNS_TABLE_COLUMNS = ["id", "study", "arch", "preset", "status", "seed", "step", "total_steps",
+RUNS_TABLE_COLUMNS = ["id", "study", "arch", "preset", "status", "seed", "lr", "step", "total_steps",
                       "val_loss", "perplexity", "bits_per_byte", "tokens_per_s", "peak_mem_mb",
                       "wall_s", "cost_usd", "diverged", "corpus"]
 
@@ -32,7 +33,8 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
     loss = pd.to_numeric(runs["final_val_loss"], errors="coerce").astype(float)
     table = pd.DataFrame({
         "id": runs["id"], "study": runs["study"], "arch": runs["arch"], "preset": runs["preset"],
-        "status": runs["status"], "seed": runs["seed"], "step": runs["step"],
+        "status": runs["status"], "seed": runs["seed"],
+        "lr": [tuning.run_lr(c) for c in runs["config"]], "step": runs["step"],
         "total_steps": runs["total_steps"], "val_loss": loss,
         "perplexity": np.exp(loss), "bits_per_byte": loss / math.log(2),
         "tokens_per_s": runs["tokens_per_s"],
@@ -733,6 +735,8 @@ class Decision:
     multiplier: MultiplierResult | None = None
     n_failed: int = 0
     corpora: int = 0
+    lr_table: pd.DataFrame | None = None   # tuning.lr_table rows of the swept cells (main corpus)
+    tuning: dict | None = None             # tuning.sensitivity of the study, None without a sweep
 
 
 RISKS = ("extrapolation", "seed_variance", "kernel", "inference", "operations")
@@ -757,6 +761,8 @@ def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thres
     decision = Decision("INSUFFICIENT", equal_tokens=tokens, equal_cost=cost, multiplier=mult,
                         n_failed=n_failed, corpora=corpora)
     decision.risks = [(f"risk.{name}", {}) for name in RISKS]
+    used = _add_tuning(decision, scoped, counted)
+    used = [used] if used else []
     needed = decision.needed
     for arch in ARCHS:
         if counted.empty or not counted["arch"].eq(arch).any():
@@ -777,7 +783,7 @@ def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thres
     if not needed and not (mult.multiplier.exists and mult.net_benefit.exists):
         needed.append(mult.net_benefit.reason or mult.multiplier.reason or ("why.no_pairs", {}))
     if needed:
-        decision.reasons = [("reason.insufficient", {})]
+        decision.reasons = [("reason.insufficient", {}), *used]
         return decision
 
     largest = tokens.iloc[-1]          # sorted by parameter count: the largest size measured
@@ -803,4 +809,42 @@ def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thres
                                                 "ratio_needed": thresholds.go_net_low / m.low})]
     if any(mult.per_run["extrapolated"]):
         decision.reasons.append(("reason.extrapolated", {}))
+    decision.reasons += used
     return decision
+
+
+def lr_label(lr: float) -> str:
+    """A learning rate as people write it: 0.001 -> '1e-3', 0.0003 -> '3e-4'."""
+    mantissa, exponent = f"{lr:.1e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
+def _add_tuning(decision: Decision, scoped: pd.DataFrame, counted: pd.DataFrame) -> Reason | None:
+    """The learning-rate facts of a Decision: the swept cells (lr_table), their sensitivity, the
+    risk that goes with them (risk.tuning, + risk.tuning_flip when the sign of the difference
+    depends on the rate, + risk.lr_edge when a best rate is the edge of its grid; risk.untuned when
+    nothing was swept); returns the reason naming the rates the comparison used (None without a
+    sweep)."""
+    every = counted_runs(scoped, best_lr=False) if not scoped.empty else scoped
+    corpus, _ = main_corpus(every)
+    if not every.empty:
+        every = every[every["corpus_fingerprint"].fillna("").eq(corpus)]
+    decision.lr_table = tuning.swept_cells(tuning.lr_table(every))
+    found = decision.tuning = tuning.sensitivity(every)
+    if found is None:
+        decision.risks.insert(0, ("risk.untuned", {}))
+        return None
+    values = {"preset": found["preset"], "tf_lr": lr_label(found["best"]["transformer"]),
+              "dc_lr": lr_label(found["best"]["dcformer"]),
+              "tf_spread": found["spread"]["transformer"], "dc_spread": found["spread"]["dcformer"]}
+    decision.risks.insert(0, ("risk.tuning", values))
+    if found["flips"]:
+        diffs = "; ".join(f"{lr_label(lr)}: {d:+.3f}" for lr, d in sorted(found["diff_by_lr"].items()))
+        decision.risks.insert(1, ("risk.tuning_flip", {"diffs": diffs}))
+    if found["edge"]:
+        names = ", ".join({"transformer": "Transformer++", "dcformer": "DCFormer"}[a]
+                          for a in found["edge"])
+        decision.risks.insert(1, ("risk.lr_edge", {"archs": names}))
+    excluded = len(every) - len(counted[counted["id"].isin(every["id"])])
+    return ("reason.best_lr", {**values, "n": len(counted), "excluded": excluded})
+

@@ -173,3 +173,24 @@ def _grouped_bars(data: pd.DataFrame, x: str, y: str, title_key: str, x_key: str
                              alt.Tooltip("label:N", title=t("chart.axis.matrix", lang)),
                              alt.Tooltip(f"{y}:Q", title=t(y_key, lang), format=".4f")])
             .properties(width=WIDTH, height=height))
+
+
+def lr_curves(table: pd.DataFrame, lang: str) -> alt.Chart:
+    """Mean validation loss against the learning rate (log axis), one line per architecture and
+    model size, the best rate of each drawn filled. ``table``: tuning.lr_table rows."""
+    data = _with_arch_label(table)[["preset", "lr", "loss", "n", "best", "arch_label"]]
+    base = alt.Chart(data, title=t("chart.lr_curves", lang))
+    x = alt.X("lr:Q", title=t("chart.axis.lr", lang), scale=alt.Scale(type="log"),
+              axis=alt.Axis(format="~e", values=sorted(set(data["lr"].astype(float)))))
+    y = alt.Y("loss:Q", title=t("chart.axis.val_loss", lang), scale=alt.Scale(zero=False))
+    tooltip = [alt.Tooltip("preset:N", title=t("chart.axis.preset", lang)),
+               alt.Tooltip("lr:Q", title=t("chart.axis.lr", lang), format="~e"),
+               alt.Tooltip("loss:Q", title=t("chart.axis.val_loss", lang), format=".4f"),
+               alt.Tooltip("n:Q", title=t("chart.axis.seeds", lang))]
+    lines = base.mark_line().encode(x=x, y=y, color=_arch_color(lang),
+                                    strokeDash=alt.StrokeDash("preset:N", title=t("chart.axis.preset", lang)))
+    points = base.mark_point(size=90).encode(
+        x=x, y=y, color=_arch_color(lang), tooltip=tooltip,
+        fill=alt.condition("datum.best", alt.Fill("arch_label:N", title=t("chart.axis.arch", lang), scale=alt.Scale(
+            domain=list(ARCH_LABELS.values()), range=list(ARCH_COLORS.values()))), alt.value("white")))
+    return (lines + points).properties(width=WIDTH, height=280)

@@ -420,7 +420,14 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
+STAGE_WORDS = {"sweeping": "running; the larger sizes wait for it",
+               "blocked": "an architecture has no finished sweep run; retry its failed runs",
+               "ready": "done; the larger sizes are queued by the next worker",
+               "queued": "done; larger sizes queued with the best rates"}
+
+
 def _study_list(store, as_json: bool) -> int:
+    from .jobs import study_stage
     from .store import STATUSES
     studies = store.list_studies()
     runs = store.list_runs()
@@ -428,9 +435,11 @@ def _study_list(store, as_json: bool) -> int:
     rows = []
     for study in studies.itertuples():
         by_status = counts.loc[study.name] if study.name in counts.index else {}
+        stage = study_stage(store, study.name)
         rows.append({"name": study.name, "runs": int(study.n_runs),
                      **{s: int(by_status.get(s, 0)) for s in STATUSES},
-                     "created_at": study.created_at.isoformat(), "question": study.question})
+                     "created_at": study.created_at.isoformat(), "question": study.question,
+                     "stage": stage["state"], "carried_lr": stage.get("best", {})})
     if as_json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     elif not rows:
@@ -440,4 +449,7 @@ def _study_list(store, as_json: bool) -> int:
             states = ", ".join(f"{row[s]} {s}" for s in STATUSES if row[s])
             print(f"{row['name']}: {row['runs']} runs ({states or 'none'})"
                   + (f" - {row['question']}" if row["question"] else ""))
+            if row["stage"] != "none":
+                print(f"  learning-rate sweep: {STAGE_WORDS[row['stage']]}"
+                      + "".join(f"; {arch} {lr:g}" for arch, lr in row["carried_lr"].items()))
     return 0

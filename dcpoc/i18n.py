@@ -29,6 +29,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "col.preset": {"en": "Preset", "ja": "プリセット"},
     "col.status": {"en": "Status", "ja": "ステータス"},
     "col.seed": {"en": "Seed", "ja": "シード"},
+    "col.lr": {"en": "Learning rate", "ja": "学習率"},
     "col.step": {"en": "Step", "ja": "ステップ"},
     "col.total_steps": {"en": "Total steps", "ja": "総ステップ"},
     "col.val_loss": {"en": "Val loss (nats/byte)", "ja": "検証損失 (nats/byte)"},
@@ -186,6 +187,12 @@ STRINGS: dict[str, dict[str, str]] = {
                           "(95% interval {diff_low:+.4f} to {diff_high:+.4f}).",
                     "ja": "{preset} で同一トークン数のとき、DCFormer の検証損失の差は {diff:+.4f}"
                           "（95% 区間 {diff_low:+.4f}〜{diff_high:+.4f}）です。"},
+    "reason.best_lr": {"en": "Each architecture is compared at its own best learning rate (at "
+                             "{preset}: Transformer++ {tf_lr}, DCFormer {dc_lr}): {n} runs counted, "
+                             "{excluded} sweep runs at other rates left out of the comparison.",
+                       "ja": "各アーキテクチャはそれぞれ最良の学習率で比較している（{preset}："
+                             "Transformer++ {tf_lr}、DCFormer {dc_lr}）。比較に用いた実行は {n} 件、"
+                             "他の学習率の探索実行 {excluded} 件は比較から除外。"},
     "reason.extrapolated": {"en": "Some DCFormer losses lie below every Transformer++ point: the "
                                   "multiplier extrapolates the fit.",
                             "ja": "DCFormer の損失の一部は Transformer++ のどの点よりも低く、倍率は"
@@ -277,6 +284,29 @@ STRINGS: dict[str, dict[str, str]] = {
                                  "ja": "ブートストラップ区間を出すには実行数が足りません。"},
     "why.no_speed": {"en": "No speed ratio measured on one device.",
                      "ja": "同一デバイスでの速度比が測定されていません。"},
+    "risk.untuned": {"en": "One shared learning rate: both architectures were trained at the same rate, "
+                           "and DCFormer is more sensitive to it, so the comparison can flip with the "
+                           "rate. Mitigation: sweep the rate per architecture (a study with a sweep).",
+                     "ja": "学習率が共通：両アーキテクチャを同じ学習率で学習しており、DCFormer は学習率に"
+                           "より敏感なため、学習率次第で比較結果が逆転し得る。対策：アーキテクチャごとに"
+                           "学習率を探索するスタディを実行する。"},
+    "risk.tuning": {"en": "DCFormer needs its own tuning: at {preset} the best rates were "
+                          "Transformer++ {tf_lr} and DCFormer {dc_lr}; across the rates tried the loss "
+                          "moved by {tf_spread:.3f} (Transformer++) and {dc_spread:.3f} nats/byte "
+                          "(DCFormer). Mitigation: budget a learning-rate sweep for every adoption.",
+                    "ja": "DCFormer には専用の調整が必要：{preset} での最良の学習率は Transformer++ が "
+                          "{tf_lr}、DCFormer が {dc_lr}。試した学習率の範囲で損失は {tf_spread:.3f}"
+                          "（Transformer++）、{dc_spread:.3f} nats/byte（DCFormer）変動した。対策：導入時には"
+                          "必ず学習率探索の予算を確保する。"},
+    "risk.tuning_flip": {"en": "At one shared rate the answer changes sign (DCFormer minus "
+                               "Transformer++ by rate: {diffs} nats/byte): a single-rate comparison "
+                               "would have been misleading.",
+                         "ja": "共通の学習率で比べると結論の符号が変わる（学習率ごとの DCFormer − "
+                               "Transformer++：{diffs} nats/byte）。単一の学習率による比較は誤解を招く。"},
+    "risk.lr_edge": {"en": "The best rate of {archs} is at the edge of the grid tried: a better one may "
+                           "lie outside it. Mitigation: widen the grid.",
+                     "ja": "{archs} の最良の学習率が探索範囲の端にある：範囲外により良い値があり得る。"
+                           "対策：探索範囲を広げる。"},
     "risk.extrapolation": {"en": "Small-scale extrapolation: the PoC's models are far smaller than "
                                  "production. Mitigation: confirm at one larger size before committing.",
                            "ja": "小規模からの外挿：PoC のモデルは本番よりはるかに小さい。対策：本格導入の前に"
@@ -337,6 +367,30 @@ STRINGS: dict[str, dict[str, str]] = {
                             "ja": "このサーバーには GPU（{gpu}）があります。すべてのプリセットを選べます。"},
     "launch.hardware_cpu": {"en": "This server has no GPU: only the CPU presets are offered.",
                             "ja": "このサーバーには GPU がないため、CPU 向けのプリセットのみ選べます。"},
+    "launch.start": {"en": "Start from", "ja": "ひな形"},
+    "launch.start_help": {"en": "A reference study fills in the form with a fair comparison: three "
+                                "sizes, tokens scaled with size, and a learning-rate sweep. Every "
+                                "field can still be changed.",
+                          "ja": "参照スタディを選ぶと、公平な比較の設定（3 つのサイズ、サイズに比例した"
+                                "トークン数、学習率スイープ）がフォームに入力されます。各項目は後から"
+                                "変更できます。"},
+    "launch.start.blank": {"en": "A blank study", "ja": "空のスタディ"},
+    "launch.start.reference-cpu": {"en": "Reference study for a CPU (3 sizes, learning-rate sweep)",
+                                   "ja": "CPU 向け参照スタディ（3 サイズ、学習率スイープ付き）"},
+    "launch.start.reference-gpu": {"en": "Reference study for one GPU (3 sizes, learning-rate sweep)",
+                                   "ja": "GPU 1 基向け参照スタディ（3 サイズ、学習率スイープ付き）"},
+    "launch.start.plan_only_label": {"en": "{label}: plan only, needs a GPU",
+                                     "ja": "{label}：計画の確認のみ（GPU が必要）"},
+    "launch.start.plan_only": {"en": "This server has no GPU, so this study cannot be launched here. "
+                                     "Its plan and cost are shown for one {gpu}; launch it on a GPU "
+                                     "server (python -m dcpoc study launch --reference {study}).",
+                               "ja": "このサーバーには GPU がないため、このスタディはここでは開始できません。"
+                                     "計画とコストは {gpu} 1 基の場合を示しています。GPU サーバーで開始して"
+                                     "ください（python -m dcpoc study launch --reference {study}）。"},
+    "launch.start.evals": {"en": "From the reference study: each run is evaluated {n} times.",
+                           "ja": "参照スタディの設定: 各実行で {n} 回評価します。"},
+    "launch.start.overrides": {"en": "From the reference study: every run also sets {overrides}.",
+                               "ja": "参照スタディの設定: 全実行に {overrides} も指定します。"},
     "launch.name": {"en": "Study name", "ja": "スタディ名"},
     "launch.name_hint": {"en": "e.g. dcformer-vs-transformer-june", "ja": "例: dcformer比較-6月"},
     "launch.question": {"en": "Question this study answers", "ja": "このスタディで答えたい問い"},
@@ -355,9 +409,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.data_dirs": {"en": "Allowed data folders (DCPOC_DATA_DIRS): {dirs}",
                          "ja": "許可されたデータフォルダ (DCPOC_DATA_DIRS): {dirs}"},
     "launch.presets": {"en": "Model sizes (presets)", "ja": "モデルサイズ（プリセット）"},
-    "launch.presets_help": {"en": "tiny: seconds on a CPU; cpu-demo: minutes on a CPU; the gpu-* and "
-                                  "paper-405m rungs need a GPU.",
-                            "ja": "tiny: CPU で数秒、cpu-demo: CPU で数分。gpu-* と paper-405m は GPU が必要です。"},
+    "launch.presets_help": {"en": "tiny: seconds on a CPU; cpu-xs, cpu-s, cpu-demo: minutes on a CPU; "
+                                  "the gpu-* and paper-405m rungs need a GPU.",
+                            "ja": "tiny: CPU で数秒、cpu-xs・cpu-s・cpu-demo: CPU で数分。gpu-* と "
+                                  "paper-405m は GPU が必要です。"},
     "launch.archs": {"en": "Architectures", "ja": "アーキテクチャ"},
     "launch.seeds": {"en": "Seeds", "ja": "シード"},
     "launch.seeds_help": {"en": "Distinct whole numbers separated by commas; each seed repeats every run "
@@ -367,8 +422,47 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.budget_kind": {"en": "Training length", "ja": "学習の長さ"},
     "launch.budget.steps": {"en": "Steps per run", "ja": "実行あたりのステップ数"},
     "launch.budget.tokens": {"en": "Tokens per run", "ja": "実行あたりのトークン数"},
+    "launch.budget.tokens_per_param": {"en": "Tokens per parameter", "ja": "パラメータあたりのトークン数"},
     "launch.budget.preset": {"en": "The preset's default", "ja": "プリセットの既定値"},
+    "launch.budget_ratio_help": {"en": "Each size trains on this many tokens per (non-embedding) "
+                                       "parameter, so larger models get more tokens. Needed to "
+                                       "estimate the compute multiplier.",
+                                 "ja": "各サイズを（埋め込みを除く）パラメータ 1 つあたりこのトークン数で"
+                                       "学習します。大きなモデルほど多くのトークンで学習するため、"
+                                       "計算量倍率の推定に必要です。"},
+    "launch.sweep": {"en": "Learning-rate sweep", "ja": "学習率スイープ"},
+    "launch.sweep_help": {"en": "Each architecture is compared at its own best learning rate, so "
+                                "neither wins only because the default rate happens to suit it.",
+                          "ja": "各アーキテクチャをそれぞれ最良の学習率で比較し、既定の学習率との"
+                                "相性だけで優劣が決まらないようにします。"},
+    "launch.sweep.none": {"en": "None: each preset's own rate",
+                          "ja": "なし（各プリセットの既定の学習率）"},
+    "launch.sweep.smallest": {"en": "At the smallest size; the best rate carries over to the larger sizes",
+                              "ja": "最小サイズでスイープし、最良の学習率を大きいサイズに引き継ぐ"},
+    "launch.sweep.each": {"en": "At every size", "ja": "全サイズでスイープ"},
+    "launch.lrs": {"en": "Learning rates to sweep", "ja": "スイープする学習率"},
+    "launch.lrs_hint": {"en": "e.g. 3e-4, 1e-3, 3e-3", "ja": "例: 3e-4, 1e-3, 3e-3"},
+    "launch.lrs_help": {"en": "Separated by commas. Empty: three rates around each preset's own "
+                              "(÷3.3, ×1, ×3).",
+                        "ja": "カンマ区切りで入力します。空欄の場合は、各プリセットの既定値を中心とした "
+                              "3 つの値（÷3.3、×1、×3）を使います。"},
     "launch.device": {"en": "Device", "ja": "デバイス"},
+    "launch.plan": {"en": "Runs of the study", "ja": "スタディの実行計画"},
+    "launch.plan.stage1": {"en": "1: queued at launch", "ja": "1: 開始時に登録"},
+    "launch.plan.stage2": {"en": "2: after the sweep", "ja": "2: スイープ完了後に登録"},
+    "launch.plan.best": {"en": "best of the sweep", "ja": "スイープの最良値"},
+    "launch.plan.later_note": {"en": "Stage 2 is queued automatically once the sweep at {preset} has "
+                                     "finished, each architecture at its own best rate. The estimate "
+                                     "below includes it.",
+                               "ja": "段階 2 は {preset} でのスイープが完了すると自動で登録され、各アーキテクチャ"
+                                     "はそれぞれ最良の学習率で学習します。下の見積もりにも含まれています。"},
+    "launch.col.stage": {"en": "Stage", "ja": "段階"},
+    "launch.col.preset": {"en": "Preset", "ja": "プリセット"},
+    "launch.col.arch": {"en": "Architecture", "ja": "アーキテクチャ"},
+    "launch.col.seeds": {"en": "Seeds", "ja": "シード"},
+    "launch.col.lr": {"en": "Learning rate", "ja": "学習率"},
+    "launch.col.steps": {"en": "Steps", "ja": "ステップ数"},
+    "launch.col.tokens": {"en": "Tokens per run", "ja": "実行あたりのトークン数"},
     "launch.estimate": {"en": "Estimate for the whole study", "ja": "スタディ全体の見積もり"},
     "launch.estimate_wait": {"en": "Fix the fields above to see the estimate.",
                              "ja": "上の入力を正しくすると見積もりが表示されます。"},
@@ -388,6 +482,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.failed": {"en": "Not launched", "ja": "開始できませんでした"},
     "launch.queued": {"en": "Queued {n} runs of study “{study}”: {ids}",
                       "ja": "スタディ「{study}」の {n} 件の実行を登録しました: {ids}"},
+    "launch.queued_later": {"en": "The other {n} runs, at the larger sizes, are queued when the sweep "
+                                  "has finished.",
+                            "ja": "大きいサイズの残り {n} 件は、スイープの完了後に登録されます。"},
     "launch.go_runs": {"en": "Watch them on the Runs page", "ja": "実行一覧で進捗を見る"},
     "launch.err.name_empty": {"en": "Give the study a name.", "ja": "スタディ名を入力してください。"},
     "launch.err.name_bad": {"en": "Use at most {max} printable characters.",
@@ -414,6 +511,12 @@ STRINGS: dict[str, dict[str, str]] = {
                             "ja": "実行数が {n} 件になります。1 つのスタディは最大 {max} 件です。"},
     "launch.err.budget": {"en": "Use a whole number from 1 to {max}.",
                           "ja": "1 から {max} までの整数を入力してください。"},
+    "launch.err.budget_ratio": {"en": "Use a number above 0 and below {max}, e.g. 20.",
+                                "ja": "0 より大きく {max} 未満の数値を入力してください（例: 20）。"},
+    "launch.err.lrs": {"en": "Write distinct rates between 0 and 1, separated by commas, e.g. 3e-4, "
+                             "1e-3, 3e-3.",
+                       "ja": "0 より大きく 1 未満の異なる値をカンマ区切りで入力してください"
+                             "（例: 3e-4, 1e-3, 3e-3）。"},
     "launch.err.plan": {"en": "The study cannot run as set: {detail}",
                         "ja": "この設定ではスタディを実行できません: {detail}"},
 
@@ -507,6 +610,18 @@ STRINGS: dict[str, dict[str, str]] = {
     "settings.language": {"en": "Language", "ja": "言語"},
     "settings.language_label": {"en": "Display language", "ja": "表示言語"},
 
+    "chart.lr_curves": {"en": "Validation loss against learning rate (filled: best)",
+                        "ja": "学習率に対する検証損失（塗りつぶし：最良）"},
+    "chart.axis.lr": {"en": "Peak learning rate", "ja": "最大学習率"},
+    "chart.axis.preset": {"en": "Model size", "ja": "モデルサイズ"},
+    "chart.axis.seeds": {"en": "Seeds", "ja": "シード数"},
+    "dec.lr": {"en": "Learning-rate sensitivity", "ja": "学習率への感度"},
+    "dec.lr_none": {"en": "No learning-rate sweep in this study: both architectures ran at one rate.",
+                    "ja": "このスタディには学習率探索がありません。両アーキテクチャとも同じ学習率です。"},
+    "dec.lr_col.preset": {"en": "Size", "ja": "サイズ"},
+    "dec.lr_col.lr": {"en": "Learning rate", "ja": "学習率"},
+    "dec.lr_col.diff": {"en": "DCFormer − Transformer++", "ja": "差（DCFormer − Transformer++）"},
+    "dec.lr_col.best": {"en": "Best", "ja": "最良"},
     "chart.axis.arch": {"en": "Architecture", "ja": "アーキテクチャ"},
     "chart.axis.run": {"en": "Run", "ja": "実行"},
     "chart.axis.step": {"en": "Step", "ja": "ステップ"},

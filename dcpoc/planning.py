@@ -2,6 +2,7 @@
 cost before it is queued. No Streamlit and no torch (the dashboard process never imports torch)."""
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
@@ -10,19 +11,30 @@ from typing import Mapping
 
 import pandas as pd
 
-from . import costs
-from .analysis import run_nproc
-from .config import ARCHS, PRESETS, ConfigError, RunConfig
+from . import costs, tuning
+from .analysis import counted_runs, run_nproc
+from .config import ARCHS, DEVICES, PRESETS, ConfigError, RunConfig
 from .counts import flops_per_token
-from .security import CorpusPathError, confine_corpus
-from .studies import MAX_NAME_LENGTH, StudySpec, plan_study, validate_name
+from .i18n import t
+from .security import BUILTIN_CORPORA, CorpusPathError, confine_corpus
+from .studies import (MAX_NAME_LENGTH, REFERENCE_STUDIES, StudyPlan, StudySpec,
+                      default_lr_grid, ladder, ladder_problems, plan_stages, plan_study,
+                      reference_study, validate_name)
 
 CPU_PRESETS = ("tiny", "cpu-xs", "cpu-s", "cpu-demo")
 MAX_RUNS_PER_STUDY = 200       # a web form must not queue an unbounded amount of work
 MAX_STEPS = 10_000_000
 MAX_TOKENS = 10**13
+MAX_TOKENS_PER_PARAM = 1e6     # studies accepts tokens_per_param below this
 MAX_QUESTION_LENGTH = 2000
 STARTUP_S_PER_RUN = 5.0        # a run's process start, imports and corpus load (measured on a CPU)
+# The GPU a study that asks for CUDA is priced on where this server has none (costs.device_kind
+# maps it to h100), so a GPU study's plan and cost can be read on a laptop.
+PLANNING_GPU = "NVIDIA H100 80GB HBM3"
+BUDGET_KINDS = ("steps", "tokens", "tokens_per_param", "preset")
+# What a budget field shows before anyone types in it, by kind.
+BUDGET_DEFAULTS: dict[str, float] = {"steps": 100, "tokens": 1_000_000, "tokens_per_param": 20.0}
+START_BLANK = "blank"
 
 # A problem with one form field: an i18n key and the values its text needs.
 Problem = tuple[str, dict]
@@ -47,8 +59,11 @@ def runnable_presets(gpu_name: str | None) -> list[str]:
 
 
 def estimate_device(requested: str, gpu_name: str | None) -> str:
-    """The device name a run of the study will get: 'cpu', or the GPU's name."""
-    return gpu_name if requested in ("auto", "cuda") and gpu_name else "cpu"
+    """The device name a run of the study will get: 'cpu', or the GPU's name; a study that asks
+    for CUDA on a server without a GPU is priced on PLANNING_GPU."""
+    if requested in ("auto", "cuda") and gpu_name:
+        return gpu_name
+    return PLANNING_GPU if requested == "cuda" else "cpu"
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -60,25 +75,62 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def parse_lr_grid(text: str) -> list[float]:
+    """'3e-4, 1e-3 3e-3' -> [0.0003, 0.001, 0.003]; '' -> [] (the default grid around each
+    preset's rate); ValueError unless distinct finite rates between 0 and 1."""
+    rates = [float(p) for p in re.split(r"[,\s]+", text.strip()) if p]   # ValueError on a word
+    if any(not math.isfinite(r) or not 0 < r < 1 for r in rates) or len(set(rates)) != len(rates):
+        raise ValueError(text)
+    return rates
+
+
 @dataclass
 class LaunchForm:
-    """The Launch page's widgets, as plain values."""
+    """The Launch page's widgets, as plain values; overrides and evals_per_run come with a
+    reference study (the form has no widget for them)."""
     name: str = ""
     question: str = ""
     corpus: str = "pydoc"          # a built-in name, or a path typed by the user
     presets: list[str] = field(default_factory=lambda: ["tiny"])
     archs: list[str] = field(default_factory=lambda: list(ARCHS))
     seeds: str = "1"
-    budget_kind: str = "steps"     # steps | tokens | preset
-    budget: int = 60
+    budget_kind: str = "steps"     # steps | tokens | tokens_per_param | preset
+    budget: float = 60             # a whole number for steps and tokens
     device: str = "auto"
+    sweep: str = "none"            # learning-rate sweep: none | smallest | each
+    lrs: str = ""                  # the swept rates as typed; '' = around each preset's rate
+    overrides: list[str] = field(default_factory=list)
+    evals_per_run: int = 0
+
+
+def _count_runs(form: LaunchForm, n_seeds: int, n_lrs: int) -> int:
+    per_size = len(form.archs) * n_seeds
+    n_sizes = len(set(form.presets))
+    if form.sweep == "each":
+        return per_size * n_sizes * n_lrs
+    if form.sweep == "smallest":
+        return per_size * (n_lrs + n_sizes - 1)
+    return per_size * n_sizes
+
+
+def _check_budget(form: LaunchForm) -> Problem | None:
+    if form.budget_kind == "preset":
+        return None
+    if form.budget_kind == "tokens_per_param":
+        ok = math.isfinite(form.budget) and 0 < form.budget < MAX_TOKENS_PER_PARAM
+        return None if ok else ("launch.err.budget_ratio", {"max": f"{MAX_TOKENS_PER_PARAM:,.0f}"})
+    limit = MAX_STEPS if form.budget_kind == "steps" else MAX_TOKENS
+    if not (float(form.budget).is_integer() and 1 <= form.budget <= limit):
+        return ("launch.err.budget", {"max": f"{limit:,}"})
+    return None
 
 
 def check_form(form: LaunchForm, allowed_dirs: list, offered_presets: list[str]
                ) -> tuple[StudySpec | None, dict[str, Problem]]:
     """The StudySpec of a valid form, or None and the problems by field (name, question, corpus,
-    presets, archs, seeds, budget, plan). plan_study is the last check, so nothing the training
-    process would refuse gets queued."""
+    presets, archs, seeds, budget, lrs, plan). The rate grid counts only with a sweep (the page
+    disables its field otherwise). plan_study is the last check, so nothing the training process
+    would refuse gets queued."""
     problems: dict[str, Problem] = {}
     try:
         name = validate_name(form.name)
@@ -104,24 +156,144 @@ def check_form(form: LaunchForm, allowed_dirs: list, offered_presets: list[str]
     except ValueError:
         seeds = []
         problems["seeds"] = ("launch.err.seeds", {})
-    limit = MAX_STEPS if form.budget_kind == "steps" else MAX_TOKENS
-    if form.budget_kind != "preset" and not 1 <= form.budget <= limit:
-        problems["budget"] = ("launch.err.budget", {"max": f"{limit:,}"})
-    n_runs = len(form.presets) * len(form.archs) * len(seeds)
+    budget_problem = _check_budget(form)
+    if budget_problem:
+        problems["budget"] = budget_problem
+    lr_grid: list[float] = []
+    if form.sweep != "none":
+        try:
+            lr_grid = parse_lr_grid(form.lrs)
+        except ValueError:
+            problems["lrs"] = ("launch.err.lrs", {})
+    n_lrs = len(lr_grid) or len(default_lr_grid(1e-3))
+    n_runs = _count_runs(form, len(seeds), n_lrs)
     if n_runs > MAX_RUNS_PER_STUDY:
         problems["seeds"] = ("launch.err.too_many", {"n": n_runs, "max": MAX_RUNS_PER_STUDY})
     if problems:
         return None, problems
+    kind = form.budget_kind
     spec = StudySpec(name=name, question=form.question.strip(), corpus=corpus,
                      presets=list(form.presets), archs=list(form.archs), seeds=seeds,
-                     steps=form.budget if form.budget_kind == "steps" else None,
-                     tokens=form.budget if form.budget_kind == "tokens" else None,
-                     device=form.device)
+                     steps=int(form.budget) if kind == "steps" else None,
+                     tokens=int(form.budget) if kind == "tokens" else None,
+                     tokens_per_param=float(form.budget) if kind == "tokens_per_param" else None,
+                     overrides=list(form.overrides), device=form.device, sweep=form.sweep,
+                     lr_grid=lr_grid, evals_per_run=form.evals_per_run)
     try:
         plan_study(spec)
     except ConfigError as e:
         return None, {"plan": ("launch.err.plan", {"detail": str(e)})}
     return spec, {}
+
+
+# ----------------------------------------------------------------------------- starting points
+def blank_form(offered_presets: list[str], device: str = "auto") -> LaunchForm:
+    """What the form shows for a blank study: the smallest preset here, two seeds, 100 steps."""
+    return LaunchForm(presets=list(offered_presets[:1]), seeds="1, 2", budget_kind="steps",
+                      budget=BUDGET_DEFAULTS["steps"], device=device)
+
+
+def form_from_spec(spec: StudySpec) -> LaunchForm:
+    """The form that check_form turns back into spec."""
+    kind, budget = "preset", BUDGET_DEFAULTS["steps"]
+    for candidate, value in (("steps", spec.steps), ("tokens", spec.tokens),
+                             ("tokens_per_param", spec.tokens_per_param)):
+        if value is not None:
+            kind, budget = candidate, value
+    corpus = spec.corpus.removeprefix("text:")
+    return LaunchForm(name=spec.name, question=spec.question, corpus=corpus,
+                      presets=ladder(spec.presets), archs=list(spec.archs),
+                      seeds=", ".join(map(str, spec.seeds)), budget_kind=kind, budget=budget,
+                      device=spec.device, sweep=spec.sweep,
+                      lrs=", ".join(f"{lr:g}" for lr in spec.lr_grid),
+                      overrides=list(spec.overrides), evals_per_run=spec.evals_per_run)
+
+
+def start_form(start: str, offered_presets: list[str], device: str = "auto") -> LaunchForm:
+    """The form for a starting point: START_BLANK or a reference study's name."""
+    if start == START_BLANK:
+        return blank_form(offered_presets, device)
+    return form_from_spec(reference_study(start))
+
+
+def plan_only(start: str, gpu_name: str | None) -> bool:
+    """Whether a starting point can be planned and priced here but not launched: a reference
+    study whose presets or device this hardware lacks."""
+    if start not in REFERENCE_STUDIES:
+        return False
+    spec = REFERENCE_STUDIES[start]
+    offered = runnable_presets(gpu_name)
+    return any(p not in offered for p in spec.presets) or (spec.device == "cuda" and not gpu_name)
+
+
+def form_choices(start: str, gpu_name: str | None) -> tuple[list[str], list[str]]:
+    """The presets and devices the form offers: this hardware's, plus what a plan-only reference
+    study needs so that its plan and cost can be shown."""
+    presets = runnable_presets(gpu_name)
+    devices = [d for d in DEVICES if gpu_name or d != "cuda"]
+    if plan_only(start, gpu_name):
+        spec = REFERENCE_STUDIES[start]
+        presets += [p for p in ladder(spec.presets) if p not in presets]
+        devices += [spec.device] if spec.device not in devices else []
+    return presets, devices
+
+
+def form_state(form: LaunchForm) -> dict[str, object]:
+    """The Launch page's widget values (session-state keys launch_*) that show form; every
+    budget field gets a value, the form's kind its budget, the others their default."""
+    builtin = form.corpus in BUILTIN_CORPORA
+    budgets = {f"launch_budget_{kind}": (float(value) if kind == "tokens_per_param" else int(value))
+               for kind, value in {**BUDGET_DEFAULTS, form.budget_kind: form.budget}.items()
+               if kind != "preset"}
+    return {"launch_name": form.name, "launch_question": form.question,
+            "launch_corpus": form.corpus if builtin else "path",
+            "launch_corpus_path": "" if builtin else form.corpus,
+            "launch_presets": list(form.presets), "launch_archs": list(form.archs),
+            "launch_seeds": form.seeds, "launch_budget_kind": form.budget_kind, **budgets,
+            "launch_device": form.device, "launch_sweep": form.sweep, "launch_lrs": form.lrs}
+
+
+# ----------------------------------------------------------------------------- the plan
+@dataclass
+class StudyPreview:
+    """What the form would queue: the spec (named 'estimate' while the name is not valid yet), its
+    runs by stage, and why it cannot estimate the compute multiplier (i18n ladder.* problems)."""
+    spec: StudySpec
+    stages: StudyPlan
+    ladder: list[Problem]
+
+
+def preview_study(form: LaunchForm, allowed_dirs: list, offered_presets: list[str]
+                  ) -> StudyPreview | None:
+    """The preview as soon as the fields that decide cost are valid (the name and question do
+    not), so the plan and estimate show while the form is still being filled in; None otherwise."""
+    draft = LaunchForm(**{**form.__dict__, "name": "estimate", "question": ""})
+    spec, _ = check_form(draft, allowed_dirs, offered_presets)
+    if spec is None:
+        return None
+    return StudyPreview(spec, plan_stages(spec), ladder_problems(spec))
+
+
+def plan_table(stages: StudyPlan, lang: str = "en") -> pd.DataFrame:
+    """The runs as a table in lang, one row per stage, preset, learning rate and architecture
+    with its seeds: stage 1 is queued at launch, stage 2 (a sweep at the smallest size only)
+    after the sweep, at each architecture's best rate."""
+    from .charts import ARCH_LABELS   # altair: only where a table is drawn, not in the CLI
+    rows: dict[tuple, dict] = {}
+    for stage, runs in ((1, stages.first), (2, stages.later)):
+        for run in runs:
+            lr = None if stage == 2 else run.train.lr
+            row = rows.setdefault((stage, run.preset, lr, run.model.arch), {
+                "stage": t(f"launch.plan.stage{stage}", lang), "preset": run.preset,
+                "arch": ARCH_LABELS.get(run.model.arch, run.model.arch), "seeds": [],
+                "lr": t("launch.plan.best", lang) if lr is None else f"{lr:g}",
+                "steps": run.train.steps,
+                "tokens": run.train.steps * run.train.batch_size * run.model.seq_len})
+            row["seeds"].append(run.train.seed)
+    table = pd.DataFrame(list(rows.values()),
+                         columns=["stage", "preset", "arch", "seeds", "lr", "steps", "tokens"])
+    table["seeds"] = table["seeds"].map(lambda seeds: ", ".join(map(str, seeds)))
+    return table.rename(columns={c: t(f"launch.col.{c}", lang) for c in table.columns})
 
 
 # (preset, arch, device kind, processes): tokens/s is the throughput of all a run's processes
@@ -168,15 +340,6 @@ def estimate_study(plan: list[RunConfig], device_name: str,
             total[key] += one[key]
         total["wall_s"] += STARTUP_S_PER_RUN
     return total
-
-
-def plan_for_estimate(form: LaunchForm, allowed_dirs: list, offered_presets: list[str]
-                      ) -> list[RunConfig] | None:
-    """The planned runs as soon as the fields that decide cost are valid (the name and question do
-    not), so the estimate shows while the form is still being filled in; None otherwise."""
-    draft = LaunchForm(**{**form.__dict__, "name": "estimate", "question": ""})
-    spec, _ = check_form(draft, allowed_dirs, offered_presets)
-    return plan_study(spec) if spec is not None else None
 
 
 # ----------------------------------------------------------------------------- the next step
@@ -255,6 +418,17 @@ def _study_device(runs: pd.DataFrame, study: str | None) -> str:
     return str(devices.mode().iloc[0]) if len(devices) else "cpu"
 
 
+def _carry_swept_lr(plan: list[RunConfig], runs: pd.DataFrame, study: str | None) -> None:
+    """A study that swept the learning rate plans its next runs at each architecture's best swept
+    rate (tuning.sensitivity's sweep), as its own later stage did; others keep the preset's."""
+    if runs.empty or "config" not in runs or "final_val_loss" not in runs:
+        return
+    scoped = runs[runs["study"].fillna("").astype(str).eq(study or "")]
+    found = tuning.sensitivity(counted_runs(scoped, best_lr=False)) if not scoped.empty else None
+    for run in plan if found else []:
+        run.train.lr = found["best"].get(run.model.arch, run.train.lr)
+
+
 def next_step(decision, runs: pd.DataFrame, study: str | None, device_name: str | None = None,
               measured: Mapping[ThroughputKey, float] | None = None,
               prices: Mapping[str, float] | None = None) -> NextStep | None:
@@ -312,6 +486,7 @@ def next_step(decision, runs: pd.DataFrame, study: str | None, device_name: str 
         plan = [run for one in specs for run in plan_study(one)]
     except ConfigError:   # the study's own settings no longer plan (e.g. an edited preset)
         return None
+    _carry_swept_lr(plan, runs, study)
     device = device_name or _study_device(runs, study)
     measured = measured_throughput(runs) if measured is None else measured
     return NextStep(parts, specs, plan, estimate_study(plan, device, measured, prices), device)

@@ -123,11 +123,18 @@ def _sections(summary: Summary, lang: str) -> dict:
             "reasons": [say(r, lang) for r in d.reasons + d.needed + d.flips],
             "risks": [say(r, lang) for r in d.risks], "table": comparison_table(d, lang),
             "fit": fit_text(d, lang), "next": next_steps(d, lang, summary.next),
-            "phrases": meeting_phrases(summary, lang)}
+            "phrases": meeting_phrases(summary, lang), "lr": lr_table(d, lang)}
 
 
 def _md_escape(text: str) -> str:
     return "".join("\\" + c if c in "\\`*_{}[]<>()#+-.!|&\"" else c for c in str(text))
+
+
+def _md_table(table: pd.DataFrame) -> list[str]:
+    cols = list(table.columns)
+    return (["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+            + ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+            + [""])
 
 
 def to_markdown(summary: Summary, lang: str) -> str:
@@ -138,12 +145,11 @@ def to_markdown(summary: Summary, lang: str) -> str:
     lines += [f"- **{q}** {a}" for q, a in s["answers"]] + [""]
     lines += [f"## {t('dec.reasons', lang)}", ""] + [f"- {r}" for r in s["reasons"]] + [""]
     if len(s["table"]):
-        cols = list(s["table"].columns)
-        lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in s["table"].itertuples(index=False)]
-        lines += [""]
+        lines += _md_table(s["table"])
     if s["fit"]:
         lines += [s["fit"], ""]
+    lines += [f"## {t('dec.lr', lang)}", ""] + (_md_table(s["lr"]) if len(s["lr"]) else
+                                                 [t("dec.lr_none", lang), ""])
     lines += [f"## {t('dec.risks', lang)}", ""] + [f"- {r}" for r in s["risks"]] + [""]
     lines += [f"## {t('rep.next_step', lang)}", ""] + [f"- {r}" for r in s["next"]] + [""]
     lines += [f"## {t('rep.phrases', lang)}", ""] + [f"- {r}" for r in s["phrases"]] + [""]
@@ -160,21 +166,48 @@ def _chart_spec(summary: Summary, lang: str) -> str:
     return pareto_scatter(table, lang).properties(width=560).to_json()
 
 
-def _chart_svg(summary: Summary, lang: str) -> str:
-    """The trade-off chart as inline SVG (vl-convert renders offline); '' with nothing to draw."""
+def _lr_chart_spec(summary: Summary, lang: str) -> str:
+    """The loss-against-learning-rate chart's Vega-Lite JSON; '' without a sweep."""
+    from .charts import lr_curves
+    table = summary.decision.lr_table
+    if table is None or table.empty:
+        return ""
+    return lr_curves(table, lang).properties(width=480, height=240).to_json()
+
+
+def _svg(spec: str) -> str:
+    """A chart as inline SVG (vl-convert renders offline); '' for no chart."""
     import vl_convert
-    spec = _chart_spec(summary, lang)
     if not spec:
         return ""
     svg = vl_convert.vegalite_to_svg(spec)
     return svg[svg.index("<svg"):]
 
 
-def _chart_png(summary: Summary, lang: str) -> bytes:
-    """The trade-off chart as PNG for PDF and PPTX (offline, system fonts); b'' with nothing to draw."""
+def _png(spec: str) -> bytes:
+    """A chart as PNG for PDF and PPTX (offline, system fonts); b'' for no chart."""
     import vl_convert
-    spec = _chart_spec(summary, lang)
     return vl_convert.vegalite_to_png(spec, scale=2) if spec else b""
+
+
+def lr_table(decision: analysis.Decision, lang: str) -> pd.DataFrame:
+    """The learning-rate sweep as people read it: per size and rate, each architecture's mean
+    validation loss over its seeds (a star marks its best rate) and the difference."""
+    table = decision.lr_table
+    if table is None or table.empty:
+        return pd.DataFrame()
+    names = {"transformer": "Transformer++", "dcformer": "DCFormer"}
+    rows = []
+    for (preset, lr), cell in table.groupby(["preset", "lr"], sort=False):
+        by = cell.set_index("arch")
+        loss = {a: float(by.loc[a, "loss"]) if a in by.index else math.nan for a in names}
+        mark = {a: "*" if a in by.index and bool(by.loc[a, "best"]) else "" for a in names}
+        rows.append({t("dec.lr_col.preset", lang): preset, t("dec.lr_col.lr", lang): analysis.lr_label(lr),
+                     **{names[a]: f"{loss[a]:.4f}{mark[a]}" if math.isfinite(loss[a]) else "—"
+                        for a in names},
+                     t("dec.lr_col.diff", lang): f"{loss['dcformer'] - loss['transformer']:+.4f}"
+                     if all(map(math.isfinite, loss.values())) else "—"})
+    return pd.DataFrame(rows)
 
 
 def to_html(summary: Summary, lang: str) -> str:
@@ -195,7 +228,13 @@ def to_html(summary: Summary, lang: str) -> str:
         parts.append(s["table"].to_html(index=False, escape=True, border=0))
     if s["fit"]:
         parts.append(f"<p>{e(s['fit'])}</p>")
-    parts.append(_chart_svg(summary, lang))
+    parts.append(_svg(_chart_spec(summary, lang)))
+    parts.append(f"<h2>{e(t('dec.lr', lang))}</h2>")
+    if len(s["lr"]):
+        parts.append(s["lr"].to_html(index=False, escape=True, border=0))
+        parts.append(_svg(_lr_chart_spec(summary, lang)))
+    else:
+        parts.append(f"<p>{e(t('dec.lr_none', lang))}</p>")
     parts.append(f"<h2>{e(t('dec.risks', lang))}</h2><ul>"
                  + "".join(f"<li>{e(r)}</li>" for r in s["risks"]) + "</ul>")
     parts.append(f"<h2>{e(t('rep.next_step', lang))}</h2><ul>"
@@ -353,11 +392,22 @@ def to_pdf(summary: Summary, lang: str) -> bytes:
     heading(t("rep.cost_quality", lang))
     text(cost_quality_text(summary.decision, lang))
     heading(t("rep.chart", lang))
-    png = _chart_png(summary, lang)
+    png = _png(_chart_spec(summary, lang))
     if png:
         pdf.image(io.BytesIO(png), w=120)
     else:
         text(t("rep.no_chart", lang))
+    heading(t("dec.lr", lang))
+    if len(s["lr"]):
+        pdf.set_font("cjk", size=8)
+        with pdf.table(text_align="LEFT", line_height=4.2) as table:
+            for row in [list(s["lr"].columns)] + s["lr"].astype(str).values.tolist():
+                cells = table.row()
+                for value in row:
+                    cells.cell(str(value))
+        pdf.image(io.BytesIO(_png(_lr_chart_spec(summary, lang))), w=100)
+    else:
+        text(t("dec.lr_none", lang))
     heading(t("dec.risks", lang))
     for risk in s["risks"]:
         text(f"• {risk}", 8.5, 4.3)
@@ -374,7 +424,8 @@ def to_pdf(summary: Summary, lang: str) -> bytes:
 
 
 def to_pptx(summary: Summary, lang: str) -> bytes:
-    """A five-slide deck: verdict, numbers, trade-off chart, risks and next steps, reproducibility.
+    """A six-slide deck: verdict, numbers, trade-off chart, learning-rate sweep, risks and next
+    steps, reproducibility.
     python-pptx writes text as XML text nodes, so user text stays literal."""
     from pptx import Presentation
     from pptx.util import Inches, Pt
@@ -424,11 +475,20 @@ def to_pptx(summary: Summary, lang: str) -> bytes:
                 paragraph.font.size = Pt(12)
 
     chart = slide(t("rep.chart", lang))
-    png = _chart_png(summary, lang)
+    png = _png(_chart_spec(summary, lang))
     if png:
         chart.shapes.add_picture(io.BytesIO(png), Inches(1.5), Inches(1.5), height=Inches(5.6))
     else:
         box(chart, [t("rep.no_chart", lang)], 18, 1.6, 1.0)
+
+    sweep = slide(t("dec.lr", lang))
+    if len(s["lr"]):
+        sweep.shapes.add_picture(io.BytesIO(_png(_lr_chart_spec(summary, lang))), Inches(0.6),
+                                 Inches(1.4), height=Inches(3.6))
+        box(sweep, [" | ".join(map(str, s["lr"].columns))]
+            + [" | ".join(map(str, row)) for row in s["lr"].itertuples(index=False)], 10, 5.1, 2.2)
+    else:
+        box(sweep, [t("dec.lr_none", lang)], 16, 1.6, 1.0)
 
     risks = slide(t("rep.next_step", lang) + " / " + t("dec.risks", lang))
     box(risks, [f"▶ {step}" for step in s["next"]], 14, 1.3, 1.7)
@@ -443,7 +503,7 @@ def to_pptx(summary: Summary, lang: str) -> bytes:
 
 
 FORMATS = ("md", "html", "pdf", "pptx")
-PPTX_SLIDES = 5
+PPTX_SLIDES = 6
 
 
 def render(summary: Summary, fmt: str, lang: str) -> bytes:

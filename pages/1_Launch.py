@@ -1,16 +1,19 @@
-"""Launch: a study form (name, question, corpus, presets, architectures, seeds, budget), its cost
-estimate, and the button that queues it."""
+"""Launch: a study form (a blank study or a reference one; name, question, corpus, presets,
+architectures, seeds, budget, learning-rate sweep), its plan by stage with the ladder's warnings and
+its cost estimate, and the button that queues it."""
 import streamlit as st
 
 from dcpoc import jobs, ui
 from dcpoc.charts import ARCH_LABELS
-from dcpoc.config import ARCHS, DEVICES
+from dcpoc.config import ARCHS
 from dcpoc.i18n import duration, hours, money, t
-from dcpoc.planning import (STARTUP_S_PER_RUN, LaunchForm, check_form, estimate_device,
-                            estimate_study, measured_throughput, plan_for_estimate,
-                            runnable_presets)
+from dcpoc.planning import (BUDGET_KINDS, PLANNING_GPU, START_BLANK, STARTUP_S_PER_RUN, LaunchForm,
+                            check_form, estimate_device, estimate_study, form_choices, form_state,
+                            measured_throughput, plan_only, plan_table, preview_study,
+                            runnable_presets, start_form)
 from dcpoc.security import BUILTIN_CORPORA, allowed_data_dirs
 from dcpoc.store import StoreError
+from dcpoc.studies import REFERENCE_STUDIES, SWEEPS
 
 lang, url = ui.start_page("launch.title")
 gpu = ui.detected_gpu()
@@ -19,7 +22,31 @@ data_dirs = allowed_data_dirs()
 settings = ui.load_settings(url)
 st.caption(t("launch.hardware_gpu", lang).format(gpu=gpu) if gpu else t("launch.hardware_cpu", lang))
 
-# Keyed widgets keep what was typed when the language (and so every label) changes.
+# Keyed widgets keep what was typed when the language (and so every label) changes; they take
+# their first values from session state, which a starting point overwrites.
+st.session_state.setdefault("launch_start", START_BLANK)
+for key, value in form_state(start_form(START_BLANK, offered, settings["default_device"])).items():
+    st.session_state.setdefault(key, value)
+
+
+def _fill_from_start() -> None:
+    form = start_form(st.session_state["launch_start"], offered, settings["default_device"])
+    st.session_state.update(form_state(form))
+
+
+def _start_label(start: str) -> str:
+    label = t(f"launch.start.{start}", lang)
+    return t("launch.start.plan_only_label", lang).format(label=label) if plan_only(start, gpu) else label
+
+
+start = st.radio(t("launch.start", lang), [START_BLANK, *REFERENCE_STUDIES], format_func=_start_label,
+                 help=t("launch.start_help", lang), key="launch_start", on_change=_fill_from_start)
+preview_only = plan_only(start, gpu)
+carried = start_form(start, offered)   # what a reference sets without a widget: evals, overrides
+if preview_only:
+    st.info(t("launch.start.plan_only", lang).format(gpu=PLANNING_GPU, study=start))
+preset_choices, devices = form_choices(start, gpu)
+
 name = st.text_input(t("launch.name", lang), max_chars=80, placeholder=t("launch.name_hint", lang),
                      key="launch_name")
 slots = {"name": st.empty()}
@@ -34,41 +61,62 @@ if corpus_choice == "path":
                                 key="launch_corpus_path")
     st.caption(t("launch.data_dirs", lang).format(dirs=", ".join(map(str, data_dirs)) or "—"))
 slots["corpus"] = st.empty()
-presets = st.multiselect(t("launch.presets", lang), offered, default=offered[:1],
-                         help=t("launch.presets_help", lang), key="launch_presets")
+presets = st.multiselect(t("launch.presets", lang), preset_choices, help=t("launch.presets_help", lang),
+                         key="launch_presets")
 slots["presets"] = st.empty()
-archs = st.multiselect(t("launch.archs", lang), list(ARCHS), default=list(ARCHS),
-                       format_func=ARCH_LABELS.get, key="launch_archs")
+archs = st.multiselect(t("launch.archs", lang), list(ARCHS), format_func=ARCH_LABELS.get,
+                       key="launch_archs")
 slots["archs"] = st.empty()
-seeds = st.text_input(t("launch.seeds", lang), "1, 2", help=t("launch.seeds_help", lang),
-                      key="launch_seeds")
+seeds = st.text_input(t("launch.seeds", lang), help=t("launch.seeds_help", lang), key="launch_seeds")
 slots["seeds"] = st.empty()
-budget_kind = st.radio(t("launch.budget_kind", lang), ["steps", "tokens", "preset"], horizontal=True,
+budget_kind = st.radio(t("launch.budget_kind", lang), BUDGET_KINDS, horizontal=True,
                        format_func=lambda k: t(f"launch.budget.{k}", lang), key="launch_budget_kind")
-budget = int(st.number_input(t(f"launch.budget.{budget_kind}", lang), min_value=1,
-                             value=100 if budget_kind == "steps" else 1_000_000, step=10,
-                             disabled=budget_kind == "preset", key=f"launch_budget_{budget_kind}"))
+budget = 0
+if budget_kind == "tokens_per_param":
+    budget = st.number_input(t("launch.budget.tokens_per_param", lang), min_value=0.0, step=1.0,
+                             format="%g", help=t("launch.budget_ratio_help", lang),
+                             key="launch_budget_tokens_per_param")
+elif budget_kind != "preset":
+    budget = st.number_input(t(f"launch.budget.{budget_kind}", lang), min_value=1, step=10,
+                             key=f"launch_budget_{budget_kind}")
 slots["budget"] = st.empty()
-devices = [d for d in DEVICES if gpu or d != "cuda"]
+sweep = st.radio(t("launch.sweep", lang), SWEEPS, format_func=lambda s: t(f"launch.sweep.{s}", lang),
+                 help=t("launch.sweep_help", lang), key="launch_sweep")
+lrs = st.text_input(t("launch.lrs", lang), placeholder=t("launch.lrs_hint", lang),
+                    help=t("launch.lrs_help", lang), disabled=sweep == "none", key="launch_lrs")
+slots["lrs"] = st.empty()
+if st.session_state["launch_device"] not in devices:   # e.g. cuda after a plan-only reference
+    st.session_state["launch_device"] = devices[0]
 device = st.selectbox(t("launch.device", lang), devices,
-                      index=devices.index(settings["default_device"])
-                      if settings["default_device"] in devices else 0,
                       format_func=lambda d: t(f"settings.device.{d}", lang), key="launch_device")
+if carried.evals_per_run:
+    st.caption(t("launch.start.evals", lang).format(n=carried.evals_per_run))
+if carried.overrides:
+    st.caption(t("launch.start.overrides", lang).format(overrides=", ".join(carried.overrides)))
 
 form = LaunchForm(name=name, question=question,
                   corpus=corpus_path if corpus_choice == "path" else corpus_choice,
                   presets=presets, archs=archs, seeds=seeds, budget_kind=budget_kind, budget=budget,
-                  device=device)
+                  device=device, sweep=sweep, lrs=lrs, overrides=carried.overrides,
+                  evals_per_run=carried.evals_per_run)
 spec, problems = check_form(form, data_dirs, offered)
 
-st.subheader(t("launch.estimate", lang))
-plan = plan_for_estimate(form, data_dirs, offered)
-if plan is None:
+# A plan-only reference is planned and priced with its presets, though this hardware lacks them.
+preview = preview_study(form, data_dirs, preset_choices)
+st.subheader(t("launch.plan", lang))
+if preview is None:
     st.info(t("launch.estimate_wait", lang))
 else:
+    st.dataframe(plan_table(preview.stages, lang), hide_index=True)
+    if preview.stages.later:
+        st.caption(t("launch.plan.later_note", lang).format(preset=preview.stages.first[0].preset))
+    for problem in preview.ladder:
+        st.warning(ui.problem_text(problem, lang))
+
+    st.subheader(t("launch.estimate", lang))
     device_name = estimate_device(device, gpu)
-    estimate = estimate_study(plan, device_name, measured_throughput(ui.load_runs(url)),
-                              settings["prices"])
+    estimate = estimate_study(preview.stages.runs, device_name,
+                              measured_throughput(ui.load_runs(url)), settings["prices"])
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(t("launch.est.runs", lang), estimate["n_runs"])
     c2.metric(t("launch.est.wall", lang), duration(estimate["wall_s"], lang))
@@ -80,12 +128,13 @@ else:
                                                   flops=f"{estimate['flops']:.3g}",
                                                   startup=f"{STARTUP_S_PER_RUN:g}"))
 
-if st.button(t("launch.submit", lang), type="primary"):
+if st.button(t("launch.submit", lang), type="primary", disabled=preview_only):
     st.session_state["launch_tried"] = True
     if spec is not None:
         try:
             run_ids = jobs.launch_study(ui.store(url), spec, start_worker=ui.autoworker())
-            st.session_state["launched"] = (spec.name, run_ids)
+            n_later = len(preview.stages.later) if preview is not None else 0
+            st.session_state["launched"] = (spec.name, run_ids, n_later)
             ui.changed()
         except (ValueError, StoreError) as e:   # ConfigError, CorpusError, a locked database
             st.error(f"{t('launch.failed', lang)}: {e}")
@@ -96,7 +145,9 @@ if st.session_state.get("launch_tried"):
     if "plan" in problems:
         st.error(ui.problem_text(problems["plan"], lang))
 if "launched" in st.session_state:
-    study, run_ids = st.session_state["launched"]
+    study, run_ids, n_later = st.session_state["launched"]
     st.success(t("launch.queued", lang).format(n=len(run_ids), study=study, ids=", ".join(run_ids)))
+    if n_later:
+        st.info(t("launch.queued_later", lang).format(n=n_later))
     st.page_link("pages/2_Runs.py", label=t("launch.go_runs", lang), icon="📈",
                  query_params={"lang": lang, "study": study})

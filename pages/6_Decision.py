@@ -3,6 +3,7 @@ import streamlit as st
 
 from dcpoc import costs, report, ui
 from dcpoc.analysis import Thresholds, decide, headline_studies, project, study_key
+from dcpoc.charts import lr_curves
 from dcpoc.i18n import hours, money, num, t
 from dcpoc.planning import next_step
 
@@ -55,6 +56,13 @@ table = report.comparison_table(decision, lang)
 if len(table):
     st.dataframe(table, hide_index=True)
     st.caption(t("dec.table_note", lang).format(fingerprint=mult.corpus_fingerprint[:12] or "—"))
+
+st.subheader(t("dec.lr", lang))
+if decision.lr_table is not None and len(decision.lr_table):
+    st.altair_chart(lr_curves(decision.lr_table, lang))
+    st.dataframe(report.lr_table(decision, lang), hide_index=True)
+else:
+    st.info(t("dec.lr_none", lang))
 
 st.subheader(t("dec.projection", lang))
 c1, c2, c3, c4 = st.columns(4)

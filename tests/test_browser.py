@@ -157,7 +157,7 @@ def test_launch_watch_compare_cancel_in_a_browser(server, page, tmp_path):
     shoot(page, tmp_path, "5-runs-cancelled")
 
     page.goto(f"{server}/?lang=en")
-    page.get_by_text("Next step: run cpu-demo").wait_for()         # the verdict card's plan
+    page.get_by_text("Next step: run cpu-xs").wait_for()         # the verdict card's plan
     page.get_by_role("link", name="Report", exact=True).first.click()
     button = page.get_by_role("button", name="Download (Markdown")
     button.wait_for()
@@ -168,7 +168,7 @@ def test_launch_watch_compare_cancel_in_a_browser(server, page, tmp_path):
     info.value.save_as(saved)
     text = saved.read_text()
     assert info.value.suggested_filename.endswith(".md")
-    assert "Insufficient evidence" in text and "Next step: run cpu-demo" in text
+    assert "Insufficient evidence" in text and "Next step: run cpu-xs" in text
     assert "Phrases for the meeting" in text
 
     page.goto(f"{server}/?lang=ja")

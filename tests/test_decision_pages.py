@@ -6,7 +6,7 @@ from test_pages import by_label, errors, fresh_caches, open_page, trained, train
 
 INSUFFICIENT = {"en": "Insufficient evidence", "ja": "根拠不足"}
 MORE_SIZES = {"en": "more model size", "ja": "モデルサイズをあと"}
-NEXT_STEP = {"en": "Next step: run cpu-demo", "ja": "次のステップ：cpu-demo を"}
+NEXT_STEP = {"en": "Next step: run cpu-xs", "ja": "次のステップ：cpu-xs を"}
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])

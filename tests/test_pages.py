@@ -253,6 +253,80 @@ def test_launch_queues_a_valid_study_with_a_corpus_from_the_data_dirs(launch_pag
     assert all(rid in at.success[0].value for rid in runs["id"])
 
 
+def test_launch_from_reference_cpu_fills_the_form_and_shows_its_plan(launch_page):
+    at = by_label(launch_page.radio, "Start from").set_value("reference-cpu").run()
+    assert not at.exception, at.exception
+    assert by_label(at.text_input, "Study name").value == "reference-cpu"
+    assert by_label(at.multiselect, "Model sizes (presets)").value == ["cpu-xs", "cpu-s", "cpu-demo"]
+    assert by_label(at.number_input, "Tokens per parameter").value == 5.0
+    assert by_label(at.text_input, "Learning rates to sweep").value == "0.0003, 0.001, 0.003"
+    plan = at.dataframe[0].value
+    assert len(plan) == 10 and set(plan["Learning rate"]) >= {"0.0003", "best of the sweep"}
+    assert {m.label: m.value for m in at.metric}["Runs"] == "20"
+    assert not at.warning                                      # a ladder fit for the multiplier
+    assert any("once the sweep at cpu-xs has finished" in c.value for c in at.caption)
+    assert any("threads=1" in c.value for c in at.caption)
+    assert Store().list_runs().empty
+    by_label(at.radio, "Start from").set_value("blank").run()   # back to a blank form
+    assert by_label(at.text_input, "Study name").value == ""
+    assert by_label(at.multiselect, "Model sizes (presets)").value == ["tiny"]
+
+
+def test_launch_warns_that_one_size_cannot_give_the_multiplier(launch_page):
+    at = fill(launch_page)
+    assert [w.value for w in at.warning] == [
+        "1 model size(s): the compute multiplier needs at least 3 sizes, so it cannot be estimated."]
+
+
+def test_launch_shows_reference_gpu_priced_on_a_gpu_but_does_not_launch_it_here(dcpoc_home,
+                                                                               monkeypatch):
+    from dcpoc import ui
+    monkeypatch.setenv("DCPOC_NO_AUTOWORKER", "1")
+    monkeypatch.setattr(ui, "detect_gpu", lambda: None)
+    ui.detected_gpu.clear()
+    try:
+        at = open_page("pages/1_Launch.py", "ja")
+        at = by_label(at.radio, "ひな形").set_value("reference-gpu").run()
+        assert not at.exception, at.exception
+        assert any("H100" in i.value for i in at.info)
+        assert {m.label: m.value for m in at.metric}["実行数"] == "20"
+        assert any("H100" in c.value for c in at.caption)
+        assert by_label(at.button, "スタディを開始").disabled
+        monkeypatch.setattr(ui, "detect_gpu", lambda: "NVIDIA H200")   # with a GPU: launchable
+        ui.detected_gpu.clear()
+        at = open_page("pages/1_Launch.py")
+        at = by_label(at.radio, "Start from").set_value("reference-gpu").run()
+        assert not at.info and not by_label(at.button, "Launch study").disabled
+        assert by_label(at.selectbox, "Device").value == "cuda"
+        assert any(c.value.startswith("On NVIDIA H200:") for c in at.caption)
+    finally:
+        ui.detected_gpu.clear()
+
+
+def test_launch_queues_only_the_sweep_of_a_smallest_size_sweep(launch_page):
+    at = fill(launch_page, name="swept", seeds="1")
+    by_label(at.multiselect, "Model sizes (presets)").set_value(["tiny", "cpu-xs"])
+    by_label(at.radio, "Learning-rate sweep").set_value("smallest").run()
+    by_label(at.text_input, "Learning rates to sweep").input("1e-3, 3e-3")
+    at = launch(at.run())
+    assert not errors(at), errors(at)
+    runs = Store().list_runs(study="swept")
+    assert len(runs) == 4 and set(runs["preset"]) == {"tiny"} and set(runs["status"]) == {"queued"}
+    assert {r["train"]["lr"] for r in runs["config"]} == {1e-3, 3e-3}
+    assert Store().get_study("swept")["config"]["later_stage"] == "waiting"
+    assert "Queued 4 runs" in at.success[0].value
+    assert "other 2 runs" in at.info[0].value
+
+
+def test_launch_rejects_a_bad_rate_grid_in_one_line(launch_page):
+    at = fill(launch_page, name="bad-grid")
+    by_label(at.radio, "Learning-rate sweep").set_value("each").run()
+    by_label(at.text_input, "Learning rates to sweep").input("fast, 1e-3")
+    at = launch(at.run())
+    assert errors(at) == ["Write distinct rates between 0 and 1, separated by commas, e.g. 3e-4, 1e-3, 3e-3."]
+    assert Store().list_runs().empty
+
+
 # ----------------------------------------------------------------------------- Cancel
 
 def test_cancel_flips_a_queued_run(dcpoc_home, monkeypatch):

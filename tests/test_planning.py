@@ -4,10 +4,12 @@ import pytest
 
 from dcpoc import costs
 from dcpoc.config import make_config
-from dcpoc.planning import (MAX_RUNS_PER_STUDY, STARTUP_S_PER_RUN, LaunchForm, check_form, detect_gpu,
-                            estimate_device, estimate_study, measured_throughput, parse_seeds,
-                            plan_for_estimate, runnable_presets)
-from dcpoc.studies import plan_study
+from dcpoc.planning import (MAX_RUNS_PER_STUDY, PLANNING_GPU, STARTUP_S_PER_RUN, LaunchForm,
+                            check_form, detect_gpu, estimate_device, estimate_study, form_choices,
+                            form_from_spec, form_state, measured_throughput, parse_lr_grid,
+                            parse_seeds, plan_only, plan_table, preview_study, runnable_presets,
+                            start_form)
+from dcpoc.studies import REFERENCE_STUDIES, StudySpec, plan_stages, plan_study, reference_study
 
 CPU = ["tiny", "cpu-xs", "cpu-s", "cpu-demo"]
 
@@ -19,6 +21,8 @@ def test_hardware_ladder(monkeypatch):
     assert detect_gpu() is None
     assert estimate_device("auto", None) == "cpu" and estimate_device("cpu", "NVIDIA H100") == "cpu"
     assert estimate_device("cuda", "NVIDIA H100") == "NVIDIA H100"
+    # a GPU study is still priced on a server without one, on a GPU the price table knows
+    assert estimate_device("cuda", None) == PLANNING_GPU and costs.device_kind(PLANNING_GPU) == "h100"
 
 
 @pytest.mark.parametrize("text, seeds", [("1", [1]), ("1, 2,3", [1, 2, 3]), (" 4 5 ", [4, 5])])
@@ -68,8 +72,8 @@ def test_plan_study_is_the_last_check():
 
 
 def test_estimate_needs_only_the_fields_that_decide_cost():
-    assert len(plan_for_estimate(LaunchForm(name="", seeds="1 2 3"), [], CPU)) == 6
-    assert plan_for_estimate(LaunchForm(name="", archs=[]), [], CPU) is None
+    assert len(preview_study(LaunchForm(name="", seeds="1 2 3"), [], CPU).stages.runs) == 6
+    assert preview_study(LaunchForm(name="", archs=[]), [], CPU) is None
 
 
 def test_estimate_study_uses_measured_throughput_when_there_is_some():
@@ -117,6 +121,136 @@ def test_measured_throughput_is_reused_only_for_as_many_processes():
     only_two = {k: v for k, v in measured.items() if k[3] == 2}
     one_gpu = [make_config("transformer", "tiny", ["nproc=1"], steps=100)]
     assert estimate_study(one_gpu, "NVIDIA H100 80GB", only_two)["n_measured"] == 0
+
+
+# ----------------------------------------------------------------------------- sweeps, ladders, references
+def test_a_form_with_a_sweep_and_tokens_per_parameter_becomes_a_study_spec():
+    form = LaunchForm(name="fair", presets=["tiny", "cpu-xs"], seeds="1", budget_kind="tokens_per_param",
+                      budget=2.5, sweep="smallest", lrs="3e-4, 1e-3 3e-3")
+    spec, problems = check_form(form, [], CPU)
+    assert problems == {}
+    assert (spec.tokens_per_param, spec.steps, spec.tokens) == (2.5, None, None)
+    assert (spec.sweep, spec.lr_grid) == ("smallest", [3e-4, 1e-3, 3e-3])
+    stages = plan_stages(spec)
+    assert {(r.preset, r.train.lr) for r in stages.first} == {("tiny", lr) for lr in spec.lr_grid}
+    assert {r.preset for r in stages.later} == {"cpu-xs"} and len(stages.later) == 2
+    # an empty grid sweeps around each preset's own rate; a grid without a sweep is ignored
+    each, _ = check_form(LaunchForm(name="s", sweep="each", lrs=" "), [], CPU)
+    assert each.lr_grid == [] and len(plan_study(each)) == 2 * 3
+    plain, _ = check_form(LaunchForm(name="s", sweep="none", lrs="not looked at"), [], CPU)
+    assert (plain.sweep, plain.lr_grid) == ("none", [])
+
+
+@pytest.mark.parametrize("text", ["fast", "1e-3, 1e-3", "0", "1.5", "-1e-3", "nan", "inf"])
+def test_a_bad_learning_rate_grid_is_one_problem(text):
+    with pytest.raises(ValueError):
+        parse_lr_grid(text)
+    spec, problems = check_form(LaunchForm(name="s", sweep="smallest", lrs=text), [], CPU)
+    assert spec is None and problems == {"lrs": ("launch.err.lrs", {})}
+
+
+@pytest.mark.parametrize("budget", [0.0, -1.0, 1e6, float("nan")])
+def test_tokens_per_parameter_must_be_positive_and_bounded(budget):
+    problems = check_form(LaunchForm(name="s", budget_kind="tokens_per_param", budget=budget), [], CPU)[1]
+    assert problems["budget"][0] == "launch.err.budget_ratio"
+    assert check_form(LaunchForm(name="s", budget=2.5), [], CPU)[1]["budget"][0] == "launch.err.budget"
+
+
+def test_the_run_limit_counts_the_swept_rates():
+    # 4 presets x 2 archs x 9 seeds = 72 runs; x 3 rates at every size = 216 > MAX_RUNS_PER_STUDY
+    form = LaunchForm(name="s", presets=CPU, seeds=" ".join(map(str, range(9))))
+    assert check_form(form, [], CPU)[1] == {}
+    problems = check_form(LaunchForm(**{**form.__dict__, "sweep": "each"}), [], CPU)[1]
+    assert problems["seeds"] == ("launch.err.too_many", {"n": 216, "max": MAX_RUNS_PER_STUDY})
+    # at the smallest size only: (3 rates + 3 larger sizes) x 2 archs x 9 seeds
+    assert check_form(LaunchForm(**{**form.__dict__, "sweep": "smallest"}), [], CPU)[1] == {}
+    assert len(plan_study(check_form(LaunchForm(**{**form.__dict__, "sweep": "smallest"}), [], CPU)[0])) \
+        == 6 * 2 * 9
+
+
+def test_the_plan_table_groups_seeds_and_names_the_carried_rate():
+    form = LaunchForm(name="", presets=["tiny", "cpu-xs"], seeds="1, 2", budget=10, sweep="smallest",
+                      lrs="1e-3, 3e-3")
+    preview = preview_study(form, [], CPU)
+    table = plan_table(preview.stages, "en")
+    assert list(table.columns) == ["Stage", "Preset", "Architecture", "Seeds", "Learning rate", "Steps",
+                                   "Tokens per run"]
+    assert table.values.tolist() == [
+        ["1: queued at launch", "tiny", "Transformer++", "1, 2", "0.001", 10, 10 * 8 * 32],
+        ["1: queued at launch", "tiny", "DCFormer", "1, 2", "0.001", 10, 10 * 8 * 32],
+        ["1: queued at launch", "tiny", "Transformer++", "1, 2", "0.003", 10, 10 * 8 * 32],
+        ["1: queued at launch", "tiny", "DCFormer", "1, 2", "0.003", 10, 10 * 8 * 32],
+        ["2: after the sweep", "cpu-xs", "Transformer++", "1, 2", "best of the sweep", 10, 10 * 16 * 128],
+        ["2: after the sweep", "cpu-xs", "DCFormer", "1, 2", "best of the sweep", 10, 10 * 16 * 128]]
+    ja = plan_table(preview.stages, "ja")
+    assert ja.columns[0] == "段階" and ja.iloc[-1, 4] == "スイープの最良値"
+    # without a sweep every run is queued at launch, at its preset's rate
+    plain = plan_table(preview_study(LaunchForm(name="", seeds="1"), [], CPU).stages)
+    assert plain["Stage"].tolist() == ["1: queued at launch"] * 2 and plain["Learning rate"].tolist() == ["0.003"] * 2
+
+
+def test_the_preview_warns_why_a_ladder_cannot_give_the_multiplier():
+    assert [k for k, _ in preview_study(LaunchForm(name=""), [], CPU).ladder] == ["ladder.few_sizes"]
+    two = preview_study(LaunchForm(name="", presets=["tiny", "cpu-xs"], archs=["dcformer"]), [], CPU)
+    assert [k for k, _ in two.ladder] == ["ladder.one_arch", "ladder.few_sizes", "ladder.narrow",
+                                          "ladder.tokens_fixed"]
+
+
+@pytest.mark.parametrize("name", list(REFERENCE_STUDIES))
+def test_a_reference_study_prefills_the_form_and_comes_back_unchanged(name):
+    form = start_form(name, CPU)
+    reference = reference_study(name)
+    assert (form.name, form.budget_kind, form.budget, form.sweep) == \
+        (name, "tokens_per_param", reference.tokens_per_param, "smallest")
+    assert form.lrs == "0.0003, 0.001, 0.003" and form.seeds == "1, 2"
+    assert (form.overrides, form.evals_per_run) == (reference.overrides, 10)
+    offered, _ = form_choices(name, None)
+    spec, problems = check_form(form, [], offered)
+    assert problems == {} and spec == reference
+    preview = preview_study(form, [], offered)
+    assert len(preview.stages.runs) == 20 and len(preview.stages.first) == 12
+    assert preview.ladder == []
+
+
+def test_reference_cpu_fills_the_widgets():
+    state = form_state(start_form("reference-cpu", CPU))
+    assert state["launch_presets"] == ["cpu-xs", "cpu-s", "cpu-demo"]
+    assert (state["launch_budget_kind"], state["launch_budget_tokens_per_param"]) == ("tokens_per_param", 5.0)
+    assert (state["launch_sweep"], state["launch_lrs"]) == ("smallest", "0.0003, 0.001, 0.003")
+    assert (state["launch_corpus"], state["launch_corpus_path"], state["launch_device"]) == ("pydoc", "", "cpu")
+    assert state["launch_budget_steps"] == 100 and isinstance(state["launch_budget_tokens_per_param"], float)
+    blank = form_state(start_form("blank", CPU, "auto"))
+    assert (blank["launch_name"], blank["launch_presets"], blank["launch_seeds"]) == ("", ["tiny"], "1, 2")
+    assert (blank["launch_budget_kind"], blank["launch_budget_steps"], blank["launch_sweep"]) == ("steps", 100, "none")
+    path = form_state(form_from_spec(StudySpec(name="p", corpus="text:/data/notes.txt")))
+    assert (path["launch_corpus"], path["launch_corpus_path"], path["launch_budget_kind"]) == \
+        ("path", "/data/notes.txt", "preset")
+
+
+def test_reference_gpu_is_planned_everywhere_but_launched_only_with_a_gpu():
+    assert plan_only("reference-gpu", None) and not plan_only("reference-gpu", "NVIDIA H200")
+    assert not plan_only("reference-cpu", None) and not plan_only("blank", None)
+    presets, devices = form_choices("reference-gpu", None)
+    assert presets == CPU + ["gpu-xs", "gpu-s", "gpu-small"] and devices == ["auto", "cpu", "cuda"]
+    assert form_choices("blank", None) == (CPU, ["auto", "cpu"])
+    form = start_form("reference-gpu", CPU)
+    assert check_form(form, [], CPU)[1]["presets"][0] == "launch.err.preset_hw"
+    preview = preview_study(form, [], presets)
+    estimate = estimate_study(preview.stages.runs, estimate_device(form.device, None), {})
+    assert estimate["n_runs"] == 20 and estimate["cost_usd"] > 0
+    assert estimate == estimate_study(plan_study(reference_study("reference-gpu")), PLANNING_GPU, {})
+
+
+def test_every_launch_key_built_at_run_time_is_translated():
+    from dcpoc.i18n import LANGUAGES, STRINGS
+    from dcpoc.planning import BUDGET_KINDS
+    from dcpoc.studies import SWEEPS
+    keys = ([f"launch.budget.{k}" for k in BUDGET_KINDS] + [f"launch.sweep.{s}" for s in SWEEPS]
+            + [f"launch.start.{s}" for s in ["blank", *REFERENCE_STUDIES]]
+            + [f"launch.plan.stage{n}" for n in (1, 2)]
+            + [f"launch.col.{c}" for c in ("stage", "preset", "arch", "seeds", "lr", "steps", "tokens")])
+    for key in keys:
+        assert all(STRINGS[key].get(lang, "").strip() for lang in LANGUAGES), key
 
 
 # ----------------------------------------------------------------------------- the next step

@@ -187,3 +187,45 @@ def test_shrunken_reference_study_runs_through_the_worker_into_a_report(dcpoc_ho
                                    store.get_metrics(list(runs["id"]), keys=["val_loss"]))
     text = report.to_markdown(summary, "en")
     assert text.startswith("# mini\\-reference: ") and all(math.isfinite(v) for v in best.values())
+    sweep_section = text.split("## Learning-rate sensitivity", 1)[1].split("## ", 1)[0]
+    assert sweep_section.count("| tiny |") == 2 and sweep_section.count("*") >= 2
+    assert "DCFormer needs its own tuning: at tiny the best rates were" in text
+    assert "Each architecture is compared at its own best learning rate" in text
+    assert summary.decision.tuning["best"] == best
+    ja = report.to_markdown(summary, "ja")
+    assert "## 学習率への感度" in ja and "DCFormer には専用の調整が必要" in ja
+    from dcpoc.planning import next_step                  # a larger size keeps the swept rates
+    step = next_step(analysis.Decision("INSUFFICIENT", needed=[("need.sizes", {"n": 1, "have": 2})]),
+                     runs, "mini-reference")
+    assert {r.preset for r in step.plan} == {"cpu-s"}
+    assert {(r.model.arch, r.train.lr) for r in step.plan} == set(best.items())
+
+
+def test_later_stage_waits_for_the_sweep_and_is_queued_once(dcpoc_home):
+    """Sweep rows written directly (no training): queued -> sweeping; an architecture whose sweep
+    runs all failed -> blocked; once it has a finished run -> the larger sizes are queued, and a
+    second advance (another worker) finds the stage already flipped and queues nothing."""
+    from dcpoc.jobs import advance_studies, launch_study, study_stage
+    from dcpoc.store import Store
+    store = Store()
+    ids = launch_study(store, StudySpec(**MINI), start_worker=False)
+    assert advance_studies(store) == [] and study_stage(store, "mini-reference")["state"] == "sweeping"
+    rows = store.list_runs(study="mini-reference").set_index("id").loc[ids]
+    for run_id, arch, config in zip(ids, rows["arch"], rows["config"]):
+        loss = 1.0 + config["train"]["lr"] * 10          # the lower rate wins for both
+        if arch == "dcformer":
+            store.update_run(run_id, status="failed", error="boom")
+        else:
+            store.update_run(run_id, status="succeeded", final_val_loss=loss, tokens_seen=256)
+    assert study_stage(store, "mini-reference") == {
+        "state": "blocked", "spec": StudySpec(**MINI), "missing": ["dcformer"]}
+    assert advance_studies(store) == []
+    dc = rows.index[rows["arch"].eq("dcformer")][0]
+    store.update_run(dc, status="succeeded", final_val_loss=2.0, tokens_seen=256)
+    assert study_stage(store, "mini-reference")["best"] == {"transformer": 1e-3, "dcformer": 1e-3}
+    queued = advance_studies(store)
+    assert len(queued) == 4 and advance_studies(store) == []          # the stage flipped once
+    later = store.list_runs(study="mini-reference").set_index("id").loc[queued]
+    assert set(later["preset"]) == {"cpu-xs"} and set(later["status"]) == {"queued"}
+    assert {c["train"]["lr"] for c in later["config"]} == {1e-3}
+    assert (dcpoc_home / queued[0] / "config.json").exists()
