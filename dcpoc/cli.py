@@ -150,6 +150,9 @@ def _add_study_parser(sub) -> None:
         if name == "launch":
             q.add_argument("--no-worker", action="store_true",
                            help="only queue; start `python -m dcpoc worker` yourself")
+            q.add_argument("--workers", type=int, metavar="N",
+                           help="start N CPU worker slots (cpu, cpu:1, ...) so N one-thread runs "
+                           "train at once, e.g. 2 on a 2-core CPU for reference-cpu")
     q = study.add_parser("list", help="studies with their runs by status")
     q.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -332,15 +335,16 @@ def cmd_study(args: argparse.Namespace) -> int:
     spec = _study_spec(args)
     if args.study_command == "plan":
         return _study_plan(Store(), spec)
-    from .jobs import ensure_worker, home_dir, launch_study
+    from .jobs import home_dir, launch_study, start_workers
     store = Store()
     ids = launch_study(store, spec, start_worker=False)
     print(f"queued {len(ids)} runs of study '{spec.name.strip()}': {', '.join(ids)}")
     if args.no_worker:
         print("no worker started: run `python -m dcpoc worker` to train them")
         return 0
-    pid = ensure_worker(store)
-    print(f"worker started (pid {pid}, log {home_dir() / 'worker.log'})" if pid else
+    pids = start_workers(store, spec.workers)
+    print(f"{len(pids)} worker(s) started (pid {', '.join(map(str, pids))}, log "
+          f"{home_dir() / 'worker.log'})" if pids else
           "a worker is already running; it will take these runs")
     return 0
 
@@ -371,8 +375,9 @@ def _study_spec(args: argparse.Namespace):
                               "3e-4,1e-3,3e-3") from None
     if any(x is not None for x in (args.steps, args.tokens, args.tokens_per_param)):
         spec.steps, spec.tokens, spec.tokens_per_param = args.steps, args.tokens, args.tokens_per_param
-    for field_name in ("name", "question", "corpus", "device", "nproc", "sweep", "evals_per_run"):
-        if getattr(args, field_name) is not None:
+    for field_name in ("name", "question", "corpus", "device", "nproc", "sweep", "evals_per_run",
+                       "workers"):
+        if getattr(args, field_name, None) is not None:
             setattr(spec, field_name, getattr(args, field_name))
     if args.presets is not None:
         spec.presets = _split(args.presets)
@@ -406,6 +411,9 @@ def _study_plan(store, spec) -> int:
           f"{total['device_hours']:.2f} device-hours, ${total['cost_usd']:.2f} "
           f"({total['n_measured']} of {total['n_runs']} runs from measured throughput, the rest "
           "from FLOP counts)")
+    if spec.workers > 1:
+        print(f"with {spec.workers} CPU worker slots (`study launch` starts them): about "
+              f"{_duration(total['wall_s'] / spec.workers)}")
     if plan.later:
         print("* best: each architecture's best rate of the sweep at the smallest size; these "
               "runs are queued when the sweep has finished")

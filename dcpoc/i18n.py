@@ -389,6 +389,10 @@ STRINGS: dict[str, dict[str, str]] = {
                                      "ください（python -m dcpoc study launch --reference {study}）。"},
     "launch.start.evals": {"en": "From the reference study: each run is evaluated {n} times.",
                            "ja": "参照スタディの設定: 各実行で {n} 回評価します。"},
+    "launch.start.workers": {"en": "From the reference study: the launch starts {n} CPU worker slots, "
+                                   "so {n} one-thread runs train at once.",
+                             "ja": "参照スタディの設定: 開始時に CPU ワーカーを {n} 個起動し、1 スレッドの実行を "
+                                   "{n} 件ずつ並行して学習します。"},
     "launch.start.overrides": {"en": "From the reference study: every run also sets {overrides}.",
                                "ja": "参照スタディの設定: 全実行に {overrides} も指定します。"},
     "launch.name": {"en": "Study name", "ja": "スタディ名"},

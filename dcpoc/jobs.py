@@ -308,8 +308,16 @@ def launch_study(store: Store, spec: StudySpec, *, start_worker: bool = True) ->
     ids = [create_run(store, run, corpus_fingerprint=corpus.fingerprint, study=name)
            for run in plan.first]
     if start_worker:
-        ensure_worker(store)
+        start_workers(store, spec.workers)
     return ids
+
+
+def start_workers(store: Store, workers: int = 1) -> list[int]:
+    """The workers a study asks for: one worker, or that many CPU slots; pids of those started."""
+    if workers > 1:
+        return ensure_cpu_workers(store, workers)
+    pid = ensure_worker(store)
+    return [pid] if pid else []
 
 
 def study_stage(store: Store, name: str) -> dict:
@@ -477,18 +485,31 @@ def _forget_dead_workers(store: Store, stale_s: float) -> None:
             store.remove_worker(worker["id"])
 
 
-def ensure_worker(store: Store) -> int | None:
+def ensure_worker(store: Store, device: str | None = None) -> int | None:
     """Start a detached `python -m dcpoc worker` (its own session, output to
-    <DCPOC_HOME>/worker.log) unless a live worker is registered; its pid, or None."""
-    if worker_alive(store):
+    <DCPOC_HOME>/worker.log) unless a live worker is registered (for ``device``: on this host and
+    that device); its pid, or None."""
+    if device is None and worker_alive(store):
+        return None
+    if device is not None and any(w["host"] == socket.gethostname() and w["device"] == device
+                                  and _worker_live(w) for w in store.list_workers().to_dict("records")):
         return None
     home = home_dir()
     home.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "dcpoc", "worker", *(["--device", device] if device else [])]
     with open(home / "worker.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "dcpoc", "worker"], env=_child_env(store),
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(command, env=_child_env(store), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     return proc.pid
+
+
+def ensure_cpu_workers(store: Store, n: int) -> list[int]:
+    """n CPU worker slots on this host (devices cpu, cpu:1, ...), each started unless alive: runs
+    with one thread each (the reference-cpu study) then train n at a time. Pids of those started."""
+    if n < 1:
+        raise ConfigError("--workers must be at least 1")
+    started = [ensure_worker(store, "cpu" if k == 0 else f"cpu:{k}") for k in range(n)]
+    return [pid for pid in started if pid]
 
 
 def _child_env(store: Store, device: str = "auto", worker_id: str | None = None) -> dict[str, str]:

@@ -86,7 +86,7 @@ def parse_lr_grid(text: str) -> list[float]:
 
 @dataclass
 class LaunchForm:
-    """The Launch page's widgets, as plain values; overrides and evals_per_run come with a
+    """The Launch page's widgets, as plain values; overrides, evals_per_run and workers come with a
     reference study (the form has no widget for them)."""
     name: str = ""
     question: str = ""
@@ -101,6 +101,7 @@ class LaunchForm:
     lrs: str = ""                  # the swept rates as typed; '' = around each preset's rate
     overrides: list[str] = field(default_factory=list)
     evals_per_run: int = 0
+    workers: int = 1
 
 
 def _count_runs(form: LaunchForm, n_seeds: int, n_lrs: int) -> int:
@@ -178,7 +179,7 @@ def check_form(form: LaunchForm, allowed_dirs: list, offered_presets: list[str]
                      tokens=int(form.budget) if kind == "tokens" else None,
                      tokens_per_param=float(form.budget) if kind == "tokens_per_param" else None,
                      overrides=list(form.overrides), device=form.device, sweep=form.sweep,
-                     lr_grid=lr_grid, evals_per_run=form.evals_per_run)
+                     lr_grid=lr_grid, evals_per_run=form.evals_per_run, workers=form.workers)
     try:
         plan_study(spec)
     except ConfigError as e:
@@ -206,7 +207,8 @@ def form_from_spec(spec: StudySpec) -> LaunchForm:
                       seeds=", ".join(map(str, spec.seeds)), budget_kind=kind, budget=budget,
                       device=spec.device, sweep=spec.sweep,
                       lrs=", ".join(f"{lr:g}" for lr in spec.lr_grid),
-                      overrides=list(spec.overrides), evals_per_run=spec.evals_per_run)
+                      overrides=list(spec.overrides), evals_per_run=spec.evals_per_run,
+                      workers=spec.workers)
 
 
 def start_form(start: str, offered_presets: list[str], device: str = "auto") -> LaunchForm:

@@ -37,6 +37,7 @@ class StudySpec:
     sweep: str = "none"               # learning-rate sweep: none | smallest | each
     lr_grid: list[float] = field(default_factory=list)   # the rates swept ([] = around the default)
     evals_per_run: int = 0            # evaluations per run (0 = the preset's eval_every)
+    workers: int = 1                  # CPU worker slots a launch starts (one-thread runs in parallel)
 
 
 @dataclass
@@ -119,6 +120,8 @@ def _check_spec(spec: StudySpec) -> None:
             raise ConfigError("lr is swept: remove --set lr, or turn the sweep off")
     if spec.evals_per_run < 0:
         raise ConfigError("evals per run must be >= 0 (0 = the preset's eval_every)")
+    if not 1 <= spec.workers <= 64:
+        raise ConfigError(f"workers ({spec.workers}) must be between 1 and 64")
 
 
 def _runs_at(spec: StudySpec, preset: str, lrs: list[float | None]) -> list[RunConfig]:
@@ -194,18 +197,20 @@ def ladder_problems(spec: StudySpec) -> list[tuple[str, dict]]:
 REFERENCE_QUESTION = ("Does DCFormer reach a lower loss than Transformer++ for the same compute, "
                       "each at its own best learning rate?")
 REFERENCE_STUDIES: dict[str, StudySpec] = {
-    # About 55 minutes on one core of a 2-core CPU (the other stays free): 20 runs.
+    # Every size swept (1e-3 and 3e-3): a rate found on the smallest rung's short run does not
+    # carry to the larger, longer runs (our first reference run picked the grid's top rate there).
+    # 24 one-thread runs: about 45 min with two CPU worker slots on a 2-core CPU (--workers 2),
+    # about 90 min with one.
     "reference-cpu": StudySpec(name="reference-cpu", question=REFERENCE_QUESTION, corpus="pydoc",
                                presets=["cpu-xs", "cpu-s", "cpu-demo"], seeds=[1, 2],
-                               tokens_per_param=5.0, sweep="smallest",
-                               lr_grid=[3e-4, 1e-3, 3e-3], evals_per_run=10, device="cpu",
-                               overrides=["threads=1"]),
-    # About 35 min on one H100 by the FLOP estimate (35% MFU); models this small rarely reach
+                               tokens_per_param=5.0, sweep="each", lr_grid=[1e-3, 3e-3],
+                               evals_per_run=10, device="cpu", overrides=["threads=1"], workers=2),
+    # About 31 min on one H100 by the FLOP estimate (35% MFU); models this small rarely reach
     # that, so budget about one GPU-hour (H100 / H200).
     "reference-gpu": StudySpec(name="reference-gpu", question=REFERENCE_QUESTION, corpus="stdlib",
                                presets=["gpu-xs", "gpu-s", "gpu-small"], seeds=[1, 2],
-                               tokens_per_param=20.0, sweep="smallest",
-                               lr_grid=[3e-4, 1e-3, 3e-3], evals_per_run=10, device="cuda"),
+                               tokens_per_param=10.0, sweep="each", lr_grid=[1e-3, 3e-3],
+                               evals_per_run=10, device="cuda"),
 }
 
 

@@ -93,12 +93,14 @@ if carried.evals_per_run:
     st.caption(t("launch.start.evals", lang).format(n=carried.evals_per_run))
 if carried.overrides:
     st.caption(t("launch.start.overrides", lang).format(overrides=", ".join(carried.overrides)))
+if carried.workers > 1:
+    st.caption(t("launch.start.workers", lang).format(n=carried.workers))
 
 form = LaunchForm(name=name, question=question,
                   corpus=corpus_path if corpus_choice == "path" else corpus_choice,
                   presets=presets, archs=archs, seeds=seeds, budget_kind=budget_kind, budget=budget,
                   device=device, sweep=sweep, lrs=lrs, overrides=carried.overrides,
-                  evals_per_run=carried.evals_per_run)
+                  evals_per_run=carried.evals_per_run, workers=carried.workers)
 spec, problems = check_form(form, data_dirs, offered)
 
 # A plan-only reference is planned and priced with its presets, though this hardware lacks them.

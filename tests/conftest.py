@@ -61,3 +61,30 @@ def skip_without_pdf_tools() -> None:
         pytest.skip("no Japanese TrueType font: apt-get install fonts-ipaexfont-gothic")
     if shutil.which("pdftotext") is None:
         pytest.skip("needs poppler-utils (pdftotext, pdftoppm)")
+
+
+# Real tiny runs shared by the page, decision and report tests (trained once per session).
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory):
+    """Two real tiny runs per architecture in study s1 (trained once for the session)."""
+    return train_tiny_runs(tmp_path_factory.mktemp("trained") / "home", "s1", seeds=("1", "2"))
+
+
+@pytest.fixture
+def trained(trained_home, monkeypatch):
+    """The trained database as this test's DCPOC_HOME / DCPOC_DB."""
+    monkeypatch.setenv("DCPOC_HOME", str(trained_home))
+    monkeypatch.setenv("DCPOC_DB", f"sqlite:///{trained_home / 'dcpoc.db'}")
+    from dcpoc.store import Store
+    return Store()
+
+
+@pytest.fixture
+def trained_copy(trained_home, tmp_path, monkeypatch):
+    """A private copy of the trained database, for tests that add runs to it."""
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home)
+    monkeypatch.setenv("DCPOC_HOME", str(home))
+    monkeypatch.setenv("DCPOC_DB", f"sqlite:///{home / 'dcpoc.db'}")
+    from dcpoc.store import Store
+    return Store()

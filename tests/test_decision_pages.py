@@ -2,7 +2,7 @@
 one size is not enough evidence, and both pages say so in both languages."""
 import pytest
 
-from test_pages import by_label, errors, fresh_caches, open_page, trained, trained_home  # noqa: F401
+from test_pages import by_label, errors, fresh_caches, open_page  # noqa: F401
 
 INSUFFICIENT = {"en": "Insufficient evidence", "ja": "根拠不足"}
 MORE_SIZES = {"en": "more model size", "ja": "モデルサイズをあと"}

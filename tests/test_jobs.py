@@ -46,7 +46,7 @@ def test_launch_queues_the_study_and_a_detached_worker_trains_it(dcpoc_home):
     out = run_cli("study", "launch", "--name", "ladder", "--question", "same loss for less?",
                   "--presets", "tiny", "--archs", "transformer,dcformer", "--seeds", "1,2",
                   "--steps", "3")
-    assert out.returncode == 0 and "worker started (pid" in out.stdout, out.stderr
+    assert out.returncode == 0 and "1 worker(s) started (pid" in out.stdout, out.stderr
     ids = out.stdout.splitlines()[0].split(": ", 1)[1].split(", ")
 
     # Cancelling a queued run is immediate; the worker (seconds per run) never starts them.

@@ -1,7 +1,6 @@
 """Every dashboard page through Streamlit's AppTest, against a database filled by real tiny training
 runs of this test session; the Launch form's checks; Cancel; the login gate."""
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -12,33 +11,10 @@ from streamlit.testing.v1 import AppTest
 
 from dcpoc.store import Store
 
-from conftest import REPO_ROOT, train_tiny_runs
+from conftest import REPO_ROOT
 
 PAGES = ["app.py", "pages/1_Launch.py", "pages/2_Runs.py", "pages/3_Compare.py",
          "pages/4_Settings.py", "pages/5_Inspect.py", "pages/6_Decision.py", "pages/7_Report.py"]
-
-
-@pytest.fixture(scope="session")
-def trained_home(tmp_path_factory):
-    """Two real tiny runs per architecture in study s1 (trained once for the session)."""
-    return train_tiny_runs(tmp_path_factory.mktemp("trained") / "home", "s1", seeds=("1", "2"))
-
-
-@pytest.fixture
-def trained(trained_home, monkeypatch):
-    monkeypatch.setenv("DCPOC_HOME", str(trained_home))
-    monkeypatch.setenv("DCPOC_DB", f"sqlite:///{trained_home / 'dcpoc.db'}")
-    return Store()
-
-
-@pytest.fixture
-def trained_copy(trained_home, tmp_path, monkeypatch):
-    """A private copy of the trained database, for tests that add runs to it."""
-    home = tmp_path / "home"
-    shutil.copytree(trained_home, home)
-    monkeypatch.setenv("DCPOC_HOME", str(home))
-    monkeypatch.setenv("DCPOC_DB", f"sqlite:///{home / 'dcpoc.db'}")
-    return Store()
 
 
 @pytest.fixture(autouse=True)
@@ -259,13 +235,13 @@ def test_launch_from_reference_cpu_fills_the_form_and_shows_its_plan(launch_page
     assert by_label(at.text_input, "Study name").value == "reference-cpu"
     assert by_label(at.multiselect, "Model sizes (presets)").value == ["cpu-xs", "cpu-s", "cpu-demo"]
     assert by_label(at.number_input, "Tokens per parameter").value == 5.0
-    assert by_label(at.text_input, "Learning rates to sweep").value == "0.0003, 0.001, 0.003"
+    assert by_label(at.text_input, "Learning rates to sweep").value == "0.001, 0.003"
     plan = at.dataframe[0].value
-    assert len(plan) == 10 and set(plan["Learning rate"]) >= {"0.0003", "best of the sweep"}
-    assert {m.label: m.value for m in at.metric}["Runs"] == "20"
+    assert len(plan) == 12 and set(plan["Learning rate"]) == {"0.001", "0.003"}   # every size swept
+    assert {m.label: m.value for m in at.metric}["Runs"] == "24"
     assert not at.warning                                      # a ladder fit for the multiplier
-    assert any("once the sweep at cpu-xs has finished" in c.value for c in at.caption)
     assert any("threads=1" in c.value for c in at.caption)
+    assert any("starts 2 CPU worker slots" in c.value for c in at.caption)
     assert Store().list_runs().empty
     by_label(at.radio, "Start from").set_value("blank").run()   # back to a blank form
     assert by_label(at.text_input, "Study name").value == ""
@@ -289,7 +265,7 @@ def test_launch_shows_reference_gpu_priced_on_a_gpu_but_does_not_launch_it_here(
         at = by_label(at.radio, "ひな形").set_value("reference-gpu").run()
         assert not at.exception, at.exception
         assert any("H100" in i.value for i in at.info)
-        assert {m.label: m.value for m in at.metric}["実行数"] == "20"
+        assert {m.label: m.value for m in at.metric}["実行数"] == "24"
         assert any("H100" in c.value for c in at.caption)
         assert by_label(at.button, "スタディを開始").disabled
         monkeypatch.setattr(ui, "detect_gpu", lambda: "NVIDIA H200")   # with a GPU: launchable

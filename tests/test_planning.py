@@ -201,14 +201,15 @@ def test_a_reference_study_prefills_the_form_and_comes_back_unchanged(name):
     form = start_form(name, CPU)
     reference = reference_study(name)
     assert (form.name, form.budget_kind, form.budget, form.sweep) == \
-        (name, "tokens_per_param", reference.tokens_per_param, "smallest")
-    assert form.lrs == "0.0003, 0.001, 0.003" and form.seeds == "1, 2"
-    assert (form.overrides, form.evals_per_run) == (reference.overrides, 10)
+        (name, "tokens_per_param", reference.tokens_per_param, "each")
+    assert form.lrs == "0.001, 0.003" and form.seeds == "1, 2"
+    assert (form.overrides, form.evals_per_run, form.workers) == \
+        (reference.overrides, 10, reference.workers)
     offered, _ = form_choices(name, None)
     spec, problems = check_form(form, [], offered)
     assert problems == {} and spec == reference
     preview = preview_study(form, [], offered)
-    assert len(preview.stages.runs) == 20 and len(preview.stages.first) == 12
+    assert len(preview.stages.runs) == 24 and len(preview.stages.first) == 24
     assert preview.ladder == []
 
 
@@ -216,7 +217,7 @@ def test_reference_cpu_fills_the_widgets():
     state = form_state(start_form("reference-cpu", CPU))
     assert state["launch_presets"] == ["cpu-xs", "cpu-s", "cpu-demo"]
     assert (state["launch_budget_kind"], state["launch_budget_tokens_per_param"]) == ("tokens_per_param", 5.0)
-    assert (state["launch_sweep"], state["launch_lrs"]) == ("smallest", "0.0003, 0.001, 0.003")
+    assert (state["launch_sweep"], state["launch_lrs"]) == ("each", "0.001, 0.003")
     assert (state["launch_corpus"], state["launch_corpus_path"], state["launch_device"]) == ("pydoc", "", "cpu")
     assert state["launch_budget_steps"] == 100 and isinstance(state["launch_budget_tokens_per_param"], float)
     blank = form_state(start_form("blank", CPU, "auto"))
@@ -237,7 +238,7 @@ def test_reference_gpu_is_planned_everywhere_but_launched_only_with_a_gpu():
     assert check_form(form, [], CPU)[1]["presets"][0] == "launch.err.preset_hw"
     preview = preview_study(form, [], presets)
     estimate = estimate_study(preview.stages.runs, estimate_device(form.device, None), {})
-    assert estimate["n_runs"] == 20 and estimate["cost_usd"] > 0
+    assert estimate["n_runs"] == 24 and estimate["cost_usd"] > 0
     assert estimate == estimate_study(plan_study(reference_study("reference-gpu")), PLANNING_GPU, {})
 
 

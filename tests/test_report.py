@@ -5,7 +5,7 @@ import pytest
 
 from dcpoc import report
 from conftest import skip_without_pdf_tools
-from test_pages import fresh_caches, trained, trained_home  # noqa: F401
+from test_pages import fresh_caches  # noqa: F401
 
 EVIL = '<script>alert(1)</script> & "x"'
 

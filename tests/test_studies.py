@@ -139,9 +139,10 @@ def test_a_narrow_or_short_ladder_gets_the_warning():
 @pytest.mark.parametrize("name", list(REFERENCE_STUDIES))
 def test_reference_studies_can_estimate_the_multiplier(name):
     ref = reference_study(name)
-    assert ladder_problems(ref) == [] and len(ref.seeds) >= 2 and ref.sweep == "smallest"
+    assert ladder_problems(ref) == [] and len(ref.seeds) >= 2 and ref.sweep == "each"
     plan = plan_stages(ref)
-    assert len(plan.runs) == 20
+    assert len(plan.runs) == 24 and plan.later == []
+    assert {(r.preset, r.train.lr) for r in plan.runs} == {(p, lr) for p in ref.presets for lr in (1e-3, 3e-3)}
     ref.presets.append("tiny")                   # a copy: the shipped spec is unchanged
     assert "tiny" not in REFERENCE_STUDIES[name].presets
     with pytest.raises(ConfigError, match="unknown reference study"):
@@ -151,8 +152,10 @@ def test_reference_studies_can_estimate_the_multiplier(name):
 def test_cli_plans_a_reference_study_with_its_cost(dcpoc_home):
     out = run_cli("study", "plan", "--reference", "reference-gpu")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.count("\ngpu-xs ") == 12 and out.stdout.count(" best* ") == 8
+    assert out.stdout.count("\ngpu-xs ") == 8 and out.stdout.count("\ngpu-small ") == 8
     assert "device-hours" in out.stdout and "warning" not in out.stdout
+    cpu = run_cli("study", "plan", "--reference", "reference-cpu", "--sweep", "smallest")
+    assert cpu.returncode == 0 and cpu.stdout.count(" best* ") == 8 and "with 2 CPU worker slots" in cpu.stdout
     narrow = run_cli("study", "plan", "--name", "n", "--presets", "tiny,cpu-xs", "--steps", "5")
     assert narrow.returncode == 0 and "warning: 2 model size(s)" in narrow.stdout
     bad = run_cli("study", "plan", "--reference", "reference-cpu", "--lrs", "1e-3,x")
@@ -229,3 +232,21 @@ def test_later_stage_waits_for_the_sweep_and_is_queued_once(dcpoc_home):
     assert set(later["preset"]) == {"cpu-xs"} and set(later["status"]) == {"queued"}
     assert {c["train"]["lr"] for c in later["config"]} == {1e-3}
     assert (dcpoc_home / queued[0] / "config.json").exists()
+
+
+def test_a_study_with_two_worker_slots_trains_two_runs_at_once(dcpoc_home):
+    import time
+    from dcpoc.jobs import launch_study, worker_alive
+    from dcpoc.store import Store
+    store = Store()
+    ids = launch_study(store, StudySpec(name="pair", presets=["tiny"], seeds=[1, 2], steps=30,
+                                        overrides=["threads=1"], workers=2))
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and (worker_alive(store) or
+                                           not store.list_runs(study="pair")["status"].eq("succeeded").all()):
+        time.sleep(0.5)
+    runs = store.list_runs(study="pair").set_index("id").loc[ids]
+    assert set(runs["status"]) == {"succeeded"}
+    logs = [(dcpoc_home / run_id / "log.txt").read_text() for run_id in ids]
+    assert {"(device cpu)", "(device cpu:1)"} <= {d for log in logs for d in ("(device cpu)", "(device cpu:1)") if d in log}
+    assert runs["worker_id"].nunique() == 2
