@@ -8,6 +8,7 @@ import html
 import io
 import math
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -127,7 +128,13 @@ def _sections(summary: Summary, lang: str) -> dict:
 
 
 def _md_escape(text: str) -> str:
-    return "".join("\\" + c if c in "\\`*_{}[]<>()#+-.!|&\"" else c for c in str(text))
+    """User text as literal Markdown: on one line (so nothing starts a list or heading) with the
+    inline markup characters escaped; dots and dashes stay readable (versions, dates)."""
+    one_line = " ".join(str(text).split())
+    escaped = "".join("\\" + c if c in "\\`*_{}[]<>()!|&\"" else c for c in one_line)
+    if escaped[:1] in ("-", "+", "#", "="):            # would open a list or heading
+        return "\\" + escaped
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", escaped)   # "1. " would open an ordered list
 
 
 def _md_table(table: pd.DataFrame) -> list[str]:

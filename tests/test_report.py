@@ -126,3 +126,10 @@ def test_markdown_has_the_next_step_with_its_cost_and_meeting_phrases(trained, l
     import html
     page = report.render(summary, "html", lang).decode()
     assert html.escape(line) in page and html.escape(phrases[1]) in page
+
+
+def test_markdown_escape_keeps_versions_readable_and_user_text_inert():
+    from dcpoc.report import _md_escape
+    assert _md_escape("torch 2.13.0, 2026-11-29") == "torch 2.13.0, 2026-11-29"
+    assert _md_escape("1. first\n# not a heading *bold*") == "1\\. first # not a heading \\*bold\\*"
+    assert _md_escape("- item") == "\\- item" and _md_escape("[x](javascript:1)") == "\\[x\\]\\(javascript:1\\)"

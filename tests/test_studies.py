@@ -189,7 +189,7 @@ def test_shrunken_reference_study_runs_through_the_worker_into_a_report(dcpoc_ho
     summary = report.build_summary(runs, "mini-reference", "same loss for less?",
                                    store.get_metrics(list(runs["id"]), keys=["val_loss"]))
     text = report.to_markdown(summary, "en")
-    assert text.startswith("# mini\\-reference: ") and all(math.isfinite(v) for v in best.values())
+    assert text.startswith("# mini-reference: ") and all(math.isfinite(v) for v in best.values())
     sweep_section = text.split("## Learning-rate sensitivity", 1)[1].split("## ", 1)[0]
     assert sweep_section.count("| tiny |") == 2 and sweep_section.count("*") >= 2
     assert "DCFormer needs its own tuning: at tiny the best rates were" in text
