@@ -321,7 +321,9 @@ def bench_infer(preset: str | None = None, new_tokens: int | None = None, device
     prefill tokens/s, decode tokens/s (1 / mean per-token latency), latency p50/p95/p99 and the
     spread of the median latency across prompt lengths ((max - min) / min), cache bytes per token
     (K and V: 2 x n_layer x D values; DCFormer adds 2 x (2R + 1) x H per layer for the key-side
-    dynamic weights). Ratios are DCFormer over Transformer++."""
+    dynamic weights). Ratios are DCFormer over Transformer++. On the CPU DCFormer's decode step
+    uses the fused kernel of kernels/decode.py when it builds (the result says which)."""
+    from .kernels.decode import cpu_decode_kernel
     dev = resolve_device(device)
     name = preset or ("gpu-small" if dev.type == "cuda" else "cpu-demo")
     models = {}
@@ -344,8 +346,10 @@ def bench_infer(preset: str | None = None, new_tokens: int | None = None, device
     ratios = {k: by["dcformer"][k] / by["transformer"][k]
               for k in ("decode_tokens_per_s", "prefill_tokens_per_s", "cache_bytes_per_token",
                         "latency_p50_ms", "latency_p99_ms")}
+    kernel = dev.type == "cpu" and cpu_decode_kernel() is not None
     return _result("infer", dev, preset=name, batch=1, new_tokens=new_tokens, rounds=rounds,
-                   prompt_lens=prompt_lens, rows=rows, dcformer_over_transformer=ratios)
+                   prompt_lens=prompt_lens, rows=rows, dcformer_over_transformer=ratios,
+                   dcformer_decode="fused CPU kernel" if kernel else "torch ops")
 
 
 def _infer_row(arch: str, preset: str, raw: dict[int, list[dict]], prompt_lens: list[int]) -> dict:
@@ -368,7 +372,8 @@ def _infer_row(arch: str, preset: str, raw: dict[int, list[dict]], prompt_lens: 
 def format_infer(result: dict) -> str:
     lines = [f"{result['date']}  {result['machine']['device']}  ({result['machine']['cpu']}), "
              f"preset {result['preset']}, batch 1, prompts {result['prompt_lens']}, "
-             f"{result['new_tokens']} new tokens x {result['rounds']} rounds",
+             f"{result['new_tokens']} new tokens x {result['rounds']} rounds, "
+             f"{result['machine']['cores']} threads, DCFormer decode: {result.get('dcformer_decode', 'torch ops')}",
              f"{'arch':<13}{'prefill tok/s':>14}{'decode tok/s':>13}{'p50 ms':>8}{'p95 ms':>8}"
              f"{'p99 ms':>8}{'spread':>8}{'cache B/tok':>12}"]
     for r in result["rows"]:

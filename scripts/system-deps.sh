@@ -3,11 +3,14 @@
 #   postgresql        workers on several machines share one database (tests/test_postgres.py)
 #   chromium          the browser test (Playwright drives Debian's chromium; no browser download)
 #   fonts-ipaexfont-gothic, poppler-utils   the Japanese PDF report and the tools that read it back
+#   g++, ninja-build  build DCFormer's fused CPU decode kernel (kernels/decode.py; torch ops without)
 missing=()
 compgen -G "/etc/postgresql/*/main" >/dev/null || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || missing+=(fonts-ipaexfont-gothic)
 command -v pdftotext >/dev/null || missing+=(poppler-utils)
+command -v g++ >/dev/null || missing+=(g++)
+command -v ninja >/dev/null || missing+=(ninja-build)
 if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -18,13 +18,24 @@ def tiny_model(arch: str, windows: str = "global", **overrides) -> LanguageModel
     return LanguageModel(run.model).double().eval()
 
 
+@pytest.fixture(params=["cpu-kernel", "torch-ops"])
+def decode_path(request, monkeypatch):
+    """Run a test with DCFormer's fused CPU decode kernel and again with its torch-op fallback."""
+    import dcpoc.generate as generate
+    if request.param == "torch-ops":
+        monkeypatch.setattr(generate, "cpu_decode_kernel", lambda: None)
+    elif generate.cpu_decode_kernel() is None:
+        pytest.skip("the CPU decode kernel cannot be built here")
+    return request.param
+
+
 CASES = [("transformer", "global"), ("transformer", "local:5,global"),
          ("dcformer", "global"), ("dcformer", "local:5,global"), ("dcformer", "local:3")]
 
 
 @pytest.mark.parametrize("arch, windows", CASES, ids=[f"{a}-{w}" for a, w in CASES])
 @pytest.mark.parametrize("prefill", [1, 9])
-def test_cached_decoding_equals_full_forward(arch, windows, prefill):
+def test_cached_decoding_equals_full_forward(arch, windows, prefill, decode_path):
     model = tiny_model(arch, windows)
     idx = torch.randint(0, 256, (2, 20), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -37,9 +48,15 @@ def test_cached_decoding_equals_full_forward(arch, windows, prefill):
 
 
 @pytest.mark.parametrize("override", [{"dc_post": "false"}, {"dc_key": "false"}, {"dc_static": "true"},
-                                      {"dc_gate": "false"}, {"attn_impl": "reference"}])
-def test_cached_decoding_with_dcmha_switches(override):
+                                      {"dc_gate": "false"}, {"attn_impl": "reference"},
+                                      {"dc_query": "false"}, {"dc_lowrank": "false"}, {"dc_pre": "false"},
+                                      {"dc_key": "false", "dc_static": "true"}])
+def test_cached_decoding_with_dcmha_switches(override, decode_path):
     model = tiny_model("dcformer", "local:4,global", **override)
+    with torch.no_grad():
+        for name, static in model.named_parameters():
+            if ".static." in name:                       # zero at init: make it count
+                static.copy_(torch.randn_like(static) * 0.3)
     idx = torch.randint(0, 256, (1, 12), generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         full, _ = model(idx)
@@ -57,8 +74,8 @@ def test_dcformer_cache_holds_h_vectors_per_token_not_matrices():
     H, R, d = cfg.n_head, cfg.dc_rank, cfg.head_dim
     per_layer_values = 2 * H * d + 2 * (2 * R * H + H)     # K, V + (kw1, kw2, kdd) x (pre, post)
     assert cache.bytes_per_token() == cfg.n_layer * per_layer_values * 8
-    assert all(w.shape[-1] == H and w.dim() <= 4 for layer in cache.layers
-               for w in layer.key_weights.values())
+    # rows (kw1 x R, kw2 x R, kdd) of H values per key branch and position, positions last
+    assert all(layer.key_rows.shape == (2, 2 * R + 1, 1, H, cache.max_len) for layer in cache.layers)
 
 
 @pytest.mark.parametrize("arch", ["transformer", "dcformer"])
@@ -127,3 +144,58 @@ def test_dcmha_decode_equals_reference_for_one_query(pre, post, H, R, window):
     got = dcmha_decode(q, k, v, wpre, wpost, window=window)
     assert got.shape == (B, H, 1, d) and got.dtype == torch.float64
     assert (got - expected).abs().max().item() < 1e-12
+
+
+def test_dcmha_decode_rows_equals_reference_for_one_query():
+    from dcpoc.kernels import dcmha_reference
+    from dcpoc.kernels.decode import dcmha_decode_rows
+    gen = torch.Generator().manual_seed(5)
+    B, S, H, R, d = 2, 9, 4, 2, 8
+    q, k, v = (torch.randn(B, H, n, d, generator=gen, dtype=torch.float64) for n in (1, S, S))
+    pre, post = (random_weights(B, S, H, R, "qkgs", gen) for _ in range(2))
+
+    def rows(w):   # the decode form: one matrix with the identity, key-wise fields positions last
+        matrix = (torch.eye(H, dtype=torch.float64) + torch.diag_embed(w.qdd[:, 0])
+                  + w.qw2[:, 0].mT @ w.qw1[:, 0] + w.static.T)
+        return matrix, w.kw1.permute(2, 0, 3, 1), w.kw2.permute(2, 0, 3, 1), w.kdd.mT
+    expected = dcmha_reference(q, k, v, pre, post, causal=True)
+    got = dcmha_decode_rows(q, k, v, rows(pre), rows(post), scale=d ** -0.5)
+    assert (got - expected).abs().max().item() < 1e-12
+
+
+def test_fused_decode_projection_equals_the_model_projections():
+    from dcpoc.generate import _decode_plan, _decode_weights
+    model = tiny_model("dcformer")
+    attn, D = model.blocks[0].attn, model.cfg.n_embd
+    x = torch.randn(2, 1, D, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    with torch.no_grad():
+        plan = _decode_plan(attn, batch=2)
+        y = torch.nn.functional.linear(x, plan.weight)
+        assert (y[..., :3 * D] - attn.qkv(x)).abs().max().item() < 1e-12
+        _decode_weights(plan, y.view(2, -1))
+        pre, post = attn.dynamic(x)
+    R = plan.rank
+    for comp, w in (("pre", pre), ("post", post)):
+        q_index, k_index, _ = plan.comps[comp]
+        for side, index in (("k", k_index), ("q", plan.key_side.shape[0] + q_index)):
+            got = plan.dynamic[index]                                     # (B, n, H)
+            assert (got[:, :R] - getattr(w, f"{side}w1")[:, 0]).abs().max().item() < 1e-12
+            assert (got[:, R:2 * R] - getattr(w, f"{side}w2")[:, 0]).abs().max().item() < 1e-12
+            assert (got[:, -1] - getattr(w, f"{side}dd")[:, 0]).abs().max().item() < 1e-12
+
+
+def test_rope_matrices_rotate_as_apply_rope():
+    from dcpoc.generate import rope_matrices
+    from dcpoc.model import apply_rope, rope_tables
+    cos, sin = rope_tables(7, 8, 10000.0)
+    x = torch.randn(2, 3, 7, 8, dtype=torch.float64)
+    assert (x.unsqueeze(-2) @ rope_matrices(cos, sin)).squeeze(-2).sub(apply_rope(x, cos, sin)).abs().max() < 1e-14
+
+
+def test_bench_infer_reports_both_architectures_and_the_decode_path():
+    from dcpoc.bench import bench_infer, format_infer
+    result = bench_infer("tiny", new_tokens=4, device="cpu", rounds=1)
+    assert [r["arch"] for r in result["rows"]] == ["transformer", "dcformer"]
+    assert result["dcformer_decode"] in ("fused CPU kernel", "torch ops")
+    assert result["dcformer_over_transformer"]["cache_bytes_per_token"] > 1
+    assert "DCFormer decode:" in format_infer(result)

@@ -8,6 +8,10 @@ No H x H matrix is built per key. Inference only: run under torch.no_grad or inf
 """
 from __future__ import annotations
 
+import functools
+import os
+import sys
+from pathlib import Path
 from typing import Optional
 
 import torch
@@ -78,3 +82,78 @@ def dcmha_decode(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
         if post is not None:
             p = compose_decode(p, post)
         return (p.unsqueeze(2) @ v.to(dtype)).to(v.dtype)          # (B, H, 1, d)
+
+
+# ----------------------------------------------------------------------------- heads-first layout
+# The KV-cached decode step (generate.py) keeps the key-wise fields with the heads and positions
+# last, kw1 and kw2 [R, B, H, S], kdd [B, H, S], so that every key-wise term is elementwise against
+# the scores a [B, H, S] with no transposes, and folds the identity and the query-wise terms
+# (low-rank, gate, static) into one H x H matrix for the single query. At batch 1 on a CPU the step
+# time is mostly the op count, so these functions use as few ops as they can.
+
+
+def compose_decode_rows(a: Tensor, matrix: Tensor, kw1: Optional[Tensor], kw2: Optional[Tensor],
+                        kdd: Optional[Tensor]) -> Tensor:
+    """compose() for one query. a [B, H, S]; matrix [B, H, H] with
+    matrix[g, h] = [g == h] (1 + qdd[g]) + sum_r qw2[r, g] qw1[r, h] + static[h, g];
+    kw1, kw2 [R, B, H, S] and kdd [B, H, S], or None. Returns a new [B, H, S]."""
+    base = None
+    if kw1 is not None:
+        base = (kw2 * (kw1 * a).sum(2, keepdim=True)).sum(0)       # sum_r (kw1_r . a) kw2_r
+    if kdd is not None:
+        base = a * kdd if base is None else torch.addcmul(base, a, kdd)
+    return torch.bmm(matrix, a) if base is None else torch.baddbmm(base, matrix, a)
+
+
+def dcmha_decode_rows(q: Tensor, k: Tensor, v: Tensor, pre: Optional[tuple], post: Optional[tuple],
+                      *, scale: float) -> Tensor:
+    """DCMHA of one causal query that sees every one of the S keys given (the caller cuts the
+    window). q [B, H, 1, d]; k, v [B, H, S, d]; pre, post: (matrix, kw1, kw2, kdd) as in
+    compose_decode_rows, or None for a composition that is off; scale multiplies q . k (1 when q
+    comes scaled). float32 or float64, computed in that dtype (the caller leaves autocast and lower
+    precisions to dcmha_decode). Returns [B, H, 1, d]."""
+    a = (q @ k.mT).squeeze(2)                                      # (B, H, S)
+    if scale != 1.0:
+        a = a.mul_(scale)
+    if pre is not None:
+        a = compose_decode_rows(a, *pre)
+    p = torch.softmax(a, dim=-1)
+    if post is not None:
+        p = compose_decode_rows(p, *post)
+    return p.unsqueeze(2) @ v
+
+
+# ----------------------------------------------------------------------------- fused CPU kernel
+# One C++ function for a DCFormer decode step after the qkv projection (generate.py): the dynamic
+# weights from the fused projection's output, the key-side ones into the cache, the query-wise
+# matrix, then single-query DCMHA. It does what _attend_decode_dcformer's torch ops do (the tests
+# hold both to the full forward pass), in one call instead of some forty: at batch 1 on a CPU the
+# eager step is op overhead, as Transformer++'s would be without its one fused
+# scaled_dot_product_attention. The source is decode_cpu.cpp beside this file, built once per
+# machine with torch.utils.cpp_extension (about a minute, cached; needs g++ and ninja); without
+# them, or with DCPOC_CPU_DECODE_KERNEL=0, the torch ops run.
+
+_CPU_DECODE_SOURCE = Path(__file__).with_name("decode_cpu.cpp")
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_decode_kernel():
+    """The compiled fused decode step (module with dcformer_decode), or None when it cannot be
+    built here or DCPOC_CPU_DECODE_KERNEL=0."""
+    if os.environ.get("DCPOC_CPU_DECODE_KERNEL", "1") == "0":
+        return None
+    try:
+        from torch.utils import cpp_extension
+        if not any(p.endswith(".so") for p in os.listdir(cpp_extension._get_build_directory(
+                "dcpoc_decode", False))):
+            print("building the CPU decode kernel (once per machine, about a minute)", file=sys.stderr)
+    except Exception:  # only the message depends on this private helper
+        pass
+    try:
+        from torch.utils.cpp_extension import load_inline
+        return load_inline("dcpoc_decode", cpp_sources=[_CPU_DECODE_SOURCE.read_text()],
+                           functions=["dcformer_decode"], extra_cflags=["-O3"])
+    except Exception as e:  # no compiler or ninja: the torch ops are the fallback
+        print(f"the CPU decode kernel is not available ({type(e).__name__}); using torch ops",
+              file=sys.stderr)
+        return None
