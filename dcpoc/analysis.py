@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from . import costs
-from .config import ARCHS
 from . import tuning
+from .config import ARCH_LABELS, ARCHS, PRESETS
 from .tuning import at_best_lr
 
 RUNS_TABLE_COLUMNS = ["id", "study", "arch", "preset", "status", "seed", "lr", "step", "total_steps",
@@ -195,7 +195,7 @@ def _headline_row(key: dict, group: pd.DataFrame) -> dict:
            "speed_ratio": speed_ratio, "speed_device": speed_device}
     for arch in ARCHS:
         mine = group["arch"].eq(arch)
-        row[f"n_{arch}"] = int((mine & group["counted"]).sum())
+        row[f"n_{arch}"] = int(counted["arch"].eq(arch).sum())   # at the rate the loss is from
         row[f"failed_{arch}"] = int((mine & group["failed"]).sum())
         row[f"diverged_{arch}"] = int((mine & group["diverged"]).sum())
     return row
@@ -735,8 +735,8 @@ class Decision:
     multiplier: MultiplierResult | None = None
     n_failed: int = 0
     corpora: int = 0
-    lr_table: pd.DataFrame | None = None   # tuning.lr_table rows of the swept cells (main corpus)
-    tuning: dict | None = None             # tuning.sensitivity of the study, None without a sweep
+    lr_sweep: pd.DataFrame | None = None   # tuning.lr_table rows of the swept cells (main corpus)
+    lr_sensitivity: dict | None = None     # tuning.sensitivity of the study, None without a sweep
 
 
 RISKS = ("extrapolation", "seed_variance", "kernel", "inference", "operations")
@@ -752,6 +752,8 @@ def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thres
     counted = counted_runs(scoped)
     _, corpora = main_corpus(counted)
     finished = scoped[scoped["status"].isin(FINISHED_STATUSES)] if not scoped.empty else scoped
+    swept_away = tuning.sweep_casualties(finished, counted)   # a sweep's diverged high rates
+    finished = finished[~finished["id"].isin(swept_away)] if not finished.empty else finished
     n_failed = int((finished["status"].eq("failed") | finished["diverged"].eq(True)).sum()) \
         if not finished.empty else 0
     tokens = compare_equal_tokens(scoped)
@@ -766,8 +768,7 @@ def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thres
     needed = decision.needed
     for arch in ARCHS:
         if counted.empty or not counted["arch"].eq(arch).any():
-            needed.append(("need.arch", {"arch": {"transformer": "Transformer++",
-                                                  "dcformer": "DCFormer"}[arch]}))
+            needed.append(("need.arch", {"arch": ARCH_LABELS[arch]}))
     if corpora > 1:
         needed.append(("need.corpus", {"n": corpora}))
     if n_failed:
@@ -820,7 +821,7 @@ def lr_label(lr: float) -> str:
 
 
 def _add_tuning(decision: Decision, scoped: pd.DataFrame, counted: pd.DataFrame) -> Reason | None:
-    """The learning-rate facts of a Decision: the swept cells (lr_table), their sensitivity, the
+    """The learning-rate facts of a Decision: the swept cells (lr_sweep), their sensitivity, the
     risk that goes with them (risk.tuning, + risk.tuning_flip when the sign of the difference
     depends on the rate, + risk.lr_edge when a best rate is the edge of its grid; risk.untuned when
     nothing was swept); returns the reason naming the rates the comparison used (None without a
@@ -829,8 +830,13 @@ def _add_tuning(decision: Decision, scoped: pd.DataFrame, counted: pd.DataFrame)
     corpus, _ = main_corpus(every)
     if not every.empty:
         every = every[every["corpus_fingerprint"].fillna("").eq(corpus)]
-    decision.lr_table = tuning.swept_cells(tuning.lr_table(every))
-    found = decision.tuning = tuning.sensitivity(every)
+        diverged = tuning.diverged_rows(scoped)
+        diverged = diverged[diverged["corpus_fingerprint"].fillna("").eq(corpus)]
+        swept = pd.concat([every, diverged]) if len(diverged) else every
+    else:
+        swept = every
+    decision.lr_sweep = tuning.swept_cells(tuning.lr_table(swept))
+    found = decision.lr_sensitivity = tuning.sensitivity(swept)
     if found is None:
         decision.risks.insert(0, ("risk.untuned", {}))
         return None
@@ -842,9 +848,25 @@ def _add_tuning(decision: Decision, scoped: pd.DataFrame, counted: pd.DataFrame)
         diffs = "; ".join(f"{lr_label(lr)}: {d:+.3f}" for lr, d in sorted(found["diff_by_lr"].items()))
         decision.risks.insert(1, ("risk.tuning_flip", {"diffs": diffs}))
     if found["edge"]:
-        names = ", ".join({"transformer": "Transformer++", "dcformer": "DCFormer"}[a]
-                          for a in found["edge"])
+        names = ", ".join(ARCH_LABELS[a] for a in found["edge"])
         decision.risks.insert(1, ("risk.lr_edge", {"archs": names}))
-    excluded = len(every) - len(counted[counted["id"].isin(every["id"])])
-    return ("reason.best_lr", {**values, "n": len(counted), "excluded": excluded})
+    if found["diverged"]:
+        where = "; ".join(f"{ARCH_LABELS[a]} {', '.join(lr_label(x) for x in lrs)}"
+                          for a, lrs in found["diverged"].items())
+        decision.risks.insert(1, ("risk.lr_diverged", {"where": where, "preset": found["preset"]}))
+    used = counted[counted["id"].isin(every["id"])]
+    return ("reason.best_lr", {"rates": _rates_used(used), "n": len(used),
+                               "excluded": len(every) - len(used)})
 
+
+def _rates_used(used: pd.DataFrame) -> str:
+    """'cpu-xs: Transformer++ 3e-3, DCFormer 1e-3; cpu-s: ...', smallest size first."""
+    frame = tuning.with_lr(used)
+    rungs = {p: i for i, p in enumerate(PRESETS)}
+    sizes = []
+    for preset in sorted(set(frame["preset"]), key=lambda p: rungs.get(p, len(rungs))):
+        here = frame[frame["preset"].eq(preset)]
+        rates = {a: "/".join(lr_label(x) for x in sorted(set(here.loc[here["arch"].eq(a), "lr"])))
+                 for a in ARCHS}
+        sizes.append(f"{preset}: " + ", ".join(f"{ARCH_LABELS[a]} {r}" for a, r in rates.items() if r))
+    return "; ".join(sizes)

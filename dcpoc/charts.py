@@ -3,12 +3,13 @@ with units, and the same colour for an architecture everywhere (ARCH_COLORS)."""
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
+from .config import ARCH_LABELS
 from .i18n import t
 
 ARCH_COLORS = {"transformer": "#4C78A8", "dcformer": "#E45756"}   # blue / red, colour-blind safe
-ARCH_LABELS = {"transformer": "Transformer++", "dcformer": "DCFormer"}
 # x axes a loss curve can be drawn against: column -> i18n key of the axis title (with its unit)
 CURVE_AXES = {"step": "chart.axis.step", "tokens": "chart.axis.tokens",
               "wall_s": "chart.axis.wall_s", "cost_usd": "chart.axis.cost_usd"}
@@ -178,7 +179,8 @@ def _grouped_bars(data: pd.DataFrame, x: str, y: str, title_key: str, x_key: str
 def lr_curves(table: pd.DataFrame, lang: str) -> alt.Chart:
     """Mean validation loss against the learning rate (log axis), one line per architecture and
     model size, the best rate of each drawn filled. ``table``: tuning.lr_table rows."""
-    data = _with_arch_label(table)[["preset", "lr", "loss", "n", "best", "arch_label"]]
+    finite = table[np.isfinite(table["loss"].astype(float))]       # a diverged rate has no point
+    data = _with_arch_label(finite)[["preset", "tokens", "lr", "loss", "n", "best", "arch_label"]]
     base = alt.Chart(data, title=t("chart.lr_curves", lang))
     x = alt.X("lr:Q", title=t("chart.axis.lr", lang), scale=alt.Scale(type="log"),
               axis=alt.Axis(format="~e", values=sorted(set(data["lr"].astype(float)))))
@@ -187,10 +189,13 @@ def lr_curves(table: pd.DataFrame, lang: str) -> alt.Chart:
                alt.Tooltip("lr:Q", title=t("chart.axis.lr", lang), format="~e"),
                alt.Tooltip("loss:Q", title=t("chart.axis.val_loss", lang), format=".4f"),
                alt.Tooltip("n:Q", title=t("chart.axis.seeds", lang))]
-    lines = base.mark_line().encode(x=x, y=y, color=_arch_color(lang),
-                                    strokeDash=alt.StrokeDash("preset:N", title=t("chart.axis.preset", lang)))
+    dash = alt.StrokeDash("preset:N", title=t("chart.axis.preset", lang))
+    lines = base.mark_line().encode(x=x, y=y, color=_arch_color(lang), strokeDash=dash,
+                                    detail="tokens:Q")   # two budgets of one size: two lines
     points = base.mark_point(size=90).encode(
         x=x, y=y, color=_arch_color(lang), tooltip=tooltip,
-        fill=alt.condition("datum.best", alt.Fill("arch_label:N", title=t("chart.axis.arch", lang), scale=alt.Scale(
-            domain=list(ARCH_LABELS.values()), range=list(ARCH_COLORS.values()))), alt.value("white")))
+        fill=alt.condition("datum.best", alt.Fill("arch_label:N", title=t("chart.axis.arch", lang),
+                                                  scale=alt.Scale(domain=list(ARCH_LABELS.values()),
+                                                                  range=list(ARCH_COLORS.values()))),
+                           alt.value("white")))
     return (lines + points).properties(width=WIDTH, height=280)

@@ -400,9 +400,9 @@ def _study_plan(store, spec) -> int:
     print(f"study '{spec.name.strip()}': {len(plan.runs)} runs, estimated for {device}")
     print(f"{'preset':<11}{'arch':<12}{'seed':>5}{'lr':>9}{'steps':>9}{'tokens':>13}{'params':>12}"
           f"{'nproc':>6}{'time':>10}{'$':>10}")
-    for run in plan.runs:
+    for later, run in [(False, r) for r in plan.first] + [(True, r) for r in plan.later]:
         one = estimate_study([run], device, measured, prices)
-        lr = "best*" if run in plan.later else f"{run.train.lr:g}"
+        lr = "best*" if later else f"{run.train.lr:g}"
         print(f"{run.preset:<11}{run.model.arch:<12}{run.train.seed:>5}{lr:>9}{run.train.steps:>9,}"
               f"{one['tokens']:>13,}{count_parameters(run.model)['total']:>12,}{run.train.nproc:>6}"
               f"{_duration(one['wall_s']):>10}{one['cost_usd']:>10.2f}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 ARCHS = ("transformer", "dcformer")
+ARCH_LABELS = {"transformer": "Transformer++", "dcformer": "DCFormer"}   # display names
 ATTN_IMPLS = ("auto", "torch", "reference", "triton")
 DEVICES = ("auto", "cpu", "cuda")
 

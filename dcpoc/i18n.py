@@ -187,12 +187,11 @@ STRINGS: dict[str, dict[str, str]] = {
                           "(95% interval {diff_low:+.4f} to {diff_high:+.4f}).",
                     "ja": "{preset} で同一トークン数のとき、DCFormer の検証損失の差は {diff:+.4f}"
                           "（95% 区間 {diff_low:+.4f}〜{diff_high:+.4f}）です。"},
-    "reason.best_lr": {"en": "Each architecture is compared at its own best learning rate (at "
-                             "{preset}: Transformer++ {tf_lr}, DCFormer {dc_lr}): {n} runs counted, "
-                             "{excluded} sweep runs at other rates left out of the comparison.",
-                       "ja": "各アーキテクチャはそれぞれ最良の学習率で比較している（{preset}："
-                             "Transformer++ {tf_lr}、DCFormer {dc_lr}）。比較に用いた実行は {n} 件、"
-                             "他の学習率の探索実行 {excluded} 件は比較から除外。"},
+    "reason.best_lr": {"en": "Each architecture is compared at its own best learning rate ({rates}): "
+                             "{n} runs counted, {excluded} sweep runs at other rates left out of the "
+                             "comparison.",
+                       "ja": "各アーキテクチャはそれぞれ最良の学習率で比較している（{rates}）。比較に"
+                             "用いた実行は {n} 件、他の学習率の探索実行 {excluded} 件は比較から除外。"},
     "reason.extrapolated": {"en": "Some DCFormer losses lie below every Transformer++ point: the "
                                   "multiplier extrapolates the fit.",
                             "ja": "DCFormer の損失の一部は Transformer++ のどの点よりも低く、倍率は"
@@ -213,18 +212,19 @@ STRINGS: dict[str, dict[str, str]] = {
                         "損失差の区間が 0 を上回らなければ、見送りではなくなります。"},
     "ladder.one_arch": {"en": "Only one architecture: there is nothing to compare; choose both.",
                         "ja": "アーキテクチャが 1 つだけでは比較できません。両方を選んでください。"},
-    "ladder.few_sizes": {"en": "{n} model size(s): the compute multiplier needs at least {need} "
-                               "sizes, so it cannot be estimated.",
-                         "ja": "モデルサイズが {n} 個です。計算量倍率の推定には {need} サイズ以上が"
-                               "必要なため、推定できません。"},
+    "ladder.few_sizes": {"en": "{n} model size(s): a reliable compute multiplier needs at least "
+                               "{need} sizes (with two, only a rough straight-line fit; with one, none).",
+                         "ja": "モデルサイズが {n} 個です。信頼できる計算量倍率の推定には {need} サイズ以上"
+                               "が必要です（2 サイズでは直線による粗い当てはめのみ、1 サイズでは推定不可）。"},
     "ladder.narrow": {"en": "The sizes span only {span}x in parameters: the multiplier fit needs at "
                             "least {need}x, so it cannot be estimated reliably.",
                       "ja": "サイズのパラメータ数の幅が {span} 倍しかありません。倍率の当てはめには "
                             "{need} 倍以上が必要なため、信頼できる推定ができません。"},
-    "ladder.tokens_fixed": {"en": "Every size trains on the same budget: scale tokens with size "
+    "ladder.tokens_fixed": {"en": "The training tokens do not grow with size: scale them with size "
                                   "(tokens per parameter) so larger models are not under-trained.",
-                            "ja": "全サイズが同じ学習量です。大きなモデルが学習不足にならないよう、"
-                                  "トークン数をサイズに比例させてください（パラメータあたりのトークン数）。"},
+                            "ja": "学習トークン数がサイズとともに増えていません。大きなモデルが学習不足に"
+                                  "ならないよう、トークン数をサイズに比例させてください（パラメータあたりの"
+                                  "トークン数）。"},
     "next.what.sizes": {"en": "run {presets} with both architectures (seeds {seeds})",
                         "ja": "{presets} を両アーキテクチャで実行（シード {seeds}）"},
     "next.what.seeds": {"en": "add seed(s) {seeds} for both architectures at {presets}",
@@ -303,6 +303,10 @@ STRINGS: dict[str, dict[str, str]] = {
                                "would have been misleading.",
                          "ja": "共通の学習率で比べると結論の符号が変わる（学習率ごとの DCFormer − "
                                "Transformer++：{diffs} nats/byte）。単一の学習率による比較は誤解を招く。"},
+    "risk.lr_diverged": {"en": "Training diverged at {preset} at these rates: {where}. Mitigation: keep "
+                               "to the rates that trained, and watch the loss of every production run.",
+                         "ja": "{preset} では次の学習率で学習が発散した：{where}。対策：学習できた学習率を"
+                               "使い、本番の全実行で損失を監視する。"},
     "risk.lr_edge": {"en": "The best rate of {archs} is at the edge of the grid tried: a better one may "
                            "lie outside it. Mitigation: widen the grid.",
                      "ja": "{archs} の最良の学習率が探索範囲の端にある：範囲外により良い値があり得る。"
@@ -472,6 +476,8 @@ STRINGS: dict[str, dict[str, str]] = {
                              "ja": "上の入力を正しくすると見積もりが表示されます。"},
     "launch.est.runs": {"en": "Runs", "ja": "実行数"},
     "launch.est.wall": {"en": "Wall time (one after another)", "ja": "所要時間（順番に実行）"},
+    "launch.est.workers": {"en": "with its {n} worker slots: about {wall}",
+                           "ja": "ワーカー {n} 個で並行実行すると約 {wall}"},
     "launch.est.device_hours": {"en": "Device-hours", "ja": "デバイス時間"},
     "launch.est.cost": {"en": "Cost", "ja": "コスト"},
     "launch.est.basis": {"en": "On {device}: throughput measured on earlier runs for {measured} of {total} "
@@ -625,7 +631,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.lr_col.preset": {"en": "Size", "ja": "サイズ"},
     "dec.lr_col.lr": {"en": "Learning rate", "ja": "学習率"},
     "dec.lr_col.diff": {"en": "DCFormer − Transformer++", "ja": "差（DCFormer − Transformer++）"},
-    "dec.lr_col.best": {"en": "Best", "ja": "最良"},
+    "dec.lr_diverged": {"en": "diverged", "ja": "発散"},
     "chart.axis.arch": {"en": "Architecture", "ja": "アーキテクチャ"},
     "chart.axis.run": {"en": "Run", "ja": "実行"},
     "chart.axis.step": {"en": "Step", "ja": "ステップ"},

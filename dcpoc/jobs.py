@@ -28,7 +28,7 @@ from .config import ConfigError, RunConfig
 from .analysis import counted_runs
 from .store import Store, StoreError, UnknownRunError
 from .studies import StudySpec, carry_lr, ladder, plan_stages, validate_name
-from .tuning import best_lrs
+from .tuning import best_lrs, run_lr
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOST_AFTER_S = 30.0       # a running run whose heartbeat is older is lost
@@ -148,15 +148,24 @@ def create_run(store: Store, run: RunConfig, *, corpus_fingerprint: str = "",
                study: str | None = None, status: str = "queued") -> str:
     """Write the run row and runs/<id>/config.json; returns the run id. The commit and library
     versions are recorded by the process that trains it (possibly on another machine)."""
-    run_id = store.create_run(
-        arch=run.model.arch, preset=run.preset, config=run.to_dict(), seed=run.train.seed,
-        corpus_spec=run.train.corpus, corpus_fingerprint=corpus_fingerprint, study=study,
-        status=status, total_steps=run.train.steps)
+    run_id = store.create_run(**run_row(run, corpus_fingerprint), study=study, status=status)
+    write_run_files(store, run_id, run)
+    return run_id
+
+
+def run_row(run: RunConfig, corpus_fingerprint: str = "") -> dict:
+    """The database fields of a new run (Store.create_run's keywords, without study and status)."""
+    return dict(arch=run.model.arch, preset=run.preset, config=run.to_dict(), seed=run.train.seed,
+                corpus_spec=run.train.corpus, corpus_fingerprint=corpus_fingerprint,
+                total_steps=run.train.steps)
+
+
+def write_run_files(store: Store, run_id: str, run: RunConfig) -> None:
+    """runs/<id>/config.json, and the run row's log path."""
     folder = run_dir(run_id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(run.to_json())
     store.update_run(run_id, log_path=str(folder / "log.txt"))
-    return run_id
 
 
 # ----------------------------------------------------------------------------- executing a run
@@ -304,6 +313,9 @@ def launch_study(store: Store, spec: StudySpec, *, start_worker: bool = True) ->
     corpus = load_corpus(spec.corpus)
     name = validate_name(spec.name)
     config = {**dataclasses.asdict(spec), "later_stage": "waiting" if plan.later else "none"}
+    if plan.later and store.get_study(name) is not None:
+        raise ConfigError(f"study '{name}' exists; a sweep at the smallest size queues its larger "
+                          "sizes later and needs a study of its own: choose a new name")
     store.ensure_study(name, spec.question, config=config)
     ids = [create_run(store, run, corpus_fingerprint=corpus.fingerprint, study=name)
            for run in plan.first]
@@ -322,9 +334,10 @@ def start_workers(store: Store, workers: int = 1) -> list[int]:
 
 def study_stage(store: Store, name: str) -> dict:
     """Where a study with a sweep at its smallest size stands: state "none" (no later stage),
-    "sweeping" (sweep runs still queued or running), "blocked" (an architecture has no finished
-    sweep run: retry its failed runs), "ready" (the sweep is done; best holds the carried rates),
-    or "queued" (the larger sizes were queued, with best)."""
+    "sweeping" (sweep runs still queued or running), "blocked" (the sweep ended without a finished
+    run, succeeded or diverged, for every planned rate, seed and architecture: missing lists them;
+    retry those runs), "ready" (best holds each architecture's best rate), or "queued" (the
+    larger sizes were queued, with best)."""
     study = store.get_study(name)
     config = study["config"] if study else {}
     later = config.get("later_stage", "none")
@@ -336,51 +349,58 @@ def study_stage(store: Store, name: str) -> dict:
     smallest = ladder(spec.presets)[0]
     runs = store.list_runs(study=name)
     sweep = runs[runs["preset"].eq(smallest)] if not runs.empty else runs
-    if sweep.empty or sweep["status"].isin(["queued", "running"]).any():
-        return {"state": "sweeping", "spec": spec, "done": int(sweep["status"].isin(
-            ["succeeded", "failed", "cancelled"]).sum()) if len(sweep) else 0, "total": len(sweep)}
+    if sweep["status"].isin(["queued", "running"]).any():
+        done = int(sweep["status"].isin(["succeeded", "failed", "cancelled"]).sum())
+        return {"state": "sweeping", "spec": spec, "done": done, "total": len(sweep)}
+    finished = sweep[sweep["status"].eq("succeeded") | sweep["diverged"].eq(True)]
+    have = {(a, lr, int(seed)) for a, lr, seed in
+            zip(finished["arch"], finished["config"].map(run_lr), finished["seed"])}
+    missing = [f"{r.model.arch} lr {r.train.lr:g} seed {r.train.seed}"
+               for r in plan_stages(spec).first
+               if (r.model.arch, r.train.lr, r.train.seed) not in have]
     best = best_lrs(counted_runs(sweep), smallest)
-    missing = [a for a in spec.archs if a not in best]
+    missing += [f"{a}: no run finished" for a in spec.archs if a not in best and not missing]
     if missing:
         return {"state": "blocked", "spec": spec, "missing": missing}
-    return {"state": "ready", "spec": spec, "best": best, "fingerprint":
-            str(sweep["corpus_fingerprint"].dropna().iloc[0]) if sweep["corpus_fingerprint"].notna().any() else ""}
+    fingerprints = sweep["corpus_fingerprint"].dropna()
+    return {"state": "ready", "spec": spec, "best": best,
+            "fingerprint": str(fingerprints.iloc[0]) if len(fingerprints) else ""}
 
 
 def advance_studies(store: Store) -> list[str]:
     """Queue the larger sizes of every study whose sweep has finished, each architecture at its
     best swept rate; returns the new run ids. Safe from several workers at once: the study's stage
-    flips from waiting to queued in the same transaction that inserts the runs."""
+    flips from waiting to queued in the same transaction that inserts the runs. A study that
+    cannot advance (an edited preset, a locked database) is reported and skipped."""
     new_ids: list[str] = []
-    studies = store.list_studies()
-    waiting = [row.name for row in studies.itertuples()
-               if isinstance(row.config, dict) and row.config.get("later_stage") == "waiting"]
-    for name in waiting:
-        stage = study_stage(store, name)
-        if stage["state"] != "ready":
-            continue
-        runs = carry_lr(plan_stages(stage["spec"]).later, stage["best"])
-        rows = [dict(arch=r.model.arch, preset=r.preset, config=r.to_dict(), seed=r.train.seed,
-                     corpus_spec=r.train.corpus, corpus_fingerprint=stage["fingerprint"],
-                     total_steps=r.train.steps) for r in runs]
-        ids = store.advance_study(name, "later_stage", "waiting",
-                                  {"later_stage": "queued", "carried_lr": stage["best"]}, rows)
-        for run_id, run in zip(ids or [], runs):
-            folder = run_dir(run_id)
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "config.json").write_text(run.to_json())
-            store.update_run(run_id, log_path=str(folder / "log.txt"))
-        new_ids += ids or []
+    for name in _waiting_studies(store):
+        try:
+            stage = study_stage(store, name)
+            if stage["state"] != "ready":
+                continue
+            runs = carry_lr(plan_stages(stage["spec"]).later, stage["best"])
+            rows = [run_row(run, stage["fingerprint"]) for run in runs]
+            ids = store.advance_study(name, "later_stage", "waiting",
+                                      {"later_stage": "queued", "carried_lr": stage["best"]}, rows)
+            for run_id, run in zip(ids or [], runs):
+                write_run_files(store, run_id, run)
+            new_ids += ids or []
+        except (ConfigError, StoreError, ValueError, KeyError) as e:
+            _say(f"study {name}: the larger sizes cannot be queued yet ({e})")
     return new_ids
 
 
+def _waiting_studies(store: Store) -> list[str]:
+    return [row.name for row in store.list_studies().itertuples()
+            if isinstance(row.config, dict) and row.config.get("later_stage") == "waiting"]
+
+
 def studies_waiting(store: Store) -> bool:
-    """Whether a study's later stage waits on sweep runs that are still queued or running (a
-    worker that would otherwise stop keeps polling for it)."""
-    studies = store.list_studies()
-    return any(isinstance(row.config, dict) and row.config.get("later_stage") == "waiting"
-               and study_stage(store, row.name)["state"] == "sweeping"
-               for row in studies.itertuples())
+    """Whether a study's later stage is still to come from the sweep (sweep runs queued or running,
+    or the sweep done and its larger sizes not yet queued): a worker that would otherwise stop
+    keeps polling for it."""
+    return any(study_stage(store, name)["state"] in ("sweeping", "ready")
+               for name in _waiting_studies(store))
 
 
 def cancel_run(store: Store, run_id: str) -> str:
@@ -560,12 +580,13 @@ def run_worker(store: Store, *, forever: bool = False, poll_s: float = 1.0,
         with _sigterm_as_interrupt():
             while _still_registered(store, worker):
                 reap_lost_runs(store, lost_after_s)
-                advance_studies(store)
+                waiting = studies_waiting(store)    # before advancing: another worker may finish
+                advance_studies(store)              # the sweep between our advance and claim
                 run = store.claim_run(worker.id, worker.host)
                 if run is not None:
                     _supervise(store, worker, run)
                     processed += 1
-                elif forever or studies_waiting(store):
+                elif forever or waiting:
                     _idle(store, worker, poll_s)
                 else:
                     break

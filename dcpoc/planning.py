@@ -9,12 +9,13 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Mapping
 
+import numpy as np
 import pandas as pd
 
 from . import costs, tuning
 from .analysis import counted_runs, run_nproc
-from .config import ARCHS, DEVICES, PRESETS, ConfigError, RunConfig
-from .counts import flops_per_token
+from .config import ARCHS, DEVICES, PRESETS, ConfigError, RunConfig, make_config
+from .counts import count_parameters, flops_per_token
 from .i18n import t
 from .security import BUILTIN_CORPORA, CorpusPathError, confine_corpus
 from .studies import (MAX_NAME_LENGTH, REFERENCE_STUDIES, StudyPlan, StudySpec,
@@ -385,10 +386,13 @@ def study_spec_from_runs(runs: pd.DataFrame, study: str | None) -> StudySpec | N
                      archs=[a for a in ARCHS if a in set(scoped["arch"])],
                      seeds=sorted({int(s) for s in scoped["seed"].dropna()}) or [1],
                      nproc=max(run_nproc(c) for c in scoped["config"]))
+    ratio = _tokens_per_param(scoped)
     if steps.nunique() == 1:
         spec.steps = int(steps.iloc[0])
     elif len(steps) and (steps.to_numpy() == defaults.loc[steps.index].to_numpy()).all():
         spec.steps = None
+    elif ratio is not None:
+        spec.tokens_per_param = ratio
     else:
         tokens = (pd.to_numeric(scoped["tokens_seen"], errors="coerce").dropna()
                   if "tokens_seen" in scoped else pd.Series(dtype=float))
@@ -396,7 +400,29 @@ def study_spec_from_runs(runs: pd.DataFrame, study: str | None) -> StudySpec | N
             spec.tokens = int(tokens.iloc[0])
         else:
             spec.steps = int(steps.max()) if len(steps) else None
+    threads = {int((c.get("train") or {}).get("threads", 0)) for c in scoped["config"]
+               if isinstance(c, dict)}
+    if len(threads) == 1 and threads != {0}:
+        spec.overrides = [f"threads={threads.pop()}"]
+    rates = tuning.with_lr(scoped).groupby("preset")["lr"].apply(lambda x: sorted(set(x.dropna())))
+    if len(rates) and all(len(r) > 1 for r in rates):      # every size swept: sweep the next ones
+        spec.sweep, spec.lr_grid = "each", sorted({lr for r in rates for lr in r})
     return spec
+
+
+def _tokens_per_param(scoped: pd.DataFrame) -> float | None:
+    """The tokens-per-parameter ratio runs of several presets share (within 2%), else None."""
+    ratios = []
+    for preset, config, steps in zip(scoped["preset"], scoped["config"], scoped["total_steps"]):
+        config = config if isinstance(config, dict) else {}
+        model, train = config.get("model", {}), config.get("train", {})
+        if not (model and train and steps):
+            return None
+        params = count_parameters(make_config("transformer", preset).model)["non_embedding"]
+        ratios.append(int(steps) * train.get("batch_size", 0) * model.get("seq_len", 0) / params)
+    if scoped["preset"].nunique() < 2 or not ratios or min(ratios) <= 0:
+        return None
+    return float(f"{np.median(ratios):.2g}") if max(ratios) / min(ratios) < 1.02 else None
 
 
 def _larger_presets(spec: StudySpec, n: int) -> list[str]:
@@ -452,7 +478,8 @@ def next_step(decision, runs: pd.DataFrame, study: str | None, device_name: str 
     elif decision.verdict == "NO-GO":
         return None
     base = dict(name=spec.name, question="", corpus=spec.corpus, steps=spec.steps, tokens=spec.tokens,
-                device="auto", nproc=spec.nproc)
+                tokens_per_param=spec.tokens_per_param, overrides=list(spec.overrides),
+                sweep=spec.sweep, lr_grid=list(spec.lr_grid), device="auto", nproc=spec.nproc)
     specs: list[StudySpec] = []
     parts: list[Reason] = []
     new_presets = _larger_presets(spec, needed["need.sizes"]["n"]) if "need.sizes" in needed else []
@@ -476,19 +503,26 @@ def next_step(decision, runs: pd.DataFrame, study: str | None, device_name: str 
     if "need.failed" in needed:
         scoped = runs[runs["study"].fillna("").astype(str).eq(study or "")]
         failed = scoped[scoped["status"].eq("failed") | scoped["diverged"].eq(True)]
-        failed = failed[failed["preset"].isin(list(PRESETS)) & failed["arch"].isin(list(ARCHS))]
-        for row in failed.itertuples():
+        failed = failed[failed["preset"].isin(list(PRESETS)) & failed["arch"].isin(list(ARCHS))
+                        & ~failed["id"].isin(tuning.sweep_casualties(scoped, counted_runs(scoped)))]
+        for row in failed.itertuples():   # again at its own rate
+            again = {**base, "sweep": "none", "lr_grid": [],
+                     "overrides": base["overrides"] + [f"lr={tuning.run_lr(row.config)!r}"]}
             specs.append(StudySpec(presets=[row.preset], archs=[row.arch], seeds=[int(row.seed)],
-                                   **base))
+                                   **again))
         if len(failed):
             parts.append(("next.what.failed", {"n": len(failed)}))
     if not specs:
         return None
     try:
-        plan = [run for one in specs for run in plan_study(one)]
+        plan = []
+        for one in specs:
+            planned = plan_study(one)
+            if one.sweep == "none" and not any(o.startswith("lr=") for o in one.overrides):
+                _carry_swept_lr(planned, runs, study)
+            plan += planned
     except ConfigError:   # the study's own settings no longer plan (e.g. an edited preset)
         return None
-    _carry_swept_lr(plan, runs, study)
     device = device_name or _study_device(runs, study)
     measured = measured_throughput(runs) if measured is None else measured
     return NextStep(parts, specs, plan, estimate_study(plan, device, measured, prices), device)

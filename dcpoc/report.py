@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from . import analysis, planning
+from .config import ARCH_LABELS
 from .i18n import duration, hours, money, t
 
 _FORMAT_KEYS = ("net_low", "net_high", "diff_low", "diff_high", "m_low", "m_high")
@@ -124,7 +125,7 @@ def _sections(summary: Summary, lang: str) -> dict:
             "reasons": [say(r, lang) for r in d.reasons + d.needed + d.flips],
             "risks": [say(r, lang) for r in d.risks], "table": comparison_table(d, lang),
             "fit": fit_text(d, lang), "next": next_steps(d, lang, summary.next),
-            "phrases": meeting_phrases(summary, lang), "lr": lr_table(d, lang)}
+            "phrases": meeting_phrases(summary, lang), "lr": lr_sweep_table(d, lang)}
 
 
 def _md_escape(text: str) -> str:
@@ -176,7 +177,7 @@ def _chart_spec(summary: Summary, lang: str) -> str:
 def _lr_chart_spec(summary: Summary, lang: str) -> str:
     """The loss-against-learning-rate chart's Vega-Lite JSON; '' without a sweep."""
     from .charts import lr_curves
-    table = summary.decision.lr_table
+    table = summary.decision.lr_sweep
     if table is None or table.empty:
         return ""
     return lr_curves(table, lang).properties(width=480, height=240).to_json()
@@ -197,23 +198,25 @@ def _png(spec: str) -> bytes:
     return vl_convert.vegalite_to_png(spec, scale=2) if spec else b""
 
 
-def lr_table(decision: analysis.Decision, lang: str) -> pd.DataFrame:
-    """The learning-rate sweep as people read it: per size and rate, each architecture's mean
-    validation loss over its seeds (a star marks its best rate) and the difference."""
-    table = decision.lr_table
+def lr_sweep_table(decision: analysis.Decision, lang: str) -> pd.DataFrame:
+    """The learning-rate sweep as people read it: per size (and token budget, where a size ran
+    several) and rate, each architecture's mean validation loss over its seeds (a star marks its
+    best rate) and the difference."""
+    table = decision.lr_sweep
     if table is None or table.empty:
         return pd.DataFrame()
-    names = {"transformer": "Transformer++", "dcformer": "DCFormer"}
+    budgets = table.groupby("preset")["tokens"].nunique()
     rows = []
-    for (preset, lr), cell in table.groupby(["preset", "lr"], sort=False):
+    for (preset, tokens, lr), cell in table.groupby(["preset", "tokens", "lr"], sort=False):
         by = cell.set_index("arch")
-        loss = {a: float(by.loc[a, "loss"]) if a in by.index else math.nan for a in names}
-        mark = {a: "*" if a in by.index and bool(by.loc[a, "best"]) else "" for a in names}
-        rows.append({t("dec.lr_col.preset", lang): preset, t("dec.lr_col.lr", lang): analysis.lr_label(lr),
-                     **{names[a]: f"{loss[a]:.4f}{mark[a]}" if math.isfinite(loss[a]) else "—"
-                        for a in names},
-                     t("dec.lr_col.diff", lang): f"{loss['dcformer'] - loss['transformer']:+.4f}"
-                     if all(map(math.isfinite, loss.values())) else "—"})
+        loss = {a: float(by.loc[a, "loss"]) if a in by.index else math.nan for a in ARCH_LABELS}
+        mark = {a: "*" if a in by.index and bool(by.loc[a, "best"]) else "" for a in ARCH_LABELS}
+        size = preset if budgets[preset] == 1 else f"{preset} ({tokens:,.0f} tokens)"
+        diff = loss["dcformer"] - loss["transformer"]
+        rows.append({t("dec.lr_col.preset", lang): size, t("dec.lr_col.lr", lang): analysis.lr_label(lr),
+                     **{ARCH_LABELS[a]: f"{loss[a]:.4f}{mark[a]}" if math.isfinite(loss[a]) else
+                        t("dec.lr_diverged", lang) if loss[a] == math.inf else "—" for a in ARCH_LABELS},
+                     t("dec.lr_col.diff", lang): f"{diff:+.4f}" if math.isfinite(diff) else "—"})
     return pd.DataFrame(rows)
 
 

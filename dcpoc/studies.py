@@ -122,16 +122,19 @@ def _check_spec(spec: StudySpec) -> None:
         raise ConfigError("evals per run must be >= 0 (0 = the preset's eval_every)")
     if not 1 <= spec.workers <= 64:
         raise ConfigError(f"workers ({spec.workers}) must be between 1 and 64")
+    if spec.workers > 1 and spec.device != "cpu":
+        raise ConfigError("several worker slots are CPU slots: set the device to cpu (and "
+                          "threads=1), or use one worker per GPU (`worker --device cuda:N`)")
 
 
 def _runs_at(spec: StudySpec, preset: str, lrs: list[float | None]) -> list[RunConfig]:
     runs = []
+    tokens = tokens_budget(spec, preset)
     for seed in spec.seeds:            # seed-major: both architectures of a seed finish early
         for lr in lrs:
             for arch in spec.archs:
                 run = make_config(arch, preset, spec.overrides, steps=spec.steps, seed=seed,
                                   corpus=spec.corpus, device=spec.device, nproc=spec.nproc)
-                tokens = tokens_budget(spec, preset)
                 if tokens is not None:
                     run.train.steps = steps_for_tokens(run, tokens)
                 if lr is not None:
@@ -188,9 +191,24 @@ def ladder_problems(spec: StudySpec) -> list[tuple[str, dict]]:
     span = max(params) / min(params) if params else 1.0
     if len(sizes) >= 2 and span < MIN_LADDER_SPAN:
         problems.append(("ladder.narrow", {"span": f"{span:.1f}", "need": f"{MIN_LADDER_SPAN:g}"}))
-    if len(sizes) >= 2 and spec.tokens_per_param is None:
+    if len(sizes) >= 2 and not _tokens_keep_up(spec, sizes):
         problems.append(("ladder.tokens_fixed", {}))
     return problems
+
+
+def _tokens_keep_up(spec: StudySpec, sizes: list[str]) -> bool:
+    """Whether the planned training tokens keep up with size: no larger size trains on fewer than
+    half the tokens per parameter of the smallest (fixed steps along a ladder of one batch shape
+    would leave the largest model several times under-trained)."""
+    one = StudySpec(**{**spec.__dict__, "seeds": spec.seeds[:1], "archs": ["transformer"],
+                       "sweep": "none", "lr_grid": []})
+    try:
+        per_param = [r.train.steps * r.train.batch_size * r.model.seq_len
+                     / count_parameters(r.model)["non_embedding"]
+                     for r in (_runs_at(one, preset, [None])[0] for preset in sizes)]
+    except ConfigError:
+        return True        # plan_study reports the problem itself
+    return min(per_param[1:]) >= 0.5 * per_param[0]
 
 
 # ----------------------------------------------------------------------------- reference studies
@@ -199,8 +217,8 @@ REFERENCE_QUESTION = ("Does DCFormer reach a lower loss than Transformer++ for t
 REFERENCE_STUDIES: dict[str, StudySpec] = {
     # Every size swept (1e-3 and 3e-3): a rate found on the smallest rung's short run does not
     # carry to the larger, longer runs (our first reference run picked the grid's top rate there).
-    # 24 one-thread runs: about 45 min with two CPU worker slots on a 2-core CPU (--workers 2),
-    # about 90 min with one.
+    # 24 one-thread runs: about 50 min with its two CPU worker slots on a 2-core CPU, about 100
+    # min with one.
     "reference-cpu": StudySpec(name="reference-cpu", question=REFERENCE_QUESTION, corpus="pydoc",
                                presets=["cpu-xs", "cpu-s", "cpu-demo"], seeds=[1, 2],
                                tokens_per_param=5.0, sweep="each", lr_grid=[1e-3, 3e-3],

@@ -2,8 +2,8 @@
 rate of each (what the comparison uses and what a sweep carries to larger sizes), and how much the
 choice matters. Pure pandas; a run's rate is its stored config's train.lr.
 
-A "cell" is the runs of one (preset, tokens seen, architecture): the sweep compares rates within a
-cell, over the seeds each rate ran."""
+A "cell" is the runs of one (corpus fingerprint, preset, tokens seen, architecture): the sweep
+compares rates within a cell, over the seeds each rate ran."""
 from __future__ import annotations
 
 import math
@@ -12,9 +12,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .config import ARCHS
+from .config import ARCHS, PRESETS
 
-CELL = ["preset", "tokens", "arch"]
+CELL = ["preset", "tokens", "arch"]   # + corpus_fingerprint where the runs have one
 TABLE_COLUMNS = ["preset", "tokens", "arch", "lr", "n", "loss", "loss_sd", "best", "edge"]
 TIE_NATS = 1e-9       # two rates whose mean losses differ by less are tied: the lower one wins
 
@@ -31,25 +31,32 @@ def with_lr(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.assign(lr=[run_lr(c) for c in runs["config"]] if len(runs) else [])
 
 
+def _cell(frame: pd.DataFrame) -> list[str]:
+    return (["corpus_fingerprint"] if "corpus_fingerprint" in frame else []) + CELL
+
+
 def lr_table(counted: pd.DataFrame) -> pd.DataFrame:
-    """Mean final val loss per (preset, tokens, arch, lr) over seeds, its sample sd, and flags:
-    best (the lowest mean in its cell; ties to the lower rate) and edge (the best rate is the
-    lowest or highest one tried, with at least 3 tried: the optimum may lie outside the grid).
+    """Mean final val loss per (corpus, preset, tokens, arch, lr) over seeds, its sample sd, and
+    flags: best (the lowest mean in its cell; ties to the lower rate) and edge (the best rate is
+    the lowest or highest of two or more tried: the optimum may lie outside the grid).
     ``counted``: analysis.counted_runs rows (columns loss, tokens, config ...)."""
     if counted.empty:
         return pd.DataFrame(columns=TABLE_COLUMNS)
     frame = with_lr(counted)
+    cell_keys = _cell(frame)
+    frame = frame.assign(**({"corpus_fingerprint": frame["corpus_fingerprint"].fillna("")}
+                            if "corpus_fingerprint" in frame else {}))
     frame = frame[np.isfinite(frame["lr"])]
-    table = (frame.groupby(CELL + ["lr"])["loss"].agg(n="count", loss="mean", loss_sd="std")
-             .reset_index().sort_values(CELL + ["lr"], ignore_index=True))
+    table = (frame.groupby(cell_keys + ["lr"])["loss"].agg(n="count", loss="mean", loss_sd="std")
+             .reset_index().sort_values(cell_keys + ["lr"], ignore_index=True))
     table["best"] = False
     table["edge"] = False
-    for _, cell in table.groupby(CELL, sort=False):
+    for _, cell in table.groupby(cell_keys, sort=False):
         best = _best_index(cell)
         table.loc[best, "best"] = True
-        if len(cell) >= 3 and cell.loc[best, "lr"] in (cell["lr"].min(), cell["lr"].max()):
+        if len(cell) >= 2 and cell.loc[best, "lr"] in (cell["lr"].min(), cell["lr"].max()):
             table.loc[best, "edge"] = True
-    return table[TABLE_COLUMNS]
+    return table[[c for c in cell_keys if c not in TABLE_COLUMNS] + TABLE_COLUMNS]
 
 
 def _best_index(cell: pd.DataFrame) -> int:
@@ -63,10 +70,14 @@ def at_best_lr(counted: pd.DataFrame) -> pd.DataFrame:
     if counted.empty:
         return counted
     table = lr_table(counted)
-    best = table.loc[table["best"], CELL + ["lr"]]
     frame = with_lr(counted)
-    keep = frame.merge(best, on=CELL + ["lr"], how="left", indicator=True)["_merge"].eq("both")
-    return counted[keep.to_numpy() | ~np.isfinite(frame["lr"].to_numpy())]
+    keys = _cell(frame) + ["lr"]
+    if "corpus_fingerprint" in frame:
+        frame = frame.assign(corpus_fingerprint=frame["corpus_fingerprint"].fillna(""))
+    best = table.loc[table["best"], keys]
+    keep = frame[keys].merge(best, on=keys, how="left", indicator=True)["_merge"].eq("both")
+    unkeyed = frame[keys].isna().any(axis=1)   # no rate or no tokens: not part of any sweep
+    return counted[keep.to_numpy() | unkeyed.to_numpy()]
 
 
 def best_lrs(counted: pd.DataFrame, preset: str) -> dict[str, float]:
@@ -84,16 +95,17 @@ def swept_cells(table: pd.DataFrame) -> pd.DataFrame:
     """The rows of cells that tried more than one rate."""
     if table.empty:
         return table
-    tried = table.groupby(CELL)["lr"].transform("nunique")
+    tried = table.groupby(_cell(table))["lr"].transform("nunique")
     return table[tried > 1]
 
 
 def sensitivity(counted: pd.DataFrame) -> dict | None:
     """What the sweep says, for the risk "DCFormer needs its own tuning" (None without a sweep of
     both architectures at one size and token budget): at the swept cell with the most rates
-    (largest preset on a tie), per architecture the loss spread over the rates tried and the
+    (the largest preset on a tie), per architecture the loss spread over the rates tried and the
     best rate; per shared rate DCFormer minus Transformer++ (seed means); whether that difference
-    changes sign across rates (flips); the rates whose best lies on the grid's edge."""
+    changes sign across rates (flips); the rates whose best lies on the grid's edge; the rates at
+    which an architecture diverged (loss +inf in the table: see diverged_rows)."""
     table = swept_cells(lr_table(counted))
     if table.empty:
         return None
@@ -102,14 +114,57 @@ def sensitivity(counted: pd.DataFrame) -> dict | None:
     if both.empty:
         return None
     sizes = table.set_index(["preset", "tokens"]).loc[both.index].reset_index()
-    counts = sizes.groupby(["preset", "tokens"])["lr"].nunique()
-    preset, tokens = counts.sort_values(kind="stable").index[-1]
+    counts = sizes.groupby(["preset", "tokens"])["lr"].nunique().reset_index()
+    ladder = {p: i for i, p in enumerate(PRESETS)}
+    counts = counts.assign(rung=counts["preset"].map(ladder).fillna(len(ladder)))
+    # the most rates tried, then the largest size: the sweep closest to what is decided on
+    preset, tokens = counts.sort_values(["lr", "rung", "tokens"]).iloc[-1][["preset", "tokens"]]
     cell = sizes[sizes["preset"].eq(preset) & sizes["tokens"].eq(tokens)]
     wide = cell.pivot(index="lr", columns="arch", values="loss")
-    spread = {arch: float(wide[arch].max() - wide[arch].min()) for arch in ARCHS}
+    finite = wide.where(np.isfinite(wide))
+    spread = {arch: float(finite[arch].max() - finite[arch].min()) for arch in ARCHS}
+    diverged = {arch: [float(lr) for lr in wide.index[np.isinf(wide[arch])]] for arch in ARCHS}
     best = {arch: float(cell.loc[cell["arch"].eq(arch) & cell["best"], "lr"].iloc[0]) for arch in ARCHS}
-    diffs = (wide["dcformer"] - wide["transformer"]).dropna()
+    diffs = (finite["dcformer"] - finite["transformer"]).dropna()
     return {"preset": str(preset), "tokens": float(tokens), "spread": spread, "best": best,
             "diff_by_lr": {float(k): float(v) for k, v in diffs.items()},
             "flips": bool(len(diffs) and diffs.max() > 0 > diffs.min()),
+            "diverged": {arch: lrs for arch, lrs in diverged.items() if lrs},
             "edge": sorted(str(a) for a in cell.loc[cell["best"] & cell["edge"], "arch"])}
+
+
+def sweep_casualties(runs: pd.DataFrame, counted: pd.DataFrame) -> set[str]:
+    """Ids of failed or diverged runs at a rate other than the one their (preset, architecture)
+    is compared at: a high rate that diverged is a sweep's answer, not a run to redo.
+    ``counted``: the compared runs (at_best_lr)."""
+    if runs.empty or counted.empty:
+        return set()
+    bad = with_lr(runs[runs["status"].eq("failed") | runs["diverged"].eq(True)])
+    bad = bad[np.isfinite(bad["lr"])]
+    used = with_lr(counted)
+    used = used[np.isfinite(used["lr"])]
+    used_rates = set(zip(used["preset"], used["arch"], used["lr"]))
+    cells = {(p, a) for p, a, _ in used_rates}
+    return {str(r.id) for r in bad.itertuples()
+            if (r.preset, r.arch) in cells and (r.preset, r.arch, r.lr) not in used_rates}
+
+
+def diverged_rows(runs: pd.DataFrame) -> pd.DataFrame:
+    """Diverged runs as lr_table input: loss +inf, tokens the planned budget (total_steps x batch
+    x sequence, since the run stopped early; tokens_seen where the config does not say), so they
+    land in the cell of the rate they diverged at."""
+    bad = runs[runs["diverged"].eq(True)] if len(runs) else runs
+    if bad.empty:
+        return bad.assign(loss=[], tokens=[])
+    steps = bad["total_steps"] if "total_steps" in bad else pd.Series(0, index=bad.index)
+    seen = pd.to_numeric(bad["tokens_seen"], errors="coerce") if "tokens_seen" in bad else steps * math.nan
+    tokens = [_planned_tokens(c, n) or float(x) for c, n, x in zip(bad["config"], steps, seen)]
+    return bad.assign(loss=math.inf, tokens=tokens)
+
+
+def _planned_tokens(config: object, steps: object) -> float:
+    train = config.get("train") if isinstance(config, Mapping) else None
+    model = config.get("model") if isinstance(config, Mapping) else None
+    if not train or not model or not steps or pd.isna(steps):
+        return 0.0
+    return float(int(steps) * train.get("batch_size", 0) * model.get("seq_len", 0))

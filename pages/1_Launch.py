@@ -122,6 +122,9 @@ else:
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(t("launch.est.runs", lang), estimate["n_runs"])
     c2.metric(t("launch.est.wall", lang), duration(estimate["wall_s"], lang))
+    if spec is not None and spec.workers > 1:
+        c2.caption(t("launch.est.workers", lang).format(
+            n=spec.workers, wall=duration(estimate["wall_s"] / spec.workers, lang)))
     c3.metric(t("launch.est.device_hours", lang), hours(estimate["device_hours"]))
     c4.metric(t("launch.est.cost", lang), money(estimate["cost_usd"]))
     st.caption(t("launch.est.basis", lang).format(device=device_name, measured=estimate["n_measured"],

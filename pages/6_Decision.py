@@ -58,9 +58,9 @@ if len(table):
     st.caption(t("dec.table_note", lang).format(fingerprint=mult.corpus_fingerprint[:12] or "—"))
 
 st.subheader(t("dec.lr", lang))
-if decision.lr_table is not None and len(decision.lr_table):
-    st.altair_chart(lr_curves(decision.lr_table, lang))
-    st.dataframe(report.lr_table(decision, lang), hide_index=True)
+if decision.lr_sweep is not None and len(decision.lr_sweep):
+    st.altair_chart(lr_curves(decision.lr_sweep, lang))
+    st.dataframe(report.lr_sweep_table(decision, lang), hide_index=True)
 else:
     st.info(t("dec.lr_none", lang))
 

@@ -251,7 +251,7 @@ def test_launch_from_reference_cpu_fills_the_form_and_shows_its_plan(launch_page
 def test_launch_warns_that_one_size_cannot_give_the_multiplier(launch_page):
     at = fill(launch_page)
     assert [w.value for w in at.warning] == [
-        "1 model size(s): the compute multiplier needs at least 3 sizes, so it cannot be estimated."]
+        "1 model size(s): a reliable compute multiplier needs at least 3 sizes (with two, only a rough straight-line fit; with one, none)."]
 
 
 def test_launch_shows_reference_gpu_priced_on_a_gpu_but_does_not_launch_it_here(dcpoc_home,

@@ -192,8 +192,9 @@ def test_the_plan_table_groups_seeds_and_names_the_carried_rate():
 def test_the_preview_warns_why_a_ladder_cannot_give_the_multiplier():
     assert [k for k, _ in preview_study(LaunchForm(name=""), [], CPU).ladder] == ["ladder.few_sizes"]
     two = preview_study(LaunchForm(name="", presets=["tiny", "cpu-xs"], archs=["dcformer"]), [], CPU)
-    assert [k for k, _ in two.ladder] == ["ladder.one_arch", "ladder.few_sizes", "ladder.narrow",
-                                          "ladder.tokens_fixed"]
+    assert [k for k, _ in two.ladder] == ["ladder.one_arch", "ladder.few_sizes", "ladder.narrow"]
+    fixed = preview_study(LaunchForm(name="", presets=["cpu-xs", "cpu-s", "cpu-demo"], budget=50), [], CPU)
+    assert [k for k, _ in fixed.ladder] == ["ladder.tokens_fixed"]      # 50 steps at every size
 
 
 @pytest.mark.parametrize("name", list(REFERENCE_STUDIES))

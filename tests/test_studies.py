@@ -194,7 +194,7 @@ def test_shrunken_reference_study_runs_through_the_worker_into_a_report(dcpoc_ho
     assert sweep_section.count("| tiny |") == 2 and sweep_section.count("*") >= 2
     assert "DCFormer needs its own tuning: at tiny the best rates were" in text
     assert "Each architecture is compared at its own best learning rate" in text
-    assert summary.decision.tuning["best"] == best
+    assert summary.decision.lr_sensitivity["best"] == best
     ja = report.to_markdown(summary, "ja")
     assert "## 学習率への感度" in ja and "DCFormer には専用の調整が必要" in ja
     from dcpoc.planning import next_step                  # a larger size keeps the swept rates
@@ -205,26 +205,31 @@ def test_shrunken_reference_study_runs_through_the_worker_into_a_report(dcpoc_ho
 
 
 def test_later_stage_waits_for_the_sweep_and_is_queued_once(dcpoc_home):
-    """Sweep rows written directly (no training): queued -> sweeping; an architecture whose sweep
-    runs all failed -> blocked; once it has a finished run -> the larger sizes are queued, and a
-    second advance (another worker) finds the stage already flipped and queues nothing."""
-    from dcpoc.jobs import advance_studies, launch_study, study_stage
+    """Sweep rows written directly (no training): queued -> sweeping; failed DCFormer runs ->
+    blocked, naming them; once retries of them finished (one diverged at the high rate, which
+    still answers the sweep) -> the larger sizes are queued, and a second advance (another worker)
+    finds the stage already flipped and queues nothing. A second staged sweep into the same study
+    is refused."""
+    from dcpoc.jobs import advance_studies, launch_study, retry_run, study_stage
     from dcpoc.store import Store
     store = Store()
     ids = launch_study(store, StudySpec(**MINI), start_worker=False)
     assert advance_studies(store) == [] and study_stage(store, "mini-reference")["state"] == "sweeping"
     rows = store.list_runs(study="mini-reference").set_index("id").loc[ids]
     for run_id, arch, config in zip(ids, rows["arch"], rows["config"]):
-        loss = 1.0 + config["train"]["lr"] * 10          # the lower rate wins for both
         if arch == "dcformer":
             store.update_run(run_id, status="failed", error="boom")
-        else:
-            store.update_run(run_id, status="succeeded", final_val_loss=loss, tokens_seen=256)
-    assert study_stage(store, "mini-reference") == {
-        "state": "blocked", "spec": StudySpec(**MINI), "missing": ["dcformer"]}
-    assert advance_studies(store) == []
-    dc = rows.index[rows["arch"].eq("dcformer")][0]
-    store.update_run(dc, status="succeeded", final_val_loss=2.0, tokens_seen=256)
+        else:                                        # the lower rate wins
+            store.update_run(run_id, status="succeeded", final_val_loss=1.0 + config["train"]["lr"],
+                             tokens_seen=256)
+    blocked = study_stage(store, "mini-reference")
+    assert blocked["state"] == "blocked" and len(blocked["missing"]) == 4
+    assert "dcformer lr 0.01 seed 1" in blocked["missing"] and advance_studies(store) == []
+    for run_id in rows.index[rows["arch"].eq("dcformer")]:
+        retried = retry_run(store, run_id, start_worker=False)
+        high = store.get_run(retried)["config"]["train"]["lr"] == 1e-2
+        store.update_run(retried, status="failed" if high else "succeeded",
+                         final_val_loss=math.nan if high else 1.5, tokens_seen=256)
     assert study_stage(store, "mini-reference")["best"] == {"transformer": 1e-3, "dcformer": 1e-3}
     queued = advance_studies(store)
     assert len(queued) == 4 and advance_studies(store) == []          # the stage flipped once
@@ -232,6 +237,8 @@ def test_later_stage_waits_for_the_sweep_and_is_queued_once(dcpoc_home):
     assert set(later["preset"]) == {"cpu-xs"} and set(later["status"]) == {"queued"}
     assert {c["train"]["lr"] for c in later["config"]} == {1e-3}
     assert (dcpoc_home / queued[0] / "config.json").exists()
+    with pytest.raises(ConfigError, match="needs a study of its own"):
+        launch_study(store, StudySpec(**MINI), start_worker=False)
 
 
 def test_a_study_with_two_worker_slots_trains_two_runs_at_once(dcpoc_home):
@@ -250,3 +257,56 @@ def test_a_study_with_two_worker_slots_trains_two_runs_at_once(dcpoc_home):
     logs = [(dcpoc_home / run_id / "log.txt").read_text() for run_id in ids]
     assert {"(device cpu)", "(device cpu:1)"} <= {d for log in logs for d in ("(device cpu)", "(device cpu:1)") if d in log}
     assert runs["worker_id"].nunique() == 2
+
+
+def test_best_rate_is_chosen_per_corpus_and_unkeyed_runs_stay():
+    a = _runs([("tiny", "transformer", 1e-3, 1, 1.0), ("tiny", "transformer", 3e-3, 1, 1.1)])
+    b = _runs([("tiny", "transformer", 1e-3, 1, 2.1), ("tiny", "transformer", 3e-3, 1, 2.0)])
+    both = pd.concat([a.assign(corpus_fingerprint="A"), b.assign(corpus_fingerprint="B", id=["b0", "b1"])],
+                     ignore_index=True)
+    kept = tuning.at_best_lr(both)
+    assert sorted(zip(kept["corpus_fingerprint"], kept["config"].map(tuning.run_lr))) == [("A", 1e-3), ("B", 3e-3)]
+    no_tokens = a.assign(tokens=[1000.0, math.nan])
+    assert len(tuning.at_best_lr(no_tokens)) == 2        # the run without a token count is not dropped
+
+
+def test_a_diverged_high_rate_is_a_sweep_result_not_a_failure():
+    from dcpoc.analysis import decide
+    rows = []
+    for preset, params, tf, dc in (("cpu-xs", 1e5, 2.0, 1.9), ("cpu-s", 3e5, 1.8, 1.7), ("cpu-demo", 8e5, 1.6, 1.5)):
+        for seed, eps in ((1, 0.0), (2, 0.004)):
+            for arch, loss in (("transformer", tf + eps), ("dcformer", dc + eps)):
+                for lr, extra in ((1e-3, 0.0), (3e-3, math.nan if arch == "dcformer" else 0.05)):
+                    rows.append({"id": f"{preset}-{arch}-{seed}-{lr}", "study": "st", "arch": arch,
+                                 "preset": preset, "seed": seed, "final_val_loss": loss + extra,
+                                 "status": "failed" if math.isnan(extra) else "succeeded",
+                                 "diverged": math.isnan(extra), "tokens_seen": 20 * params,
+                                 "flops_per_token": 6 * params, "n_params": params,
+                                 "tokens_per_s": 1000.0, "corpus_fingerprint": "fp", "corpus_spec": "pydoc",
+                                 "device": "cpu", "config": {"train": {"lr": lr, "nproc": 1}},
+                                 "wall_s": 1.0, "cost_usd": 0.0, "created_at": pd.Timestamp("2026-01-01"),
+                                 "finished_at": pd.Timestamp("2026-01-01")})
+    decision = decide(pd.DataFrame(rows), "st")
+    assert decision.n_failed == 0 and "need.failed" not in dict(decision.needed)
+    assert decision.lr_sensitivity["preset"] == "cpu-demo"             # the largest swept size
+    reason = dict(decision.reasons)["reason.best_lr"]
+    assert reason["rates"] == ("cpu-xs: Transformer++ 1e-3, DCFormer 1e-3; cpu-s: Transformer++ 1e-3, "
+                               "DCFormer 1e-3; cpu-demo: Transformer++ 1e-3, DCFormer 1e-3")
+    assert (reason["n"], reason["excluded"]) == (12, 6)
+    from dcpoc.report import lr_sweep_table
+    table = lr_sweep_table(decision, "en")
+    assert set(table.loc[table["Learning rate"].eq("3e-3"), "DCFormer"]) == {"diverged"}
+    risk = dict(decision.risks)["risk.lr_diverged"]
+    assert risk == {"where": "DCFormer 3e-3", "preset": "cpu-demo"}
+
+
+def test_next_step_keeps_the_study_settings():
+    from dcpoc.planning import study_spec_from_runs
+    plan = plan_study(reference_study("reference-cpu"))
+    runs = pd.DataFrame([{"id": f"r{i}", "study": "ref", "preset": r.preset, "arch": r.model.arch,
+                          "seed": r.train.seed, "config": r.to_dict(), "total_steps": r.train.steps,
+                          "corpus_spec": "pydoc", "status": "succeeded", "tokens_seen": 1.0}
+                         for i, r in enumerate(plan)])
+    spec = study_spec_from_runs(runs, "ref")
+    assert (spec.tokens_per_param, spec.steps, spec.tokens) == (5.0, None, None)
+    assert spec.overrides == ["threads=1"] and (spec.sweep, spec.lr_grid) == ("each", [1e-3, 3e-3])
