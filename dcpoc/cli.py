@@ -232,7 +232,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     runs = store.list_runs()
     ids = runs.loc[runs["study"].eq(args.study), "id"].tolist()
     curves = store.get_metrics(ids, keys=["val_loss"]) if ids else None
-    summary = report.build_summary(runs, args.study, study.get("question", ""), curves)
+    infer = store.list_benchmarks("infer")
+    summary = report.build_summary(runs, args.study, study.get("question", ""), curves,
+                                   inference=infer[0]["result"] if infer else None)
     try:
         data = report.render(summary, args.format, args.lang)
     except report.ReportError as e:

@@ -323,6 +323,14 @@ STRINGS: dict[str, dict[str, str]] = {
                           "GPU. Mitigation: benchmark on the production GPU before adoption.",
                     "ja": "カーネルの成熟度：DCMHA の融合カーネルは新しく、速度は GPU に依存する。対策：導入前に"
                           "本番 GPU でベンチマークする。"},
+    "rep.infer": {"en": "Inference ({preset} on {device}, {date}, batch 1): DCFormer decodes at {decode:.2f}x "
+                        "Transformer++'s tokens/s (median latency {dc_p50:.2f} vs {tf_p50:.2f} ms per "
+                        "token) with {cache:.2f}x the cache bytes per token.",
+                  "ja": "推論（{preset}、{device}、{date}、バッチ 1）：DCFormer の生成速度は Transformer++ の "
+                        "{decode:.2f} 倍（1 トークンあたりの遅延の中央値 {dc_p50:.2f} ms 対 {tf_p50:.2f} ms）、"
+                        "キャッシュ容量は 1 トークンあたり {cache:.2f} 倍。"},
+    "rep.infer_none": {"en": "Inference speed not measured yet: run `python -m dcpoc bench infer`.",
+                       "ja": "推論速度は未計測です。`python -m dcpoc bench infer` を実行してください。"},
     "risk.inference": {"en": "Inference speed: composition adds work per generated token. Mitigation: "
                              "measure serving latency and cost with `dcpoc bench infer`.",
                        "ja": "推論速度：合成処理により生成トークンごとの計算が増える。対策：`dcpoc bench infer` "

@@ -95,16 +95,31 @@ class Summary:
     runs: pd.DataFrame          # the study's runs (store.list_runs rows)
     created: str
     next: planning.NextStep | None = None    # the planned next runs and their estimate
+    inference: dict | None = None            # the newest `bench infer` result (bench.bench_infer)
 
 
 def build_summary(runs: pd.DataFrame, study: str, question: str = "",
                   val_curves: pd.DataFrame | None = None,
-                  thresholds: analysis.Thresholds = analysis.Thresholds()) -> Summary:
+                  thresholds: analysis.Thresholds = analysis.Thresholds(),
+                  inference: dict | None = None) -> Summary:
     scoped = runs[analysis.study_key(runs).eq(study)] if not runs.empty else runs
     decision = analysis.decide(runs, study, thresholds, val_curves=val_curves)
     return Summary(study, question, decision, scoped,
                    _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                   planning.next_step(decision, runs, study))
+                   planning.next_step(decision, runs, study), inference)
+
+
+def inference_text(result: dict | None, lang: str) -> str:
+    """The inference benchmark in one sentence (decode speed and latency of both architectures,
+    cache bytes per token), or how to measure it."""
+    if not result:
+        return t("rep.infer_none", lang)
+    rows = {r["arch"]: r for r in result["rows"]}
+    ratios = result["dcformer_over_transformer"]
+    return t("rep.infer", lang).format(
+        preset=result["preset"], device=result["machine"]["device"], date=result["date"][:10],
+        decode=ratios["decode_tokens_per_s"], dc_p50=rows["dcformer"]["latency_p50_ms"],
+        tf_p50=rows["transformer"]["latency_p50_ms"], cache=ratios["cache_bytes_per_token"])
 
 
 def _footer(summary: Summary) -> list[tuple[str, str]]:
@@ -125,7 +140,8 @@ def _sections(summary: Summary, lang: str) -> dict:
             "reasons": [say(r, lang) for r in d.reasons + d.needed + d.flips],
             "risks": [say(r, lang) for r in d.risks], "table": comparison_table(d, lang),
             "fit": fit_text(d, lang), "next": next_steps(d, lang, summary.next),
-            "phrases": meeting_phrases(summary, lang), "lr": lr_sweep_table(d, lang)}
+            "phrases": meeting_phrases(summary, lang), "lr": lr_sweep_table(d, lang),
+            "inference": inference_text(summary.inference, lang)}
 
 
 def _md_escape(text: str) -> str:
@@ -156,6 +172,7 @@ def to_markdown(summary: Summary, lang: str) -> str:
         lines += _md_table(s["table"])
     if s["fit"]:
         lines += [s["fit"], ""]
+    lines += [s["inference"], ""]
     lines += [f"## {t('dec.lr', lang)}", ""] + (_md_table(s["lr"]) if len(s["lr"]) else
                                                  [t("dec.lr_none", lang), ""])
     lines += [f"## {t('dec.risks', lang)}", ""] + [f"- {r}" for r in s["risks"]] + [""]
@@ -238,6 +255,7 @@ def to_html(summary: Summary, lang: str) -> str:
         parts.append(s["table"].to_html(index=False, escape=True, border=0))
     if s["fit"]:
         parts.append(f"<p>{e(s['fit'])}</p>")
+    parts.append(f"<p>{e(s['inference'])}</p>")
     parts.append(_svg(_chart_spec(summary, lang)))
     parts.append(f"<h2>{e(t('dec.lr', lang))}</h2>")
     if len(s["lr"]):
@@ -401,6 +419,7 @@ def to_pdf(summary: Summary, lang: str) -> bytes:
         text(s["fit"], 8)
     heading(t("rep.cost_quality", lang))
     text(cost_quality_text(summary.decision, lang))
+    text(s["inference"])
     heading(t("rep.chart", lang))
     png = _png(_chart_spec(summary, lang))
     if png:
@@ -470,7 +489,8 @@ def to_pptx(summary: Summary, lang: str) -> bytes:
 
     numbers = slide(t("rep.metrics", lang))
     box(numbers, [f"{q} {a}" for q, a in s["answers"]]
-        + [cost_quality_text(summary.decision, lang)] + ([s["fit"]] if s["fit"] else []), 14, 1.5, 2.6)
+        + [cost_quality_text(summary.decision, lang)] + ([s["fit"]] if s["fit"] else [])
+        + [s["inference"]], 14, 1.5, 2.6)
     table = s["table"]
     if len(table):
         shape = numbers.shapes.add_table(len(table) + 1, len(table.columns), Inches(0.6), Inches(4.4),

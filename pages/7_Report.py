@@ -20,8 +20,10 @@ fmt = c3.selectbox(t("rep.format", lang), report.FORMATS, format_func=lambda f: 
 
 ids = tuple(runs.loc[study_key(runs).eq(study), "id"])
 question = (ui.store(url).get_study(study) or {}).get("question") or ""
+infer = ui.store(url).list_benchmarks("infer")
 summary = report.build_summary(runs, study, question,
-                               ui.load_metrics(url, ids, ("val_loss",)) if ids else None)
+                               ui.load_metrics(url, ids, ("val_loss",)) if ids else None,
+                               inference=infer[0]["result"] if infer else None)
 st.markdown(f"**{report.verdict_line(summary.decision, report_lang)}**")
 try:
     data = report.render(summary, fmt, report_lang)

@@ -133,3 +133,16 @@ def test_markdown_escape_keeps_versions_readable_and_user_text_inert():
     assert _md_escape("torch 2.13.0, 2026-11-29") == "torch 2.13.0, 2026-11-29"
     assert _md_escape("1. first\n# not a heading *bold*") == "1\\. first # not a heading \\*bold\\*"
     assert _md_escape("- item") == "\\- item" and _md_escape("[x](javascript:1)") == "\\[x\\]\\(javascript:1\\)"
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_every_format_carries_the_inference_benchmark(trained, lang):
+    from dcpoc.bench import bench_infer
+    result = bench_infer("tiny", new_tokens=4, device="cpu", rounds=1)     # a real measurement
+    summary = report.build_summary(trained.list_runs(), "s1", inference=result)
+    line = report.inference_text(result, lang)
+    ratio = f"{result['dcformer_over_transformer']['decode_tokens_per_s']:.2f}"
+    assert ratio in line and ("DCFormer decodes at" in line or "DCFormer の生成速度" in line)
+    assert line in report.to_markdown(summary, lang)
+    assert report.inference_text(None, lang) in report.to_markdown(report.build_summary(
+        trained.list_runs(), "s1"), lang)
