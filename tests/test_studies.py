@@ -247,7 +247,7 @@ def test_a_study_with_two_worker_slots_trains_two_runs_at_once(dcpoc_home):
     from dcpoc.store import Store
     store = Store()
     ids = launch_study(store, StudySpec(name="pair", presets=["tiny"], seeds=[1, 2], steps=30,
-                                        overrides=["threads=1"], workers=2))
+                                        overrides=["threads=1"], device="cpu", workers=2))
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and (worker_alive(store) or
                                            not store.list_runs(study="pair")["status"].eq("succeeded").all()):
