@@ -431,7 +431,7 @@ def _duration(seconds: float) -> str:
 
 
 STAGE_WORDS = {"sweeping": "running; the larger sizes wait for it",
-               "blocked": "an architecture has no finished sweep run; retry its failed runs",
+               "blocked": "runs missing, retry them on the Runs page",
                "ready": "done; the larger sizes are queued by the next worker",
                "queued": "done; larger sizes queued with the best rates"}
 
@@ -449,7 +449,8 @@ def _study_list(store, as_json: bool) -> int:
         rows.append({"name": study.name, "runs": int(study.n_runs),
                      **{s: int(by_status.get(s, 0)) for s in STATUSES},
                      "created_at": study.created_at.isoformat(), "question": study.question,
-                     "stage": stage["state"], "carried_lr": stage.get("best", {})})
+                     "stage": stage["state"], "carried_lr": stage.get("best", {}),
+                     **({"missing": stage["missing"]} if "missing" in stage else {})})
     if as_json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     elif not rows:
@@ -461,5 +462,6 @@ def _study_list(store, as_json: bool) -> int:
                   + (f" - {row['question']}" if row["question"] else ""))
             if row["stage"] != "none":
                 print(f"  learning-rate sweep: {STAGE_WORDS[row['stage']]}"
-                      + "".join(f"; {arch} {lr:g}" for arch, lr in row["carried_lr"].items()))
+                      + "".join(f"; {arch} {lr:g}" for arch, lr in row["carried_lr"].items())
+                      + (f" ({', '.join(row['missing'])})" if row.get("missing") else ""))
     return 0
