@@ -190,8 +190,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "reason.best_lr": {"en": "Each architecture is compared at its own best learning rate ({rates}): "
                              "{n} runs counted, {excluded} sweep runs at other rates left out of the "
                              "comparison.",
-                       "ja": "各アーキテクチャはそれぞれ最良の学習率で比較している（{rates}）。比較に"
-                             "用いた実行は {n} 件、他の学習率の探索実行 {excluded} 件は比較から除外。"},
+                       "ja": "各アーキテクチャをそれぞれ最良の学習率で比較しています（{rates}）。比較に"
+                             "用いた実行は {n} 件で、他の学習率の探索実行 {excluded} 件は比較から除外して"
+                             "います。"},
     "reason.extrapolated": {"en": "Some DCFormer losses lie below every Transformer++ point: the "
                                   "multiplier extrapolates the fit.",
                             "ja": "DCFormer の損失の一部は Transformer++ のどの点よりも低く、倍率は"
