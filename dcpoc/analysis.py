@@ -11,7 +11,8 @@ import pandas as pd
 
 from . import costs
 from . import tuning
-from .config import ARCH_LABELS, ARCHS, PRESETS
+from .config import ARCH_LABELS, ARCHS
+from .studies import ladder
 from .tuning import at_best_lr
 
 RUNS_TABLE_COLUMNS = ["id", "study", "arch", "preset", "status", "seed", "lr", "step", "total_steps",
@@ -862,9 +863,8 @@ def _add_tuning(decision: Decision, scoped: pd.DataFrame, counted: pd.DataFrame)
 def _rates_used(used: pd.DataFrame) -> str:
     """'cpu-xs: Transformer++ 3e-3, DCFormer 1e-3; cpu-s: ...', smallest size first."""
     frame = tuning.with_lr(used)
-    rungs = {p: i for i, p in enumerate(PRESETS)}
     sizes = []
-    for preset in sorted(set(frame["preset"]), key=lambda p: rungs.get(p, len(rungs))):
+    for preset in ladder(list(frame["preset"])):
         here = frame[frame["preset"].eq(preset)]
         rates = {a: "/".join(lr_label(x) for x in sorted(set(here.loc[here["arch"].eq(a), "lr"])))
                  for a in ARCHS}

@@ -372,10 +372,19 @@ def advance_studies(store: Store) -> list[str]:
     best swept rate; returns the new run ids. Safe from several workers at once: the study's stage
     flips from waiting to queued in the same transaction that inserts the runs. A study that
     cannot advance (an edited preset, a locked database) is reported and skipped."""
+    return _advance(store)[0]
+
+
+def _advance(store: Store) -> tuple[list[str], bool]:
+    """advance_studies, and whether a study's later stage was still to come when looked at (sweep
+    runs queued or running, or the sweep done): a worker that would otherwise stop keeps polling
+    for it."""
     new_ids: list[str] = []
+    waiting = False
     for name in _waiting_studies(store):
         try:
             stage = study_stage(store, name)
+            waiting = waiting or stage["state"] in ("sweeping", "ready")
             if stage["state"] != "ready":
                 continue
             runs = carry_lr(plan_stages(stage["spec"]).later, stage["best"])
@@ -387,20 +396,12 @@ def advance_studies(store: Store) -> list[str]:
             new_ids += ids or []
         except (ConfigError, StoreError, ValueError, KeyError) as e:
             _say(f"study {name}: the larger sizes cannot be queued yet ({e})")
-    return new_ids
+    return new_ids, waiting
 
 
 def _waiting_studies(store: Store) -> list[str]:
     return [row.name for row in store.list_studies().itertuples()
             if isinstance(row.config, dict) and row.config.get("later_stage") == "waiting"]
-
-
-def studies_waiting(store: Store) -> bool:
-    """Whether a study's later stage is still to come from the sweep (sweep runs queued or running,
-    or the sweep done and its larger sizes not yet queued): a worker that would otherwise stop
-    keeps polling for it."""
-    return any(study_stage(store, name)["state"] in ("sweeping", "ready")
-               for name in _waiting_studies(store))
 
 
 def cancel_run(store: Store, run_id: str) -> str:
@@ -580,8 +581,9 @@ def run_worker(store: Store, *, forever: bool = False, poll_s: float = 1.0,
         with _sigterm_as_interrupt():
             while _still_registered(store, worker):
                 reap_lost_runs(store, lost_after_s)
-                waiting = studies_waiting(store)    # before advancing: another worker may finish
-                advance_studies(store)              # the sweep between our advance and claim
+                # waiting is judged as the stages are read, before the claim: another worker may
+                # finish the sweep between them, and its later stage must not be missed
+                _, waiting = _advance(store)
                 run = store.claim_run(worker.id, worker.host)
                 if run is not None:
                     _supervise(store, worker, run)

@@ -361,10 +361,6 @@ class NextStep:
 Reason = tuple[str, dict]
 
 
-def _ladder_order(presets) -> list[str]:
-    return sorted(set(presets), key=lambda p: list(PRESETS).index(p) if p in PRESETS else len(PRESETS))
-
-
 def study_spec_from_runs(runs: pd.DataFrame, study: str | None) -> StudySpec | None:
     """What the study ran, read back from its runs: presets (ladder order), archs, seeds, corpus
     (the most used), nproc, and the step budget (one shared step count; None where every run used
@@ -382,7 +378,7 @@ def study_spec_from_runs(runs: pd.DataFrame, study: str | None) -> StudySpec | N
     defaults = scoped["preset"].map(lambda p: PRESETS[p]["train"]["steps"])
     spec = StudySpec(name=study or "next", corpus=str(scoped["corpus_spec"].dropna().mode().iloc[0])
                      if scoped["corpus_spec"].notna().any() else "pydoc",
-                     presets=_ladder_order(scoped["preset"]),
+                     presets=ladder(list(scoped["preset"])),
                      archs=[a for a in ARCHS if a in set(scoped["arch"])],
                      seeds=sorted({int(s) for s in scoped["seed"].dropna()}) or [1],
                      nproc=max(run_nproc(c) for c in scoped["config"]))

@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import analysis, planning
 from .config import ARCH_LABELS
+from .studies import ladder
 from .i18n import duration, hours, money, t
 
 _FORMAT_KEYS = ("net_low", "net_high", "diff_low", "diff_high", "m_low", "m_high")
@@ -314,7 +315,7 @@ def meeting_phrases(summary: "Summary", lang: str) -> list[str]:
     d, runs = summary.decision, summary.runs
     phrases = []
     if not runs.empty:
-        presets = planning._ladder_order(runs["preset"].dropna())
+        presets = ladder(list(runs["preset"].dropna()))
         seeds = sorted({int(s) for s in runs["seed"].dropna()})
         phrases.append(t("phrase.tested", lang).format(n=len(runs), presets=", ".join(presets),
                                                        seeds=", ".join(map(str, seeds))))
