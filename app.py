@@ -1,12 +1,13 @@
 """dcpoc home page: the headline numbers so far, runs by status, the latest runs, where to start."""
 import streamlit as st
 
-from dcpoc import report, ui
-from dcpoc.analysis import (decide, headline_by_preset, headline_studies, run_summary, runs_table,
+from dcpoc.report import summary as report
+from dcpoc.ui import page as ui
+from dcpoc.decision.analysis import (decide, headline_by_preset, headline_studies, run_summary, runs_table,
                             status_counts, study_key)
-from dcpoc.charts import ARCH_LABELS, pareto_scatter
-from dcpoc.i18n import num, t
-from dcpoc.planning import next_step
+from dcpoc.ui.charts import ARCH_LABELS, pareto_scatter
+from dcpoc.ui.i18n import num, t
+from dcpoc.studies.planning import next_step
 
 st.set_page_config(page_title="dcpoc", page_icon="⚖️", layout="wide")
 lang, url = ui.start_page("app.title")

@@ -238,7 +238,7 @@ def bench_gpu() -> dict:
 
 
 def write_result(result: dict, out: str | None) -> Path:
-    from .jobs import home_dir
+    from .runs.jobs import home_dir
     path = Path(out) if out else home_dir() / f"bench-{result['benchmark']}-{int(time.time())}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))

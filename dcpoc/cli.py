@@ -11,7 +11,7 @@ from typing import Sequence
 from .costs import PriceError
 from .config import ARCHS, DEVICES, PRESETS, ConfigError, config_keys, make_config
 from .data import CorpusError, load_corpus
-from .studies import REFERENCE_STUDIES, SWEEPS
+from .studies.spec import REFERENCE_STUDIES, SWEEPS
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, CorpusError, PriceError)
 
@@ -181,8 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """The errors a user can cause and act on. The training module's are included once it is loaded
     (it imports torch, which commands like `runs` never need)."""
-    from .jobs import RunError
-    from .store import StoreError
+    from .runs.jobs import RunError
+    from .runs.store import StoreError
     errors = [*USER_ERRORS, StoreError, RunError]
     if "dcpoc.train" in sys.modules:
         errors.append(sys.modules["dcpoc.train"].CheckpointError)
@@ -190,8 +190,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .jobs import create_run, execute_run
-    from .store import Store
+    from .runs.jobs import create_run, execute_run
+    from .runs.store import Store
     if args.resume and args.run_id:
         raise ConfigError("give --resume or --run-id, not both")
     if args.resume or args.run_id:
@@ -222,8 +222,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from . import report
-    from .store import Store
+    from .report import summary as report
+    from .runs.store import Store
     store = Store()
     study = store.get_study(args.study)
     if study is None:
@@ -247,8 +247,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .analysis import runs_table
-    from .store import Store
+    from .decision.analysis import runs_table
+    from .runs.store import Store
     frame = runs_table(Store().list_runs(study=args.study, status=args.status, arch=args.arch))
     if args.json:
         print(frame.to_json(orient="records", indent=2, date_format="iso"))
@@ -261,7 +261,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_prices(args: argparse.Namespace) -> int:
     from .costs import DEFAULT_PRICES_USD_PER_HOUR, parse_price
-    from .store import Store
+    from .runs.store import Store
     store = Store()
     prices = {} if args.reset else dict(store.get_setting("prices", None) or {})
     for item in args.prices:
@@ -295,7 +295,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = bench.bench_kernels(args.device, _int_list(args.seq_lens, "--seq-lens"))
     elif args.what == "infer":
         result = bench.bench_infer(args.preset, args.steps, args.device)
-        from .store import Store
+        from .runs.store import Store
         result["benchmark_id"] = Store().add_benchmark("infer", result)
     else:
         result = bench.bench_gpu()
@@ -322,8 +322,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from .jobs import run_worker
-    from .store import Store
+    from .runs.jobs import run_worker
+    from .runs.store import Store
     n = run_worker(Store(), forever=args.forever, poll_s=args.poll, device=args.device,
                    lost_after_s=args.lost_after)
     print(f"worker processed {n} run{'s' if n != 1 else ''}")
@@ -331,13 +331,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from .store import Store
+    from .runs.store import Store
     if args.study_command == "list":
         return _study_list(Store(), args.json)
     spec = _study_spec(args)
     if args.study_command == "plan":
         return _study_plan(Store(), spec)
-    from .jobs import home_dir, launch_study, start_workers
+    from .runs.jobs import home_dir, launch_study, start_workers
     store = Store()
     ids = launch_study(store, spec, start_worker=False)
     print(f"queued {len(ids)} runs of study '{spec.name.strip()}': {', '.join(ids)}")
@@ -358,8 +358,8 @@ def _split(text: str) -> list[str]:
 def _study_spec(args: argparse.Namespace):
     """The StudySpec of `study plan|launch`: a reference study or the defaults, changed by every
     option given."""
-    from .planning import parse_seeds
-    from .studies import StudySpec, reference_study
+    from .studies.planning import parse_seeds
+    from .studies.spec import StudySpec, reference_study
     spec = reference_study(args.reference) if args.reference else StudySpec(name=args.name or "")
     if not args.reference and not args.name:
         raise ConfigError("give the study a --name (or start from --reference)")
@@ -391,9 +391,9 @@ def _study_spec(args: argparse.Namespace):
 
 def _study_plan(store, spec) -> int:
     from .counts import count_parameters
-    from .i18n import t
-    from .planning import detect_gpu, estimate_device, estimate_study, measured_throughput
-    from .studies import ladder_problems, plan_stages
+    from .ui.i18n import t
+    from .studies.planning import detect_gpu, estimate_device, estimate_study, measured_throughput
+    from .studies.spec import ladder_problems, plan_stages
     plan = plan_stages(spec)
     load_corpus(spec.corpus)   # a bad corpus is reported now, not when the runs start
     device = estimate_device(spec.device, detect_gpu())
@@ -437,8 +437,8 @@ STAGE_WORDS = {"sweeping": "running; the larger sizes wait for it",
 
 
 def _study_list(store, as_json: bool) -> int:
-    from .jobs import study_stage
-    from .store import STATUSES
+    from .runs.jobs import study_stage
+    from .runs.store import STATUSES
     studies = store.list_studies()
     runs = store.list_runs()
     counts = runs.groupby(["study", "status"]).size().unstack(fill_value=0)

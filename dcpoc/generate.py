@@ -33,8 +33,8 @@ def load_run_model(run_id: str, store=None, device: str = "cpu",
                    dtype: torch.dtype = torch.float32) -> tuple[LanguageModel, RunConfig]:
     """The model of a run from runs/<id>/checkpoint.pt, in eval mode. ConfigError (one line) when
     the run or its checkpoint is missing."""
-    from .jobs import run_dir
-    from .store import Store
+    from .runs.jobs import run_dir
+    from .runs.store import Store
     run = (store or Store()).get_run(run_id)
     if run is None:
         raise ConfigError(f"no run '{run_id}': list the runs with `python -m dcpoc runs`")

@@ -3,17 +3,18 @@ architectures, seeds, budget, learning-rate sweep), its plan by stage with the l
 its cost estimate, and the button that queues it."""
 import streamlit as st
 
-from dcpoc import jobs, ui
-from dcpoc.charts import ARCH_LABELS
+from dcpoc.runs import jobs
+from dcpoc.ui import page as ui
+from dcpoc.ui.charts import ARCH_LABELS
 from dcpoc.config import ARCHS
-from dcpoc.i18n import duration, hours, money, t
-from dcpoc.planning import (BUDGET_KINDS, PLANNING_GPU, START_BLANK, STARTUP_S_PER_RUN, LaunchForm,
+from dcpoc.ui.i18n import duration, hours, money, t
+from dcpoc.studies.planning import (BUDGET_KINDS, PLANNING_GPU, START_BLANK, STARTUP_S_PER_RUN, LaunchForm,
                             check_form, estimate_device, estimate_study, form_choices, form_state,
                             measured_throughput, plan_only, plan_table, preview_study,
                             runnable_presets, start_form)
 from dcpoc.security import BUILTIN_CORPORA, allowed_data_dirs
-from dcpoc.store import StoreError
-from dcpoc.studies import REFERENCE_STUDIES, SWEEPS
+from dcpoc.runs.store import StoreError
+from dcpoc.studies.spec import REFERENCE_STUDIES, SWEEPS
 
 lang, url = ui.start_page("launch.title")
 gpu = ui.detected_gpu()

@@ -2,12 +2,13 @@
 log, config, environment) with Cancel / Retry / Resume. Both parts update live."""
 import streamlit as st
 
-from dcpoc import jobs, ui
-from dcpoc.analysis import downsample, filter_runs, live_runs_table, run_environment
-from dcpoc.charts import ARCH_LABELS, CURVE_AXES, loss_curves
+from dcpoc.runs import jobs
+from dcpoc.ui import page as ui
+from dcpoc.decision.analysis import downsample, filter_runs, live_runs_table, run_environment
+from dcpoc.ui.charts import ARCH_LABELS, CURVE_AXES, loss_curves
 from dcpoc.config import ARCHS
-from dcpoc.i18n import duration, t
-from dcpoc.store import STATUSES, StoreError
+from dcpoc.ui.i18n import duration, t
+from dcpoc.runs.store import STATUSES, StoreError
 
 MAX_ROWS = 100
 COLUMNS = ["id", "study", "arch", "preset", "seed", "status", "progress", "eta", "loss_trend",

@@ -3,10 +3,10 @@ wall time and $, throughput and memory, perplexity against cost with the Pareto 
 config fields that differ."""
 import streamlit as st
 
-from dcpoc import ui
-from dcpoc.analysis import config_differences, downsample, run_summary, with_cost
-from dcpoc.charts import ARCH_LABELS, arch_bars, pareto_scatter, val_loss_against
-from dcpoc.i18n import t
+from dcpoc.ui import page as ui
+from dcpoc.decision.analysis import config_differences, downsample, run_summary, with_cost
+from dcpoc.ui.charts import ARCH_LABELS, arch_bars, pareto_scatter, val_loss_against
+from dcpoc.ui.i18n import t
 
 lang, url = ui.start_page("compare.title")
 st.caption(t("compare.caption", lang))

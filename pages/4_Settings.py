@@ -1,10 +1,10 @@
 """Settings: the $ per device-hour price table, the default device, the database in use, language."""
 import streamlit as st
 
-from dcpoc import ui
+from dcpoc.ui import page as ui
 from dcpoc.config import DEVICES
 from dcpoc.costs import DEFAULT_PRICES_USD_PER_HOUR, PriceError, parse_price
-from dcpoc.i18n import t
+from dcpoc.ui.i18n import t
 from dcpoc.security import hide_url_password
 
 lang, url = ui.start_page("settings.title")

@@ -3,10 +3,10 @@ text, next to the same head of its Transformer++ twin. The numbers come from
 `python -m dcpoc inspect --json` in a subprocess: this process never imports torch."""
 import streamlit as st
 
-from dcpoc import ui
-from dcpoc.charts import (ARCH_LABELS, attention_heatmaps, composition_heatmaps, gate_bars,
+from dcpoc.ui import page as ui
+from dcpoc.ui.charts import (ARCH_LABELS, attention_heatmaps, composition_heatmaps, gate_bars,
                           identity_distance)
-from dcpoc.i18n import t
+from dcpoc.ui.i18n import t
 from dcpoc.inspect import (attention_frame, distance_frame, find_twin, gate_frame, matrix_frame,
                            run_inspect_cli)
 

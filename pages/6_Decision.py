@@ -1,11 +1,13 @@
 """Decision: the verdict of a study under the user's thresholds, and its cost at the target scale."""
 import streamlit as st
 
-from dcpoc import costs, report, ui
-from dcpoc.analysis import Thresholds, decide, headline_studies, project, study_key
-from dcpoc.charts import lr_curves
-from dcpoc.i18n import hours, money, num, t
-from dcpoc.planning import next_step
+from dcpoc import costs
+from dcpoc.report import summary as report
+from dcpoc.ui import page as ui
+from dcpoc.decision.analysis import Thresholds, decide, headline_studies, project, study_key
+from dcpoc.ui.charts import lr_curves
+from dcpoc.ui.i18n import hours, money, num, t
+from dcpoc.studies.planning import next_step
 
 lang, url = ui.start_page("dec.page_title")
 runs = ui.load_runs(url)

@@ -2,9 +2,10 @@
 as `python -m dcpoc report`."""
 import streamlit as st
 
-from dcpoc import report, ui
-from dcpoc.analysis import headline_studies, study_key
-from dcpoc.i18n import LANGUAGES, t
+from dcpoc.report import summary as report
+from dcpoc.ui import page as ui
+from dcpoc.decision.analysis import headline_studies, study_key
+from dcpoc.ui.i18n import LANGUAGES, t
 
 lang, url = ui.start_page("rep.page_title")
 runs = ui.load_runs(url)

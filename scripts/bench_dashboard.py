@@ -108,7 +108,7 @@ def main() -> int:
         os.environ.update(DCPOC_HOME=tmp, DCPOC_DB=f"sqlite:///{tmp}/dcpoc.db",
                           DCPOC_NO_AUTOWORKER="1")
         os.environ.pop("DCPOC_PASSWORD", None)
-        from dcpoc.store import Store
+        from dcpoc.runs.store import Store
         start = time.perf_counter()
         n_rows = fill(Store(), args.runs, args.metric_rows)
         print(f"filled {args.runs} runs and {n_rows:,} metric rows in "

@@ -5,7 +5,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 if shutil.which("nvidia-smi") is None:
@@ -16,6 +18,8 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 REPO_ROOT = Path(__file__).resolve().parent.parent
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 
 @pytest.fixture
@@ -54,7 +58,7 @@ def train_tiny_runs(home: Path, study: str, seeds: tuple[str, ...] = ("1",), ste
 def skip_without_pdf_tools() -> None:
     """PDF tests need a Japanese TrueType font and poppler-utils (scripts/system-deps.sh installs
     both on Debian); elsewhere they are skipped with the reason."""
-    from dcpoc.report import ReportError, cjk_font
+    from dcpoc.report.summary import ReportError, cjk_font
     try:
         cjk_font()
     except ReportError:
@@ -75,7 +79,7 @@ def trained(trained_home, monkeypatch):
     """The trained database as this test's DCPOC_HOME / DCPOC_DB."""
     monkeypatch.setenv("DCPOC_HOME", str(trained_home))
     monkeypatch.setenv("DCPOC_DB", f"sqlite:///{trained_home / 'dcpoc.db'}")
-    from dcpoc.store import Store
+    from dcpoc.runs.store import Store
     return Store()
 
 
@@ -86,5 +90,54 @@ def trained_copy(trained_home, tmp_path, monkeypatch):
     shutil.copytree(trained_home, home)
     monkeypatch.setenv("DCPOC_HOME", str(home))
     monkeypatch.setenv("DCPOC_DB", f"sqlite:///{home / 'dcpoc.db'}")
-    from dcpoc.store import Store
+    from dcpoc.runs.store import Store
     return Store()
+
+
+# ----------------------------------------------------------------------------- shared helpers
+def start_worker(*args: str) -> subprocess.Popen:
+    """`python -m dcpoc worker ARGS` as a real subprocess (its stdout is the claims it made)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "dcpoc", "worker", *args], cwd=REPO_ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for(predicate, timeout: float = 60.0, every: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out waiting")
+
+
+@pytest.fixture
+def fresh_caches(monkeypatch):
+    """Cached frames live for the whole test process: start every test without them."""
+    monkeypatch.delenv("DCPOC_PASSWORD", raising=False)
+    monkeypatch.delenv("DCPOC_DATA_DIRS", raising=False)
+    import streamlit as st
+    st.cache_data.clear()
+
+
+def open_page(page: str, lang: str = "en", timeout: float = 60) -> "AppTest":
+    """A page of the dashboard through AppTest, entered from the home page as a person would."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=timeout)
+    at.query_params["lang"] = lang
+    at.run()
+    if page != "app.py":
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def by_label(widgets, label: str):
+    found = [w for w in widgets if w.label == label]
+    assert found, f"no widget labelled {label!r} among {[w.label for w in widgets]}"
+    return found[0]
+
+
+def errors(at: "AppTest") -> list[str]:
+    return [e.value for e in at.error]

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dcpoc.analysis import (config_differences, downsample, filter_runs, flatten,
+from dcpoc.decision.analysis import (config_differences, downsample, filter_runs, flatten,
                             headline_by_preset, headline_studies, live_runs_table, pareto_front,
                             run_environment, run_price_per_hour, run_summary, runs_table,
                             status_counts, with_cost)

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 from streamlit.testing.v1 import AppTest
 
-from dcpoc.store import Store
+from dcpoc.runs.store import Store
 
 from conftest import REPO_ROOT
 

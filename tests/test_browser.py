@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dcpoc.store import Store
+from dcpoc.runs.store import Store
 
 from conftest import REPO_ROOT
 

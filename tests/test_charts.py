@@ -3,7 +3,7 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from dcpoc.charts import (ARCH_COLORS, ARCH_LABELS, arch_bars, loss_curves, pareto_scatter,
+from dcpoc.ui.charts import (ARCH_COLORS, ARCH_LABELS, arch_bars, loss_curves, pareto_scatter,
                           val_loss_against)
 
 

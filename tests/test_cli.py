@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from dcpoc.store import Store
+from dcpoc.runs.store import Store
 
 from conftest import run_cli
 

@@ -2,7 +2,7 @@
 import pytest
 
 from dcpoc.costs import PriceError, device_kind, parse_price, peak_flops, run_cost_usd
-from dcpoc.store import Store
+from dcpoc.runs.store import Store
 
 from conftest import run_cli
 

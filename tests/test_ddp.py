@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from dcpoc.config import make_config
-from dcpoc.jobs import cancel_run, create_run, execute_run, run_worker, train_command
-from dcpoc.store import Store
+from dcpoc.runs.jobs import cancel_run, create_run, execute_run, run_worker, train_command
+from dcpoc.runs.store import Store
 from dcpoc.train import Distributed
 
-from test_jobs import start_worker, wait_for
+from conftest import start_worker, wait_for
 
 # grad_accum=2 so that each process also accumulates (model.no_sync on the first micro-batch).
 OVERRIDES = ["grad_accum=2", "eval_every=2", "ckpt_every=2"]

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dcpoc.analysis import (Interval, Thresholds, compare_equal_cost, compare_equal_tokens,
+from dcpoc.decision.analysis import (Interval, Thresholds, compare_equal_cost, compare_equal_tokens,
                             compute_multiplier, decide, fit_compute_curve, paired_t_interval,
                             project, t_quantile_975)
 

@@ -2,7 +2,9 @@
 one size is not enough evidence, and both pages say so in both languages."""
 import pytest
 
-from test_pages import by_label, errors, fresh_caches, open_page  # noqa: F401
+from conftest import by_label, errors, open_page
+
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 INSUFFICIENT = {"en": "Insufficient evidence", "ja": "根拠不足"}
 MORE_SIZES = {"en": "more model size", "ja": "モデルサイズをあと"}

@@ -6,13 +6,13 @@ import pytest
 
 from dcpoc.config import DEVICES
 from dcpoc.costs import DEFAULT_PRICES_USD_PER_HOUR
-from dcpoc.i18n import LANGUAGES, STRINGS, duration, num, t
-from dcpoc.store import STATUSES
+from dcpoc.ui.i18n import LANGUAGES, STRINGS, duration, num, t
+from dcpoc.runs.store import STATUSES
 
 from conftest import REPO_ROOT
 
 SOURCES = [REPO_ROOT / "app.py", *sorted((REPO_ROOT / "pages").glob("*.py")),
-           *sorted((REPO_ROOT / "dcpoc").glob("*.py"))]
+           *sorted((REPO_ROOT / "dcpoc").rglob("*.py"))]
 # Keys built at run time, by family.
 DYNAMIC = ([f"status.{s}" for s in STATUSES] + [f"settings.device.{d}" for d in DEVICES]
            + [f"settings.kind.{k}" for k in DEFAULT_PRICES_USD_PER_HOUR]
@@ -70,7 +70,7 @@ def test_num():
 
 
 def test_money_and_hours():
-    from dcpoc.i18n import hours, money
+    from dcpoc.ui.i18n import hours, money
     assert money(1234.5) == "$1,234.50" and money(0.004) == "< $0.01" and money(0) == "$0.00"
     assert money(math.nan) == "—" and hours(0.001) == "< 0.01" and hours(2.5) == "2.50"
     assert duration(0.2, "ja") == "1 秒未満"

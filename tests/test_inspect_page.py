@@ -5,7 +5,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dcpoc.store import Store
+from dcpoc.runs.store import Store
 
 from conftest import REPO_ROOT, home_env, train_tiny_runs
 

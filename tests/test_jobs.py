@@ -4,37 +4,18 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
 
 from dcpoc.config import ConfigError, make_config
 from dcpoc.data import CorpusError
-from dcpoc.jobs import (RunError, _take, cancel_run, create_run, launch_study, reap_lost_runs,
+from dcpoc.runs.jobs import (RunError, _take, cancel_run, create_run, launch_study, reap_lost_runs,
                         resume_run, retry_run, run_worker, worker_alive)
-from dcpoc.store import Store
-from dcpoc.studies import StudySpec
+from dcpoc.runs.store import Store
+from dcpoc.studies.spec import StudySpec
 
-from conftest import REPO_ROOT, run_cli
-
-
-def start_worker(*args: str) -> subprocess.Popen:
-    """`python -m dcpoc worker ARGS` as a real subprocess (its stdout is the claims it made)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "dcpoc", "worker", *args], cwd=REPO_ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_for(predicate, timeout: float = 60.0, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out waiting")
+from conftest import run_cli, start_worker, wait_for
 
 
 def queue_tiny(store, arch="transformer", steps=3, overrides=(), study=None) -> str:

@@ -6,43 +6,17 @@ import sys
 import time
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dcpoc.store import Store
+from dcpoc.runs.store import Store
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, by_label, errors, open_page
 
 PAGES = ["app.py", "pages/1_Launch.py", "pages/2_Runs.py", "pages/3_Compare.py",
          "pages/4_Settings.py", "pages/5_Inspect.py", "pages/6_Decision.py", "pages/7_Report.py"]
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches(monkeypatch):
-    """Cached frames live for the whole test process: start every test without them."""
-    monkeypatch.delenv("DCPOC_PASSWORD", raising=False)
-    monkeypatch.delenv("DCPOC_DATA_DIRS", raising=False)
-    st.cache_data.clear()
-
-
-def open_page(page: str, lang: str = "en") -> AppTest:
-    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
-    at.query_params["lang"] = lang
-    at.run()
-    if page != "app.py":
-        at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def by_label(widgets, label: str):
-    found = [w for w in widgets if w.label == label]
-    assert found, f"no widget labelled {label!r} among {[w.label for w in widgets]}"
-    return found[0]
-
-
-def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -100,8 +74,8 @@ def test_runs_page_shows_progress_trend_curves_log_and_environment(trained):
 
 @pytest.mark.parametrize("page", PAGES)
 def test_pages_with_queued_runs_beside_finished_ones(trained_copy, page):
-    from dcpoc.jobs import launch_study
-    from dcpoc.studies import StudySpec
+    from dcpoc.runs.jobs import launch_study
+    from dcpoc.studies.spec import StudySpec
     launch_study(trained_copy, StudySpec(name="later", steps=5), start_worker=False)
     at = open_page(page, "ja")
     assert not errors(at)
@@ -256,7 +230,7 @@ def test_launch_warns_that_one_size_cannot_give_the_multiplier(launch_page):
 
 def test_launch_shows_reference_gpu_priced_on_a_gpu_but_does_not_launch_it_here(dcpoc_home,
                                                                                monkeypatch):
-    from dcpoc import ui
+    from dcpoc.ui import page as ui
     monkeypatch.setenv("DCPOC_NO_AUTOWORKER", "1")
     monkeypatch.setattr(ui, "detect_gpu", lambda: None)
     ui.detected_gpu.clear()

@@ -4,12 +4,12 @@ import pytest
 
 from dcpoc import costs
 from dcpoc.config import make_config
-from dcpoc.planning import (MAX_RUNS_PER_STUDY, PLANNING_GPU, STARTUP_S_PER_RUN, LaunchForm,
+from dcpoc.studies.planning import (MAX_RUNS_PER_STUDY, PLANNING_GPU, STARTUP_S_PER_RUN, LaunchForm,
                             check_form, detect_gpu, estimate_device, estimate_study, form_choices,
                             form_from_spec, form_state, measured_throughput, parse_lr_grid,
                             parse_seeds, plan_only, plan_table, preview_study, runnable_presets,
                             start_form)
-from dcpoc.studies import REFERENCE_STUDIES, StudySpec, plan_stages, plan_study, reference_study
+from dcpoc.studies.spec import REFERENCE_STUDIES, StudySpec, plan_stages, plan_study, reference_study
 
 CPU = ["tiny", "cpu-xs", "cpu-s", "cpu-demo"]
 
@@ -244,9 +244,9 @@ def test_reference_gpu_is_planned_everywhere_but_launched_only_with_a_gpu():
 
 
 def test_every_launch_key_built_at_run_time_is_translated():
-    from dcpoc.i18n import LANGUAGES, STRINGS
-    from dcpoc.planning import BUDGET_KINDS
-    from dcpoc.studies import SWEEPS
+    from dcpoc.ui.i18n import LANGUAGES, STRINGS
+    from dcpoc.studies.planning import BUDGET_KINDS
+    from dcpoc.studies.spec import SWEEPS
     keys = ([f"launch.budget.{k}" for k in BUDGET_KINDS] + [f"launch.sweep.{s}" for s in SWEEPS]
             + [f"launch.start.{s}" for s in ["blank", *REFERENCE_STUDIES]]
             + [f"launch.plan.stage{n}" for n in (1, 2)]
@@ -270,13 +270,13 @@ def _study_runs(presets=("tiny",), seeds=(1, 2), status="succeeded"):
 
 
 def _decision(verdict, needed=()):
-    from dcpoc.analysis import Decision
+    from dcpoc.decision.analysis import Decision
     return Decision(verdict, needed=list(needed))
 
 
 def test_next_step_adds_the_next_preset_with_the_same_seeds():
-    from dcpoc.planning import next_step
-    from dcpoc.studies import StudySpec
+    from dcpoc.studies.planning import next_step
+    from dcpoc.studies.spec import StudySpec
     runs = _study_runs()
     step = next_step(_decision("INSUFFICIENT", [("need.sizes", {"n": 1, "have": 1})]), runs, "st")
     assert [(r.preset, r.model.arch, r.train.seed, r.train.steps) for r in step.plan] == [
@@ -289,7 +289,7 @@ def test_next_step_adds_the_next_preset_with_the_same_seeds():
 
 
 def test_next_step_adds_seeds_everywhere_and_uses_measured_speed():
-    from dcpoc.planning import next_step
+    from dcpoc.studies.planning import next_step
     runs = _study_runs(presets=("tiny", "cpu-xs"), seeds=(1,))
     step = next_step(_decision("INSUFFICIENT", [("need.seeds", {"n": 2, "have": 1})]), runs, "st")
     assert sorted((r.preset, r.model.arch, r.train.seed) for r in step.plan) == sorted(
@@ -305,7 +305,7 @@ def test_next_step_adds_seeds_everywhere_and_uses_measured_speed():
 
 
 def test_next_step_by_verdict():
-    from dcpoc.planning import next_step
+    from dcpoc.studies.planning import next_step
     runs = _study_runs()
     conditional = next_step(_decision("CONDITIONAL"), runs, "st")
     assert {(r.preset, r.train.seed) for r in conditional.plan} == {("tiny", 3)}

@@ -14,11 +14,11 @@ from datetime import timedelta
 import pytest
 
 from dcpoc.config import make_config
-from dcpoc.jobs import create_run, now_utc, run_worker
-from dcpoc.store import Store
+from dcpoc.runs.jobs import create_run, now_utc, run_worker
+from dcpoc.runs.store import Store
 
 from conftest import REPO_ROOT
-from test_jobs import wait_for
+from conftest import wait_for
 
 PG_URL = os.environ.get("DCPOC_TEST_PG_URL")
 needs_pg = pytest.mark.skipif(not PG_URL, reason="DCPOC_TEST_PG_URL is not set (a SQLAlchemy URL "
@@ -96,7 +96,7 @@ def test_one_worker_per_host_and_device(pg_url):
 CLAIMER = """
 import json, os, sys, time
 from pathlib import Path
-from dcpoc.store import Store
+from dcpoc.runs.store import Store
 store, me, go = Store(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 (go.parent / f"ready-{me}").touch()
 while not go.exists():   # start together, for a real race

@@ -3,9 +3,9 @@ import re
 
 import pytest
 
-from dcpoc import report
+from dcpoc.report import summary as report
 from conftest import skip_without_pdf_tools
-from test_pages import fresh_caches  # noqa: F401
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 EVIL = '<script>alert(1)</script> & "x"'
 
@@ -100,8 +100,8 @@ def test_report_command_writes_pdf_and_pptx(trained, tmp_path, fmt):
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_markdown_has_the_next_step_with_its_cost_and_meeting_phrases(trained, lang):
-    from dcpoc import planning
-    from dcpoc.i18n import duration, money
+    from dcpoc.studies import planning
+    from dcpoc.ui.i18n import duration, money
     runs = trained.list_runs()
     summary = report.build_summary(runs, "s1")
     md = report.render(summary, "md", lang).decode()
@@ -129,7 +129,7 @@ def test_markdown_has_the_next_step_with_its_cost_and_meeting_phrases(trained, l
 
 
 def test_markdown_escape_keeps_versions_readable_and_user_text_inert():
-    from dcpoc.report import _md_escape
+    from dcpoc.report.summary import _md_escape
     assert _md_escape("torch 2.13.0, 2026-11-29") == "torch 2.13.0, 2026-11-29"
     assert _md_escape("1. first\n# not a heading *bold*") == "1\\. first # not a heading \\*bold\\*"
     assert _md_escape("- item") == "\\- item" and _md_escape("[x](javascript:1)") == "\\[x\\]\\(javascript:1\\)"

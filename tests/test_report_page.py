@@ -7,9 +7,11 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from conftest import run_cli, skip_without_pdf_tools
-from dcpoc import report
-from dcpoc.i18n import t
-from test_pages import by_label, errors, fresh_caches, open_page  # noqa: F401
+from dcpoc.report import summary as report
+from dcpoc.ui.i18n import t
+from conftest import by_label, errors, open_page
+
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 STAMP = re.compile(rb"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")   # the summary's minute, in the footer
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dcpoc.store import Store, StoreError, UnknownRunError, default_url, new_run_id
+from dcpoc.runs.store import Store, StoreError, UnknownRunError, default_url, new_run_id
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -236,7 +236,7 @@ def test_pragmas_on_fresh_connection(store, url):
 
 WRITER = textwrap.dedent("""
     import sys
-    from dcpoc.store import Store
+    from dcpoc.runs.store import Store
     store = Store(sys.argv[1])
     own, shared, name = sys.argv[2], sys.argv[3], sys.argv[4]
     for b in range(200):

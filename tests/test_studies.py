@@ -6,9 +6,9 @@ import math
 import pandas as pd
 import pytest
 
-from dcpoc import tuning
+from dcpoc.decision import tuning
 from dcpoc.config import ConfigError
-from dcpoc.studies import (REFERENCE_STUDIES, StudySpec, carry_lr, default_lr_grid, ladder_problems,
+from dcpoc.studies.spec import (REFERENCE_STUDIES, StudySpec, carry_lr, default_lr_grid, ladder_problems,
                            plan_stages, plan_study, reference_study)
 
 from conftest import run_cli
@@ -169,9 +169,10 @@ MINI = dict(name="mini-reference", question="same loss for less?", presets=["tin
 
 
 def test_shrunken_reference_study_runs_through_the_worker_into_a_report(dcpoc_home):
-    from dcpoc import analysis, report
-    from dcpoc.jobs import launch_study, run_worker, study_stage
-    from dcpoc.store import Store
+    from dcpoc.decision import analysis
+    from dcpoc.report import summary as report
+    from dcpoc.runs.jobs import launch_study, run_worker, study_stage
+    from dcpoc.runs.store import Store
     store = Store()
     first = launch_study(store, StudySpec(**MINI), start_worker=False)
     assert len(first) == 8 and study_stage(store, "mini-reference")["state"] == "sweeping"
@@ -197,7 +198,7 @@ def test_shrunken_reference_study_runs_through_the_worker_into_a_report(dcpoc_ho
     assert summary.decision.lr_sensitivity["best"] == best
     ja = report.to_markdown(summary, "ja")
     assert "## 学習率への感度" in ja and "DCFormer には専用の調整が必要" in ja
-    from dcpoc.planning import next_step                  # a larger size keeps the swept rates
+    from dcpoc.studies.planning import next_step                  # a larger size keeps the swept rates
     step = next_step(analysis.Decision("INSUFFICIENT", needed=[("need.sizes", {"n": 1, "have": 2})]),
                      runs, "mini-reference")
     assert {r.preset for r in step.plan} == {"cpu-s"}
@@ -210,8 +211,8 @@ def test_later_stage_waits_for_the_sweep_and_is_queued_once(dcpoc_home):
     still answers the sweep) -> the larger sizes are queued, and a second advance (another worker)
     finds the stage already flipped and queues nothing. A second staged sweep into the same study
     is refused."""
-    from dcpoc.jobs import advance_studies, launch_study, retry_run, study_stage
-    from dcpoc.store import Store
+    from dcpoc.runs.jobs import advance_studies, launch_study, retry_run, study_stage
+    from dcpoc.runs.store import Store
     store = Store()
     ids = launch_study(store, StudySpec(**MINI), start_worker=False)
     assert advance_studies(store) == [] and study_stage(store, "mini-reference")["state"] == "sweeping"
@@ -243,8 +244,8 @@ def test_later_stage_waits_for_the_sweep_and_is_queued_once(dcpoc_home):
 
 def test_a_study_with_two_worker_slots_trains_two_runs_at_once(dcpoc_home):
     import time
-    from dcpoc.jobs import launch_study, worker_alive
-    from dcpoc.store import Store
+    from dcpoc.runs.jobs import launch_study, worker_alive
+    from dcpoc.runs.store import Store
     store = Store()
     ids = launch_study(store, StudySpec(name="pair", presets=["tiny"], seeds=[1, 2], steps=30,
                                         overrides=["threads=1"], device="cpu", workers=2))
@@ -271,7 +272,7 @@ def test_best_rate_is_chosen_per_corpus_and_unkeyed_runs_stay():
 
 
 def test_a_diverged_high_rate_is_a_sweep_result_not_a_failure():
-    from dcpoc.analysis import decide
+    from dcpoc.decision.analysis import decide
     rows = []
     for preset, params, tf, dc in (("cpu-xs", 1e5, 2.0, 1.9), ("cpu-s", 3e5, 1.8, 1.7), ("cpu-demo", 8e5, 1.6, 1.5)):
         for seed, eps in ((1, 0.0), (2, 0.004)):
@@ -293,7 +294,7 @@ def test_a_diverged_high_rate_is_a_sweep_result_not_a_failure():
     assert reason["rates"] == ("cpu-xs: Transformer++ 1e-3, DCFormer 1e-3; cpu-s: Transformer++ 1e-3, "
                                "DCFormer 1e-3; cpu-demo: Transformer++ 1e-3, DCFormer 1e-3")
     assert (reason["n"], reason["excluded"]) == (12, 6)
-    from dcpoc.report import lr_sweep_table
+    from dcpoc.report.summary import lr_sweep_table
     table = lr_sweep_table(decision, "en")
     assert set(table.loc[table["Learning rate"].eq("3e-3"), "DCFormer"]) == {"diverged"}
     risk = dict(decision.risks)["risk.lr_diverged"]
@@ -301,7 +302,7 @@ def test_a_diverged_high_rate_is_a_sweep_result_not_a_failure():
 
 
 def test_next_step_keeps_the_study_settings():
-    from dcpoc.planning import study_spec_from_runs
+    from dcpoc.studies.planning import study_spec_from_runs
     plan = plan_study(reference_study("reference-cpu"))
     runs = pd.DataFrame([{"id": f"r{i}", "study": "ref", "preset": r.preset, "arch": r.model.arch,
                           "seed": r.train.seed, "config": r.to_dict(), "total_steps": r.train.steps,

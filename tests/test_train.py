@@ -9,8 +9,8 @@ import time
 import pytest
 
 from dcpoc.config import make_config
-from dcpoc.jobs import create_run, execute_run
-from dcpoc.store import Store
+from dcpoc.runs.jobs import create_run, execute_run
+from dcpoc.runs.store import Store
 from dcpoc.train import Distributed, NullSink, StopSignals, _setup, lr_at
 
 from conftest import REPO_ROOT

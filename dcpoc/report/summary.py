@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import analysis, planning
-from .config import ARCH_LABELS
-from .studies import ladder
-from .i18n import duration, hours, money, t
+from ..decision import analysis
+from ..studies import planning
+from ..config import ARCH_LABELS
+from ..studies.spec import ladder
+from ..ui.i18n import duration, hours, money, t
 
 _FORMAT_KEYS = ("net_low", "net_high", "diff_low", "diff_high", "m_low", "m_high")
 
@@ -185,7 +186,7 @@ def to_markdown(summary: Summary, lang: str) -> str:
 
 def _chart_spec(summary: Summary, lang: str) -> str:
     """The trade-off chart's Vega-Lite JSON; '' with nothing to draw."""
-    from .charts import pareto_scatter
+    from ..ui.charts import pareto_scatter
     table = analysis.run_summary(summary.runs)
     if table.empty:
         return ""
@@ -194,7 +195,7 @@ def _chart_spec(summary: Summary, lang: str) -> str:
 
 def _lr_chart_spec(summary: Summary, lang: str) -> str:
     """The loss-against-learning-rate chart's Vega-Lite JSON; '' without a sweep."""
-    from .charts import lr_curves
+    from ..ui.charts import lr_curves
     table = summary.decision.lr_sweep
     if table is None or table.empty:
         return ""

@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .config import ARCH_LABELS
+from ..config import ARCH_LABELS
 from .i18n import t
 
 ARCH_COLORS = {"transformer": "#4C78A8", "dcformer": "#E45756"}   # blue / red, colour-blind safe

@@ -12,13 +12,14 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from . import costs, tuning
-from .analysis import counted_runs, run_nproc
-from .config import ARCHS, DEVICES, PRESETS, ConfigError, RunConfig, make_config
-from .counts import count_parameters, flops_per_token
-from .i18n import t
-from .security import BUILTIN_CORPORA, CorpusPathError, confine_corpus
-from .studies import (MAX_NAME_LENGTH, REFERENCE_STUDIES, StudyPlan, StudySpec,
+from .. import costs
+from ..decision import tuning
+from ..decision.analysis import counted_runs, run_nproc
+from ..config import ARCHS, DEVICES, PRESETS, ConfigError, RunConfig, make_config
+from ..counts import count_parameters, flops_per_token
+from ..ui.i18n import t
+from ..security import BUILTIN_CORPORA, CorpusPathError, confine_corpus
+from .spec import (MAX_NAME_LENGTH, REFERENCE_STUDIES, StudyPlan, StudySpec,
                       default_lr_grid, ladder, ladder_problems, plan_stages, plan_study,
                       reference_study, validate_name)
 
@@ -281,7 +282,7 @@ def plan_table(stages: StudyPlan, lang: str = "en") -> pd.DataFrame:
     """The runs as a table in lang, one row per stage, preset, learning rate and architecture
     with its seeds: stage 1 is queued at launch, stage 2 (a sweep at the smallest size only)
     after the sweep, at each architecture's best rate."""
-    from .charts import ARCH_LABELS   # altair: only where a table is drawn, not in the CLI
+    from ..ui.charts import ARCH_LABELS   # altair: only where a table is drawn, not in the CLI
     rows: dict[tuple, dict] = {}
     for stage, runs in ((1, stages.first), (2, stages.later)):
         for run in runs:

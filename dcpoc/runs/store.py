@@ -31,7 +31,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from .config import ARCHS
+from ..config import ARCHS
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 _SQLITE_MAGIC = b"SQLite format 3\x00"

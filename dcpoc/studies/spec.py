@@ -11,8 +11,8 @@ import math
 import unicodedata
 from dataclasses import dataclass, field
 
-from .config import ARCHS, PRESETS, ConfigError, RunConfig, make_config
-from .counts import count_parameters
+from ..config import ARCHS, PRESETS, ConfigError, RunConfig, make_config
+from ..counts import count_parameters
 
 MAX_NAME_LENGTH = 80
 SWEEPS = ("none", "smallest", "each")

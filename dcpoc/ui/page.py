@@ -9,9 +9,9 @@ import streamlit as st
 
 from .charts import ARCH_LABELS
 from .i18n import LANGUAGES, STRINGS, t
-from .planning import Problem, detect_gpu
-from .security import password_matches
-from .store import Store, StoreError, default_url
+from ..studies.planning import Problem, detect_gpu
+from ..security import password_matches
+from ..runs.store import Store, StoreError, default_url
 
 # (script relative to app.py, i18n key of its label, icon); app.py lists the sidebar in this order
 PAGES = [("app.py", "nav.home", "🏠"), ("pages/1_Launch.py", "nav.launch", "🚀"),

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .config import ARCHS, PRESETS
+from ..config import ARCHS, PRESETS
 
 CELL = ["preset", "tokens", "arch"]   # + corpus_fingerprint where the runs have one
 TABLE_COLUMNS = ["preset", "tokens", "arch", "lr", "n", "loss", "loss_sd", "best", "edge"]

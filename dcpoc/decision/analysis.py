@@ -9,10 +9,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from . import costs
+from .. import costs
 from . import tuning
-from .config import ARCH_LABELS, ARCHS
-from .studies import ladder
+from ..config import ARCH_LABELS, ARCHS
+from ..studies.spec import ladder
 from .tuning import at_best_lr
 
 RUNS_TABLE_COLUMNS = ["id", "study", "arch", "preset", "status", "seed", "lr", "step", "total_steps",

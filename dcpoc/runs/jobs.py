@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import __version__, costs
-from .config import ConfigError, RunConfig
-from .analysis import counted_runs
+from .. import __version__, costs
+from ..config import ConfigError, RunConfig
+from ..decision.analysis import counted_runs
 from .store import Store, StoreError, UnknownRunError
-from .studies import StudySpec, carry_lr, ladder, plan_stages, validate_name
-from .tuning import best_lrs, run_lr
+from ..studies.spec import StudySpec, carry_lr, ladder, plan_stages, validate_name
+from ..decision.tuning import best_lrs, run_lr
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 LOST_AFTER_S = 30.0       # a running run whose heartbeat is older is lost
 WORKER_BEAT_S = 2.0       # worker heartbeat period (its own row and the run it supervises)
 WORKER_STALE_S = 15.0     # a worker silent this long is dead
@@ -195,7 +195,7 @@ def execute_run(store: Store, run_id: str, *, resume: bool = False, progress: bo
         if resume and not (folder / _checkpoint_name()).exists():
             print(f"no checkpoint under {folder} on {socket.gethostname()}: training run {run_id} "
                   "from step 0", file=sys.stderr)
-    from .train import train   # it turns SIGTERM / Ctrl-C into a stop at the next step boundary
+    from ..train import train   # it turns SIGTERM / Ctrl-C into a stop at the next step boundary
     return train(run, folder, StoreSink(store, run_id), resume=resume, progress=progress)
 
 
@@ -239,7 +239,7 @@ def _not_claimable(store: Store, run_id: str) -> str:
 
 
 def _checkpoint_name() -> str:
-    from .train import CHECKPOINT_NAME
+    from ..train import CHECKPOINT_NAME
     return CHECKPOINT_NAME
 
 
@@ -308,7 +308,7 @@ def launch_study(store: Store, spec: StudySpec, *, start_worker: bool = True) ->
     """Queue the study's first stage (ConfigError / CorpusError before anything is written) and
     start a worker unless one is alive; returns the run ids in queue order. With a sweep at the
     smallest size, the larger sizes are queued by advance_studies once the sweep has finished."""
-    from .data import load_corpus    # reads the corpus once: validation and fingerprint
+    from ..data import load_corpus    # reads the corpus once: validation and fingerprint
     plan = plan_stages(spec)
     corpus = load_corpus(spec.corpus)
     name = validate_name(spec.name)

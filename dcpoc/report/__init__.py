@@ -1,0 +1,1 @@
+"""The meeting summary of a study in four formats (Markdown, HTML, PDF, PPTX) and two languages."""
