@@ -1,23 +1,22 @@
 """dcpoc home page: the headline numbers so far, runs by status, the latest runs, where to start."""
 import streamlit as st
 
-from dcpoc.report import summary as report
+from dcpoc import report
+from dcpoc.decision import (Target, Thresholds, headline_by_preset, headline_studies, run_summary,
+                            runs_table, status_counts)
 from dcpoc.ui import page as ui
-from dcpoc.decision.analysis import (decide, headline_by_preset, headline_studies, run_summary, runs_table,
-                            status_counts, study_key)
 from dcpoc.ui.charts import ARCH_LABELS, pareto_scatter
 from dcpoc.ui.i18n import num, t
-from dcpoc.studies.planning import next_step
 
-st.set_page_config(page_title="dcpoc", page_icon="⚖️", layout="wide")
+st.set_page_config(page_title="dcpoc", page_icon=ui.APP_ICON, layout="wide")
 lang, url = ui.start_page("app.title")
 st.caption(t("app.caption", lang))
 runs = ui.load_runs(url)
 
 if runs.empty:
     st.info(t("home.empty", lang))
-    st.page_link("pages/1_Launch.py", label=t("home.go_launch", lang), icon="🚀",
-                 query_params={"lang": lang})
+    st.page_link("pages/1_Launch.py", label=t("home.go_launch", lang),
+                 icon=ui.ICONS["pages/1_Launch.py"], query_params={"lang": lang})
     st.caption(t("home.empty_cli", lang))
     st.code("python -m dcpoc train --arch dcformer --preset cpu-demo --steps 300 --seed 1 --corpus pydoc")
     st.stop()
@@ -29,8 +28,8 @@ with st.container(border=True):
         study = st.selectbox(t("col.study", lang), studies, key="home_study",
                              format_func=lambda s: s or t("home.no_study", lang))
         st.caption(t("home.scope", lang))
-        scoped = runs[study_key(runs).eq(study)]
-        decision = decide(runs, study, val_curves=ui.load_metrics(url, tuple(scoped["id"]), ("val_loss",)))
+        found = ui.study_decision(url, study, Thresholds(), Target())   # the Decision page's defaults
+        decision = found.decision
         (st.success if decision.verdict == "GO" else st.error if decision.verdict == "NO-GO"
          else st.warning)(report.verdict_line(decision, lang))
         for question, answer in report.answers(decision, lang):
@@ -44,14 +43,14 @@ with st.container(border=True):
         c3.metric(t("dec.speed", lang), num(mult.speed_ratio, ".2f", "×"))
         for reason in decision.reasons + decision.needed:
             st.markdown(f"- {report.say(reason, lang)}")
-        step_line = report.next_step_line(next_step(decision, runs, study), lang)
+        step_line = report.next_step_line(found.next, lang)
         if step_line:
-            st.info(step_line, icon="➡️")
-        summary = run_summary(scoped)
+            st.info(step_line, icon=ui.NEXT_ICON)
+        summary = run_summary(found.runs)
         if len(summary):
             st.altair_chart(pareto_scatter(summary, lang))
-        st.page_link("pages/6_Decision.py", label=t("dec.open_decision", lang), icon="🧭",
-                     query_params={"lang": lang})
+        st.page_link("pages/6_Decision.py", label=t("dec.open_decision", lang),
+                     icon=ui.ICONS["pages/6_Decision.py"], query_params={"lang": lang})
     else:
         study = None
         st.info(t("home.no_results", lang))

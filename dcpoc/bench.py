@@ -16,8 +16,9 @@ from pathlib import Path
 import torch
 
 from .config import ConfigError, make_config
+from .distributed import device_name, resolve_device
 from .model import LanguageModel, count_parameters
-from .train import device_name, make_optimizer, resolve_device
+from .train import make_optimizer
 
 
 def _cpu_model() -> str:
@@ -238,7 +239,7 @@ def bench_gpu() -> dict:
 
 
 def write_result(result: dict, out: str | None) -> Path:
-    from .runs.jobs import home_dir
+    from .runs import home_dir
     path = Path(out) if out else home_dir() / f"bench-{result['benchmark']}-{int(time.time())}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))

@@ -10,7 +10,7 @@ from typing import Sequence
 
 from .costs import PriceError
 from .config import ARCHS, DEVICES, PRESETS, ConfigError, config_keys, make_config
-from .data import CorpusError, load_corpus
+from .data import CorpusError
 from .studies.spec import REFERENCE_STUDIES, SWEEPS
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, CorpusError, PriceError)
@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_worker_parser(sub)
     _add_study_parser(sub)
     _add_generate_parsers(sub)
+    p = sub.add_parser("db", help="the database's schema revision: show it or upgrade it")
+    p.add_argument("action", choices=("current", "upgrade"), help="upgrade: to this dcpoc's "
+                   "revision (an SQLite file is backed up beside itself first)")
     return parser
 
 
@@ -161,8 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         commands = {"train": cmd_train, "runs": cmd_runs, "prices": cmd_prices, "bench": cmd_bench,
-                    "worker": cmd_worker, "study": cmd_study, "generate": cmd_generate,
-                    "inspect": cmd_inspect, "report": cmd_report}
+                    "worker": cmd_worker, "study": _cmd_study, "generate": cmd_generate,
+                    "inspect": cmd_inspect, "report": cmd_report, "db": cmd_db}
         return commands[args.command](args)
     except _user_errors() as e:
         print(f"error: {e}", file=sys.stderr)
@@ -179,18 +182,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """The errors a user can cause and act on. The training module's are included once it is loaded
-    (it imports torch, which commands like `runs` never need)."""
-    from .runs.jobs import RunError
+    """The errors a user can cause and act on. The checkpoint module's are included once it is
+    loaded (it imports torch, which commands like `runs` never need)."""
+    from .runs import RunError
     from .runs.store import StoreError
     errors = [*USER_ERRORS, StoreError, RunError]
-    if "dcpoc.train" in sys.modules:
-        errors.append(sys.modules["dcpoc.train"].CheckpointError)
+    if "dcpoc.checkpoint" in sys.modules:
+        errors.append(sys.modules["dcpoc.checkpoint"].CheckpointError)
     return tuple(errors)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .runs.jobs import create_run, execute_run
+    from .runs import Status, create_run, execute_run
     from .runs.store import Store
     if args.resume and args.run_id:
         raise ConfigError("give --resume or --run-id, not both")
@@ -207,47 +210,42 @@ def cmd_train(args: argparse.Namespace) -> int:
         corpus = preflight(run)   # bad device, kernels or data: fail before anything is written
         store = Store()
         run_id = create_run(store, run, corpus_fingerprint=corpus.fingerprint, study=args.study,
-                            status="running")
+                            status=Status.RUNNING)
         print(f"run {run_id}: {run.model.arch} {run.preset}, {run.train.steps} steps, "
               f"corpus {corpus.spec} ({len(corpus.data):,} bytes)", file=sys.stderr)
         summary = execute_run(store, run_id, progress=not args.no_progress)
     if int(os.environ.get("RANK", "0")) > 0:   # a torchrun follower: rank 0 reports
-        return 0 if summary["status"] in ("succeeded", "cancelled") else 1
+        return 0 if summary["status"] in (Status.SUCCEEDED, Status.CANCELLED) else 1
     loss = summary["final_val_loss"]
     print(f"run {run_id} {summary['status']}: step {summary['step']}, val loss {loss:.4f} nats/byte, "
           f"{loss / math.log(2):.4f} bits/byte, {summary['tokens_per_s']:.0f} tokens/s, "
           f"{summary['wall_s']:.1f} s ({100 * summary['record_s'] / max(summary['wall_s'], 1e-9):.2f}% "
           "of it recording metrics)" + (f" ({summary['error']})" if summary["error"] else ""))
-    return 0 if summary["status"] in ("succeeded", "cancelled") else 1
+    return 0 if summary["status"] in (Status.SUCCEEDED, Status.CANCELLED) else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import summary as report
+    from . import report
+    from .decision import load_decision
     from .runs.store import Store
     store = Store()
-    study = store.get_study(args.study)
-    if study is None:
+    if store.get_study(args.study) is None:
         print(f"error: no study named '{args.study}'", file=sys.stderr)
         return 2
-    runs = store.list_runs()
-    ids = runs.loc[runs["study"].eq(args.study), "id"].tolist()
-    curves = store.get_metrics(ids, keys=["val_loss"]) if ids else None
-    infer = store.list_benchmarks("infer")
-    summary = report.build_summary(runs, args.study, study.get("question", ""), curves,
-                                   inference=infer[0]["result"] if infer else None)
+    sd = load_decision(store, args.study)      # the store's price table, as every page uses
     try:
-        data = report.render(summary, args.format, args.lang)
+        data = report.render(sd, args.format, args.lang)
     except report.ReportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     with open(args.out, "wb") as out:
         out.write(data)
-    print(f"{summary.decision.verdict}: wrote {args.out}")
+    print(f"{sd.decision.verdict}: wrote {args.out}")
     return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .decision.analysis import runs_table
+    from .decision import runs_table
     from .runs.store import Store
     frame = runs_table(Store().list_runs(study=args.study, status=args.status, arch=args.arch))
     if args.json:
@@ -321,8 +319,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    from .runs.migrate import db_command
+    print(db_command(args.action))
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
-    from .runs.jobs import run_worker
+    from .runs import run_worker
     from .runs.store import Store
     n = run_worker(Store(), forever=args.forever, poll_s=args.poll, device=args.device,
                    lost_after_s=args.lost_after)
@@ -330,138 +334,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_study(args: argparse.Namespace) -> int:
-    from .runs.store import Store
-    if args.study_command == "list":
-        return _study_list(Store(), args.json)
-    spec = _study_spec(args)
-    if args.study_command == "plan":
-        return _study_plan(Store(), spec)
-    from .runs.jobs import home_dir, launch_study, start_workers
-    store = Store()
-    ids = launch_study(store, spec, start_worker=False)
-    print(f"queued {len(ids)} runs of study '{spec.name.strip()}': {', '.join(ids)}")
-    if args.no_worker:
-        print("no worker started: run `python -m dcpoc worker` to train them")
-        return 0
-    pids = start_workers(store, spec.workers)
-    print(f"{len(pids)} worker(s) started (pid {', '.join(map(str, pids))}, log "
-          f"{home_dir() / 'worker.log'})" if pids else
-          "a worker is already running; it will take these runs")
-    return 0
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _study_spec(args: argparse.Namespace):
-    """The StudySpec of `study plan|launch`: a reference study or the defaults, changed by every
-    option given."""
-    from .studies.planning import parse_seeds
-    from .studies.spec import StudySpec, reference_study
-    spec = reference_study(args.reference) if args.reference else StudySpec(name=args.name or "")
-    if not args.reference and not args.name:
-        raise ConfigError("give the study a --name (or start from --reference)")
-    if args.seeds is not None:
-        try:
-            spec.seeds = parse_seeds(args.seeds)
-        except ValueError:
-            raise ConfigError(f"--seeds '{args.seeds}': write distinct integers >= 0 separated by "
-                              "commas") from None
-    if args.lrs is not None:
-        try:
-            spec.lr_grid = [float(x) for x in _split(args.lrs)]
-        except ValueError:
-            raise ConfigError(f"--lrs '{args.lrs}': write rates separated by commas, e.g. "
-                              "3e-4,1e-3,3e-3") from None
-    if any(x is not None for x in (args.steps, args.tokens, args.tokens_per_param)):
-        spec.steps, spec.tokens, spec.tokens_per_param = args.steps, args.tokens, args.tokens_per_param
-    for field_name in ("name", "question", "corpus", "device", "nproc", "sweep", "evals_per_run",
-                       "workers"):
-        if getattr(args, field_name, None) is not None:
-            setattr(spec, field_name, getattr(args, field_name))
-    if args.presets is not None:
-        spec.presets = _split(args.presets)
-    if args.archs is not None:
-        spec.archs = _split(args.archs)
-    spec.overrides = [*spec.overrides, *args.overrides]
-    return spec
-
-
-def _study_plan(store, spec) -> int:
-    from .counts import count_parameters
-    from .ui.i18n import t
-    from .studies.planning import detect_gpu, estimate_device, estimate_study, measured_throughput
-    from .studies.spec import ladder_problems, plan_stages
-    plan = plan_stages(spec)
-    load_corpus(spec.corpus)   # a bad corpus is reported now, not when the runs start
-    device = estimate_device(spec.device, detect_gpu())
-    measured = measured_throughput(store.list_runs())
-    prices = store.get_setting("prices", None)
-    print(f"study '{spec.name.strip()}': {len(plan.runs)} runs, estimated for {device}")
-    print(f"{'preset':<11}{'arch':<12}{'seed':>5}{'lr':>9}{'steps':>9}{'tokens':>13}{'params':>12}"
-          f"{'nproc':>6}{'time':>10}{'$':>10}")
-    for later, run in [(False, r) for r in plan.first] + [(True, r) for r in plan.later]:
-        one = estimate_study([run], device, measured, prices)
-        lr = "best*" if later else f"{run.train.lr:g}"
-        print(f"{run.preset:<11}{run.model.arch:<12}{run.train.seed:>5}{lr:>9}{run.train.steps:>9,}"
-              f"{one['tokens']:>13,}{count_parameters(run.model)['total']:>12,}{run.train.nproc:>6}"
-              f"{_duration(one['wall_s']):>10}{one['cost_usd']:>10.2f}")
-    total = estimate_study(plan.runs, device, measured, prices)
-    print(f"total: {_duration(total['wall_s'])} of training one run after another, "
-          f"{total['device_hours']:.2f} device-hours, ${total['cost_usd']:.2f} "
-          f"({total['n_measured']} of {total['n_runs']} runs from measured throughput, the rest "
-          "from FLOP counts)")
-    if spec.workers > 1:
-        print(f"with {spec.workers} CPU worker slots (`study launch` starts them): about "
-              f"{_duration(total['wall_s'] / spec.workers)}")
-    if plan.later:
-        print("* best: each architecture's best rate of the sweep at the smallest size; these "
-              "runs are queued when the sweep has finished")
-    for key, values in ladder_problems(spec):
-        print("warning: " + t(key, "en").format(**values))
-    return 0
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
-
-
-STAGE_WORDS = {"sweeping": "running; the larger sizes wait for it",
-               "blocked": "runs missing, retry them on the Runs page",
-               "ready": "done; the larger sizes are queued by the next worker",
-               "queued": "done; larger sizes queued with the best rates"}
-
-
-def _study_list(store, as_json: bool) -> int:
-    from .runs.jobs import study_stage
-    from .runs.store import STATUSES
-    studies = store.list_studies()
-    runs = store.list_runs()
-    counts = runs.groupby(["study", "status"]).size().unstack(fill_value=0)
-    rows = []
-    for study in studies.itertuples():
-        by_status = counts.loc[study.name] if study.name in counts.index else {}
-        stage = study_stage(store, study.name)
-        rows.append({"name": study.name, "runs": int(study.n_runs),
-                     **{s: int(by_status.get(s, 0)) for s in STATUSES},
-                     "created_at": study.created_at.isoformat(), "question": study.question,
-                     "stage": stage["state"], "carried_lr": stage.get("best", {}),
-                     **({"missing": stage["missing"]} if "missing" in stage else {})})
-    if as_json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-    elif not rows:
-        print("no studies yet: queue one with `python -m dcpoc study launch --name NAME`")
-    else:
-        for row in rows:
-            states = ", ".join(f"{row[s]} {s}" for s in STATUSES if row[s])
-            print(f"{row['name']}: {row['runs']} runs ({states or 'none'})"
-                  + (f" - {row['question']}" if row["question"] else ""))
-            if row["stage"] != "none":
-                print(f"  learning-rate sweep: {STAGE_WORDS[row['stage']]}"
-                      + "".join(f"; {arch} {lr:g}" for arch, lr in row["carried_lr"].items())
-                      + (f" ({', '.join(row['missing'])})" if row.get("missing") else ""))
-    return 0
+def _cmd_study(args: argparse.Namespace) -> int:
+    from .cli_study import cmd_study
+    return cmd_study(args)

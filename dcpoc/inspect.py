@@ -66,13 +66,9 @@ def _attention_maps(attn, x, cos, sin, pre, post):
     (the DCMHA pipeline: pre-compose, mask, softmax, post-compose), batch row 0, float64."""
     import torch
     from .kernels import attention_mask, compose
-    from .model import apply_rope
-    B, T, _ = x.shape
-    q, k, _ = attn.qkv(x).view(B, T, 3, attn.n_head, attn.head_dim).permute(2, 0, 3, 1, 4)
-    if attn.q_norm is not None:
-        q, k = attn.q_norm(q), attn.k_norm(k)
-    q, k = apply_rope(q, cos, sin).double(), apply_rope(k, cos, sin).double()
-    logits = q @ k.transpose(-1, -2) * attn.head_dim ** -0.5               # (B, H, T, T)
+    T = x.shape[1]
+    q, k, _ = attn.project_qkv(x, cos, sin)                                  # (B, H, T, d)
+    logits = q.double() @ k.double().transpose(-1, -2) * attn.head_dim ** -0.5   # (B, H, T, T)
     keep = attention_mask(T, T, True, attn.window, device=x.device)
     before = torch.softmax(logits.masked_fill(~keep, float("-inf")), dim=-1)
     if pre is None and post is None:
@@ -110,7 +106,7 @@ def analyse(model, ids: list[int], token: int = -1, head: int = 0) -> dict[str, 
         cos, sin = model.rope_cos[:T], model.rope_sin[:T]
         for i, (block, x) in enumerate(zip(model.blocks, _layer_inputs(model, idx))):
             attn = block.attn
-            pre, post = attn.dynamic(x) if attn.dynamic is not None else (None, None)
+            pre, post = attn.compose_weights(x)
             before, after = _attention_maps(attn, x, cos, sin, pre, post)
             layer = {"layer": i, "window": attn.window, "attention_before": _rounded(before[head]),
                      "attention_after": _rounded(after[head]), "matrices": {}, "gates": {},
@@ -139,9 +135,9 @@ def inspect_run(run_id: str, *, text: str | None = None, sample: bool = False, t
                 head: int = 0, twin: str | None = None) -> dict[str, Any]:
     """analyse() for a run's checkpoint on text (or a validation sample of its corpus), plus the
     same head's attention maps of a Transformer++ twin when given."""
+    from .checkpoint import load_run_model
     from .config import ConfigError
     from .data import encode
-    from .generate import load_run_model
     model, run = load_run_model(run_id)
     if model.cfg.arch != "dcformer":
         raise ConfigError(f"run '{run_id}' is a {model.cfg.arch} run: inspect a dcformer run "

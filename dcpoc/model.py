@@ -49,6 +49,7 @@ class DynamicWeightProjection(nn.Module):
     One fused projection for the active branches (pre/post x query/key): hidden = GELU(X W1),
     (w1 | w2) = hidden W2 with w1 RMS-normalised over heads; gates = tanh(X Wd).
     """
+    W1_EPS = 1e-6           # eps of w1's RMS norm (no learned scale)
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -71,13 +72,15 @@ class DynamicWeightProjection(nn.Module):
         self.comps = comps
 
     def forward(self, x: Tensor) -> tuple[ComposeWeights | None, ComposeWeights | None]:
+        """(pre, post) compose weights of x (B, T, D): fields (B, T, R, H) and (B, T, H); None
+        for a composition that is off."""
         B, T, _ = x.shape
         H, R, nb = self.n_head, self.rank, len(self.branches)
         fields: dict[str, dict[str, Tensor]] = {c: {} for c in self.comps}
         if self.lowrank:
             hidden = F.gelu(x @ self.w1).view(B, T, nb, self.hidden)
             dw = torch.einsum("btnc,nco->btno", hidden, self.w2).view(B, T, nb, 2, R, H)
-            w1 = F.rms_norm(dw[:, :, :, 0], (H,), eps=1e-6)            # (B, T, nb, R, H)
+            w1 = F.rms_norm(dw[:, :, :, 0], (H,), eps=self.W1_EPS)     # (B, T, nb, R, H)
             w2 = dw[:, :, :, 1]
             for i, name in enumerate(self.branches):
                 comp, side = name.split("_")
@@ -93,6 +96,25 @@ class DynamicWeightProjection(nn.Module):
         post = ComposeWeights(**fields["post"]) if "post" in fields else None
         return pre, post
 
+    def branch_weights(self, order: list[str]) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        """The parameters with the branches in `order` (a permutation of self.branches), as maps of
+        X: W1^T (nb*C, D) and Wd^T (nb*H, D) (rows of an F.linear weight) and W2 (nb, C, 2RH);
+        None where low-rank or the gates are off. Views or copies: never written to."""
+        perm = [self.branches.index(b) for b in order]
+        nb, H, C = len(order), self.n_head, self.hidden
+        w1 = w2 = wd = None
+        if self.lowrank:
+            D = self.w1.shape[0]
+            w1, w2 = self.w1.view(D, nb, C)[:, perm].reshape(D, nb * C).T, self.w2[perm]
+        if self.gate:
+            D = self.wd.shape[0]
+            wd = self.wd.view(D, nb, H)[:, perm].reshape(D, nb * H).T
+        return w1, w2, wd
+
+    def static_matrix(self, comp: str) -> Tensor | None:
+        """The static H x H matrix of comp ('pre' or 'post'), None when absent."""
+        return self.static[comp] if comp in self.static else None
+
 
 class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig, window: int | None):
@@ -105,13 +127,23 @@ class Attention(nn.Module):
         self.k_norm = RMSNorm(cfg.head_dim, cfg.norm_eps) if cfg.qk_norm else None
         self.dynamic = DynamicWeightProjection(cfg) if cfg.arch == "dcformer" else None
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-        B, T, D = x.shape
+    def project_qkv(self, x: Tensor, cos: Tensor, sin: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """q, k, v (B, H, T, d) of the normalised input x (B, T, D) at the positions of cos, sin
+        (T, d/2): QK-norm (when on), then rotary on q and k; all three in v's dtype."""
+        B, T, _ = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)
         if self.q_norm is not None:                                   # (B, H, T, d)
             q, k = self.q_norm(q), self.k_norm(k)
         # one dtype for the kernels (under autocast the norms and rotary may return float32)
-        q, k = apply_rope(q, cos, sin).to(v.dtype), apply_rope(k, cos, sin).to(v.dtype)
+        return apply_rope(q, cos, sin).to(v.dtype), apply_rope(k, cos, sin).to(v.dtype), v
+
+    def compose_weights(self, x: Tensor) -> tuple[ComposeWeights | None, ComposeWeights | None]:
+        """(pre, post) compose weights of x (B, T, D); (None, None) for Transformer++."""
+        return self.dynamic(x) if self.dynamic is not None else (None, None)
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        B, T, D = x.shape
+        q, k, v = self.project_qkv(x, cos, sin)
         if self.dynamic is not None:
             pre, post = self.dynamic(x)
             y = dcmha(q, k, v, pre, post, causal=True, window=self.window, impl=self.cfg.attn_impl)

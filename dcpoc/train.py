@@ -6,28 +6,28 @@ from step k continues exactly where the killed one was.
 
 Under torchrun (RANK / WORLD_SIZE / LOCAL_RANK set) the model is wrapped in DistributedDataParallel:
 every process takes its own contiguous slice of the same global batch, so the optimizer sees the
-batch a single process would; only rank 0 evaluates, checkpoints and reports to the sink.
+batch a single process would; only rank 0 evaluates, checkpoints and reports to the sink
+(distributed.py). Checkpoint files: checkpoint.py.
 """
 from __future__ import annotations
 
 import math
-import os
 import resource
 import signal
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import torch
 
 from . import costs
+from .checkpoint import CHECKPOINT_NAME, LoopState, load_checkpoint, save_checkpoint
 from .config import ConfigError, RunConfig
 from .data import Batches, load_corpus, split_corpus
+from .distributed import Distributed, device_name, init_distributed, resolve_device
 from .model import LanguageModel, count_parameters, flops_per_token
 
-CHECKPOINT_NAME = "checkpoint.pt"
 HEARTBEAT_S = 2.0       # heartbeat and cancel-flag period
 FLUSH_S = 2.0           # metrics are flushed at least this often
 
@@ -43,66 +43,6 @@ class Sink(Protocol):
     def on_end(self, status: str, summary: dict, error: str | None) -> None: ...
 
 
-@dataclass
-class Distributed:
-    """This process's place among torchrun's processes; a lone process is rank 0 of 1."""
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_env(cls) -> "Distributed":
-        env = os.environ
-        return cls(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)),
-                   int(env.get("LOCAL_RANK", 0)))
-
-    def shard(self, batch: torch.Tensor) -> torch.Tensor:
-        """This process's contiguous slice of the global batch (dim 0)."""
-        per = batch.shape[0] // self.world
-        return batch[self.rank * per:(self.rank + 1) * per]
-
-    def mean(self, value: float, device: torch.device) -> float:
-        """The mean of value over all processes."""
-        if not self.enabled:
-            return value
-        total = torch.tensor([value], dtype=torch.float64 if device.type == "cpu" else torch.float32,
-                             device=device)
-        torch.distributed.all_reduce(total)
-        return total.item() / self.world
-
-    def from_main(self, flag: bool, device: torch.device) -> bool:
-        """Rank 0's flag on every process (the cancel decision must be taken by all at once)."""
-        if not self.enabled:
-            return flag
-        value = torch.tensor([float(flag)], device=device)
-        torch.distributed.broadcast(value, src=0)
-        return bool(value.item())
-
-
-def init_distributed(dist: Distributed, requested: str) -> torch.device:
-    """This process's device; under torchrun also joins the process group (nccl on CUDA, gloo on
-    CPU), one GPU per process."""
-    device = resolve_device(requested)
-    if not dist.enabled:
-        return device
-    if device.type == "cuda":
-        if torch.cuda.device_count() <= dist.local_rank:
-            raise ConfigError(f"{dist.world} processes need {dist.world} GPUs but "
-                              f"{torch.cuda.device_count()} are visible; lower nproc")
-        device = torch.device("cuda", dist.local_rank)
-        torch.cuda.set_device(device)
-    torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return device
-
-
 class NullSink:
     """A sink that records nothing (benchmarks, tests of the loop alone)."""
 
@@ -112,26 +52,6 @@ class NullSink:
     def on_heartbeat(self, step: int) -> None: pass
     def should_cancel(self) -> bool: return False
     def on_end(self, status: str, summary: dict, error: str | None) -> None: pass
-
-
-@dataclass
-class LoopState:
-    step: int = 0              # optimizer updates done
-    tokens: int = 0            # training tokens seen
-    wall_s: float = 0.0        # training wall time, summed over resumes
-    val_loss: float = math.nan
-
-
-def resolve_device(requested: str) -> torch.device:
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' requested but no CUDA GPU is visible; use --device cpu or auto")
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)
-
-
-def device_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
 def lr_at(step: int, run: RunConfig) -> float:
@@ -173,37 +93,6 @@ def peak_memory_bytes(device: torch.device) -> int:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device)
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024   # peak RSS of the process
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read back; str() is one line."""
-
-
-def save_checkpoint(path: Path, model, optimizer, state: LoopState, run: RunConfig) -> None:
-    """Write atomically and durably: a kill or power loss mid-write leaves the previous one intact."""
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "state": state.__dict__, "config": run.to_dict()}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)   # the rename itself survives a crash only once the folder is synced
-    finally:
-        os.close(folder)
-
-
-def load_checkpoint(path: Path, model, optimizer) -> LoopState:
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        return LoopState(**ckpt["state"])
-    except Exception as e:
-        raise CheckpointError(f"checkpoint {path} cannot be read ({type(e).__name__}); "
-                              "retry the run instead of resuming it") from None
 
 
 class StopSignals:

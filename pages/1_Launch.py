@@ -3,18 +3,15 @@ architectures, seeds, budget, learning-rate sweep), its plan by stage with the l
 its cost estimate, and the button that queues it."""
 import streamlit as st
 
-from dcpoc.runs import jobs
-from dcpoc.ui import page as ui
-from dcpoc.ui.charts import ARCH_LABELS
-from dcpoc.config import ARCHS
-from dcpoc.ui.i18n import duration, hours, money, t
-from dcpoc.studies.planning import (BUDGET_KINDS, PLANNING_GPU, START_BLANK, STARTUP_S_PER_RUN, LaunchForm,
-                            check_form, estimate_device, estimate_study, form_choices, form_state,
-                            measured_throughput, plan_only, plan_table, preview_study,
-                            runnable_presets, start_form)
+from dcpoc.config import ARCH_LABELS, ARCHS
+from dcpoc.runs import StoreError, launch_study
 from dcpoc.security import BUILTIN_CORPORA, allowed_data_dirs
-from dcpoc.runs.store import StoreError
-from dcpoc.studies.spec import REFERENCE_STUDIES, SWEEPS
+from dcpoc.studies import (PLANNING_GPU, REFERENCE_STUDIES, STARTUP_S_PER_RUN, SWEEPS, estimate_device,
+                           estimate_study, measured_throughput, runnable_presets)
+from dcpoc.ui import page as ui
+from dcpoc.ui.i18n import duration, hours, money, t
+from dcpoc.ui.launch_form import (BUDGET_KINDS, START_BLANK, LaunchForm, check_form, form_choices,
+                                  form_state, plan_only, plan_table, preview_study, start_form)
 
 lang, url = ui.start_page("launch.title")
 gpu = ui.detected_gpu()
@@ -138,7 +135,7 @@ if st.button(t("launch.submit", lang), type="primary", disabled=preview_only):
     st.session_state["launch_tried"] = True
     if spec is not None:
         try:
-            run_ids = jobs.launch_study(ui.store(url), spec, start_worker=ui.autoworker())
+            run_ids = launch_study(ui.store(url), spec, start_worker=ui.autoworker())
             n_later = len(preview.stages.later) if preview is not None else 0
             st.session_state["launched"] = (spec.name, run_ids, n_later)
             ui.changed()
@@ -155,5 +152,5 @@ if "launched" in st.session_state:
     st.success(t("launch.queued", lang).format(n=len(run_ids), study=study, ids=", ".join(run_ids)))
     if n_later:
         st.info(t("launch.queued_later", lang).format(n=n_later))
-    st.page_link("pages/2_Runs.py", label=t("launch.go_runs", lang), icon="📈",
+    st.page_link("pages/2_Runs.py", label=t("launch.go_runs", lang), icon=ui.ICONS["pages/2_Runs.py"],
                  query_params={"lang": lang, "study": study})

@@ -2,13 +2,14 @@
 log, config, environment) with Cancel / Retry / Resume. Both parts update live."""
 import streamlit as st
 
-from dcpoc.runs import jobs
+from dcpoc.runs import cancel_run, log_tail, resume_run, retry_run
 from dcpoc.ui import page as ui
-from dcpoc.decision.analysis import downsample, filter_runs, live_runs_table, run_environment
+from dcpoc.decision import downsample, filter_runs, live_runs_table, run_environment
 from dcpoc.ui.charts import ARCH_LABELS, CURVE_AXES, loss_curves
 from dcpoc.config import ARCHS
 from dcpoc.ui.i18n import duration, t
-from dcpoc.runs.store import STATUSES, StoreError
+from dcpoc.runs.status import ACTIVE, RESTARTABLE, STATUSES
+from dcpoc.runs.store import StoreError
 
 MAX_ROWS = 100
 COLUMNS = ["id", "study", "arch", "preset", "seed", "status", "progress", "eta", "loss_trend",
@@ -63,17 +64,17 @@ def run_detail(run_id: str) -> None:
         st.error(run["error"])
     b1, b2, b3 = st.columns(3)
     try:
-        if b1.button(t("runs.cancel", lang), disabled=run["status"] not in ("queued", "running")):
-            jobs.cancel_run(store, run_id)
+        if b1.button(t("runs.cancel", lang), disabled=run["status"] not in ACTIVE):
+            cancel_run(store, run_id)
             ui.changed()
             st.success(t("runs.cancel_done", lang))
-        if b2.button(t("runs.retry", lang), disabled=run["status"] not in ("failed", "cancelled")):
-            new_id = jobs.retry_run(store, run_id, start_worker=ui.autoworker())
+        if b2.button(t("runs.retry", lang), disabled=run["status"] not in RESTARTABLE):
+            new_id = retry_run(store, run_id, start_worker=ui.autoworker())
             ui.changed()
             st.success(t("runs.retry_done", lang).format(id=new_id))
         if b3.button(t("runs.resume", lang), help=t("runs.resume_help", lang),
-                     disabled=run["status"] not in ("failed", "cancelled") or not run["checkpoint_path"]):
-            jobs.resume_run(store, run_id, start_worker=ui.autoworker())
+                     disabled=run["status"] not in RESTARTABLE or not run["checkpoint_path"]):
+            resume_run(store, run_id, start_worker=ui.autoworker())
             ui.changed()
             st.success(t("runs.resume_done", lang))
     except (ValueError, StoreError) as e:   # the run moved on meanwhile (finished, cancelled...)
@@ -88,7 +89,7 @@ def run_detail(run_id: str) -> None:
             st.info(t("runs.no_metrics", lang))
         else:
             st.altair_chart(loss_curves(downsample(metrics, ["key"], 400), run["arch"], x, lang))
-    log.code(jobs.log_tail(run_id, lines=40) or t("runs.no_log", lang), language=None)
+    log.code(log_tail(run_id, lines=40) or t("runs.no_log", lang), language=None)
     config.json(run["config"])
     environment.dataframe(
         [{t("runs.env.field", lang): t(f"env.{k}", lang) if not k.startswith("version:")

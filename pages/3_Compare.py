@@ -4,7 +4,7 @@ config fields that differ."""
 import streamlit as st
 
 from dcpoc.ui import page as ui
-from dcpoc.decision.analysis import config_differences, downsample, run_summary, with_cost
+from dcpoc.decision import config_differences, downsample, run_summary, with_cost
 from dcpoc.ui.charts import ARCH_LABELS, arch_bars, pareto_scatter, val_loss_against
 from dcpoc.ui.i18n import t
 

@@ -2,16 +2,14 @@
 import streamlit as st
 
 from dcpoc import costs
-from dcpoc.report import summary as report
+from dcpoc import report
+from dcpoc.decision import Target, Thresholds, headline_studies
 from dcpoc.ui import page as ui
-from dcpoc.decision.analysis import Thresholds, decide, headline_studies, project, study_key
 from dcpoc.ui.charts import lr_curves
 from dcpoc.ui.i18n import hours, money, num, t
-from dcpoc.studies.planning import next_step
 
 lang, url = ui.start_page("dec.page_title")
-runs = ui.load_runs(url)
-studies = headline_studies(runs)
+studies = headline_studies(ui.load_runs(url))
 if not studies:
     st.info(t("dec.no_study", lang))
     st.stop()
@@ -25,47 +23,8 @@ with st.sidebar.expander(t("dec.thresholds", lang), expanded=True):
         min_seeds=int(st.number_input(t("dec.min_seeds", lang), 1, 20, default.min_seeds)),
         min_sizes=int(st.number_input(t("dec.min_sizes", lang), 2, 10, default.min_sizes)))
 
-scoped = runs[study_key(runs).eq(study)]
-decision = decide(runs, study, thresholds,
-                  val_curves=ui.load_metrics(url, tuple(scoped["id"]), ("val_loss",)),
-                  prices=ui.load_settings(url)["prices"])
-(st.success if decision.verdict == "GO" else st.error if decision.verdict == "NO-GO"
- else st.warning)(report.verdict_line(decision, lang))
-for reason in decision.reasons:
-    st.markdown(f"- {report.say(reason, lang)}")
-if decision.needed:
-    st.subheader(t("dec.needed", lang))
-    for reason in decision.needed:
-        st.markdown(f"- {report.say(reason, lang)}")
-step_line = report.next_step_line(
-    next_step(decision, runs, study, prices=ui.load_settings(url)["prices"]), lang)
-if step_line:
-    st.info(step_line, icon="➡️")
-if decision.flips:
-    st.subheader(t("dec.flips", lang))
-    for reason in decision.flips:
-        st.markdown(f"- {report.say(reason, lang)}")
-
-mult = decision.multiplier
-c1, c2, c3 = st.columns(3)
-c1.metric(t("dec.multiplier", lang), report.interval_text(mult.multiplier, ".2f", lang, "×"),
-          help=t("dec.multiplier_help", lang))
-c2.metric(t("dec.net", lang), report.interval_text(mult.net_benefit, ".2f", lang, "×"),
-          help=t("dec.net_help", lang))
-c3.metric(t("dec.speed", lang), num(mult.speed_ratio, ".2f", "×"))
-st.caption(report.fit_text(decision, lang))
-table = report.comparison_table(decision, lang)
-if len(table):
-    st.dataframe(table, hide_index=True)
-    st.caption(t("dec.table_note", lang).format(fingerprint=mult.corpus_fingerprint[:12] or "—"))
-
-st.subheader(t("dec.lr", lang))
-if decision.lr_sweep is not None and len(decision.lr_sweep):
-    st.altair_chart(lr_curves(decision.lr_sweep, lang))
-    st.dataframe(report.lr_sweep_table(decision, lang), hide_index=True)
-else:
-    st.info(t("dec.lr_none", lang))
-
+# The target inputs sit below the verdict but are read first: the decision carries the projection.
+verdict_area = st.container()
 st.subheader(t("dec.projection", lang))
 c1, c2, c3, c4 = st.columns(4)
 params_m = c1.number_input(t("dec.target_params", lang), 1.0, 1e6, 405.0)
@@ -74,8 +33,47 @@ kinds = [k for k in costs.DEFAULT_PRICES_USD_PER_HOUR if k != "cpu"]
 gpu = c3.selectbox(t("dec.gpu", lang), kinds, index=kinds.index("h100"))
 price = c4.number_input(t("dec.price", lang), 0.0, 1000.0,
                         costs.price_per_hour(gpu, ui.load_settings(url)["prices"]), 0.1)
-if mult.multiplier.mean > 0 and mult.speed_ratio > 0:
-    proj = project(params_m * 1e6, tokens_b * 1e9, gpu, price, mult.speed_ratio, mult.multiplier)
+found = ui.study_decision(url, study, thresholds, Target(params_m * 1e6, tokens_b * 1e9, gpu, price))
+decision, proj = found.decision, found.projection
+
+with verdict_area:
+    (st.success if decision.verdict == "GO" else st.error if decision.verdict == "NO-GO"
+     else st.warning)(report.verdict_line(decision, lang))
+    for reason in decision.reasons:
+        st.markdown(f"- {report.say(reason, lang)}")
+    if decision.needed:
+        st.subheader(t("dec.needed", lang))
+        for reason in decision.needed:
+            st.markdown(f"- {report.say(reason, lang)}")
+    step_line = report.next_step_line(found.next, lang)
+    if step_line:
+        st.info(step_line, icon=ui.NEXT_ICON)
+    if decision.flips:
+        st.subheader(t("dec.flips", lang))
+        for reason in decision.flips:
+            st.markdown(f"- {report.say(reason, lang)}")
+
+    mult = decision.multiplier
+    c1, c2, c3 = st.columns(3)
+    c1.metric(t("dec.multiplier", lang), report.interval_text(mult.multiplier, ".2f", lang, "×"),
+              help=t("dec.multiplier_help", lang))
+    c2.metric(t("dec.net", lang), report.interval_text(mult.net_benefit, ".2f", lang, "×"),
+              help=t("dec.net_help", lang))
+    c3.metric(t("dec.speed", lang), num(mult.speed_ratio, ".2f", "×"))
+    st.caption(report.fit_text(decision, lang))
+    table = report.comparison_table(decision, lang)
+    if len(table):
+        st.dataframe(table, hide_index=True)
+        st.caption(t("dec.table_note", lang).format(fingerprint=mult.corpus_fingerprint[:12] or "—"))
+
+    st.subheader(t("dec.lr", lang))
+    if decision.lr_sweep is not None and len(decision.lr_sweep):
+        st.altair_chart(lr_curves(decision.lr_sweep, lang))
+        st.dataframe(report.lr_sweep_table(decision, lang), hide_index=True)
+    else:
+        st.info(t("dec.lr_none", lang))
+
+if proj is not None:
     c1, c2, c3, c4 = st.columns(4)
     for column, label, h, usd in (
             (c1, "dec.proj.tf", proj.tf_gpu_hours, proj.tf_cost_usd),

@@ -1,10 +1,10 @@
 """Report: the meeting summary of a study, downloaded as Markdown, HTML, PDF or PPTX; the same bytes
-as `python -m dcpoc report`."""
+as `python -m dcpoc report` (both read the study through load_decision, the price table included)."""
 import streamlit as st
 
-from dcpoc.report import summary as report
+from dcpoc import report
+from dcpoc.decision import headline_studies, load_decision
 from dcpoc.ui import page as ui
-from dcpoc.decision.analysis import headline_studies, study_key
 from dcpoc.ui.i18n import LANGUAGES, t
 
 lang, url = ui.start_page("rep.page_title")
@@ -19,19 +19,14 @@ report_lang = c2.selectbox(t("rep.lang", lang), list(LANGUAGES), index=list(LANG
                            format_func=LANGUAGES.get)
 fmt = c3.selectbox(t("rep.format", lang), report.FORMATS, format_func=lambda f: t(f"rep.format.{f}", lang))
 
-ids = tuple(runs.loc[study_key(runs).eq(study), "id"])
-question = (ui.store(url).get_study(study) or {}).get("question") or ""
-infer = ui.store(url).list_benchmarks("infer")
-summary = report.build_summary(runs, study, question,
-                               ui.load_metrics(url, ids, ("val_loss",)) if ids else None,
-                               inference=infer[0]["result"] if infer else None)
-st.markdown(f"**{report.verdict_line(summary.decision, report_lang)}**")
+sd = load_decision(ui.store(url), study, runs=runs)
+st.markdown(f"**{report.verdict_line(sd.decision, report_lang)}**")
 try:
-    data = report.render(summary, fmt, report_lang)
+    data = report.render(sd, fmt, report_lang)
 except report.ReportError as e:
     st.error(str(e))
     st.stop()
 MIME = {"md": "text/markdown", "html": "text/html", "pdf": "application/pdf",
         "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation"}
 st.download_button(f"{t('rep.download', lang)} ({t(f'rep.format.{fmt}', lang)})", data,
-                   file_name=f"{study}-{report_lang}.{fmt}", mime=MIME[fmt], icon="📄")
+                   file_name=f"{study}-{report_lang}.{fmt}", mime=MIME[fmt], icon=ui.DOWNLOAD_ICON)

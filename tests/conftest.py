@@ -58,7 +58,7 @@ def train_tiny_runs(home: Path, study: str, seeds: tuple[str, ...] = ("1",), ste
 def skip_without_pdf_tools() -> None:
     """PDF tests need a Japanese TrueType font and poppler-utils (scripts/system-deps.sh installs
     both on Debian); elsewhere they are skipped with the reason."""
-    from dcpoc.report.summary import ReportError, cjk_font
+    from dcpoc.report import ReportError, cjk_font
     try:
         cjk_font()
     except ReportError:

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dcpoc.decision.analysis import (config_differences, downsample, filter_runs, flatten,
-                            headline_by_preset, headline_studies, live_runs_table, pareto_front,
-                            run_environment, run_price_per_hour, run_summary, runs_table,
-                            status_counts, with_cost)
+from dcpoc.decision.facts import run_price_per_hour, with_cost
+from dcpoc.decision.views import (config_differences, downsample, filter_runs, flatten,
+                                  headline_by_preset, headline_studies, live_runs_table, pareto_front,
+                                  run_environment, run_summary, runs_table, status_counts)
 
 
 def runs_frame(*rows: dict) -> pd.DataFrame:

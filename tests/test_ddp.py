@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from dcpoc.config import make_config
-from dcpoc.runs.jobs import cancel_run, create_run, execute_run, run_worker, train_command
+from dcpoc.runs import cancel_run, create_run, execute_run, run_worker
+from dcpoc.runs.processes import train_command
 from dcpoc.runs.store import Store
 from dcpoc.train import Distributed
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dcpoc.decision.analysis import (Interval, Thresholds, compare_equal_cost, compare_equal_tokens,
+from dcpoc.decision import (Interval, Thresholds, compare_equal_cost, compare_equal_tokens,
                             compute_multiplier, decide, fit_compute_curve, paired_t_interval,
                             project, t_quantile_975)
 
@@ -136,9 +136,16 @@ def test_every_verdict_branch(multiplier, speed, verdict):
     assert decision.flips and decision.reasons[0][0] == "reason.net"
 
 
-def test_dcformer_worse_at_equal_tokens_is_no_go():
-    decision = decide(ladder(multiplier=0.7, speed_ratio=1.0), "st")
-    assert decision.verdict == "NO-GO"
+def test_dcformer_worse_at_equal_tokens_is_no_go_even_with_a_good_net_benefit():
+    # multiplier 0.9 x speed ratio 1.6 = net 1.44: above the GO bar, so only the loss can say NO-GO
+    decision = decide(ladder(multiplier=0.9, speed_ratio=1.6), "st")
+    net, largest = decision.multiplier.net_benefit, decision.equal_tokens.iloc[-1]
+    assert net.mean == pytest.approx(1.44, rel=1e-2)
+    assert net.low > Thresholds().go_net_low > Thresholds().nogo_net_high   # net alone: not NO-GO
+    assert largest["preset"] == "s4" and largest["loss_low"] > 0           # DCFormer worse, surely
+    assert decision.verdict == "NO-GO" and decision.flips[0][0] == "flip.nogo"
+    # the same net benefit with DCFormer better at equal tokens is a GO: the loss made the difference
+    assert decide(ladder(multiplier=1.2, speed_ratio=1.2), "st").verdict == "GO"
 
 
 def test_thresholds_are_configurable():

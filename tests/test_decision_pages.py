@@ -1,8 +1,19 @@
 """Home's verdict card and the Decision page through AppTest, on real tiny runs of this session:
-one size is not enough evidence, and both pages say so in both languages."""
-import pytest
+one size is not enough evidence, and both pages say so in both languages; both read one decision
+(load_decision), edited prices included; the projection follows the price typed on the page."""
+import os
+from datetime import datetime, timezone
+from pathlib import Path
 
-from conftest import by_label, errors, open_page
+import pytest
+import streamlit as st
+
+from dcpoc import costs
+from dcpoc.decision import load_decision
+from dcpoc.runs.store import Store
+from dcpoc.ui.i18n import money
+
+from conftest import by_label, errors, home_env, open_page, run_cli
 
 pytestmark = pytest.mark.usefixtures("fresh_caches")
 
@@ -38,6 +49,61 @@ def test_decision_page_updates_with_thresholds_and_target(trained, lang):
     assert not at.exception
     texts = " ".join(m.value for m in at.markdown)
     assert ("3 more seed" if lang == "en" else "シードをあと 3 個") in texts
-    price = "Price per GPU-hour ($)" if lang == "en" else "GPU 1 時間あたりの価格 ($)"
-    by_label(at.number_input, price).set_value(9.0).run()
+
+
+def _next_step_line(at) -> str:
+    lines = [i.value for i in at.info if i.value.startswith(NEXT_STEP["en"])]
+    assert len(lines) == 1, [i.value for i in at.info]
+    return lines[0]
+
+
+def test_edited_prices_reach_the_overview_and_the_decision_page(trained_copy):
+    """Regression: the Overview priced the next step at the default $0.10 per CPU-hour whatever the
+    price table said (only the Decision page passed it)."""
+    plan = load_decision(trained_copy, "s1").next.estimate        # the next step's CPU-hours
+    assert plan["cost_usd"] == pytest.approx(plan["device_hours"] * costs.price_per_hour("cpu"))
+    before = _next_step_line(open_page("app.py"))
+    assert ", < $0.01 on cpu." in before
+    done = run_cli("prices", "--set", "cpu=100", env=home_env(Path(os.environ["DCPOC_HOME"])))
+    assert done.returncode == 0, done.stderr
+    st.cache_data.clear()              # what a session sees once its cached frames expire
+    expected = money(plan["device_hours"] * 100.0)
+    assert expected != "< $0.01"
+    home = open_page("app.py")
+    assert f", {expected} on cpu." in _next_step_line(home)
+    decision_page = open_page("pages/6_Decision.py")
+    assert _next_step_line(decision_page) == _next_step_line(home)
+
+
+def _store_ladder(store: Store) -> None:
+    """Finished runs of study 'ladder' at two sizes and two seeds: DCFormer reaches the loss
+    Transformer++ gets at twice its compute, at 0.8 of its tokens/s: a multiplier and a speed ratio,
+    so the Decision page projects a cost."""
+    for preset, params, tf_loss in (("tiny", 200_000, 3.0), ("cpu-xs", 800_000, 2.5)):
+        for seed, noise in ((1, 0.0), (2, 0.01)):
+            for arch, loss, speed in (("transformer", tf_loss, 1000.0), ("dcformer", tf_loss - 0.36, 800.0)):
+                run_id = store.create_run(arch=arch, preset=preset, config={"train": {"nproc": 1}},
+                                          seed=seed, corpus_spec="pydoc", corpus_fingerprint="fp",
+                                          study="ladder", status="succeeded", total_steps=20)
+                store.update_run(run_id, final_val_loss=loss + noise, tokens_seen=1_000_000,
+                                 flops_per_token=6.0 * params, n_params=params,
+                                 tokens_per_s=speed, device="cpu", wall_s=1e6 / speed, diverged=False,
+                                 finished_at=datetime.now(timezone.utc))
+
+
+def test_decision_page_projection_follows_the_price(dcpoc_home):
+    _store_ladder(Store())
+    at = open_page("pages/6_Decision.py")
+    assert not errors(at)
+    # Transformer++ at the default target: 405M parameters x 8B tokens on an H100 at costs' assumed MFU
+    tf_hours = 8e9 / costs.assumed_tokens_per_s(6 * 405e6, "transformer", "h100") / 3600
+
+    def projected() -> dict[str, str]:
+        return {m.label: m.value for m in at.metric}
+
+    assert projected()["Transformer++"] == money(tf_hours * costs.price_per_hour("h100"))
+    saved_before = projected()["Saved for equal quality"]
+    by_label(at.number_input, "Price per GPU-hour ($)").set_value(9.0).run()
     assert not at.exception
+    assert projected()["Transformer++"] == money(tf_hours * 9.0)
+    assert projected()["Saved for equal quality"] != saved_before

@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from dcpoc.config import make_config
-from dcpoc.generate import KVCache, forward_cached, generate_ids, load_checkpoint_model
+from dcpoc.checkpoint import load_checkpoint_model
+from dcpoc.generate import generate_ids
+from dcpoc.kvcache import KVCache, forward_cached
 from dcpoc.model import LanguageModel
 
 from conftest import run_cli
@@ -21,10 +23,10 @@ def tiny_model(arch: str, windows: str = "global", **overrides) -> LanguageModel
 @pytest.fixture(params=["cpu-kernel", "torch-ops"])
 def decode_path(request, monkeypatch):
     """Run a test with DCFormer's fused CPU decode kernel and again with its torch-op fallback."""
-    import dcpoc.generate as generate
+    import dcpoc.kvcache as kvcache
     if request.param == "torch-ops":
-        monkeypatch.setattr(generate, "cpu_decode_kernel", lambda: None)
-    elif generate.cpu_decode_kernel() is None:
+        monkeypatch.setattr(kvcache, "cpu_decode_kernel", lambda: None)
+    elif kvcache.cpu_decode_kernel() is None:
         pytest.skip("the CPU decode kernel cannot be built here")
     return request.param
 
@@ -164,7 +166,7 @@ def test_dcmha_decode_rows_equals_reference_for_one_query():
 
 
 def test_fused_decode_projection_equals_the_model_projections():
-    from dcpoc.generate import _decode_plan, _decode_weights
+    from dcpoc.kvcache import _decode_plan, _decode_weights
     model = tiny_model("dcformer")
     attn, D = model.blocks[0].attn, model.cfg.n_embd
     x = torch.randn(2, 1, D, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
@@ -185,7 +187,7 @@ def test_fused_decode_projection_equals_the_model_projections():
 
 
 def test_rope_matrices_rotate_as_apply_rope():
-    from dcpoc.generate import rope_matrices
+    from dcpoc.kvcache import rope_matrices
     from dcpoc.model import apply_rope, rope_tables
     cos, sin = rope_tables(7, 8, 10000.0)
     x = torch.randn(2, 3, 7, 8, dtype=torch.float64)

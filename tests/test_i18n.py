@@ -6,22 +6,42 @@ import pytest
 
 from dcpoc.config import DEVICES
 from dcpoc.costs import DEFAULT_PRICES_USD_PER_HOUR
+from dcpoc.decision.verdict import RISKS
+from dcpoc.decision.views import RUNS_TABLE_COLUMNS
+from dcpoc.report import FORMATS
+from dcpoc.runs.status import STATUSES
+from dcpoc.studies import REFERENCE_STUDIES, SWEEPS
+from dcpoc.ui.charts import COMPOSITION_NAMES
 from dcpoc.ui.i18n import LANGUAGES, STRINGS, duration, num, t
-from dcpoc.runs.store import STATUSES
+from dcpoc.ui.launch_form import BUDGET_KINDS
 
 from conftest import REPO_ROOT
 
 SOURCES = [REPO_ROOT / "app.py", *sorted((REPO_ROOT / "pages").glob("*.py")),
            *sorted((REPO_ROOT / "dcpoc").rglob("*.py"))]
-# Keys built at run time, by family.
+# Keys built at run time (t(f"family.{name}")), by family.
 DYNAMIC = ([f"status.{s}" for s in STATUSES] + [f"settings.device.{d}" for d in DEVICES]
            + [f"settings.kind.{k}" for k in DEFAULT_PRICES_USD_PER_HOUR]
+           + [f"col.{c}" for c in RUNS_TABLE_COLUMNS]                  # page.show_runs
+           + [f"col.{c}" for c in ("progress", "eta", "loss_trend", "cost_so_far_usd")]   # Runs
            + [f"launch.corpus.{c}" for c in ("pydoc", "stdlib", "path")]
-           + [f"launch.budget.{b}" for b in ("steps", "tokens", "preset")]
+           + [f"launch.budget.{b}" for b in BUDGET_KINDS]
+           + [f"launch.start.{s}" for s in ("blank", *REFERENCE_STUDIES)]
+           + [f"launch.sweep.{s}" for s in SWEEPS]
+           + [f"launch.plan.stage{n}" for n in (1, 2)]
+           + [f"launch.col.{c}" for c in ("stage", "preset", "arch", "seeds", "lr", "steps", "tokens")]
            + [f"launch.err.corpus_{r}" for r in ("empty", "no_dirs", "outside", "missing")]
+           + [f"dec.verdict.{v}" for v in ("GO", "CONDITIONAL", "NO-GO", "INSUFFICIENT")]
+           + [f"dec.fit.{kind}" for kind in ("power", "loglinear")]
+           + [f"dec.basis.{b}" for b in ("tokens", "cost")]
+           + [f"risk.{name}" for name in RISKS]
+           + [f"rep.format.{f}" for f in FORMATS]
            + [f"compare.by.{m}" for m in ("study", "runs")]
            + [f"chart.bars.{f}" for f in ("tokens_per_s", "peak_mem_mb")]
            + [f"chart.axis.{f}" for f in ("tokens_per_s", "peak_mem_mb")]
+           + [f"inspect.matrix.{n}" for n in COMPOSITION_NAMES]
+           + [f"inspect.source.{s}" for s in ("text", "sample")]
+           + [f"inspect.where.{w}" for w in ("at", "mean")]
            + [f"env.{f}" for f in ("git_commit", "device", "host", "pid", "created_at", "started_at",
                                    "finished_at", "heartbeat_at", "corpus_spec",
                                    "corpus_fingerprint", "n_params", "flops_per_token", "mfu")])
@@ -37,11 +57,24 @@ def literal_keys() -> set[str]:
     return keys
 
 
+def quoted_keys() -> set[str]:
+    """Catalogue keys written as a string anywhere in the sources, the catalogue's own entries
+    ("key": {...}) excepted: t("key"), and keys handed on as data, e.g. a Reason ("need.seeds", {})."""
+    text = "\n".join(path.read_text() for path in SOURCES)
+    return {key for key in STRINGS
+            if re.search(rf'"{re.escape(key)}"(?!\s*:\s*{{)|\'{re.escape(key)}\'', text)}
+
+
 @pytest.mark.parametrize("key", sorted(literal_keys() | set(DYNAMIC)))
 def test_every_used_key_is_translated(key):
     assert key in STRINGS, f"{key} is used but has no strings"
     for lang in LANGUAGES:
         assert STRINGS[key].get(lang, "").strip(), f"{key} lacks {lang}"
+
+
+def test_every_catalogue_key_is_used():
+    unused = sorted(set(STRINGS) - quoted_keys() - set(DYNAMIC))
+    assert not unused, f"in dcpoc/ui/i18n.py but used nowhere (remove, or add its family to DYNAMIC): {unused}"
 
 
 def test_japanese_strings_are_japanese_and_keep_the_placeholders():

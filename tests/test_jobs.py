@@ -1,21 +1,30 @@
 """The queue and the worker with real processes: studies queued and trained, cancel, kill + reap +
-resume, retry, two workers on one queue, bad study specs. Tiny preset, a real SQLite file."""
+resume, retry, two workers on one queue and two CPU slots at once, bad study specs, the status
+moves the code makes, one DCPOC_HOME for the database and the artifacts. Tiny preset, a real
+SQLite file."""
+import ast
 import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
 from dcpoc.config import ConfigError, make_config
 from dcpoc.data import CorpusError
-from dcpoc.runs.jobs import (RunError, _take, cancel_run, create_run, launch_study, reap_lost_runs,
-                        resume_run, retry_run, run_worker, worker_alive)
+from dcpoc.runs import (RunError, cancel_run, create_run, launch_study, resume_run, retry_run,
+                        run_worker, worker_alive)
+from dcpoc.runs import status as run_status
+from dcpoc.runs.execute import _take
+from dcpoc.runs.status import Status, can_move
 from dcpoc.runs.store import Store
+from dcpoc.runs.worker import reap_lost_runs
 from dcpoc.studies.spec import StudySpec
 
-from conftest import run_cli, start_worker, wait_for
+from conftest import REPO_ROOT, run_cli, start_worker, wait_for
 
 
 def queue_tiny(store, arch="transformer", steps=3, overrides=(), study=None) -> str:
@@ -199,6 +208,90 @@ def test_two_workers_never_claim_the_same_run(dcpoc_home):
                    if line.endswith("seed 1")]
     assert sorted(claims) == sorted(ids)                       # each run claimed exactly once
     assert all(store.get_run(i)["status"] == "succeeded" for i in ids)
+
+
+def test_a_study_with_two_cpu_slots_trains_two_runs_at_once(dcpoc_home):
+    store = Store()
+    # One run per slot: the first slot cannot take the second run before its first one ends, so
+    # the second slot (started moments later) must train it meanwhile.
+    ids = launch_study(store, StudySpec(name="pair", presets=["tiny"], seeds=[1], steps=60,
+                                        overrides=["threads=1"], device="cpu", workers=2))
+    wait_for(lambda: set(store.list_runs(study="pair")["status"]) == {"succeeded"}, timeout=180,
+             every=0.5)
+    wait_for(lambda: not worker_alive(store), timeout=30)
+    runs = store.list_runs(study="pair").set_index("id").loc[ids]
+    logs = [(dcpoc_home / run_id / "log.txt").read_text() for run_id in ids]
+    assert sorted("(device cpu:1)" in log for log in logs) == [False, True]
+    assert runs["worker_id"].nunique() == 2
+    assert runs["started_at"].max() < runs["finished_at"].min()      # the intervals overlap
+
+
+STATUS_NAMES = {name: getattr(run_status, name) for name in ("ACTIVE", "DONE", "FINISHED", "RESTARTABLE")}
+# execute._take moves a run from the status it read, (status,), and only under `status in RESTARTABLE`
+DYNAMIC_SOURCES = {"status": run_status.RESTARTABLE}
+
+
+def _statuses(node: ast.expr) -> set[str]:
+    """The statuses an argument of transition_run names: Status.X, a named set, or a tuple of them."""
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return set().union(*(_statuses(e) for e in node.elts))
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "Status":
+        return {Status[node.attr].value}
+    if isinstance(node, ast.Name) and node.id in {**STATUS_NAMES, **DYNAMIC_SOURCES}:
+        return set({**STATUS_NAMES, **DYNAMIC_SOURCES}[node.id])
+    raise AssertionError(f"line {node.lineno}: cannot read the statuses of {ast.unparse(node)}")
+
+
+def test_every_status_move_the_code_makes_is_in_the_table():
+    moves = set()
+    for path in sorted((REPO_ROOT / "dcpoc" / "runs").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "transition_run":
+                to = next(k.value for k in node.keywords if k.arg == "status")
+                moves |= {(src, dst) for src in _statuses(node.args[1]) for dst in _statuses(to)}
+    assert len(moves) >= 8, moves                         # the calls were found
+    # a same-status move only updates fields (a cancelled run's error when its worker stops)
+    illegal = [(src, dst) for src, dst in moves if src != dst and not can_move(src, dst)]
+    assert not illegal, illegal
+    assert set(run_status.ACTIVE) | set(run_status.DONE) == set(run_status.STATUSES)
+    assert all(can_move(s, Status.QUEUED) for s in run_status.RESTARTABLE)
+
+
+def test_a_succeeded_run_cannot_move(dcpoc_home):
+    assert not any(can_move(Status.SUCCEEDED, s) for s in Status)
+    store = Store()
+    run_id = queue_tiny(store)
+    store.update_run(run_id, status=Status.SUCCEEDED, checkpoint_path=str(dcpoc_home / "ckpt.pt"))
+    assert cancel_run(store, run_id) == "succeeded"
+    with pytest.raises(RunError, match="only a failed or cancelled run can be retried"):
+        retry_run(store, run_id, start_worker=False)
+    with pytest.raises(RunError, match="only a failed or cancelled run can be resumed"):
+        resume_run(store, run_id, start_worker=False)
+    with pytest.raises(RunError, match="already finished"):
+        _take(store, store.get_run(run_id), resume=True)
+    row = store.get_run(run_id)
+    assert row["status"] == "succeeded" and not row["cancel_requested"]
+
+
+@pytest.mark.parametrize("home", ["~/poc", ""])
+def test_the_database_and_the_run_folders_share_one_home(tmp_path, monkeypatch, home):
+    """DCPOC_HOME=~/poc and DCPOC_HOME="" (unset) are read the same way by the store's default
+    URL and by the run folders: a real train puts its database and runs/<id>/ side by side."""
+    monkeypatch.delenv("DCPOC_DB", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.setenv("DCPOC_HOME", home)
+    cwd = tmp_path / "cwd"                     # the unset default ./runs lands under it
+    cwd.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    out = subprocess.run([sys.executable, "-m", "dcpoc", "train", "--arch", "transformer",
+                          "--preset", "tiny", "--steps", "3", "--no-progress"],
+                         cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    run_id = out.stdout.split()[1]
+    folder = tmp_path / "user" / "poc" if home else cwd / "runs"
+    assert (folder / "dcpoc.db").is_file() and (folder / run_id / "config.json").is_file()
+    assert sorted(p.name for p in tmp_path.rglob("dcpoc.db")) == ["dcpoc.db"]
+    assert not (cwd / "~").exists()
 
 
 @pytest.mark.parametrize("changes, error, match", [

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from dcpoc.config import make_config
-from dcpoc.model import LanguageModel, count_parameters, flops_per_token
+from dcpoc.model import LanguageModel, count_parameters, flops_per_token, rope_tables
 
 
 def twin_models(overrides=()):
@@ -88,3 +88,23 @@ def test_ablation_switches_remove_terms():
     cfg = make_config("dcformer", "tiny", ["dc_pre=false", "dc_gate=false"]).model
     pre, post = LanguageModel(cfg).blocks[0].attn.dynamic(torch.randn(1, 4, cfg.n_embd))
     assert pre is None and post.qdd is None and post.kdd is None and post.qw1.shape == (1, 4, 2, 2)
+
+
+def test_attention_prologue_methods_match_the_projection():
+    """project_qkv / compose_weights / branch_weights: the public prologue other modules use."""
+    torch.manual_seed(0)
+    cfg = make_config("dcformer", "tiny", ["dc_init_std=0.3"]).model
+    attn = LanguageModel(cfg).double().blocks[0].attn
+    x = torch.randn(2, 5, cfg.n_embd, dtype=torch.float64)
+    cos, sin = rope_tables(5, cfg.head_dim, cfg.rope_base)
+    q, k, v = attn.project_qkv(x, cos, sin)
+    assert q.shape == k.shape == v.shape == (2, cfg.n_head, 5, cfg.head_dim)
+    pre, post = attn.compose_weights(x)
+    dyn = attn.dynamic
+    w1, w2, wd = dyn.branch_weights(dyn.branches)          # the module's own order
+    gates = torch.tanh(x @ wd.T).view(2, 5, len(dyn.branches), cfg.n_head)
+    assert torch.equal(gates[:, :, dyn.branches.index("post_k")], post.kdd)
+    assert w1.shape == (len(dyn.branches) * dyn.hidden, cfg.n_embd) and w2.shape[0] == len(dyn.branches)
+    assert dyn.static_matrix("pre") is None
+    tf = LanguageModel(make_config("transformer", "tiny").model).blocks[0].attn
+    assert tf.compose_weights(x.float()) == (None, None)

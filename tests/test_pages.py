@@ -1,6 +1,7 @@
 """Every dashboard page through Streamlit's AppTest, against a database filled by real tiny training
 runs of this test session; the Launch form's checks; Cancel; the login gate."""
 import os
+import re
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ def test_every_page_renders_real_runs(trained, page, lang):
     assert titles[lang == "ja"] in at.title[0].value
     links = [link.label for link in at.sidebar.get("page_link")]
     assert ("実行一覧" if lang == "ja" else "Runs") in links and len(links) == len(PAGES)
+    assert all(link.proto.icon.startswith(":material/") for link in at.sidebar.get("page_link"))
 
 
 def test_home_shows_headline_numbers_of_both_architectures(trained):
@@ -74,7 +76,7 @@ def test_runs_page_shows_progress_trend_curves_log_and_environment(trained):
 
 @pytest.mark.parametrize("page", PAGES)
 def test_pages_with_queued_runs_beside_finished_ones(trained_copy, page):
-    from dcpoc.runs.jobs import launch_study
+    from dcpoc.runs import launch_study
     from dcpoc.studies.spec import StudySpec
     launch_study(trained_copy, StudySpec(name="later", steps=5), start_worker=False)
     at = open_page(page, "ja")
@@ -368,3 +370,59 @@ print(sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.")))
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_command_line_never_imports_streamlit():
+    """Everything in dcpoc but ui/page.py loads without Streamlit: `python -m dcpoc train` would
+    otherwise print Streamlit's "No runtime found" warnings for every cached function."""
+    modules = sorted(".".join(p.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__")
+                     for p in (REPO_ROOT / "dcpoc").rglob("*.py")
+                     if p.name != "__main__.py" and p != REPO_ROOT / "dcpoc" / "ui" / "page.py"
+                     and "migrations" not in p.parts)
+    script = f"""
+import importlib, sys
+for name in {modules!r}:
+    importlib.import_module(name)
+print(sorted(m for m in sys.modules if m.split(".")[0] == "streamlit"))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+# ----------------------------------------------------------------------------- dashboard chrome
+EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
+
+
+def test_icons_are_material_symbols_not_emoji():
+    """Debian's chromium has no colour-emoji font: an emoji icon shows as an empty box, while
+    Streamlit bundles the Material Symbols font."""
+    from streamlit.material_icon_names import ALL_MATERIAL_ICONS
+    from dcpoc.ui import page as ui
+    icons = [icon for _, _, icon in ui.PAGES] + [ui.APP_ICON, ui.NEXT_ICON, ui.DOWNLOAD_ICON]
+    for icon in icons:
+        match = re.fullmatch(r":material/([a-z0-9_]+):", icon)
+        assert match and match.group(1) in ALL_MATERIAL_ICONS, icon
+    sources = [REPO_ROOT / "app.py", *(REPO_ROOT / "pages").glob("*.py"),
+               *(REPO_ROOT / "dcpoc" / "ui").glob("*.py")]
+    found = [f"{p.relative_to(REPO_ROOT)}:{n}" for p in sources
+             for n, line in enumerate(p.read_text().splitlines(), 1) if EMOJI.search(line)]
+    assert not found, f"emoji in {found}"
+
+
+def test_dashboard_config_is_read_from_the_repository_root():
+    """scripts/dashboard.sh starts Streamlit at the repository root, so .streamlit/config.toml
+    applies: no "Deploy" button (viewer toolbar), no file-name page list, no usage statistics."""
+    script = """
+from streamlit import config
+config.get_config_options(force_reparse=True)
+print([config.get_option(k) for k in ("client.toolbarMode", "client.showSidebarNavigation",
+                                      "browser.gatherUsageStats", "server.address")])
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "['viewer', False, False, 'localhost']"
+    launcher = (REPO_ROOT / "scripts" / "dashboard.sh").read_text()
+    assert 'cd "$(dirname "$0")/.."' in launcher and "--browser.gatherUsageStats false" in launcher

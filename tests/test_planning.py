@@ -1,15 +1,17 @@
-"""The Launch page's logic: hardware ladder, form checks, study estimates (no Streamlit, no torch)."""
+"""The Launch page's logic (ui.launch_form, studies.estimates): hardware ladder, form checks, study
+estimates, and the next step's runs (decision.next_step). None of it imports Streamlit or torch."""
 import pandas as pd
 import pytest
 
 from dcpoc import costs
 from dcpoc.config import make_config
-from dcpoc.studies.planning import (MAX_RUNS_PER_STUDY, PLANNING_GPU, STARTUP_S_PER_RUN, LaunchForm,
-                            check_form, detect_gpu, estimate_device, estimate_study, form_choices,
-                            form_from_spec, form_state, measured_throughput, parse_lr_grid,
-                            parse_seeds, plan_only, plan_table, preview_study, runnable_presets,
-                            start_form)
-from dcpoc.studies.spec import REFERENCE_STUDIES, StudySpec, plan_stages, plan_study, reference_study
+from dcpoc.decision.next_step import next_step
+from dcpoc.studies import (PLANNING_GPU, REFERENCE_STUDIES, STARTUP_S_PER_RUN, StudySpec, detect_gpu,
+                           estimate_device, estimate_study, measured_throughput, parse_lr_grid,
+                           parse_seeds, plan_stages, plan_study, reference_study, runnable_presets)
+from dcpoc.ui.launch_form import (MAX_RUNS_PER_STUDY, LaunchForm, check_form, form_choices,
+                                  form_from_spec, form_state, plan_only, plan_table, preview_study,
+                                  start_form)
 
 CPU = ["tiny", "cpu-xs", "cpu-s", "cpu-demo"]
 
@@ -245,8 +247,8 @@ def test_reference_gpu_is_planned_everywhere_but_launched_only_with_a_gpu():
 
 def test_every_launch_key_built_at_run_time_is_translated():
     from dcpoc.ui.i18n import LANGUAGES, STRINGS
-    from dcpoc.studies.planning import BUDGET_KINDS
-    from dcpoc.studies.spec import SWEEPS
+    from dcpoc.studies import SWEEPS
+    from dcpoc.ui.launch_form import BUDGET_KINDS
     keys = ([f"launch.budget.{k}" for k in BUDGET_KINDS] + [f"launch.sweep.{s}" for s in SWEEPS]
             + [f"launch.start.{s}" for s in ["blank", *REFERENCE_STUDIES]]
             + [f"launch.plan.stage{n}" for n in (1, 2)]
@@ -270,13 +272,11 @@ def _study_runs(presets=("tiny",), seeds=(1, 2), status="succeeded"):
 
 
 def _decision(verdict, needed=()):
-    from dcpoc.decision.analysis import Decision
+    from dcpoc.decision import Decision
     return Decision(verdict, needed=list(needed))
 
 
 def test_next_step_adds_the_next_preset_with_the_same_seeds():
-    from dcpoc.studies.planning import next_step
-    from dcpoc.studies.spec import StudySpec
     runs = _study_runs()
     step = next_step(_decision("INSUFFICIENT", [("need.sizes", {"n": 1, "have": 1})]), runs, "st")
     assert [(r.preset, r.model.arch, r.train.seed, r.train.steps) for r in step.plan] == [
@@ -289,7 +289,6 @@ def test_next_step_adds_the_next_preset_with_the_same_seeds():
 
 
 def test_next_step_adds_seeds_everywhere_and_uses_measured_speed():
-    from dcpoc.studies.planning import next_step
     runs = _study_runs(presets=("tiny", "cpu-xs"), seeds=(1,))
     step = next_step(_decision("INSUFFICIENT", [("need.seeds", {"n": 2, "have": 1})]), runs, "st")
     assert sorted((r.preset, r.model.arch, r.train.seed) for r in step.plan) == sorted(
@@ -305,7 +304,6 @@ def test_next_step_adds_seeds_everywhere_and_uses_measured_speed():
 
 
 def test_next_step_by_verdict():
-    from dcpoc.studies.planning import next_step
     runs = _study_runs()
     conditional = next_step(_decision("CONDITIONAL"), runs, "st")
     assert {(r.preset, r.train.seed) for r in conditional.plan} == {("tiny", 3)}
@@ -317,3 +315,28 @@ def test_next_step_by_verdict():
     assert next_step(_decision("GO"), runs.iloc[:0], "st") is None
     on_gpu = next_step(_decision("GO"), runs, "st", device_name="NVIDIA H100")
     assert on_gpu.device == "NVIDIA H100" and on_gpu.estimate["cost_usd"] > 0
+
+
+def test_next_step_runs_the_missing_architecture_and_failed_runs_again():
+    runs = _study_runs(seeds=(1, 2))
+    runs = runs[runs["arch"].eq("transformer")].assign(config=[{"train": {"nproc": 1, "lr": 2e-3}}] * 2,
+                                                       final_val_loss=[2.0, float("nan")],
+                                                       flops_per_token=1e6, corpus_fingerprint="f")
+    runs.loc[runs["seed"].eq(2), "status"] = "failed"
+    step = next_step(_decision("INSUFFICIENT", [("need.arch", {"arch": "DCFormer"}),
+                                                ("need.failed", {"n": 1})]), runs, "st")
+    assert step.parts == [("next.what.arch", {"arch": "DCFormer", "presets": "tiny"}),
+                          ("next.what.failed", {"n": 1})]
+    assert [(r.model.arch, r.train.seed) for r in step.plan] == [("dcformer", 1), ("dcformer", 2),
+                                                                  ("transformer", 2)]
+    assert step.plan[-1].train.lr == 2e-3          # the failed run again, at its own rate
+
+
+def test_studies_never_import_the_ui():
+    """The CLI plans and prices studies without the dashboard's strings or charts."""
+    import ast
+    from conftest import REPO_ROOT
+    for path in (REPO_ROOT / "dcpoc" / "studies").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").startswith(("ui", "dcpoc.ui")), path.name

@@ -14,7 +14,8 @@ from datetime import timedelta
 import pytest
 
 from dcpoc.config import make_config
-from dcpoc.runs.jobs import create_run, now_utc, run_worker
+from dcpoc.runs import create_run, run_worker
+from dcpoc.runs.paths import now_utc
 from dcpoc.runs.store import Store
 
 from conftest import REPO_ROOT

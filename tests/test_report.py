@@ -1,32 +1,119 @@
-"""The meeting summary from real tiny runs: Markdown and self-contained HTML, both languages."""
+"""The meeting summary from real tiny runs (study s1 of the shared trained database), read through
+load_decision as the CLI and the Report page read it: every format carries the same sections,
+user text stays literal, and every cost uses the store's price table."""
+import html
+import io
 import re
+import subprocess
 
 import pytest
 
-from dcpoc.report import summary as report
-from conftest import skip_without_pdf_tools
+from conftest import run_cli, skip_without_pdf_tools
+from dcpoc import report
+from dcpoc.decision import load_decision
 pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 EVIL = '<script>alert(1)</script> & "x"'
 
 
+def hostile(store):
+    """s1's decision with a hostile study name and question, as typed."""
+    sd = load_decision(store, "s1")
+    sd.study, sd.question = EVIL, EVIL
+    return sd
+
+
+def pdf_text(data: bytes, tmp_path) -> str:
+    """The PDF's text as poppler's pdftotext reads it (.ci/run installs poppler-utils)."""
+    path = tmp_path / "r.pdf"
+    path.write_bytes(data)
+    done = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def pptx_texts(data: bytes) -> list[str]:
+    """Each slide's text: text boxes and table cells."""
+    from pptx import Presentation
+    slides = []
+    for slide in Presentation(io.BytesIO(data)).slides:
+        parts = [shape.text_frame.text for shape in slide.shapes if shape.has_text_frame]
+        parts += [cell.text for shape in slide.shapes if shape.has_table for cell in shape.table.iter_cells()]
+        slides.append("\n".join(parts))
+    return slides
+
+
+def headings(fmt: str, data: bytes, tmp_path) -> list[str]:
+    """The section headings a reader of that format sees, in order."""
+    if fmt == "md":
+        return [line[3:] for line in data.decode().splitlines() if line.startswith("## ")]
+    if fmt == "html":
+        return [html.unescape(h) for h in re.findall(r"<h2>(.*?)</h2>", data.decode())]
+    if fmt == "pdf":                          # the bookmarks, each also a line of the page text
+        lines = {line.strip() for line in pdf_text(data, tmp_path).splitlines()}
+        xml = subprocess.run(["pdftohtml", "-xml", "-i", "-stdout", str(tmp_path / "r.pdf")],
+                             capture_output=True, text=True).stdout
+        marks = [html.unescape(m) for m in re.findall(r'<item page="\d+">(.*?)</item>', xml)]
+        assert all(m in lines for m in marks), (marks, lines)
+        return marks
+    from pptx import Presentation
+    return [slide.shapes.title.text for slide in Presentation(io.BytesIO(data)).slides][1:]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_every_format_carries_the_same_sections(trained, tmp_path, lang):
+    from dcpoc.ui.i18n import t
+    skip_without_pdf_tools()
+    sd = load_decision(trained, "s1")
+    found = {fmt: headings(fmt, report.render(sd, fmt, lang), tmp_path) for fmt in report.FORMATS}
+    assert found["md"] == found["html"] == found["pdf"] == found["pptx"], found
+    for key in ("rep.metrics", "rep.cost_quality", "dec.projection", "rep.chart", "dec.lr", "dec.risks",
+                "rep.next_step", "rep.phrases", "rep.repro"):
+        assert t(key, lang) in found["md"]
+
+
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_markdown_and_html_hold_the_verdict_and_escape_user_text(trained, lang):
-    runs = trained.list_runs()
-    summary = report.build_summary(runs, "s1", question=EVIL)
-    summary.study = EVIL                                   # a hostile name, as typed
-    md = report.render(summary, "md", lang).decode()
-    assert report.verdict_line(summary.decision, lang) in md
-    assert "<script>" not in md and runs["id"].iloc[0] in md
-    page = report.render(summary, "html", lang).decode()
+    sd = hostile(trained)
+    md = report.render(sd, "md", lang).decode()
+    assert report.verdict_line(sd.decision, lang) in md
+    assert "<script>" not in md and sd.runs["id"].iloc[0] in md
+    page = report.render(sd, "html", lang).decode()
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert not re.search(r"https?://(?!www\.w3\.org/)", page)   # SVG namespaces only
-    assert "<svg" in page and summary.decision.verdict == "INSUFFICIENT"
+    assert "<svg" in page and sd.decision.verdict == "INSUFFICIENT"
     assert ("Insufficient evidence" if lang == "en" else "根拠不足") in page
 
 
+def test_markdown_shows_the_numbers_behind_the_trade_off_chart(trained):
+    sd = load_decision(trained, "s1")
+    md = report.render(sd, "md", "en").decode()
+    section = md.split("## Trade-off: quality against cost", 1)[1].split("## ", 1)[0]
+    assert all(f"| {run_id} |" in section for run_id in sd.runs["id"])
+    assert "| Run | Architecture | Preset | Seed | Cost ($) | Perplexity (per byte) | Pareto front |" in section
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_every_format_states_the_projection_at_the_target(trained, tmp_path, lang):
+    from dcpoc.decision import project
+    from dcpoc.ui.i18n import hours, money, t
+    skip_without_pdf_tools()
+    sd = load_decision(trained, "s1")
+    assert sd.projection is None                           # one size: no multiplier yet
+    assert t("dec.proj.none", lang) in report.render(sd, "md", lang).decode()
+    sd.projection = project(sd.target.params, sd.target.tokens, "h100", 2.5, 0.9, 1.8)
+    wanted = [money(sd.projection.tf_cost_usd), money(sd.projection.dc_cost_equal_quality_usd),
+              money(sd.projection.saved_usd), hours(sd.projection.tf_gpu_hours), "405", "h100", "2.50",
+              t("dec.proj.dc_same", lang), t("dec.target_tokens", lang)]
+    texts = {"md": report.render(sd, "md", lang).decode(),
+             "html": html.unescape(report.render(sd, "html", lang).decode()),
+             "pdf": pdf_text(report.render(sd, "pdf", lang), tmp_path),
+             "pptx": "\n".join(pptx_texts(report.render(sd, "pptx", lang)))}
+    for fmt, text in texts.items():
+        assert all(w in text for w in wanted), (fmt, [w for w in wanted if w not in text])
+
+
 def test_report_command_writes_the_same_markdown(trained, tmp_path):
-    from conftest import run_cli
     out = tmp_path / "s1.md"
     done = run_cli("report", "--study", "s1", "--format", "md", "--lang", "ja", "--out", str(out))
     assert done.returncode == 0, done.stderr
@@ -35,27 +122,36 @@ def test_report_command_writes_the_same_markdown(trained, tmp_path):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "nope" in bad.stderr
 
 
-def pdf_text(data: bytes, tmp_path) -> str:
-    """The PDF's text as poppler's pdftotext reads it (.ci/run installs poppler-utils)."""
-    import subprocess
-    path = tmp_path / "r.pdf"
-    path.write_bytes(data)
-    done = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True)
+def test_report_command_prices_the_next_step_with_the_stores_price_table(trained_copy, tmp_path):
+    """Regression: `prices --set cpu=100` then `report` priced the next step at the default $0.10/h
+    ('< $0.01'), since the report took no price table. Every format now carries the store's price."""
+    from dcpoc.ui.i18n import money
+    skip_without_pdf_tools()
+    done = run_cli("prices", "--set", "cpu=100")
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    step = load_decision(trained_copy, "s1", prices={"cpu": 100.0}).next
+    assert step is not None and step.device == "cpu" and money(step.estimate["cost_usd"]) != "< $0.01"
+    line = report.next_step_line(step, "en")
+    squeeze = lambda text: "".join(text.split())   # noqa: E731  (PDF and PPTX wrap lines)
+    for fmt in report.FORMATS:
+        out = tmp_path / f"s1.{fmt}"
+        done = run_cli("report", "--study", "s1", "--format", fmt, "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        data = out.read_bytes()
+        text = {"md": lambda: data.decode(), "html": lambda: html.unescape(data.decode()),
+                "pdf": lambda: pdf_text(data, tmp_path), "pptx": lambda: "\n".join(pptx_texts(data))}[fmt]()
+        assert squeeze(line) in squeeze(text), (fmt, line)
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_pdf_holds_the_verdict_in_a_cjk_font_and_user_text_literally(trained, tmp_path, lang):
-    import subprocess
     skip_without_pdf_tools()
-    summary = report.build_summary(trained.list_runs(), "s1", question=EVIL)
-    summary.study = EVIL
-    data = report.render(summary, "pdf", lang)
+    sd = hostile(trained)
+    data = report.render(sd, "pdf", lang)
     assert data.startswith(b"%PDF")
     text = pdf_text(data, tmp_path)
-    assert report.verdict_line(summary.decision, lang) in text
-    assert EVIL in text and trained.list_runs()["id"].iloc[0] in text
+    assert report.verdict_line(sd.decision, lang) in text
+    assert EVIL in text and sd.runs["id"].iloc[0] in text
     assert ("Risks and mitigations" if lang == "en" else "リスクと対策") in text
     fonts = subprocess.run(["pdffonts", str(tmp_path / "r.pdf")], capture_output=True, text=True)
     assert "IPAexGothic" in fonts.stdout                     # embedded, so any viewer shows it
@@ -66,30 +162,30 @@ def test_pdf_holds_the_verdict_in_a_cjk_font_and_user_text_literally(trained, tm
 
 def test_pdf_without_a_cjk_font_names_the_package(trained, monkeypatch, tmp_path):
     monkeypatch.setenv(report.PDF_FONT_ENV, str(tmp_path / "missing.ttf"))
-    summary = report.build_summary(trained.list_runs(), "s1")
     with pytest.raises(report.ReportError, match="fonts-ipaexfont-gothic"):
-        report.render(summary, "pdf", "en")
+        report.render(load_decision(trained, "s1"), "pdf", "en")
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_pptx_opens_with_the_expected_slides(trained, lang):
-    import io
-
+def test_pptx_has_a_verdict_slide_then_one_slide_per_section(trained, lang):
     from pptx import Presentation
-    summary = report.build_summary(trained.list_runs(), "s1", question=EVIL)
-    deck = Presentation(io.BytesIO(report.render(summary, "pptx", lang)))
-    assert len(deck.slides) == report.PPTX_SLIDES
-    texts = [" ".join(shape.text_frame.text for shape in slide.shapes if shape.has_text_frame)
-             for slide in deck.slides]
-    assert report.verdict_line(summary.decision, lang) in texts[0] and EVIL in texts[0]
-    assert any(shape.shape_type == 13 for shape in deck.slides[2].shapes)     # the chart picture
-    assert ("Reproducibility" if lang == "en" else "再現のための情報") in texts[-1]
-    assert summary.runs["id"].iloc[0] in texts[-1]
+
+    from dcpoc.ui.i18n import t
+    sd = hostile(trained)
+    data = report.render(sd, "pptx", lang)
+    deck = Presentation(io.BytesIO(data))
+    titles = [slide.shapes.title.text for slide in deck.slides]
+    texts = pptx_texts(data)
+    assert report.verdict_line(sd.decision, lang) in texts[0] and EVIL in texts[0]
+    chart = deck.slides[titles.index(t("rep.chart", lang))]
+    assert any(shape.shape_type == 13 for shape in chart.shapes)     # the chart picture
+    assert titles[-1] == t("rep.repro", lang) and sd.runs["id"].iloc[0] in texts[-1]
+    for slide in deck.slides:                                        # nothing runs off a slide
+        assert all(s.top + s.height <= deck.slide_height for s in slide.shapes), slide.shapes.title.text
 
 
 @pytest.mark.parametrize("fmt", ["pdf", "pptx"])
 def test_report_command_writes_pdf_and_pptx(trained, tmp_path, fmt):
-    from conftest import run_cli
     if fmt == "pdf":
         skip_without_pdf_tools()
     out = tmp_path / f"s1.{fmt}"
@@ -100,49 +196,49 @@ def test_report_command_writes_pdf_and_pptx(trained, tmp_path, fmt):
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_markdown_has_the_next_step_with_its_cost_and_meeting_phrases(trained, lang):
-    from dcpoc.studies import planning
+    from dcpoc import studies
     from dcpoc.ui.i18n import duration, money
-    runs = trained.list_runs()
-    summary = report.build_summary(runs, "s1")
-    md = report.render(summary, "md", lang).decode()
-    step = summary.next                     # one size, seeds 1 and 2: the next preset, same seeds
+    sd = load_decision(trained, "s1")
+    md = report.render(sd, "md", lang).decode()
+    step = sd.next                          # one size, seeds 1 and 2: the next preset, same seeds
     assert step is not None and {r.preset for r in step.plan} == {"cpu-xs"}
     assert sorted(r.train.seed for r in step.plan) == [1, 1, 2, 2]
-    assert step.estimate == planning.estimate_study(step.plan, step.device,
-                                                    planning.measured_throughput(runs))
+    assert step.estimate == studies.estimate_study(step.plan, step.device,
+                                                   studies.measured_throughput(trained.list_runs()))
     line = report.next_step_line(step, lang)
     assert line in md and money(step.estimate["cost_usd"]) in line
     assert duration(step.estimate["wall_s"], lang) in line
     assert ("Next step: run cpu-xs" if lang == "en" else "次のステップ：cpu-xs を") in line
     assert ("## Phrases for the meeting" if lang == "en" else "## 会議で使えるフレーズ") in md
-    phrases = report.meeting_phrases(summary, lang)
+    phrases = report.meeting_phrases(sd, lang)
     assert 3 <= len(phrases) <= 5 and all(f"- {p}" in md for p in phrases)
-    row = summary.decision.equal_tokens.iloc[-1]
+    row = sd.decision.equal_tokens.iloc[-1]
     diff = f"{row['loss_diff']:+.4f} ({row['loss_low']:+.4f}–{row['loss_high']:+.4f})"
     assert diff in phrases[1]                                   # the result with its interval
-    assert f"{len(summary.runs)}" in phrases[0] and "1, 2" in phrases[0]
-    assert report.verdict_line(summary.decision, lang) in phrases[-2]
+    assert f"{len(sd.runs)}" in phrases[0] and "1, 2" in phrases[0]
+    assert report.verdict_line(sd.decision, lang) in phrases[-2]
     assert money(step.estimate["cost_usd"]) in phrases[-1]
-    import html
-    page = report.render(summary, "html", lang).decode()
+    page = report.render(sd, "html", lang).decode()
     assert html.escape(line) in page and html.escape(phrases[1]) in page
 
 
-def test_markdown_escape_keeps_versions_readable_and_user_text_inert():
-    from dcpoc.report.summary import _md_escape
-    assert _md_escape("torch 2.13.0, 2026-11-29") == "torch 2.13.0, 2026-11-29"
-    assert _md_escape("1. first\n# not a heading *bold*") == "1\\. first # not a heading \\*bold\\*"
-    assert _md_escape("- item") == "\\- item" and _md_escape("[x](javascript:1)") == "\\[x\\]\\(javascript:1\\)"
+def test_markdown_escape_keeps_versions_and_prices_readable_and_user_text_inert():
+    from dcpoc.report.markdown import md_escape
+    assert md_escape("torch 2.13.0, 2026-11-29") == "torch 2.13.0, 2026-11-29" and md_escape("2.50") == "2.50"
+    assert md_escape("1. first\n# not a heading *bold*") == "1\\. first # not a heading \\*bold\\*"
+    assert md_escape("- item") == "\\- item" and md_escape("[x](javascript:1)") == "\\[x\\]\\(javascript:1\\)"
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_every_format_carries_the_inference_benchmark(trained, lang):
     from dcpoc.bench import bench_infer
     result = bench_infer("tiny", new_tokens=4, device="cpu", rounds=1)     # a real measurement
-    summary = report.build_summary(trained.list_runs(), "s1", inference=result)
+    sd = load_decision(trained, "s1")
+    assert report.inference_text(None, lang) in report.render(sd, "md", lang).decode()
+    sd.inference = result
     line = report.inference_text(result, lang)
     ratio = f"{result['dcformer_over_transformer']['decode_tokens_per_s']:.2f}"
     assert ratio in line and ("DCFormer decodes at" in line or "DCFormer の生成速度" in line)
-    assert line in report.to_markdown(summary, lang)
-    assert report.inference_text(None, lang) in report.to_markdown(report.build_summary(
-        trained.list_runs(), "s1"), lang)
+    assert line in report.render(sd, "md", lang).decode()
+    assert html.escape(line) in report.render(sd, "html", lang).decode()
+    assert "".join(line.split()) in "".join("".join(pptx_texts(report.render(sd, "pptx", lang))).split())

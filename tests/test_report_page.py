@@ -7,7 +7,7 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from conftest import run_cli, skip_without_pdf_tools
-from dcpoc.report import summary as report
+from dcpoc import report
 from dcpoc.ui.i18n import t
 from conftest import by_label, errors, open_page
 
@@ -44,10 +44,11 @@ def test_report_page_serves_what_the_command_line_writes(trained, served, tmp_pa
     assert at.title[0].value == ("Meeting report" if lang == "en" else "会議用レポート")
     assert t("dec.verdict.INSUFFICIENT", lang) in at.markdown[0].value
     fmt_label = "Format" if lang == "en" else "形式"
+    by_format: dict[str, bytes] = {}
     for fmt in report.FORMATS:
         by_label(at.selectbox, fmt_label).set_value(fmt).run()
         assert not at.exception and not errors(at)
-        data = download(at, served)
+        data = by_format[fmt] = download(at, served)
         if fmt in ("md", "html"):
             out = tmp_path / f"s1.{fmt}"
             done = run_cli("report", "--study", "s1", "--format", fmt, "--lang", lang, "--out", str(out))
@@ -55,9 +56,10 @@ def test_report_page_serves_what_the_command_line_writes(trained, served, tmp_pa
             assert STAMP.sub(b"", data) == STAMP.sub(b"", out.read_bytes())
         elif fmt == "pdf":
             assert data.startswith(b"%PDF")
-        else:
+        else:                     # the verdict, then one slide per section the Markdown has
             from pptx import Presentation
-            assert len(Presentation(io.BytesIO(data)).slides) == report.PPTX_SLIDES
+            sections = sum(line.startswith(b"## ") for line in by_format["md"].splitlines())
+            assert len(Presentation(io.BytesIO(data)).slides) == 1 + sections
 
 
 def test_report_language_is_chosen_apart_from_the_page_language(trained, served):
@@ -65,3 +67,14 @@ def test_report_language_is_chosen_apart_from_the_page_language(trained, served)
     by_label(at.selectbox, "Report language").set_value("ja").run()
     assert not at.exception
     assert "根拠不足" in download(at, served).decode() and at.title[0].value == "Meeting report"
+
+
+def test_report_page_prices_the_next_step_with_the_stores_price_table(trained_copy, served):
+    """The page reads the study through load_decision, the saved price table included."""
+    from dcpoc.decision import load_decision
+    done = run_cli("prices", "--set", "cpu=100")
+    assert done.returncode == 0, done.stderr
+    line = report.next_step_line(load_decision(trained_copy, "s1", prices={"cpu": 100.0}).next, "en")
+    assert "< $0.01" not in line.split("device-hours")[1]
+    at = open_page("pages/7_Report.py", "en")
+    assert line in download(at, served).decode()

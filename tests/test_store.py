@@ -1,4 +1,4 @@
-"""dcpoc.store against a real SQLite file: round trips, PRAGMAs, concurrent writers, and the errors
+"""dcpoc.runs' Store against a real SQLite file: round trips, PRAGMAs, concurrent writers, and the errors
 a user can cause."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dcpoc.runs.store import Store, StoreError, UnknownRunError, default_url, new_run_id
+from dcpoc.runs import Store, StoreError, UnknownRunError, default_url, new_run_id
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -169,9 +169,9 @@ MINI = dict(name="mini-reference", question="same loss for less?", presets=["tin
 
 
 def test_shrunken_reference_study_runs_through_the_worker_into_a_report(dcpoc_home):
-    from dcpoc.decision import analysis
-    from dcpoc.report import summary as report
-    from dcpoc.runs.jobs import launch_study, run_worker, study_stage
+    from dcpoc import report
+    from dcpoc.decision import Decision, counted_runs, load_decision
+    from dcpoc.runs import launch_study, run_worker, study_stage
     from dcpoc.runs.store import Store
     store = Store()
     first = launch_study(store, StudySpec(**MINI), start_worker=False)
@@ -179,27 +179,26 @@ def test_shrunken_reference_study_runs_through_the_worker_into_a_report(dcpoc_ho
     assert run_worker(store) == 12                       # the sweep, then the carried stage
     runs = store.list_runs(study="mini-reference")
     assert set(runs["status"]) == {"succeeded"} and len(runs) == 12
-    sweep = analysis.counted_runs(runs[runs["preset"].eq("tiny")], best_lr=False)
+    sweep = counted_runs(runs[runs["preset"].eq("tiny")], best_lr=False)
     best = tuning.best_lrs(sweep, "tiny")
     larger = runs[runs["preset"].eq("cpu-xs")]
     assert {(a, tuning.run_lr(c)) for a, c in zip(larger["arch"], larger["config"])} == set(best.items())
     stage = study_stage(store, "mini-reference")
     assert stage == {"state": "queued", "best": best}
-    counted = analysis.counted_runs(runs)
+    counted = counted_runs(runs)
     assert len(counted[counted["preset"].eq("tiny")]) == 4          # the best rate's runs only
-    summary = report.build_summary(runs, "mini-reference", "same loss for less?",
-                                   store.get_metrics(list(runs["id"]), keys=["val_loss"]))
-    text = report.to_markdown(summary, "en")
+    summary = load_decision(store, "mini-reference")
+    text = report.render(summary, "md", "en").decode()
     assert text.startswith("# mini-reference: ") and all(math.isfinite(v) for v in best.values())
     sweep_section = text.split("## Learning-rate sensitivity", 1)[1].split("## ", 1)[0]
     assert sweep_section.count("| tiny |") == 2 and sweep_section.count("*") >= 2
     assert "DCFormer needs its own tuning: at tiny the best rates were" in text
     assert "Each architecture is compared at its own best learning rate" in text
     assert summary.decision.lr_sensitivity["best"] == best
-    ja = report.to_markdown(summary, "ja")
+    ja = report.render(summary, "md", "ja").decode()
     assert "## 学習率への感度" in ja and "DCFormer には専用の調整が必要" in ja
-    from dcpoc.studies.planning import next_step                  # a larger size keeps the swept rates
-    step = next_step(analysis.Decision("INSUFFICIENT", needed=[("need.sizes", {"n": 1, "have": 2})]),
+    from dcpoc.decision.next_step import next_step               # a larger size keeps the swept rates
+    step = next_step(Decision("INSUFFICIENT", needed=[("need.sizes", {"n": 1, "have": 2})]),
                      runs, "mini-reference")
     assert {r.preset for r in step.plan} == {"cpu-s"}
     assert {(r.model.arch, r.train.lr) for r in step.plan} == set(best.items())
@@ -211,7 +210,8 @@ def test_later_stage_waits_for_the_sweep_and_is_queued_once(dcpoc_home):
     still answers the sweep) -> the larger sizes are queued, and a second advance (another worker)
     finds the stage already flipped and queues nothing. A second staged sweep into the same study
     is refused."""
-    from dcpoc.runs.jobs import advance_studies, launch_study, retry_run, study_stage
+    from dcpoc.runs import launch_study, retry_run, study_stage
+    from dcpoc.runs.stages import advance_studies
     from dcpoc.runs.store import Store
     store = Store()
     ids = launch_study(store, StudySpec(**MINI), start_worker=False)
@@ -242,24 +242,6 @@ def test_later_stage_waits_for_the_sweep_and_is_queued_once(dcpoc_home):
         launch_study(store, StudySpec(**MINI), start_worker=False)
 
 
-def test_a_study_with_two_worker_slots_trains_two_runs_at_once(dcpoc_home):
-    import time
-    from dcpoc.runs.jobs import launch_study, worker_alive
-    from dcpoc.runs.store import Store
-    store = Store()
-    ids = launch_study(store, StudySpec(name="pair", presets=["tiny"], seeds=[1, 2], steps=30,
-                                        overrides=["threads=1"], device="cpu", workers=2))
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and (worker_alive(store) or
-                                           not store.list_runs(study="pair")["status"].eq("succeeded").all()):
-        time.sleep(0.5)
-    runs = store.list_runs(study="pair").set_index("id").loc[ids]
-    assert set(runs["status"]) == {"succeeded"}
-    logs = [(dcpoc_home / run_id / "log.txt").read_text() for run_id in ids]
-    assert {"(device cpu)", "(device cpu:1)"} <= {d for log in logs for d in ("(device cpu)", "(device cpu:1)") if d in log}
-    assert runs["worker_id"].nunique() == 2
-
-
 def test_best_rate_is_chosen_per_corpus_and_unkeyed_runs_stay():
     a = _runs([("tiny", "transformer", 1e-3, 1, 1.0), ("tiny", "transformer", 3e-3, 1, 1.1)])
     b = _runs([("tiny", "transformer", 1e-3, 1, 2.1), ("tiny", "transformer", 3e-3, 1, 2.0)])
@@ -272,7 +254,7 @@ def test_best_rate_is_chosen_per_corpus_and_unkeyed_runs_stay():
 
 
 def test_a_diverged_high_rate_is_a_sweep_result_not_a_failure():
-    from dcpoc.decision.analysis import decide
+    from dcpoc.decision import decide
     rows = []
     for preset, params, tf, dc in (("cpu-xs", 1e5, 2.0, 1.9), ("cpu-s", 3e5, 1.8, 1.7), ("cpu-demo", 8e5, 1.6, 1.5)):
         for seed, eps in ((1, 0.0), (2, 0.004)):
@@ -294,7 +276,7 @@ def test_a_diverged_high_rate_is_a_sweep_result_not_a_failure():
     assert reason["rates"] == ("cpu-xs: Transformer++ 1e-3, DCFormer 1e-3; cpu-s: Transformer++ 1e-3, "
                                "DCFormer 1e-3; cpu-demo: Transformer++ 1e-3, DCFormer 1e-3")
     assert (reason["n"], reason["excluded"]) == (12, 6)
-    from dcpoc.report.summary import lr_sweep_table
+    from dcpoc.report import lr_sweep_table
     table = lr_sweep_table(decision, "en")
     assert set(table.loc[table["Learning rate"].eq("3e-3"), "DCFormer"]) == {"diverged"}
     risk = dict(decision.risks)["risk.lr_diverged"]
@@ -302,7 +284,7 @@ def test_a_diverged_high_rate_is_a_sweep_result_not_a_failure():
 
 
 def test_next_step_keeps_the_study_settings():
-    from dcpoc.studies.planning import study_spec_from_runs
+    from dcpoc.decision.next_step import study_spec_from_runs
     plan = plan_study(reference_study("reference-cpu"))
     runs = pd.DataFrame([{"id": f"r{i}", "study": "ref", "preset": r.preset, "arch": r.model.arch,
                           "seed": r.train.seed, "config": r.to_dict(), "total_steps": r.train.steps,

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from dcpoc.config import make_config
-from dcpoc.runs.jobs import create_run, execute_run
+from dcpoc.runs import create_run, execute_run
 from dcpoc.runs.store import Store
 from dcpoc.train import Distributed, NullSink, StopSignals, _setup, lr_at
 

@@ -11,8 +11,10 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .. import costs
-from ..studies.planning import NextStep, next_step
-from .analysis import Decision, Projection, Thresholds, decide, project, study_key
+from .next_step import NextStep, next_step
+from .facts import study_key
+from .multiplier import Projection, project
+from .verdict import Decision, Thresholds, decide
 
 
 @dataclass(frozen=True)

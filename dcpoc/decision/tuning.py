@@ -39,7 +39,7 @@ def lr_table(counted: pd.DataFrame) -> pd.DataFrame:
     """Mean final val loss per (corpus, preset, tokens, arch, lr) over seeds, its sample sd, and
     flags: best (the lowest mean in its cell; ties to the lower rate) and edge (the best rate is
     the lowest or highest of two or more tried: the optimum may lie outside the grid).
-    ``counted``: analysis.counted_runs rows (columns loss, tokens, config ...)."""
+    ``counted``: compare.counted_runs rows (columns loss, tokens, config ...)."""
     if counted.empty:
         return pd.DataFrame(columns=TABLE_COLUMNS)
     frame = with_lr(counted)

@@ -1,6 +1,6 @@
 """Studies: one PoC question expanded into runs (presets x architectures x learning rates x seeds).
-Pure planning; queueing the planned runs is jobs.py's concern, picking the best learning rate
-tuning.py's.
+Pure planning; queueing the planned runs is runs/stages.py's concern, picking the best learning
+rate decision/tuning.py's, pricing a plan estimates.py's.
 
 A learning-rate sweep is either run at every size ("each") or at the smallest size only
 ("smallest"): then the larger sizes are a second stage, queued once the sweep has finished, with
@@ -8,6 +8,7 @@ each architecture's best rate carried over (``carry_lr``)."""
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -62,6 +63,24 @@ def validate_name(name: str) -> str:
     if any(unicodedata.category(ch).startswith("C") for ch in name):
         raise ConfigError("study name contains control characters; use printable text only")
     return name
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'1, 2 3' -> [1, 2, 3]; ValueError unless a non-empty list of distinct integers >= 0."""
+    parts = [p for p in re.split(r"[,\s]+", text.strip()) if p]
+    seeds = [int(p) for p in parts]   # ValueError on a non-integer
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(text)
+    return seeds
+
+
+def parse_lr_grid(text: str) -> list[float]:
+    """'3e-4, 1e-3 3e-3' -> [0.0003, 0.001, 0.003]; '' -> [] (the default grid around each
+    preset's rate); ValueError unless distinct finite rates between 0 and 1."""
+    rates = [float(p) for p in re.split(r"[,\s]+", text.strip()) if p]   # ValueError on a word
+    if any(not math.isfinite(r) or not 0 < r < 1 for r in rates) or len(set(rates)) != len(rates):
+        raise ValueError(text)
+    return rates
 
 
 def steps_for_tokens(run: RunConfig, tokens: int) -> int:

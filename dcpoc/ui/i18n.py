@@ -12,7 +12,6 @@ STRINGS: dict[str, dict[str, str]] = {
                           "and is it safe to adopt? Every number here comes from a real training run.",
                     "ja": "DCFormer は少ない計算量で同じ品質を出せるか、速度の代償はどれほどか、"
                           "導入して安全か。ここに示す数値はすべて実際の学習実行から得たものです。"},
-    "sidebar.language": {"en": "Language", "ja": "言語"},
     "home.status_counts": {"en": "Runs by status", "ja": "ステータス別の実行数"},
     "home.latest": {"en": "Latest runs", "ja": "最近の実行"},
     "home.empty": {"en": "No runs yet. Launch a study from the browser to get the first numbers.",
@@ -75,7 +74,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.needed": {"en": "What to run next", "ja": "次に実行すべきこと"},
     "dec.flips": {"en": "What would change the verdict", "ja": "判定が変わる条件"},
     "dec.risks": {"en": "Risks and mitigations", "ja": "リスクと対策"},
-    "dec.answers": {"en": "The three questions", "ja": "3 つの問いへの回答"},
     "dec.q1": {"en": "Same quality for less compute?", "ja": "少ない計算量で同じ品質が出せるか"},
     "dec.q2": {"en": "Easy to drop into what we run?", "ja": "既存の環境に導入しやすいか"},
     "dec.q3": {"en": "Risks in operation?", "ja": "運用上のリスクは"},
@@ -159,7 +157,6 @@ STRINGS: dict[str, dict[str, str]] = {
                           "ja": "見送りの条件：正味の効果の上限がこの値を下回る（既定 1.0）"},
     "dec.min_seeds": {"en": "Seeds needed per size (default 2)", "ja": "サイズごとに必要なシード数（既定 2）"},
     "dec.min_sizes": {"en": "Model sizes needed (default 2)", "ja": "必要なモデルサイズ数（既定 2）"},
-    "dec.target": {"en": "Target scale", "ja": "本番想定の規模"},
     "dec.target_params": {"en": "Parameters (millions)", "ja": "パラメータ数（百万）"},
     "dec.target_tokens": {"en": "Training tokens (billions)", "ja": "学習トークン数（十億）"},
     "dec.gpu": {"en": "GPU type", "ja": "GPU の種類"},

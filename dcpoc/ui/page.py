@@ -9,15 +9,28 @@ import streamlit as st
 
 from .charts import ARCH_LABELS
 from .i18n import LANGUAGES, STRINGS, t
-from ..studies.planning import Problem, detect_gpu
+from ..studies import detect_gpu
+from .launch_form import Problem
 from ..security import password_matches
+from ..runs.status import ACTIVE
 from ..runs.store import Store, StoreError, default_url
+from ..decision import StudyDecision, Target, Thresholds, load_decision
 
+# Icons are Streamlit's bundled Material Symbols font (":material/name:"), never emoji: a browser
+# without a colour-emoji font (Debian's chromium) draws an emoji as an empty box.
 # (script relative to app.py, i18n key of its label, icon); app.py lists the sidebar in this order
-PAGES = [("app.py", "nav.home", "🏠"), ("pages/1_Launch.py", "nav.launch", "🚀"),
-         ("pages/2_Runs.py", "nav.runs", "📈"), ("pages/3_Compare.py", "nav.compare", "⚖️"),
-         ("pages/4_Settings.py", "nav.settings", "⚙️"), ("pages/5_Inspect.py", "nav.inspect", "🔍"),
-         ("pages/6_Decision.py", "nav.decision", "🧭"), ("pages/7_Report.py", "nav.report", "📄")]
+PAGES = [("app.py", "nav.home", ":material/home:"),
+         ("pages/1_Launch.py", "nav.launch", ":material/rocket_launch:"),
+         ("pages/2_Runs.py", "nav.runs", ":material/monitoring:"),
+         ("pages/3_Compare.py", "nav.compare", ":material/balance:"),
+         ("pages/4_Settings.py", "nav.settings", ":material/settings:"),
+         ("pages/5_Inspect.py", "nav.inspect", ":material/search:"),
+         ("pages/6_Decision.py", "nav.decision", ":material/explore:"),
+         ("pages/7_Report.py", "nav.report", ":material/description:")]
+ICONS = {script: icon for script, _, icon in PAGES}   # a link to a page shows the page's icon
+APP_ICON = ":material/balance:"          # the browser tab's
+NEXT_ICON = ":material/arrow_forward:"   # the next step's line
+DOWNLOAD_ICON = ":material/download:"
 REFRESH_S = 3.0        # live parts rerun this often while a run is queued or running
 IDLE_REFRESH_S = 15.0  # ... and this often otherwise (a run launched elsewhere still shows up)
 FRAME_TTL_S = 2.0      # cached frames are at most this old
@@ -124,7 +137,7 @@ def autoworker() -> bool:
 
 def refresh_every(runs: pd.DataFrame) -> float:
     """The live-update period for a page showing these runs."""
-    active = not runs.empty and runs["status"].isin(["queued", "running"]).any()
+    active = not runs.empty and runs["status"].isin(ACTIVE).any()
     return REFRESH_S if active else IDLE_REFRESH_S
 
 
@@ -160,8 +173,16 @@ def load_settings(url: str) -> dict:
             "default_device": s.get_setting("default_device", "auto")}
 
 
+@st.cache_data(ttl=FRAME_TTL_S, show_spinner=False)
+def study_decision(url: str, study: str | None, thresholds: Thresholds, target: Target) -> StudyDecision:
+    """The one way a page gets a study's decision (load_decision on the store's own price table), so
+    the Overview and the Decision page always agree."""
+    return load_decision(store(url), study, thresholds, prices=None, target=target, runs=load_runs(url))
+
+
 def changed() -> None:
     """After a write from the UI: forget cached frames so the next rerun shows it."""
     load_runs.clear()
     load_metrics.clear()
     load_settings.clear()
+    study_decision.clear()

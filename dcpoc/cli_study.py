@@ -1,0 +1,144 @@
+"""`python -m dcpoc study plan|launch|list`: a study's spec from the command line, its plan by stage
+with time and cost, launching it onto the queue, and the list of studies with their stages."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from .config import ConfigError
+from .data import load_corpus
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from .runs.store import Store
+    if args.study_command == "list":
+        return _study_list(Store(), args.json)
+    spec = _study_spec(args)
+    if args.study_command == "plan":
+        return _study_plan(Store(), spec)
+    from .runs import home_dir, launch_study, start_workers
+    store = Store()
+    ids = launch_study(store, spec, start_worker=False)
+    print(f"queued {len(ids)} runs of study '{spec.name.strip()}': {', '.join(ids)}")
+    if args.no_worker:
+        print("no worker started: run `python -m dcpoc worker` to train them")
+        return 0
+    pids = start_workers(store, spec.workers)
+    print(f"{len(pids)} worker(s) started (pid {', '.join(map(str, pids))}, log "
+          f"{home_dir() / 'worker.log'})" if pids else
+          "a worker is already running; it will take these runs")
+    return 0
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _study_spec(args: argparse.Namespace):
+    """The StudySpec of `study plan|launch`: a reference study or the defaults, changed by every
+    option given."""
+    from .studies import StudySpec, parse_seeds, reference_study
+    spec = reference_study(args.reference) if args.reference else StudySpec(name=args.name or "")
+    if not args.reference and not args.name:
+        raise ConfigError("give the study a --name (or start from --reference)")
+    if args.seeds is not None:
+        try:
+            spec.seeds = parse_seeds(args.seeds)
+        except ValueError:
+            raise ConfigError(f"--seeds '{args.seeds}': write distinct integers >= 0 separated by "
+                              "commas") from None
+    if args.lrs is not None:
+        try:
+            spec.lr_grid = [float(x) for x in _split(args.lrs)]
+        except ValueError:
+            raise ConfigError(f"--lrs '{args.lrs}': write rates separated by commas, e.g. "
+                              "3e-4,1e-3,3e-3") from None
+    if any(x is not None for x in (args.steps, args.tokens, args.tokens_per_param)):
+        spec.steps, spec.tokens, spec.tokens_per_param = args.steps, args.tokens, args.tokens_per_param
+    for field_name in ("name", "question", "corpus", "device", "nproc", "sweep", "evals_per_run",
+                       "workers"):
+        if getattr(args, field_name, None) is not None:
+            setattr(spec, field_name, getattr(args, field_name))
+    if args.presets is not None:
+        spec.presets = _split(args.presets)
+    if args.archs is not None:
+        spec.archs = _split(args.archs)
+    spec.overrides = [*spec.overrides, *args.overrides]
+    return spec
+
+
+def _study_plan(store, spec) -> int:
+    from .counts import count_parameters
+    from .ui.i18n import t
+    from .studies import (detect_gpu, estimate_device, estimate_study, ladder_problems,
+                          measured_throughput, plan_stages)
+    plan = plan_stages(spec)
+    load_corpus(spec.corpus)   # a bad corpus is reported now, not when the runs start
+    device = estimate_device(spec.device, detect_gpu())
+    measured = measured_throughput(store.list_runs())
+    prices = store.get_setting("prices", None)
+    print(f"study '{spec.name.strip()}': {len(plan.runs)} runs, estimated for {device}")
+    print(f"{'preset':<11}{'arch':<12}{'seed':>5}{'lr':>9}{'steps':>9}{'tokens':>13}{'params':>12}"
+          f"{'nproc':>6}{'time':>10}{'$':>10}")
+    for later, run in [(False, r) for r in plan.first] + [(True, r) for r in plan.later]:
+        one = estimate_study([run], device, measured, prices)
+        lr = "best*" if later else f"{run.train.lr:g}"
+        print(f"{run.preset:<11}{run.model.arch:<12}{run.train.seed:>5}{lr:>9}{run.train.steps:>9,}"
+              f"{one['tokens']:>13,}{count_parameters(run.model)['total']:>12,}{run.train.nproc:>6}"
+              f"{_duration(one['wall_s']):>10}{one['cost_usd']:>10.2f}")
+    total = estimate_study(plan.runs, device, measured, prices)
+    print(f"total: {_duration(total['wall_s'])} of training one run after another, "
+          f"{total['device_hours']:.2f} device-hours, ${total['cost_usd']:.2f} "
+          f"({total['n_measured']} of {total['n_runs']} runs from measured throughput, the rest "
+          "from FLOP counts)")
+    if spec.workers > 1:
+        print(f"with {spec.workers} CPU worker slots (`study launch` starts them): about "
+              f"{_duration(total['wall_s'] / spec.workers)}")
+    if plan.later:
+        print("* best: each architecture's best rate of the sweep at the smallest size; these "
+              "runs are queued when the sweep has finished")
+    for key, values in ladder_problems(spec):
+        print("warning: " + t(key, "en").format(**values))
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+STAGE_WORDS = {"sweeping": "running; the larger sizes wait for it",
+               "blocked": "runs missing, retry them on the Runs page",
+               "ready": "done; the larger sizes are queued by the next worker",
+               "queued": "done; larger sizes queued with the best rates"}
+
+
+def _study_list(store, as_json: bool) -> int:
+    from .runs import study_stage
+    from .runs.status import STATUSES
+    studies = store.list_studies()
+    runs = store.list_runs()
+    counts = runs.groupby(["study", "status"]).size().unstack(fill_value=0)
+    rows = []
+    for study in studies.itertuples():
+        by_status = counts.loc[study.name] if study.name in counts.index else {}
+        stage = study_stage(store, study.name)
+        rows.append({"name": study.name, "runs": int(study.n_runs),
+                     **{s: int(by_status.get(s, 0)) for s in STATUSES},
+                     "created_at": study.created_at.isoformat(), "question": study.question,
+                     "stage": stage["state"], "carried_lr": stage.get("best", {}),
+                     **({"missing": stage["missing"]} if "missing" in stage else {})})
+    if as_json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif not rows:
+        print("no studies yet: queue one with `python -m dcpoc study launch --name NAME`")
+    else:
+        for row in rows:
+            states = ", ".join(f"{row[s]} {s}" for s in STATUSES if row[s])
+            print(f"{row['name']}: {row['runs']} runs ({states or 'none'})"
+                  + (f" - {row['question']}" if row["question"] else ""))
+            if row["stage"] != "none":
+                print(f"  learning-rate sweep: {STAGE_WORDS[row['stage']]}"
+                      + "".join(f"; {arch} {lr:g}" for arch, lr in row["carried_lr"].items())
+                      + (f" ({', '.join(row['missing'])})" if row.get("missing") else ""))
+    return 0

@@ -1,0 +1,161 @@
+"""Which runs count and how the architectures compare: a study's counted runs on its main corpus,
+DCFormer minus Transformer++ at equal training tokens and at equal $ (paired by seed), and the
+tokens/s ratio of the architectures on one device."""
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..config import ARCHS
+from ..runs.status import Status
+from .facts import study_key, with_cost
+from .stats import paired_t_interval
+from .tuning import at_best_lr
+
+SUCCEEDED = Status.SUCCEEDED.value
+COMPARISON_COLUMNS = ["preset", "params", "basis", "n_pairs", "seeds", "loss_diff", "loss_low", "loss_high",
+                      "ppl_diff", "ppl_low", "ppl_high", "loss_transformer", "loss_dcformer"]
+
+
+# ----------------------------------------------------------------------------- counted runs
+def counted_runs(runs: pd.DataFrame, study: str | None = None, *, best_lr: bool = True
+                 ) -> pd.DataFrame:
+    """Succeeded, non-diverged runs with a finite final val loss (of one study when given), with
+    numeric columns loss, tokens, fpt (FLOPs/token), compute (FLOPs), speed (tokens/s). Where a
+    preset, token budget and architecture ran several learning rates, only the runs at the best
+    one count (tuning.at_best_lr: each architecture at its own best rate), unless best_lr=False."""
+    if runs.empty:
+        return runs.assign(loss=[], tokens=[], fpt=[], compute=[], speed=[])
+    scoped = runs if study is None else runs[study_key(runs).eq(study)]
+    num_ = lambda c: pd.to_numeric(scoped[c], errors="coerce").astype(float)  # noqa: E731
+    scoped = scoped.assign(loss=num_("final_val_loss"), tokens=num_("tokens_seen"),
+                           fpt=num_("flops_per_token"), speed=num_("tokens_per_s"))
+    scoped = scoped.assign(compute=scoped["fpt"] * scoped["tokens"])
+    keep = (scoped["status"].eq(SUCCEEDED) & np.isfinite(scoped["loss"])
+            & ~scoped["diverged"].eq(True))
+    return at_best_lr(scoped[keep]) if best_lr else scoped[keep]
+
+
+def main_corpus(counted: pd.DataFrame) -> tuple[str, int]:
+    """The corpus fingerprint with the most counted runs, and how many fingerprints there are.
+    Runs are only ever compared on one fingerprint (the same data, byte for byte)."""
+    if counted.empty:
+        return "", 0
+    sizes = counted["corpus_fingerprint"].fillna("").value_counts(sort=True)
+    return str(sizes.index[0]), int(len(sizes))
+
+
+def on_main_corpus(counted: pd.DataFrame) -> pd.DataFrame:
+    """The counted runs of the main corpus only."""
+    corpus, _ = main_corpus(counted)
+    return counted[counted["corpus_fingerprint"].fillna("").eq(corpus)]
+
+
+def speed_ratio(counted: pd.DataFrame) -> tuple[str, float]:
+    """DCFormer / Transformer++ mean tokens/s on one device (kind and process count): tokens/s
+    from different hardware are never divided. Of the devices that ran both architectures, the
+    one with the most runs; ("", NaN) when none did. ``counted``: rows with speed, speed_device."""
+    fast = counted[counted["speed"] > 0]
+    if fast.empty:
+        return "", math.nan
+    runs_per = fast.groupby(["speed_device", "arch"]).size().unstack().reindex(columns=ARCHS)
+    both = runs_per[runs_per.notna().all(axis=1)]
+    if both.empty:
+        return "", math.nan
+    device = both.sum(axis=1).sort_values(ascending=False, kind="stable").index[0]
+    return device, device_speed_ratio(fast, device)
+
+
+def device_speed_ratio(frame: pd.DataFrame, device: str) -> float:
+    """DCFormer / Transformer++ mean tokens/s of the rows measured on device (NaN without both)."""
+    on = frame[frame["speed_device"].eq(device) & (frame["speed"] > 0)]
+    speed = on.groupby("arch")["speed"].mean()
+    if not set(ARCHS) <= set(speed.index):
+        return math.nan
+    return float(speed["dcformer"] / speed["transformer"])
+
+
+# ----------------------------------------------------------------------------- comparisons
+def _comparison_row(preset: str, basis: str, pairs: pd.DataFrame, group: pd.DataFrame) -> dict:
+    loss = paired_t_interval(pairs["dc"] - pairs["tf"])
+    ppl = paired_t_interval(np.exp(pairs["dc"]) - np.exp(pairs["tf"]))
+    params = pd.to_numeric(group["n_params"], errors="coerce").astype(float).mean()
+    return {"preset": preset, "params": params, "basis": basis, "n_pairs": loss.n,
+            "seeds": ",".join(str(int(s)) for s in sorted(pairs.index)),
+            "loss_diff": loss.mean, "loss_low": loss.low, "loss_high": loss.high,
+            "ppl_diff": ppl.mean, "ppl_low": ppl.low, "ppl_high": ppl.high,
+            "loss_transformer": float(pairs["tf"].mean()) if len(pairs) else math.nan,
+            "loss_dcformer": float(pairs["dc"].mean()) if len(pairs) else math.nan}
+
+
+def _seed_pairs(group: pd.DataFrame, value: str = "loss") -> pd.DataFrame:
+    """One row per seed run by both architectures: columns tf, dc (mean over repeats of a seed)."""
+    by = group.groupby(["seed", "arch"])[value].mean().unstack()
+    if not set(ARCHS) <= set(by.columns):
+        return pd.DataFrame(columns=["tf", "dc"])
+    return by[["transformer", "dcformer"]].dropna().set_axis(["tf", "dc"], axis=1)
+
+
+def _comparison_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS).sort_values("params", kind="stable",
+                                                                    ignore_index=True)
+
+
+def compare_equal_tokens(runs: pd.DataFrame, study: str | None = None) -> pd.DataFrame:
+    """DCFormer minus Transformer++ at equal training tokens, per preset: runs of the main corpus
+    (see main_corpus) paired by seed within the same (preset, tokens seen); mean difference of
+    final val loss and of perplexity with a 95% paired t interval over seeds (None with one seed).
+    Negative favours DCFormer."""
+    counted = on_main_corpus(counted_runs(runs, study))
+    rows = [_comparison_row(preset, "tokens", _seed_pairs(group), group)
+            for (preset, _tokens), group in counted.groupby(["preset", "tokens"], sort=False)]
+    return _comparison_frame([r for r in rows if r["n_pairs"] > 0])
+
+
+def loss_at_cost(curve: pd.DataFrame, cost_usd: float) -> float:
+    """A run's val loss at a spend (linear between evaluations; NaN beyond its last one).
+    ``curve``: rows with cost_usd and value, of one run."""
+    curve = curve.sort_values("cost_usd")
+    x, y = curve["cost_usd"].to_numpy(float), curve["value"].to_numpy(float)
+    if len(x) == 0 or cost_usd > x[-1] * (1 + 1e-9) or cost_usd < x[0]:
+        return math.nan
+    return float(np.interp(cost_usd, x, y))
+
+
+def _cost_pairs(group: pd.DataFrame, curves: pd.DataFrame, spent: pd.Series) -> pd.DataFrame:
+    """Per seed of one (preset, tokens) group: both runs' losses at the cheaper run's total spend."""
+    pairs = {}
+    for seed, seed_runs in group.groupby("seed"):
+        ids = {arch: seed_runs.loc[seed_runs["arch"].eq(arch), "id"].tolist() for arch in ARCHS}
+        if not ids["transformer"] or not ids["dcformer"]:
+            continue
+        tf_id, dc_id = ids["transformer"][0], ids["dcformer"][0]
+        budget = min(spent.get(tf_id, math.nan), spent.get(dc_id, math.nan))
+        if not budget > 0:
+            continue
+        pairs[seed] = {name: loss_at_cost(curves[curves["run_id"].eq(run_id)], budget)
+                       for name, run_id in (("tf", tf_id), ("dc", dc_id))}
+    return pd.DataFrame.from_dict(pairs, orient="index", columns=["tf", "dc"]).dropna()
+
+
+def compare_equal_cost(runs: pd.DataFrame, val_curves: pd.DataFrame, study: str | None = None,
+                       prices: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """DCFormer minus Transformer++ at equal $, per preset: for each seed both runs are read at the
+    spend of the cheaper of the two (its val-loss curve interpolated in $, each run priced by its own
+    device), then the paired t interval over seeds as in compare_equal_tokens.
+    ``val_curves``: metric rows (run_id, step, value, wall_s) of key val_loss."""
+    counted = on_main_corpus(counted_runs(runs, study))
+    if counted.empty or val_curves.empty:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    curves = with_cost(val_curves[val_curves["run_id"].isin(counted["id"])], counted, prices)
+    curves = curves[np.isfinite(curves["value"].astype(float))]
+    spent = curves.groupby("run_id")["cost_usd"].max()
+    rows = []
+    for (preset, _tokens), group in counted.groupby(["preset", "tokens"], sort=False):
+        frame = _cost_pairs(group, curves, spent)
+        if len(frame):
+            rows.append(_comparison_row(preset, "cost", frame, group))
+    return _comparison_frame(rows)

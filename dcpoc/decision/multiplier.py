@@ -1,0 +1,246 @@
+"""The compute multiplier: Transformer++'s loss against training compute (a power law, or log-linear
+on a short ladder), inverted at each DCFormer run's loss; the net benefit (multiplier x tokens/s
+ratio), both with bootstrap intervals; and their projection to a target scale in GPU-hours and $."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .. import costs
+from .compare import counted_runs, device_speed_ratio, main_corpus, on_main_corpus, speed_ratio
+from .facts import device_label
+from .stats import Interval, Reason, percentile_interval, replace_reason
+
+POWER_LAW_MIN_POINTS = 4
+_ALPHAS = np.geomspace(1e-3, 3.0, 400)
+BOOTSTRAP_SAMPLES = 300
+BOOTSTRAP_SEED = 20240601
+PER_RUN_COLUMNS = ["id", "preset", "seed", "loss", "compute", "tf_compute", "multiplier", "extrapolated"]
+
+
+# ----------------------------------------------------------------------------- compute fit
+@dataclass(frozen=True)
+class ComputeFit:
+    """Transformer++ val loss against training compute C (FLOPs).
+    kind "power": L = E + A * C^-alpha; kind "loglinear": L = a + b * ln C (a=E, b=A, alpha=NaN)."""
+    kind: str
+    E: float
+    A: float
+    alpha: float
+    n_points: int
+
+    def loss(self, compute: float | np.ndarray) -> np.ndarray:
+        c = np.asarray(compute, dtype=float)
+        if self.kind == "power":
+            return self.E + self.A * c ** (-self.alpha)
+        return self.E + self.A * np.log(c)
+
+    def compute_for(self, loss: float) -> float:
+        """The compute at which this curve reaches loss (inf when it never does)."""
+        if self.kind == "power":
+            if loss <= self.E or self.A <= 0:
+                return math.inf
+            return float((self.A / (loss - self.E)) ** (1.0 / self.alpha))
+        if self.A >= 0:
+            return math.inf
+        return float(math.exp(min((loss - self.E) / self.A, 700.0)))
+
+
+def _power_sse(alphas: np.ndarray, x: np.ndarray, y: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For fixed alpha, L = E + A z with z = x^-alpha is a straight line in z: the least-squares E
+    and A in closed form and the sum of squared errors, for every alpha at once."""
+    z = x[None, :] ** (-np.asarray(alphas, dtype=float)[:, None])
+    zc = z - z.mean(axis=1, keepdims=True)
+    var = np.maximum((zc**2).sum(axis=1), 1e-300)
+    A = (zc * (y - y.mean())[None, :]).sum(axis=1) / var
+    E = y.mean() - A * z.mean(axis=1)
+    sse = ((E[:, None] + A[:, None] * z - y[None, :]) ** 2).sum(axis=1)
+    return sse, E, A
+
+
+def _fit_power(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | None:
+    """(E, A, alpha) of the power law on scaled compute x: alpha by the log-spaced scan, then
+    golden-section refinement between the best scan point's neighbours; None without an A > 0."""
+    sse, _, A = _power_sse(_ALPHAS, x, y)
+    sse = np.where(A > 0, sse, np.inf)
+    if not np.isfinite(sse).any():
+        return None
+    best = int(np.argmin(sse))
+    lo, hi = _ALPHAS[max(best - 1, 0)], _ALPHAS[min(best + 1, len(_ALPHAS) - 1)]
+    golden = (math.sqrt(5) - 1) / 2
+    for _ in range(60):
+        a1, a2 = hi - golden * (hi - lo), lo + golden * (hi - lo)
+        pair = _power_sse(np.array([a1, a2]), x, y)[0]
+        if pair[0] < pair[1]:
+            hi = a2
+        else:
+            lo = a1
+    alpha = (lo + hi) / 2
+    _, E, A = (v[0] for v in _power_sse(np.array([alpha]), x, y))
+    return (float(E), float(A), float(alpha)) if A > 0 else None
+
+
+def fit_compute_curve(compute: np.ndarray | list[float], loss: np.ndarray | list[float]
+                      ) -> ComputeFit | None:
+    """Fit Transformer++'s loss against compute: the power law with an irreducible term when there
+    are >= 4 points on >= 3 distinct compute values (alpha by a log-spaced scan then golden-section
+    refinement, E and A by least squares at each alpha, A > 0 required), otherwise the log-linear
+    L = a + b ln C by least squares. None with fewer than 2 distinct compute values."""
+    c = np.asarray(compute, dtype=float)
+    y = np.asarray(loss, dtype=float)
+    ok = np.isfinite(c) & np.isfinite(y) & (c > 0)
+    c, y = c[ok], y[ok]
+    if len(np.unique(c)) < 2:
+        return None
+    c0 = float(np.exp(np.mean(np.log(c))))     # scale: keeps C^-alpha near 1
+    if len(c) >= POWER_LAW_MIN_POINTS and len(np.unique(c)) >= 3:
+        power = _fit_power(c / c0, y)
+        if power is not None:
+            E, A, alpha = power
+            return ComputeFit("power", E, float(A * c0**alpha), alpha, len(c))
+    b, a = np.polyfit(np.log(c), y, 1)
+    return ComputeFit("loglinear", float(a), float(b), math.nan, len(c))
+
+
+# ----------------------------------------------------------------------------- multiplier
+@dataclass(frozen=True)
+class MultiplierResult:
+    """The compute multiplier (Transformer++ compute needed to reach a DCFormer run's loss, divided
+    by that run's compute; geometric mean over DCFormer runs) and the net benefit (multiplier x
+    DCFormer / Transformer++ tokens/s on one device), each with a bootstrap 95% interval."""
+    fit: ComputeFit | None
+    per_run: pd.DataFrame            # PER_RUN_COLUMNS, one row per DCFormer run
+    multiplier: Interval
+    speed_ratio: float
+    speed_device: str
+    net_benefit: Interval
+    corpus_fingerprint: str
+    n_sizes: int                     # distinct Transformer++ compute values (the ladder)
+    reason: Reason | None = None
+
+
+def _log_multipliers(fit: ComputeFit, dc: pd.DataFrame) -> np.ndarray:
+    tf_compute = np.array([fit.compute_for(loss) for loss in dc["loss"]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(tf_compute / dc["compute"].to_numpy(float))
+
+
+def _bootstrap(tf: pd.DataFrame, dc: pd.DataFrame, device: str, n_boot: int, seed: int
+               ) -> tuple[list[float], list[float]]:
+    """Resample each architecture's runs with replacement, refit and invert: the geometric-mean
+    multipliers and net benefits of the resamples that could be fitted."""
+    rng = np.random.default_rng(seed)
+    boot_m, boot_net = [], []
+    for _ in range(n_boot):
+        tf_b = tf.iloc[rng.integers(0, len(tf), len(tf))]
+        dc_b = dc.iloc[rng.integers(0, len(dc), len(dc))]
+        fit_b = fit_compute_curve(tf_b["compute"], tf_b["loss"])
+        if fit_b is None:
+            continue
+        logm_b = _log_multipliers(fit_b, dc_b)
+        if not np.isfinite(logm_b).all():
+            continue
+        m_b = float(np.exp(logm_b.mean()))
+        boot_m.append(m_b)
+        boot_net.append(m_b * device_speed_ratio(pd.concat([tf_b, dc_b]), device))
+    return boot_m, boot_net
+
+
+def _per_run(fit: ComputeFit, tf: pd.DataFrame, dc: pd.DataFrame, logm: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({
+        "id": dc["id"].to_numpy(), "preset": dc["preset"].to_numpy(), "seed": dc["seed"].to_numpy(),
+        "loss": dc["loss"].to_numpy(), "compute": dc["compute"].to_numpy(),
+        "tf_compute": np.exp(logm) * dc["compute"].to_numpy(float), "multiplier": np.exp(logm),
+        "extrapolated": (dc["loss"] < tf["loss"].min()).to_numpy()})
+
+
+def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
+                       n_boot: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED
+                       ) -> MultiplierResult:
+    """Fit Transformer++ loss vs compute (fit_compute_curve) over the study's runs on its main
+    corpus, invert it at each DCFormer run's loss, and bootstrap: resample the runs of each
+    architecture with replacement (fixed seed), refit, and take the 2.5 / 97.5 percentiles of the
+    geometric-mean multiplier and of the net benefit (whose speed ratio is recomputed from the same
+    resample, so throughput noise is in its interval)."""
+    counted = counted_runs(runs, study)
+    corpus, _ = main_corpus(counted)
+    counted = on_main_corpus(counted)
+    counted = counted.assign(speed_device=[device_label(d, c)
+                                           for d, c in zip(counted["device"], counted["config"])])
+    tf = counted[counted["arch"].eq("transformer") & (counted["compute"] > 0)]
+    dc = counted[counted["arch"].eq("dcformer") & (counted["compute"] > 0)]
+    device, ratio = speed_ratio(counted) if not counted.empty else ("", math.nan)
+    n_sizes = int(tf["compute"].nunique())
+    none = Interval(math.nan, None, None, 0)
+
+    def missing(reason: Reason, fit: ComputeFit | None = None) -> MultiplierResult:
+        return MultiplierResult(fit, pd.DataFrame(columns=PER_RUN_COLUMNS), replace_reason(none, reason),
+                                ratio, device, replace_reason(none, reason), corpus, n_sizes, reason)
+
+    if dc.empty or tf.empty:
+        return missing(("why.no_arch", {}))
+    fit = fit_compute_curve(tf["compute"], tf["loss"])
+    if fit is None:
+        return missing(("why.one_size", {"n": n_sizes}))
+    logm = _log_multipliers(fit, dc)
+    if not np.isfinite(logm).all():
+        return missing(("why.beyond_fit", {}), fit)
+    m_mean = float(np.exp(logm.mean()))
+    boot_m, boot_net = _bootstrap(tf, dc, device, n_boot, seed)
+    m_int = percentile_interval(m_mean, boot_m, n_boot, len(dc))
+    net_int = percentile_interval(m_mean * ratio, [v for v in boot_net if math.isfinite(v)],
+                                  n_boot, len(dc))
+    if not math.isfinite(ratio):
+        net_int = replace_reason(Interval(math.nan, None, None, len(dc)), ("why.no_speed", {}))
+    return MultiplierResult(fit, _per_run(fit, tf, dc, logm), m_int, ratio, device, net_int,
+                            corpus, n_sizes)
+
+
+# ----------------------------------------------------------------------------- projection
+@dataclass(frozen=True)
+class Projection:
+    """Training cost at the user's target for both architectures. Transformer++ throughput is
+    costs.assumed_tokens_per_s at 6 x params FLOPs/token on the GPU kind; DCFormer's is that x the
+    measured speed ratio. Equal quality: DCFormer trains on tokens / multiplier."""
+    params: float
+    tokens: float
+    gpu_kind: str
+    price_per_hour: float
+    speed_ratio: float
+    multiplier: float
+    tf_gpu_hours: float
+    tf_cost_usd: float
+    dc_gpu_hours_same_tokens: float
+    dc_cost_same_tokens_usd: float
+    dc_gpu_hours_equal_quality: float
+    dc_cost_equal_quality_usd: float
+    saved_usd: float                 # Transformer++ $ minus DCFormer's $ for equal quality
+    saved_low_usd: float | None      # at the multiplier interval's bounds, measured speed ratio
+    saved_high_usd: float | None
+
+
+def project(params: float, tokens: float, gpu_kind: str, price_per_hour: float | None,
+            speed_ratio: float, multiplier: Interval | float,
+            prices: Mapping[str, float] | None = None) -> Projection:
+    """GPU-hours and $ of training a params-sized model on tokens with both architectures, and the
+    $ DCFormer saves (negative: loses) for the quality Transformer++ gets from those tokens."""
+    if params <= 0 or tokens <= 0:
+        raise ValueError("target parameters and tokens must be positive")
+    price = price_per_hour if price_per_hour is not None else costs.price_per_hour(gpu_kind, prices)
+    m = multiplier if isinstance(multiplier, Interval) else Interval(float(multiplier), None, None, 1)
+    device = "cpu" if gpu_kind == "cpu" else gpu_kind
+    tf_speed = costs.assumed_tokens_per_s(6.0 * params, "transformer", device)
+    tf_hours = tokens / tf_speed / 3600.0
+    dc_hours = tf_hours / speed_ratio if speed_ratio > 0 else math.nan
+    equal = dc_hours / m.mean if m.mean > 0 else math.nan
+
+    def saved(mult: float | None) -> float | None:
+        return None if mult is None else (tf_hours - dc_hours / mult) * price
+    return Projection(params, tokens, gpu_kind, price, speed_ratio, m.mean, tf_hours,
+                      tf_hours * price, dc_hours, dc_hours * price, equal, equal * price,
+                      (tf_hours - equal) * price, saved(m.low), saved(m.high))

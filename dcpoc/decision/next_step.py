@@ -1,0 +1,240 @@
+"""The next step of a study: the concrete runs that answer a Decision's open items (larger sizes, more
+seeds, the missing architecture, failed runs again), planned with the study's own settings as read
+back from its runs, and what they will cost (studies.estimate_study)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..config import ARCHS, PRESETS, ConfigError, RunConfig, make_config
+from ..counts import count_parameters
+from ..studies import (StudySpec, ThroughputKey, estimate_study, ladder, measured_throughput,
+                       plan_study)
+from . import tuning
+from .compare import counted_runs
+from .facts import run_nproc, study_key
+from .stats import Reason
+
+
+@dataclass
+class NextStep:
+    """The runs that answer a Decision's open items, and what they cost: parts are i18n Reasons
+    (next.what.*) naming what is run, specs the StudySpecs planned (each a grid of the study's
+    corpus, steps and nproc), plan every RunConfig, estimate estimate_study's totals on device."""
+    parts: list[Reason]
+    specs: list[StudySpec]
+    plan: list[RunConfig]
+    estimate: dict[str, float]
+    device: str
+
+
+def _scoped(runs: pd.DataFrame, study: str | None) -> pd.DataFrame:
+    return runs[study_key(runs).eq(study or "")]
+
+
+# ----------------------------------------------------------------------------- what the study ran
+def study_spec_from_runs(runs: pd.DataFrame, study: str | None) -> StudySpec | None:
+    """What the study ran, read back from its runs: presets (ladder order), archs, seeds, corpus
+    (the most used), nproc, and the step budget (one shared step count; None where every run used
+    its preset's default; otherwise the token budget the runs shared, else the largest step count).
+    None for a study without runs."""
+    if runs.empty:
+        return None
+    scoped = _scoped(runs, study)
+    scoped = scoped[scoped["preset"].isin(list(PRESETS))]
+    if scoped.empty:
+        return None
+    spec = StudySpec(name=study or "next", corpus=str(scoped["corpus_spec"].dropna().mode().iloc[0])
+                     if scoped["corpus_spec"].notna().any() else "pydoc",
+                     presets=ladder(list(scoped["preset"])),
+                     archs=[a for a in ARCHS if a in set(scoped["arch"])],
+                     seeds=sorted({int(s) for s in scoped["seed"].dropna()}) or [1],
+                     nproc=max(run_nproc(c) for c in scoped["config"]))
+    _read_budget(spec, scoped)
+    threads = {int((c.get("train") or {}).get("threads", 0)) for c in scoped["config"]
+               if isinstance(c, dict)}
+    if len(threads) == 1 and threads != {0}:
+        spec.overrides = [f"threads={threads.pop()}"]
+    rates = tuning.with_lr(scoped).groupby("preset")["lr"].apply(lambda x: sorted(set(x.dropna())))
+    if len(rates) and all(len(r) > 1 for r in rates):      # every size swept: sweep the next ones
+        spec.sweep, spec.lr_grid = "each", sorted({lr for r in rates for lr in r})
+    return spec
+
+
+def _read_budget(spec: StudySpec, scoped: pd.DataFrame) -> None:
+    """Sets spec's steps, tokens_per_param or tokens from the budget the scoped runs shared."""
+    steps = (pd.to_numeric(scoped["total_steps"], errors="coerce").dropna().astype(int)
+             if "total_steps" in scoped else pd.Series(dtype=int))
+    steps = steps[steps > 0]   # a row without a resolved config (total_steps 0) says nothing
+    defaults = scoped["preset"].map(lambda p: PRESETS[p]["train"]["steps"])
+    ratio = _tokens_per_param(scoped)
+    if steps.nunique() == 1:
+        spec.steps = int(steps.iloc[0])
+    elif len(steps) and (steps.to_numpy() == defaults.loc[steps.index].to_numpy()).all():
+        spec.steps = None
+    elif ratio is not None:
+        spec.tokens_per_param = ratio
+    else:
+        tokens = (pd.to_numeric(scoped["tokens_seen"], errors="coerce").dropna()
+                  if "tokens_seen" in scoped else pd.Series(dtype=float))
+        if len(tokens) and tokens.nunique() == 1:
+            spec.tokens = int(tokens.iloc[0])
+        else:
+            spec.steps = int(steps.max()) if len(steps) else None
+
+
+def _tokens_per_param(scoped: pd.DataFrame) -> float | None:
+    """The tokens-per-parameter ratio runs of several presets share (within 2%), else None."""
+    ratios = []
+    for preset, config, steps in zip(scoped["preset"], scoped["config"], scoped["total_steps"]):
+        config = config if isinstance(config, dict) else {}
+        model, train = config.get("model", {}), config.get("train", {})
+        if not (model and train and steps):
+            return None
+        params = count_parameters(make_config("transformer", preset).model)["non_embedding"]
+        ratios.append(int(steps) * train.get("batch_size", 0) * model.get("seq_len", 0) / params)
+    if scoped["preset"].nunique() < 2 or not ratios or min(ratios) <= 0:
+        return None
+    return float(f"{np.median(ratios):.2g}") if max(ratios) / min(ratios) < 1.02 else None
+
+
+def _study_device(runs: pd.DataFrame, study: str | None) -> str:
+    scoped = _scoped(runs, study) if not runs.empty else runs
+    devices = scoped["device"].dropna() if "device" in scoped else pd.Series(dtype=object)
+    return str(devices.mode().iloc[0]) if len(devices) else "cpu"
+
+
+# ----------------------------------------------------------------------------- what to run next
+def _needed(decision) -> dict[str, dict] | None:
+    """The open items to plan for, by need.* key: the Decision's own, one more seed for
+    CONDITIONAL, the next larger size for GO; None for NO-GO."""
+    if decision.verdict == "NO-GO":
+        return None
+    if decision.verdict == "CONDITIONAL":
+        return {"need.seeds": {"n": 1}}
+    if decision.verdict == "GO":
+        return {"need.sizes": {"n": 1}}
+    return {key: values for key, values in decision.needed}
+
+
+def _larger_presets(spec: StudySpec, n: int) -> list[str]:
+    """The next n presets of the ladder the study has not run, larger ones first after its
+    largest; smaller unrun ones only when the ladder ends."""
+    ladder = list(PRESETS)
+    top = max(ladder.index(p) for p in spec.presets)
+    above = [p for p in ladder[top + 1:] if p not in spec.presets]
+    below = [p for p in reversed(ladder[:top]) if p not in spec.presets]
+    return (above + below)[:max(n, 0)]
+
+
+def _new_seeds(spec: StudySpec, n: int) -> list[int]:
+    start = max(spec.seeds) + 1
+    return list(range(start, start + max(n, 0)))
+
+
+def _growth(spec: StudySpec, needed: dict[str, dict], base: dict
+            ) -> tuple[list[StudySpec], list[Reason]]:
+    """need.sizes: the next larger preset(s) for both architectures with the study's seeds (new
+    ones included); need.seeds: new seeds at every preset, new presets included."""
+    specs: list[StudySpec] = []
+    parts: list[Reason] = []
+    new_presets = _larger_presets(spec, needed["need.sizes"]["n"]) if "need.sizes" in needed else []
+    new_seeds = _new_seeds(spec, needed["need.seeds"]["n"]) if "need.seeds" in needed else []
+    if new_presets:
+        specs.append(StudySpec(presets=new_presets, archs=list(ARCHS),
+                               seeds=spec.seeds + new_seeds, **base))
+        parts.append(("next.what.sizes", {"presets": ", ".join(new_presets),
+                                          "seeds": ", ".join(map(str, spec.seeds + new_seeds))}))
+    if new_seeds:
+        specs.append(StudySpec(presets=list(spec.presets), archs=list(ARCHS), seeds=new_seeds, **base))
+        parts.append(("next.what.seeds", {"seeds": ", ".join(map(str, new_seeds)),
+                                          "presets": ", ".join(spec.presets + new_presets)}))
+    return specs, parts
+
+
+def _missing_arch(spec: StudySpec, needed: dict[str, dict], base: dict
+                  ) -> tuple[list[StudySpec], list[Reason]]:
+    """need.arch: the architecture the study lacks, at its presets and seeds."""
+    missing = [a for a in ARCHS if a not in spec.archs]
+    if "need.arch" not in needed or not missing:
+        return [], []
+    return ([StudySpec(presets=list(spec.presets), archs=missing, seeds=list(spec.seeds), **base)],
+            [("next.what.arch", {"arch": needed["need.arch"]["arch"],
+                                 "presets": ", ".join(spec.presets)})])
+
+
+def _failed_again(runs: pd.DataFrame, study: str | None, needed: dict[str, dict], base: dict
+                  ) -> tuple[list[StudySpec], list[Reason]]:
+    """need.failed: each failed or diverged run again at its own rate, except the high rates a
+    sweep lost (tuning.sweep_casualties), which are a sweep's result rather than a failure."""
+    if "need.failed" not in needed:
+        return [], []
+    scoped = _scoped(runs, study)
+    failed = scoped[scoped["status"].eq("failed") | scoped["diverged"].eq(True)]
+    failed = failed[failed["preset"].isin(list(PRESETS)) & failed["arch"].isin(list(ARCHS))
+                    & ~failed["id"].isin(tuning.sweep_casualties(scoped, counted_runs(scoped)))]
+    specs = []
+    for row in failed.itertuples():
+        again = {**base, "sweep": "none", "lr_grid": [],
+                 "overrides": base["overrides"] + [f"lr={tuning.run_lr(row.config)!r}"]}
+        specs.append(StudySpec(presets=[row.preset], archs=[row.arch], seeds=[int(row.seed)], **again))
+    return specs, ([("next.what.failed", {"n": len(failed)})] if len(failed) else [])
+
+
+def _carry_swept_lr(plan: list[RunConfig], runs: pd.DataFrame, study: str | None) -> None:
+    """A study that swept the learning rate plans its next runs at each architecture's best swept
+    rate (tuning.sensitivity's sweep), as its own later stage did; others keep the preset's."""
+    if runs.empty or "config" not in runs or "final_val_loss" not in runs:
+        return
+    scoped = _scoped(runs, study)
+    found = tuning.sensitivity(counted_runs(scoped, best_lr=False)) if not scoped.empty else None
+    for run in plan if found else []:
+        run.train.lr = found["best"].get(run.model.arch, run.train.lr)
+
+
+def _plan(specs: list[StudySpec], runs: pd.DataFrame, study: str | None) -> list[RunConfig] | None:
+    """Every spec's runs (a run without its own rate at the study's best swept rate), or None where
+    the study's own settings no longer plan (e.g. an edited preset)."""
+    plan = []
+    try:
+        for one in specs:
+            planned = plan_study(one)
+            if one.sweep == "none" and not any(o.startswith("lr=") for o in one.overrides):
+                _carry_swept_lr(planned, runs, study)
+            plan += planned
+    except ConfigError:
+        return None
+    return plan
+
+
+def next_step(decision, runs: pd.DataFrame, study: str | None, device_name: str | None = None,
+              measured: Mapping[ThroughputKey, float] | None = None,
+              prices: Mapping[str, float] | None = None) -> NextStep | None:
+    """The concrete runs for a Decision (decision.Decision) and their estimate (estimate_study on
+    device_name, default the device most of the study's runs used; throughput measured from the
+    runs where available). need.sizes: the next larger unrun preset(s) for both architectures and
+    the study's seeds; need.seeds: new seeds (after the largest) at every preset, new presets
+    included; need.arch: the missing architecture at the study's presets and seeds; need.failed:
+    the failed runs again. CONDITIONAL: one more seed at every size; GO: the next larger preset to
+    confirm; NO-GO, or nothing to plan: None."""
+    spec = study_spec_from_runs(runs, study)
+    needed = _needed(decision) if spec is not None else None
+    if needed is None:
+        return None
+    base = dict(name=spec.name, question="", corpus=spec.corpus, steps=spec.steps, tokens=spec.tokens,
+                tokens_per_param=spec.tokens_per_param, overrides=list(spec.overrides),
+                sweep=spec.sweep, lr_grid=list(spec.lr_grid), device="auto", nproc=spec.nproc)
+    specs, parts = [], []
+    for more_specs, more_parts in (_growth(spec, needed, base), _missing_arch(spec, needed, base),
+                                   _failed_again(runs, study, needed, base)):
+        specs += more_specs
+        parts += more_parts
+    plan = _plan(specs, runs, study) if specs else None
+    if plan is None:
+        return None
+    device = device_name or _study_device(runs, study)
+    measured = measured_throughput(runs) if measured is None else measured
+    return NextStep(parts, specs, plan, estimate_study(plan, device, measured, prices), device)

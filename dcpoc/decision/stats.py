@@ -1,0 +1,72 @@
+"""The statistics a decision rests on: a mean with its 95% interval (paired t over seeds, or a
+bootstrap percentile interval), and Reason, the i18n key with its values that every text of a
+decision is (so the same result reads in English and Japanese)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+Reason = tuple[str, dict]
+
+# Two-sided 95% quantiles of Student's t (0.975 quantile) for 1..30 degrees of freedom.
+T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+Z_975 = 1.959964
+
+
+def t_quantile_975(df: int) -> float:
+    """Student's t 0.975 quantile: the table up to 30 degrees of freedom, beyond it the
+    Cornish-Fisher expansion z + (z^3 + z) / (4 df) (off by under 0.002 at df 31)."""
+    if df < 1:
+        raise ValueError("a t interval needs at least one degree of freedom")
+    if df <= len(T_975):
+        return T_975[df - 1]
+    return Z_975 + (Z_975**3 + Z_975) / (4 * df)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean with its 95% interval; low / high are None when no interval exists (reason says
+    why, as an i18n Reason)."""
+    mean: float
+    low: float | None
+    high: float | None
+    n: int
+    method: str = ""            # "paired-t", "bootstrap", "" (none)
+    reason: Reason | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.low is not None and self.high is not None
+
+
+def paired_t_interval(differences: list[float] | np.ndarray) -> Interval:
+    """Mean of per-seed differences and its 95% paired t interval: mean +- t(0.975, n-1) x s / sqrt(n),
+    s the sample standard deviation (n - 1 denominator). One difference: no interval."""
+    d = np.asarray(differences, dtype=float)
+    d = d[np.isfinite(d)]
+    n = len(d)
+    if n == 0:
+        return Interval(math.nan, None, None, 0, "", ("why.no_pairs", {}))
+    mean = float(d.mean())
+    if n == 1:
+        return Interval(mean, None, None, 1, "", ("why.one_seed", {}))
+    half = t_quantile_975(n - 1) * float(d.std(ddof=1)) / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, n, "paired-t")
+
+
+def replace_reason(interval: Interval, reason: Reason) -> Interval:
+    """The same interval saying why it is missing."""
+    return Interval(interval.mean, interval.low, interval.high, interval.n, interval.method, reason)
+
+
+def percentile_interval(mean: float, samples: list[float], n_boot: int, n: int) -> Interval:
+    """Bootstrap percentile interval; none when under half of the resamples could be fitted (the
+    ladder is too short for a resample to keep two sizes)."""
+    if len(samples) < max(20, n_boot // 2):
+        return Interval(mean, None, None, n, "", ("why.bootstrap_degenerate", {}))
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return Interval(mean, float(low), float(high), n, "bootstrap")

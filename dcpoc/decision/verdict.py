@@ -1,0 +1,203 @@
+"""The go / no-go rule: Thresholds, the Decision (verdict, reasons, what would flip it, risks, what
+to run when the evidence is insufficient) and decide(), which assembles it from one study's runs.
+Texts are i18n Reasons so that the same result reads in English and Japanese."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import pandas as pd
+
+from ..config import ARCH_LABELS, ARCHS
+from ..runs.status import FINISHED, Status
+from ..studies.spec import ladder
+from . import tuning
+from .compare import (COMPARISON_COLUMNS, compare_equal_cost, compare_equal_tokens, counted_runs,
+                      main_corpus, on_main_corpus)
+from .facts import study_key
+from .multiplier import MultiplierResult, compute_multiplier
+from .stats import Reason
+
+RISKS = ("extrapolation", "seed_variance", "kernel", "inference", "operations")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The go / no-go rule's knobs (defaults shown on the Decision page).
+    GO: net benefit's 95% lower bound > go_net_low AND the equal-token loss difference's interval
+    lies entirely below 0 at the largest size. NO-GO: net benefit's upper bound < nogo_net_high, or
+    the loss interval lies entirely above 0 (DCFormer worse). Otherwise CONDITIONAL. Fewer than
+    min_seeds paired seeds or min_sizes model sizes: insufficient evidence."""
+    go_net_low: float = 1.1
+    nogo_net_high: float = 1.0
+    min_seeds: int = 2
+    min_sizes: int = 2
+
+
+@dataclass
+class Decision:
+    verdict: str                          # "GO" | "CONDITIONAL" | "NO-GO" | "INSUFFICIENT"
+    reasons: list[Reason] = field(default_factory=list)
+    flips: list[Reason] = field(default_factory=list)
+    risks: list[Reason] = field(default_factory=list)      # i18n keys risk.* with mitigation keys
+    needed: list[Reason] = field(default_factory=list)     # "run X more" when INSUFFICIENT
+    equal_tokens: pd.DataFrame | None = None
+    equal_cost: pd.DataFrame | None = None
+    multiplier: MultiplierResult | None = None
+    n_failed: int = 0
+    corpora: int = 0
+    lr_sweep: pd.DataFrame | None = None   # tuning.lr_table rows of the swept cells (main corpus)
+    lr_sensitivity: dict | None = None     # tuning.sensitivity of the study, None without a sweep
+
+
+def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thresholds(),
+           val_curves: pd.DataFrame | None = None,
+           prices: Mapping[str, float] | None = None) -> Decision:
+    """The verdict on one study (see Thresholds for the rule). Insufficient evidence, with what to
+    run, when: an architecture has no counted run, runs used different corpora, runs failed or
+    diverged, fewer than min_sizes sizes, fewer than min_seeds paired seeds, or no fit / speed."""
+    scoped = runs[study_key(runs).eq(study or "")] if not runs.empty else runs
+    counted = counted_runs(scoped)
+    _, corpora = main_corpus(counted)
+    tokens = compare_equal_tokens(scoped)
+    cost = compare_equal_cost(scoped, val_curves, prices=prices) \
+        if val_curves is not None else pd.DataFrame(columns=COMPARISON_COLUMNS)
+    mult = compute_multiplier(scoped)
+    decision = Decision("INSUFFICIENT", equal_tokens=tokens, equal_cost=cost, multiplier=mult,
+                        n_failed=_n_failed(scoped, counted), corpora=corpora)
+    decision.risks = [(f"risk.{name}", {}) for name in RISKS]
+    used = _add_tuning(decision, scoped, counted)
+    used = [used] if used else []
+    decision.needed = _needed(decision, counted, thresholds)
+    if decision.needed:
+        decision.reasons = [("reason.insufficient", {}), *used]
+        return decision
+    _judge(decision, thresholds)
+    if any(mult.per_run["extrapolated"]):
+        decision.reasons.append(("reason.extrapolated", {}))
+    decision.reasons += used
+    return decision
+
+
+def _n_failed(scoped: pd.DataFrame, counted: pd.DataFrame) -> int:
+    """Failed or diverged finished runs, not counting a sweep's diverged high rates."""
+    if scoped.empty:
+        return 0
+    finished = scoped[scoped["status"].isin(FINISHED)]
+    swept_away = tuning.sweep_casualties(finished, counted)
+    finished = finished[~finished["id"].isin(swept_away)] if not finished.empty else finished
+    if finished.empty:
+        return 0
+    return int((finished["status"].eq(Status.FAILED.value) | finished["diverged"].eq(True)).sum())
+
+
+def _needed(decision: Decision, counted: pd.DataFrame, thresholds: Thresholds) -> list[Reason]:
+    """What to run before a verdict can be given (need.* Reasons); [] when the evidence suffices."""
+    mult, tokens = decision.multiplier, decision.equal_tokens
+    needed: list[Reason] = []
+    for arch in ARCHS:
+        if counted.empty or not counted["arch"].eq(arch).any():
+            needed.append(("need.arch", {"arch": ARCH_LABELS[arch]}))
+    if decision.corpora > 1:
+        needed.append(("need.corpus", {"n": decision.corpora}))
+    if decision.n_failed:
+        needed.append(("need.failed", {"n": decision.n_failed}))
+    if mult.n_sizes < thresholds.min_sizes:
+        needed.append(("need.sizes", {"n": thresholds.min_sizes - mult.n_sizes,
+                                      "have": mult.n_sizes}))
+    pairs = int(tokens["n_pairs"].min()) if not tokens.empty else 0
+    if pairs < thresholds.min_seeds:
+        needed.append(("need.seeds", {"n": thresholds.min_seeds - pairs, "have": pairs}))
+    if not math.isfinite(mult.speed_ratio):
+        needed.append(("need.speed", {}))
+    if not needed and not (mult.multiplier.exists and mult.net_benefit.exists):
+        needed.append(mult.net_benefit.reason or mult.multiplier.reason or ("why.no_pairs", {}))
+    return needed
+
+
+def _judge(decision: Decision, thresholds: Thresholds) -> None:
+    """Set the verdict, its two reasons (net benefit, loss at the largest size) and what would flip
+    it, once the evidence suffices. NO-GO wins over GO: either the net benefit's upper bound is
+    under nogo_net_high or DCFormer's loss is worse beyond doubt at the largest size."""
+    mult = decision.multiplier
+    largest = decision.equal_tokens.iloc[-1]    # sorted by parameter count: the largest size measured
+    net, m = mult.net_benefit, mult.multiplier
+    values = {"net": net.mean, "net_low": net.low, "net_high": net.high, "m": m.mean,
+              "m_low": m.low, "m_high": m.high, "ratio": mult.speed_ratio,
+              "go": thresholds.go_net_low, "nogo": thresholds.nogo_net_high,
+              "preset": largest["preset"], "diff": largest["loss_diff"],
+              "diff_low": largest["loss_low"], "diff_high": largest["loss_high"]}
+    loss_better = largest["loss_high"] < 0
+    loss_worse = largest["loss_low"] > 0
+    decision.reasons = [("reason.net", values), ("reason.loss", values)]
+    if net.high < thresholds.nogo_net_high or loss_worse:
+        decision.verdict, flip, ratio = "NO-GO", "flip.nogo", thresholds.nogo_net_high / m.high
+    elif net.low > thresholds.go_net_low and loss_better:
+        decision.verdict, flip, ratio = "GO", "flip.go", thresholds.go_net_low / m.low
+    else:
+        decision.verdict, flip, ratio = "CONDITIONAL", "flip.conditional", thresholds.go_net_low / m.low
+    decision.flips = [(flip, {**values, "ratio_needed": ratio})]
+
+
+# ----------------------------------------------------------------------------- learning rates
+def lr_label(lr: float) -> str:
+    """A learning rate as people write it: 0.001 -> '1e-3', 0.0003 -> '3e-4'."""
+    mantissa, exponent = f"{lr:.1e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
+def _swept_runs(scoped: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(every counted run of the main corpus at any rate, those plus the diverged ones): what a
+    learning-rate sweep tried."""
+    every = counted_runs(scoped, best_lr=False) if not scoped.empty else scoped
+    if every.empty:
+        return every, every
+    corpus, _ = main_corpus(every)
+    every = on_main_corpus(every)
+    diverged = tuning.diverged_rows(scoped)
+    diverged = diverged[diverged["corpus_fingerprint"].fillna("").eq(corpus)]
+    return every, (pd.concat([every, diverged]) if len(diverged) else every)
+
+
+def _add_tuning(decision: Decision, scoped: pd.DataFrame, counted: pd.DataFrame) -> Reason | None:
+    """The learning-rate facts of a Decision: the swept cells (lr_sweep), their sensitivity, the
+    risk that goes with them (risk.tuning, + risk.tuning_flip when the sign of the difference
+    depends on the rate, + risk.lr_edge when a best rate is the edge of its grid; risk.untuned when
+    nothing was swept); returns the reason naming the rates the comparison used (None without a
+    sweep)."""
+    every, swept = _swept_runs(scoped)
+    decision.lr_sweep = tuning.swept_cells(tuning.lr_table(swept))
+    found = decision.lr_sensitivity = tuning.sensitivity(swept)
+    if found is None:
+        decision.risks.insert(0, ("risk.untuned", {}))
+        return None
+    values = {"preset": found["preset"], "tf_lr": lr_label(found["best"]["transformer"]),
+              "dc_lr": lr_label(found["best"]["dcformer"]),
+              "tf_spread": found["spread"]["transformer"], "dc_spread": found["spread"]["dcformer"]}
+    decision.risks.insert(0, ("risk.tuning", values))
+    if found["flips"]:
+        diffs = "; ".join(f"{lr_label(lr)}: {d:+.3f}" for lr, d in sorted(found["diff_by_lr"].items()))
+        decision.risks.insert(1, ("risk.tuning_flip", {"diffs": diffs}))
+    if found["edge"]:
+        names = ", ".join(ARCH_LABELS[a] for a in found["edge"])
+        decision.risks.insert(1, ("risk.lr_edge", {"archs": names}))
+    if found["diverged"]:
+        where = "; ".join(f"{ARCH_LABELS[a]} {', '.join(lr_label(x) for x in lrs)}"
+                          for a, lrs in found["diverged"].items())
+        decision.risks.insert(1, ("risk.lr_diverged", {"where": where, "preset": found["preset"]}))
+    used = counted[counted["id"].isin(every["id"])]
+    return ("reason.best_lr", {"rates": _rates_used(used), "n": len(used),
+                               "excluded": len(every) - len(used)})
+
+
+def _rates_used(used: pd.DataFrame) -> str:
+    """'cpu-xs: Transformer++ 3e-3, DCFormer 1e-3; cpu-s: ...', smallest size first."""
+    frame = tuning.with_lr(used)
+    sizes = []
+    for preset in ladder(list(frame["preset"])):
+        here = frame[frame["preset"].eq(preset)]
+        rates = {a: "/".join(lr_label(x) for x in sorted(set(here.loc[here["arch"].eq(a), "lr"])))
+                 for a in ARCHS}
+        sizes.append(f"{preset}: " + ", ".join(f"{ARCH_LABELS[a]} {r}" for a, r in rates.items() if r))
+    return "; ".join(sizes)

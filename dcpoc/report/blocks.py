@@ -1,0 +1,182 @@
+"""The meeting summary of a study, built once as an ordered list of typed blocks (a Title, then one
+Heading per section followed by that section's paragraphs, bullets, facts, tables and charts).
+Every renderer (markdown, html, pdf, pptx) walks this same list, so every format carries the
+same sections in the same order."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+import pandas as pd
+
+from .. import costs
+from ..config import ARCH_LABELS
+from ..decision import StudyDecision, run_summary
+from ..ui.i18n import hours, money, num, t
+from .text import (answers, comparison_table, cost_quality_text, fit_text, inference_text,
+                   lr_sweep_table, meeting_phrases, next_steps, say, verdict_line)
+
+
+@dataclass(frozen=True)
+class Title:
+    """The first block: the study's name, the verdict line, the question asked (user text, may be
+    ''), and the minute the summary was made (the files' creation date)."""
+    study: str
+    verdict: str
+    question: str
+    created: str
+
+
+@dataclass(frozen=True)
+class Heading:
+    """Starts a section (a Markdown '##', an HTML h2, a PDF bookmark, a PPTX slide)."""
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+    small: bool = False
+
+
+@dataclass(frozen=True)
+class Bullets:
+    """items: (lead, text) pairs; a lead ('' for none) is shown in bold before its text."""
+    items: tuple[tuple[str, str], ...]
+    small: bool = False
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Key-value lines ('GPU type: h100'); values may be user text, keys never are."""
+    pairs: tuple[tuple[str, str], ...]
+    small: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    frame: pd.DataFrame      # cells shown as str(value); headers already translated
+
+
+@dataclass(frozen=True, eq=False)
+class Chart:
+    """A chart as Vega-Lite JSON ('' with nothing to draw) and the table of the numbers it draws.
+    Markdown, which draws no pictures, shows the table; the other formats show the picture, and
+    the table beside it only when with_table. empty: the sentence shown when there is neither."""
+    spec: str
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    with_table: bool = False
+    empty: str = ""
+
+    def svg(self) -> str:
+        """Inline SVG (vl-convert renders offline); '' for no chart."""
+        import vl_convert
+        if not self.spec:
+            return ""
+        svg = vl_convert.vegalite_to_svg(self.spec)
+        return svg[svg.index("<svg"):]
+
+    def png(self) -> bytes:
+        """PNG for PDF and PPTX (offline, system fonts); b'' for no chart."""
+        import vl_convert
+        return vl_convert.vegalite_to_png(self.spec, scale=2) if self.spec else b""
+
+
+Block = Union[Title, Heading, Paragraph, Bullets, Facts, Table, Chart]
+
+
+def build(sd: StudyDecision, lang: str) -> list[Block]:
+    """The summary of sd in lang: the Title, then the sections in reading order."""
+    d = sd.decision
+    bullets = lambda lines, small=False: Bullets(tuple(("", s) for s in lines), small)  # noqa: E731
+    return [Title(sd.study, verdict_line(d, lang), sd.question, sd.created),
+            *_key_numbers(sd, lang),
+            Heading(t("dec.reasons", lang)), bullets(say(r, lang) for r in d.reasons + d.needed + d.flips),
+            Heading(t("rep.cost_quality", lang)), Paragraph(cost_quality_text(d, lang)),
+            Paragraph(inference_text(sd.inference, lang)),
+            *_projection(sd, lang),
+            Heading(t("rep.chart", lang)), _tradeoff_chart(sd, lang),
+            Heading(t("dec.lr", lang)), _lr_chart(sd, lang),
+            Heading(t("dec.risks", lang)), bullets((say(r, lang) for r in d.risks), small=True),
+            Heading(t("rep.next_step", lang)), bullets(next_steps(d, lang, sd.next)),
+            Heading(t("rep.phrases", lang)), bullets(meeting_phrases(sd, lang)),
+            Heading(t("rep.repro", lang)), Facts(footer(sd), small=True)]
+
+
+def headings(blocks: list[Block]) -> list[str]:
+    """The section headings in order (what every format must carry)."""
+    return [b.text for b in blocks if isinstance(b, Heading)]
+
+
+def _key_numbers(sd: StudyDecision, lang: str) -> list[Block]:
+    """The three answers, the equal-token / equal-cost table and the curve the multiplier rests on."""
+    d = sd.decision
+    out: list[Block] = [Heading(t("rep.metrics", lang)), Bullets(tuple(answers(d, lang)))]
+    table = comparison_table(d, lang)
+    if len(table):
+        out.append(Table(table))
+    fit = fit_text(d, lang)
+    return out + ([Paragraph(fit, small=True)] if fit else [])
+
+
+def _projection(sd: StudyDecision, lang: str) -> list[Block]:
+    """The target scale stated, then each architecture's GPU-hours and $ there and what DCFormer
+    saves for equal quality (the Decision page's projection at load_decision's target)."""
+    target, proj = sd.target, sd.projection
+    price = proj.price_per_hour if proj is not None else target.price_per_hour \
+        if target.price_per_hour is not None else costs.price_per_hour(target.gpu_kind, sd.prices)
+    facts = Facts(((t("dec.target_params", lang), num(target.params / 1e6, ",.6g")),
+                   (t("dec.target_tokens", lang), num(target.tokens / 1e9, ",.6g")),
+                   (t("dec.gpu", lang), target.gpu_kind), (t("dec.price", lang), num(price, ",.2f"))))
+    out: list[Block] = [Heading(t("dec.projection", lang)), facts]
+    if proj is None:
+        return out + [Paragraph(t("dec.proj.none", lang))]
+    rows = [("dec.proj.tf", proj.tf_gpu_hours, proj.tf_cost_usd),
+            ("dec.proj.dc_same", proj.dc_gpu_hours_same_tokens, proj.dc_cost_same_tokens_usd),
+            ("dec.proj.dc_equal", proj.dc_gpu_hours_equal_quality, proj.dc_cost_equal_quality_usd),
+            ("dec.proj.saved", None, proj.saved_usd)]
+    return out + [Table(pd.DataFrame({
+        t("dec.projection", lang): [t(key, lang) for key, _, _ in rows],
+        t("dec.proj.hours", lang): [hours(h) for _, h, _ in rows],
+        t("dec.proj.cost", lang): [money(usd) for _, _, usd in rows]}))]
+
+
+def _tradeoff_chart(sd: StudyDecision, lang: str) -> Chart:
+    """Perplexity against cost per finished run (the Compare page's Pareto chart) and its numbers."""
+    from ..ui.charts import pareto_scatter
+    runs = run_summary(sd.runs) if not sd.runs.empty else pd.DataFrame()
+    if runs.empty:
+        return Chart("", empty=t("rep.no_chart", lang))
+    front = {True: t("chart.front.yes", lang), False: t("chart.front.no", lang)}
+    table = pd.DataFrame({
+        t("chart.axis.run", lang): runs["id"].astype(str), t("col.arch", lang): runs["arch"].map(ARCH_LABELS),
+        t("col.preset", lang): runs["preset"], t("col.seed", lang): runs["seed"],
+        t("chart.axis.cost_usd", lang): [money(c) for c in runs["cost_usd"]],
+        t("chart.axis.perplexity", lang): [num(p, ".3f") for p in runs["perplexity"]],
+        t("chart.axis.pareto", lang): runs["pareto"].map(front)})
+    spec = pareto_scatter(runs, lang).properties(width=560).to_json()
+    return Chart(spec, table, with_table=False, empty=t("rep.no_chart", lang))
+
+
+def _lr_chart(sd: StudyDecision, lang: str) -> Chart:
+    """Loss against learning rate with the sweep table beside it in every format."""
+    from ..ui.charts import lr_curves
+    sweep = sd.decision.lr_sweep
+    if sweep is None or sweep.empty:
+        return Chart("", empty=t("dec.lr_none", lang))
+    spec = lr_curves(sweep, lang).properties(width=480, height=240).to_json()
+    return Chart(spec, lr_sweep_table(sd.decision, lang), with_table=True, empty=t("dec.lr_none", lang))
+
+
+def footer(sd: StudyDecision) -> tuple[tuple[str, str], ...]:
+    """What reproduces the study: run ids, commits, library versions, corpora, seeds, devices, date."""
+    runs = sd.runs
+    versions: dict = {}
+    for v in runs.get("versions", pd.Series(dtype=object)):
+        versions.update(v or {})
+    col = lambda c: ", ".join(sorted({str(x) for x in runs[c].dropna()})) if c in runs else ""  # noqa: E731
+    ids = ", ".join(runs["id"].astype(str)) if "id" in runs else ""
+    return (("runs", ids), ("commit", col("git_commit")),
+            ("versions", ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))),
+            ("corpus", col("corpus_fingerprint")), ("seeds", col("seed")),
+            ("devices", col("device")), ("date", sd.created))

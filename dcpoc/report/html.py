@@ -1,0 +1,46 @@
+"""The summary as a self-contained HTML one-pager: no script, no external URL, user text escaped,
+charts as inline SVG."""
+from __future__ import annotations
+
+import html
+
+from .blocks import Block, Bullets, Chart, Facts, Heading, Paragraph, Table, Title
+
+_STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+          "td,th{border:1px solid #999;padding:.2em .5em}.small{font-size:.8em;color:#555}"
+          "dt{font-weight:bold}")
+
+
+def _part(block: Block) -> str:
+    e = html.escape
+    if isinstance(block, Title):
+        quote = f"<blockquote>{e(block.question)}</blockquote>" if block.question else ""
+        return f"<h1>{e(block.study)}: {e(block.verdict)}</h1>{quote}"
+    if isinstance(block, Heading):
+        return f"<h2>{e(block.text)}</h2>"
+    small = " class='small'" if getattr(block, "small", False) else ""
+    if isinstance(block, Paragraph):
+        return f"<p{small}>{e(block.text)}</p>"
+    if isinstance(block, Bullets):
+        return f"<ul{small}>" + "".join(f"<li><b>{e(lead)}</b> {e(text)}</li>" if lead else
+                                        f"<li>{e(text)}</li>" for lead, text in block.items) + "</ul>"
+    if isinstance(block, Facts):
+        return f"<dl{small}>" + "".join(f"<dt>{e(k)}</dt><dd>{e(v) or '—'}</dd>"
+                                        for k, v in block.pairs) + "</dl>"
+    if isinstance(block, Table):
+        return block.frame.to_html(index=False, escape=True, border=0)
+    if isinstance(block, Chart):
+        if not block.spec:
+            return f"<p>{e(block.empty)}</p>"
+        table = block.table.to_html(index=False, escape=True, border=0) if block.with_table else ""
+        return table + block.svg()
+    raise TypeError(f"no HTML for {type(block).__name__}")
+
+
+def to_html(blocks: list[Block], lang: str) -> str:
+    """The blocks as one HTML page (blocks[0] is the Title)."""
+    title = blocks[0]
+    assert isinstance(title, Title)
+    head = (f"<!doctype html><html lang='{html.escape(lang)}'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title.study)}</title><style>{_STYLE}</style></head><body>")
+    return head + "".join(_part(block) for block in blocks) + "</body></html>"

@@ -1,0 +1,123 @@
+"""The summary as a PowerPoint deck: a title slide with the verdict, then one slide per section
+(its heading as the slide title), blocks stacked top to bottom. python-pptx writes text as XML
+text nodes, so user text stays literal."""
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import math
+
+import pandas as pd
+
+from .blocks import Block, Bullets, Chart, Facts, Heading, Paragraph, Table, Title
+
+_LEFT, _WIDTH, _TOP, _BOTTOM = 0.6, 12.1, 1.4, 7.2     # inches on a 13.333 x 7.5 slide
+
+
+def _text_height(lines: list[str], size: int) -> float:
+    """Inches a text box of these lines needs at `size` points: full-width (CJK) characters are
+    about `size` wide, others about half, wrapped at the box's width."""
+    width_pt = _WIDTH * 72 - 14
+    rows = sum(max(1, math.ceil(sum(size if ord(c) > 0x2E80 else 0.52 * size for c in line) / width_pt))
+               for line in lines)
+    return rows * size * 1.25 / 72 + 0.15
+
+
+class _Deck:
+    """Adds slides and stacks blocks on the current one (top: the next free position, inches)."""
+
+    def __init__(self) -> None:
+        from pptx import Presentation
+        from pptx.util import Inches
+        self.deck = Presentation()
+        self.deck.slide_width, self.deck.slide_height = Inches(13.333), Inches(7.5)
+        self.slide, self.top = None, _TOP
+
+    def title_slide(self, block: Title) -> None:
+        first = self.deck.slides.add_slide(self.deck.slide_layouts[0])
+        first.shapes.title.text = block.verdict
+        first.placeholders[1].text = block.study + (f"\n{block.question}" if block.question else "")
+        created = _dt.datetime.strptime(block.created, "%Y-%m-%d %H:%M UTC")
+        props = self.deck.core_properties
+        props.title, props.created, props.modified = block.study, created, created
+
+    def section(self, title: str) -> None:
+        from pptx.util import Inches
+        self.slide = self.deck.slides.add_slide(self.deck.slide_layouts[5])     # title only
+        self.slide.shapes.title.text = title
+        self.slide.shapes.title.left, self.slide.shapes.title.width = Inches(0.5), Inches(12.3)
+        self.top = _TOP
+
+    def text(self, lines: list[tuple[str, str]], size: int) -> None:
+        """(bold lead, text) lines in one text box."""
+        from pptx.util import Inches, Pt
+        height = _text_height([f"{lead} {body}" for lead, body in lines], size)
+        frame = self.slide.shapes.add_textbox(Inches(_LEFT), Inches(self.top), Inches(_WIDTH),
+                                              Inches(height)).text_frame
+        frame.word_wrap = True
+        for i, (lead, body) in enumerate(lines):
+            paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
+            for part, bold in ((f"{lead} " if lead else "", True), (body, False)):
+                if part:
+                    run = paragraph.add_run()
+                    run.text, run.font.size, run.font.bold = part, Pt(size), bold
+        self.top += height
+
+    def table(self, frame: pd.DataFrame, size: int = 12) -> None:
+        from pptx.util import Inches, Pt
+        row_h = size * 2.2 / 72
+        shape = self.slide.shapes.add_table(len(frame) + 1, len(frame.columns), Inches(_LEFT),
+                                            Inches(self.top), Inches(_WIDTH), Inches(row_h * (len(frame) + 1)))
+        for j, name in enumerate(frame.columns):
+            shape.table.cell(0, j).text = str(name)
+        for i, row in enumerate(frame.astype(str).values.tolist(), start=1):
+            for j, value in enumerate(row):
+                shape.table.cell(i, j).text = value
+        for cell in shape.table.iter_cells():
+            for paragraph in cell.text_frame.paragraphs:
+                paragraph.font.size = Pt(size)
+        self.top += row_h * (len(frame) + 1) + 0.15
+
+    def chart(self, block: Chart) -> None:
+        from pptx.util import Inches
+        if not block.spec:
+            self.text([("", block.empty)], 16)
+            return
+        size = 10
+        table_h = (size * 2.2 / 72) * (len(block.table) + 1) + 0.15 if block.with_table else 0.0
+        height = max(1.5, min(5.6, _BOTTOM - self.top - table_h))
+        self.slide.shapes.add_picture(io.BytesIO(block.png()), Inches(_LEFT), Inches(self.top),
+                                      height=Inches(height))
+        self.top += height + 0.1
+        if block.with_table:
+            self.table(block.table, size)
+
+    def block(self, block: Block) -> None:
+        if isinstance(block, Title):
+            self.title_slide(block)
+        elif isinstance(block, Heading):
+            self.section(block.text)
+        elif isinstance(block, Paragraph):
+            self.text([("", block.text)], 11 if block.small else 14)
+        elif isinstance(block, Bullets):
+            self.text([(lead, f"• {body}" if not lead else body) for lead, body in block.items],
+                      11 if block.small else 14)
+        elif isinstance(block, Facts):
+            self.text([("", f"{key}: {value or '—'}") for key, value in block.pairs],
+                      11 if block.small else 14)
+        elif isinstance(block, Table):
+            self.table(block.frame)
+        elif isinstance(block, Chart):
+            self.chart(block)
+        else:
+            raise TypeError(f"no PPTX for {type(block).__name__}")
+
+
+def to_pptx(blocks: list[Block]) -> bytes:
+    """The blocks as a .pptx file's bytes (blocks[0] is the Title)."""
+    deck = _Deck()
+    for block in blocks:
+        deck.block(block)
+    out = io.BytesIO()
+    deck.deck.save(out)
+    return out.getvalue()

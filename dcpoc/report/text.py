@@ -1,0 +1,187 @@
+"""The decision in words, in a language: reasons, intervals, the three answers, the comparison and
+learning-rate tables as people read them, the next step with its cost, and the meeting phrases.
+Pages and the Overview use these without building a report; report.blocks assembles them."""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..config import ARCH_LABELS
+from ..decision import Decision, Interval, Reason, lr_label
+from ..studies import ladder
+from ..ui.i18n import duration, hours, money, t
+
+if TYPE_CHECKING:                     # annotations only: both load the run planner
+    from ..decision import NextStep, StudyDecision
+
+_FORMAT_KEYS = ("net_low", "net_high", "diff_low", "diff_high", "m_low", "m_high")
+
+
+def say(reason: Reason, lang: str) -> str:
+    """A Reason (i18n key, values) as a sentence in lang."""
+    key, values = reason
+    clean = {k: (math.nan if v is None and k in _FORMAT_KEYS else v) for k, v in values.items()}
+    return t(key, lang).format(**clean)
+
+
+def interval_text(interval: Interval | None, spec: str, lang: str, suffix: str = "") -> str:
+    """'1.82× (1.51–2.20)', or the mean and 'no interval' when none exists, '—' with no mean."""
+    if interval is None or not math.isfinite(interval.mean):
+        return "—"
+    mean = f"{interval.mean:{spec}}{suffix}"
+    if not interval.exists:
+        return f"{mean} ({t('dec.no_interval', lang)})"
+    return f"{mean} ({interval.low:{spec}}–{interval.high:{spec}})"
+
+
+def row_interval(row: pd.Series, name: str) -> Interval:
+    """The interval of `name` (loss, ppl) in one comparison row."""
+    low, high = row[f"{name}_low"], row[f"{name}_high"]
+    ok = low is not None and high is not None and not pd.isna(low) and not pd.isna(high)
+    return Interval(float(row[f"{name}_diff"]), float(low) if ok else None,
+                    float(high) if ok else None, int(row["n_pairs"]))
+
+
+def comparison_table(decision: Decision, lang: str) -> pd.DataFrame:
+    """Equal-token and equal-cost rows, as people read them (translated headers, CI text)."""
+    frames = [f for f in (decision.equal_tokens, decision.equal_cost) if f is not None and len(f)]
+    if not frames:
+        return pd.DataFrame()
+    rows = pd.concat(frames, ignore_index=True)
+    return pd.DataFrame({
+        t("col.preset", lang): rows["preset"],
+        t("dec.table.basis", lang): rows["basis"].map(lambda b: t(f"dec.basis.{b}", lang)),
+        t("dec.table.pairs", lang): rows["n_pairs"].astype(int),
+        t("dec.table.loss_diff", lang): [interval_text(row_interval(r, "loss"), "+.4f", lang)
+                                         for _, r in rows.iterrows()],
+        t("dec.table.ppl_diff", lang): [interval_text(row_interval(r, "ppl"), "+.3f", lang)
+                                        for _, r in rows.iterrows()],
+    })
+
+
+def verdict_line(decision: Decision, lang: str) -> str:
+    """The verdict as a headline ('GO: adopt DCFormer ...')."""
+    return t(f"dec.verdict.{decision.verdict}", lang)
+
+
+def _speed_ratio_text(decision: Decision) -> str:
+    mult = decision.multiplier
+    return f"{mult.speed_ratio:.2f}×" if mult and math.isfinite(mult.speed_ratio) else "—"
+
+
+def answers(decision: Decision, lang: str) -> list[tuple[str, str]]:
+    """The decision maker's three questions with their short answers."""
+    mult = decision.multiplier
+    m = interval_text(mult.multiplier if mult else None, ".2f", lang, "×")
+    net = interval_text(mult.net_benefit if mult else None, ".2f", lang, "×")
+    return [(t("dec.q1", lang), t("dec.a1", lang).format(m=m, net=net)),
+            (t("dec.q2", lang), t("dec.a2", lang).format(ratio=_speed_ratio_text(decision),
+                                                         device=(mult.speed_device if mult else "") or "—")),
+            (t("dec.q3", lang), t("dec.a3", lang))]
+
+
+def fit_text(decision: Decision, lang: str) -> str:
+    """Which compute curve the multiplier rests on ('' without a fit)."""
+    mult = decision.multiplier
+    if mult is None or mult.fit is None:
+        return ""
+    return t("dec.fit", lang).format(kind=t(f"dec.fit.{mult.fit.kind}", lang), n=mult.fit.n_points)
+
+
+def cost_quality_text(decision: Decision, lang: str) -> str:
+    """Net benefit with the multiplier and speed ratio it is made of."""
+    mult = decision.multiplier
+    return t("rep.cost_quality_text", lang).format(
+        net=interval_text(mult.net_benefit if mult else None, ".2f", lang, "×"),
+        m=interval_text(mult.multiplier if mult else None, ".2f", lang, "×"),
+        ratio=_speed_ratio_text(decision))
+
+
+def inference_text(result: dict | None, lang: str) -> str:
+    """The inference benchmark in one sentence (decode speed and latency of both architectures,
+    cache bytes per token), or how to measure it."""
+    if not result:
+        return t("rep.infer_none", lang)
+    rows = {r["arch"]: r for r in result["rows"]}
+    ratios = result["dcformer_over_transformer"]
+    return t("rep.infer", lang).format(
+        preset=result["preset"], device=result["machine"]["device"], date=result["date"][:10],
+        decode=ratios["decode_tokens_per_s"], dc_p50=rows["dcformer"]["latency_p50_ms"],
+        tf_p50=rows["transformer"]["latency_p50_ms"], cache=ratios["cache_bytes_per_token"])
+
+
+def lr_sweep_table(decision: Decision, lang: str) -> pd.DataFrame:
+    """The learning-rate sweep as people read it: per size (and token budget, where a size ran
+    several) and rate, each architecture's mean validation loss over its seeds (a star marks its
+    best rate) and the difference."""
+    table = decision.lr_sweep
+    if table is None or table.empty:
+        return pd.DataFrame()
+    budgets = table.groupby("preset")["tokens"].nunique()
+    rows = []
+    for (preset, tokens, lr), cell in table.groupby(["preset", "tokens", "lr"], sort=False):
+        by = cell.set_index("arch")
+        loss = {a: float(by.loc[a, "loss"]) if a in by.index else math.nan for a in ARCH_LABELS}
+        mark = {a: "*" if a in by.index and bool(by.loc[a, "best"]) else "" for a in ARCH_LABELS}
+        size = preset if budgets[preset] == 1 else f"{preset} ({tokens:,.0f} tokens)"
+        diff = loss["dcformer"] - loss["transformer"]
+        rows.append({t("dec.lr_col.preset", lang): size, t("dec.lr_col.lr", lang): lr_label(lr),
+                     **{ARCH_LABELS[a]: f"{loss[a]:.4f}{mark[a]}" if math.isfinite(loss[a]) else
+                        t("dec.lr_diverged", lang) if loss[a] == math.inf else "—" for a in ARCH_LABELS},
+                     t("dec.lr_col.diff", lang): f"{diff:+.4f}" if math.isfinite(diff) else "—"})
+    return pd.DataFrame(rows)
+
+
+def next_what(step: NextStep, lang: str) -> str:
+    """The planned runs in words ('run cpu-demo with both architectures (seeds 1, 2)')."""
+    return t("next.join", lang).join(say(part, lang) for part in step.parts)
+
+
+def next_step_line(step: NextStep | None, lang: str) -> str:
+    """'Next step: <what> (n runs) — about <wall time>, <device-hours>, $<cost> on <device>.';
+    '' without a planned step."""
+    if step is None:
+        return ""
+    e = step.estimate
+    return t("next.line", lang).format(what=next_what(step, lang), n=int(e["n_runs"]),
+                                       wall=duration(e["wall_s"], lang), hours=hours(e["device_hours"]),
+                                       cost=money(e["cost_usd"]), device=step.device)
+
+
+def next_steps(decision: Decision, lang: str, step: NextStep | None = None) -> list[str]:
+    """The planned next runs with their cost (when given), then what to run next (insufficient
+    evidence), else what would flip the verdict, else confirm."""
+    line = next_step_line(step, lang)
+    steps = [say(r, lang) for r in decision.needed or decision.flips] or [t("rep.next_none", lang)]
+    return ([line] if line else []) + steps
+
+
+def meeting_phrases(sd: StudyDecision, lang: str) -> list[str]:
+    """Three to five plain sentences the decision maker can say: what was tested, the result with
+    its interval, the net benefit, the recommendation, and what it costs to be sure."""
+    d, runs = sd.decision, sd.runs
+    phrases = []
+    if not runs.empty:
+        presets = ladder(list(runs["preset"].dropna()))
+        seeds = sorted({int(s) for s in runs["seed"].dropna()})
+        phrases.append(t("phrase.tested", lang).format(n=len(runs), presets=", ".join(presets),
+                                                       seeds=", ".join(map(str, seeds))))
+    tokens = d.equal_tokens
+    if tokens is not None and len(tokens):
+        largest = tokens.iloc[-1]
+        phrases.append(t("phrase.result", lang).format(
+            preset=largest["preset"], diff=interval_text(row_interval(largest, "loss"), "+.4f", lang)))
+    else:
+        phrases.append(t("phrase.result_none", lang))
+    mult = d.multiplier
+    if mult is not None and math.isfinite(mult.net_benefit.mean):
+        phrases.append(t("phrase.net", lang).format(net=interval_text(mult.net_benefit, ".2f", lang, "×")))
+    phrases.append(t("phrase.verdict", lang).format(verdict=verdict_line(d, lang)))
+    if sd.next is not None:
+        e = sd.next.estimate
+        phrases.append(t("phrase.next", lang).format(what=next_what(sd.next, lang),
+                                                     wall=duration(e["wall_s"], lang),
+                                                     cost=money(e["cost_usd"])))
+    return phrases

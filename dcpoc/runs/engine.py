@@ -1,0 +1,183 @@
+"""Opening a database URL: the SQLAlchemy engines, SQLite's connection set-up, and the translation
+of driver errors into one line a user can act on.
+
+SQLite (the default) runs in WAL mode so the dashboard's reads never block a training run's writes;
+write transactions start with ``BEGIN IMMEDIATE`` so that two writers queue on the busy timeout
+instead of failing when a read lock cannot be upgraded. Any other SQLAlchemy URL (PostgreSQL) works
+with the same code: nothing else is SQLite-specific.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import NullPool
+
+from .paths import home_dir
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class StoreError(RuntimeError):
+    """A database problem a user can act on; str() is one line naming the problem and the fix."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+class UnknownRunError(StoreError):
+    """The run id names no row (never created, or deleted)."""
+
+
+def default_url() -> str:
+    """``$DCPOC_DB``, else an SQLite file in ``$DCPOC_HOME`` (default ``./runs``) given as an
+    absolute path, so that worker subprocesses started from another directory find the same file."""
+    if os.environ.get("DCPOC_DB"):
+        return os.environ["DCPOC_DB"]
+    return f"sqlite:///{home_dir() / 'dcpoc.db'}"
+
+
+class Database:
+    """One database URL, opened: a read engine, a write engine (``BEGIN IMMEDIATE`` on SQLite), the
+    URL as messages show it (password hidden) and the error translation. Creates no tables."""
+
+    def __init__(self, url: str, busy_timeout_ms: int = 30000) -> None:
+        self.busy_timeout_ms = int(busy_timeout_ms)
+        try:
+            self.parsed: URL = make_url(url)
+        except (sa_exc.ArgumentError, ValueError) as e:
+            raise StoreError(
+                f"malformed database URL {url!r} ({e}); use a SQLAlchemy URL such as "
+                "sqlite:///runs/dcpoc.db or postgresql://user@host/dbname") from e
+        self.shown_url: str = self.parsed.render_as_string(hide_password=True)
+        self.is_sqlite: bool = self.parsed.get_backend_name() == "sqlite"
+        self.sqlite_path: Path | None = None
+        if self.is_sqlite:
+            self.sqlite_path = _check_sqlite_file(self.parsed, self.shown_url)
+        self.engine: Engine = self._create_engine()
+        self.write_engine: Engine = self.engine.execution_options(dcpoc_write=True)
+
+    def _create_engine(self, foreign_keys: bool = True, **extra: Any) -> Engine:
+        kwargs: dict[str, Any] = {"future": True, **extra}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": self.busy_timeout_ms / 1000}
+        try:
+            engine = create_engine(self.parsed, **kwargs)
+        except sa_exc.ArgumentError as e:
+            raise StoreError(f"malformed database URL {self.shown_url!r} ({e}); "
+                             "use a SQLAlchemy URL such as sqlite:///runs/dcpoc.db") from e
+        except ImportError as e:
+            raise StoreError(f"cannot open database {self.shown_url}: driver not installed ({e}); "
+                             "install it or set DCPOC_DB to another URL") from e
+        if self.is_sqlite:
+            _install_sqlite_hooks(engine, self.busy_timeout_ms, foreign_keys)
+        return engine
+
+    @contextmanager
+    def migration_engine(self) -> Iterator[Engine]:
+        """A write engine for schema changes. On SQLite its connections have foreign keys off:
+        a migration that rebuilds a table drops the old one, and with foreign keys on that drop
+        would cascade into the rows that point at it (SQLite's own advice for ALTER TABLE).
+        An in-memory database lives in its one connection: it is migrated there."""
+        if not self.is_sqlite or self.parsed.database in (None, "", ":memory:"):
+            yield self.write_engine
+            return
+        engine = self._create_engine(foreign_keys=False, poolclass=NullPool)
+        try:
+            yield engine.execution_options(dcpoc_write=True)
+        finally:
+            engine.dispose()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def error(self, e: sa_exc.DBAPIError, opening: bool = False) -> StoreError:
+        """The one-line StoreError for a driver error: locked, not a database, unreachable."""
+        lines = str(e.orig if e.orig is not None else e).strip().splitlines()
+        cause = lines[0] if lines else type(e).__name__
+        low = cause.lower()
+        if "locked" in low or "busy" in low:
+            wait = f"{self.busy_timeout_ms / 1000:g} s"
+            return StoreError(f"database {self.shown_url} is locked by another process (busy "
+                              f"timeout {wait}); retry, or stop the process holding the lock")
+        if "not a database" in low or "file is encrypted" in low:
+            return StoreError(f"{self.shown_url} is not a dcpoc database ({cause}); "
+                              "set DCPOC_DB to a dcpoc database or to a new file path")
+        if opening or "unable to open" in low:
+            return StoreError(f"cannot open database {self.shown_url}: {cause}; "
+                              "check DCPOC_DB (a writable location, a reachable server)")
+        return StoreError(f"database {self.shown_url} failed: {cause}; retry, or check DCPOC_DB")
+
+    @contextmanager
+    def translate(self, opening: bool = False) -> Iterator[None]:
+        try:
+            yield
+        except sa_exc.DBAPIError as e:  # OperationalError, DatabaseError, IntegrityError, ...
+            raise self.error(e, opening) from e
+
+
+def _check_sqlite_file(url: URL, shown_url: str) -> Path | None:
+    """Refuse an unusable SQLite path before anything is created or written; the file's path
+    (None for an in-memory database)."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database).expanduser()
+    where = f"cannot open database {shown_url}"
+    if path.is_dir():
+        raise StoreError(f"{where}: {path} is a directory; set DCPOC_DB to a file path")
+    if path.exists():
+        try:
+            with open(path, "rb") as f:
+                head = f.read(len(_SQLITE_MAGIC))
+        except OSError as e:
+            raise StoreError(f"{where}: {path} is not readable ({e.strerror}); "
+                             "fix its permissions or set DCPOC_DB elsewhere") from e
+        if head and head != _SQLITE_MAGIC:  # an empty file is a valid empty database
+            raise StoreError(f"{path} is not a dcpoc database (not an SQLite file); "
+                             "set DCPOC_DB to a dcpoc database or to a new file path")
+        if not os.access(path, os.W_OK):
+            raise StoreError(f"{where}: file {path} is not writable; "
+                             "fix its permissions or set DCPOC_DB to a writable location")
+    parent = path.parent
+    if not parent.is_dir():
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(
+                f"{where}: directory {parent} does not exist and cannot be created "
+                f"({e.strerror}); set DCPOC_DB to a writable location") from e
+    # WAL needs to create the -wal and -shm files next to the database.
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"{where}: directory {parent} is not writable; "
+                         "set DCPOC_DB to a writable location")
+    return path
+
+
+def _install_sqlite_hooks(engine: Engine, timeout_ms: int, foreign_keys: bool = True) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the sqlite3 module so that _on_begin decides its kind.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A deferred transaction that reads and then writes can fail with SQLITE_BUSY at once
+        # (no busy wait) if another writer committed in between; IMMEDIATE takes the write
+        # lock up front and waits its turn.
+        immediate = conn.get_execution_options().get("dcpoc_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,97 @@
+"""What a person (page or CLI) does to runs: create one, cancel, retry (a new run with the same
+config) and resume (the same run from its checkpoint). Every status change is a compare-and-set
+along a move that status.TRANSITIONS allows, so a concurrent claim or finish wins cleanly."""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from ..config import RunConfig
+from .paths import now_utc, run_dir
+from .registry import ensure_worker
+from .status import RESTARTABLE, Status
+from .store import Store
+
+
+class RunError(ValueError):
+    """A run cannot be started or resumed as asked; str() is one line."""
+
+
+def create_run(store: Store, run: RunConfig, *, corpus_fingerprint: str = "",
+               study: str | None = None, status: str = Status.QUEUED) -> str:
+    """Write the run row and runs/<id>/config.json; returns the run id. The commit and library
+    versions are recorded by the process that trains it (possibly on another machine)."""
+    run_id = store.create_run(**run_row(run, corpus_fingerprint), study=study, status=status)
+    write_run_files(store, run_id, run)
+    return run_id
+
+
+def run_row(run: RunConfig, corpus_fingerprint: str = "") -> dict:
+    """The database fields of a new run (Store.create_run's keywords, without study and status)."""
+    return dict(arch=run.model.arch, preset=run.preset, config=run.to_dict(), seed=run.train.seed,
+                corpus_spec=run.train.corpus, corpus_fingerprint=corpus_fingerprint,
+                total_steps=run.train.steps)
+
+
+def write_run_files(store: Store, run_id: str, run: RunConfig) -> None:
+    """runs/<id>/config.json, and the run row's log path."""
+    folder = run_dir(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(run.to_json())
+    store.update_run(run_id, log_path=str(folder / "log.txt"))
+
+
+def existing_run(store: Store, run_id: str) -> dict:
+    """The run's row; RunError naming the id when there is none."""
+    row = store.get_run(run_id)
+    if row is None:
+        raise RunError(f"no run with id '{run_id}': see `python -m dcpoc runs`")
+    return row
+
+
+def cancel_run(store: Store, run_id: str) -> str:
+    """A queued run is cancelled at once; a running one gets the cancel flag (the loop stops
+    within seconds; its worker kills it processes.CANCEL_GRACE_S after). Returns the status now."""
+    if store.transition_run(run_id, (Status.QUEUED,), status=Status.CANCELLED,
+                            finished_at=now_utc()):
+        return Status.CANCELLED
+    row = existing_run(store, run_id)
+    if row["status"] == Status.RUNNING:
+        store.request_cancel(run_id)
+    return row["status"]
+
+
+def retry_run(store: Store, run_id: str, *, start_worker: bool = True) -> str:
+    """Queue a new run with the config and study of a failed or cancelled one; returns its id."""
+    row = existing_run(store, run_id)
+    if row["status"] not in RESTARTABLE:
+        raise RunError(f"run {run_id} is {row['status']}; only a failed or cancelled run can be "
+                       "retried")
+    new_id = create_run(store, RunConfig.from_dict(row["config"]),
+                        corpus_fingerprint=row["corpus_fingerprint"], study=row["study"])
+    if start_worker:
+        ensure_worker(store)
+    return new_id
+
+
+def resume_run(store: Store, run_id: str, *, start_worker: bool = True) -> None:
+    """Queue a failed or cancelled run again, to continue from its last checkpoint (same run id;
+    metrics after the checkpoint step are replaced, so none are duplicated or missing).
+
+    Only a worker on the run's recorded host claims it (Store.claim_run): the checkpoint lies
+    under that host's DCPOC_HOME. The worker started here serves it only if that host is this
+    one; otherwise run `python -m dcpoc worker` on that host."""
+    row = existing_run(store, run_id)
+    if row["status"] not in RESTARTABLE:
+        raise RunError(f"run {run_id} is {row['status']}; only a failed or cancelled run can be "
+                       "resumed")
+    path = row["checkpoint_path"]
+    if not path or (row["host"] == socket.gethostname() and not Path(path).exists()):
+        raise RunError(f"run {run_id} has no checkpoint to resume from (it stopped before its "
+                       "first one); retry it instead")
+    if not store.transition_run(run_id, RESTARTABLE, status=Status.QUEUED,
+                                resume_requested=True, cancel_requested=False, error=None,
+                                finished_at=None, worker_id=None, pid=None):
+        raise RunError(f"run {run_id} changed state meanwhile; look at it again")
+    if start_worker:
+        ensure_worker(store)

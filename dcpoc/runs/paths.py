@@ -1,0 +1,50 @@
+"""Where a run's things live and when: the artifact folder ($DCPOC_HOME, the one reading of it that
+the database's default URL shares), each run's folder, checkpoint and log, the UTC clock every
+timestamp uses, and the timestamped lines a worker prints."""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def home_dir() -> Path:
+    """$DCPOC_HOME with ~ expanded (unset or empty: ./runs), as an absolute path: worker and
+    training subprocesses started from another directory find the same folder."""
+    return Path(os.environ.get("DCPOC_HOME") or "runs").expanduser().resolve()
+
+
+def run_dir(run_id: str) -> Path:
+    return home_dir() / run_id
+
+
+def checkpoint_name() -> str:
+    from ..checkpoint import CHECKPOINT_NAME   # it imports torch: only when a checkpoint is looked at
+    return CHECKPOINT_NAME
+
+
+def checkpoint_path(run_id: str) -> Path:
+    return run_dir(run_id) / checkpoint_name()
+
+
+def log_tail(run_id: str, lines: int = 40) -> str:
+    """The last lines of runs/<id>/log.txt ('' if there is none on this machine)."""
+    try:
+        with open(run_dir(run_id) / "log.txt", "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 256 * lines))   # enough bytes for `lines` log lines
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.replace("\r", "\n").splitlines()[-lines:])
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def say(message: str) -> None:
+    """One timestamped line on stdout (a detached worker's stdout is <DCPOC_HOME>/worker.log)."""
+    print(f"{now_utc():%Y-%m-%d %H:%M:%S} {message}", flush=True)

@@ -1,0 +1,94 @@
+"""The worker registry: which workers are alive (on any machine sharing the database), one worker
+per host and device, and starting detached workers on this host when none serves the queue."""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ..config import ConfigError
+from .paths import home_dir, now_utc
+from .processes import child_env, pid_alive, start_detached
+from .store import Store
+
+WORKER_STALE_S = 15.0     # a worker silent this long is dead
+
+
+@dataclass
+class WorkerInfo:
+    id: str
+    host: str
+    device: str
+
+
+def worker_alive(store: Store) -> bool:
+    """Whether any worker (on any machine) has a fresh heartbeat."""
+    return any(worker_live(w) for w in store.list_workers().to_dict("records"))
+
+
+def worker_live(worker: dict, stale_s: float = WORKER_STALE_S) -> bool:
+    """Whether a worker row is fresh (and, on this host, its process is alive)."""
+    fresh = now_utc() - worker["heartbeat_at"] < timedelta(seconds=stale_s)
+    if worker["host"] == socket.gethostname():
+        return fresh and pid_alive(int(worker["pid"]))
+    return fresh
+
+
+def forget_dead_workers(store: Store, stale_s: float) -> None:
+    for worker in store.list_workers().to_dict("records"):
+        if not worker_live(worker, stale_s):
+            store.remove_worker(worker["id"])
+
+
+def register(store: Store, device: str) -> WorkerInfo | None:
+    """Register this process as the worker for (this host, device); None if a live one has it."""
+    host = socket.gethostname()
+    for row in store.list_workers().to_dict("records"):
+        if row["host"] == host and row["device"] == device and not worker_live(row):
+            store.remove_worker(row["id"])   # left behind by a worker that died
+    worker = WorkerInfo(id="w" + uuid.uuid4().hex[:10], host=host, device=device)
+    return worker if store.register_worker(worker.id, host, os.getpid(), device) else None
+
+
+def still_registered(store: Store, worker: WorkerInfo) -> bool:
+    """Heartbeat; a worker whose row was removed (judged dead) registers again, or stops if
+    another worker took its device meanwhile."""
+    if store.worker_heartbeat(worker.id):
+        return True
+    return store.register_worker(worker.id, worker.host, os.getpid(), worker.device)
+
+
+def ensure_worker(store: Store, device: str | None = None) -> int | None:
+    """Start a detached `python -m dcpoc worker` (its own session, output to
+    <DCPOC_HOME>/worker.log) unless a live worker is registered (for ``device``: on this host and
+    that device); its pid, or None."""
+    if device is None and worker_alive(store):
+        return None
+    if device is not None and any(w["host"] == socket.gethostname() and w["device"] == device
+                                  and worker_live(w) for w in store.list_workers().to_dict("records")):
+        return None
+    home = home_dir()
+    home.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "dcpoc", "worker", *(["--device", device] if device else [])]
+    with open(home / "worker.log", "ab") as log:
+        return start_detached(command, child_env(store.url), log).pid
+
+
+def ensure_cpu_workers(store: Store, n: int) -> list[int]:
+    """n CPU worker slots on this host (devices cpu, cpu:1, ...), each started unless alive: runs
+    with one thread each (the reference-cpu study) then train n at a time. Pids of those started."""
+    if n < 1:
+        raise ConfigError("--workers must be at least 1")
+    started = [ensure_worker(store, "cpu" if k == 0 else f"cpu:{k}") for k in range(n)]
+    return [pid for pid in started if pid]
+
+
+def start_workers(store: Store, workers: int = 1) -> list[int]:
+    """The workers a study asks for: one worker, or that many CPU slots; pids of those started."""
+    if workers > 1:
+        return ensure_cpu_workers(store, workers)
+    pid = ensure_worker(store)
+    return [pid] if pid else []

@@ -1,0 +1,73 @@
+"""The sink the training loop reports to: the only place that joins train and the store. It writes
+metrics in small batched transactions, heartbeats from a thread of its own, and prices the run
+when it ends."""
+from __future__ import annotations
+
+import threading
+
+from .. import costs
+from .paths import now_utc
+from .status import Status
+from .store import Store, StoreError
+
+
+class StoreSink:
+    """Sink of the training loop that writes to the store in small batched transactions.
+
+    A daemon thread heartbeats on its own, so a long first (compiled) step, evaluation or
+    checkpoint does not make the run look lost to a reaper on another machine."""
+
+    BACKGROUND_HEARTBEAT_S = 5.0
+
+    def __init__(self, store: Store, run_id: str):
+        self.store, self.run_id = store, run_id
+        self._stopped = threading.Event()
+        self._beater = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+        self._beater.start()
+
+    def _beat(self) -> None:
+        while not self._stopped.wait(self.BACKGROUND_HEARTBEAT_S):
+            try:
+                self.store.heartbeat(self.run_id)
+            except StoreError:   # a busy or briefly unreachable database: the next beat retries
+                pass
+
+    def _stop_heartbeat(self) -> None:
+        self._stopped.set()
+
+    def on_start(self, info: dict) -> None:
+        # Metrics past the checkpoint we restart from would be duplicated: drop them first.
+        self.store.truncate_metrics(self.run_id, info["start_step"])
+        self.store.update_run(self.run_id, status=Status.RUNNING, n_params=info["n_params"],
+                              flops_per_token=info["flops_per_token"], device=info["device"],
+                              corpus_fingerprint=info["corpus_fingerprint"], step=info["start_step"],
+                              total_steps=info["total_steps"], heartbeat_at=now_utc())
+
+    def on_metrics(self, rows: list[dict]) -> None:
+        self.store.log_metrics(self.run_id, rows)
+
+    def on_checkpoint(self, step: int, path: str) -> None:
+        self.store.update_run(self.run_id, checkpoint_path=path, step=step)
+
+    def on_heartbeat(self, step: int) -> None:
+        self.store.heartbeat(self.run_id, step)
+
+    def should_cancel(self) -> bool:
+        return self.store.cancel_requested(self.run_id)
+
+    def on_end(self, status: str, summary: dict, error: str | None) -> None:
+        self._stop_heartbeat()
+        prices = self.store.get_setting("prices", None)
+        run = self.store.get_run(self.run_id)
+        kind = run["config"]["train"].get("gpu_type", "auto") if run else "auto"
+        try:
+            cost = costs.run_cost_usd(summary["wall_s"], summary["device"],
+                                      summary.get("n_devices", 1), prices=prices, kind=kind)
+        except costs.PriceError:   # no price for its kind: the run's results still count
+            cost = None
+        self.store.update_run(
+            self.run_id, status=status, error=error, finished_at=now_utc(), step=summary["step"],
+            tokens_seen=summary["tokens_seen"], wall_s=summary["wall_s"],
+            final_val_loss=summary["final_val_loss"], diverged=summary["diverged"],
+            tokens_per_s=summary["tokens_per_s"],
+            peak_mem_bytes=summary["peak_mem_bytes"], mfu=summary["mfu"], cost_usd=cost)
