@@ -85,7 +85,7 @@ def dcmha_decode(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
 
 
 # ----------------------------------------------------------------------------- heads-first layout
-# The KV-cached decode step (generate.py) keeps the key-wise fields with the heads and positions
+# The KV-cached decode step (kvcache.py) keeps the key-wise fields with the heads and positions
 # last, kw1 and kw2 [R, B, H, S], kdd [B, H, S], so that every key-wise term is elementwise against
 # the scores a [B, H, S] with no transposes, and folds the identity and the query-wise terms
 # (low-rank, gate, static) into one H x H matrix for the single query. At batch 1 on a CPU the step
@@ -124,7 +124,7 @@ def dcmha_decode_rows(q: Tensor, k: Tensor, v: Tensor, pre: Optional[tuple], pos
 
 
 # ----------------------------------------------------------------------------- fused CPU kernel
-# One C++ function for a DCFormer decode step after the qkv projection (generate.py): the dynamic
+# One C++ function for a DCFormer decode step after the qkv projection (kvcache.py): the dynamic
 # weights from the fused projection's output, the key-side ones into the cache, the query-wise
 # matrix, then single-query DCMHA. It does what _attend_decode_dcformer's torch ops do (the tests
 # hold both to the full forward pass), in one call instead of some forty: at batch 1 on a CPU the

@@ -80,7 +80,7 @@ def arch_bars(summary: pd.DataFrame, field: str, lang: str) -> alt.Chart:
 
 def pareto_scatter(summary: pd.DataFrame, lang: str) -> alt.Chart:
     """Perplexity against cost per run, coloured by architecture, with the Pareto front (no run is
-    both cheaper and better) drawn as a step line. ``summary``: analysis.run_summary rows."""
+    both cheaper and better) drawn as a step line. ``summary``: decision.views.run_summary rows."""
     front_labels = [t("chart.front.yes", lang), t("chart.front.no", lang)]
     data = _with_arch_label(summary).assign(
         front=lambda f: f["pareto"].map({True: front_labels[0], False: front_labels[1]}))

@@ -61,7 +61,7 @@ STRINGS: dict[str, dict[str, str]] = {
 
     "home.empty_cli": {"en": "Or, from a terminal:", "ja": "またはターミナルから:"},
     "home.go_launch": {"en": "Launch your first study", "ja": "最初のスタディを開始する"},
-    # --- the decision (analysis.decide) and the meeting summary (dcpoc/report.py)
+    # --- the decision (decision.verdict.decide) and the meeting summary (dcpoc/report/)
     "dec.verdict.GO": {"en": "GO: adopt DCFormer", "ja": "GO：DCFormer の採用を推奨"},
     "dec.verdict.CONDITIONAL": {"en": "CONDITIONAL: promising, not yet proven",
                                 "ja": "条件付き：有望だが未確定"},
@@ -118,7 +118,7 @@ STRINGS: dict[str, dict[str, str]] = {
                        "ja": "DCFormer − Transformer++。同一コーパス（{fingerprint}）の実行をシードで"
                              "対応付けた差で、負なら DCFormer が優位。区間はシード間の対応のある t 区間。"},
     "dec.page_title": {"en": "Decision", "ja": "導入判断"},
-    # --- the Report page and the PDF / PPTX exports (dcpoc/report.py)
+    # --- the Report page and the PDF / PPTX exports (dcpoc/report/)
     "rep.page_title": {"en": "Meeting report", "ja": "会議用レポート"},
     "rep.lang": {"en": "Report language", "ja": "レポートの言語"},
     "rep.format": {"en": "Format", "ja": "形式"},

@@ -106,7 +106,7 @@ def _secret_password() -> str | None:
         return None
 
 
-# number formats of run-table columns (analysis.RUNS_TABLE_COLUMNS and live_runs_table's extras)
+# number formats of run-table columns (decision.views.RUNS_TABLE_COLUMNS and live_runs_table's extras)
 _FORMATS = {"lr": "%.1e", "val_loss": "%.4f", "perplexity": "%.2f", "bits_per_byte": "%.3f", "tokens_per_s": "%,.0f",
             "peak_mem_mb": "%,.0f", "wall_s": "%,.1f", "cost_usd": "$%.4f", "cost_so_far_usd": "$%.4f"}
 
