@@ -261,7 +261,7 @@ def cmd_prices(args: argparse.Namespace) -> int:
     from .costs import DEFAULT_PRICES_USD_PER_HOUR, parse_price
     from .runs.store import Store
     store = Store()
-    prices = {} if args.reset else dict(store.get_setting("prices", None) or {})
+    prices = {} if args.reset else store.prices()
     for item in args.prices:
         kind, usd = parse_price(item)
         prices[kind] = usd

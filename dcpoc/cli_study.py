@@ -75,7 +75,7 @@ def _study_plan(store, spec) -> int:
     load_corpus(spec.corpus)   # a bad corpus is reported now, not when the runs start
     device = estimate_device(spec.device, detect_gpu())
     measured = measured_throughput(store.list_runs())
-    prices = store.get_setting("prices", None)
+    prices = store.prices()
     print(f"study '{spec.name.strip()}': {len(plan.runs)} runs, estimated for {device}")
     print(f"{'preset':<11}{'arch':<12}{'seed':>5}{'lr':>9}{'steps':>9}{'tokens':>13}{'params':>12}"
           f"{'nproc':>6}{'time':>10}{'$':>10}")

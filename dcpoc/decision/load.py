@@ -44,11 +44,6 @@ class StudyDecision:
     inference: dict | None = None         # the newest `bench infer` result (bench.bench_infer)
 
 
-def store_prices(store: Any) -> dict[str, float]:
-    """The edited price table saved in the database ({} when none: the defaults apply)."""
-    return dict(store.get_setting("prices", None) or {})
-
-
 def load_decision(store: Any, study: str | None, thresholds: Thresholds = Thresholds(),
                   prices: Mapping[str, float] | None = None, target: Target = Target(),
                   runs: pd.DataFrame | None = None) -> StudyDecision:
@@ -56,7 +51,7 @@ def load_decision(store: Any, study: str | None, thresholds: Thresholds = Thresh
     store's price table. runs: the store's run list when the caller already holds it (a cached
     frame), else read here."""
     runs = store.list_runs() if runs is None else runs
-    prices = store_prices(store) if prices is None else dict(prices)
+    prices = store.prices() if prices is None else dict(prices)
     name = study or ""
     scoped = runs[study_key(runs).eq(name)] if not runs.empty else runs
     ids = list(scoped["id"]) if not scoped.empty else []

@@ -57,7 +57,7 @@ class StoreSink:
 
     def on_end(self, status: str, summary: dict, error: str | None) -> None:
         self._stop_heartbeat()
-        prices = self.store.get_setting("prices", None)
+        prices = self.store.prices()
         run = self.store.get_run(self.run_id)
         kind = run["config"]["train"].get("gpu_type", "auto") if run else "auto"
         try:

@@ -368,6 +368,10 @@ class Store:
             raw = session.scalar(select(Setting.value_json).where(Setting.key == key))
         return default if raw is None else json.loads(raw)
 
+    def prices(self) -> dict[str, float]:
+        """The edited price table ($ per device-hour by kind; {} when none: the defaults apply)."""
+        return dict(self.get_setting("prices", None) or {})
+
     def set_setting(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable value (TypeError otherwise)."""
         raw = json.dumps(value)

@@ -169,7 +169,7 @@ def load_metrics(url: str, run_ids: tuple[str, ...], keys: tuple[str, ...]) -> p
 @st.cache_data(ttl=FRAME_TTL_S, show_spinner=False)
 def load_settings(url: str) -> dict:
     s = store(url)
-    return {"prices": s.get_setting("prices", None) or {},
+    return {"prices": s.prices(),
             "default_device": s.get_setting("default_device", "auto")}
 
 
