@@ -97,6 +97,17 @@ class Run(Base):
     log_path: Mapped[str | None] = mapped_column(Text)
     resume_requested: Mapped[bool] = mapped_column(Boolean, default=False)  # queued to resume
     worker_id: Mapped[str | None] = mapped_column(String(64))  # the worker that claimed it
+    # Revision 0002. Which attention path trained the run ('torch' | 'triton') and why (auto's
+    # self-check verdict, or the explicit setting).
+    attn_path: Mapped[str | None] = mapped_column(String(16))
+    attn_reason: Mapped[str | None] = mapped_column(Text)
+    # Where the run executes: 'local' (a dcpoc worker) or 'slurm' (a batch job). For slurm, the
+    # scheduler's job id and its last reconciled state, reason and check time.
+    executor: Mapped[str] = mapped_column(String(16), default="local", server_default="local")
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    job_state: Mapped[str | None] = mapped_column(String(32))
+    job_reason: Mapped[str | None] = mapped_column(Text)
+    job_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Metric(Base):
@@ -146,3 +157,25 @@ class Benchmark(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     machine: Mapped[str] = mapped_column(Text, default="")
     result_json: Mapped[str] = mapped_column(Text)
+
+
+class SelfCheck(Base):
+    """One Triton self-check on a GPU (revision 0002): reused while the GPU, the triton/torch
+    versions, the dcpoc commit and the shape (heads, head dim) stay the same."""
+    __tablename__ = "selfchecks"
+    __table_args__ = (Index("ix_selfchecks_key", "gpu_name", "triton_version", "torch_version",
+                            "git_commit", "n_heads", "head_dim"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    gpu_name: Mapped[str] = mapped_column(String(200))
+    triton_version: Mapped[str] = mapped_column(String(32))
+    torch_version: Mapped[str] = mapped_column(String(64))
+    git_commit: Mapped[str] = mapped_column(String(64))
+    n_heads: Mapped[int] = mapped_column(Integer)
+    head_dim: Mapped[int] = mapped_column(Integer)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)       # the first failure, one line
+    triton_ms: Mapped[float | None] = mapped_column(Float)  # forward+backward per step, run's shape
+    torch_ms: Mapped[float | None] = mapped_column(Float)
+    chosen: Mapped[str] = mapped_column(String(16))       # 'triton' | 'torch': what auto uses
+    result_json: Mapped[str] = mapped_column(Text, default="{}")  # every case checked, in full
