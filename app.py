@@ -14,6 +14,7 @@ st.caption(t("app.caption", lang))
 runs = ui.load_runs(url)
 
 if runs.empty:
+    ui.offer_reference_import(url, lang)
     st.info(t("home.empty", lang))
     st.page_link("pages/1_Launch.py", label=t("home.go_launch", lang),
                  icon=ui.ICONS["pages/1_Launch.py"], query_params={"lang": lang})
@@ -28,6 +29,7 @@ with st.container(border=True):
         study = st.selectbox(t("col.study", lang), studies, key="home_study",
                              format_func=lambda s: s or t("home.no_study", lang))
         st.caption(t("home.scope", lang))
+        ui.recorded_note(url, [study], lang)
         found = ui.study_decision(url, study, Thresholds(), Target())   # the Decision page's defaults
         decision = found.decision
         (st.success if decision.verdict == "GO" else st.error if decision.verdict == "NO-GO"

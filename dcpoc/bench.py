@@ -230,12 +230,14 @@ def bench_gpu() -> dict:
     if not torch.cuda.is_available():
         raise ConfigError("bench gpu needs a CUDA GPU; on a CPU run `python -m dcpoc bench model` or `bench kernels`")
     dev = torch.device("cuda")
+    from .runs.selfchecks import selfcheck_for_bench
+    selfcheck = selfcheck_for_bench()
     checks = check_kernels_on_gpu()
     print(format_checks(checks), flush=True)
     kernels = bench_kernels("cuda")
     print(format_result(kernels), flush=True)
     model = bench_model(device="cuda", steps=10)
-    return _result("gpu", dev, checks=checks, kernels=kernels, model=model)
+    return _result("gpu", dev, selfcheck=selfcheck, checks=checks, kernels=kernels, model=model)
 
 
 def write_result(result: dict, out: str | None) -> Path:
@@ -255,7 +257,8 @@ def format_checks(checks: list[dict]) -> str:
 def format_result(result: dict) -> str:
     head = f"{result['date']}  {result['machine']['device']}  ({result['machine']['cpu']})"
     if result["benchmark"] == "gpu":
-        return "\n".join([format_checks(result["checks"]), format_result(result["kernels"]),
+        return "\n".join([f"auto trains on: {result.get('selfcheck', {}).get('chosen', '?')}",
+                          format_checks(result["checks"]), format_result(result["kernels"]),
                           format_result(result["model"])])
     if result["benchmark"] == "infer":
         return format_infer(result)

@@ -11,6 +11,7 @@ from typing import Sequence
 from .costs import PriceError
 from .config import ARCHS, DEVICES, PRESETS, ConfigError, config_keys, make_config
 from .data import CorpusError
+from .cli_slurm import add_executor_flags, add_slurm_parser, cmd_slurm, submit_single
 from .studies.spec import REFERENCE_STUDIES, SWEEPS
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, CorpusError, PriceError)
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id", metavar="RUN_ID",
                    help="train an existing queued run (the way the worker starts runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_executor_flags(p)
 
     p = sub.add_parser("report", help="the meeting summary of a study (verdict, numbers, risks)")
     p.add_argument("--study", required=True)
@@ -60,11 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reset", action="store_true", help="back to the built-in defaults")
 
     p = sub.add_parser("bench", help="benchmarks; write JSON results")
-    p.add_argument("what", choices=("model", "kernels", "gpu", "infer"), help="model: training "
-                   "tokens/s of both architectures side by side; kernels: attention forward/backward "
-                   "time and memory of SDPA and every DCMHA path; gpu: kernel checks + both "
-                   "benchmarks; infer: KV-cached prefill and decode speed and cache bytes per token "
-                   "of both architectures (stored in the database)")
+    p.add_argument("what", choices=("model", "kernels", "gpu", "infer", "selfcheck"), help="model: "
+                   "training tokens/s of both architectures; kernels: attention time and memory of SDPA "
+                   "and every DCMHA path; gpu: self-check, kernel checks + both benchmarks; infer: "
+                   "KV-cached prefill/decode speed, cache bytes per token (stored); selfcheck: Triton vs "
+                   "PyTorch DCMHA on this GPU, stored: the path attn_impl=auto uses (--preset: shape)")
     p.add_argument("--preset", default=None, help="model bench preset (default cpu-demo on CPU)")
     p.add_argument("--steps", type=int, default=None, help="timed steps per architecture")
     p.add_argument("--compile", action="store_true", help="torch.compile both models")
@@ -76,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_worker_parser(sub)
     _add_study_parser(sub)
     _add_generate_parsers(sub)
+    add_slurm_parser(sub)
     p = sub.add_parser("db", help="the database's schema revision: show it or upgrade it")
     p.add_argument("action", choices=("current", "upgrade"), help="upgrade: to this dcpoc's "
                    "revision (an SQLite file is backed up beside itself first)")
@@ -130,8 +133,17 @@ def _add_study_parser(sub) -> None:
         q.add_argument("--name", help="study name (created if new; default: the reference's)")
         q.add_argument("--question", help="the PoC question the study answers")
         q.add_argument("--presets", help=f"comma-separated: {', '.join(PRESETS)} (default tiny)")
-        q.add_argument("--archs", help="comma-separated architectures (default both)")
+        q.add_argument("--archs", help="comma-separated architectures (default both, QK-norm on)")
+        q.add_argument("--variants", help="comma-separated variants instead of archs: "
+                       "transformer (the paper's Transformer++, no QK-norm), transformer-qknorm, "
+                       "dcformer (DCMHA + QK-norm)")
+        q.add_argument("--ladder", action="store_true",
+                       help="the ablation ladder: all three variants (splits DCFormer's gain into "
+                       "its QK-norm part and its DCMHA part)")
         q.add_argument("--seeds", help="comma-separated distinct integers (default 1)")
+        q.add_argument("--confirm-seeds", metavar="SEEDS",
+                       help="fresh seeds of a confirmation stage after a sweep, e.g. 101,102,103 "
+                       "(each variant at its chosen rate; 'none' drops it)")
         budget = q.add_mutually_exclusive_group()
         budget.add_argument("--steps", type=int, help="optimizer steps per run")
         budget.add_argument("--tokens", type=int, help="training tokens per run instead of steps")
@@ -150,6 +162,7 @@ def _add_study_parser(sub) -> None:
                        help="processes (GPUs) per run; more than 1 trains with torchrun (DDP)")
         q.add_argument("--set", dest="overrides", action="append", default=[],
                        metavar="KEY=VALUE", help="override a config field of every run")
+        add_executor_flags(q)
         if name == "launch":
             q.add_argument("--no-worker", action="store_true",
                            help="only queue; start `python -m dcpoc worker` yourself")
@@ -158,6 +171,13 @@ def _add_study_parser(sub) -> None:
                            "train at once, e.g. 2 on a 2-core CPU for reference-cpu")
     q = study.add_parser("list", help="studies with their runs by status")
     q.add_argument("--json", action="store_true", help="machine-readable output")
+    q = study.add_parser("export", help="write a finished study (runs, metrics, benchmarks) to "
+                         "one .dcpoc-study.json.gz file")
+    q.add_argument("--study", required=True, help="the study to export")
+    q.add_argument("--out", required=True, help="file to write, e.g. NAME.dcpoc-study.json.gz")
+    q = study.add_parser("import", help="read a study file into this database (ids kept; shown "
+                         "as recorded results with their date and machine)")
+    q.add_argument("file", help="a .dcpoc-study.json.gz file from `study export`")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         commands = {"train": cmd_train, "runs": cmd_runs, "prices": cmd_prices, "bench": cmd_bench,
                     "worker": cmd_worker, "study": _cmd_study, "generate": cmd_generate,
-                    "inspect": cmd_inspect, "report": cmd_report, "db": cmd_db}
+                    "inspect": cmd_inspect, "report": cmd_report, "db": cmd_db,
+                    "slurm": cmd_slurm}
         return commands[args.command](args)
     except _user_errors() as e:
         print(f"error: {e}", file=sys.stderr)
@@ -185,8 +206,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     """The errors a user can cause and act on. The checkpoint module's are included once it is
     loaded (it imports torch, which commands like `runs` never need)."""
     from .runs import RunError
+    from .runs.slurm import SlurmError
     from .runs.store import StoreError
-    errors = [*USER_ERRORS, StoreError, RunError]
+    errors = [*USER_ERRORS, StoreError, RunError, SlurmError]
     if "dcpoc.checkpoint" in sys.modules:
         errors.append(sys.modules["dcpoc.checkpoint"].CheckpointError)
     return tuple(errors)
@@ -208,6 +230,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                           corpus=args.corpus, device=args.device)
         from .train import preflight
         corpus = preflight(run)   # bad device, kernels or data: fail before anything is written
+        if args.executor == "slurm":
+            return submit_single(args, run, corpus)
         store = Store()
         run_id = create_run(store, run, corpus_fingerprint=corpus.fingerprint, study=args.study,
                             status=Status.RUNNING)
@@ -287,6 +311,9 @@ def _int_list(text: str | None, option: str) -> list[int] | None:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
+    if args.what == "selfcheck":
+        from .runs.selfchecks import cmd_selfcheck
+        return cmd_selfcheck(args.preset)
     if args.what == "model":
         result = bench.bench_model(args.preset, args.steps, args.device, args.compile)
     elif args.what == "kernels":

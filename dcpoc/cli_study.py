@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from .config import ConfigError
+from .config import ConfigError, config_variant
 from .data import load_corpus
 
 def cmd_study(args: argparse.Namespace) -> int:
     from .runs.store import Store
     if args.study_command == "list":
         return _study_list(Store(), args.json)
+    if args.study_command in ("export", "import"):
+        return _study_bundle(Store(), args)
     spec = _study_spec(args)
     if args.study_command == "plan":
         return _study_plan(Store(), spec)
@@ -19,6 +21,10 @@ def cmd_study(args: argparse.Namespace) -> int:
     store = Store()
     ids = launch_study(store, spec, start_worker=False)
     print(f"queued {len(ids)} runs of study '{spec.name.strip()}': {', '.join(ids)}")
+    if spec.executor == "slurm":
+        jobs = [store.get_run(run_id)["job_id"] for run_id in ids]
+        print(f"submitted as SLURM jobs {', '.join(j or '-' for j in jobs)}; the worker below "
+              "folds their states in (or run `python -m dcpoc slurm reconcile --forever`)")
     if args.no_worker:
         print("no worker started: run `python -m dcpoc worker` to train them")
         return 0
@@ -26,6 +32,20 @@ def cmd_study(args: argparse.Namespace) -> int:
     print(f"{len(pids)} worker(s) started (pid {', '.join(map(str, pids))}, log "
           f"{home_dir() / 'worker.log'})" if pids else
           "a worker is already running; it will take these runs")
+    return 0
+
+
+def _study_bundle(store, args: argparse.Namespace) -> int:
+    from .runs.bundle import export_study, import_study
+    if args.study_command == "export":
+        done = export_study(store, args.study, args.out)
+        print(f"wrote {done['path']}: study '{done['study']}', {done['n_runs']} runs, "
+              f"{done['n_metrics']:,} metric rows, {done['bytes']:,} bytes (recorded "
+              f"{done['recorded']['date']} on {done['recorded']['machine']})")
+    else:
+        done = import_study(store, args.file)
+        print(f"imported study '{done['study']}': {done['n_runs']} runs, {done['n_metrics']:,} "
+              f"metric rows (recorded {done['recorded']['date']} on {done['recorded']['machine']})")
     return 0
 
 
@@ -60,10 +80,30 @@ def _study_spec(args: argparse.Namespace):
             setattr(spec, field_name, getattr(args, field_name))
     if args.presets is not None:
         spec.presets = _split(args.presets)
-    if args.archs is not None:
-        spec.archs = _split(args.archs)
+    _study_variants(spec, args)
     spec.overrides = [*spec.overrides, *args.overrides]
+    from .cli_slurm import options_from_args
+    spec.executor = args.executor or spec.executor
+    spec.slurm = {**spec.slurm, **options_from_args(args)}
     return spec
+
+
+def _study_variants(spec, args: argparse.Namespace) -> None:
+    """--archs (QK-norm on, as before the ladder), --variants / --ladder, --confirm-seeds."""
+    from .config import VARIANTS, variant_config
+    from .studies import parse_seeds
+    if args.archs is not None:
+        spec.archs, spec.variants = _split(args.archs), []
+    if args.ladder or args.variants is not None:
+        spec.variants = list(VARIANTS) if args.ladder else _split(args.variants)
+        spec.archs = sorted({variant_config(v)[0] for v in spec.variants if v in VARIANTS})
+    if args.confirm_seeds is not None:
+        try:
+            spec.confirm_seeds = ([] if args.confirm_seeds.strip().lower() == "none"
+                                  else parse_seeds(args.confirm_seeds))
+        except ValueError:
+            raise ConfigError(f"--confirm-seeds '{args.confirm_seeds}': write distinct integers >= 0 "
+                              "separated by commas, e.g. 101,102,103, or none") from None
 
 
 def _study_plan(store, spec) -> int:
@@ -77,12 +117,15 @@ def _study_plan(store, spec) -> int:
     measured = measured_throughput(store.list_runs())
     prices = store.prices()
     print(f"study '{spec.name.strip()}': {len(plan.runs)} runs, estimated for {device}")
-    print(f"{'preset':<11}{'arch':<12}{'seed':>5}{'lr':>9}{'steps':>9}{'tokens':>13}{'params':>12}"
+    print(f"{'preset':<11}{'variant':<20}{'seed':>5}{'lr':>9}{'steps':>9}{'tokens':>13}{'params':>12}"
           f"{'nproc':>6}{'time':>10}{'$':>10}")
-    for later, run in [(False, r) for r in plan.first] + [(True, r) for r in plan.later]:
+    staged = ([("", r) for r in plan.first] + [("best*", r) for r in plan.later]
+              + [("chosen+", r) for r in plan.confirm])
+    for mark, run in staged:
         one = estimate_study([run], device, measured, prices)
-        lr = "best*" if later else f"{run.train.lr:g}"
-        print(f"{run.preset:<11}{run.model.arch:<12}{run.train.seed:>5}{lr:>9}{run.train.steps:>9,}"
+        lr = mark or f"{run.train.lr:g}"
+        variant = config_variant(run.model.arch, {"model": {"qk_norm": run.model.qk_norm}})
+        print(f"{run.preset:<11}{variant:<20}{run.train.seed:>5}{lr:>9}{run.train.steps:>9,}"
               f"{one['tokens']:>13,}{count_parameters(run.model)['total']:>12,}{run.train.nproc:>6}"
               f"{_duration(one['wall_s']):>10}{one['cost_usd']:>10.2f}")
     total = estimate_study(plan.runs, device, measured, prices)
@@ -96,9 +139,24 @@ def _study_plan(store, spec) -> int:
     if plan.later:
         print("* best: each architecture's best rate of the sweep at the smallest size; these "
               "runs are queued when the sweep has finished")
+    if plan.confirm:
+        print("+ chosen: the confirmation stage, fresh seeds at each variant's chosen rate at each "
+              "size; queued when the sweep has finished, and the comparison that decides uses them")
+    elif spec.sweep != "none":
+        print("note: no confirmation stage: the rates are chosen on the runs that are compared, "
+              "so the estimate is optimistic (add --confirm-seeds 101,102,103)")
     for key, values in ladder_problems(spec):
         print("warning: " + t(key, "en").format(**values))
     return 0
+
+
+def _confirm_fields(stage: dict) -> dict:
+    """A study's confirmation stage for `study list` (nothing for a study without one): waiting,
+    blocked (with what is missing), ready or queued, and the chosen rates it used."""
+    if stage["state"] == "none":
+        return {}
+    return {"confirm_stage": stage["state"], "confirmed_lr": stage.get("best", {}),
+            **({"confirm_missing": stage["missing"]} if "missing" in stage else {})}
 
 
 def _duration(seconds: float) -> str:
@@ -115,6 +173,7 @@ STAGE_WORDS = {"sweeping": "running; the larger sizes wait for it",
 
 def _study_list(store, as_json: bool) -> int:
     from .runs import study_stage
+    from .runs.stages import confirm_stage
     from .runs.status import STATUSES
     studies = store.list_studies()
     runs = store.list_runs()
@@ -127,7 +186,9 @@ def _study_list(store, as_json: bool) -> int:
                      **{s: int(by_status.get(s, 0)) for s in STATUSES},
                      "created_at": study.created_at.isoformat(), "question": study.question,
                      "stage": stage["state"], "carried_lr": stage.get("best", {}),
-                     **({"missing": stage["missing"]} if "missing" in stage else {})})
+                     "recorded": (study.config or {}).get("recorded"),
+                     **({"missing": stage["missing"]} if "missing" in stage else {}),
+                     **_confirm_fields(confirm_stage(store, study.name))})
     if as_json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     elif not rows:
@@ -137,8 +198,15 @@ def _study_list(store, as_json: bool) -> int:
             states = ", ".join(f"{row[s]} {s}" for s in STATUSES if row[s])
             print(f"{row['name']}: {row['runs']} runs ({states or 'none'})"
                   + (f" - {row['question']}" if row["question"] else ""))
+            if row["recorded"]:
+                print(f"  recorded results (imported): measured {row['recorded'].get('date')} on "
+                      f"{row['recorded'].get('machine')}")
             if row["stage"] != "none":
                 print(f"  learning-rate sweep: {STAGE_WORDS[row['stage']]}"
                       + "".join(f"; {arch} {lr:g}" for arch, lr in row["carried_lr"].items())
                       + (f" ({', '.join(row['missing'])})" if row.get("missing") else ""))
+            if "confirm_stage" in row:
+                print(f"  confirmation stage: {row['confirm_stage']}"
+                      + "".join(f"; {key} {lr:g}" for key, lr in row["confirmed_lr"].items())
+                      + (f" ({', '.join(row['confirm_missing'])})" if row.get("confirm_missing") else ""))
     return 0

@@ -14,6 +14,12 @@ from typing import Any
 
 ARCHS = ("transformer", "dcformer")
 ARCH_LABELS = {"transformer": "Transformer++", "dcformer": "DCFormer"}   # display names
+# A run's variant: its arch and whether QK-norm is on. The ablation ladder a study can run, in
+# rung order: the paper's Transformer++ (no QK-norm), Transformer++ with QK-norm, DCFormer (DCMHA +
+# QK-norm, the paper's DCFormer++ attention). A DCFormer without QK-norm lies outside the ladder.
+VARIANTS = ("transformer", "transformer-qknorm", "dcformer")
+VARIANT_LABELS = {"transformer": "Transformer++", "transformer-qknorm": "Transformer++ + QK-norm",
+                  "dcformer": "DCFormer", "dcformer-noqknorm": "DCFormer (no QK-norm)"}
 ATTN_IMPLS = ("auto", "torch", "reference", "triton")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -84,7 +90,9 @@ class TrainConfig:
     corpus: str = "pydoc"
     val_fraction: float = 0.1
     eval_every: int = 100
-    eval_batches: int = 8
+    eval_batches: int = 8             # batches of the cheap validation subset scored during training
+    val_tokens: int = 262144          # final evaluation: the whole validation split up to this many
+                                      # tokens, else a fixed sample of this many (data.Batches.validation)
     log_every: int = 10
     ckpt_every: int = 100
     device: str = "auto"              # auto | cpu | cuda
@@ -132,7 +140,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "tiny": {  # tests: seconds on a CPU
         "model": dict(n_layer=2, n_embd=32, n_head=2, ffn_hidden=96, seq_len=32),
         "train": dict(steps=60, batch_size=8, lr=3e-3, eval_every=20, eval_batches=2,
-                      log_every=5, ckpt_every=20, threads=1),
+                      val_tokens=4096, log_every=5, ckpt_every=20, threads=1),
     },
     # cpu-xs / cpu-s / cpu-demo: a CPU ladder spanning about 7x in parameters (the reference-cpu
     # study); one thread each, so a second core stays free for the dashboard.
@@ -197,6 +205,30 @@ def make_config(arch: str, preset: str, overrides: list[str] | None = None,
         apply_override(run, item)
     validate(run)
     return run
+
+
+def variant_of(arch: str, qk_norm: bool) -> str:
+    """The variant of a run with this arch and QK-norm switch (see VARIANTS)."""
+    if arch == "transformer":
+        return "transformer-qknorm" if qk_norm else "transformer"
+    return "dcformer" if qk_norm else "dcformer-noqknorm"
+
+
+def config_variant(arch: str, config: object) -> str:
+    """The variant of a stored run config (a dict); a config that does not name qk_norm was
+    written when QK-norm was always on, so it counts as on."""
+    model = config.get("model") if isinstance(config, dict) else None
+    qk_norm = (model or {}).get("qk_norm", True)
+    return variant_of(arch, bool(qk_norm))
+
+
+def variant_config(variant: str) -> tuple[str, list[str]]:
+    """(arch, --set overrides) that train a variant; ConfigError for an unknown name."""
+    arch = {"transformer": "transformer", "transformer-qknorm": "transformer",
+            "dcformer": "dcformer", "dcformer-noqknorm": "dcformer"}.get(variant)
+    if arch is None:
+        raise ConfigError(f"unknown variant '{variant}': use one of {', '.join(VARIANTS)}")
+    return arch, [f"qk_norm={'false' if variant in ('transformer', 'dcformer-noqknorm') else 'true'}"]
 
 
 def apply_override(run: RunConfig, item: str) -> None:
@@ -265,6 +297,8 @@ def validate(run: RunConfig) -> None:
         (lambda: 0 < t.val_fraction < 0.5, f"val_fraction ({t.val_fraction}) must be in (0, 0.5)"),
         (lambda: min(t.eval_every, t.eval_batches, t.log_every, t.ckpt_every) >= 1,
          "eval_every, eval_batches, log_every and ckpt_every must be >= 1"),
+        (lambda: t.val_tokens >= m.seq_len,
+         f"val_tokens ({t.val_tokens}) must be at least seq_len ({m.seq_len}): one validation window"),
         (lambda: t.grad_clip >= 0 and t.weight_decay >= 0, "grad_clip and weight_decay must be >= 0"),
         (lambda: t.threads >= 0, "threads must be >= 0 (0 = all cores)"),
     ]

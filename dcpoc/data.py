@@ -26,6 +26,7 @@ __all__ = [
     "Batches",
     "Corpus",
     "CorpusError",
+    "ValidationSet",
     "decode",
     "encode",
     "load_corpus",
@@ -212,7 +213,7 @@ def split_corpus(corpus: Corpus, val_fraction: float = 0.1,
 
 
 class Batches:
-    """Training windows drawn at random per step, and a fixed set of validation windows.
+    """Training windows drawn at random per step, and the fixed validation windows (validation()).
 
     The generator for step k is seeded from (seed, k) alone, so a run resumed at step k sees exactly the
     batches an uninterrupted run would have seen.
@@ -262,12 +263,57 @@ class Batches:
         starts = torch.randint(0, high, (self.batch_size,), generator=generator)
         return self._windows(self.train, starts)
 
-    def val_batches(self, n_batches: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """n_batches fixed (x, y) batches, windows evenly spaced over the validation data; seed-independent."""
-        if n_batches < 1:
-            raise ValueError(f"n_batches must be >= 1, got {n_batches}")
-        max_start = self.val.numel() - self.seq_len - 1
-        n_windows = n_batches * self.batch_size
+    def validation(self, max_tokens: int) -> "ValidationSet":
+        """The validation windows every run of a study is scored on; seed-independent.
+
+        Non-overlapping windows tile the validation split (window i starts at i * seq_len). When
+        they hold at most max_tokens predicted tokens, all of them are used (the whole split);
+        otherwise a fixed sample of max_tokens // seq_len windows, drawn with VAL_SAMPLE_SEED."""
+        if max_tokens < self.seq_len:
+            raise ValueError(f"max_tokens must be >= seq_len ({self.seq_len}), got {max_tokens}")
+        n_all = (self.val.numel() - 1) // self.seq_len    # >= 1: __init__ checked seq_len + 1 bytes
+        if n_all * self.seq_len <= max_tokens:
+            index = np.arange(n_all)
+        else:
+            rng = np.random.default_rng(VAL_SAMPLE_SEED)
+            index = np.sort(rng.choice(n_all, max_tokens // self.seq_len, replace=False))
         import torch
-        starts = torch.from_numpy(np.linspace(0, max_start, n_windows).round().astype(np.int64))
-        return [self._windows(self.val, chunk) for chunk in starts.split(self.batch_size)]
+        x, y = self._windows(self.val, torch.from_numpy(index * self.seq_len))   # (N, T) each
+        return ValidationSet(x, y, split_tokens=n_all * self.seq_len)
+
+
+# The sample of a large validation split is the same for every run (seed-independent).
+VAL_SAMPLE_SEED = 20261206
+
+
+@dataclass(frozen=True, eq=False)
+class ValidationSet:
+    """Validation windows held as two (N, T) int64 tensors, y[:, t] = x[:, t + 1] in the split.
+    split_tokens: what all non-overlapping windows of the split would hold."""
+    x: torch.Tensor
+    y: torch.Tensor
+    split_tokens: int
+
+    @property
+    def tokens(self) -> int:
+        """Predicted tokens per evaluation (N * T)."""
+        return self.x.numel()
+
+    @property
+    def whole(self) -> bool:
+        """True when every non-overlapping window of the split is used (not a sample)."""
+        return self.tokens == self.split_tokens
+
+    def subset(self, n_windows: int) -> "ValidationSet":
+        """n_windows evenly spaced windows of this set (all of them when it has fewer): the cheap,
+        still seed-independent set for evaluations during training."""
+        n = self.x.shape[0]
+        if n_windows >= n:
+            return self
+        import torch
+        index = torch.from_numpy(np.linspace(0, n - 1, n_windows).round().astype(np.int64))
+        return ValidationSet(self.x[index], self.y[index], self.split_tokens)
+
+    def batches(self, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(x, y) chunks of at most batch_size windows, in order."""
+        return list(zip(self.x.split(batch_size), self.y.split(batch_size)))

@@ -81,15 +81,15 @@ class DynamicWeightProjection(nn.Module):
             hidden = F.gelu(x @ self.w1).view(B, T, nb, self.hidden)
             dw = torch.einsum("btnc,nco->btno", hidden, self.w2).view(B, T, nb, 2, R, H)
             w1 = F.rms_norm(dw[:, :, :, 0], (H,), eps=self.W1_EPS)     # (B, T, nb, R, H)
-            w2 = dw[:, :, :, 1]
+            w1s, w2s = w1.unbind(2), dw[:, :, :, 1].unbind(2)   # unbind: one backward op, not nb
             for i, name in enumerate(self.branches):
                 comp, side = name.split("_")
-                fields[comp][f"{side}w1"], fields[comp][f"{side}w2"] = w1[:, :, i], w2[:, :, i]
+                fields[comp][f"{side}w1"], fields[comp][f"{side}w2"] = w1s[i], w2s[i]
         if self.gate:
-            gates = torch.tanh(x @ self.wd).view(B, T, nb, H)
+            gates = torch.tanh(x @ self.wd).view(B, T, nb, H).unbind(2)
             for i, name in enumerate(self.branches):
                 comp, side = name.split("_")
-                fields[comp][f"{side}dd"] = gates[:, :, i]
+                fields[comp][f"{side}dd"] = gates[i]
         for comp, matrix in self.static.items():
             fields[comp]["static"] = matrix
         pre = ComposeWeights(**fields["pre"]) if "pre" in fields else None

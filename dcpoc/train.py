@@ -14,8 +14,10 @@ from __future__ import annotations
 import math
 import resource
 import signal
+import sys
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -79,14 +81,16 @@ def make_optimizer(model: LanguageModel, run: RunConfig) -> torch.optim.AdamW:
 
 
 def evaluate(model: LanguageModel, batches: list, device: torch.device, autocast) -> float:
-    """Mean validation loss in nats per byte over the fixed validation batches."""
+    """Mean validation loss in nats per byte over the given (x, y) batches, weighted by tokens (the
+    last batch of a validation set may be shorter)."""
     model.eval()
-    total = 0.0
+    total, count = 0.0, 0
     with torch.no_grad(), autocast:
         for x, y in batches:
-            total += model(x.to(device), y.to(device))[1].item()
+            total += model(x.to(device), y.to(device))[1].item() * y.numel()
+            count += y.numel()
     model.train()
-    return total / len(batches)
+    return total / count
 
 
 def peak_memory_bytes(device: torch.device) -> int:
@@ -122,12 +126,13 @@ class StopSignals:
 
 
 def prepare_data(run: RunConfig):
-    """Corpus, training batches and the fixed validation batches; CorpusError on bad data."""
+    """Corpus, training batches and the fixed validation set (at most val_tokens tokens; see
+    Batches.validation); CorpusError on bad data."""
     t, m = run.train, run.model
     corpus = load_corpus(t.corpus)
     train_data, val_data = split_corpus(corpus, t.val_fraction)
     batches = Batches(train_data, val_data, m.seq_len, t.batch_size, t.seed, corpus_name=corpus.spec)
-    return corpus, batches, batches.val_batches(t.eval_batches)
+    return corpus, batches, batches.validation(t.val_tokens)
 
 
 def preflight(run: RunConfig):
@@ -136,7 +141,8 @@ def preflight(run: RunConfig):
     resolve_device(run.train.device)
     if run.model.arch == "dcformer" and run.model.attn_impl == "triton":
         from .kernels import triton_available
-        if not torch.cuda.is_available() or not triton_available():
+        from .kernels.selfcheck import interpreter_mode
+        if not (torch.cuda.is_available() or interpreter_mode()) or not triton_available():
             raise ConfigError("attn_impl=triton needs a CUDA GPU and the triton package; "
                               "use attn_impl=auto")
     return prepare_data(run)[0]
@@ -191,9 +197,10 @@ def _setup(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device:
     t, m = run.train, run.model
     if t.threads:
         torch.set_num_threads(t.threads)   # small models lose more to thread sync than they gain
+    attention = _attention_path(run, sink, dist, device)   # before the seed: it draws no numbers
     torch.manual_seed(t.seed)
-    corpus, batches, val_batches = prepare_data(run)
-    model = LanguageModel(m).to(device)
+    corpus, batches, val_set = prepare_data(run)
+    model = LanguageModel(replace(m, attn_impl=attention.impl)).to(device)
     optimizer = make_optimizer(model, run)
     ckpt_path = Path(run_dir) / CHECKPOINT_NAME
     state = load_checkpoint(ckpt_path, model, optimizer) if resume and ckpt_path.exists() else LoopState()
@@ -206,9 +213,30 @@ def _setup(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device:
     flops = flops_per_token(m)["total"]
     sink.on_start({"n_params": count_parameters(m)["total"], "flops_per_token": flops,
                    "device": device_name(device), "corpus_fingerprint": corpus.fingerprint,
-                   "start_step": state.step, "total_steps": t.steps})
-    return _Loop(run, model, net, step_fn, optimizer, batches, val_batches, device, autocast, sink,
+                   "start_step": state.step, "total_steps": t.steps,
+                   "attn_path": attention.path, "attn_reason": attention.reason})
+    return _Loop(run, model, net, step_fn, optimizer, batches, val_set, device, autocast, sink,
                  state, ckpt_path, flops, dist, stop)
+
+
+def _attention_path(run: RunConfig, sink: Sink, dist: Distributed, device: torch.device):
+    """The DCMHA path this run trains on and why (kernels/selfcheck.py), decided by rank 0 with
+    the self-checks its sink keeps (StoreSink.selfcheck_cache) and broadcast to the other ranks."""
+    from .kernels.selfcheck import AttnChoice, SelfCheckError, choose_attention
+    choice = None
+    if dist.is_main:
+        try:
+            choice = choose_attention(run.model, run.train, device,
+                                      getattr(sink, "selfcheck_cache", None))
+        except SelfCheckError as e:          # attn_impl=triton and the check failed: stop now
+            raise ConfigError(str(e)) from None
+        print(f"attention path: {choice.path} ({choice.reason})", file=sys.stderr, flush=True)
+    triton = dist.from_main(choice is not None and choice.path == "triton", device)
+    if choice is None:
+        dcmha = run.model.arch == "dcformer" and run.model.attn_impl in ("auto", "triton")
+        path = "triton" if triton else "torch"
+        choice = AttnChoice(path, "rank 0's choice", path if dcmha else run.model.attn_impl)
+    return choice
 
 
 def _one_line(e: BaseException) -> str:
@@ -226,11 +254,11 @@ def _empty_summary(device: torch.device, dist: Distributed) -> dict:
 class _Loop:
     """The step loop and its bookkeeping (kept apart from setup so both read short)."""
 
-    def __init__(self, run, model, net, step_fn, optimizer, batches, val_batches, device, autocast,
+    def __init__(self, run, model, net, step_fn, optimizer, batches, val_set, device, autocast,
                  sink, state, ckpt_path, flops, dist, stop):
         self.run, self.model, self.step_fn, self.optimizer = run, model, step_fn, optimizer
         self.net, self.dist, self.stop = net, dist, stop   # net: the DDP wrapper, or model itself
-        self.batches, self.val_batches, self.device, self.autocast = batches, val_batches, device, autocast
+        self.batches, self.val_set, self.device, self.autocast = batches, val_set, device, autocast
         self.sink, self.state, self.ckpt_path, self.flops = sink, state, ckpt_path, flops
         self.rows: list[dict] = []
         self.diverged = False
@@ -260,8 +288,7 @@ class _Loop:
                 self.record(state.step, tokens_per_s=window_tokens / max(window_s, 1e-9))
                 window_tokens, window_s = 0, 0.0
             if (state.step % t.eval_every == 0 or state.step == t.steps) and self.dist.is_main:
-                state.val_loss = evaluate(self.model, self.val_batches, self.device, self.autocast)
-                self.record(state.step, val_loss=state.val_loss)
+                self.validate(final=state.step == t.steps)
                 if not math.isfinite(state.val_loss):
                     self.flush()
                     return "diverged"
@@ -275,6 +302,17 @@ class _Loop:
                 return "cancelled"
         self.flush()
         return "succeeded"
+
+    def validate(self, final: bool) -> None:
+        """The final evaluation scores the whole validation set (and records its size); the ones
+        during training a cheap, fixed subset of eval_batches x batch_size of its windows."""
+        t = self.run.train
+        val = self.val_set if final else self.val_set.subset(t.eval_batches * t.batch_size)
+        self.state.val_loss = evaluate(self.model, val.batches(t.batch_size), self.device,
+                                       self.autocast)
+        self.record(self.state.step, val_loss=self.state.val_loss)
+        if final:
+            self.record(self.state.step, val_tokens=val.tokens, val_split_tokens=val.split_tokens)
 
     def train_step(self) -> tuple[float, int, float, float]:
         t = self.run.train

@@ -5,6 +5,7 @@ import streamlit as st
 
 from dcpoc.config import ARCH_LABELS, ARCHS
 from dcpoc.runs import StoreError, launch_study
+from dcpoc.runs.executors import default_options
 from dcpoc.security import BUILTIN_CORPORA, allowed_data_dirs
 from dcpoc.studies import (PLANNING_GPU, REFERENCE_STUDIES, STARTUP_S_PER_RUN, SWEEPS, estimate_device,
                            estimate_study, measured_throughput, runnable_presets)
@@ -62,8 +63,9 @@ slots["corpus"] = st.empty()
 presets = st.multiselect(t("launch.presets", lang), preset_choices, help=t("launch.presets_help", lang),
                          key="launch_presets")
 slots["presets"] = st.empty()
+ablation = st.checkbox(t("launch.ladder", lang), help=t("launch.ladder_help", lang), key="launch_ladder")
 archs = st.multiselect(t("launch.archs", lang), list(ARCHS), format_func=ARCH_LABELS.get,
-                       key="launch_archs")
+                       disabled=ablation, key="launch_archs")
 slots["archs"] = st.empty()
 seeds = st.text_input(t("launch.seeds", lang), help=t("launch.seeds_help", lang), key="launch_seeds")
 slots["seeds"] = st.empty()
@@ -83,10 +85,32 @@ sweep = st.radio(t("launch.sweep", lang), SWEEPS, format_func=lambda s: t(f"laun
 lrs = st.text_input(t("launch.lrs", lang), placeholder=t("launch.lrs_hint", lang),
                     help=t("launch.lrs_help", lang), disabled=sweep == "none", key="launch_lrs")
 slots["lrs"] = st.empty()
+confirm_seeds = st.text_input(t("launch.confirm_seeds", lang), help=t("launch.confirm_seeds_help", lang),
+                              disabled=sweep == "none", key="launch_confirm_seeds")
+slots["confirm_seeds"] = st.empty()
 if st.session_state["launch_device"] not in devices:   # e.g. cuda after a plan-only reference
     st.session_state["launch_device"] = devices[0]
 device = st.selectbox(t("launch.device", lang), devices,
                       format_func=lambda d: t(f"settings.device.{d}", lang), key="launch_device")
+executor = st.radio(t("launch.executor", lang), ["local", "slurm"], horizontal=True,
+                    help=t("launch.executor_help", lang), key="launch_executor",
+                    format_func={"local": t("launch.executor.local", lang),
+                                 "slurm": t("launch.executor.slurm", lang)}.get)
+slurm: dict = {}
+if executor == "slurm":   # the settings' defaults fill the fields (`python -m dcpoc slurm defaults`)
+    defaults = default_options(ui.store(url))
+    s1, s2, s3, s4 = st.columns(4)
+    slurm = {"partition": s1.text_input(t("launch.slurm.partition", lang), defaults.partition),
+             "account": s2.text_input(t("launch.slurm.account", lang), defaults.account),
+             "gpus_per_node": s3.number_input(t("launch.slurm.gpus_per_node", lang), 0, 64,
+                                              defaults.gpus_per_node),
+             "nodes": s4.number_input(t("launch.slurm.nodes", lang), 1, 512, defaults.nodes),
+             "time_limit": st.text_input(t("launch.slurm.time_limit", lang), defaults.time_limit,
+                                         help=t("launch.slurm.time_limit_help", lang)),
+             "extra": st.text_area(t("launch.slurm.extra", lang), "\n".join(
+                 line.removeprefix("#SBATCH ") for line in defaults.extra),
+                 help=t("launch.slurm.extra_help", lang))}
+slots["executor"] = st.empty()
 if carried.evals_per_run:
     st.caption(t("launch.start.evals", lang).format(n=carried.evals_per_run))
 if carried.overrides:
@@ -98,7 +122,9 @@ form = LaunchForm(name=name, question=question,
                   corpus=corpus_path if corpus_choice == "path" else corpus_choice,
                   presets=presets, archs=archs, seeds=seeds, budget_kind=budget_kind, budget=budget,
                   device=device, sweep=sweep, lrs=lrs, overrides=carried.overrides,
-                  evals_per_run=carried.evals_per_run, workers=carried.workers)
+                  evals_per_run=carried.evals_per_run, workers=carried.workers,
+                  executor=executor, slurm=slurm, ladder=ablation,
+                  confirm_seeds=confirm_seeds if sweep != "none" else "")
 spec, problems = check_form(form, data_dirs, offered)
 
 # A plan-only reference is planned and priced with its presets, though this hardware lacks them.
@@ -110,6 +136,8 @@ else:
     st.dataframe(plan_table(preview.stages, lang), hide_index=True)
     if preview.stages.later:
         st.caption(t("launch.plan.later_note", lang).format(preset=preview.stages.first[0].preset))
+    if preview.stages.confirm:
+        st.caption(t("launch.plan.confirm_note", lang))
     for problem in preview.ladder:
         st.warning(ui.problem_text(problem, lang))
 

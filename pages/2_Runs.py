@@ -3,6 +3,7 @@ log, config, environment) with Cancel / Retry / Resume. Both parts update live."
 import streamlit as st
 
 from dcpoc.runs import cancel_run, log_tail, resume_run, retry_run
+from dcpoc.runs.executors import job_label, job_labels, reconcile_quietly, slurm_to_settle
 from dcpoc.ui import page as ui
 from dcpoc.decision import downsample, filter_runs, live_runs_table, run_environment
 from dcpoc.ui.charts import ARCH_LABELS, CURVE_AXES, loss_curves
@@ -16,6 +17,9 @@ COLUMNS = ["id", "study", "arch", "preset", "seed", "status", "progress", "eta",
            "val_loss", "tokens_per_s", "cost_so_far_usd"]
 
 lang, url = ui.start_page("runs.title")
+if slurm_to_settle(ui.load_runs(url)):   # one squeue call folds the jobs' states in
+    reconcile_quietly(ui.store(url))
+    ui.changed()
 runs = ui.load_runs(url)
 studies = [None, *sorted(runs["study"].dropna().unique())]
 asked = st.query_params.get("study")
@@ -24,6 +28,7 @@ study = c1.selectbox(t("col.study", lang), studies, index=studies.index(asked) i
                      format_func=lambda s: t("runs.all", lang) if s is None else s)
 statuses = c2.multiselect(t("col.status", lang), STATUSES, format_func=lambda s: t(f"status.{s}", lang))
 archs = c3.multiselect(t("col.arch", lang), ARCHS, format_func=ARCH_LABELS.get)
+ui.recorded_note(url, [study] if study else studies, lang)
 
 
 @st.fragment(run_every=ui.refresh_every(runs))
@@ -35,7 +40,9 @@ def runs_table() -> None:
     trend = ui.load_metrics(url, tuple(shown["id"]), ("train_loss",))
     table = live_runs_table(shown, trend, ui.load_settings(url)["prices"])
     table["eta"] = table["eta_s"].map(lambda s: duration(s, lang))
-    ui.show_runs(table[COLUMNS], lang)
+    table["job"] = table["id"].map(job_labels(shown))    # SLURM state next to the status
+    columns = COLUMNS[:6] + ["job"] * bool(table["job"].str.len().sum()) + COLUMNS[6:]
+    ui.show_runs(table[columns].rename(columns={"job": t("col.job", lang)}), lang)
     st.caption(t("runs.capped", lang).format(n=MAX_ROWS))
 
 
@@ -60,11 +67,16 @@ def run_detail(run_id: str) -> None:
         return
     st.subheader(t("runs.detail", lang).format(id=run_id, status=t(f"status.{run['status']}", lang),
                                                step=run["step"], total=run["total_steps"]))
+    if run["job_id"]:
+        st.caption(t("runs.slurm_job", lang).format(job=run["job_id"], state=job_label(run)))
+    if run["attn_path"]:
+        st.caption(t("runs.attn_path", lang).format(path=run["attn_path"], reason=run["attn_reason"]))
     if run["error"]:
         st.error(run["error"])
     b1, b2, b3 = st.columns(3)
     try:
-        if b1.button(t("runs.cancel", lang), disabled=run["status"] not in ACTIVE):
+        if b1.button(t("runs.cancel", lang), disabled=run["status"] not in ACTIVE,
+                     help=t("runs.slurm_cancel_help", lang) if run["job_id"] else None):
             cancel_run(store, run_id)
             ui.changed()
             st.success(t("runs.cancel_done", lang))

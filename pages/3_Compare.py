@@ -35,6 +35,7 @@ if chosen.empty:
     st.info(t("compare.pick_some", lang))
     st.stop()
 
+ui.recorded_note(url, chosen["study"].dropna(), lang)
 prices = ui.load_settings(url)["prices"]
 curves = ui.load_metrics(url, tuple(chosen["id"]), ("val_loss",))
 curves = with_cost(downsample(curves, ["run_id"], 200), chosen, prices)

@@ -3,10 +3,13 @@ import streamlit as st
 
 from dcpoc import costs
 from dcpoc import report
+from dcpoc.report import evidence
 from dcpoc.decision import Target, Thresholds, headline_studies
+from dcpoc.decision.compare import attention_paths
 from dcpoc.ui import page as ui
-from dcpoc.ui.charts import lr_curves
-from dcpoc.ui.i18n import hours, money, num, t
+from dcpoc.report import context
+from dcpoc.ui.charts import gap_curves, lr_curves
+from dcpoc.ui.i18n import num, t
 
 lang, url = ui.start_page("dec.page_title")
 studies = headline_studies(ui.load_runs(url))
@@ -14,6 +17,7 @@ if not studies:
     st.info(t("dec.no_study", lang))
     st.stop()
 study = st.selectbox(t("col.study", lang), studies, format_func=lambda s: s or t("home.no_study", lang))
+ui.recorded_note(url, [study], lang)
 
 default = Thresholds()
 with st.sidebar.expander(t("dec.thresholds", lang), expanded=True):
@@ -34,7 +38,7 @@ gpu = c3.selectbox(t("dec.gpu", lang), kinds, index=kinds.index("h100"))
 price = c4.number_input(t("dec.price", lang), 0.0, 1000.0,
                         costs.price_per_hour(gpu, ui.load_settings(url)["prices"]), 0.1)
 found = ui.study_decision(url, study, thresholds, Target(params_m * 1e6, tokens_b * 1e9, gpu, price))
-decision, proj = found.decision, found.projection
+decision = found.decision
 
 with verdict_area:
     (st.success if decision.verdict == "GO" else st.error if decision.verdict == "NO-GO"
@@ -60,11 +64,24 @@ with verdict_area:
     c2.metric(t("dec.net", lang), report.interval_text(mult.net_benefit, ".2f", lang, "×"),
               help=t("dec.net_help", lang))
     c3.metric(t("dec.speed", lang), num(mult.speed_ratio, ".2f", "×"))
+    if mult.speed_device:   # which DCMHA path DCFormer's tokens/s were measured on
+        c3.caption(t("dec.speed_path", lang).format(
+            path=attention_paths(found.runs, mult.speed_device) or "—", device=mult.speed_device))
     st.caption(report.fit_text(decision, lang))
+    st.caption(report.validation_text(found.val_tokens, lang))
     table = report.comparison_table(decision, lang)
     if len(table):
         st.dataframe(table, hide_index=True)
         st.caption(t("dec.table_note", lang).format(fingerprint=mult.corpus_fingerprint[:12] or "—"))
+
+    st.subheader(t("dec.evidence", lang))
+    for line in evidence.recommendation_lines(decision, lang):
+        st.success(line)
+    for line in evidence.evidence_lines(decision, lang):
+        st.markdown(f"- {line}")
+    attribution = evidence.attribution_table(decision, lang)
+    if len(attribution):
+        st.dataframe(attribution, hide_index=True)
 
     st.subheader(t("dec.lr", lang))
     if decision.lr_sweep is not None and len(decision.lr_sweep):
@@ -73,16 +90,29 @@ with verdict_area:
     else:
         st.info(t("dec.lr_none", lang))
 
-if proj is not None:
-    c1, c2, c3, c4 = st.columns(4)
-    for column, label, h, usd in (
-            (c1, "dec.proj.tf", proj.tf_gpu_hours, proj.tf_cost_usd),
-            (c2, "dec.proj.dc_same", proj.dc_gpu_hours_same_tokens, proj.dc_cost_same_tokens_usd),
-            (c3, "dec.proj.dc_equal", proj.dc_gpu_hours_equal_quality, proj.dc_cost_equal_quality_usd)):
-        column.metric(t(label, lang), money(usd), help=f"{hours(h)} {t('dec.proj.hours', lang)}")
-    c4.metric(t("dec.proj.saved", lang), money(proj.saved_usd))
+projected = context.projection_rows(found, lang)
+if projected:
+    for column, (label, h, usd) in zip(st.columns(len(projected)), projected):
+        column.metric(label, usd, help=f"{h} {t('dec.proj.hours', lang)}" if h != "—" else None)
+    for line in context.speed_lines(found, lang):
+        st.caption(line)
 else:
     st.info(t("dec.proj.none", lang))
+
+if found.paper is not None:
+    st.subheader(t("paper.title", lang))
+    for line in context.paper_lines(found.paper, lang):
+        st.markdown(line)
+    st.dataframe(context.paper_table(found.paper, lang), hide_index=True)
+    for note in context.paper_notes(found.paper, lang):
+        st.caption(note)
+
+st.subheader(t("gap.title", lang))
+for line in context.gap_lines(found.gap, lang):
+    st.markdown(line)
+if found.gap is not None and len(found.gap):
+    st.altair_chart(gap_curves(found.gap, lang))
+    st.dataframe(context.gap_table(found.gap, lang), hide_index=True)
 
 st.subheader(t("dec.risks", lang))
 for reason in decision.risks:

@@ -18,6 +18,7 @@ study = c1.selectbox(t("col.study", lang), studies)
 report_lang = c2.selectbox(t("rep.lang", lang), list(LANGUAGES), index=list(LANGUAGES).index(lang),
                            format_func=LANGUAGES.get)
 fmt = c3.selectbox(t("rep.format", lang), report.FORMATS, format_func=lambda f: t(f"rep.format.{f}", lang))
+ui.recorded_note(url, [study], lang)
 
 sd = load_decision(ui.store(url), study, runs=runs)
 st.markdown(f"**{report.verdict_line(sd.decision, report_lang)}**")

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ if shutil.which("nvidia-smi") is None:
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import pytest  # noqa: E402
+import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
@@ -141,3 +143,80 @@ def by_label(widgets, label: str):
 
 def errors(at: "AppTest") -> list[str]:
     return [e.value for e in at.error]
+
+
+def store_two_size_study(store, study: str) -> None:
+    """Finished CPU runs of ``study`` at two sizes and two seeds, built without training: DCFormer
+    reaches the loss Transformer++ gets at twice its compute, at 0.8 of its tokens/s (a multiplier
+    and a speed ratio, so a decision projects a cost)."""
+    from datetime import datetime, timezone
+    for preset, params, tf_loss in (("tiny", 200_000, 3.0), ("cpu-xs", 800_000, 2.5)):
+        for seed, noise in ((1, 0.0), (2, 0.01)):
+            for arch, loss, speed in (("transformer", tf_loss, 1000.0),
+                                      ("dcformer", tf_loss - 0.36, 800.0)):
+                run_id = store.create_run(arch=arch, preset=preset, config={"train": {"nproc": 1}},
+                                          seed=seed, corpus_spec="pydoc", corpus_fingerprint="fp",
+                                          study=study, status="succeeded", total_steps=20)
+                store.update_run(run_id, final_val_loss=loss + noise, tokens_seen=1_000_000,
+                                 flops_per_token=6.0 * params, n_params=params, tokens_per_s=speed,
+                                 device="cpu", wall_s=1e6 / speed, diverged=False,
+                                 finished_at=datetime.now(timezone.utc))
+
+
+# -- run frames with answers worked out by hand (tests of the decision) ------------------------
+
+# Transformer++ follows L = 1.5 + 40 C^-0.1 exactly; sizes are (params, tokens)
+E, A, ALPHA = 1.5, 40.0, 0.1
+SIZES = {"s1": (1e6, 1e8), "s2": (4e6, 2e8), "s3": (1.6e7, 4e8), "s4": (6.4e7, 8e8)}
+
+
+def tf_loss(compute):
+    return E + A * compute ** -ALPHA
+
+
+def run(arch, preset, seed, loss, *, status="succeeded", fingerprint="fp", speed=1000.0,
+        device="NVIDIA H100", diverged=False, fpt=None, tokens=None):
+    params, toks = SIZES[preset]
+    return {"id": f"{arch}-{preset}-{seed}-{fingerprint}", "study": "st", "arch": arch,
+            "preset": preset, "status": status, "seed": seed, "final_val_loss": loss,
+            "tokens_seen": tokens or toks, "flops_per_token": fpt or 6 * params, "n_params": params,
+            "tokens_per_s": speed, "diverged": diverged, "corpus_fingerprint": fingerprint,
+            "corpus_spec": "pydoc", "device": device, "config": {"train": {"nproc": 1}},
+            "wall_s": toks / speed, "cost_usd": 1.0, "finished_at": pd.Timestamp("2026-01-01"),
+            "created_at": pd.Timestamp("2026-01-01")}
+
+
+def ladder(multiplier=2.0, speed_ratio=0.8, seeds=(1, 2, 3), noise=(0.0, 0.002, -0.002),
+           presets=tuple(SIZES)):
+    """A study where DCFormer reaches the loss Transformer++ gets from multiplier x its compute."""
+    rows = []
+    for preset in presets:
+        params, tokens = SIZES[preset]
+        compute = 6 * params * tokens
+        for seed, eps in zip(seeds, noise):
+            rows.append(run("transformer", preset, seed, tf_loss(compute) + eps))
+            rows.append(run("dcformer", preset, seed, tf_loss(multiplier * compute) + eps,
+                            speed=1000.0 * speed_ratio))
+    return pd.DataFrame(rows)
+
+
+# -- PostgreSQL: a fresh schema per test ------------------------------------------------------
+
+PG_URL = os.environ.get("DCPOC_TEST_PG_URL")
+needs_pg = pytest.mark.skipif(not PG_URL, reason="DCPOC_TEST_PG_URL is not set (a SQLAlchemy URL "
+                              "of a PostgreSQL database; .ci/run starts a server and sets it)")
+
+
+@pytest.fixture
+def pg_url():
+    """The test database URL with search_path set to a fresh schema."""
+    from sqlalchemy import create_engine, text
+    schema = "t_" + uuid.uuid4().hex[:12]
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()

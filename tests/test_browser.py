@@ -178,3 +178,39 @@ def test_launch_watch_compare_cancel_in_a_browser(server, page, tmp_path):
     page.get_by_text("デバイス 1 時間あたりの価格 (USD)").wait_for()
     shoot(page, tmp_path, "7-settings-ja")
     assert len(list((tmp_path / "screenshots").glob("*.png"))) == 7
+
+
+@pytest.fixture
+def recorded_bundle(trained_home, tmp_path, monkeypatch):
+    """A bundle of conftest's real tiny study s1, offered as the reference study (set before the
+    server starts: it reads DCPOC_REFERENCE_BUNDLE)."""
+    from dcpoc.runs.bundle import export_study
+    source = Store(f"sqlite:///{trained_home / 'dcpoc.db'}")
+    path = tmp_path / "s1.dcpoc-study.json.gz"
+    recorded = export_study(source, "s1", path)["recorded"]
+    monkeypatch.setenv("DCPOC_REFERENCE_BUNDLE", str(path))
+    return source, recorded
+
+
+def test_empty_dashboard_imports_the_recorded_study_in_a_browser(recorded_bundle, server, page,
+                                                                   tmp_path):
+    """An empty database: the Overview offers the shipped study, one click imports it, and the
+    verdict shows at once, labelled as recorded results with their date and machine."""
+    from dcpoc import report
+    from dcpoc.decision import load_decision
+    (tmp_path / "screenshots").mkdir()
+    store, recorded = recorded_bundle
+    source = load_decision(store, "s1")
+    page.goto(f"{server}/?lang=en")
+    button = page.get_by_role("button", name="Import the recorded reference study (s1, 4 runs")
+    button.wait_for()
+    shoot(page, tmp_path, "1-home-offer")
+    button.click()
+    page.get_by_text(report.verdict_line(source.decision, "en")).wait_for()
+    page.get_by_text(f"measured on {recorded['date']} on {recorded['machine']}").first.wait_for()
+    shoot(page, tmp_path, "2-home-imported")
+    assert set(Store().list_runs()["id"]) == set(store.list_runs(study="s1")["id"])
+    page.goto(f"{server}/Decision?lang=ja")
+    page.get_by_text("記録済みの結果をインポートしたものです").first.wait_for()
+    page.get_by_text(report.verdict_line(source.decision, "ja")).wait_for()
+    shoot(page, tmp_path, "3-decision-ja")

@@ -295,26 +295,45 @@ def test_train_batch_reproducible_per_step(split_bytes):
     assert not torch.equal(other_seed.train_batch(3)[0], x_run)
 
 
-def test_val_batches_fixed_and_seed_independent(split_bytes):
+def test_validation_is_the_whole_split_in_non_overlapping_windows(split_bytes):
     train, val = split_bytes
-    a = Batches(train, val, seq_len=16, batch_size=4, seed=1).val_batches(3)
-    b = Batches(train, val, seq_len=16, batch_size=4, seed=2).val_batches(3)
-    assert len(a) == len(b) == 3
-    for (xa, ya), (xb, yb) in zip(a, b):
-        assert xa.shape == (4, 16) and xa.dtype == torch.long
-        assert torch.equal(xa, xb) and torch.equal(ya, yb)
-        assert torch.equal(xa[:, 1:], ya[:, :-1])
-    # Evenly spaced: the first window opens the data, the last one ends it.
-    assert a[0][0][0].tolist() == val[:16].tolist()
-    assert a[-1][1][-1].tolist() == val[-16:].tolist()
+    a = Batches(train, val, seq_len=16, batch_size=4, seed=1).validation(10**9)
+    b = Batches(train, val, seq_len=16, batch_size=4, seed=2).validation(10**9)
+    n = (val.size - 1) // 16
+    assert a.x.shape == (n, 16) and a.x.dtype == torch.long
+    assert a.tokens == a.split_tokens == n * 16 and a.whole
+    assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)      # the same for every seed
+    # Window i starts at byte i * 16: the windows tile the split without overlap.
+    assert torch.equal(a.x.reshape(-1), torch.from_numpy(val[:n * 16].astype(np.int64)))
+    assert torch.equal(a.y.reshape(-1), torch.from_numpy(val[1:n * 16 + 1].astype(np.int64)))
+    chunks = a.batches(4)
+    assert sum(x.shape[0] for x, _ in chunks) == n and all(x.shape[0] <= 4 for x, _ in chunks)
 
 
-def test_val_batches_overlap_when_val_is_short():
-    val = np.arange(20, dtype=np.uint8)
-    batches = Batches(np.arange(100, dtype=np.uint8), val, seq_len=10, batch_size=4, seed=0)
-    (x, y), = batches.val_batches(1)
-    assert x[:, 0].tolist() == [0, 3, 6, 9]  # starts spread over [0, len - seq_len - 1]
-    assert torch.equal(y, x + 1)
+def test_validation_of_a_large_split_is_a_fixed_sample_of_the_stated_size():
+    val = np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8)
+    train = np.zeros(100, dtype=np.uint8)
+    a = Batches(train, val, seq_len=10, batch_size=4, seed=1).validation(200)
+    b = Batches(train, val, seq_len=10, batch_size=4, seed=9).validation(205)
+    assert a.tokens == b.tokens == 200 and a.split_tokens == 4990 and not a.whole
+    assert torch.equal(a.x, b.x)                              # fixed: seed-independent
+    starts = [val.tobytes().index(bytes(row.tolist())) for row in a.x]
+    assert starts == sorted(starts) and all(s % 10 == 0 for s in starts)
+    assert len(set(starts)) == 20                             # distinct windows, no overlap
+
+
+def test_validation_subset_is_evenly_spaced_and_capped():
+    val = np.arange(200, dtype=np.uint8)
+    full = Batches(np.arange(100, dtype=np.uint8), val, seq_len=10, batch_size=4,
+                   seed=0).validation(10**6)
+    assert full.tokens == 190                                 # 19 windows of 10: the last byte is a target
+    part = full.subset(4)
+    assert part.x[:, 0].tolist() == [0, 60, 120, 180] and part.split_tokens == 190
+    assert torch.equal(part.y, part.x + 1)
+    assert full.subset(100) is full
+    with pytest.raises(ValueError):
+        full_batches = Batches(np.arange(100, dtype=np.uint8), val, seq_len=10, batch_size=4, seed=0)
+        full_batches.validation(5)
 
 
 def test_small_validation_raises_corpus_error():

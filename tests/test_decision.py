@@ -9,39 +9,7 @@ from dcpoc.decision import (Interval, Thresholds, compare_equal_cost, compare_eq
                             compute_multiplier, decide, fit_compute_curve, paired_t_interval,
                             project, t_quantile_975)
 
-# Transformer++ follows L = 1.5 + 40 C^-0.1 exactly; sizes are (params, tokens)
-E, A, ALPHA = 1.5, 40.0, 0.1
-SIZES = {"s1": (1e6, 1e8), "s2": (4e6, 2e8), "s3": (1.6e7, 4e8), "s4": (6.4e7, 8e8)}
-
-
-def tf_loss(compute):
-    return E + A * compute ** -ALPHA
-
-
-def run(arch, preset, seed, loss, *, status="succeeded", fingerprint="fp", speed=1000.0,
-        device="NVIDIA H100", diverged=False, fpt=None, tokens=None):
-    params, toks = SIZES[preset]
-    return {"id": f"{arch}-{preset}-{seed}-{fingerprint}", "study": "st", "arch": arch,
-            "preset": preset, "status": status, "seed": seed, "final_val_loss": loss,
-            "tokens_seen": tokens or toks, "flops_per_token": fpt or 6 * params, "n_params": params,
-            "tokens_per_s": speed, "diverged": diverged, "corpus_fingerprint": fingerprint,
-            "corpus_spec": "pydoc", "device": device, "config": {"train": {"nproc": 1}},
-            "wall_s": toks / speed, "cost_usd": 1.0, "finished_at": pd.Timestamp("2026-01-01"),
-            "created_at": pd.Timestamp("2026-01-01")}
-
-
-def ladder(multiplier=2.0, speed_ratio=0.8, seeds=(1, 2, 3), noise=(0.0, 0.002, -0.002),
-           presets=tuple(SIZES)):
-    """A study where DCFormer reaches the loss Transformer++ gets from multiplier x its compute."""
-    rows = []
-    for preset in presets:
-        params, tokens = SIZES[preset]
-        compute = 6 * params * tokens
-        for seed, eps in zip(seeds, noise):
-            rows.append(run("transformer", preset, seed, tf_loss(compute) + eps))
-            rows.append(run("dcformer", preset, seed, tf_loss(multiplier * compute) + eps,
-                            speed=1000.0 * speed_ratio))
-    return pd.DataFrame(rows)
+from conftest import A, ALPHA, E, SIZES, ladder, run, tf_loss  # noqa: F401 (frames by hand)
 
 
 def test_t_quantiles_and_the_paired_interval_by_hand():

@@ -42,7 +42,8 @@ DYNAMIC = ([f"status.{s}" for s in STATUSES] + [f"settings.device.{d}" for d in 
            + [f"inspect.matrix.{n}" for n in COMPOSITION_NAMES]
            + [f"inspect.source.{s}" for s in ("text", "sample")]
            + [f"inspect.where.{w}" for w in ("at", "mean")]
-           + [f"env.{f}" for f in ("git_commit", "device", "host", "pid", "created_at", "started_at",
+           + [f"env.{f}" for f in ("git_commit", "device", "attn_path", "attn_reason", "host", "pid",
+                                   "created_at", "started_at",
                                    "finished_at", "heartbeat_at", "corpus_spec",
                                    "corpus_fingerprint", "n_params", "flops_per_token", "mfu")])
 

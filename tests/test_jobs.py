@@ -60,7 +60,7 @@ def test_launch_queues_the_study_and_a_detached_worker_trains_it(dcpoc_home):
     assert json.loads(listed.stdout)[0] | {"created_at": None} == {
         "name": "ladder", "runs": 4, "queued": 0, "running": 0, "succeeded": 2, "failed": 0,
         "cancelled": 2, "created_at": None, "question": "same loss for less?", "stage": "none",
-        "carried_lr": {}}
+        "carried_lr": {}, "recorded": None}
 
 
 def test_cancel_stops_a_running_run_within_5_s(dcpoc_home):

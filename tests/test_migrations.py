@@ -10,14 +10,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import MetaData, Table, create_engine, select, text
 
 from dcpoc.runs import STATUSES, Store, StoreError
 from dcpoc.runs import migrate
 from dcpoc.runs.schema import Base
 
 from conftest import run_cli
-from test_postgres import needs_pg, pg_url  # noqa: F401  (pg_url is a fixture)
+from conftest import needs_pg
 
 FIXTURE = Path(__file__).parent / "fixtures" / "dcpoc-2026-12-05.db"
 TABLES = ["studies", "runs", "metrics", "workers", "settings", "benchmarks"]   # foreign-key order
@@ -272,8 +272,8 @@ def _load_fixture_into(url: str) -> None:
     source = create_engine(f"sqlite:///file:{FIXTURE}?immutable=1&uri=true")
     with source.connect() as read, target.begin() as write:
         for table in TABLES:
-            rows = [dict(r._mapping) for r in read.execute(select(Base.metadata.tables[table]))]
-            write.execute(Base.metadata.tables[table].insert(), rows)
+            rows = [dict(r._mapping) for r in read.execute(_fixture_select(table))]
+            write.execute(Table(table, MetaData(), autoload_with=write).insert(), rows)
         for table in ("studies", "metrics", "benchmarks"):   # serial ids continue after the copy
             write.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                f"(SELECT max(id) FROM {table}))"))
@@ -281,11 +281,17 @@ def _load_fixture_into(url: str) -> None:
     target.dispose()
 
 
+def _fixture_select(table: str):
+    """SELECT of the columns the fixture has (later revisions add columns it lacks), typed by
+    schema.py, in the fixture's column order."""
+    columns = _sqlite_rows(FIXTURE, table)[0]
+    return select(*(Base.metadata.tables[table].c[name] for name in columns)).order_by(text("1"))
+
+
 def _pg_rows(url: str) -> dict[str, list]:
     engine = create_engine(url)
     with engine.connect() as conn:
-        found = {t: [tuple(r) for r in conn.execute(select(Base.metadata.tables[t])
-                                                      .order_by(text("1")))] for t in TABLES}
+        found = {t: [tuple(r) for r in conn.execute(_fixture_select(t))] for t in TABLES}
     engine.dispose()
     return found
 
@@ -293,8 +299,7 @@ def _pg_rows(url: str) -> dict[str, list]:
 def _fixture_rows() -> dict[str, list]:
     engine = create_engine(f"sqlite:///file:{FIXTURE}?immutable=1&uri=true")
     with engine.connect() as conn:
-        found = {t: [tuple(r) for r in conn.execute(select(Base.metadata.tables[t])
-                                                      .order_by(text("1")))] for t in TABLES}
+        found = {t: [tuple(r) for r in conn.execute(_fixture_select(t))] for t in TABLES}
     engine.dispose()
     return found
 

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from dcpoc.runs.store import Store
 
-from conftest import REPO_ROOT, by_label, errors, open_page
+from conftest import REPO_ROOT, by_label, errors, open_page, wait_for
 
 PAGES = ["app.py", "pages/1_Launch.py", "pages/2_Runs.py", "pages/3_Compare.py",
          "pages/4_Settings.py", "pages/5_Inspect.py", "pages/6_Decision.py", "pages/7_Report.py"]
@@ -212,9 +212,12 @@ def test_launch_from_reference_cpu_fills_the_form_and_shows_its_plan(launch_page
     assert by_label(at.multiselect, "Model sizes (presets)").value == ["cpu-xs", "cpu-s", "cpu-demo"]
     assert by_label(at.number_input, "Tokens per parameter").value == 5.0
     assert by_label(at.text_input, "Learning rates to sweep").value == "0.001, 0.003"
-    plan = at.dataframe[0].value
-    assert len(plan) == 12 and set(plan["Learning rate"]) == {"0.001", "0.003"}   # every size swept
-    assert {m.label: m.value for m in at.metric}["Runs"] == "24"
+    assert by_label(at.checkbox, "Ablation ladder").value
+    assert by_label(at.text_input, "Confirmation seeds").value == "101, 102, 103"
+    plan = at.dataframe[0].value     # every size swept (3 variants x 2 rates), then the confirmation
+    assert len(plan) == 18 + 9 and set(plan["Learning rate"]) == {"0.001", "0.003", "chosen rate"}
+    assert {m.label: m.value for m in at.metric}["Runs"] == "45"
+    assert any(c.value.startswith("Stage 3, the confirmation") for c in at.caption)
     assert not at.warning                                      # a ladder fit for the multiplier
     assert any("threads=1" in c.value for c in at.caption)
     assert any("starts 2 CPU worker slots" in c.value for c in at.caption)
@@ -241,7 +244,7 @@ def test_launch_shows_reference_gpu_priced_on_a_gpu_but_does_not_launch_it_here(
         at = by_label(at.radio, "ひな形").set_value("reference-gpu").run()
         assert not at.exception, at.exception
         assert any("H100" in i.value for i in at.info)
-        assert {m.label: m.value for m in at.metric}["実行数"] == "24"
+        assert {m.label: m.value for m in at.metric}["実行数"] == "45"
         assert any("H100" in c.value for c in at.caption)
         assert by_label(at.button, "スタディを開始").disabled
         monkeypatch.setattr(ui, "detect_gpu", lambda: "NVIDIA H200")   # with a GPU: launchable
@@ -426,3 +429,35 @@ print([config.get_option(k) for k in ("client.toolbarMode", "client.showSidebarN
     assert done.stdout.strip().splitlines()[-1] == "['viewer', False, False, 'localhost']"
     launcher = (REPO_ROOT / "scripts" / "dashboard.sh").read_text()
     assert 'cd "$(dirname "$0")/.."' in launcher and "--browser.gatherUsageStats false" in launcher
+
+
+# ----------------------------------------------------------------------------- SLURM executor
+def test_launch_checks_the_slurm_options_before_queueing(launch_page):
+    at = fill(launch_page, name="on-slurm", archs=("dcformer",), seeds="1")
+    by_label(at.radio, "Executor").set_value("slurm").run()
+    by_label(at.text_input, "Time limit per job").input("soon").run()
+    at = launch(at)
+    assert any(e.startswith("SLURM options: SLURM time limit 'soon'") for e in errors(at))
+    assert Store().list_runs().empty
+
+
+@pytest.mark.skipif(not os.environ.get("DCPOC_TEST_SLURM_CONF"),
+                    reason="no local SLURM: set DCPOC_TEST_SLURM_CONF (scripts/system-deps.sh)")
+def test_a_slurm_study_from_launch_to_cancel_on_the_runs_page(launch_page, monkeypatch):
+    monkeypatch.setenv("SLURM_CONF", os.environ["DCPOC_TEST_SLURM_CONF"])
+    at = fill(launch_page, name="paged-slurm", archs=("dcformer",), seeds="1", steps=100_000)
+    by_label(at.radio, "Executor").set_value("slurm").run()
+    at = launch(at)
+    assert not errors(at), errors(at)
+    run = Store().list_runs(study="paged-slurm").iloc[0]
+    assert run["executor"] == "slurm" and run["job_id"]
+    at = open_page("pages/2_Runs.py")
+    assert "SLURM job" in at.dataframe[0].value.columns
+    by_label(at.selectbox, "Run to inspect").set_value(run["id"]).run()
+    assert any(f"SLURM job {run['job_id']}:" in c.value for c in at.caption)
+    by_label(at.button, "Cancel").click().run()                  # the run and its job (scancel)
+    assert not at.exception
+    assert Store().get_run(run["id"])["status"] == "cancelled"
+    from dcpoc.runs.executors import reconcile
+    wait_for(lambda: reconcile(Store()) is not None and
+             Store().get_run(run["id"])["job_state"] == "CANCELLED", timeout=30, every=0.5)

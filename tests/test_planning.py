@@ -205,14 +205,18 @@ def test_a_reference_study_prefills_the_form_and_comes_back_unchanged(name):
     reference = reference_study(name)
     assert (form.name, form.budget_kind, form.budget, form.sweep) == \
         (name, "tokens_per_param", reference.tokens_per_param, "each")
-    assert form.lrs == "0.001, 0.003" and form.seeds == "1, 2"
+    assert form.lrs == "0.001, 0.003" and form.seeds == "1"
+    assert form.ladder and form.confirm_seeds == "101, 102, 103"     # the ladder, confirmed
     assert (form.overrides, form.evals_per_run, form.workers) == \
         (reference.overrides, 10, reference.workers)
     offered, _ = form_choices(name, None)
     spec, problems = check_form(form, [], offered)
     assert problems == {} and spec == reference
     preview = preview_study(form, [], offered)
-    assert len(preview.stages.runs) == 24 and len(preview.stages.first) == 24
+    assert len(preview.stages.runs) == 45 and len(preview.stages.first) == 18
+    table = plan_table(preview.stages)
+    assert set(table["Architecture"]) == {"Transformer++", "Transformer++ + QK-norm", "DCFormer"}
+    assert (table["Stage"] == "3: confirmation").sum() == 9 and "chosen rate" in set(table["Learning rate"])
     assert preview.ladder == []
 
 
@@ -241,7 +245,7 @@ def test_reference_gpu_is_planned_everywhere_but_launched_only_with_a_gpu():
     assert check_form(form, [], CPU)[1]["presets"][0] == "launch.err.preset_hw"
     preview = preview_study(form, [], presets)
     estimate = estimate_study(preview.stages.runs, estimate_device(form.device, None), {})
-    assert estimate["n_runs"] == 24 and estimate["cost_usd"] > 0
+    assert estimate["n_runs"] == 45 and estimate["cost_usd"] > 0   # 18 swept + 27 confirmation
     assert estimate == estimate_study(plan_study(reference_study("reference-gpu")), PLANNING_GPU, {})
 
 
@@ -340,3 +344,15 @@ def test_studies_never_import_the_ui():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
                 assert not (node.module or "").startswith(("ui", "dcpoc.ui")), path.name
+
+
+def test_the_ladder_checkbox_and_confirmation_seeds_reach_the_spec():
+    form = LaunchForm(name="l", presets=["tiny"], archs=[], seeds="1", sweep="each", lrs="1e-3, 3e-3",
+                      ladder=True, confirm_seeds="11, 12")
+    spec, problems = check_form(form, [], CPU)
+    assert problems == {} and spec.variants == ["transformer", "transformer-qknorm", "dcformer"]
+    assert spec.confirm_seeds == [11, 12] and len(preview_study(form, [], CPU).stages.confirm) == 6
+    bad = LaunchForm(**{**form.__dict__, "confirm_seeds": "11, x"})
+    assert check_form(bad, [], CPU)[1] == {"confirm_seeds": ("launch.err.confirm_seeds", {})}
+    reused = LaunchForm(**{**form.__dict__, "confirm_seeds": "1, 12"})       # a sweep seed is not fresh
+    assert "fresh seeds" in check_form(reused, [], CPU)[1]["plan"][1]["detail"]

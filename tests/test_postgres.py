@@ -8,7 +8,6 @@ import math
 import os
 import subprocess
 import sys
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -18,28 +17,7 @@ from dcpoc.runs import create_run, run_worker
 from dcpoc.runs.paths import now_utc
 from dcpoc.runs.store import Store
 
-from conftest import REPO_ROOT
-from conftest import wait_for
-
-PG_URL = os.environ.get("DCPOC_TEST_PG_URL")
-needs_pg = pytest.mark.skipif(not PG_URL, reason="DCPOC_TEST_PG_URL is not set (a SQLAlchemy URL "
-                              "of a PostgreSQL database; .ci/run starts a server and sets it)")
-
-
-@pytest.fixture
-def pg_url():
-    """The test database URL with search_path set to a fresh schema."""
-    from sqlalchemy import create_engine, text
-    schema = "t_" + uuid.uuid4().hex[:12]
-    engine = create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    engine.dispose()
-
+from conftest import PG_URL, REPO_ROOT, needs_pg, wait_for
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_pg)])
 def any_url(request, tmp_path):

@@ -60,6 +60,14 @@ def headings(fmt: str, data: bytes, tmp_path) -> list[str]:
     return [slide.shapes.title.text for slide in Presentation(io.BytesIO(data)).slides][1:]
 
 
+def every_format_text(sd, lang: str, tmp_path) -> dict[str, str]:
+    """The report of ``sd`` in every format, as the text a reader sees."""
+    return {"md": report.render(sd, "md", lang).decode(),
+            "html": html.unescape(report.render(sd, "html", lang).decode()),
+            "pdf": pdf_text(report.render(sd, "pdf", lang), tmp_path),
+            "pptx": "\n".join(pptx_texts(report.render(sd, "pptx", lang)))}
+
+
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_every_format_carries_the_same_sections(trained, tmp_path, lang):
     from dcpoc.ui.i18n import t
@@ -105,10 +113,7 @@ def test_every_format_states_the_projection_at_the_target(trained, tmp_path, lan
     wanted = [money(sd.projection.tf_cost_usd), money(sd.projection.dc_cost_equal_quality_usd),
               money(sd.projection.saved_usd), hours(sd.projection.tf_gpu_hours), "405", "h100", "2.50",
               t("dec.proj.dc_same", lang), t("dec.target_tokens", lang)]
-    texts = {"md": report.render(sd, "md", lang).decode(),
-             "html": html.unescape(report.render(sd, "html", lang).decode()),
-             "pdf": pdf_text(report.render(sd, "pdf", lang), tmp_path),
-             "pptx": "\n".join(pptx_texts(report.render(sd, "pptx", lang)))}
+    texts = every_format_text(sd, lang, tmp_path)
     for fmt, text in texts.items():
         assert all(w in text for w in wanted), (fmt, [w for w in wanted if w not in text])
 
@@ -242,3 +247,38 @@ def test_every_format_carries_the_inference_benchmark(trained, lang):
     assert line in report.render(sd, "md", lang).decode()
     assert html.escape(line) in report.render(sd, "html", lang).decode()
     assert "".join(line.split()) in "".join("".join(pptx_texts(report.render(sd, "pptx", lang))).split())
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_every_format_sets_the_paper_beside_the_study_and_the_gap_over_training(trained, tmp_path, lang):
+    from dcpoc.ui.i18n import t
+    skip_without_pdf_tools()
+    sd = load_decision(trained, "s1")
+    assert sd.paper is not None and sd.paper.finding == "cannot"       # tiny runs: far below 405M
+    wanted = [t("paper.title", lang), t("paper.claim.multiplier", lang), t("paper.claim.throughput", lang),
+              t("paper.col.paper", lang), "0.45", "2.37", t("gap.title", lang)]
+    texts = every_format_text(sd, lang, tmp_path)
+    for fmt, text in texts.items():
+        assert all(w in text for w in wanted), (fmt, [w for w in wanted if w not in text])
+    assert t("paper.overall.cannot", lang) in texts["md"] and t("paper.finding.cannot", lang) in texts["html"]
+    assert t("paper.note.throughput", lang) in texts["md"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_every_format_states_the_validation_tokens(trained, lang):
+    """s1's tiny runs score a fixed 4,096-token sample of pydoc's validation split (the tiny
+    preset's val_tokens); the report says so in the reproducibility section."""
+    sd = load_decision(trained, "s1")
+    (tokens, split), = sd.val_tokens
+    assert tokens == 4096 and split > tokens
+    line = report.validation_text(sd.val_tokens, lang)
+    assert "4,096" in line and f"{split:,}" in line
+    assert line in report.render(sd, "md", lang).decode()
+    assert html.escape(line) in report.render(sd, "html", lang).decode()
+
+
+def test_validation_text_names_whole_split_mixed_and_unrecorded_counts():
+    assert "whole validation split" in report.validation_text(((40832, 40832),), "en")
+    assert "different numbers" in report.validation_text(((4096, 40832), (40832, 40832)), "en")
+    assert "not recorded" in report.validation_text((), "en")
+    assert "40,832" in report.validation_text(((40832, 40832),), "ja")

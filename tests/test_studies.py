@@ -138,11 +138,15 @@ def test_a_narrow_or_short_ladder_gets_the_warning():
 
 @pytest.mark.parametrize("name", list(REFERENCE_STUDIES))
 def test_reference_studies_can_estimate_the_multiplier(name):
+    """The ladder (3 variants) at 3 sizes, every size swept on one seed, then 3 fresh seeds per
+    variant at its chosen rate decide (the confirmation stage)."""
+    from dcpoc.config import VARIANTS
     ref = reference_study(name)
-    assert ladder_problems(ref) == [] and len(ref.seeds) >= 2 and ref.sweep == "each"
+    assert ladder_problems(ref) == [] and ref.sweep == "each"
+    assert ref.variants == list(VARIANTS) and len(ref.confirm_seeds) >= 3
     plan = plan_stages(ref)
-    assert len(plan.runs) == 24 and plan.later == []
-    assert {(r.preset, r.train.lr) for r in plan.runs} == {(p, lr) for p in ref.presets for lr in (1e-3, 3e-3)}
+    assert len(plan.first) == 3 * 3 * 2 and plan.later == [] and len(plan.confirm) == 3 * 3 * 3
+    assert {(r.preset, r.train.lr) for r in plan.first} == {(p, lr) for p in ref.presets for lr in (1e-3, 3e-3)}
     ref.presets.append("tiny")                   # a copy: the shipped spec is unchanged
     assert "tiny" not in REFERENCE_STUDIES[name].presets
     with pytest.raises(ConfigError, match="unknown reference study"):
@@ -152,10 +156,10 @@ def test_reference_studies_can_estimate_the_multiplier(name):
 def test_cli_plans_a_reference_study_with_its_cost(dcpoc_home):
     out = run_cli("study", "plan", "--reference", "reference-gpu")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.count("\ngpu-xs ") == 8 and out.stdout.count("\ngpu-small ") == 8
+    assert out.stdout.count("\ngpu-xs ") == 15 and out.stdout.count("\ngpu-small ") == 15   # 6 swept + 9 fresh
     assert "device-hours" in out.stdout and "warning" not in out.stdout
     cpu = run_cli("study", "plan", "--reference", "reference-cpu", "--sweep", "smallest")
-    assert cpu.returncode == 0 and cpu.stdout.count(" best* ") == 8 and "with 2 CPU worker slots" in cpu.stdout
+    assert cpu.returncode == 0 and cpu.stdout.count(" best* ") == 6 and "with 2 CPU worker slots" in cpu.stdout
     narrow = run_cli("study", "plan", "--name", "n", "--presets", "tiny,cpu-xs", "--steps", "5")
     assert narrow.returncode == 0 and "warning: 2 model size(s)" in narrow.stdout
     bad = run_cli("study", "plan", "--reference", "reference-cpu", "--lrs", "1e-3,x")

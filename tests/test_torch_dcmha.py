@@ -1,4 +1,7 @@
-"""dcmha_torch against dcmha_reference: outputs and every gradient, float64 to 1e-10 and float32 to 1e-5."""
+"""dcmha_torch against dcmha_reference: outputs and every gradient, float64 to 1e-10 and float32 to 1e-5.
+
+Every test runs twice: with the C++ mixing kernels of compose_cpu (where they build) and with the
+torch ops that replace them without a compiler (DCPOC_CPU_COMPOSE_KERNEL=0)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,6 +12,7 @@ import torch
 
 from dcpoc.kernels import ComposeWeights, dcmha, dcmha_reference, dcmha_torch
 from dcpoc.kernels import torch_dcmha
+from dcpoc.kernels.compose_cpu import ENV_SWITCH, compose_kernel
 
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
 LOWRANK_Q, LOWRANK_K, GATES = ("qw1", "qw2"), ("kw1", "kw2"), ("qdd", "kdd")
@@ -45,6 +49,16 @@ VARIANTS = {
     "gates-only": (set(GATES), {"kdd"}),
 }
 MASKS = {"causal": (True, None), "causal-w5": (True, 5), "full": (False, None), "full-w5": (False, 5)}
+
+
+@pytest.fixture(autouse=True, params=["cpp", "torch-ops"])
+def mixing_path(request, monkeypatch) -> str:
+    """Which path mixes the heads: compose_cpu's kernels or the torch ops (the no-compiler fallback)."""
+    if request.param == "torch-ops":
+        monkeypatch.setenv(ENV_SWITCH, "0")
+    elif compose_kernel() is None:
+        pytest.skip("the C++ compose kernel cannot be built here (no compiler or ninja)")
+    return request.param
 
 
 def make_inputs(shape: Shape, variant: str, dtype: torch.dtype, seed: int = 0):

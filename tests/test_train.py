@@ -47,6 +47,27 @@ def test_cpu_run_is_reproducible_from_its_seed(dcpoc_home):
     assert losses[0] != losses[2]
 
 
+def test_final_evaluation_scores_the_stated_validation_tokens(dcpoc_home):
+    """The final evaluation scores the whole pydoc validation split (non-overlapping windows) when
+    val_tokens allows it, else a fixed sample of val_tokens; the count is recorded with the run, and
+    the intermediate evaluations use a subset of the same windows."""
+    from dcpoc.data import load_corpus, split_corpus
+    store = Store()
+    _, val = split_corpus(load_corpus("pydoc"), 0.1)
+    whole = (val.size - 1) // 32 * 32                 # tiny's seq_len is 32
+    counts = {}
+    for cap in (4096, 10**6):
+        run_id, summary = train_in_process(store, "transformer", steps=4,
+                                           overrides=["eval_every=2", f"val_tokens={cap}"])
+        rows = store.get_metrics(run_id, ["val_tokens", "val_split_tokens", "val_loss"])
+        values = {(r.key, r.step): r.value for r in rows.itertuples()}
+        assert summary["status"] == "succeeded" and set(rows["step"]) == {2, 4}
+        assert values[("val_split_tokens", 4)] == whole and ("val_tokens", 2) not in values
+        counts[cap] = values[("val_tokens", 4)]
+        assert store.get_run(run_id)["final_val_loss"] == pytest.approx(values[("val_loss", 4)])
+    assert counts[4096] == 4096 and counts[10**6] == whole > 4096
+
+
 def test_schedule_warms_up_then_decays_to_ten_percent():
     run = make_config("dcformer", "tiny", steps=1000)
     peak = run.train.lr

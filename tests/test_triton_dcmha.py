@@ -6,20 +6,17 @@ the same tests run on CUDA, in float32 and bfloat16, plus the larger cases marke
 Errors are relative: ||tri - ref|| / ||ref||, against a float64 reference on the same (rounded) values.
 Since the interpreter never compiles, one test also cross-compiles every kernel for sm_90 (Hopper).
 """
-import json
+import functools
 import os
-import subprocess
-import sys
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from dcpoc.kernels import ComposeWeights, dcmha_reference
+from dcpoc.kernels import ComposeWeights, dcmha_reference, registers
 
 triton_dcmha = pytest.importorskip("dcpoc.kernels.triton_dcmha")
 
@@ -357,40 +354,60 @@ def test_block_choices_keep_dot_dims_at_least_16(monkeypatch):
                 assert blocks.num_warps in (4, 8, 16)
 
 
-# Compiles the four kernels for sm_90 in a fresh process (TRITON_INTERPRET must be unset when the
-# kernels are defined) through the real launchers; prints one JSON line per configuration.
-AOT_SCRIPT = """
-import json, sys, torch
-from dcpoc.kernels import triton_dcmha as m, triton_utils
-from dcpoc.kernels.reference import ComposeWeights
-KERNELS = ["_dcmha_fwd_kernel", "_dcmha_bwd_delta_kernel", "_dcmha_bwd_dkdv_kernel", "_dcmha_bwd_dq_kernel"]
-for H, d, R, dtype, static, causal, window in json.loads(sys.argv[1]):
-    B, T, dtype = 1, 64, getattr(torch, dtype)
-    q = torch.zeros(B, H, T, d, dtype=dtype)
-    w = ComposeWeights(*(torch.zeros(B, T, R, H) for _ in range(4)), torch.zeros(B, T, H), torch.zeros(B, T, H),
-                       torch.zeros(H, H) if static else None)
-    def launch():
-        pre, post = m._pack(w, (B, T, H), q.device), m._pack(w, (B, T, H), q.device)
-        o, lse = m._launch_forward(q, q, q, pre, post, causal, window)
-        m._launch_backward(q, q, q, o, lse, q, pre, post, causal, window)
-    print(json.dumps([c.__dict__ for c in triton_utils.compile_launches(m, KERNELS, launch)]))
-"""
+def _grads_with_blocks(blocks, monkeypatch) -> list[torch.Tensor]:
+    monkeypatch.setattr(triton_dcmha, "_pick_blocks", lambda h_pad, d, elem_bytes: blocks)
+    B, H, T, d, R = 1, 3, 37, 40, 2
+    gen = torch.Generator().manual_seed(11)
+    q, k, v = (torch.randn(B, H, T, d, generator=gen).to(DEVICE).requires_grad_() for _ in range(3))
+    pre = compose_weights("all+static", B, T, H, R, gen, torch.float32)
+    post = compose_weights("all+static", B, T, H, R, gen, torch.float32)
+    leaves = [x for _, x in named_leaves((q, k, v), pre, post)]
+    out = triton_dcmha.dcmha_triton(q, k, v, pre, post, window=20)
+    return [out, *torch.autograd.grad(out, leaves, torch.randn(out.shape, generator=gen).to(DEVICE))]
+
+
+def test_split_dkdv_launches_give_the_combined_kernels_values_exactly(monkeypatch):
+    """dV and dK in two launches (fewer registers) or in one: the same operations, bit for bit."""
+    split = _grads_with_blocks(triton_dcmha._Blocks(16, 16, 32, 4, 1, split_dkdv=True), monkeypatch)
+    combined = _grads_with_blocks(triton_dcmha._Blocks(16, 16, 32, 4, 1, split_dkdv=False), monkeypatch)
+    for i, (x, y) in enumerate(zip(split, combined)):
+        assert torch.equal(x, y), f"tensor {i} (0 = output, then q, k, v, weights) differs"
+
+
+@functools.lru_cache(maxsize=None)
+def _cross_compiled(shapes) -> list[dict]:
+    """Every kernel compiled for sm_90 with Triton's bundled ptxas through the real launchers, in a
+    fresh process (TRITON_INTERPRET must be unset when the kernels are defined); one row per launch."""
+    return registers.measure(shapes)
+
+
+# every compose term, a static matrix and rank 3 in float32, non-causal with a window
+FLOAT32_ALL_TERMS = registers.Shape(4, 40, 3, "float32", static=True, causal=False, window=17)
 
 
 def test_kernels_compile_for_hopper_within_its_shared_memory():
-    """The interpreter never compiles: cross-compile every kernel for sm_90 with Triton's bundled
-    ptxas, for the paper's 16 heads x d 64 in bf16 and a float32 case with every term."""
+    """The interpreter never compiles: cross-compile every kernel for sm_90 (ptxas -v reports
+    registers and spills per thread) at the target shapes (16 x 64 and 8 x 128 in bf16, causal) and a
+    float32 case with every term, and print the table README records."""
     from dcpoc.kernels.triton_utils import HOPPER_SHARED_BYTES
-    configs = [(16, 64, 2, "bfloat16", False, True, 65), (4, 40, 3, "float32", True, False, 17)]
-    env = {key: value for key, value in os.environ.items() if key != "TRITON_INTERPRET"}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-    run = subprocess.run([sys.executable, "-c", AOT_SCRIPT, json.dumps(configs)], env=env,
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("[")]
-    assert len(results) == len(configs)
-    for config, launches in zip(configs, results):
-        assert [c["kernel"] for c in launches] == ["_dcmha_fwd_kernel", "_dcmha_bwd_delta_kernel",
-                                                   "_dcmha_bwd_dkdv_kernel", "_dcmha_bwd_dq_kernel"]
-        for c in launches:
-            assert 0 < c["shared_bytes"] <= HOPPER_SHARED_BYTES, (config, c)
+    shapes = (*registers.TARGET_SHAPES, FLOAT32_ALL_TERMS)
+    rows = _cross_compiled(shapes)
+    print("\n" + registers.format_table(rows))
+    launches = ["fwd", "bwd_delta", "bwd_dkdv dV", "bwd_dkdv dK", "bwd_dq"]
+    assert [r["kernel"] for r in rows] == launches * len(shapes)
+    for r in rows:
+        assert 0 < r["shared_bytes"] <= HOPPER_SHARED_BYTES, r
+        assert 0 < r["registers"] <= 255 and r["spill_bytes"] >= 0, f"no ptxas report: {r}"
+    for r in rows[:len(launches)]:    # 16 heads x d 64: 16 warps, spills were up to 988 bytes
+        assert r["spill_bytes"] <= 400, r
+    for r in rows[len(launches):2 * len(launches)]:    # 8 heads x d 128: no spills
+        assert r["spill_bytes"] == 0, r
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12 1b, open: at most 128 registers and no spills per "
+                   "thread is not reached yet (see registers.py and README's register table)")
+def test_kernels_meet_the_register_target():
+    rows = _cross_compiled((*registers.TARGET_SHAPES, FLOAT32_ALL_TERMS))[:10]
+    over = [r for r in rows
+            if r["registers"] > registers.MAX_REGISTERS or r["spill_bytes"] != 0]
+    assert not over, registers.format_table(over)

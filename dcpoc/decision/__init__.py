@@ -5,7 +5,14 @@ and the next step. Torch-free and database-free: it reads frames (load.py reads 
     stats.py       Interval, paired t interval, bootstrap percentiles, Reason (i18n key + values)
     compare.py     counted runs, main corpus, equal-token and equal-$ comparisons, speed ratio
     multiplier.py  Transformer++ compute fit, multiplier and net benefit, projection to a target
+    target_speed.py the speed ratio a projection to a device kind may use (measured there, or a range)
+    paper.py       the paper's published figures, and the study beside them (agrees / contradicts / cannot)
+    gap.py         DCFormer minus the baseline over training, per size, paired by seed
     tuning.py      learning-rate sweeps: best rates, sensitivity, casualties
+    attribution.py the ablation ladder: the decisive pair (DCFormer vs the best cheap baseline),
+                   the gain split into its QK-norm part and its DCMHA part, the pooled interval
+    confirmation.py the confirmation stage's fresh seeds decide (no winner's curse)
+    evidence.py    how sure a Decision is, in words (baseline, attribution, pooled, 2 seeds)
     verdict.py     Thresholds, Decision, decide()
     views.py       the tables pages show (runs listing, headline, Pareto front, config differences)
     next_step.py   the runs that answer a Decision's open items, and their cost

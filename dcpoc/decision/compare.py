@@ -11,13 +11,14 @@ import pandas as pd
 
 from ..config import ARCHS
 from ..runs.status import Status
-from .facts import study_key, with_cost
-from .stats import paired_t_interval
+from .facts import device_label, study_key, with_cost
+from .stats import paired_t_interval, unreliable
 from .tuning import at_best_lr
 
 SUCCEEDED = Status.SUCCEEDED.value
 COMPARISON_COLUMNS = ["preset", "params", "basis", "n_pairs", "seeds", "loss_diff", "loss_low", "loss_high",
-                      "ppl_diff", "ppl_low", "ppl_high", "loss_transformer", "loss_dcformer"]
+                      "ppl_diff", "ppl_low", "ppl_high", "loss_transformer", "loss_dcformer",
+                      "unreliable", "loss_sd"]
 
 
 # ----------------------------------------------------------------------------- counted runs
@@ -88,7 +89,10 @@ def _comparison_row(preset: str, basis: str, pairs: pd.DataFrame, group: pd.Data
             "loss_diff": loss.mean, "loss_low": loss.low, "loss_high": loss.high,
             "ppl_diff": ppl.mean, "ppl_low": ppl.low, "ppl_high": ppl.high,
             "loss_transformer": float(pairs["tf"].mean()) if len(pairs) else math.nan,
-            "loss_dcformer": float(pairs["dc"].mean()) if len(pairs) else math.nan}
+            "loss_dcformer": float(pairs["dc"].mean()) if len(pairs) else math.nan,
+            "unreliable": unreliable(loss.n),   # 2 seeds: one degree of freedom
+            # seed-to-seed spread: the sample sd of the per-seed differences (NaN with one seed)
+            "loss_sd": float((pairs["dc"] - pairs["tf"]).std(ddof=1)) if len(pairs) > 1 else math.nan}
 
 
 def _seed_pairs(group: pd.DataFrame, value: str = "loss") -> pd.DataFrame:
@@ -159,3 +163,18 @@ def compare_equal_cost(runs: pd.DataFrame, val_curves: pd.DataFrame, study: str 
         if len(frame):
             rows.append(_comparison_row(preset, "cost", frame, group))
     return _comparison_frame(rows)
+
+
+def attention_paths(runs: pd.DataFrame, speed_device: str | None = None) -> str:
+    """The distinct paths of the DCFormer runs in ``runs`` ('torch', 'triton' or 'torch, triton';
+    '' when none is recorded). With speed_device: only the runs the speed ratio counts (succeeded,
+    main corpus, best learning rate, measured on that device; see speed_ratio)."""
+    if runs.empty or "attn_path" not in runs:
+        return ""
+    if speed_device is not None:
+        counted = on_main_corpus(counted_runs(runs))
+        on_device = [device_label(d, c) == speed_device
+                     for d, c in zip(counted["device"], counted["config"])]
+        runs = counted[pd.Series(on_device, index=counted.index, dtype=bool) & (counted["speed"] > 0)]
+    dc = runs[runs["arch"].eq("dcformer")]
+    return ", ".join(sorted({str(p) for p in dc["attn_path"].dropna()}))

@@ -11,12 +11,22 @@ from typing import Mapping
 import pandas as pd
 
 from .. import costs
+from ..config import config_variant
 
 
 def study_key(runs: pd.DataFrame) -> pd.Series:
     """Each run's study name; "" for runs trained outside any study (`dcpoc train` without
     --study, the quick start), which form a group of their own rather than join a study."""
     return runs["study"].fillna("").astype(str)
+
+
+def with_variant(runs: pd.DataFrame) -> pd.DataFrame:
+    """runs with a column variant (arch + QK-norm, config.VARIANTS): Store.list_runs frames have it,
+    a frame built another way gets it from each run's arch and stored config."""
+    if "variant" in runs:
+        return runs
+    return runs.assign(variant=[config_variant(a, c) for a, c in zip(runs["arch"], runs["config"])]
+                       if len(runs) else [])
 
 
 def run_nproc(config: object) -> int:

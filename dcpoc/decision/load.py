@@ -13,7 +13,10 @@ import pandas as pd
 from .. import costs
 from .next_step import NextStep, next_step
 from .facts import study_key
+from .gap import gap_over_training
 from .multiplier import Projection, project
+from .paper import PaperComparison, compare_with_paper
+from .target_speed import TargetSpeed, target_speed
 from .verdict import Decision, Thresholds, decide
 
 
@@ -42,6 +45,18 @@ class StudyDecision:
     thresholds: Thresholds = field(default_factory=Thresholds)
     prices: dict[str, float] = field(default_factory=dict)
     inference: dict | None = None         # the newest `bench infer` result (bench.bench_infer)
+    speed: TargetSpeed | None = None      # the speed ratio the projection used, and where from
+    # Without a ratio measured on the target's kind: the projection at the range's slow and fast
+    # ends (projection is then None: a CPU's ratio never prices a GPU).
+    projection_span: tuple[Projection, Projection] | None = None
+    paper: PaperComparison | None = None  # the study beside the paper's published figures
+    gap: pd.DataFrame | None = None       # gap.gap_over_training: DCFormer minus baseline over training
+    # (tokens scored, tokens of the whole split) of the runs' final evaluations, each distinct pair
+    # once; () when the runs predate the record (train.py writes val_tokens / val_split_tokens).
+    val_tokens: tuple[tuple[int, int], ...] = ()
+    # An imported study's label (runs.bundle): {"date", "machine"} of the recorded results; None
+    # for a study measured in this database.
+    recorded: dict | None = None
 
 
 def load_decision(store: Any, study: str | None, thresholds: Thresholds = Thresholds(),
@@ -56,24 +71,88 @@ def load_decision(store: Any, study: str | None, thresholds: Thresholds = Thresh
     scoped = runs[study_key(runs).eq(name)] if not runs.empty else runs
     ids = list(scoped["id"]) if not scoped.empty else []
     curves = store.get_metrics(ids, keys=["val_loss"]) if ids else None
-    decision = decide(runs, name, thresholds, val_curves=curves, prices=prices)
+    study_row = (store.get_study(name) or {}) if name else {}
+    config = study_row.get("config") or {}
+    decision = decide(runs, name, thresholds, val_curves=curves, prices=prices,
+                      confirm_seeds=config.get("confirm_seeds") or ())
     infer = store.list_benchmarks("infer")
+    speed = _target_speed(store, decision, scoped, target)
+    if speed is not None and not speed.measured and decision.multiplier.multiplier.mean > 0 \
+            and math.isfinite(speed.study_ratio):
+        decision.reasons.append(_unmeasured_reason(decision, speed))
+    projection, span = projection_at(decision, target, prices, speed)
     return StudyDecision(
-        study=name, question=((store.get_study(name) or {}).get("question") or "") if name else "",
+        study=name, question=study_row.get("question") or "",
         decision=decision, runs=scoped,
         created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         next=next_step(decision, runs, name, prices=prices),
-        projection=projection_at(decision, target, prices), target=target, thresholds=thresholds,
-        prices=prices, inference=infer[0]["result"] if infer else None)
+        projection=projection, target=target, thresholds=thresholds,
+        prices=prices, inference=infer[0]["result"] if infer else None, speed=speed,
+        projection_span=span, paper=compare_with_paper(decision, scoped),
+        gap=gap_over_training(decisive_frame(scoped, decision, config.get("confirm_seeds") or ()),
+                              curves),
+        val_tokens=validation_counts(store.get_metrics(ids, keys=list(_VAL_KEYS)) if ids else None),
+        recorded=config.get("recorded"))
 
 
-def projection_at(decision: Decision, target: Target, prices: Mapping[str, float]) -> Projection | None:
-    """The decision's multiplier and speed ratio carried to `target` (None without both)."""
+_VAL_KEYS = ("val_tokens", "val_split_tokens")
+
+
+def decisive_frame(scoped: pd.DataFrame, decision: Decision, confirm_seeds: Any) -> pd.DataFrame:
+    """The runs the verdict compares, labelled arch transformer / dcformer (a ladder study's
+    baseline rung and DCFormer; at a confirmed size its fresh seeds only)."""
+    from .attribution import pair_frame
+    from .confirmation import decisive_runs
+    from .facts import with_variant
+    return pair_frame(decisive_runs(with_variant(scoped), confirm_seeds), decision.baseline,
+                      decision.treatment)
+
+
+def validation_counts(rows: pd.DataFrame | None) -> tuple[tuple[int, int], ...]:
+    """The distinct (val_tokens, val_split_tokens) pairs among metric rows of several runs."""
+    if rows is None or rows.empty:
+        return ()
+    wide = rows.pivot_table(index=["run_id", "step"], columns="key", values="value").dropna()
+    if not set(_VAL_KEYS) <= set(wide.columns):
+        return ()
+    return tuple(sorted({(int(r[0]), int(r[1])) for r in wide[list(_VAL_KEYS)].to_numpy()}))
+
+
+def _target_speed(store: Any, decision: Decision, scoped: pd.DataFrame, target: Target
+                  ) -> TargetSpeed | None:
+    """Where the target's speed ratio comes from (None without a multiplier result)."""
     mult = decision.multiplier
-    if mult is None or not (mult.multiplier.mean > 0 and mult.speed_ratio > 0) \
-            or not math.isfinite(mult.speed_ratio):
+    if mult is None:
         return None
+    return target_speed(scoped, mult.speed_device, mult.speed_ratio, target.gpu_kind, target.params,
+                        store.list_benchmarks("model"), store.passed_selfchecks())
+
+
+def _unmeasured_reason(decision: Decision, speed: TargetSpeed) -> tuple[str, dict]:
+    """The verdict's caveat: its net benefit rests on a ratio measured elsewhere; at the target the
+    net benefit is the multiplier times the range."""
+    m = decision.multiplier.multiplier.mean
+    return ("reason.speed_not_on_target", {
+        "kind": speed.kind, "device": speed.study_device or "—", "ratio": speed.study_ratio,
+        "net": f"{m * speed.low:.2f}" + (f" – {m * speed.high:.2f}" if speed.high > speed.low else "")})
+
+
+def projection_at(decision: Decision, target: Target, prices: Mapping[str, float],
+                  speed: TargetSpeed | None = None
+                  ) -> tuple[Projection | None, tuple[Projection, Projection] | None]:
+    """The decision's multiplier carried to `target`: (projection, None) at a speed ratio measured on
+    the target's kind (speed None: the study's own ratio, as measured); (None, (slow, fast)) at the
+    range's two ends when none was; (None, None) without a multiplier or any ratio."""
+    mult = decision.multiplier
+    if mult is None or not mult.multiplier.mean > 0:
+        return None, None
     price = target.price_per_hour if target.price_per_hour is not None \
         else costs.price_per_hour(target.gpu_kind, prices)
-    return project(target.params, target.tokens, target.gpu_kind, price, mult.speed_ratio,
-                   mult.multiplier)
+    at = lambda ratio: project(target.params, target.tokens, target.gpu_kind, price, ratio,  # noqa: E731
+                               mult.multiplier)
+    if speed is not None and not speed.measured:
+        return None, (at(speed.low), at(speed.high))
+    ratio = speed.ratio if speed is not None else mult.speed_ratio
+    if not (math.isfinite(ratio) and ratio > 0):
+        return None, None
+    return at(ratio), None

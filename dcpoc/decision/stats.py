@@ -70,3 +70,48 @@ def percentile_interval(mean: float, samples: list[float], n_boot: int, n: int) 
         return Interval(mean, None, None, n, "", ("why.bootstrap_degenerate", {}))
     low, high = np.percentile(samples, [2.5, 97.5])
     return Interval(mean, float(low), float(high), n, "bootstrap")
+
+
+UNRELIABLE_BELOW = 3      # a paired t interval from fewer seeds (one degree of freedom) is flagged
+
+
+def unreliable(n_pairs: int) -> bool:
+    """Whether an interval from n_pairs seeds is too fragile to trust: with 2 seeds the t interval
+    has one degree of freedom, its width set by a single spread that can be tiny or huge by chance."""
+    return 2 <= n_pairs < UNRELIABLE_BELOW
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """The mean difference pooled over sizes. Assumption: the per-seed differences at every size
+    share one variance (sd) and, when agree, one mean. interval: the n-weighted mean of all
+    differences +- t(0.975, df) x sd / sqrt(n_total), df = n_total - n_sizes; agree: every pair
+    of sizes' means lies within t(0.975, df) x sd x sqrt(1/n_a + 1/n_b) of each other (a pooled
+    two-sample t test at 5% per pair); apart names the first pair that does not."""
+    interval: Interval
+    sd: float
+    df: int
+    n_sizes: int
+    agree: bool
+    apart: tuple[str, str] | None = None
+
+
+def pooled_interval(groups: dict[str, list[float] | np.ndarray]) -> Pooled | None:
+    """Pool per-size paired differences (groups: size -> its per-seed differences) under a common
+    variance; None with fewer than 2 sizes or no degree of freedom left (every size one seed)."""
+    clean = {k: np.asarray(v, dtype=float) for k, v in groups.items()}
+    clean = {k: v[np.isfinite(v)] for k, v in clean.items() if np.isfinite(v).any()}
+    n_total, k = sum(len(v) for v in clean.values()), len(clean)
+    if k < 2 or n_total - k < 1:
+        return None
+    df = n_total - k
+    within = sum(float(((v - v.mean()) ** 2).sum()) for v in clean.values())
+    sd = math.sqrt(within / df)
+    mean = float(np.concatenate(list(clean.values())).mean())   # = sum n_g mean_g / n_total
+    half = t_quantile_975(df) * sd / math.sqrt(n_total)
+    t = t_quantile_975(df)
+    apart = next(((a, b) for i, a in enumerate(clean) for b in list(clean)[i + 1:]
+                  if abs(clean[a].mean() - clean[b].mean())
+                  > t * sd * math.sqrt(1 / len(clean[a]) + 1 / len(clean[b]))), None)
+    return Pooled(Interval(mean, mean - half, mean + half, n_total, "pooled-t"), sd, df, k,
+                  apart is None, apart)

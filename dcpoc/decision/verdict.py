@@ -4,6 +4,7 @@ Texts are i18n Reasons so that the same result reads in English and Japanese."""
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -13,11 +14,14 @@ from ..config import ARCH_LABELS, ARCHS
 from ..runs.status import FINISHED, Status
 from ..studies.spec import ladder
 from . import tuning
+from .attribution import decisive_pair, pair_frame
 from .compare import (COMPARISON_COLUMNS, compare_equal_cost, compare_equal_tokens, counted_runs,
                       main_corpus, on_main_corpus)
-from .facts import study_key
+from .confirmation import decisive_runs, split_confirmation
+from .evidence import add_evidence
+from .facts import study_key, with_variant
 from .multiplier import MultiplierResult, compute_multiplier
-from .stats import Reason
+from .stats import Pooled, Reason
 
 RISKS = ("extrapolation", "seed_variance", "kernel", "inference", "operations")
 
@@ -49,25 +53,41 @@ class Decision:
     corpora: int = 0
     lr_sweep: pd.DataFrame | None = None   # tuning.lr_table rows of the swept cells (main corpus)
     lr_sensitivity: dict | None = None     # tuning.sensitivity of the study, None without a sweep
+    baseline: str = "transformer-qknorm"   # the variants the verdict compares (attribution.py)
+    treatment: str = "dcformer"
+    attribution: pd.DataFrame | None = None   # attribution.attribute rows: the gain split by rung
+    pooled: Pooled | None = None           # the decisive difference pooled over sizes
+    confirmation: str = ""                 # confirmation.py: confirmed | partial | optimistic | ""
+    evidence: list[Reason] = field(default_factory=list)        # how sure, in words (ev.*)
+    recommendations: list[Reason] = field(default_factory=list)  # what holds without DCFormer (rec.*)
 
 
 def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thresholds(),
            val_curves: pd.DataFrame | None = None,
-           prices: Mapping[str, float] | None = None) -> Decision:
+           prices: Mapping[str, float] | None = None, confirm_seeds: Collection[int] = ()
+           ) -> Decision:
     """The verdict on one study (see Thresholds for the rule). Insufficient evidence, with what to
     run, when: an architecture has no counted run, runs used different corpora, runs failed or
-    diverged, fewer than min_sizes sizes, fewer than min_seeds paired seeds, or no fit / speed."""
-    scoped = runs[study_key(runs).eq(study or "")] if not runs.empty else runs
-    counted = counted_runs(scoped)
+    diverged, fewer than min_sizes sizes, fewer than min_seeds paired seeds, or no fit / speed.
+    DCFormer is compared with the best cheap baseline (attribution.decisive_pair); at a size with
+    runs of confirm_seeds (the confirmation stage's fresh seeds), only those runs decide."""
+    scoped = with_variant(runs[study_key(runs).eq(study or "")] if not runs.empty else runs)
+    baseline, treatment = decisive_pair(scoped)
+    chosen = decisive_runs(scoped, confirm_seeds)
+    pair = pair_frame(chosen, baseline, treatment)
+    counted = counted_runs(pair)
     _, corpora = main_corpus(counted)
-    tokens = compare_equal_tokens(scoped)
-    cost = compare_equal_cost(scoped, val_curves, prices=prices) \
+    tokens = compare_equal_tokens(pair)
+    cost = compare_equal_cost(pair, val_curves, prices=prices) \
         if val_curves is not None else pd.DataFrame(columns=COMPARISON_COLUMNS)
-    mult = compute_multiplier(scoped)
+    mult = compute_multiplier(pair)
     decision = Decision("INSUFFICIENT", equal_tokens=tokens, equal_cost=cost, multiplier=mult,
-                        n_failed=_n_failed(scoped, counted), corpora=corpora)
+                        n_failed=_n_failed(scoped), corpora=corpora, baseline=baseline,
+                        treatment=treatment)
     decision.risks = [(f"risk.{name}", {}) for name in RISKS]
-    used = _add_tuning(decision, scoped, counted)
+    selection = pair_frame(split_confirmation(scoped, confirm_seeds)[0], baseline, treatment)
+    used = _add_tuning(decision, selection, counted_runs(selection))
+    add_evidence(decision, scoped, chosen, pair, selection, confirm_seeds)
     used = [used] if used else []
     decision.needed = _needed(decision, counted, thresholds)
     if decision.needed:
@@ -77,13 +97,18 @@ def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thres
     if any(mult.per_run["extrapolated"]):
         decision.reasons.append(("reason.extrapolated", {}))
     decision.reasons += used
+    if decision.confirmation == "optimistic":     # the rates were chosen on the compared runs
+        decision.reasons.append(("reason.optimistic", {}))
     return decision
 
 
-def _n_failed(scoped: pd.DataFrame, counted: pd.DataFrame) -> int:
-    """Failed or diverged finished runs, not counting a sweep's diverged high rates."""
+def _n_failed(scoped: pd.DataFrame) -> int:
+    """Failed or diverged finished runs, not counting a sweep's diverged high rates (each variant's
+    own sweep: arch relabelled to the variant so the ladder's two Transformer++ rungs stay apart)."""
     if scoped.empty:
         return 0
+    scoped = scoped.assign(arch=scoped["variant"])
+    counted = counted_runs(scoped)
     finished = scoped[scoped["status"].isin(FINISHED)]
     swept_away = tuning.sweep_casualties(finished, counted)
     finished = finished[~finished["id"].isin(swept_away)] if not finished.empty else finished

@@ -13,6 +13,7 @@ import pandas as pd
 from ..config import ARCHS
 from ..runs.status import FINISHED, STATUSES, Status
 from . import tuning
+from .attribution import decisive_pair, pair_frame
 from .compare import speed_ratio
 from .facts import device_label, run_price_per_hour, study_key
 
@@ -128,6 +129,7 @@ def headline_by_preset(runs: pd.DataFrame, study: str | None = None) -> pd.DataF
     scoped = runs[study_key(runs).eq(study) & runs["status"].isin(FINISHED)]
     if scoped.empty:
         return pd.DataFrame(columns=HEADLINE_COLUMNS)
+    scoped = pair_frame(scoped, *decisive_pair(scoped))   # a ladder: the rungs the verdict compares
     loss = pd.to_numeric(scoped["final_val_loss"], errors="coerce").astype(float)
     diverged = scoped["diverged"].eq(True)   # training stops a diverged run as failed
     scoped = scoped.assign(
@@ -232,7 +234,8 @@ def run_environment(run: Mapping) -> list[tuple[str, str]]:
             return value.strftime("%Y-%m-%d %H:%M:%S UTC")
         return str(value)
     rows = [(name, text(run.get(name))) for name in
-            ("git_commit", "device", "host", "pid", "created_at", "started_at", "finished_at",
+            ("git_commit", "device", "attn_path", "attn_reason", "host", "pid", "created_at",
+             "started_at", "finished_at",
              "heartbeat_at", "corpus_spec", "corpus_fingerprint", "n_params", "flops_per_token",
              "mfu")]
     rows += [(f"version:{lib}", str(v)) for lib, v in sorted((run.get("versions") or {}).items())]

@@ -22,6 +22,11 @@ post-mixing and get no gradient, as in the reference (for finite inputs the bias
 masked_fill of the composed logits). Saved for backward: q, k, v, Aq, Ak, L, P, P'; the backward
 allocates two more [B, H, Tq, S] tensors and writes everything else in place.
 
+On the CPU the mixing passes (forward, and the backward with the softmax's) run as compose_cpu's C++
+kernels when they build: the same forward bits, gradients equal up to reassociation, masked keys
+skipped; the mask then lives in the kernel instead of the bias. DCPOC_CPU_COMPOSE_KERNEL=0 or no
+compiler: the torch ops above.
+
 Under the causal mask the queries are cut into blocks of at least MIN_BLOCK_ROWS rows, each run as its
 own problem over only the keys it can see (compose is pointwise in (t, s), so this is exact): two
 blocks skip a quarter of the [Tq, S] work, eight nearly half.
@@ -33,6 +38,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from .compose_cpu import compose_kernel
 from .reference import ComposeWeights, attention_mask, compute_dtype
 
 # (Aq [B, H, G, Tq], Ak [B, H, G, S]) of one composition, H = source head, G = target head;
@@ -79,6 +85,56 @@ def _mixing(w: Optional[ComposeWeights], batch: int, t_q: int, dtype: torch.dtyp
         ak = ak + eye
     # Position last, so that a row of weights broadcasts along the other position axis of the scores.
     aq, ak = (None if m is None else m.permute(0, 2, 3, 1).contiguous() for m in (aq, ak))
+    return aq, ak
+
+
+class _SideMatrix(torch.autograd.Function):
+    """One side's mixing matrices [B, H, G, positions] by compose_cpu: the low-rank product (w1, w2
+    [B, T, R, H]), the gate [B, T, H], the static [H, H] and the identity (eye), any may be absent;
+    the same bits as _mixing's torch ops."""
+
+    @staticmethod
+    def forward(ctx, kernel, w1: Optional[Tensor], w2: Optional[Tensor], gate: Optional[Tensor],
+                static: Optional[Tensor], eye: bool, batch: int, positions: int, heads: int) -> Tensor:
+        empty = torch.empty(0)
+        ctx.kernel, ctx.flags = kernel, (gate is not None, static is not None)
+        ctx.save_for_backward(w1, w2)
+        return kernel.side_forward(*(empty if x is None else x for x in (w1, w2, gate, static)), eye,
+                                   batch, positions, heads)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):
+        w1, w2 = ctx.saved_tensors
+        empty = grad.new_empty(0)
+        grads = ctx.kernel.side_backward(grad.contiguous(), empty if w1 is None else w1,
+                                         empty if w2 is None else w2, *ctx.flags)
+        present = (w1 is not None, w2 is not None, *ctx.flags)
+        return None, *(g if on else None for g, on in zip(grads, present)), None, None, None, None
+
+
+def _mixing_cpp(w: Optional[ComposeWeights], batch: int, t_q: int, dtype: torch.dtype,
+                kernel) -> Optional[Mixing]:
+    """_mixing by compose_cpu's side_forward: (Aq, Ak), identity included; None when w has no term."""
+    if w is None:
+        return None
+    for w1, w2 in ((w.qw1, w.qw2), (w.kw1, w.kw2)):
+        if (w1 is None) != (w2 is None):
+            raise ValueError("the low-rank pair (w1, w2) of ComposeWeights must be given together")
+    cast = lambda x: None if x is None else x.to(dtype).contiguous()  # noqa: E731
+    fields = [cast(x) for x in w]
+    qw1, qw2, kw1, kw2, qdd, kdd, static = fields
+    present = [x for x in fields if x is not None]
+    if not present:
+        return None
+    heads = present[0].shape[-1]
+    has_q = qw1 is not None or qdd is not None or static is not None
+    has_k = kw1 is not None or kdd is not None
+    aq = _SideMatrix.apply(kernel, qw1, qw2, qdd, static, True, batch, t_q, heads) if has_q else None
+    ak = None
+    if has_k:
+        t_k = (kw1 if kw1 is not None else kdd).shape[1]
+        ak = _SideMatrix.apply(kernel, kw1, kw2, kdd, None, not has_q, batch, t_k, heads)
     return aq, ak
 
 
@@ -132,15 +188,28 @@ def _pair(aq: Optional[Tensor], ak: Optional[Tensor]) -> Optional[Mixing]:
     return None if aq is None and ak is None else (aq, ak)
 
 
+def _cpp(x: Tensor, mixing: Mixing) -> tuple[Tensor, Tensor]:
+    """A mixing as compose_cpu takes it: contiguous, an empty tensor for an absent side."""
+    return tuple(x.new_empty(0) if m is None else m.contiguous() for m in mixing)
+
+
 class _DCMHA(torch.autograd.Function):
-    """Attention with pre/post head mixing; tensors in the compute dtype, mixings from _mixing."""
+    """Attention with pre/post head mixing; tensors in the compute dtype, mixings from _mixing.
+
+    mask: (causal, window or -1), the mask that bias adds; `kernel` is compose_cpu's module or None
+    (then the torch ops mix). Both paths give the same forward bits; backwards agree to rounding.
+    """
 
     @staticmethod
     def forward(ctx, q: Tensor, k: Tensor, v: Tensor, aq_pre: Optional[Tensor], ak_pre: Optional[Tensor],
-                aq_post: Optional[Tensor], ak_post: Optional[Tensor], bias: Optional[Tensor]) -> Tensor:
+                aq_post: Optional[Tensor], ak_post: Optional[Tensor], bias: Optional[Tensor],
+                mask: tuple[bool, int], kernel) -> Tensor:
         pre, post = _pair(aq_pre, ak_pre), _pair(aq_post, ak_post)
         scale = q.shape[-1] ** -0.5
         logits = torch.matmul(q * scale, k.transpose(-1, -2))              # (B, H, Tq, S)
+        ctx.mask, ctx.kernel = mask, kernel
+        if kernel is not None:
+            return _DCMHA._forward_cpp(ctx, q, k, v, logits, pre, post, bias, scale)
         if pre is not None:
             probs = _mix(logits, pre, bias)
         elif bias is not None:
@@ -155,10 +224,55 @@ class _DCMHA(torch.autograd.Function):
         return torch.matmul(mixed, v)
 
     @staticmethod
+    def _forward_cpp(ctx, q: Tensor, k: Tensor, v: Tensor, logits: Tensor, pre: Optional[Mixing],
+                     post: Optional[Mixing], bias: Optional[Tensor], scale: float) -> Tensor:
+        """forward with compose_cpu's one-pass mixing; saves the mixings contiguous."""
+        pre, post = (None if m is None else tuple(None if x is None else x.contiguous() for x in m)
+                     for m in (pre, post))
+        if pre is not None:
+            probs = ctx.kernel.mix_forward(logits, *_cpp(logits, pre), *ctx.mask, float("-inf"))
+        elif bias is not None:
+            probs = logits.add_(bias)
+        else:
+            probs = logits
+        torch.softmax(probs, dim=-1, out=probs)
+        mixed = probs if post is None else ctx.kernel.mix_forward(probs, *_cpp(probs, post),
+                                                                  *ctx.mask, 0.0)
+        ctx.save_for_backward(q, k, v, logits if pre is not None else None, probs, mixed,
+                              *(pre or (None, None)), *(post or (None, None)))
+        ctx.scale = scale
+        return torch.matmul(mixed, v)
+
+    @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out: Tensor):
         with torch.autocast(grad_out.device.type, enabled=False):      # float32 stays float32
+            if ctx.kernel is not None:
+                return _DCMHA._backward_cpp(ctx, grad_out)
             return _DCMHA._backward(ctx, grad_out)
+
+    @staticmethod
+    def _backward_cpp(ctx, grad_out: Tensor):
+        """_backward with compose_cpu: one kernel per composition, the softmax's folded into post's."""
+        q, k, v, logits, probs, mixed, aq_pre, ak_pre, aq_post, ak_post = ctx.saved_tensors
+        grad = torch.matmul(grad_out, v.transpose(-1, -2))                 # dP', then dL', dL in place
+        grad_v = torch.matmul(mixed.transpose(-1, -2), grad_out)
+        # row chunks per batch row: enough parallel work at small batches, independent of the threads
+        chunks, empty = -(-16 // q.shape[0]), grad.new_empty(0)
+        grad_pre = grad_post = (None, None)
+        if aq_post is not None or ak_post is not None:
+            grad_post = ctx.kernel.mix_backward(probs, grad, *_cpp(grad, (aq_post, ak_post)), probs,
+                                                *ctx.mask, chunks)
+        else:
+            torch.ops.aten._softmax_backward_data.out(grad, probs, -1, probs.dtype, grad_input=grad)
+        if logits is not None:
+            grad_pre = ctx.kernel.mix_backward(logits, grad, *_cpp(grad, (aq_pre, ak_pre)), empty,
+                                               *ctx.mask, chunks)
+        grad_pre, grad_post = ([None if m is None else g for m, g in zip(ms, gs)] for ms, gs in
+                               (((aq_pre, ak_pre), grad_pre), ((aq_post, ak_post), grad_post)))
+        grad_q = torch.matmul(grad, k).mul_(ctx.scale)
+        grad_k = torch.matmul(grad.transpose(-1, -2), q).mul_(ctx.scale)
+        return grad_q, grad_k, grad_v, *grad_pre, *grad_post, None, None, None
 
     @staticmethod
     def _backward(ctx, grad_out: Tensor):
@@ -181,7 +295,7 @@ class _DCMHA(torch.autograd.Function):
             grad_logits = _mix(grad_probs, _transposed(pre), out=spare)
         grad_q = torch.matmul(grad_logits, k).mul_(ctx.scale)
         grad_k = torch.matmul(grad_logits.transpose(-1, -2), q).mul_(ctx.scale)
-        return grad_q, grad_k, grad_v, *grad_pre, *grad_post, None
+        return grad_q, grad_k, grad_v, *grad_pre, *grad_post, None, None, None
 
 
 def _query_blocks(t_q: int, t_k: int, causal: bool, window: Optional[int]
@@ -232,13 +346,22 @@ def dcmha_torch(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
     batch, t_q, t_k = q.shape[0], q.shape[2], k.shape[2]
     with torch.autocast(q.device.type, enabled=False):                 # compute in dtype, as specified
         q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
-        aq_pre, ak_pre = _mixing(pre, batch, t_q, dtype) or (None, None)
-        aq_post, ak_post = _mixing(post, batch, t_q, dtype) or (None, None)
+        kernel = compose_kernel() if q.device.type == "cpu" else None
+        if kernel is not None:
+            aq_pre, ak_pre = _mixing_cpp(pre, batch, t_q, dtype, kernel) or (None, None)
+            aq_post, ak_post = _mixing_cpp(post, batch, t_q, dtype, kernel) or (None, None)
+        else:
+            aq_pre, ak_pre = _mixing(pre, batch, t_q, dtype) or (None, None)
+            aq_post, ak_post = _mixing(post, batch, t_q, dtype) or (None, None)
+        mask = (causal, -1 if window is None else window)
         outs = []
         for i0, i1, s0, s1 in _query_blocks(t_q, t_k, causal, window):
-            bias = _mask_bias(i1 - i0, s1 - s0, causal, window, dtype, q.device)
+            kernel_masks = kernel is not None and (aq_pre is not None or ak_pre is not None)
+            bias = None if kernel_masks else _mask_bias(i1 - i0, s1 - s0, causal, window, dtype,
+                                                        q.device)
             outs.append(_DCMHA.apply(q[:, :, i0:i1], k[:, :, s0:s1], v[:, :, s0:s1],
                                      _positions(aq_pre, i0, i1), _positions(ak_pre, s0, s1),
-                                     _positions(aq_post, i0, i1), _positions(ak_post, s0, s1), bias))
+                                     _positions(aq_post, i0, i1), _positions(ak_post, s0, s1), bias,
+                                     mask, kernel))
         out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
         return out.to(out_dtype)

@@ -11,7 +11,8 @@ over axis 0. The per-head matmuls are batched (3-D) tl.dot over the head axis.
     backward (mixing depends on s, so Delta = sum_s P dP is not dO . O when post is present):
         _dcmha_bwd_delta_kernel  per (query block, batch): Delta = sum_s P * post^T(dO v^T)
         _dcmha_bwd_dkdv_kernel   per (key block, batch), sweeping query blocks: dK, dV, the key-side
-                                 weight gradients (kw1, kw2, kdd) and per-program partials of d static
+                                 weight gradients (kw1, kw2, kdd) and per-program partials of d static;
+                                 on a GPU as two launches, dV then dK (registers, see _pick_blocks)
         _dcmha_bwd_dq_kernel     per (query block, batch), sweeping key blocks: dQ and the query-side
                                  weight gradients (qw1, qw2, qdd)
 Saved for backward: q, k, v, O, LSE [B, H, T] float32 and the (caller-owned) weights. Nothing with
@@ -20,7 +21,7 @@ masks also bound each sweep to the blocks that can hold a kept (t, s).
 
 The head dim is contracted in chunks (_dot_over_d) and accumulated per chunk (_acc_over_s): a 3-D
 tl.dot stages whole operands in shared memory, which overflows at 32 heads otherwise. Cross-compiled
-for sm_90 (ptxas, Triton 3.6 and 3.9) every kernel needs 16 to 32 KiB of shared memory; registers
+for sm_90 (ptxas, Triton 3.6 to 3.9) every kernel needs 16 to 32 KiB of shared memory; registers
 are the limit (see _pick_blocks). Known cost on a GPU: Triton spreads the head axis of the 3-D
 tiles over warps, so each reduction over heads in compose is a cross-warp (shared memory) reduction.
 
@@ -431,9 +432,11 @@ def _dcmha_bwd_dkdv_kernel(
         POST_QDD: tl.constexpr, POST_KDD: tl.constexpr, POST_ST: tl.constexpr, R_POST: tl.constexpr,
         NW_POST_PAD: tl.constexpr,
         CAUSAL: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_S: tl.constexpr,
-        PRECISION: tl.constexpr, DOT_F32: tl.constexpr):
+        PRECISION: tl.constexpr, DOT_F32: tl.constexpr, DO_DK: tl.constexpr, DO_DV: tl.constexpr):
     """Per key block: dK, dV, key-side weight gradients, and this block's share of d static.
-    Tiles are [H_PAD, BS, BT] (keys on axis 1), so the key side is the compose row side."""
+    Tiles are [H_PAD, BS, BT] (keys on axis 1), so the key side is the compose row side.
+    DO_DV: dV only; DO_DK: dK and every weight gradient. Both in one launch share the logits; two
+    launches (one each) hold one [H_PAD, BS, d] accumulator instead of two (registers, _pick_blocks)."""
     pid_s = tl.program_id(0)
     pid_b = tl.program_id(1).to(tl.int64)
     offs_h = tl.arange(0, H_PAD)
@@ -458,8 +461,10 @@ def _dcmha_bwd_dkdv_kernel(
         lo = 0
     hi = tl.minimum(s_start + BLOCK_S - 1 + window, T)
 
-    dk = _zero_chunks(H_PAD, BLOCK_S, DC, NC)                                 # NC x (H_PAD, BS, DC)
-    dv = _zero_chunks(H_PAD, BLOCK_S, DC, NC)
+    if DO_DK:
+        dk = _zero_chunks(H_PAD, BLOCK_S, DC, NC)                             # NC x (H_PAD, BS, DC)
+    if DO_DV:
+        dv = _zero_chunks(H_PAD, BLOCK_S, DC, NC)
     offs_w_pre3 = tl.arange(0, NW_PRE_PAD)[:, None, None]
     offs_w_post3 = tl.arange(0, NW_POST_PAD)[:, None, None]
     acc_pre_k = tl.zeros([NW_PRE_PAD, H_PAD, BLOCK_S], tl.float32)            # packed-row grads
@@ -471,7 +476,6 @@ def _dcmha_bwd_dkdv_kernel(
         mask_l = (offs_h3 < H) & (offs_t[None, None, :] < T)
         offs_l = pid_b * stride_lb + offs_h3 * stride_lh + offs_t[None, None, :]
         lse = tl.load(lse_ptr + offs_l, mask=mask_l, other=0.0)               # (H_PAD, 1, BT)
-        delta = tl.load(delta_ptr + offs_l, mask=mask_l, other=0.0)
         offs_wq = offs_h3 * stride_wh + offs_t[None, None, :]                 # (H_PAD, 1, BT)
         mask_wq = (offs_h3 < H) & (offs_t[None, None, :] < T)
 
@@ -484,54 +488,60 @@ def _dcmha_bwd_dkdv_kernel(
                                PRE_ST, R_PRE, H, 0)
         keep = _keep(offs_t[None, :], offs_s[:, None], T, window, CAUSAL)[None, :, :]
         p = tl.exp(tl.where(keep, a_mixed - lse, float("-inf")))             # P^T
-        dp = _dot_over_d(v_ptr, do_ptr, offs_h3, offs_s, offs_t, stride_vh, stride_vt, stride_vd,
-                         stride_doh, stride_dot, stride_dod, H, T, D, DC, NC, PRECISION, DOT_F32)  # dP'^T
-        if HAS_POST:
-            p_mixed = _compose(p, post_k_ptr, offs_wk, mask_wk, post_q_ptr, offs_wq, mask_wq,
-                               post_st_ptr, offs_h3, stride_ww, POST_KW, POST_KDD, POST_QW, POST_QDD,
-                               POST_ST, R_POST, H, 0)
+        if DO_DV:
+            p_mixed = p
+            if HAS_POST:
+                p_mixed = _compose(p, post_k_ptr, offs_wk, mask_wk, post_q_ptr, offs_wq, mask_wq,
+                                   post_st_ptr, offs_h3, stride_ww, POST_KW, POST_KDD, POST_QW,
+                                   POST_QDD, POST_ST, R_POST, H, 0)
             dv = _acc_over_s(dv, p_mixed, do_ptr, offs_h3, offs_t, stride_doh, stride_dot, stride_dod,
                              H, T, D, DC, NC, PRECISION, DOT_F32)
-            if POST_ST:
-                acc_post_st = _static_grad(acc_post_st, p, dp, offs_h3, offs_h, H)
-            dp, acc_post_k = _compose_bwd(p, dp, acc_post_k, offs_w_post3, post_k_ptr, offs_wk,
-                                          mask_wk, post_q_ptr, offs_wq, mask_wq, post_st_ptr,
-                                          offs_h3, stride_ww, POST_KW, POST_KDD, POST_QW, POST_QDD,
-                                          POST_ST, R_POST, H)
-        else:
-            dv = _acc_over_s(dv, p, do_ptr, offs_h3, offs_t, stride_doh, stride_dot, stride_dod,
-                             H, T, D, DC, NC, PRECISION, DOT_F32)
-        da = p * (dp - delta)                                                 # dL'^T (softmax)
-        if HAS_PRE:
-            if PRE_ST:
-                acc_pre_st = _static_grad(acc_pre_st, a, da, offs_h3, offs_h, H)
-            da, acc_pre_k = _compose_bwd(a, da, acc_pre_k, offs_w_pre3, pre_k_ptr, offs_wk, mask_wk,
-                                         pre_q_ptr, offs_wq, mask_wq, pre_st_ptr, offs_h3,
-                                         stride_ww, PRE_KW, PRE_KDD, PRE_QW, PRE_QDD, PRE_ST, R_PRE, H)
-        dk = _acc_over_s(dk, da, q_ptr, offs_h3, offs_t, stride_qh, stride_qt, stride_qd, H, T, D,
-                         DC, NC, PRECISION, DOT_F32)
+        if DO_DK:
+            delta = tl.load(delta_ptr + offs_l, mask=mask_l, other=0.0)       # (H_PAD, 1, BT)
+            dp = _dot_over_d(v_ptr, do_ptr, offs_h3, offs_s, offs_t, stride_vh, stride_vt, stride_vd,
+                             stride_doh, stride_dot, stride_dod, H, T, D, DC, NC, PRECISION,
+                             DOT_F32)                                         # dP'^T
+            if HAS_POST:
+                if POST_ST:
+                    acc_post_st = _static_grad(acc_post_st, p, dp, offs_h3, offs_h, H)
+                dp, acc_post_k = _compose_bwd(p, dp, acc_post_k, offs_w_post3, post_k_ptr, offs_wk,
+                                              mask_wk, post_q_ptr, offs_wq, mask_wq, post_st_ptr,
+                                              offs_h3, stride_ww, POST_KW, POST_KDD, POST_QW,
+                                              POST_QDD, POST_ST, R_POST, H)
+            da = p * (dp - delta)                                             # dL'^T (softmax)
+            if HAS_PRE:
+                if PRE_ST:
+                    acc_pre_st = _static_grad(acc_pre_st, a, da, offs_h3, offs_h, H)
+                da, acc_pre_k = _compose_bwd(a, da, acc_pre_k, offs_w_pre3, pre_k_ptr, offs_wk,
+                                             mask_wk, pre_q_ptr, offs_wq, mask_wq, pre_st_ptr,
+                                             offs_h3, stride_ww, PRE_KW, PRE_KDD, PRE_QW, PRE_QDD,
+                                             PRE_ST, R_PRE, H)
+            dk = _acc_over_s(dk, da, q_ptr, offs_h3, offs_t, stride_qh, stride_qt, stride_qd, H, T,
+                             D, DC, NC, PRECISION, DOT_F32)
 
-    _store_chunks(dk_ptr + pid_b * stride_dkb, dk, scale, offs_h3, offs_s, stride_dkh, stride_dkt,
-                  stride_dkd, H, T, D, DC, NC)
-    _store_chunks(dv_ptr + pid_b * stride_dvb, dv, 1.0, offs_h3, offs_s, stride_dvh, stride_dvt,
-                  stride_dvd, H, T, D, DC, NC)
-    # key-side weight gradients: packed [B, 2R+1, H, T] like the weights
-    offs_gh = offs_h[None, :, None]
-    offs_gs = offs_s[None, None, :]
-    if HAS_PRE:
-        tl.store(dpre_k_ptr + pid_b * stride_pre_wb + offs_w_pre3 * stride_ww + offs_gh * stride_wh
-                 + offs_gs, acc_pre_k, mask=(offs_w_pre3 < 2 * R_PRE + 1) & (offs_gh < H) & (offs_gs < T))
-    if HAS_POST:
-        tl.store(dpost_k_ptr + pid_b * stride_post_wb + offs_w_post3 * stride_ww + offs_gh * stride_wh
-                 + offs_gs, acc_post_k,
-                 mask=(offs_w_post3 < 2 * R_POST + 1) & (offs_gh < H) & (offs_gs < T))
-    # this program's partial d static [H, H]; the launcher sums the partials over (batch, block)
-    offs_st = pid_b * stride_stb + pid_s * stride_stn + offs_h[:, None] * H + offs_h[None, :]
-    mask_st = (offs_h[:, None] < H) & (offs_h[None, :] < H)
-    if PRE_ST:
-        tl.store(dpre_st_ptr + offs_st, acc_pre_st, mask=mask_st)
-    if POST_ST:
-        tl.store(dpost_st_ptr + offs_st, acc_post_st, mask=mask_st)
+    if DO_DV:
+        _store_chunks(dv_ptr + pid_b * stride_dvb, dv, 1.0, offs_h3, offs_s, stride_dvh, stride_dvt,
+                      stride_dvd, H, T, D, DC, NC)
+    if DO_DK:   # dK and the weight gradients
+        _store_chunks(dk_ptr + pid_b * stride_dkb, dk, scale, offs_h3, offs_s, stride_dkh, stride_dkt,
+                      stride_dkd, H, T, D, DC, NC)
+        # key-side weight gradients: packed [B, 2R+1, H, T] like the weights
+        offs_gh = offs_h[None, :, None]
+        offs_gs = offs_s[None, None, :]
+        if HAS_PRE:
+            tl.store(dpre_k_ptr + pid_b * stride_pre_wb + offs_w_pre3 * stride_ww + offs_gh * stride_wh
+                     + offs_gs, acc_pre_k, mask=(offs_w_pre3 < 2 * R_PRE + 1) & (offs_gh < H) & (offs_gs < T))
+        if HAS_POST:
+            tl.store(dpost_k_ptr + pid_b * stride_post_wb + offs_w_post3 * stride_ww + offs_gh * stride_wh
+                     + offs_gs, acc_post_k,
+                     mask=(offs_w_post3 < 2 * R_POST + 1) & (offs_gh < H) & (offs_gs < T))
+        # this program's partial d static [H, H]; the launcher sums the partials over (batch, block)
+        offs_st = pid_b * stride_stb + pid_s * stride_stn + offs_h[:, None] * H + offs_h[None, :]
+        mask_st = (offs_h[:, None] < H) & (offs_h[None, :] < H)
+        if PRE_ST:
+            tl.store(dpre_st_ptr + offs_st, acc_pre_st, mask=mask_st)
+        if POST_ST:
+            tl.store(dpost_st_ptr + offs_st, acc_post_st, mask=mask_st)
 
 
 @triton.jit
@@ -645,21 +655,33 @@ class _Blocks:
     chunk: int        # head-dim chunk of the dot operands (DC)
     num_warps: int
     num_stages: int
+    split_dkdv: bool = False   # dV and dK in two launches (one [H, BS, d] accumulator each)
+    maxnreg: Optional[int] = None   # ptxas register cap per thread (None: 64K / threads, max 255)
+
+    @property
+    def launch_options(self) -> dict:
+        return {} if self.maxnreg is None else {"maxnreg": self.maxnreg}
 
 
 def _pick_blocks(h_pad: int, d: int, elem_bytes: int) -> _Blocks:
     """Tile sizes for H_PAD heads, head dim d and operands of elem_bytes bytes.
 
     Registers bound everything: a program holds several [H_PAD, BT, BS] float32 tiles (logits,
-    probabilities, their gradients, compose temporaries) plus the [H_PAD, BT, d] accumulators, so the
+    probabilities, their gradients, compose temporaries) plus [H_PAD, BT, d] accumulators, so the
     (t, s) tile is the tl.dot minimum 16x16 (32x16 for one head, where a 16x16 tile would keep only
-    2 of the 4 warps' MMAs busy), and the warps grow with the heads, to 16 warps at 16 and more heads
-    (8 tile elements per thread, 128 registers). ptxas for sm_90 (Triton 3.6 and 3.9, bf16, R 2): no spills up to 8
-    heads; at 16 heads x d 64 about 0.1 KB (forward) to 1 KB (dK/dV) of spills per thread, more at
-    32 heads or d 128. Larger (t, s) tiles spill much more (64x32 for one head: 20 KB in dK/dV).
-    At 16 heads, 8 warps would issue about 30% fewer instructions per tile (more of each reduction
-    over heads stays inside a thread instead of crossing warps) but hold 255 registers, spill more
-    and leave 2 warps per scheduler: measure both on the GPU before changing it.
+    2 of the 4 warps' MMAs busy), and the warps grow with the heads, one head per warp up to 16
+    warps: 8 elements per thread per tile, the least a 3-D tl.dot layout gives (its warps split the
+    head axis; more warps than heads replicate work and spilled far more when tried). dK and dV run
+    as two launches (split_dkdv: one [H_PAD, BS, d] accumulator each, the dV launch recomputes the
+    logits): the combined kernel spilled at nearly every shape. Measured with ptxas 12.8 (Triton
+    3.7.1) for sm_90, bf16, R 2, causal, by `python -m dcpoc.kernels.registers`:
+        16 heads x d 64, 16 warps, chunk 16: every launch at the 128-register cap of 16 warps,
+            spills forward 100 B, delta 16, dV 96, dK 368, dQ 388 (combined dK/dV: 988);
+        8 heads x d 128, 8 warps, chunk 32: no spills, 234 to 255 registers (combined dK/dV: 492 B).
+    The target, at most 128 registers and no spills (two 8-warp blocks per SM), is not reached:
+    capping 8 warps at 128 (maxnreg) spills like 16 warps do. At 16 heads, 8 warps issue fewer
+    instructions per tile (more of each reduction over heads stays inside a thread) and spill less
+    (dV none, dK 336, dQ 364) but hold 255 registers and half the warps: measure both on the GPU.
     The head dim is contracted in chunks of DC, so that a 3-D tl.dot operand, which Triton stages
     whole in shared memory, stays at H_PAD x 16 x DC x elem_bytes <= 8 KiB: without chunks 32 heads x
     d 64 needs over 227 KiB of shared memory; with them every kernel needs 16 to 32 KiB. One stage:
@@ -668,11 +690,11 @@ def _pick_blocks(h_pad: int, d: int, elem_bytes: int) -> _Blocks:
     """
     d_pad = max(16, triton.next_power_of_2(d))
     if _interpreting():
-        return _Blocks(16, 16, min(32, d_pad), 4, 1)
+        return _Blocks(16, 16, min(32, d_pad), 4, 1, split_dkdv=True)
     block_t = 32 if h_pad == 1 else 16
     num_warps = min(16, max(4, h_pad))
     chunk = min(d_pad, max(16, 512 // (h_pad * elem_bytes)))
-    return _Blocks(block_t, 16, chunk, num_warps, 1)
+    return _Blocks(block_t, 16, chunk, num_warps, 1, split_dkdv=True)
 
 
 @dataclass
@@ -777,7 +799,7 @@ def _launch_forward(q: Tensor, k: Tensor, v: Tensor, pre: Optional[_Composition]
         T, window, q.shape[-1] ** -0.5,
         *q.stride(), *k.stride(), *v.stride(), *o.stride(), *lse.stride()[:2], *w_strides,
         CAUSAL=causal, BLOCK_T=blocks.block_t, BLOCK_S=blocks.block_s,
-        num_warps=blocks.num_warps, num_stages=blocks.num_stages, **meta)
+        num_warps=blocks.num_warps, num_stages=blocks.num_stages, **blocks.launch_options, **meta)
     return o, lse
 
 
@@ -803,7 +825,8 @@ def _launch_backward(q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor, do
             T, window, scale,
             *q.stride(), *k.stride(), *v.stride(), *do.stride(), *lse.stride()[:2], *w_strides,
             CAUSAL=causal, BLOCK_T=blocks.block_t, BLOCK_S=blocks.block_s,
-            num_warps=blocks.num_warps, num_stages=blocks.num_stages, **meta)
+            num_warps=blocks.num_warps, num_stages=blocks.num_stages, **blocks.launch_options,
+            **meta)
     assert delta.stride() == lse.stride()
 
     grads = {}
@@ -820,14 +843,18 @@ def _launch_backward(q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor, do
     dq, dk, dv = poisoned(*q.shape, dtype=q.dtype), poisoned(*k.shape, dtype=k.dtype), \
         poisoned(*v.shape, dtype=v.dtype)
     launch = dict(CAUSAL=causal, BLOCK_T=blocks.block_t, BLOCK_S=blocks.block_s,
-                  num_warps=blocks.num_warps, num_stages=blocks.num_stages, **meta, **nw_pad)
+                  num_warps=blocks.num_warps, num_stages=blocks.num_stages, **blocks.launch_options,
+                  **meta, **nw_pad)
     n_sblocks = triton.cdiv(T, blocks.block_s)
-    _dcmha_bwd_dkdv_kernel[(n_sblocks, B)](
-        q, k, v, do, lse, delta, dk, dv, *pointers,
-        grads["pre"][1], grads["post"][1], grads["pre"][2], grads["post"][2],
-        T, window, scale,
-        *q.stride(), *k.stride(), *v.stride(), *do.stride(), *dk.stride(), *dv.stride(),
-        *lse.stride()[:2], *w_strides, n_sblocks * H * H, H * H, **launch)
+    # one launch for dK and dV, or (split_dkdv) a dV launch then a dK launch: same values, bit for bit
+    for do_dk, do_dv in ([(False, True), (True, False)] if blocks.split_dkdv else [(True, True)]):
+        _dcmha_bwd_dkdv_kernel[(n_sblocks, B)](
+            q, k, v, do, lse, delta, dk, dv, *pointers,
+            grads["pre"][1], grads["post"][1], grads["pre"][2], grads["post"][2],
+            T, window, scale,
+            *q.stride(), *k.stride(), *v.stride(), *do.stride(), *dk.stride(), *dv.stride(),
+            *lse.stride()[:2], *w_strides, n_sblocks * H * H, H * H, DO_DK=do_dk, DO_DV=do_dv,
+            **launch)
     _dcmha_bwd_dq_kernel[(triton.cdiv(T, blocks.block_t), B)](
         q, k, v, do, lse, delta, dq, *pointers, grads["pre"][0], grads["post"][0],
         T, window, scale,

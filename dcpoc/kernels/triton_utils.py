@@ -27,6 +27,7 @@ class CompiledLaunch:
     shared_bytes: int
     registers: int           # per thread, from ptxas -v (-1 if not reported)
     spill_bytes: int         # spill stores per thread, from ptxas -v (-1 if not reported)
+    flags: dict              # the launch's bool constexprs (which variant of the kernel this is)
 
 
 _TYPES = {torch.float32: "*fp32", torch.bfloat16: "*bf16", torch.float16: "*fp16", torch.int32: "*i32",
@@ -38,7 +39,9 @@ def _compile_one(kernel, args: tuple, kwargs: dict, target) -> CompiledLaunch:
     tensors as 16-byte-aligned pointers, ints equal to 1 as constants, ints divisible by 16 hinted."""
     num_warps = kwargs.pop("num_warps", 4)
     num_stages = kwargs.pop("num_stages", 3)
+    maxnreg = kwargs.pop("maxnreg", None)
     constants, signature, attrs = dict(kwargs), {}, {}
+    flags = {name: value for name, value in kwargs.items() if isinstance(value, bool)}
     for i, (name, arg) in enumerate(zip(kernel.arg_names, args)):
         if isinstance(arg, torch.Tensor):
             signature[name] = _TYPES[arg.dtype]
@@ -60,7 +63,8 @@ def _compile_one(kernel, args: tuple, kwargs: dict, target) -> CompiledLaunch:
     signature = {name: signature[name] for name in kernel.arg_names}
     src = triton.compiler.ASTSource(fn=kernel, signature=signature, constexprs=constants, attrs=attrs)
     backend = triton.compiler.make_backend(target)
-    options = backend.parse_options({"num_warps": num_warps, "num_stages": num_stages})
+    options = backend.parse_options({"num_warps": num_warps, "num_stages": num_stages,
+                                     **({} if maxnreg is None else {"maxnreg": maxnreg})})
     log = io.StringIO()
     with contextlib.redirect_stdout(log):      # ptxas -v output, printed by Triton on request
         compiled = triton.compile(src, target=target, options=options.__dict__)
@@ -68,7 +72,7 @@ def _compile_one(kernel, args: tuple, kwargs: dict, target) -> CompiledLaunch:
     spills = re.findall(r"(\d+) bytes spill stores", log.getvalue())
     return CompiledLaunch(kernel.fn.__name__ if hasattr(kernel, "fn") else kernel.__name__, num_warps,
                           compiled.metadata.shared, int(registers[-1]) if registers else -1,
-                          int(spills[-1]) if spills else -1)
+                          int(spills[-1]) if spills else -1, flags)
 
 
 class _Recorder:
@@ -91,8 +95,11 @@ def compile_launches(module, kernel_names: list[str], launch: Callable[[], None]
     target = GPUTarget("cuda", arch, warp_size)
     compiled: list[CompiledLaunch] = []
     saved = {name: getattr(module, name) for name in kernel_names}
-    old_log = os.environ.get("TRITON_DUMP_PTXAS_LOG")
-    os.environ["TRITON_DUMP_PTXAS_LOG"] = "1"
+    # ptxas prints its -v report only when it runs: a kernel found in Triton's cache would report
+    # nothing (-1), so every launch is compiled afresh
+    knobs = {"TRITON_DUMP_PTXAS_LOG": "1", "TRITON_ALWAYS_COMPILE": "1"}
+    old = {key: os.environ.get(key) for key in knobs}
+    os.environ.update(knobs)
     try:
         for name, kernel in saved.items():
             setattr(module, name, _Recorder(kernel, target, compiled))
@@ -100,8 +107,9 @@ def compile_launches(module, kernel_names: list[str], launch: Callable[[], None]
     finally:
         for name, kernel in saved.items():
             setattr(module, name, kernel)
-        if old_log is None:
-            os.environ.pop("TRITON_DUMP_PTXAS_LOG", None)
-        else:
-            os.environ["TRITON_DUMP_PTXAS_LOG"] = old_log
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     return compiled

@@ -12,9 +12,14 @@ import pandas as pd
 from .. import costs
 from ..config import ARCH_LABELS
 from ..decision import StudyDecision, run_summary
-from ..ui.i18n import hours, money, num, t
+from ..decision.compare import attention_paths
+from ..ui.i18n import money, num, t
+from .context import (gap_lines, gap_table, paper_lines, paper_notes, paper_table, projection_rows,
+                      speed_lines)
+from .evidence import attribution_table, evidence_lines, recommendation_lines
 from .text import (answers, comparison_table, cost_quality_text, fit_text, inference_text,
-                   lr_sweep_table, meeting_phrases, next_steps, say, verdict_line)
+                   lr_sweep_table, meeting_phrases, next_steps, recorded_text, say, validation_text,
+                   verdict_line)
 
 
 @dataclass(frozen=True)
@@ -89,23 +94,39 @@ def build(sd: StudyDecision, lang: str) -> list[Block]:
     """The summary of sd in lang: the Title, then the sections in reading order."""
     d = sd.decision
     bullets = lambda lines, small=False: Bullets(tuple(("", s) for s in lines), small)  # noqa: E731
+    recorded = recorded_text(sd.recorded, lang)
     return [Title(sd.study, verdict_line(d, lang), sd.question, sd.created),
+            *([Paragraph(recorded)] if recorded else []),
             *_key_numbers(sd, lang),
             Heading(t("dec.reasons", lang)), bullets(say(r, lang) for r in d.reasons + d.needed + d.flips),
+            *_evidence(sd, lang),
             Heading(t("rep.cost_quality", lang)), Paragraph(cost_quality_text(d, lang)),
             Paragraph(inference_text(sd.inference, lang)),
             *_projection(sd, lang),
+            *_paper(sd, lang),
+            *_gap(sd, lang),
             Heading(t("rep.chart", lang)), _tradeoff_chart(sd, lang),
             Heading(t("dec.lr", lang)), _lr_chart(sd, lang),
             Heading(t("dec.risks", lang)), bullets((say(r, lang) for r in d.risks), small=True),
             Heading(t("rep.next_step", lang)), bullets(next_steps(d, lang, sd.next)),
             Heading(t("rep.phrases", lang)), bullets(meeting_phrases(sd, lang)),
-            Heading(t("rep.repro", lang)), Facts(footer(sd), small=True)]
+            Heading(t("rep.repro", lang)), Facts(footer(sd), small=True),
+            Paragraph(validation_text(sd.val_tokens, lang), small=True)]
 
 
 def headings(blocks: list[Block]) -> list[str]:
     """The section headings in order (what every format must carry)."""
     return [b.text for b in blocks if isinstance(b, Heading)]
+
+
+def _evidence(sd: StudyDecision, lang: str) -> list[Block]:
+    """Where the gain comes from (the attribution table) and how sure we are; the recommendations
+    that hold whatever the verdict, in bold, first."""
+    d = sd.decision
+    recs = tuple((t("dec.recommend", lang), line) for line in recommendation_lines(d, lang))
+    table = attribution_table(d, lang)
+    return [Heading(t("dec.evidence", lang)), Bullets(recs + tuple(("", s) for s in evidence_lines(d, lang))),
+            *([Table(table)] if len(table) else [])]
 
 
 def _key_numbers(sd: StudyDecision, lang: str) -> list[Block]:
@@ -122,23 +143,42 @@ def _key_numbers(sd: StudyDecision, lang: str) -> list[Block]:
 def _projection(sd: StudyDecision, lang: str) -> list[Block]:
     """The target scale stated, then each architecture's GPU-hours and $ there and what DCFormer
     saves for equal quality (the Decision page's projection at load_decision's target)."""
-    target, proj = sd.target, sd.projection
+    target = sd.target
+    proj = sd.projection or (sd.projection_span[0] if sd.projection_span else None)
     price = proj.price_per_hour if proj is not None else target.price_per_hour \
         if target.price_per_hour is not None else costs.price_per_hour(target.gpu_kind, sd.prices)
     facts = Facts(((t("dec.target_params", lang), num(target.params / 1e6, ",.6g")),
                    (t("dec.target_tokens", lang), num(target.tokens / 1e9, ",.6g")),
                    (t("dec.gpu", lang), target.gpu_kind), (t("dec.price", lang), num(price, ",.2f"))))
     out: list[Block] = [Heading(t("dec.projection", lang)), facts]
-    if proj is None:
+    rows = projection_rows(sd, lang)
+    if not rows:
         return out + [Paragraph(t("dec.proj.none", lang))]
-    rows = [("dec.proj.tf", proj.tf_gpu_hours, proj.tf_cost_usd),
-            ("dec.proj.dc_same", proj.dc_gpu_hours_same_tokens, proj.dc_cost_same_tokens_usd),
-            ("dec.proj.dc_equal", proj.dc_gpu_hours_equal_quality, proj.dc_cost_equal_quality_usd),
-            ("dec.proj.saved", None, proj.saved_usd)]
     return out + [Table(pd.DataFrame({
-        t("dec.projection", lang): [t(key, lang) for key, _, _ in rows],
-        t("dec.proj.hours", lang): [hours(h) for _, h, _ in rows],
-        t("dec.proj.cost", lang): [money(usd) for _, _, usd in rows]}))]
+        t("dec.projection", lang): [label for label, _, _ in rows],
+        t("dec.proj.hours", lang): [h for _, h, _ in rows],
+        t("dec.proj.cost", lang): [usd for _, _, usd in rows]})),
+        *(Paragraph(line, small=True) for line in speed_lines(sd, lang))]
+
+
+def _paper(sd: StudyDecision, lang: str) -> list[Block]:
+    """The paper's published figures beside the study's, the finding per claim and the scale gap."""
+    if sd.paper is None:
+        return []
+    return [Heading(t("paper.title", lang)), *(Paragraph(line) for line in paper_lines(sd.paper, lang)),
+            Table(paper_table(sd.paper, lang)),
+            Bullets(tuple(("", note) for note in paper_notes(sd.paper, lang)), small=True)]
+
+
+def _gap(sd: StudyDecision, lang: str) -> list[Block]:
+    """DCFormer minus the baseline over training per size: the sentences, the chart and its table."""
+    from ..ui.charts import gap_curves
+    lines = [Paragraph(line) for line in gap_lines(sd.gap, lang)]
+    if sd.gap is None or sd.gap.empty:
+        return [Heading(t("gap.title", lang)), *lines]
+    spec = gap_curves(sd.gap, lang).properties(width=480, height=240).to_json()
+    return [Heading(t("gap.title", lang)), *lines,
+            Chart(spec, gap_table(sd.gap, lang), with_table=True, empty=t("gap.none", lang))]
 
 
 def _tradeoff_chart(sd: StudyDecision, lang: str) -> Chart:
@@ -179,4 +219,5 @@ def footer(sd: StudyDecision) -> tuple[tuple[str, str], ...]:
     return (("runs", ids), ("commit", col("git_commit")),
             ("versions", ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))),
             ("corpus", col("corpus_fingerprint")), ("seeds", col("seed")),
-            ("devices", col("device")), ("date", sd.created))
+            ("devices", col("device")), ("DCFormer attention path", attention_paths(runs)),
+            ("date", sd.created))

@@ -58,6 +58,11 @@ def comparison_table(decision: Decision, lang: str) -> pd.DataFrame:
                                          for _, r in rows.iterrows()],
         t("dec.table.ppl_diff", lang): [interval_text(row_interval(r, "ppl"), "+.3f", lang)
                                         for _, r in rows.iterrows()],
+        t("dec.table.spread", lang): [f"{r['loss_sd']:.4f}" if pd.notna(r.get("loss_sd")) else "—"
+                                      for _, r in rows.iterrows()],
+        # a 2-seed t interval has one degree of freedom: marked wherever the table is shown
+        t("dec.table.flag", lang): [t("dec.unreliable", lang) if r.get("unreliable") in (True,) else ""
+                                    for _, r in rows.iterrows()],
     })
 
 
@@ -185,3 +190,22 @@ def meeting_phrases(sd: StudyDecision, lang: str) -> list[str]:
                                                      wall=duration(e["wall_s"], lang),
                                                      cost=money(e["cost_usd"])))
     return phrases
+
+
+def validation_text(counts: tuple[tuple[int, int], ...], lang: str) -> str:
+    """How many validation tokens scored every run (StudyDecision.val_tokens), as a sentence."""
+    if not counts:
+        return t("rep.val.unknown", lang)
+    if len(counts) > 1:
+        return t("rep.val.mixed", lang).format(tokens=", ".join(f"{n:,}" for n, _ in counts))
+    tokens, split = counts[0]
+    key = "rep.val.whole" if tokens == split else "rep.val.sample"
+    return t(key, lang).format(tokens=f"{tokens:,}", split=f"{split:,}")
+
+
+def recorded_text(recorded: dict | None, lang: str) -> str:
+    """The label of an imported study's results ('' for results measured in this database)."""
+    if not recorded:
+        return ""
+    return t("rep.recorded", lang).format(date=recorded.get("date", "?"),
+                                          machine=recorded.get("machine", "?"))

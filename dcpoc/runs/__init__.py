@@ -2,7 +2,9 @@
 reads and writes (store.py, rows.py), schema upgrades (migrate.py, migrations/), run
 states (status.py), artifact paths (paths.py), what a person does to runs (lifecycle.py), a study's
 stages in the queue (stages.py), the worker and its registry (worker.py, registry.py), the processes
-they start (processes.py), and training one run into the store (execute.py, sink.py).
+they start (processes.py), training one run into the store (execute.py, sink.py), and the SLURM
+executor (executors.py: submit, cancel, resume and reconcile by job; slurm.py: the scheduler's
+commands).
 
 Importing this folder imports nothing: decision/ reads runs.status without the database engine,
 and the dashboard stays torch-free; the names below load on first use."""

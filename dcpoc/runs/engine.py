@@ -22,6 +22,11 @@ from sqlalchemy.pool import NullPool
 from .paths import home_dir
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+# SQLite files whose header this process has read. Read once only: closing any descriptor of the
+# file drops every POSIX lock this process holds on it, including the shared lock of an open WAL
+# connection; another process (a training job) then takes itself for the last reader, checkpoints
+# and deletes the -wal / -shm files, and this process reads stale or "malformed" pages.
+_HEADER_CHECKED: set[Path] = set()
 
 
 class StoreError(RuntimeError):
@@ -132,7 +137,7 @@ def _check_sqlite_file(url: URL, shown_url: str) -> Path | None:
     where = f"cannot open database {shown_url}"
     if path.is_dir():
         raise StoreError(f"{where}: {path} is a directory; set DCPOC_DB to a file path")
-    if path.exists():
+    if path.exists() and path.resolve() not in _HEADER_CHECKED:
         try:
             with open(path, "rb") as f:
                 head = f.read(len(_SQLITE_MAGIC))
@@ -145,6 +150,7 @@ def _check_sqlite_file(url: URL, shown_url: str) -> Path | None:
         if not os.access(path, os.W_OK):
             raise StoreError(f"{where}: file {path} is not writable; "
                              "fix its permissions or set DCPOC_DB to a writable location")
+    _HEADER_CHECKED.add(path.resolve())   # checked, or to be created by SQLite in this process
     parent = path.parent
     if not parent.is_dir():
         try:

@@ -12,16 +12,23 @@ from .registry import ensure_worker
 from .status import RESTARTABLE, Status
 from .store import Store
 
+SUBMITTING = "SUBMITTING"   # job_state of a SLURM run whose sbatch is under way: no reconciler
+SUBMIT_GRACE_S = 60.0       # submits it too, unless that state is older than this (its submitter died)
+
 
 class RunError(ValueError):
     """A run cannot be started or resumed as asked; str() is one line."""
 
 
 def create_run(store: Store, run: RunConfig, *, corpus_fingerprint: str = "",
-               study: str | None = None, status: str = Status.QUEUED) -> str:
+               study: str | None = None, status: str = Status.QUEUED,
+               executor: str = "local") -> str:
     """Write the run row and runs/<id>/config.json; returns the run id. The commit and library
-    versions are recorded by the process that trains it (possibly on another machine)."""
-    run_id = store.create_run(**run_row(run, corpus_fingerprint), study=study, status=status)
+    versions are recorded by the process that trains it (possibly on another machine). A 'slurm'
+    run is never claimed by a local worker (executors.submit_run gives it a job)."""
+    submitting = {"job_state": SUBMITTING, "job_checked_at": now_utc()} if executor == "slurm" else {}
+    run_id = store.create_run(**run_row(run, corpus_fingerprint), study=study, status=status,
+                              executor=executor, **submitting)
     write_run_files(store, run_id, run)
     return run_id
 
@@ -52,6 +59,10 @@ def existing_run(store: Store, run_id: str) -> dict:
 def cancel_run(store: Store, run_id: str) -> str:
     """A queued run is cancelled at once; a running one gets the cancel flag (the loop stops
     within seconds; its worker kills it processes.CANCEL_GRACE_S after). Returns the status now."""
+    row = existing_run(store, run_id)
+    if row["executor"] == "slurm":   # the job too: pending, or its SIGTERM stops the run at once
+        from .executors import cancel_job
+        cancel_job(store, row)
     if store.transition_run(run_id, (Status.QUEUED,), status=Status.CANCELLED,
                             finished_at=now_utc()):
         return Status.CANCELLED
@@ -68,8 +79,12 @@ def retry_run(store: Store, run_id: str, *, start_worker: bool = True) -> str:
         raise RunError(f"run {run_id} is {row['status']}; only a failed or cancelled run can be "
                        "retried")
     new_id = create_run(store, RunConfig.from_dict(row["config"]),
-                        corpus_fingerprint=row["corpus_fingerprint"], study=row["study"])
-    if start_worker:
+                        corpus_fingerprint=row["corpus_fingerprint"], study=row["study"],
+                        executor=row["executor"] or "local")
+    if row["executor"] == "slurm":
+        from .executors import run_options, submit_run
+        submit_run(store, existing_run(store, new_id), run_options(store, row))
+    elif start_worker:
         ensure_worker(store)
     return new_id
 
@@ -86,12 +101,17 @@ def resume_run(store: Store, run_id: str, *, start_worker: bool = True) -> None:
         raise RunError(f"run {run_id} is {row['status']}; only a failed or cancelled run can be "
                        "resumed")
     path = row["checkpoint_path"]
-    if not path or (row["host"] == socket.gethostname() and not Path(path).exists()):
+    slurm = row["executor"] == "slurm"   # its checkpoint is on storage every node shares
+    if not path or ((slurm or row["host"] == socket.gethostname()) and not Path(path).exists()):
         raise RunError(f"run {run_id} has no checkpoint to resume from (it stopped before its "
                        "first one); retry it instead")
     if not store.transition_run(run_id, RESTARTABLE, status=Status.QUEUED,
                                 resume_requested=True, cancel_requested=False, error=None,
-                                finished_at=None, worker_id=None, pid=None):
+                                finished_at=None, worker_id=None, pid=None,
+                                **({"job_id": None, "job_state": SUBMITTING} if slurm else {})):
         raise RunError(f"run {run_id} changed state meanwhile; look at it again")
-    if start_worker:
+    if slurm:
+        from .executors import resubmit   # a new job, which trains with --resume
+        resubmit(store, run_id)
+    elif start_worker:
         ensure_worker(store)

@@ -4,11 +4,15 @@ when it ends."""
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from .. import costs
 from .paths import now_utc
 from .status import Status
 from .store import Store, StoreError
+
+if TYPE_CHECKING:
+    from .selfchecks import StoreCache
 
 
 class StoreSink:
@@ -41,7 +45,14 @@ class StoreSink:
         self.store.update_run(self.run_id, status=Status.RUNNING, n_params=info["n_params"],
                               flops_per_token=info["flops_per_token"], device=info["device"],
                               corpus_fingerprint=info["corpus_fingerprint"], step=info["start_step"],
-                              total_steps=info["total_steps"], heartbeat_at=now_utc())
+                              total_steps=info["total_steps"], heartbeat_at=now_utc(),
+                              attn_path=info.get("attn_path"), attn_reason=info.get("attn_reason"))
+
+    @property
+    def selfcheck_cache(self) -> "StoreCache":
+        """The stored Triton self-checks (kernels/selfcheck.py reuses them; see selfchecks.py)."""
+        from .selfchecks import StoreCache   # imported here: selfchecks imports execute, then us
+        return StoreCache(self.store)
 
     def on_metrics(self, rows: list[dict]) -> None:
         self.store.log_metrics(self.run_id, rows)

@@ -1,13 +1,16 @@
 """A study's stages in the queue: launch_study queues the first stage; with a learning-rate sweep at
 the smallest size, workers queue the larger sizes (each architecture at its best swept rate) once
-the sweep has finished, exactly once however many workers look."""
+the sweep has finished, exactly once however many workers look. With confirmation seeds, once every
+earlier run has finished, workers queue the confirmation stage the same way: fresh seeds at each
+variant's chosen rate at every size (decision/confirmation.py says why)."""
 from __future__ import annotations
 
 import dataclasses
 
 from ..config import ConfigError
 from ..decision.tuning import best_lrs, run_lr
-from ..studies.spec import StudySpec, carry_lr, ladder, plan_stages, validate_name
+from ..studies.spec import (StudySpec, carry_lr, ladder, lane, plan_confirmation, plan_stages,
+                            validate_name)
 from .lifecycle import create_run, run_row, write_run_files
 from .paths import say
 from .registry import start_workers
@@ -23,14 +26,23 @@ def launch_study(store: Store, spec: StudySpec, *, start_worker: bool = True) ->
     plan = plan_stages(spec)
     corpus = load_corpus(spec.corpus)
     name = validate_name(spec.name)
-    config = {**dataclasses.asdict(spec), "later_stage": "waiting" if plan.later else "none"}
-    if plan.later and store.get_study(name) is not None:
-        raise ConfigError(f"study '{name}' exists; a sweep at the smallest size queues its larger "
-                          "sizes later and needs a study of its own: choose a new name")
+    if spec.executor != "local":   # the scheduler and the cluster are checked before any write
+        from .executors import check_cluster, slurm_options
+        check_cluster(store, slurm_options(store, spec))
+    config = {**dataclasses.asdict(spec), "later_stage": "waiting" if plan.later else "none",
+              "confirm_stage": "waiting" if plan.confirm else "none"}
+    if (plan.later or plan.confirm) and store.get_study(name) is not None:
+        raise ConfigError(f"study '{name}' exists; a study whose later stages are queued by the "
+                          "workers (a sweep at the smallest size queues its larger sizes, a "
+                          "confirmation stage its fresh seeds) needs a study of its own: choose a "
+                          "new name")
     store.ensure_study(name, spec.question, config=config)
-    ids = [create_run(store, run, corpus_fingerprint=corpus.fingerprint, study=name)
-           for run in plan.first]
-    if start_worker:
+    ids = [create_run(store, run, corpus_fingerprint=corpus.fingerprint, study=name,
+                      executor=spec.executor) for run in plan.first]
+    if spec.executor == "slurm":
+        from .executors import submit_queued
+        submit_queued(store, ids)
+    if start_worker:   # for SLURM: the worker loop reconciles the jobs (and queues later stages)
         start_workers(store, spec.workers)
     return ids
 
@@ -51,22 +63,67 @@ def study_stage(store: Store, name: str) -> dict:
     spec = StudySpec(**{k: v for k, v in config.items() if k in StudySpec.__dataclass_fields__})
     smallest = ladder(spec.presets)[0]
     runs = store.list_runs(study=name)
-    sweep = runs[runs["preset"].eq(smallest)] if not runs.empty else runs
+    sweep = _by_lane(spec, runs[runs["preset"].eq(smallest)] if not runs.empty else runs)
     if sweep["status"].isin(ACTIVE).any():
         done = int(sweep["status"].isin(DONE).sum())
         return {"state": "sweeping", "spec": spec, "done": done, "total": len(sweep)}
     finished = sweep[sweep["status"].eq(Status.SUCCEEDED) | sweep["diverged"].eq(True)]
     have = {(a, lr, int(seed)) for a, lr, seed in
             zip(finished["arch"], finished["config"].map(run_lr), finished["seed"])}
-    missing = [f"{r.model.arch} lr {r.train.lr:g} seed {r.train.seed}"
+    missing = [f"{lane(spec, r)} lr {r.train.lr:g} seed {r.train.seed}"
                for r in plan_stages(spec).first
-               if (r.model.arch, r.train.lr, r.train.seed) not in have]
+               if (lane(spec, r), r.train.lr, r.train.seed) not in have]
     from ..decision import counted_runs   # here: decision imports runs.status, so not at the top
     best = best_lrs(counted_runs(sweep), smallest)
-    missing += [f"{a}: no run finished" for a in spec.archs if a not in best and not missing]
+    lanes = sorted({lane(spec, r) for r in plan_stages(spec).first})
+    missing += [f"{a}: no run finished" for a in lanes if a not in best and not missing]
     if missing:
         return {"state": "blocked", "spec": spec, "missing": missing}
     fingerprints = sweep["corpus_fingerprint"].dropna()
+    return {"state": "ready", "spec": spec, "best": best,
+            "fingerprint": str(fingerprints.iloc[0]) if len(fingerprints) else ""}
+
+
+def _by_lane(spec: StudySpec, runs):
+    """runs with arch replaced by what a rate is chosen for (studies.spec.lane): a ladder study's
+    two Transformer++ variants choose their rates apart."""
+    if not spec.variants or runs.empty:
+        return runs
+    return runs.assign(arch=runs["variant"])
+
+
+def _spec(config: dict) -> StudySpec:
+    return StudySpec(**{k: v for k, v in config.items() if k in StudySpec.__dataclass_fields__})
+
+
+def confirm_stage(store: Store, name: str) -> dict:
+    """Where a study's confirmation stage stands: "none" (it has none), "waiting" (earlier runs
+    queued or running, or the larger sizes not queued yet), "blocked" (a size and variant without
+    a finished run: missing lists them), "ready" (best: "PRESET LANE" -> chosen rate), "queued"."""
+    config = (store.get_study(name) or {}).get("config") or {}
+    state = config.get("confirm_stage", "none")
+    if state == "queued":
+        return {"state": "queued", "best": config.get("confirmed_lr", {})}
+    if state != "waiting":
+        return {"state": "none"}
+    spec = _spec(config)
+    runs = store.list_runs(study=name)
+    earlier = runs[~runs["seed"].isin(spec.confirm_seeds)] if len(runs) else runs
+    if config.get("later_stage") == "waiting" or earlier["status"].isin(ACTIVE).any():
+        return {"state": "waiting", "spec": spec}
+    from ..decision import counted_runs   # here: decision imports runs.status, so not at the top
+    counted = counted_runs(_by_lane(spec, earlier), best_lr=False)
+    best, missing = {}, []
+    for preset in ladder(spec.presets):
+        found = best_lrs(counted, preset)
+        for one in sorted({lane(spec, r) for r in plan_stages(spec).first}):
+            if one in found:
+                best[f"{preset} {one}"] = found[one]
+            else:
+                missing.append(f"{preset} {one}: no run finished")
+    if missing:
+        return {"state": "blocked", "spec": spec, "missing": missing}
+    fingerprints = earlier["corpus_fingerprint"].dropna()
     return {"state": "ready", "spec": spec, "best": best,
             "fingerprint": str(fingerprints.iloc[0]) if len(fingerprints) else ""}
 
@@ -92,17 +149,34 @@ def advance_stages(store: Store) -> tuple[list[str], bool]:
             if stage["state"] != "ready":
                 continue
             runs = carry_lr(plan_stages(stage["spec"]).later, stage["best"])
-            rows = [run_row(run, stage["fingerprint"]) for run in runs]
-            ids = store.advance_study(name, "later_stage", "waiting",
-                                      {"later_stage": "queued", "carried_lr": stage["best"]}, rows)
-            for run_id, run in zip(ids or [], runs):
-                write_run_files(store, run_id, run)
-            new_ids += ids or []
+            new_ids += _queue_stage(store, name, "later_stage", "carried_lr", stage, runs)
         except (ConfigError, StoreError, ValueError, KeyError) as e:
             say(f"study {name}: the larger sizes cannot be queued yet ({e})")
+    for name in _waiting_studies(store, "confirm_stage"):
+        try:
+            stage = confirm_stage(store, name)
+            waiting = waiting or stage["state"] in ("waiting", "ready")
+            if stage["state"] == "ready":
+                new_ids += _queue_stage(store, name, "confirm_stage", "confirmed_lr", stage,
+                                        plan_confirmation(stage["spec"], stage["best"]))
+        except (ConfigError, StoreError, ValueError, KeyError) as e:
+            say(f"study {name}: the confirmation stage cannot be queued yet ({e})")
     return new_ids, waiting
 
 
-def _waiting_studies(store: Store) -> list[str]:
+def _queue_stage(store: Store, name: str, key: str, rates_key: str, stage: dict,
+                 runs: list) -> list[str]:
+    """Flip the study's stage key from waiting to queued and insert its runs, in one transaction
+    (nothing when another worker did it first); a SLURM study's runs are submitted by the
+    reconciler."""
+    executor = stage["spec"].executor
+    rows = [{**run_row(run, stage["fingerprint"]), "executor": executor} for run in runs]
+    ids = store.advance_study(name, key, "waiting", {key: "queued", rates_key: stage["best"]}, rows)
+    for run_id, run in zip(ids or [], runs):
+        write_run_files(store, run_id, run)
+    return ids or []
+
+
+def _waiting_studies(store: Store, key: str = "later_stage") -> list[str]:
     return [row.name for row in store.list_studies().itertuples()
-            if isinstance(row.config, dict) and row.config.get("later_stage") == "waiting"]
+            if isinstance(row.config, dict) and row.config.get(key) == "waiting"]

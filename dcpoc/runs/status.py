@@ -20,9 +20,10 @@ STATUSES: tuple[str, ...] = tuple(s.value for s in Status)   # display and count
 
 # Who moves a run where: a worker claims a queued run; training ends it; a person cancels queued or
 # running work; retry re-queues and resume re-starts a failed or cancelled run; a run whose process
-# died after a cancel (torchrun stopping its other ranks) is recorded as failed.
+# died after a cancel (torchrun stopping its other ranks) is recorded as failed; a SLURM run whose
+# job ended before the training took it (a lost node, a failed start) is failed while queued.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.QUEUED: frozenset({Status.RUNNING, Status.CANCELLED}),
+    Status.QUEUED: frozenset({Status.RUNNING, Status.CANCELLED, Status.FAILED}),
     Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED}),
     Status.SUCCEEDED: frozenset(),
     Status.FAILED: frozenset({Status.QUEUED, Status.RUNNING}),

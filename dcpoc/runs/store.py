@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
+from ..config import config_variant
 from .engine import Database, StoreError, UnknownRunError, default_url
 from .migrate import check_on_open
 from .rows import (METRIC_FIELDS, RUN_DTYPES, RUN_FIELDS, WORKER_FIELDS, as_utc, metric_rows,
@@ -201,7 +202,10 @@ class Store:
         query = query.order_by(Run.created_at.desc(), Run.id.desc())
         with self._read() as session:
             rows = [run_dict(run, name) for run, name in session.execute(query)]
-        return pd.DataFrame(rows, columns=RUN_FIELDS).astype(RUN_DTYPES)
+        frame = pd.DataFrame(rows, columns=RUN_FIELDS).astype(RUN_DTYPES)
+        # derived, not stored: arch + QK-norm (old runs without qk_norm in their config had it on)
+        return frame.assign(variant=[config_variant(a, c) for a, c in zip(frame["arch"],
+                                                                          frame["config"])])
 
     def heartbeat(self, run_id: str, step: int | None = None) -> None:
         values: dict[str, Any] = {"heartbeat_at": _utcnow()}
@@ -239,7 +243,11 @@ class Store:
         Two claimers never get the same run: the UPDATE matches only a row that is still queued.
         On SQLite the IMMEDIATE transaction serialises claimers; on PostgreSQL FOR UPDATE SKIP
         LOCKED lets a second claimer pass over the row the first is taking."""
-        claimable = (Run.status == _QUEUED, _resumable_on(host))
+        # A worker never takes a SLURM run; its own batch job does, by id, on whichever node its
+        # job landed (DCPOC_HOME is shared storage there).
+        claimable = ((Run.status == _QUEUED, Run.executor != "slurm", _resumable_on(host))
+                     if run_id is None else
+                     (Run.status == _QUEUED, or_(Run.executor == "slurm", _resumable_on(host))))
         query = select(Run.id).where(*claimable)
         if run_id is not None:
             query = query.where(Run.id == run_id)
@@ -399,3 +407,14 @@ class Store:
                                    .order_by(Benchmark.created_at.desc(), Benchmark.id.desc())).all()
             return [{"id": r.id, "kind": r.kind, "created_at": as_utc(r.created_at),
                      "machine": r.machine, "result": json.loads(r.result_json)} for r in rows]
+
+    def passed_selfchecks(self) -> list[dict]:
+        """Triton self-checks that passed, newest first: dicts (gpu_name, triton_ms, torch_ms,
+        n_heads, head_dim, created_at); the decision reads them as supporting speed evidence."""
+        from .schema import SelfCheck
+        with self._read() as session:
+            rows = session.scalars(select(SelfCheck).where(SelfCheck.passed.is_(True))
+                                   .order_by(SelfCheck.created_at.desc(), SelfCheck.id.desc())).all()
+            return [{"gpu_name": r.gpu_name, "triton_ms": r.triton_ms, "torch_ms": r.torch_ms,
+                     "n_heads": r.n_heads, "head_dim": r.head_dim, "created_at": as_utc(r.created_at)}
+                    for r in rows]

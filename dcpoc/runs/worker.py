@@ -18,6 +18,7 @@ from .processes import (CANCEL_GRACE_S, child_env, kill_tree, pid_alive, sigterm
                         start_detached, stop, train_command)
 from .registry import (WORKER_STALE_S, WorkerInfo, forget_dead_workers, register,
                        still_registered)
+from .executors import PeriodicReconcile
 from .stages import advance_stages
 from .status import Status
 from .store import Store, StoreError, UnknownRunError
@@ -38,6 +39,8 @@ def reap_lost_runs(store: Store, stale_after_s: float = LOST_AFTER_S) -> list[st
     for run in store.stale_runs(cutoff):
         if run["host"] == here and run["pid"] and pid_alive(int(run["pid"])):
             continue
+        if run["executor"] == "slurm" and run["job_id"]:
+            continue   # its job's state settles it (executors.reconcile)
         last = run["heartbeat_at"] or run["started_at"] or run["created_at"]
         error = (f"lost: no heartbeat since {last:%Y-%m-%d %H:%M:%S} UTC (host {run['host']}, "
                  f"pid {run['pid']}); resume it from its last checkpoint")
@@ -70,13 +73,16 @@ def run_worker(store: Store, *, forever: bool = False, poll_s: float = 1.0,
         return 0
     say(f"worker {worker.id} (pid {os.getpid()}) serves device {device} on {worker.host}")
     processed = 0
+    slurm_reconciler = PeriodicReconcile()
     try:
         with sigterm_as_interrupt():
             while still_registered(store, worker):
                 reap_lost_runs(store, lost_after_s)
+                slurm_busy = slurm_reconciler.due(store)
                 # waiting is judged as the stages are read, before the claim: another worker may
                 # finish the sweep between them, and its later stage must not be missed
                 _, waiting = advance_stages(store)
+                waiting = waiting or slurm_busy
                 run = store.claim_run(worker.id, worker.host)
                 if run is not None:
                     _supervise(store, worker, run)

@@ -4,7 +4,12 @@ rate decision/tuning.py's, pricing a plan estimates.py's.
 
 A learning-rate sweep is either run at every size ("each") or at the smallest size only
 ("smallest"): then the larger sizes are a second stage, queued once the sweep has finished, with
-each architecture's best rate carried over (``carry_lr``)."""
+each architecture's best rate carried over (``carry_lr``).
+
+A study runs variants (config.VARIANTS: the ablation ladder) when it names them; an older spec names
+architectures instead, each with QK-norm on. With confirm_seeds, a confirmation stage follows the
+sweep: those fresh seeds at each variant's chosen rate, at every size (``plan_confirmation``), so
+that the comparison that decides is not made on the runs that chose the rates."""
 from __future__ import annotations
 
 import math
@@ -12,7 +17,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from ..config import ARCHS, PRESETS, ConfigError, RunConfig, make_config
+from ..config import (ARCHS, PRESETS, VARIANTS, ConfigError, RunConfig, config_variant, make_config,
+                      variant_config)
 from ..counts import count_parameters
 
 MAX_NAME_LENGTH = 80
@@ -39,18 +45,24 @@ class StudySpec:
     lr_grid: list[float] = field(default_factory=list)   # the rates swept ([] = around the default)
     evals_per_run: int = 0            # evaluations per run (0 = the preset's eval_every)
     workers: int = 1                  # CPU worker slots a launch starts (one-thread runs in parallel)
+    variants: list[str] = field(default_factory=list)      # [] = archs, each with QK-norm on
+    confirm_seeds: list[int] = field(default_factory=list)  # fresh seeds of the confirmation stage
+    executor: str = "local"           # local (dcpoc workers) or slurm (one batch job per run)
+    slurm: dict = field(default_factory=dict)   # SLURM options over the settings' defaults
 
 
 @dataclass
 class StudyPlan:
     """first: the runs queued at launch; later: the larger sizes that wait for the sweep at the
-    smallest size (empty unless sweep == "smallest"), planned with a provisional learning rate."""
+    smallest size (empty unless sweep == "smallest"); confirm: the confirmation stage (empty
+    without confirm_seeds); later and confirm planned with a provisional learning rate."""
     first: list[RunConfig]
     later: list[RunConfig]
+    confirm: list[RunConfig] = field(default_factory=list)
 
     @property
     def runs(self) -> list[RunConfig]:
-        return self.first + self.later
+        return self.first + self.later + self.confirm
 
 
 def validate_name(name: str) -> str:
@@ -109,14 +121,46 @@ def ladder(presets: list[str]) -> list[str]:
     return sorted(set(presets), key=lambda p: order.index(p) if p in order else len(order))
 
 
+def study_variants(spec: StudySpec) -> list[str]:
+    """The variants a study runs, in ladder order: its variants, or (a spec from before the
+    ladder) its architectures with QK-norm on."""
+    names = spec.variants or [config_variant(a, {}) for a in spec.archs]
+    return sorted(set(names), key=lambda v: VARIANTS.index(v) if v in VARIANTS else len(VARIANTS))
+
+
+def lane(spec: StudySpec, run: RunConfig) -> str:
+    """What a learning rate is chosen for: the run's variant in a study that names variants, its
+    arch in an older one (their carried rates are keyed by arch)."""
+    if spec.variants:
+        return config_variant(run.model.arch, {"model": {"qk_norm": run.model.qk_norm}})
+    return run.model.arch
+
+
+def _check_variants(spec: StudySpec) -> None:
+    if spec.variants:
+        if any(v not in VARIANTS for v in spec.variants) or len(set(spec.variants)) != len(spec.variants):
+            raise ConfigError(f"variants must be distinct names among {', '.join(VARIANTS)}")
+        if any(o.split("=", 1)[0].strip() in ("qk_norm", "model.qk_norm") for o in spec.overrides):
+            raise ConfigError("the variants set qk_norm: remove --set qk_norm, or name archs instead")
+    elif not spec.archs or any(a not in ARCHS for a in spec.archs):
+        raise ConfigError(f"architectures must be a non-empty subset of {', '.join(ARCHS)}")
+    fresh = spec.confirm_seeds
+    if fresh:
+        if len(set(fresh)) != len(fresh) or min(fresh) < 0 or set(fresh) & set(spec.seeds):
+            raise ConfigError("confirmation seeds must be distinct integers >= 0 that the sweep "
+                              "does not use (fresh seeds), e.g. 101, 102, 103")
+        if spec.sweep == "none":
+            raise ConfigError("a confirmation stage re-checks the rates a sweep chose: set the "
+                              "sweep to smallest or each, or drop the confirmation seeds")
+
+
 def _check_spec(spec: StudySpec) -> None:
     validate_name(spec.name)
     if not spec.presets:
         raise ConfigError("choose at least one preset")
-    if not spec.archs or any(a not in ARCHS for a in spec.archs):
-        raise ConfigError(f"architectures must be a non-empty subset of {', '.join(ARCHS)}")
     if not spec.seeds or len(set(spec.seeds)) != len(spec.seeds):
         raise ConfigError("seeds must be a non-empty list of distinct integers")
+    _check_variants(spec)
     if sum(x is not None for x in (spec.steps, spec.tokens, spec.tokens_per_param)) > 1:
         raise ConfigError("give one of steps, a token budget or tokens per parameter, not several")
     if spec.tokens is not None and spec.tokens < 1:
@@ -149,11 +193,14 @@ def _check_spec(spec: StudySpec) -> None:
 def _runs_at(spec: StudySpec, preset: str, lrs: list[float | None]) -> list[RunConfig]:
     runs = []
     tokens = tokens_budget(spec, preset)
-    for seed in spec.seeds:            # seed-major: both architectures of a seed finish early
+    lanes = [variant_config(v) if spec.variants else (v, []) for v in
+             (study_variants(spec) if spec.variants else spec.archs)]
+    for seed in spec.seeds:            # seed-major: every variant of a seed finishes early
         for lr in lrs:
-            for arch in spec.archs:
-                run = make_config(arch, preset, spec.overrides, steps=spec.steps, seed=seed,
-                                  corpus=spec.corpus, device=spec.device, nproc=spec.nproc)
+            for arch, switch in lanes:
+                run = make_config(arch, preset, switch + spec.overrides, steps=spec.steps,
+                                  seed=seed, corpus=spec.corpus, device=spec.device,
+                                  nproc=spec.nproc)
                 if tokens is not None:
                     run.train.steps = steps_for_tokens(run, tokens)
                 if lr is not None:
@@ -175,12 +222,25 @@ def plan_stages(spec: StudySpec) -> StudyPlan:
     what waits for the sweep; raises ConfigError naming the first problem."""
     _check_spec(spec)
     sizes = ladder(spec.presets)
+    confirm = plan_confirmation(spec, {}) if spec.confirm_seeds else []
     if spec.sweep == "none":
-        return StudyPlan([r for p in sizes for r in _runs_at(spec, p, [None])], [])
+        return StudyPlan([r for p in sizes for r in _runs_at(spec, p, [None])], [], confirm)
     if spec.sweep == "each":
-        return StudyPlan([r for p in sizes for r in _runs_at(spec, p, sweep_grid(spec, p))], [])
+        return StudyPlan([r for p in sizes for r in _runs_at(spec, p, sweep_grid(spec, p))], [],
+                         confirm)
     first = _runs_at(spec, sizes[0], sweep_grid(spec, sizes[0]))
-    return StudyPlan(first, [r for p in sizes[1:] for r in _runs_at(spec, p, [None])])
+    return StudyPlan(first, [r for p in sizes[1:] for r in _runs_at(spec, p, [None])], confirm)
+
+
+def plan_confirmation(spec: StudySpec, best: dict[str, float]) -> list[RunConfig]:
+    """The confirmation stage: every size, every variant, the fresh confirm_seeds, each at the
+    rate chosen for it at that size (best: "PRESET LANE" -> rate, see lane; a missing key keeps
+    the preset's rate: the provisional plan)."""
+    fresh = StudySpec(**{**spec.__dict__, "seeds": list(spec.confirm_seeds), "confirm_seeds": []})
+    runs = [r for p in ladder(spec.presets) for r in _runs_at(fresh, p, [None])]
+    for run in runs:
+        run.train.lr = best.get(f"{run.preset} {lane(spec, run)}", run.train.lr)
+    return runs
 
 
 def plan_study(spec: StudySpec) -> list[RunConfig]:
@@ -189,10 +249,11 @@ def plan_study(spec: StudySpec) -> list[RunConfig]:
 
 
 def carry_lr(runs: list[RunConfig], best: dict[str, float]) -> list[RunConfig]:
-    """The later stage's runs with each architecture's best swept rate; KeyError for an
-    architecture without one (its sweep has no finished run)."""
+    """The later stage's runs with each lane's best swept rate (best keyed by variant, or by arch
+    for an older study); KeyError for one without (its sweep has no finished run)."""
     for run in runs:
-        run.train.lr = best[run.model.arch]
+        variant = config_variant(run.model.arch, {"model": {"qk_norm": run.model.qk_norm}})
+        run.train.lr = best[variant if variant in best else run.model.arch]
     return runs
 
 
@@ -202,7 +263,7 @@ def ladder_problems(spec: StudySpec) -> list[tuple[str, dict]]:
     budget at every size (tokens must grow with size), one architecture only."""
     sizes = ladder(spec.presets)
     problems: list[tuple[str, dict]] = []
-    if set(spec.archs) != set(ARCHS):
+    if {variant_config(v)[0] for v in study_variants(spec)} != set(ARCHS):
         problems.append(("ladder.one_arch", {}))
     if len(sizes) < MIN_LADDER_SIZES:
         problems.append(("ladder.few_sizes", {"n": len(sizes), "need": MIN_LADDER_SIZES}))
@@ -220,7 +281,7 @@ def _tokens_keep_up(spec: StudySpec, sizes: list[str]) -> bool:
     half the tokens per parameter of the smallest (fixed steps along a ladder of one batch shape
     would leave the largest model several times under-trained)."""
     one = StudySpec(**{**spec.__dict__, "seeds": spec.seeds[:1], "archs": ["transformer"],
-                       "sweep": "none", "lr_grid": []})
+                       "variants": [], "sweep": "none", "lr_grid": [], "confirm_seeds": []})
     try:
         per_param = [r.train.steps * r.train.batch_size * r.model.seq_len
                      / count_parameters(r.model)["non_embedding"]
@@ -231,23 +292,29 @@ def _tokens_keep_up(spec: StudySpec, sizes: list[str]) -> bool:
 
 
 # ----------------------------------------------------------------------------- reference studies
-REFERENCE_QUESTION = ("Does DCFormer reach a lower loss than Transformer++ for the same compute, "
-                      "each at its own best learning rate?")
+REFERENCE_QUESTION = ("Does DCMHA reach a lower loss than the best cheap baseline (Transformer++ with "
+                      "QK-norm) for the same compute, each at its own best learning rate, and how "
+                      "much of DCFormer's gain is QK-norm alone?")
 REFERENCE_STUDIES: dict[str, StudySpec] = {
-    # Every size swept (1e-3 and 3e-3): a rate found on the smallest rung's short run does not
-    # carry to the larger, longer runs (our first reference run picked the grid's top rate there).
-    # 24 one-thread runs: about 50 min with its two CPU worker slots on a 2-core CPU, about 100
-    # min with one.
+    # The ablation ladder (Transformer++ as the paper defines it, + QK-norm, DCFormer) at three
+    # sizes. Every size swept (1e-3 and 3e-3) on one seed: a rate found on the smallest rung's
+    # short run does not carry to the larger, longer runs. Then the confirmation stage: three fresh
+    # seeds per variant at its chosen rate decide (no winner's curse). Traded to fit two hours on
+    # a 2-core CPU: the sweep has one seed (a noisier choice of rate, which the fresh seeds then
+    # judge without bias) and two rates. 45 one-thread runs (18 sweep + 27 confirmation): about
+    # 90 min with its two CPU worker slots by the FLOP estimate.
     "reference-cpu": StudySpec(name="reference-cpu", question=REFERENCE_QUESTION, corpus="pydoc",
-                               presets=["cpu-xs", "cpu-s", "cpu-demo"], seeds=[1, 2],
+                               presets=["cpu-xs", "cpu-s", "cpu-demo"], seeds=[1],
                                tokens_per_param=5.0, sweep="each", lr_grid=[1e-3, 3e-3],
-                               evals_per_run=10, device="cpu", overrides=["threads=1"], workers=2),
-    # About 31 min on one H100 by the FLOP estimate (35% MFU); models this small rarely reach
-    # that, so budget about one GPU-hour (H100 / H200).
+                               evals_per_run=10, device="cpu", overrides=["threads=1"], workers=2,
+                               variants=list(VARIANTS), confirm_seeds=[101, 102, 103]),
+    # The same design on a GPU: 45 runs, about an hour on one H100 by the FLOP estimate (35% MFU);
+    # models this small rarely reach that, so budget about two GPU-hours (H100 / H200).
     "reference-gpu": StudySpec(name="reference-gpu", question=REFERENCE_QUESTION, corpus="stdlib",
-                               presets=["gpu-xs", "gpu-s", "gpu-small"], seeds=[1, 2],
+                               presets=["gpu-xs", "gpu-s", "gpu-small"], seeds=[1],
                                tokens_per_param=10.0, sweep="each", lr_grid=[1e-3, 3e-3],
-                               evals_per_run=10, device="cuda"),
+                               evals_per_run=10, device="cuda", variants=list(VARIANTS),
+                               confirm_seeds=[101, 102, 103]),
 }
 
 
@@ -259,4 +326,5 @@ def reference_study(name: str) -> StudySpec:
     spec = REFERENCE_STUDIES[name]
     return StudySpec(**{**spec.__dict__, "presets": list(spec.presets), "seeds": list(spec.seeds),
                         "archs": list(spec.archs), "lr_grid": list(spec.lr_grid),
-                        "overrides": list(spec.overrides)})
+                        "overrides": list(spec.overrides), "variants": list(spec.variants),
+                        "confirm_seeds": list(spec.confirm_seeds)})

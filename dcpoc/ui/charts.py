@@ -199,3 +199,25 @@ def lr_curves(table: pd.DataFrame, lang: str) -> alt.Chart:
                                                                   range=list(ARCH_COLORS.values()))),
                            alt.value("white")))
     return (lines + points).properties(width=WIDTH, height=280)
+
+
+def gap_curves(gaps: pd.DataFrame, lang: str) -> alt.Chart:
+    """DCFormer minus the baseline's validation loss against training tokens, one line per model
+    size (mean over seeds) with a band from the lowest to the highest seed, and a rule at 0 (below
+    it DCFormer leads). ``gaps``: decision.gap.gap_over_training rows."""
+    data = gaps[["preset", "params", "step", "tokens", "n_seeds", "gap", "gap_low", "gap_high"]]
+    order = list(dict.fromkeys(data.sort_values("params", kind="stable")["preset"]))
+    x = alt.X("tokens:Q", title=t("chart.axis.tokens", lang), axis=alt.Axis(format=AXIS_FORMATS["tokens"]))
+    color = alt.Color("preset:N", title=t("chart.axis.preset", lang), sort=order)
+    base = alt.Chart(data)
+    band = base.mark_area(opacity=0.2).encode(x=x, y=alt.Y("gap_low:Q", title=t("chart.axis.gap", lang)),
+                                              y2="gap_high:Q", color=color)
+    line = base.mark_line(point=True).encode(
+        x=x, y=alt.Y("gap:Q", title=t("chart.axis.gap", lang)), color=color,
+        tooltip=[alt.Tooltip("preset:N", title=t("chart.axis.preset", lang)),
+                 alt.Tooltip("step:Q", title=t("chart.axis.step", lang), format=",d"),
+                 alt.Tooltip("tokens:Q", title=t("chart.axis.tokens", lang), format=",.4g"),
+                 alt.Tooltip("gap:Q", title=t("chart.axis.gap", lang), format="+.4f"),
+                 alt.Tooltip("n_seeds:Q", title=t("chart.axis.seeds", lang))])
+    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="gray", strokeDash=[4, 3]).encode(y="y:Q")
+    return (band + line + zero).properties(title=t("chart.gap", lang), width=WIDTH, height=280)

@@ -99,6 +99,8 @@ STRINGS: dict[str, dict[str, str]] = {
                      "ja": "倍率 × Transformer++ に対する DCFormer の学習速度比。1 を超えれば同じ品質を"
                            "より安く得られます。"},
     "dec.speed": {"en": "Speed ratio", "ja": "速度比"},
+    "dec.speed_path": {"en": "Measured with DCFormer on the {path} attention path ({device}).",
+                       "ja": "DCFormer は {path} のアテンション実装で計測しました（{device}）。"},
     "dec.fit": {"en": "Fit: {kind} over {n} Transformer++ runs",
                 "ja": "当てはめ: Transformer++ の {n} 実行に対する{kind}"},
     "dec.fit.power": {"en": "power law with irreducible term (L = E + A·C^-α)",
@@ -144,6 +146,38 @@ STRINGS: dict[str, dict[str, str]] = {
     "rep.no_chart": {"en": "No finished run to chart yet.",
                      "ja": "グラフにできる完了済みの実行はまだありません。"},
     "rep.repro": {"en": "Reproducibility", "ja": "再現のための情報"},
+    "rep.val.whole": {"en": "Validation: every run is scored on the same {tokens} tokens, the whole "
+                            "validation split in non-overlapping windows.",
+                      "ja": "検証: すべての実行を同じ {tokens} トークン（検証用分割全体を重ならない窓に"
+                            "区切ったもの）で評価しています。"},
+    "rep.val.sample": {"en": "Validation: every run is scored on the same fixed sample of {tokens} "
+                             "tokens (of {split} in the validation split).",
+                       "ja": "検証: すべての実行を同じ固定サンプル {tokens} トークン（検証用分割の "
+                             "{split} トークンのうち）で評価しています。"},
+    "rep.val.mixed": {"en": "Validation: the runs were scored on different numbers of validation "
+                            "tokens ({tokens}); compare their losses with care.",
+                      "ja": "検証: 実行ごとに評価したトークン数が異なります（{tokens}）。損失の比較には"
+                            "注意してください。"},
+    "rep.val.unknown": {"en": "Validation: the number of validation tokens was not recorded for these "
+                              "runs (trained by an earlier dcpoc).",
+                        "ja": "検証: これらの実行では検証トークン数が記録されていません（以前の dcpoc "
+                              "で学習しました）。"},
+    "rep.recorded": {"en": "Recorded results, imported: measured on {date} on {machine}, not in "
+                           "this database.",
+                     "ja": "記録済みの結果をインポートしたものです: {date} に {machine} で測定しました"
+                           "（このデータベースで測定したものではありません）。"},
+    "home.import_offer": {"en": "Want a real verdict now? dcpoc ships the recorded results of the "
+                                "reference study: import them and every page works at once.",
+                          "ja": "今すぐ実際の判定を見たいですか？ dcpoc には参照スタディの記録済み"
+                                "結果が同梱されています。インポートするとすべてのページがすぐに使えます。"},
+    "home.import_button": {"en": "Import the recorded reference study ({study}, {n} runs, {date}, "
+                                 "{machine})",
+                           "ja": "記録済みの参照スタディをインポートします（{study}、{n} 実行、{date}、"
+                                 "{machine}）"},
+    "home.import_done": {"en": "Imported study {study}: {n} runs of recorded results.",
+                         "ja": "スタディ {study} をインポートしました: 記録済みの結果 {n} 実行です。"},
+    "home.import_failed": {"en": "The import failed, nothing was changed",
+                           "ja": "インポートに失敗しました。何も変更していません"},
     "rep.font_missing": {"en": "No Japanese font for the PDF: install Debian's fonts-ipaexfont-gothic "
                                "(apt-get install fonts-ipaexfont-gothic) or set DCPOC_PDF_FONT to a "
                                ".ttf file.",
@@ -184,6 +218,92 @@ STRINGS: dict[str, dict[str, str]] = {
                           "(95% interval {diff_low:+.4f} to {diff_high:+.4f}).",
                     "ja": "{preset} で同一トークン数のとき、DCFormer の検証損失の差は {diff:+.4f}"
                           "（95% 区間 {diff_low:+.4f}〜{diff_high:+.4f}）です。"},
+    # -- where the gain comes from, how sure (decision/evidence.py, report/evidence.py) -------------
+    "ev.baseline": {"en": "The verdict compares {treat} with {base}, the best cheap baseline this study ran.",
+                    "ja": "判定は {treat} を、このスタディで実行した最良の低コストなベースラインである "
+                          "{base} と比較しています。"},
+    "ev.attribution": {"en": "Where the gain comes from at {preset} (val loss difference in nats/byte with "
+                             "its 95% interval; speed = tokens/s ratio): QK-norm alone {qk_norm} at "
+                             "{qk_norm_speed}; DCMHA on top of it {dcmha} at {dcmha_speed}; together "
+                             "{total} at {total_speed}.",
+                       "ja": "{preset} での効果の内訳（検証損失の差 nats/byte と 95% 区間、速度はトークン/秒"
+                             "の比）: QK-norm のみで {qk_norm}（速度 {qk_norm_speed}）、その上に DCMHA を"
+                             "加えて {dcmha}（速度 {dcmha_speed}）、合計 {total}（速度 {total_speed}）です。"},
+    "ev.pooled": {"en": "Pooled over {sizes} sizes ({n} seed pairs): {diff} nats/byte. Assumption: the "
+                        "per-seed differences share one variance at every size (pooled sd {sd}, {df} "
+                        "degrees of freedom) and one mean; the sizes agree (no two differ at the 5% level).",
+                  "ja": "{sizes} 個のサイズをまとめた推定（シード対 {n} 組）は {diff} nats/byte です。前提: "
+                        "シードごとの差はどのサイズでも同じ分散（併合標準偏差 {sd}、自由度 {df}）と同じ平均を"
+                        "持ちます。サイズ同士の差は 5% 水準で有意ではありません。"},
+    "ev.pooled_apart": {"en": "Not pooled: {a} and {b} differ beyond chance (5% level; pooled sd {sd}, {df} "
+                              "degrees of freedom), so one mean for all {sizes} sizes would hide a trend. "
+                              "Read each size on its own (pooling would give {diff} from {n} pairs).",
+                        "ja": "まとめた推定は示しません: {a} と {b} の差は偶然の範囲を超えています（5% 水準、"
+                              "併合標準偏差 {sd}、自由度 {df}）。{sizes} 個のサイズに共通の平均を置くと傾向が"
+                              "隠れるため、サイズごとにお読みください（まとめると {n} 組で {diff} です）。"},
+    "ev.two_seeds": {"en": "Unreliable interval at {presets}: only 2 seeds, so the t interval has one degree "
+                           "of freedom and its width rests on a single spread (far too narrow or too wide "
+                           "by chance). Run a third seed.",
+                     "ja": "{presets} の区間は信頼できません: シードが 2 つしかなく、t 区間の自由度は 1 で、"
+                           "幅はたまたまのばらつき 1 つで決まります（偶然に狭すぎたり広すぎたりします）。"
+                           "3 つ目のシードを実行してください。"},
+    "ev.confirm.confirmed": {"en": "Confirmed: the comparison that decides uses fresh seeds ({seeds}) at each "
+                                   "variant's chosen learning rate, not the sweep runs that chose it (no "
+                                   "winner's curse).",
+                             "ja": "確認済み: 判定に用いる比較は、学習率を選んだ探索の実行ではなく、各バリアントの"
+                                   "選ばれた学習率で新しいシード（{seeds}）を用いた実行です（勝者の呪いはありません）。"},
+    "ev.confirm.partial": {"en": "Partly confirmed: at some sizes the comparison uses fresh seeds ({seeds}); at "
+                                 "the others it uses the sweep's own runs, whose estimates are optimistic.",
+                           "ja": "一部のみ確認済み: 一部のサイズでは新しいシード（{seeds}）で比較していますが、"
+                                 "残りのサイズでは探索自体の実行を用いており、その推定は楽観的です。"},
+    "ev.confirm.optimistic": {"en": "Optimistic: no confirmation stage. The learning rates were chosen on the "
+                                    "same runs that are compared, so the luck of the best-looking rate counts "
+                                    "as gain (winner's curse). Launch with confirmation seeds to remove it.",
+                              "ja": "楽観的な推定です: 確認ステージがありません。比較する実行そのもので学習率を"
+                                    "選んだため、最良に見えた学習率の運の良さが効果に含まれます（勝者の呪い）。"
+                                    "確認用シードを指定して実行すると取り除けます。"},
+    "ev.confirm.none": {"en": "No learning-rate sweep: no rate was chosen on the data, so there is nothing "
+                              "to confirm.",
+                        "ja": "学習率の探索はありません: データに基づいて選んだ学習率がないため、確認するものは"
+                              "ありません。"},
+    "reason.optimistic": {"en": "Optimistic: no confirmation stage (the learning rates were chosen on the "
+                                "compared runs).",
+                          "ja": "楽観的な推定です: 確認ステージがありません（比較した実行で学習率を選んでいます）。"},
+    "rec.qk_norm": {"en": "Whatever the verdict: add QK-norm to the {base} we run today. At {preset}, "
+                          "{with} is {diff:+.4f} nats/byte ({low:+.4f} to {high:+.4f}, {n} seeds) at "
+                          "{ratio:.2f}× the speed: almost free.",
+                    "ja": "判定に関わらず有効な提案: 現在の {base} に QK-norm を加えてください。{preset} で "
+                          "{with} は {diff:+.4f} nats/byte（{low:+.4f}〜{high:+.4f}、シード {n} 個）、"
+                          "速度は {ratio:.2f} 倍で、ほぼ無償です。"},
+    "rec.qk_norm_unclear": {"en": "QK-norm alone: at {preset}, {with} differs from {base} by {diff:+.4f} "
+                                  "nats/byte ({low:+.4f} to {high:+.4f}, {n} seeds) at {ratio:.2f}× the "
+                                  "speed; the interval includes zero, so its gain is not established yet.",
+                            "ja": "QK-norm のみの効果: {preset} で {with} と {base} の差は {diff:+.4f} "
+                                  "nats/byte（{low:+.4f}〜{high:+.4f}、シード {n} 個）、速度は {ratio:.2f} "
+                                  "倍です。区間が 0 を含むため、効果はまだ確認できていません。"},
+    "risk.no_qknorm_baseline": {"en": "The baseline is {base} without QK-norm: part of DCFormer's gain may be "
+                                      "QK-norm, which Transformer++ gets almost for free. Run the ablation "
+                                      "ladder (--ladder) to split it.",
+                                "ja": "ベースラインは QK-norm なしの {base} です: DCFormer の効果の一部は、"
+                                      "Transformer++ でもほぼ無償で得られる QK-norm によるものかもしれません。"
+                                      "アブレーションの段階（--ladder）を実行して分けてください。"},
+    "dec.evidence": {"en": "Where the gain comes from, and how sure we are", "ja": "効果の出どころと確からしさ"},
+    "dec.recommend": {"en": "Recommendations that do not depend on DCFormer",
+                      "ja": "DCFormer の採否に関わらない提案"},
+    "att.none": {"en": "No ablation ladder at any size: the gain cannot be split into its QK-norm and "
+                       "DCMHA parts.",
+                 "ja": "どのサイズにもアブレーションの段階がないため、効果を QK-norm と DCMHA の部分に"
+                       "分けられません。"},
+    "att.col.part": {"en": "Part", "ja": "内訳"},
+    "att.col.rungs": {"en": "Compared", "ja": "比較"},
+    "att.col.loss": {"en": "Val loss difference (95% interval)", "ja": "検証損失の差（95% 区間）"},
+    "att.col.speed": {"en": "Speed (tokens/s ratio)", "ja": "速度（トークン/秒の比）"},
+    "att.part.qk_norm": {"en": "QK-norm", "ja": "QK-norm"},
+    "att.part.dcmha": {"en": "DCMHA on top", "ja": "DCMHA の上乗せ"},
+    "att.part.total": {"en": "Total", "ja": "合計"},
+    "dec.table.spread": {"en": "Seed-to-seed sd", "ja": "シード間の標準偏差"},
+    "dec.table.flag": {"en": "Note", "ja": "注記"},
+    "dec.unreliable": {"en": "2 seeds: unreliable", "ja": "シード 2 つ: 信頼性が低い"},
     "reason.best_lr": {"en": "Each architecture is compared at its own best learning rate ({rates}): "
                              "{n} runs counted, {excluded} sweep runs at other rates left out of the "
                              "comparison.",
@@ -461,9 +581,61 @@ STRINGS: dict[str, dict[str, str]] = {
                         "ja": "カンマ区切りで入力します。空欄の場合は、各プリセットの既定値を中心とした "
                               "3 つの値（÷3.3、×1、×3）を使います。"},
     "launch.device": {"en": "Device", "ja": "デバイス"},
+    "launch.executor": {"en": "Executor", "ja": "実行環境"},
+    "launch.executor_help": {
+        "en": "Where the runs train: this machine's dcpoc workers, or a SLURM cluster (each run "
+              "is one batch job; the compute nodes must reach the database and DCPOC_HOME).",
+        "ja": "実行する場所を選びます。このマシンの dcpoc ワーカーか、SLURM クラスター (1 実行が 1 バッチ"
+              "ジョブになります。計算ノードからデータベースと DCPOC_HOME に届く必要があります) です。"},
+    "launch.executor.local": {"en": "This machine's workers", "ja": "このマシンのワーカー"},
+    "launch.executor.slurm": {"en": "SLURM cluster (sbatch)", "ja": "SLURM クラスター (sbatch)"},
+    "launch.slurm.partition": {"en": "Partition (empty: the cluster's default)",
+                               "ja": "パーティション (空欄ならクラスターの既定)"},
+    "launch.slurm.account": {"en": "Account (empty: your default)",
+                             "ja": "アカウント (空欄なら既定)"},
+    "launch.slurm.gpus_per_node": {"en": "GPUs per node", "ja": "ノードあたりの GPU 数"},
+    "launch.slurm.nodes": {"en": "Nodes per run", "ja": "1 実行あたりのノード数"},
+    "launch.slurm.time_limit": {"en": "Time limit per job", "ja": "ジョブあたりの制限時間"},
+    "launch.slurm.time_limit_help": {
+        "en": "SLURM syntax: minutes, HH:MM:SS or D-HH:MM:SS; empty: the partition's limit. A run "
+              "that hits it can be resumed from its checkpoint.",
+        "ja": "SLURM の書式 (分、HH:MM:SS、D-HH:MM:SS) で指定します。空欄ならパーティションの上限です。"
+              "上限に達した実行はチェックポイントから再開できます。"},
+    "launch.slurm.extra": {"en": "More #SBATCH options, one a line",
+                           "ja": "追加の #SBATCH オプション (1 行に 1 つ)"},
+    "launch.slurm.extra_help": {"en": "For example --qos=high or --constraint=a100.",
+                                "ja": "例: --qos=high や --constraint=a100 などです。"},
+    "launch.err.slurm": {"en": "SLURM options: {detail}", "ja": "SLURM の設定に問題があります: {detail}"},
     "launch.plan": {"en": "Runs of the study", "ja": "スタディの実行計画"},
     "launch.plan.stage1": {"en": "1: queued at launch", "ja": "1: 開始時に登録"},
     "launch.plan.stage2": {"en": "2: after the sweep", "ja": "2: スイープ完了後に登録"},
+    "launch.plan.stage3": {"en": "3: confirmation", "ja": "3: 確認ステージ"},
+    "launch.plan.confirm_note": {"en": "Stage 3, the confirmation, is queued automatically once every earlier "
+                                       "run has finished: fresh seeds at each variant's chosen rate. The "
+                                       "comparison that decides uses them.",
+                                 "ja": "ステージ 3（確認）は、それまでの実行がすべて終わると自動で登録されます: 各"
+                                       "バリアントの選ばれた学習率で新しいシードを学習します。判定に用いる比較は"
+                                       "これらを使います。"},
+    "launch.plan.chosen": {"en": "chosen rate", "ja": "選ばれた学習率"},
+    "launch.ladder": {"en": "Ablation ladder", "ja": "アブレーションの段階"},
+    "launch.ladder_help": {"en": "Run three variants instead of the architectures above: Transformer++ as the "
+                                 "paper defines it (no QK-norm), Transformer++ with QK-norm, and DCFormer "
+                                 "(DCMHA + QK-norm). The decision then splits DCFormer's gain into the QK-norm "
+                                 "part (almost free) and the DCMHA part on top of it.",
+                           "ja": "上のアーキテクチャの代わりに 3 つのバリアントを実行します: 論文の定義どおりの "
+                                 "Transformer++（QK-norm なし）、QK-norm 付き Transformer++、DCFormer（DCMHA + "
+                                 "QK-norm）。判定では DCFormer の効果を、ほぼ無償の QK-norm の部分と、その上に"
+                                 "加わる DCMHA の部分に分けます。"},
+    "launch.confirm_seeds": {"en": "Confirmation seeds", "ja": "確認用シード"},
+    "launch.confirm_seeds_help": {"en": "Fresh seeds trained after the sweep at each variant's chosen rate, "
+                                        "e.g. 101, 102, 103; the comparison that decides uses them (no "
+                                        "winner's curse). Empty: no confirmation stage, and the report "
+                                        "calls the estimate optimistic.",
+                                  "ja": "スイープの後、各バリアントの選ばれた学習率で学習する新しいシードです"
+                                        "（例: 101, 102, 103）。判定に用いる比較はこれらを使います（勝者の呪いを"
+                                        "避けます）。空欄: 確認ステージなし。レポートは推定を楽観的と明記します。"},
+    "launch.err.confirm_seeds": {"en": "Write distinct whole numbers that the sweep does not use, e.g. 101, 102, 103.",
+                                 "ja": "スイープで使わない、重複のない整数を書いてください（例: 101, 102, 103）。"},
     "launch.plan.best": {"en": "best of the sweep", "ja": "スイープの最良値"},
     "launch.plan.later_note": {"en": "Stage 2 is queued automatically once the sweep at {preset} has "
                                      "finished, each architecture at its own best rate. The estimate "
@@ -555,6 +727,13 @@ STRINGS: dict[str, dict[str, str]] = {
                                "without gaps.",
                          "ja": "最後に保存したステップから続けます。ステップ数と指標は途切れずに続きます。"},
     "runs.resume_done": {"en": "Queued to resume.", "ja": "再開を登録しました。"},
+    "col.job": {"en": "SLURM job", "ja": "SLURM ジョブ"},
+    "runs.slurm_job": {"en": "SLURM job {job}: {state}",
+                       "ja": "SLURM ジョブ {job}: {state}"},
+    "runs.slurm_cancel_help": {"en": "For a SLURM run this also cancels its batch job (scancel).",
+                               "ja": "SLURM の実行では、バッチジョブも取り消します (scancel)。"},
+    "runs.attn_path": {"en": "Trained on the {path} attention path: {reason}",
+                       "ja": "{path} のアテンション実装で学習しました。理由: {reason}"},
     "runs.tab.curves": {"en": "Loss curves", "ja": "損失曲線"},
     "runs.tab.log": {"en": "Log", "ja": "ログ"},
     "runs.tab.config": {"en": "Configuration", "ja": "設定内容"},
@@ -566,6 +745,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "runs.env.value": {"en": "Value", "ja": "値"},
     "env.git_commit": {"en": "Code commit", "ja": "コードのコミット"},
     "env.device": {"en": "Device", "ja": "デバイス"},
+    "env.attn_path": {"en": "Attention path (DCMHA)", "ja": "アテンションの実装 (DCMHA)"},
+    "env.attn_reason": {"en": "Why this path", "ja": "この実装を使った理由"},
     "env.host": {"en": "Host", "ja": "ホスト"},
     "env.pid": {"en": "Process id", "ja": "プロセス ID"},
     "env.created_at": {"en": "Created", "ja": "作成日時"},
@@ -733,6 +914,120 @@ STRINGS: dict[str, dict[str, str]] = {
     "compare.infer_col.cache": {"en": "Cache bytes per token", "ja": "トークンあたりキャッシュ (バイト)"},
     "compare.infer_ratio_help": {"en": "DCFormer divided by Transformer++.",
                                  "ja": "DCFormer を Transformer++ で割った値。"},
+
+    # ---- the paper beside the study, the gap over training, the target's speed ratio
+    "paper.title": {"en": "The paper beside our numbers", "ja": "論文の数値と本調査の比較"},
+    "paper.col.claim": {"en": "Published claim", "ja": "論文の主張"},
+    "paper.col.paper": {"en": "Paper", "ja": "論文"},
+    "paper.col.ours": {"en": "This study", "ja": "本調査"},
+    "paper.col.finding": {"en": "Finding", "ja": "判定"},
+    "paper.col.why": {"en": "Why", "ja": "理由"},
+    "paper.claim.multiplier": {"en": "Compute multiplier", "ja": "計算量倍率"},
+    "paper.claim.loss": {"en": "Loss, DCFormer minus Transformer++", "ja": "損失の差（DCFormer − Transformer++）"},
+    "paper.claim.throughput": {"en": "Training speed ratio", "ja": "学習速度比"},
+    "paper.val.multiplier": {"en": "{low:.1f}x to {high:.1f}x at 405M to 6.9B",
+                             "ja": "405M〜6.9B で {low:.1f} 倍〜{high:.1f} 倍"},
+    "paper.val.loss": {"en": "{dc:.2f} against {tf:.2f} ({diff:+.2f}) at 405M, 13.5K steps",
+                       "ja": "405M・13.5K ステップで {dc:.2f} 対 {tf:.2f}（{diff:+.2f}）"},
+    "paper.val.throughput": {"en": "about {low:.2f}x at 405M up to about {high:.2f}x at 13B-33B",
+                             "ja": "405M で約 {low:.2f} 倍、13B〜33B で約 {high:.2f} 倍"},
+    "paper.ours.speed": {"en": "{ratio} on {device}", "ja": "{device} で {ratio}"},
+    "paper.note.multiplier": {"en": "DCFormer matches Transformer++ trained with this much more compute.",
+                              "ja": "DCFormer は、この倍率だけ多くの計算量で学習した Transformer++ と同等の品質です。"},
+    "paper.note.loss": {"en": "The paper's training loss per token on its corpus; this study measures validation "
+                              "loss per byte on its own corpus, so only the sign compares.",
+                        "ja": "論文の値は論文のコーパスでのトークンあたり学習損失です。本調査は独自のコーパスでの"
+                              "バイトあたり検証損失を測るため、比較できるのは符号のみです。"},
+    "paper.note.throughput": {"en": "DCFormer's training tokens/s relative to the same model without DCMHA, "
+                                    "on TPUs without a fused kernel.",
+                              "ja": "DCMHA なしの同じモデルに対する DCFormer の学習トークン/秒の比で、"
+                                    "融合カーネルなしの TPU での値です。"},
+    "paper.finding.agrees": {"en": "agrees", "ja": "一致"},
+    "paper.finding.contradicts": {"en": "contradicts", "ja": "矛盾"},
+    "paper.finding.cannot": {"en": "cannot speak to it", "ja": "判断できません"},
+    "paper.overall.agrees": {"en": "Overall, this study agrees with the published claims it can speak to.",
+                             "ja": "全体として、本調査は判断できる範囲で論文の主張と一致しています。"},
+    "paper.overall.contradicts": {"en": "Overall, this study contradicts at least one published claim.",
+                                  "ja": "全体として、本調査は論文の主張の少なくとも 1 つと矛盾しています。"},
+    "paper.overall.cannot": {"en": "Overall, this study cannot speak to the published claims yet.",
+                             "ja": "全体として、本調査はまだ論文の主張について判断できません。"},
+    "paper.gap": {"en": "Scale gap: this study's largest size has {params} parameters and {tokens} training "
+                        "tokens; the paper's smallest has 405M and 7.1B ({gap_p} the parameters, {gap_t} the tokens).",
+                  "ja": "規模の差：本調査の最大サイズはパラメータ {params}・学習トークン {tokens} で、論文の最小"
+                        "サイズは 405M・7.1B です（論文はパラメータが {gap_p}、トークンが {gap_t} の規模です）。"},
+    "paper.why.none": {"en": "Not measured by this study yet.", "ja": "本調査ではまだ測定していません。"},
+    "paper.why.scale": {"en": "This study's largest size is {gap:,.0f}x smaller than the paper's smallest "
+                              "(the limit is {limit:,.0f}x).",
+                        "ja": "本調査の最大サイズは論文の最小サイズより {gap:,.0f} 倍小さく、上限の {limit:,.0f} 倍を"
+                              "超えています。"},
+    "paper.why.wide": {"en": "The interval is missing or spans more than a factor of {limit:.0f}.",
+                       "ja": "区間がないか、{limit:.0f} 倍を超える幅があります。"},
+    "paper.why.straddles": {"en": "The interval is missing or includes zero.",
+                            "ja": "区間がないか、0 を含んでいます。"},
+    "paper.why.m_below": {"en": "The whole interval lies below the paper's {low:.1f}x.",
+                          "ja": "区間全体が論文の {low:.1f} 倍を下回っています。"},
+    "paper.why.m_reaches": {"en": "The interval reaches the paper's {low:.1f}x to {high:.1f}x or more.",
+                            "ja": "区間が論文の {low:.1f} 倍〜{high:.1f} 倍、またはそれ以上に届いています。"},
+    "paper.why.loss_lower": {"en": "DCFormer's loss is lower beyond doubt, as in the paper.",
+                             "ja": "論文と同じく、DCFormer の損失が明確に低くなっています。"},
+    "paper.why.loss_higher": {"en": "DCFormer's loss is higher beyond doubt, unlike the paper.",
+                              "ja": "論文と異なり、DCFormer の損失が明確に高くなっています。"},
+    "paper.why.cpu": {"en": "Measured on a CPU (dcpoc's PyTorch path): it says nothing about GPUs or TPUs.",
+                      "ja": "CPU（dcpoc の PyTorch 実装）での測定のため、GPU や TPU については何も言えません。"},
+    "paper.why.speed_ok": {"en": "At or above the paper's {low:.2f}x to {high:.2f}x at this size.",
+                           "ja": "このサイズでの論文の {low:.2f} 倍〜{high:.2f} 倍と同等以上です。"},
+    "paper.why.speed_slow": {"en": "Slower than the paper's {low:.2f}x to {high:.2f}x at this size.",
+                             "ja": "このサイズでの論文の {low:.2f} 倍〜{high:.2f} 倍より遅くなっています。"},
+    "reason.speed_not_on_target": {
+        "en": "Speed not measured on {kind}: the net benefit above uses the speed ratio measured on {device} "
+              "({ratio:.2f}), which says nothing about {kind}. With the paper's ratios for the target size "
+              "(and ours measured on other GPUs) the net benefit on {kind} would be {net}.",
+        "ja": "{kind} での速度は未測定です。上記の正味の効果は {device} で測った速度比（{ratio:.2f}）を使っており、"
+              "{kind} については何も言えません。目標サイズでの論文の速度比（と他の GPU での本調査の測定値）を"
+              "使うと、{kind} での正味の効果は {net} になります。"},
+    "dec.speed.study": {"en": "Speed ratio on {kind}: {ratio:.2f}x, measured by this study's runs on {kind}.",
+                        "ja": "{kind} での速度比：{ratio:.2f} 倍（本調査の {kind} での実行による測定値）。"},
+    "dec.speed.bench": {"en": "Speed ratio on {kind}: {ratio:.2f}x, measured on {kind} ({detail}).",
+                        "ja": "{kind} での速度比：{ratio:.2f} 倍（{kind} での測定値、{detail}）。"},
+    "dec.speed.range": {"en": "Not measured on {kind}: costs are given for a speed ratio of {span} (the "
+                              "paper reports {paper} at this size on TPUs, unfused; the range also holds our "
+                              "ratios measured on other GPUs, if any). This study's {ratio} "
+                              "on {device} is not used: it times another code path on other hardware. Run "
+                              "`python -m dcpoc bench model` on {kind} to measure it.",
+                        "ja": "{kind} では未測定です。費用は速度比 {span} で示しています"
+                              "（論文ではこのサイズで {paper}、融合なしの TPU。"
+                              "他の GPU で測定した本調査の値も含みます）。本調査の {device} での {ratio} は、別の"
+                              "実装と別のハードウェアでの値のため使っていません。{kind} で "
+                              "`python -m dcpoc bench model` を実行すると測定できます。"},
+    "dec.speed.label": {"en": "not measured on {kind}", "ja": "{kind} では未測定"},
+    "dec.speed.kernel": {"en": "Triton self-check on {kind}: DCMHA attention ran {x:.1f}x as fast as the "
+                               "PyTorch path (attention only: supporting evidence, not a model speed ratio).",
+                         "ja": "{kind} での Triton セルフチェック：DCMHA アテンションは PyTorch 実装の {x:.1f} 倍の"
+                               "速さでした（アテンションのみの値で、モデル全体の速度比ではなく補足情報です）。"},
+    "gap.title": {"en": "The gap over training", "ja": "学習経過に沿った差"},
+    "gap.note": {"en": "DCFormer minus {baseline} validation loss at each evaluation, mean over seeds (band: "
+                       "lowest to highest seed). Negative favours DCFormer.",
+                 "ja": "各評価時点での DCFormer と {baseline} の検証損失の差で、シードの平均です（帯は最小〜最大"
+                       "のシード）。負の値は DCFormer が優位であることを示します。"},
+    "gap.none": {"en": "No validation curves paired by seed yet.",
+                 "ja": "シードで対応づけられた検証曲線がまだありません。"},
+    "gap.line": {"en": "{preset}: largest lead {lead:+.3f} after {lead_step:,} steps, {final:+.3f} at the end "
+                       "({final_step:,} steps): {pattern}.",
+                 "ja": "{preset}：最大のリードは {lead_step:,} ステップ時点の {lead:+.3f}、終了時点"
+                       "（{final_step:,} ステップ）では {final:+.3f} です。{pattern}。"},
+    "gap.line_behind": {"en": "{preset}: DCFormer never led; {final:+.3f} at the end ({final_step:,} steps).",
+                        "ja": "{preset}：DCFormer は一度もリードしておらず、終了時点（{final_step:,} ステップ）では "
+                              "{final:+.3f} です。"},
+    "gap.pattern.holds": {"en": "DCFormer keeps its lead", "ja": "DCFormer がリードを保っています"},
+    "gap.pattern.narrows": {"en": "DCFormer's lead narrows", "ja": "DCFormer のリードは縮まっています"},
+    "gap.pattern.caught": {"en": "DCFormer led early and was caught", "ja": "DCFormer は序盤にリードしましたが追いつかれました"},
+    "gap.pattern.behind": {"en": "DCFormer never led", "ja": "DCFormer は一度もリードしていません"},
+    "gap.col.params": {"en": "Parameters", "ja": "パラメータ数"},
+    "gap.col.lead": {"en": "Largest lead (step)", "ja": "最大のリード（ステップ）"},
+    "gap.col.final": {"en": "At the end (step)", "ja": "終了時点（ステップ）"},
+    "gap.col.pattern": {"en": "Course", "ja": "推移"},
+    "chart.gap": {"en": "DCFormer minus baseline over training", "ja": "学習経過に沿った DCFormer とベースラインの差"},
+    "chart.axis.gap": {"en": "Val loss difference (nats/byte)", "ja": "検証損失の差 (nats/byte)"},
 
     "unit.lt1s": {"en": "under 1 s", "ja": "1 秒未満"},
     "unit.s": {"en": "{n} s", "ja": "{n} 秒"},

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..config import ARCH_LABELS, ARCHS, DEVICES, ConfigError
+from ..config import ARCH_LABELS, ARCHS, DEVICES, VARIANT_LABELS, VARIANTS, ConfigError, config_variant
+from ..runs.slurm import SlurmError, SlurmOptions, parse_extra
 from ..security import BUILTIN_CORPORA, CorpusPathError, confine_corpus
 from ..studies import (MAX_NAME_LENGTH, REFERENCE_STUDIES, StudyPlan, StudySpec, default_lr_grid,
                        ladder, ladder_problems, parse_lr_grid, parse_seeds, plan_stages, plan_study,
@@ -24,6 +25,7 @@ BUDGET_KINDS = ("steps", "tokens", "tokens_per_param", "preset")
 # What a budget field shows before anyone types in it, by kind.
 BUDGET_DEFAULTS: dict[str, float] = {"steps": 100, "tokens": 1_000_000, "tokens_per_param": 20.0}
 START_BLANK = "blank"
+STAGE_KEYS = {1: "launch.plan.stage1", 2: "launch.plan.stage2", 3: "launch.plan.stage3"}
 
 # A problem with one form field: an i18n key and the values its text needs.
 Problem = tuple[str, dict]
@@ -47,17 +49,23 @@ class LaunchForm:
     overrides: list[str] = field(default_factory=list)
     evals_per_run: int = 0
     workers: int = 1
+    executor: str = "local"        # local | slurm
+    slurm: dict = field(default_factory=dict)   # SlurmOptions fields; extra as typed, one a line
+    ladder: bool = False           # the ablation ladder (config.VARIANTS) instead of archs
+    confirm_seeds: str = ""        # fresh seeds of the confirmation stage as typed; '' = none
 
 
 # ----------------------------------------------------------------------------- checks
-def _count_runs(form: LaunchForm, n_seeds: int, n_lrs: int) -> int:
-    per_size = len(form.archs) * n_seeds
+def _count_runs(form: LaunchForm, n_seeds: int, n_lrs: int, n_confirm: int = 0) -> int:
+    lanes = len(VARIANTS) if form.ladder else len(form.archs)
+    per_size = lanes * n_seeds
     n_sizes = len(set(form.presets))
+    confirm = lanes * n_confirm * n_sizes
     if form.sweep == "each":
-        return per_size * n_sizes * n_lrs
+        return per_size * n_sizes * n_lrs + confirm
     if form.sweep == "smallest":
-        return per_size * (n_lrs + n_sizes - 1)
-    return per_size * n_sizes
+        return per_size * (n_lrs + n_sizes - 1) + confirm
+    return per_size * n_sizes + confirm
 
 
 def _check_budget(form: LaunchForm) -> Problem | None:
@@ -99,7 +107,7 @@ def _check_grid(form: LaunchForm, offered_presets: list[str], problems: dict[str
         problems["presets"] = ("launch.err.no_preset", {})
     elif any(p not in offered_presets for p in form.presets):
         problems["presets"] = ("launch.err.preset_hw", {"presets": ", ".join(offered_presets)})
-    if not form.archs:
+    if not form.archs and not form.ladder:
         problems["archs"] = ("launch.err.no_arch", {})
     try:
         seeds = parse_seeds(form.seeds)
@@ -115,10 +123,32 @@ def _check_grid(form: LaunchForm, offered_presets: list[str], problems: dict[str
             lr_grid = parse_lr_grid(form.lrs)
         except ValueError:
             problems["lrs"] = ("launch.err.lrs", {})
-    n_runs = _count_runs(form, len(seeds), len(lr_grid) or len(default_lr_grid(1e-3)))
+    confirm: list[int] = []
+    if form.confirm_seeds.strip():
+        try:
+            confirm = parse_seeds(form.confirm_seeds)
+        except ValueError:
+            problems["confirm_seeds"] = ("launch.err.confirm_seeds", {})
+    n_runs = _count_runs(form, len(seeds), len(lr_grid) or len(default_lr_grid(1e-3)), len(confirm))
     if n_runs > MAX_RUNS_PER_STUDY:
         problems["seeds"] = ("launch.err.too_many", {"n": n_runs, "max": MAX_RUNS_PER_STUDY})
     return seeds, lr_grid
+
+
+def _check_slurm(form: LaunchForm, problems: dict[str, Problem]) -> dict:
+    """The SLURM options of a slurm form as the study stores them ({} for local, or invalid with
+    its problem added under 'executor')."""
+    if form.executor != "slurm":
+        return {}
+    given = dict(form.slurm)
+    try:
+        if isinstance(given.get("extra"), str):
+            given["extra"] = parse_extra(given["extra"])
+        return {k: v for k, v in SlurmOptions.from_dict(given).to_dict().items()
+                if v not in ("", [], None)}
+    except SlurmError as e:
+        problems["executor"] = ("launch.err.slurm", {"detail": str(e)})
+        return {}
 
 
 def check_form(form: LaunchForm, allowed_dirs: list, offered_presets: list[str]
@@ -130,6 +160,9 @@ def check_form(form: LaunchForm, allowed_dirs: list, offered_presets: list[str]
     problems: dict[str, Problem] = {}
     name, corpus = _check_text(form, allowed_dirs, problems)
     seeds, lr_grid = _check_grid(form, offered_presets, problems)
+    confirm = parse_seeds(form.confirm_seeds) if form.confirm_seeds.strip() and \
+        "confirm_seeds" not in problems else []
+    slurm = _check_slurm(form, problems)
     if problems:
         return None, problems
     kind = form.budget_kind
@@ -139,7 +172,9 @@ def check_form(form: LaunchForm, allowed_dirs: list, offered_presets: list[str]
                      tokens=int(form.budget) if kind == "tokens" else None,
                      tokens_per_param=float(form.budget) if kind == "tokens_per_param" else None,
                      overrides=list(form.overrides), device=form.device, sweep=form.sweep,
-                     lr_grid=lr_grid, evals_per_run=form.evals_per_run, workers=form.workers)
+                     lr_grid=lr_grid, evals_per_run=form.evals_per_run, workers=form.workers,
+                     executor=form.executor, slurm=slurm,
+                     variants=list(VARIANTS) if form.ladder else [], confirm_seeds=confirm)
     try:
         plan_study(spec)
     except ConfigError as e:
@@ -168,7 +203,8 @@ def form_from_spec(spec: StudySpec) -> LaunchForm:
                       device=spec.device, sweep=spec.sweep,
                       lrs=", ".join(f"{lr:g}" for lr in spec.lr_grid),
                       overrides=list(spec.overrides), evals_per_run=spec.evals_per_run,
-                      workers=spec.workers)
+                      workers=spec.workers, ladder=bool(spec.variants),
+                      confirm_seeds=", ".join(map(str, spec.confirm_seeds)))
 
 
 def start_form(start: str, offered_presets: list[str], device: str = "auto") -> LaunchForm:
@@ -212,7 +248,8 @@ def form_state(form: LaunchForm) -> dict[str, object]:
             "launch_corpus_path": "" if builtin else form.corpus,
             "launch_presets": list(form.presets), "launch_archs": list(form.archs),
             "launch_seeds": form.seeds, "launch_budget_kind": form.budget_kind, **budgets,
-            "launch_device": form.device, "launch_sweep": form.sweep, "launch_lrs": form.lrs}
+            "launch_device": form.device, "launch_sweep": form.sweep, "launch_lrs": form.lrs,
+            "launch_ladder": form.ladder, "launch_confirm_seeds": form.confirm_seeds}
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -239,15 +276,19 @@ def preview_study(form: LaunchForm, allowed_dirs: list, offered_presets: list[st
 def plan_table(stages: StudyPlan, lang: str = "en") -> pd.DataFrame:
     """The runs as a table in lang, one row per stage, preset, learning rate and architecture
     with its seeds: stage 1 is queued at launch, stage 2 (a sweep at the smallest size only)
-    after the sweep, at each architecture's best rate."""
+    after the sweep, at each architecture's best rate, stage 3 (the confirmation) after every
+    earlier run, fresh seeds at each variant's chosen rate."""
     rows: dict[tuple, dict] = {}
-    for stage, runs in ((1, stages.first), (2, stages.later)):
+    ladder_plan = any(not r.model.qk_norm for r in stages.runs)   # name the variants apart
+    for stage, runs in ((1, stages.first), (2, stages.later), (3, stages.confirm)):
         for run in runs:
-            lr = None if stage == 2 else run.train.lr
-            row = rows.setdefault((stage, run.preset, lr, run.model.arch), {
-                "stage": t(f"launch.plan.stage{stage}", lang), "preset": run.preset,
-                "arch": ARCH_LABELS.get(run.model.arch, run.model.arch), "seeds": [],
-                "lr": t("launch.plan.best", lang) if lr is None else f"{lr:g}",
+            lr = None if stage > 1 else run.train.lr
+            variant = config_variant(run.model.arch, {"model": {"qk_norm": run.model.qk_norm}})
+            label = VARIANT_LABELS[variant] if ladder_plan else ARCH_LABELS.get(run.model.arch, run.model.arch)
+            row = rows.setdefault((stage, run.preset, lr, variant), {
+                "stage": t(STAGE_KEYS[stage], lang), "preset": run.preset, "arch": label, "seeds": [],
+                "lr": t("launch.plan.best" if stage == 2 else "launch.plan.chosen", lang)
+                if lr is None else f"{lr:g}",
                 "steps": run.train.steps,
                 "tokens": run.train.steps * run.train.batch_size * run.model.seq_len})
             row["seeds"].append(run.train.seed)

@@ -31,6 +31,7 @@ ICONS = {script: icon for script, _, icon in PAGES}   # a link to a page shows t
 APP_ICON = ":material/balance:"          # the browser tab's
 NEXT_ICON = ":material/arrow_forward:"   # the next step's line
 DOWNLOAD_ICON = ":material/download:"
+RECORDED_ICON = ":material/history:"   # recorded (imported) results
 REFRESH_S = 3.0        # live parts rerun this often while a run is queued or running
 IDLE_REFRESH_S = 15.0  # ... and this often otherwise (a run launched elsewhere still shows up)
 FRAME_TTL_S = 2.0      # cached frames are at most this old
@@ -180,9 +181,53 @@ def study_decision(url: str, study: str | None, thresholds: Thresholds, target: 
     return load_decision(store(url), study, thresholds, prices=None, target=target, runs=load_runs(url))
 
 
+@st.cache_data(ttl=FRAME_TTL_S, show_spinner=False)
+def load_recorded(url: str) -> dict[str, dict]:
+    """Imported studies' labels by study name ({"date", "machine"}; runs.bundle)."""
+    return {row.name: row.config["recorded"] for row in store(url).list_studies().itertuples()
+            if isinstance(row.config, dict) and row.config.get("recorded")}
+
+
+def recorded_note(url: str, studies, lang: str) -> None:
+    """The one label of recorded (imported) results, shown by every page that shows a study."""
+    from ..report.text import recorded_text
+    labels = load_recorded(url)
+    for name in dict.fromkeys(s for s in studies if s in labels):
+        st.info(f"**{name}**: {recorded_text(labels[name], lang)}", icon=RECORDED_ICON)
+
+
+@st.cache_data(show_spinner=False)
+def _bundle_summary(path: str, mtime: float) -> dict:
+    from ..runs.bundle import read_bundle
+    bundle = read_bundle(path)
+    return {"study": bundle["study"]["name"], "n": len(bundle["runs"]), **bundle["recorded"]}
+
+
+def offer_reference_import(url: str, lang: str) -> None:
+    """On an empty database: the button that imports the shipped reference study, when its
+    bundle file is there (a damaged one is not offered)."""
+    from ..runs.bundle import BundleError, import_study, reference_bundle
+    path = reference_bundle()
+    try:
+        summary = _bundle_summary(str(path), path.stat().st_mtime)
+    except (OSError, BundleError):
+        return
+    st.info(t("home.import_offer", lang), icon=RECORDED_ICON)
+    if st.button(t("home.import_button", lang).format(**summary), type="primary"):
+        try:
+            done = import_study(store(url), path)
+        except StoreError as e:
+            st.error(f"{t('home.import_failed', lang)}: {e}")
+            return
+        changed()
+        st.toast(t("home.import_done", lang).format(study=done["study"], n=done["n_runs"]))
+        st.rerun()
+
+
 def changed() -> None:
     """After a write from the UI: forget cached frames so the next rerun shows it."""
     load_runs.clear()
+    load_recorded.clear()
     load_metrics.clear()
     load_settings.clear()
     study_decision.clear()

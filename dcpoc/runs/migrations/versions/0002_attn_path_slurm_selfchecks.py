@@ -16,21 +16,23 @@ branch_labels = None
 depends_on = None
 
 _UTC = sa.DateTime(timezone=False)   # schema.UTCDateTime stores naive UTC
-_RUN_COLUMNS = (
-    sa.Column("attn_path", sa.String(16), nullable=True),
-    sa.Column("attn_reason", sa.Text(), nullable=True),
-    sa.Column("executor", sa.String(16), nullable=False, server_default="local"),
-    sa.Column("job_id", sa.String(64), nullable=True),
-    sa.Column("job_state", sa.String(32), nullable=True),
-    sa.Column("job_reason", sa.Text(), nullable=True),
-    sa.Column("job_checked_at", _UTC, nullable=True),
-)
+
+
+def _run_columns() -> list[sa.Column]:
+    """New each call: a Column belongs to one table once added."""
+    return [sa.Column("attn_path", sa.String(16), nullable=True),
+            sa.Column("attn_reason", sa.Text(), nullable=True),
+            sa.Column("executor", sa.String(16), nullable=False, server_default="local"),
+            sa.Column("job_id", sa.String(64), nullable=True),
+            sa.Column("job_state", sa.String(32), nullable=True),
+            sa.Column("job_reason", sa.Text(), nullable=True),
+            sa.Column("job_checked_at", _UTC, nullable=True)]
 
 
 def upgrade() -> None:
     with op.batch_alter_table("runs") as batch:
-        for column in _RUN_COLUMNS:
-            batch.add_column(column.copy())
+        for column in _run_columns():
+            batch.add_column(column)
     op.create_table(
         "selfchecks",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -58,5 +60,5 @@ def downgrade() -> None:
     op.drop_index("ix_selfchecks_key", table_name="selfchecks")
     op.drop_table("selfchecks")
     with op.batch_alter_table("runs") as batch:
-        for column in reversed(_RUN_COLUMNS):
+        for column in reversed(_run_columns()):
             batch.drop_column(column.name)

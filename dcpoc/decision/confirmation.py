@@ -1,0 +1,55 @@
+"""No winner's curse. A learning-rate sweep picks each variant's rate on the sweep's seeds; comparing
+the architectures on those same runs favours whichever got the luckier draw at its chosen rate. A
+study with a confirmation stage trains fresh seeds (the spec's confirm_seeds) at each variant's
+chosen rate once the sweep has finished: at a size where it did, only those runs decide.
+
+States (Decision.confirmation): "confirmed" (every size decided on fresh seeds), "partial" (some
+sizes), "optimistic" (a sweep chose the rates and no size has fresh seeds: the estimate is
+optimistic), "" (no sweep: no rate was chosen on the data, nothing to confirm)."""
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import pandas as pd
+
+from .tuning import lr_table, swept_cells
+
+
+def split_confirmation(runs: pd.DataFrame, confirm_seeds: Collection[int]
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the runs that chose the rates: sweep and carried stages, the confirmation runs)."""
+    if runs.empty or not confirm_seeds:
+        return runs, runs.iloc[0:0]
+    fresh = pd.to_numeric(runs["seed"], errors="coerce").isin([int(s) for s in confirm_seeds])
+    return runs[~fresh], runs[fresh]
+
+
+def decisive_runs(runs: pd.DataFrame, confirm_seeds: Collection[int]) -> pd.DataFrame:
+    """The runs the comparison uses: at each preset where a confirmation run has succeeded, the
+    confirmation runs only; elsewhere (none yet, or still queued) the sweep's runs, each variant at
+    its best rate as compare.counted_runs picks."""
+    selection, fresh = split_confirmation(runs, confirm_seeds)
+    confirmed = _confirmed_presets(fresh)
+    if not confirmed:
+        return runs
+    return pd.concat([selection[~selection["preset"].isin(confirmed)],
+                      fresh[fresh["preset"].isin(confirmed)]])
+
+
+def _confirmed_presets(fresh: pd.DataFrame) -> set:
+    return set(fresh.loc[fresh["status"].eq("succeeded"), "preset"]) if len(fresh) else set()
+
+
+def confirmation_state(runs: pd.DataFrame, counted_selection: pd.DataFrame,
+                       confirm_seeds: Collection[int]) -> str:
+    """See the module docstring. ``counted_selection``: compare.counted_runs(..., best_lr=False)
+    of the rate-choosing runs (a sweep shows as a cell with several rates)."""
+    _, fresh = split_confirmation(runs, confirm_seeds)
+    sizes = set(runs["preset"]) if len(runs) else set()
+    done = _confirmed_presets(fresh)
+    if done and done >= sizes:
+        return "confirmed"
+    if done:
+        return "partial"
+    swept = swept_cells(lr_table(counted_selection)) if len(counted_selection) else counted_selection
+    return "optimistic" if len(swept) else ""

@@ -1,0 +1,74 @@
+"""How far a Decision can be trusted, in words (i18n Reasons ev.*, rec.*, risk.*): which baseline the
+verdict is about, where the gain comes from (attribution.py), the pooled interval over sizes, the
+intervals that rest on two seeds, and whether a confirmation stage removed the winner's curse."""
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import pandas as pd
+
+from ..config import VARIANT_LABELS
+from .attribution import attribute, free_part, pooled
+from .compare import counted_runs
+from .confirmation import confirmation_state
+
+
+CONFIRM_KEYS = {"confirmed": "ev.confirm.confirmed", "partial": "ev.confirm.partial",
+                "optimistic": "ev.confirm.optimistic", "": "ev.confirm.none"}
+
+
+def add_evidence(decision: Any, scoped: pd.DataFrame, chosen: pd.DataFrame, pair: pd.DataFrame,
+                 selection: pd.DataFrame, confirm_seeds: Collection[int]) -> None:
+    """Fill a Decision's baseline-related fields. scoped: the study's runs (column variant);
+    chosen: the runs that decide (confirmation.decisive_runs); pair / selection: the decisive pair's
+    frames (attribution.pair_frame) of chosen and of the rate-choosing runs."""
+    base, treat = VARIANT_LABELS[decision.baseline], VARIANT_LABELS[decision.treatment]
+    decision.attribution = attribute(chosen)
+    decision.pooled = pooled(pair)
+    decision.confirmation = confirmation_state(
+        pair, counted_runs(selection, best_lr=False) if len(selection) else selection, confirm_seeds)
+    evidence = [("ev.baseline", {"base": base, "treat": treat})]
+    if decision.baseline == "transformer" and decision.treatment == "dcformer":
+        decision.risks.insert(0, ("risk.no_qknorm_baseline", {"base": base}))
+    if decision.attribution is not None and len(decision.attribution):
+        evidence.append(("ev.attribution", _attribution_values(decision.attribution)))
+        rec = free_part(decision.attribution)
+        decision.recommendations = [rec] if rec else []
+    evidence += _pooled_reasons(decision.pooled)
+    tokens = decision.equal_tokens
+    fragile = tokens[tokens["unreliable"].eq(True)] if tokens is not None and len(tokens) else None
+    if fragile is not None and len(fragile):
+        evidence.append(("ev.two_seeds", {"presets": ", ".join(map(str, fragile["preset"]))}))
+    seeds = ", ".join(str(s) for s in sorted(confirm_seeds))
+    evidence.append((CONFIRM_KEYS[decision.confirmation], {"seeds": seeds}))
+    decision.evidence = evidence
+
+
+def _attribution_values(table: pd.DataFrame) -> dict:
+    """The largest size's split: QK-norm part, DCMHA part, total, and the speed cost of each."""
+    largest = table[table["params"].eq(table["params"].max())].set_index("part")
+    values: dict = {"preset": str(largest["preset"].iloc[0])}
+    for part in ("qk_norm", "dcmha", "total"):
+        row = largest.loc[part]
+        values[part] = _interval(row["loss_diff"], row["loss_low"], row["loss_high"])
+        values[f"{part}_speed"] = f"{row['speed_ratio']:.2f}×" if pd.notna(row["speed_ratio"]) else "—"
+    return values
+
+
+def _pooled_reasons(found: Any) -> list[tuple[str, dict]]:
+    if found is None:
+        return []
+    values = {"n": found.interval.n, "sizes": found.n_sizes, "df": found.df, "sd": f"{found.sd:.4f}",
+              "diff": _interval(found.interval.mean, found.interval.low, found.interval.high)}
+    if found.agree:
+        return [("ev.pooled", values)]
+    return [("ev.pooled_apart", {**values, "a": found.apart[0], "b": found.apart[1]})]
+
+
+def _interval(mean: float, low: object, high: object) -> str:
+    """'-0.0300 [-0.0410, -0.0190]' (the same in every language), or the mean alone."""
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return f"{mean:+.4f}"
+    return f"{mean:+.4f} [{float(low):+.4f}, {float(high):+.4f}]"
+

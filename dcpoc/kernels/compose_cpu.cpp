@@ -1,0 +1,304 @@
+// Head mixing of DCMHA scores on the CPU, forward and backward, for torch_dcmha._DCMHA.
+//
+// Shapes: x, y, grad_y (B, H, Tq, S) contiguous, queries at the last Tq of S positions; aq (B, H, G, Tq)
+// and ak (B, H, G, S) the mixing matrices of torch_dcmha._mixing (H source head, G = H target head),
+// an empty tensor for a side that is absent. Mixing: y[g] = sum_h x[h] (aq[h, g, t] + ak[h, g, s]).
+// Each (b, t) row touches only the keys its mask keeps (causal: s <= position; window w: s > position
+// - w); masked entries are written as `masked` (forward) or 0 (backward) and contribute nothing.
+//
+// The forward adds the terms in the order of torch_dcmha._mix (per source head: query side, then key
+// side) and rounds as torch's addcmul does: a fused multiply-add where torch's kernels use one (built
+// with -mfma on AVX2 machines, see compose_cpu.py), else a product then a sum (-ffp-contract=off);
+// so it gives the same bits as the torch ops. The backward makes one pass per row instead of about
+// 3H tensor-wide ops.
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+#include <algorithm>
+#include <limits>
+#include <cmath>
+#include <vector>
+
+#if defined(__FMA__)
+#define MADD(a, b, c) std::fma((a), (b), (c))
+#else
+#define MADD(a, b, c) ((c) + (a) * (b))
+#endif
+
+namespace {
+
+struct Dims {
+  int64_t B, H, Tq, S;
+  bool causal;
+  int64_t window;  // < 0: no window
+  // The keys [lo, hi) that query row t keeps.
+  void keys(int64_t t, int64_t& lo, int64_t& hi) const {
+    const int64_t pos = S - Tq + t;
+    hi = causal ? std::min(S, pos + 1) : S;
+    lo = window >= 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
+    hi = std::max<int64_t>(hi, 0);
+    lo = std::min(lo, hi);
+  }
+};
+
+// Sum of a[i] * b[i] in eight running lanes (vectorisable without -ffast-math), then a fixed tree.
+template <typename T>
+T dot(const T* a, const T* b, int64_t n) {
+  T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  T tail = 0;
+  for (; i < n; ++i) tail += a[i] * b[i];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+}
+
+template <typename T>
+void mix_row(const Dims& d, const T* x, const T* aq, const T* ak, T* y, T masked, int64_t b,
+             int64_t t) {
+  const int64_t H = d.H, Tq = d.Tq, S = d.S;
+  int64_t lo, hi;
+  d.keys(t, lo, hi);
+  for (int64_t g = 0; g < H; ++g) {
+    T* out = y + ((b * H + g) * Tq + t) * S;
+    std::fill(out, out + lo, masked);
+    std::fill(out + hi, out + S, masked);
+    bool first = true;
+    for (int64_t h = 0; h < H; ++h) {
+      const T* xr = x + ((b * H + h) * Tq + t) * S;
+      if (aq != nullptr) {
+        const T w = aq[((b * H + h) * H + g) * Tq + t];
+        if (first)
+          for (int64_t s = lo; s < hi; ++s) out[s] = xr[s] * w;
+        else
+          for (int64_t s = lo; s < hi; ++s) out[s] = MADD(xr[s], w, out[s]);
+        first = false;
+      }
+      if (ak != nullptr) {
+        const T* kr = ak + ((b * H + h) * H + g) * S;
+        if (first)
+          for (int64_t s = lo; s < hi; ++s) out[s] = xr[s] * kr[s];
+        else
+          for (int64_t s = lo; s < hi; ++s) out[s] = MADD(xr[s], kr[s], out[s]);
+        first = false;
+      }
+    }
+  }
+}
+
+// One row of the backward: gradients of aq (row t), of ak (accumulated into gak, this chunk's
+// partial sums (H, G, S)), and grad_x = mix^T(grad_y), then, when p is given, the softmax backward
+// p * (grad_x - sum_s p grad_x). Writes the row's result over grad_y (rows are independent).
+template <typename T>
+void mix_backward_row(const Dims& d, const T* x, T* gy, const T* aq, const T* ak, const T* p,
+                      T* gaq, T* gak, T* buf, int64_t b, int64_t t) {
+  const int64_t H = d.H, Tq = d.Tq, S = d.S;
+  int64_t lo, hi;
+  d.keys(t, lo, hi);
+  const int64_t n = hi - lo;
+  auto row = [&](const T* base, int64_t h) { return base + ((b * H + h) * Tq + t) * S; };
+  for (int64_t h = 0; h < H; ++h) {
+    const T* xr = row(x, h);
+    for (int64_t g = 0; g < H; ++g) {
+      const T* gr = row(gy, g);
+      if (gaq != nullptr) gaq[((b * H + h) * H + g) * Tq + t] = dot(xr + lo, gr + lo, n);
+      if (gak != nullptr) {
+        T* acc = gak + (h * H + g) * S;
+        for (int64_t s = lo; s < hi; ++s) acc[s] += xr[s] * gr[s];
+      }
+    }
+  }
+  for (int64_t h = 0; h < H; ++h) {
+    T* o = buf + h * S;
+    std::fill(o + lo, o + hi, T(0));
+    for (int64_t g = 0; g < H; ++g) {
+      const T* gr = row(gy, g);
+      const T w = aq != nullptr ? aq[((b * H + h) * H + g) * Tq + t] : T(0);
+      if (ak != nullptr) {
+        const T* kr = ak + ((b * H + h) * H + g) * S;
+        for (int64_t s = lo; s < hi; ++s) o[s] += gr[s] * (w + kr[s]);
+      } else {
+        for (int64_t s = lo; s < hi; ++s) o[s] += gr[s] * w;
+      }
+    }
+    if (p != nullptr) {
+      const T* pr = row(p, h);
+      const T c = dot(pr + lo, o + lo, n);
+      for (int64_t s = lo; s < hi; ++s) o[s] = pr[s] * (o[s] - c);
+    }
+  }
+  for (int64_t h = 0; h < H; ++h) {
+    T* out = const_cast<T*>(row(gy, h));
+    std::fill(out, out + lo, T(0));
+    std::copy(buf + h * S + lo, buf + h * S + hi, out + lo);
+    std::fill(out + hi, out + S, T(0));
+  }
+}
+
+template <typename T>
+T* ptr_or_null(const torch::Tensor& m) {
+  return m.numel() > 0 ? m.data_ptr<T>() : nullptr;
+}
+
+Dims dims_of(const torch::Tensor& x, bool causal, int64_t window) {
+  TORCH_CHECK(x.dim() == 4 && x.is_contiguous() && x.device().is_cpu(),
+              "compose_cpu: scores must be a contiguous CPU tensor (B, H, Tq, S)");
+  return Dims{x.size(0), x.size(1), x.size(2), x.size(3), causal, window};
+}
+
+void check_mixing(const torch::Tensor& m, const torch::Tensor& x, int64_t positions) {
+  if (m.numel() == 0) return;
+  TORCH_CHECK(m.is_contiguous() && m.scalar_type() == x.scalar_type() && m.dim() == 4 &&
+                  m.size(0) == x.size(0) && m.size(1) == x.size(1) && m.size(2) == x.size(1) &&
+                  m.size(3) == positions,
+              "compose_cpu: a mixing matrix must be contiguous (B, H, H, positions) in the scores' dtype");
+}
+
+}  // namespace
+
+// y = mix(x) with masked entries set to `masked` (-inf before the softmax, 0 after).
+torch::Tensor mix_forward(torch::Tensor x, torch::Tensor aq, torch::Tensor ak, bool causal,
+                          int64_t window, double masked) {
+  const Dims d = dims_of(x, causal, window);
+  check_mixing(aq, x, d.Tq);
+  check_mixing(ak, x, d.S);
+  TORCH_CHECK(aq.numel() > 0 || ak.numel() > 0, "compose_cpu: no mixing matrix given");
+  torch::Tensor y = torch::empty_like(x);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "mix_forward", [&] {
+    const scalar_t *xp = x.data_ptr<scalar_t>(), *aqp = ptr_or_null<scalar_t>(aq),
+                   *akp = ptr_or_null<scalar_t>(ak);
+    scalar_t* yp = y.data_ptr<scalar_t>();
+    at::parallel_for(0, d.B * d.Tq, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r)
+        mix_row<scalar_t>(d, xp, aqp, akp, yp, static_cast<scalar_t>(masked), r / d.Tq, r % d.Tq);
+    });
+  });
+  return y;
+}
+
+// Backward of y = mix(x) (and of the softmax before it when p, the probabilities, is not empty).
+// grad_y is overwritten with grad_x (of the logits when p is given). Returns (grad_aq, grad_ak),
+// empty for an absent side. The rows are split into `chunks` per batch row (a count fixed by the
+// caller, not by the thread count, so that results do not depend on the threads).
+std::vector<torch::Tensor> mix_backward(torch::Tensor x, torch::Tensor grad_y, torch::Tensor aq,
+                                        torch::Tensor ak, torch::Tensor p, bool causal,
+                                        int64_t window, int64_t chunks) {
+  const Dims d = dims_of(x, causal, window);
+  TORCH_CHECK(grad_y.sizes() == x.sizes() && grad_y.is_contiguous() &&
+                  grad_y.scalar_type() == x.scalar_type(),
+              "compose_cpu: grad_y must be contiguous and shaped like the scores");
+  TORCH_CHECK(p.numel() == 0 || (p.sizes() == x.sizes() && p.is_contiguous()),
+              "compose_cpu: probabilities must be contiguous and shaped like the scores");
+  check_mixing(aq, x, d.Tq);
+  check_mixing(ak, x, d.S);
+  chunks = std::max<int64_t>(1, std::min(chunks, std::max<int64_t>(d.Tq, 1)));
+  auto opts = x.options();
+  torch::Tensor gaq = aq.numel() > 0 ? torch::empty_like(aq) : torch::empty({0}, opts);
+  torch::Tensor part = ak.numel() > 0 ? torch::zeros({d.B, chunks, d.H, d.H, d.S}, opts)
+                                      : torch::empty({0}, opts);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "mix_backward", [&] {
+    const scalar_t *xp = x.data_ptr<scalar_t>(), *aqp = ptr_or_null<scalar_t>(aq),
+                   *akp = ptr_or_null<scalar_t>(ak), *pp = ptr_or_null<scalar_t>(p);
+    scalar_t *gyp = grad_y.data_ptr<scalar_t>(), *gaqp = ptr_or_null<scalar_t>(gaq),
+             *partp = ptr_or_null<scalar_t>(part);
+    at::parallel_for(0, d.B * chunks, 1, [&](int64_t begin, int64_t end) {
+      std::vector<scalar_t> buf(d.H * d.S);
+      for (int64_t u = begin; u < end; ++u) {
+        const int64_t b = u / chunks, c = u % chunks;
+        const int64_t t0 = c * d.Tq / chunks, t1 = (c + 1) * d.Tq / chunks;
+        scalar_t* gak = partp != nullptr ? partp + u * d.H * d.H * d.S : nullptr;
+        for (int64_t t = t0; t < t1; ++t)
+          mix_backward_row<scalar_t>(d, xp, gyp, aqp, akp, pp, gaqp, gak, buf.data(), b, t);
+      }
+    });
+  });
+  torch::Tensor gak = part.numel() > 0 ? (chunks == 1 ? part.select(1, 0) : part.sum(1))
+                                       : torch::empty({0}, opts);
+  return {gaq, gak};
+}
+
+// One side's mixing matrices, positions last: A[b, h, g, t] = sum_r w1[b, t, r, h] w2[b, t, r, g]
+// (+ gate[b, t, h] where h == g) (+ stat[h, g]) (+ 1 where h == g and eye), added in that order
+// and rounded as torch_dcmha._mixing's ops round them (its matmul sums the R products in order,
+// without fused multiply-adds). w1, w2 (B, T, R, H), gate (B, T, H), stat (H, H): contiguous, or
+// empty when absent; n_batch, n_pos give B, T when only stat is present.
+torch::Tensor side_forward(torch::Tensor w1, torch::Tensor w2, torch::Tensor gate, torch::Tensor stat,
+                           bool eye, int64_t n_batch, int64_t n_pos, int64_t heads) {
+  const int64_t B = n_batch, T = n_pos, H = heads, R = w1.numel() > 0 ? w1.size(2) : 0;
+  auto fits = [&](const torch::Tensor& x, std::vector<int64_t> shape) {
+    return x.numel() == 0 || (x.is_contiguous() && x.sizes() == at::IntArrayRef(shape));
+  };
+  TORCH_CHECK(fits(w1, {B, T, R, H}) && fits(w2, {B, T, R, H}) && fits(gate, {B, T, H}) &&
+                  fits(stat, {H, H}) && (w1.numel() == 0) == (w2.numel() == 0),
+              "compose_cpu: dynamic weights must be contiguous, w1 and w2 (B, T, R, H), gates "
+              "(B, T, H), static (H, H)");
+  auto opts = (w1.numel() > 0 ? w1 : gate.numel() > 0 ? gate : stat).options();
+  torch::Tensor a = torch::empty({B, H, H, T}, opts);
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "side_forward", [&] {
+    using T_ = scalar_t;
+    const T_ *p1 = ptr_or_null<T_>(w1), *p2 = ptr_or_null<T_>(w2), *pg = ptr_or_null<T_>(gate),
+             *ps = ptr_or_null<T_>(stat);
+    T_* pa = a.data_ptr<T_>();
+    // one (b, h) per unit, positions innermost: contiguous writes
+    at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t bh = begin; bh < end; ++bh) {
+        const int64_t b = bh / H, h = bh % H;
+        for (int64_t g = 0; g < H; ++g) {
+          T_* out = pa + (bh * H + g) * T;
+          const T_ diag = h == g ? T_(1) : T_(0), st = ps != nullptr ? ps[h * H + g] : T_(0);
+          for (int64_t t = 0; t < T; ++t) {
+            const int64_t u = b * T + t;
+            T_ v = 0;
+            for (int64_t r = 0; r < R; ++r) {
+              const T_ prod = p1[(u * R + r) * H + h] * p2[(u * R + r) * H + g];
+              v = r == 0 ? prod : v + prod;
+            }
+            if (pg != nullptr) v = v + (h == g ? pg[u * H + h] : T_(0));
+            if (ps != nullptr) v = v + st;
+            if (eye) v = v + diag;
+            out[t] = v;
+          }
+        }
+      }
+    });
+  });
+  return a;
+}
+
+// Backward of side_forward: (grad_w1, grad_w2, grad_gate, grad_stat), empty where absent.
+std::vector<torch::Tensor> side_backward(torch::Tensor grad_a, torch::Tensor w1, torch::Tensor w2,
+                                         bool gate, bool stat) {
+  TORCH_CHECK(grad_a.dim() == 4 && grad_a.is_contiguous(), "compose_cpu: grad of A must be contiguous");
+  const int64_t B = grad_a.size(0), H = grad_a.size(1), T = grad_a.size(3);
+  const int64_t R = w1.numel() > 0 ? w1.size(2) : 0;
+  auto opts = grad_a.options();
+  torch::Tensor g1 = R > 0 ? torch::empty_like(w1) : torch::empty({0}, opts);
+  torch::Tensor g2 = R > 0 ? torch::empty_like(w2) : torch::empty({0}, opts);
+  torch::Tensor gg = gate ? torch::empty({B, T, H}, opts) : torch::empty({0}, opts);
+  AT_DISPATCH_FLOATING_TYPES(grad_a.scalar_type(), "side_backward", [&] {
+    using T_ = scalar_t;
+    const T_ *pd = grad_a.data_ptr<T_>(), *p1 = ptr_or_null<T_>(w1), *p2 = ptr_or_null<T_>(w2);
+    T_ *q1 = ptr_or_null<T_>(g1), *q2 = ptr_or_null<T_>(g2), *qg = ptr_or_null<T_>(gg);
+    // one (b, h) per unit, positions innermost: grad_a's rows are read contiguously
+    at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t bh = begin; bh < end; ++bh) {
+        const int64_t b = bh / H, h = bh % H;
+        const T_* dh = pd + bh * H * T;                  // grad_a[b, h, g, :] at dh + g * T
+        if (qg != nullptr)
+          for (int64_t t = 0; t < T; ++t) qg[(b * T + t) * H + h] = dh[h * T + t];
+        for (int64_t r = 0; r < R; ++r)
+          for (int64_t t = 0; t < T; ++t) {
+            const int64_t row = ((b * T + t) * R + r) * H;
+            T_ s1 = 0, s2 = 0;   // grad w1[r, h] = sum_g a'[h, g] w2[r, g]; grad w2[r, h] likewise
+            for (int64_t g = 0; g < H; ++g) {
+              s1 += dh[g * T + t] * p2[row + g];
+              s2 += pd[((b * H + g) * H + h) * T + t] * p1[row + g];
+            }
+            q1[row + h] = s1;
+            q2[row + h] = s2;
+          }
+      }
+    });
+  });
+  torch::Tensor gs = stat ? grad_a.sum({0, 3}) : torch::empty({0}, opts);  // (H, G)
+  return {g1, g2, gg, gs};
+}

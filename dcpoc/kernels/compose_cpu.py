@@ -1,0 +1,70 @@
+"""The C++ head-mixing kernels that torch_dcmha uses on the CPU (source: compose_cpu.cpp beside this).
+
+On a CPU at small sizes, DCMHA's extra time is mostly passes over the [B, H, T, S] scores: the torch
+ops mix the heads with 2H broadcast multiply-adds per composition and differentiate them with about
+3H more. Two C++ functions do each composition's forward in one pass and its backward (with the
+softmax backward fused into the post-composition's) in one pass per query row, touching only the
+keys the mask keeps; two more build the per-position H x H mixing matrices and differentiate them
+(torch's matmul over B*T batches of R x H matrices is slow). All use torch's intra-op threads
+(at::parallel_for).
+
+Built once per machine with torch.utils.cpp_extension (under a minute, cached; needs g++ and ninja),
+like the decode kernel. Without a compiler, or with DCPOC_CPU_COMPOSE_KERNEL=0, torch_dcmha runs its
+torch ops instead (the same semantics; tests hold both to the reference).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Optional
+
+_SOURCE = Path(__file__).with_name("compose_cpu.cpp")
+ENV_SWITCH = "DCPOC_CPU_COMPOSE_KERNEL"
+# -ffp-contract=off: no implicit fused multiply-add, so the forward rounds like the torch ops it
+# replaces; their AVX2/AVX-512 kernels do fuse addcmul, so on such machines the source fuses it too.
+_CFLAGS = ["-O3", "-ffp-contract=off", "-fopenmp"]
+_FMA_CFLAGS = ["-mavx2", "-mfma"]
+
+
+def _variant() -> tuple[str, list[str]]:
+    """Extension name and flags for this CPU: the name differs per instruction set, so that a build
+    cache shared by different machines never hands one a binary its CPU cannot run."""
+    import torch
+    if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"):
+        return "dcpoc_compose_fma", _CFLAGS + _FMA_CFLAGS
+    return "dcpoc_compose", _CFLAGS
+
+
+def compose_kernel_enabled() -> bool:
+    """False when DCPOC_CPU_COMPOSE_KERNEL=0 asks for the torch ops."""
+    return os.environ.get(ENV_SWITCH, "1") != "0"
+
+
+def compose_kernel() -> Optional[ModuleType]:
+    """The compiled module (mix_forward, mix_backward), or None when switched off or not buildable."""
+    return _build() if compose_kernel_enabled() else None
+
+
+@functools.lru_cache(maxsize=None)
+def _build() -> Optional[ModuleType]:
+    name, cflags = _variant()
+    try:
+        from torch.utils import cpp_extension
+        build_dir = cpp_extension._get_build_directory(name, False)
+        if not any(p.endswith(".so") for p in os.listdir(build_dir)):
+            print("building the CPU compose kernel (once per machine, under a minute)", file=sys.stderr)
+    except Exception:  # only the message depends on this private helper
+        pass
+    try:
+        from torch.utils.cpp_extension import load_inline
+        return load_inline(name, cpp_sources=[_SOURCE.read_text()],
+                           functions=["mix_forward", "mix_backward", "side_forward", "side_backward"],
+                           extra_cflags=cflags,
+                           extra_ldflags=["-fopenmp"])
+    except Exception as e:  # no compiler or ninja: the torch ops are the fallback
+        print(f"the CPU compose kernel is not available ({type(e).__name__}); using torch ops",
+              file=sys.stderr)
+        return None

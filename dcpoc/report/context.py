@@ -1,0 +1,170 @@
+"""The decision's context in words, in a language: the paper's published figures beside the study's
+own, the gap over training per size, and the projection's cost lines with where its speed ratio came
+from (measured on the target's kind, or a range labelled as not measured there). The Decision page
+and report.blocks both use these, so they read the same."""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..config import ARCH_LABELS
+from ..decision.gap import gap_summary
+from ..decision.paper import LOSS_DCFORMER, LOSS_TRANSFORMER, MULTIPLIER, THROUGHPUT
+from ..ui.i18n import hours, money, t
+from .text import interval_text, say
+
+if TYPE_CHECKING:
+    from ..decision import StudyDecision
+    from ..decision.paper import PaperComparison, PaperRow
+
+
+def _size(value: float) -> str:
+    """A count as people say it: 6.3M, 405M, 7.1B; '—' for none."""
+    if not (value > 0 and math.isfinite(value)):
+        return "—"
+    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if value >= div:
+            return f"{value / div:.3g}{unit}"
+    return f"{value:.0f}"
+
+
+def _factor(value: float) -> str:
+    return f"{value:,.0f}x" if value >= 10 and math.isfinite(value) else \
+        f"{value:.1f}x" if math.isfinite(value) else "—"
+
+
+def _paper_value(row: PaperRow, lang: str) -> str:
+    if row.claim == "multiplier":
+        return t("paper.val.multiplier", lang).format(low=MULTIPLIER.low, high=MULTIPLIER.high)
+    if row.claim == "loss":
+        return t("paper.val.loss", lang).format(dc=LOSS_DCFORMER, tf=LOSS_TRANSFORMER,
+                                                diff=LOSS_DCFORMER - LOSS_TRANSFORMER)
+    return t("paper.val.throughput", lang).format(low=THROUGHPUT[0].low, high=THROUGHPUT[-1].high)
+
+
+def _ours(row: PaperRow, comparison: PaperComparison, lang: str) -> str:
+    from ..decision import Interval
+    interval = Interval(row.ours, row.ours_low, row.ours_high, 0)
+    if row.claim == "multiplier":
+        return interval_text(interval, ".2f", lang, "x")
+    if row.claim == "loss":
+        return interval_text(interval, "+.4f", lang)
+    if not math.isfinite(row.ours):
+        return "—"
+    return t("paper.ours.speed", lang).format(ratio=f"{row.ours:.2f}x",
+                                              device=comparison.speed_device or "—")
+
+
+_CLAIMS = {"multiplier": "paper.claim.multiplier", "loss": "paper.claim.loss",
+           "throughput": "paper.claim.throughput"}
+_FINDINGS = {"agrees": "paper.finding.agrees", "contradicts": "paper.finding.contradicts",
+             "cannot": "paper.finding.cannot"}
+_OVERALL = {"agrees": "paper.overall.agrees", "contradicts": "paper.overall.contradicts",
+            "cannot": "paper.overall.cannot"}
+
+
+def paper_table(comparison: PaperComparison, lang: str) -> pd.DataFrame:
+    """One row per published claim: the paper's figure, the study's, the finding and why."""
+    return pd.DataFrame({
+        t("paper.col.claim", lang): [t(_CLAIMS[r.claim], lang) for r in comparison.rows],
+        t("paper.col.paper", lang): [_paper_value(r, lang) for r in comparison.rows],
+        t("paper.col.ours", lang): [_ours(r, comparison, lang) for r in comparison.rows],
+        t("paper.col.finding", lang): [t(_FINDINGS[r.finding], lang) for r in comparison.rows],
+        t("paper.col.why", lang): [say(r.why, lang) for r in comparison.rows]})
+
+
+def paper_lines(comparison: PaperComparison, lang: str) -> list[str]:
+    """The overall finding and the scale gap, in two sentences."""
+    gap = t("paper.gap", lang).format(params=_size(comparison.params), tokens=_size(comparison.tokens),
+                                      gap_p=_factor(comparison.gap_params),
+                                      gap_t=_factor(comparison.gap_tokens))
+    return [t(_OVERALL[comparison.finding], lang), gap]
+
+
+def paper_notes(comparison: PaperComparison, lang: str) -> list[str]:
+    """The notes on each published figure (units, hardware) and its source."""
+    return [f"{t(_CLAIMS[r.claim], lang)}: {t(r.note_key, lang)} ({r.source})" for r in comparison.rows]
+
+
+# ----------------------------------------------------------------------------- the target's speed
+def speed_lines(sd: StudyDecision, lang: str) -> list[str]:
+    """Where the projection's speed ratio comes from, and the self-check beside it if any."""
+    speed = sd.speed
+    if speed is None:
+        return []
+    if speed.measured:
+        key = "dec.speed.study" if speed.source == "study" else "dec.speed.bench"
+        lines = [t(key, lang).format(kind=speed.kind, ratio=speed.ratio, detail=speed.detail)]
+    else:
+        ratio = f"{speed.study_ratio:.2f}x" if math.isfinite(speed.study_ratio) else "—"
+        times = lambda v: f"{v:.2f}x"  # noqa: E731
+        lines = [t("dec.speed.range", lang).format(
+            kind=speed.kind, span=_span(speed.low, speed.high, times),
+            paper=_span(speed.paper_low, speed.paper_high, times), ratio=ratio,
+            device=speed.study_device or "—")]
+    if math.isfinite(speed.kernel_speedup):
+        lines.append(t("dec.speed.kernel", lang).format(kind=speed.kind, x=speed.kernel_speedup))
+    return lines
+
+
+def _span(low: float, high: float, fmt) -> str:
+    """'a – b' (slow end first), or one value when both ends agree."""
+    a, b = fmt(low), fmt(high)
+    return a if a == b else f"{a} – {b}"
+
+
+def projection_rows(sd: StudyDecision, lang: str) -> list[tuple[str, str, str]]:
+    """(label, GPU-hours, $) per line of the projection: single values at a ratio measured on the
+    target's kind, 'slow – fast' ranges (labelled not measured) otherwise; [] without a projection."""
+    keys = ("dec.proj.tf", "dec.proj.dc_same", "dec.proj.dc_equal", "dec.proj.saved")
+    fields = (("tf_gpu_hours", "tf_cost_usd"), ("dc_gpu_hours_same_tokens", "dc_cost_same_tokens_usd"),
+              ("dc_gpu_hours_equal_quality", "dc_cost_equal_quality_usd"), (None, "saved_usd"))
+    if sd.projection is not None:
+        ends = (sd.projection, sd.projection)
+        label = ""
+    elif sd.projection_span is not None:
+        ends = sd.projection_span
+        label = f" ({t('dec.speed.label', lang).format(kind=sd.target.gpu_kind)})"
+    else:
+        return []
+    rows = []
+    for key, (h, usd) in zip(keys, fields):
+        ranged = label if key != "dec.proj.tf" else ""        # Transformer++ needs no DCFormer ratio
+        rows.append((t(key, lang) + ranged,
+                     _span(getattr(ends[0], h), getattr(ends[1], h), hours) if h else hours(None),
+                     _span(getattr(ends[0], usd), getattr(ends[1], usd), money)))
+    return rows
+
+
+# ----------------------------------------------------------------------------- the gap over training
+def gap_lines(gaps: pd.DataFrame | None, lang: str, baseline: str = "transformer") -> list[str]:
+    """The note on how to read the gap, then one sentence per size (or the 'none yet' sentence)."""
+    if gaps is None or gaps.empty:
+        return [t("gap.none", lang)]
+    patterns = {p: t(k, lang) for p, k in (("holds", "gap.pattern.holds"), ("narrows", "gap.pattern.narrows"),
+                                          ("caught", "gap.pattern.caught"), ("behind", "gap.pattern.behind"))}
+    lines = [t("gap.note", lang).format(baseline=ARCH_LABELS.get(baseline, baseline))]
+    for row in gap_summary(gaps).itertuples(index=False):
+        key = "gap.line_behind" if row.pattern == "behind" else "gap.line"
+        lines.append(t(key, lang).format(preset=row.preset, lead=row.lead, lead_step=row.lead_step,
+                                                final=row.final, final_step=row.final_step,
+                                                pattern=patterns[row.pattern]))
+    return lines
+
+
+def gap_table(gaps: pd.DataFrame | None, lang: str) -> pd.DataFrame:
+    """Per size: parameters, seeds, largest lead and where, the gap at the end, and the course."""
+    if gaps is None or gaps.empty:
+        return pd.DataFrame()
+    summary = gap_summary(gaps)
+    patterns = {"holds": "gap.pattern.holds", "narrows": "gap.pattern.narrows",
+                "caught": "gap.pattern.caught", "behind": "gap.pattern.behind"}
+    return pd.DataFrame({
+        t("col.preset", lang): summary["preset"],
+        t("gap.col.params", lang): [_size(p) for p in summary["params"]],
+        t("chart.axis.seeds", lang): summary["n_seeds"],
+        t("gap.col.lead", lang): [f"{v:+.4f} ({s:,})" for v, s in zip(summary["lead"], summary["lead_step"])],
+        t("gap.col.final", lang): [f"{v:+.4f} ({s:,})" for v, s in zip(summary["final"], summary["final_step"])],
+        t("gap.col.pattern", lang): [t(patterns[p], lang) for p in summary["pattern"]]})

@@ -1,0 +1,288 @@
+"""Decision-grade evidence on fixtures with known answers: the ablation ladder's attribution (QK-norm
+part, DCMHA part), the pooled interval against a hand computation, 2-seed intervals flagged, the
+confirmation runs deciding instead of the sweep runs that chose the rates, and the confirmation
+stage in the worker's stage machine."""
+import math
+
+import pandas as pd
+import pytest
+
+from dcpoc.config import ConfigError, variant_config, variant_of
+from dcpoc.decision import compare_equal_tokens, decide
+from dcpoc.decision.attribution import attribute, decisive_pair
+from dcpoc.decision.stats import pooled_interval
+from dcpoc.studies.spec import StudySpec, plan_stages
+
+SIZES = {"s1": (1e6, 1e8), "s2": (4e6, 2e8), "s3": (1.6e7, 4e8)}
+SPEED = {"transformer": 1000.0, "transformer-qknorm": 990.0, "dcformer": 800.0}
+QK_PART, DCMHA_PART = -0.08, -0.03
+# per-seed noise of each part: the parts' means are QK_PART and DCMHA_PART exactly
+QK_NOISE, DC_NOISE = (0.0, 0.01, -0.01), (0.004, -0.002, -0.002)
+
+
+def run(variant, preset, seed, loss, lr=1e-3):
+    arch, _ = variant_config(variant)
+    params, tokens = SIZES[preset]
+    return {"id": f"{variant}-{preset}-{seed}-{lr}", "study": "st", "arch": arch, "preset": preset,
+            "status": "succeeded", "seed": seed, "final_val_loss": loss, "tokens_seen": tokens,
+            "flops_per_token": 6 * params, "n_params": params, "tokens_per_s": SPEED[variant],
+            "diverged": False, "corpus_fingerprint": "fp", "corpus_spec": "pydoc",
+            "device": "NVIDIA H100",
+            "config": {"model": {"qk_norm": variant != "transformer"}, "train": {"nproc": 1, "lr": lr}},
+            "wall_s": tokens / SPEED[variant], "cost_usd": 1.0, "total_steps": 100,
+            "finished_at": pd.Timestamp("2026-01-01"), "created_at": pd.Timestamp("2026-01-01")}
+
+
+def ladder_runs(seeds=(1, 2, 3), presets=tuple(SIZES), rungs=("transformer", "transformer-qknorm", "dcformer")):
+    rows = []
+    for preset in presets:
+        base = 3.0 - 0.2 * list(SIZES).index(preset)
+        for seed, qk, dc in zip(seeds, QK_NOISE, DC_NOISE):
+            loss = {"transformer": base, "transformer-qknorm": base + QK_PART + qk}
+            loss["dcformer"] = loss["transformer-qknorm"] + DCMHA_PART + dc
+            rows += [run(v, preset, seed, loss[v]) for v in rungs]
+    return pd.DataFrame(rows)
+
+
+def test_variants_name_arch_and_qk_norm():
+    assert variant_of("transformer", False) == "transformer"
+    assert variant_of("transformer", True) == "transformer-qknorm"
+    assert variant_of("dcformer", True) == "dcformer" and variant_of("dcformer", False) == "dcformer-noqknorm"
+    assert variant_config("transformer") == ("transformer", ["qk_norm=false"])
+    with pytest.raises(ConfigError, match="unknown variant"):
+        variant_config("mamba")
+
+
+def test_attribution_splits_the_gain_into_its_known_parts():
+    table = attribute(ladder_runs())
+    assert list(table["part"]) == ["qk_norm", "dcmha", "total"] * 3
+    largest = table[table["preset"].eq("s3")].set_index("part")
+    assert largest.loc["qk_norm", "loss_diff"] == pytest.approx(QK_PART)
+    assert largest.loc["dcmha", "loss_diff"] == pytest.approx(DCMHA_PART)
+    assert largest.loc["total", "loss_diff"] == pytest.approx(QK_PART + DCMHA_PART)
+    # the QK-norm part's interval by hand: differences -0.08, -0.07, -0.09: s = 0.01
+    half = 4.303 * 0.01 / math.sqrt(3)
+    assert largest.loc["qk_norm", "loss_low"] == pytest.approx(QK_PART - half)
+    assert largest.loc["qk_norm", "speed_ratio"] == pytest.approx(0.99)
+    assert largest.loc["dcmha", "speed_ratio"] == pytest.approx(800 / 990)
+    assert not largest["unreliable"].any()
+
+
+def test_verdict_is_about_dcmha_on_the_best_cheap_baseline_and_qk_norm_is_its_own_advice():
+    decision = decide(ladder_runs(), "st")
+    assert (decision.baseline, decision.treatment) == ("transformer-qknorm", "dcformer")
+    assert decision.equal_tokens["loss_diff"].to_numpy() == pytest.approx([DCMHA_PART] * 3)
+    assert decision.multiplier.speed_ratio == pytest.approx(800 / 990)
+    # the seed-to-seed spread shown beside each interval: sd of 0.004, -0.002, -0.002 = sqrt(12e-6)
+    assert decision.equal_tokens["loss_sd"].to_numpy() == pytest.approx([math.sqrt(12e-6)] * 3)
+    [(key, values)] = decision.recommendations
+    assert key == "rec.qk_norm" and values["diff"] == pytest.approx(QK_PART) and values["preset"] == "s3"
+    keys = [k for k, _ in decision.evidence]
+    assert keys[:2] == ["ev.baseline", "ev.attribution"] and "ev.confirm.none" in keys
+    assert "risk.no_qknorm_baseline" not in [k for k, _ in decision.risks]
+    # without the QK-norm rung, the paper's Transformer++ is the baseline and the risk is named
+    bare = decide(ladder_runs(rungs=("transformer", "dcformer")), "st")
+    assert bare.baseline == "transformer" and bare.attribution.empty and not bare.recommendations
+    assert bare.equal_tokens["loss_diff"].to_numpy() == pytest.approx([QK_PART + DCMHA_PART] * 3)
+    assert bare.risks[0][0] == "risk.no_qknorm_baseline"
+
+
+def test_the_overview_headline_shows_the_rungs_the_verdict_compares():
+    from dcpoc.decision import headline_by_preset
+    head = headline_by_preset(ladder_runs(), "st").set_index("preset")
+    assert head["loss_diff"].to_numpy() == pytest.approx([DCMHA_PART] * 3)
+    assert set(head["n_transformer"]) == {3} and head.loc["s1", "speed_ratio"] == pytest.approx(800 / 990)
+
+
+def test_old_runs_without_qk_norm_in_their_config_keep_their_meaning():
+    old = ladder_runs(rungs=("transformer-qknorm", "dcformer"))
+    old["config"] = [{"train": {"nproc": 1}}] * len(old)      # written before the switch existed
+    assert decisive_pair(old) == ("transformer-qknorm", "dcformer")
+    decision = decide(old, "st")
+    assert decision.equal_tokens["loss_diff"].to_numpy() == pytest.approx([DCMHA_PART] * 3)
+    assert decision.attribution.empty
+
+
+def test_pooled_interval_by_hand():
+    # a: mean -0.2, squares 0.02; b: mean -0.3, squares 0.02; df = 5 - 2 = 3, sd = sqrt(0.04 / 3)
+    got = pooled_interval({"a": [-0.1, -0.2, -0.3], "b": [-0.2, -0.4]})
+    sd = math.sqrt(0.04 / 3)
+    assert got.df == 3 and got.sd == pytest.approx(sd) and got.n_sizes == 2
+    assert got.interval.mean == pytest.approx(-0.24) and got.interval.n == 5
+    half = 3.182 * sd / math.sqrt(5)
+    assert (got.interval.low, got.interval.high) == (pytest.approx(-0.24 - half), pytest.approx(-0.24 + half))
+    # agree: |-0.2 - -0.3| = 0.1 < 3.182 x sd x sqrt(1/3 + 1/2)
+    assert got.agree and got.apart is None
+    apart = pooled_interval({"a": [-0.1, -0.11, -0.09], "b": [0.5, 0.51, 0.49]})
+    assert not apart.agree and apart.apart == ("a", "b")
+    assert pooled_interval({"a": [-0.1, -0.2]}) is None                 # one size
+    assert pooled_interval({"a": [-0.1], "b": [-0.2]}) is None          # no degree of freedom left
+
+
+def test_pooled_estimate_reaches_the_decision_where_sizes_agree():
+    decision = decide(ladder_runs(), "st")
+    assert decision.pooled.agree and decision.pooled.interval.mean == pytest.approx(DCMHA_PART)
+    assert "ev.pooled" in [k for k, _ in decision.evidence]
+
+
+def test_two_seed_intervals_are_flagged_unreliable_on_the_page_and_in_the_report():
+    from dcpoc.report.text import comparison_table
+    two = ladder_runs(seeds=(1, 2))
+    table = compare_equal_tokens(two[two["config"].map(lambda c: c["model"]["qk_norm"])])
+    assert table["unreliable"].all() and not compare_equal_tokens(ladder_runs())["unreliable"].any()
+    decision = decide(two, "st")
+    assert "ev.two_seeds" in [k for k, _ in decision.evidence]
+    shown = comparison_table(decision, "en")
+    assert set(shown["Note"]) == {"2 seeds: unreliable"}
+    assert set(comparison_table(decision, "ja")["注記"]) == {"シード 2 つ: 信頼性が低い"}
+
+
+def swept_with_confirmation():
+    """Sweep seed 1 at two rates, where DCFormer's best rate looks lucky (-0.10), then fresh seeds
+    101-103 at the chosen rates, where DCMHA's part is the honest -0.01."""
+    rows = []
+    for preset in SIZES:
+        base = 3.0 - 0.2 * list(SIZES).index(preset)
+        for lr, tf_loss, dc_loss in ((1e-3, base, base - 0.10), (3e-3, base + 0.05, base + 0.2)):
+            rows += [run("transformer-qknorm", preset, 1, tf_loss, lr), run("dcformer", preset, 1, dc_loss, lr)]
+        for seed, eps in zip((101, 102, 103), (0.0, 0.003, -0.003)):
+            rows += [run("transformer-qknorm", preset, seed, base + eps),
+                     run("dcformer", preset, seed, base - 0.01 + eps + eps / 3)]
+    return pd.DataFrame(rows)
+
+
+def test_the_confirmation_runs_decide_and_no_confirmation_is_called_optimistic():
+    runs = swept_with_confirmation()
+    confirmed = decide(runs, "st", confirm_seeds=[101, 102, 103])
+    assert confirmed.confirmation == "confirmed"
+    assert set(confirmed.equal_tokens["seeds"]) == {"101,102,103"}
+    assert confirmed.equal_tokens["loss_diff"].to_numpy() == pytest.approx([-0.01] * 3)
+    assert len(confirmed.lr_sweep) and "reason.optimistic" not in [k for k, _ in confirmed.reasons]
+    sweep_only = runs[runs["seed"].eq(1)]
+    optimistic = decide(sweep_only, "st")
+    assert optimistic.confirmation == "optimistic"
+    assert optimistic.equal_tokens["loss_diff"].to_numpy() == pytest.approx([-0.10] * 3)   # the lucky draw
+    assert "ev.confirm.optimistic" in [k for k, _ in optimistic.evidence]
+    # fresh seeds still queued: the sweep's runs keep deciding until one of them has finished
+    pending = runs.assign(status=["queued" if s > 100 else "succeeded" for s in runs["seed"]])
+    waiting = decide(pending, "st", confirm_seeds=[101, 102, 103])
+    assert waiting.confirmation == "optimistic" and set(waiting.equal_tokens["seeds"]) == {"1"}
+
+
+# ----------------------------------------------------------------------------- plans and stages
+def ladder_spec(**changes) -> StudySpec:
+    return StudySpec(**{"name": "ladder", "presets": ["tiny", "cpu-xs"], "seeds": [1], "steps": 4,
+                        "variants": ["transformer", "transformer-qknorm", "dcformer"], "sweep": "each",
+                        "lr_grid": [1e-3, 1e-2], "confirm_seeds": [11, 12],
+                        "overrides": ["batch_size=4", "seq_len=32", "eval_batches=1", "threads=1"],
+                        **changes})
+
+
+def test_a_ladder_plan_sets_qk_norm_per_variant_and_plans_the_confirmation():
+    plan = plan_stages(ladder_spec())
+    assert len(plan.first) == 2 * 2 * 3 and plan.later == [] and len(plan.confirm) == 2 * 2 * 3
+    assert {(r.model.arch, r.model.qk_norm) for r in plan.first} == {
+        ("transformer", False), ("transformer", True), ("dcformer", True)}
+    assert {r.train.seed for r in plan.confirm} == {11, 12}
+    for bad, match in ((dict(confirm_seeds=[1, 11]), "fresh seeds"),
+                       (dict(sweep="none", lr_grid=[]), "re-checks the rates"),
+                       (dict(overrides=["qk_norm=false"]), "remove --set qk_norm"),
+                       (dict(variants=["transformer", "mamba"]), "variants must be")):
+        with pytest.raises(ConfigError, match=match):
+            plan_stages(ladder_spec(**bad))
+
+
+def test_confirmation_stage_waits_then_queues_fresh_seeds_at_each_chosen_rate_once(dcpoc_home):
+    from dcpoc.runs import launch_study
+    from dcpoc.runs.stages import advance_stages, confirm_stage
+    from dcpoc.runs.store import Store
+    store = Store()
+    ids = launch_study(store, ladder_spec(), start_worker=False)
+    assert len(ids) == 12 and advance_stages(store) == ([], True)       # sweep queued: waiting
+    assert confirm_stage(store, "ladder")["state"] == "waiting"
+    rows = store.list_runs(study="ladder").set_index("id").loc[ids]
+    for run_id, variant, preset, config in zip(ids, rows["variant"], rows["preset"], rows["config"]):
+        lr = config["train"]["lr"]
+        if variant == "dcformer" and preset == "cpu-xs":
+            store.update_run(run_id, status="failed", error="boom")
+            continue
+        # the paper's Transformer++ likes the high rate at tiny, every other lane the low one
+        wins = (lr == 1e-2) == (variant == "transformer" and preset == "tiny")
+        store.update_run(run_id, status="succeeded", final_val_loss=1.0 if wins else 1.2, tokens_seen=256)
+    blocked = confirm_stage(store, "ladder")
+    assert blocked["state"] == "blocked" and blocked["missing"] == ["cpu-xs dcformer: no run finished"]
+    assert advance_stages(store) == ([], False)                          # a worker may stop
+    for run_id in rows.index[rows["variant"].eq("dcformer") & rows["preset"].eq("cpu-xs")]:
+        store.update_run(run_id, status="succeeded", final_val_loss=1.0 + rows.loc[run_id, "config"]["train"]["lr"],
+                         tokens_seen=256)
+    ready = confirm_stage(store, "ladder")
+    assert ready["best"] == {"tiny transformer": 1e-2, "tiny transformer-qknorm": 1e-3, "tiny dcformer": 1e-3,
+                             "cpu-xs transformer": 1e-3, "cpu-xs transformer-qknorm": 1e-3,
+                             "cpu-xs dcformer": 1e-3}
+    queued, _ = advance_stages(store)
+    assert len(queued) == 12 and advance_stages(store)[0] == []          # the stage flipped once
+    fresh = store.list_runs(study="ladder").set_index("id").loc[queued]
+    assert set(fresh["seed"]) == {11, 12} and set(fresh["status"]) == {"queued"}
+    chosen = {(p, v, c["train"]["lr"]) for p, v, c in zip(fresh["preset"], fresh["variant"], fresh["config"])}
+    assert chosen == {(k.split()[0], k.split()[1], lr) for k, lr in ready["best"].items()}
+    assert confirm_stage(store, "ladder") == {"state": "queued", "best": ready["best"]}
+    assert (dcpoc_home / queued[0] / "config.json").exists()
+    with pytest.raises(ConfigError, match="needs a study of its own"):
+        launch_study(store, ladder_spec(), start_worker=False)
+    from conftest import run_cli
+    import json
+    [listed] = json.loads(run_cli("study", "list", "--json").stdout)
+    assert listed["confirm_stage"] == "queued" and listed["confirmed_lr"] == ready["best"]
+
+
+def test_a_real_worker_runs_the_sweep_then_the_confirmation_into_the_report(dcpoc_home):
+    """Tiny real runs: the worker trains the ladder's sweep, queues the fresh seeds itself and
+    trains them; the decision rests on those, with the QK-norm part split off."""
+    from dcpoc import report
+    from dcpoc.decision import load_decision
+    from dcpoc.runs import launch_study, run_worker
+    from dcpoc.runs.store import Store
+    store = Store()
+    spec = ladder_spec(name="real-ladder", presets=["tiny"], confirm_seeds=[11, 12])
+    launch_study(store, spec, start_worker=False)
+    assert run_worker(store) == 6 + 6
+    runs = store.list_runs(study="real-ladder")
+    assert set(runs["status"]) == {"succeeded"} and set(runs["seed"]) == {1, 11, 12}
+    found = load_decision(store, "real-ladder")
+    d = found.decision
+    assert d.confirmation == "confirmed" and set(d.equal_tokens["seeds"]) == {"11,12"}
+    assert bool(d.equal_tokens["unreliable"].iloc[0])                # two fresh seeds: flagged
+    assert list(d.attribution["part"]) == ["qk_norm", "dcmha", "total"]
+    assert d.recommendations[0][0] in ("rec.qk_norm", "rec.qk_norm_unclear")
+    text = report.render(found, "md", "en").decode()
+    section = text.split("## Where the gain comes from, and how sure we are", 1)[1].split("\n## ", 1)[0]
+    assert "Confirmed: the comparison that decides uses fresh seeds (11, 12)" in section
+    assert "| tiny | QK-norm | Transformer++ + QK-norm − Transformer++ | 2 |" in section
+    ja = report.render(found, "md", "ja").decode()
+    assert "## 効果の出どころと確からしさ" in ja and "確認済み" in ja
+
+
+def test_reference_cpu_plan_fits_two_hours_on_two_cpu_slots():
+    """What `study plan --reference reference-cpu` prints, from FLOP counts: at most ~100 min with
+    its two worker slots (the stage barrier before the confirmation adds up to one run's time)."""
+    from dcpoc.studies import estimate_study, reference_study
+    ref = reference_study("reference-cpu")
+    total = estimate_study(plan_stages(ref).runs, "cpu", {})
+    assert ref.workers == 2 and total["n_runs"] == 45
+    assert total["wall_s"] / ref.workers <= 100 * 60
+
+
+def test_cli_plans_the_ladder_with_its_confirmation_and_refuses_bad_seeds(dcpoc_home):
+    from conftest import run_cli
+    out = run_cli("study", "plan", "--name", "l", "--presets", "tiny", "--ladder", "--sweep", "each",
+                  "--lrs", "1e-3,3e-3", "--confirm-seeds", "11,12", "--steps", "5")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count(" transformer-qknorm ") == 2 + 2 and out.stdout.count(" chosen+ ") == 6
+    assert "optimistic" not in out.stdout
+    swept = run_cli("study", "plan", "--name", "l", "--presets", "tiny", "--sweep", "each", "--steps", "5")
+    assert swept.returncode == 0 and "the estimate is optimistic" in swept.stdout
+    bad = run_cli("study", "plan", "--name", "l", "--presets", "tiny", "--ladder", "--sweep", "each",
+                  "--confirm-seeds", "11,x")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --confirm-seeds")
+    clash = run_cli("study", "plan", "--name", "l", "--presets", "tiny", "--variants", "transformer,gpt")
+    assert clash.returncode == 2 and "variants must be" in clash.stderr

@@ -1,0 +1,104 @@
+"""compose_cpu: the C++ head-mixing kernels that dcmha_torch uses on the CPU.
+
+Their gradients are held to the reference in test_torch_dcmha.py (every test there runs with and
+without them); here: the forward's bits, thread-count independence, bad input and the fallback.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from dcpoc.kernels import dcmha_reference, dcmha_torch, torch_dcmha
+from dcpoc.kernels.compose_cpu import ENV_SWITCH, compose_kernel
+from tests.test_torch_dcmha import Shape, leaves, make_inputs, rel_err
+
+# two query blocks under the causal mask, as at the cpu-demo size (T = 128)
+SHAPE = Shape(B=2, H=4, Tq=130, S=130, d=8, R=2)
+
+
+@pytest.fixture
+def kernel():
+    module = compose_kernel()
+    if module is None:
+        pytest.skip("the C++ compose kernel cannot be built here (no compiler or ninja)")
+    return module
+
+
+def forward_and_grads(window):
+    inputs = make_inputs(SHAPE, "pre+post", torch.float32)
+    xs = leaves(*inputs)
+    out = dcmha_torch(*inputs, causal=True, window=window)
+    return out.detach(), torch.autograd.grad(out.square().sum(), xs)
+
+
+@pytest.mark.parametrize("window", [None, 20])
+def test_forward_gives_the_bits_of_the_torch_ops(kernel, window, monkeypatch):
+    out, grads = forward_and_grads(window)
+    monkeypatch.setenv(ENV_SWITCH, "0")
+    ops_out, ops_grads = forward_and_grads(window)
+    if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"):   # where the rounding is known
+        assert torch.equal(out, ops_out)
+    assert rel_err(out, ops_out) < 1e-6
+    for grad, ops_grad in zip(grads, ops_grads):   # reassociated sums: equal up to rounding
+        assert rel_err(grad, ops_grad) < 1e-5
+
+
+def test_results_do_not_depend_on_the_thread_count(kernel):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = forward_and_grads(None)
+        torch.set_num_threads(3)
+        three = forward_and_grads(None)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one[0], three[0])
+    assert all(torch.equal(a, b) for a, b in zip(one[1], three[1]))
+
+
+def test_bad_input_raises_a_one_line_error(kernel):
+    x = torch.randn(1, 2, 4, 4)
+    aq = torch.randn(1, 2, 2, 4)
+    with pytest.raises(RuntimeError, match="contiguous CPU tensor"):
+        kernel.mix_forward(x.transpose(2, 3), aq, x.new_empty(0), True, -1, 0.0)
+    with pytest.raises(RuntimeError, match="mixing matrix must be contiguous"):
+        kernel.mix_forward(x, aq[..., :3], x.new_empty(0), True, -1, 0.0)
+    with pytest.raises(RuntimeError, match="no mixing matrix"):
+        kernel.mix_forward(x, x.new_empty(0), x.new_empty(0), True, -1, 0.0)
+    w = torch.randn(1, 4, 2, 2)                          # (B, T, R, H) with T = 4, not 5
+    with pytest.raises(RuntimeError, match=r"w1 and w2 \(B, T, R, H\)"):
+        kernel.side_forward(w, w, x.new_empty(0), x.new_empty(0), True, 1, 5, 2)
+
+
+def test_query_weights_of_the_wrong_length_raise_value_error():
+    """Caught before any kernel reads past a tensor's end."""
+    q, k, v, pre, post = make_inputs(SHAPE, "pre+post", torch.float32)
+    with pytest.raises((ValueError, RuntimeError), match="dynamic weights|expected"):
+        dcmha_torch(q, k, v, pre._replace(qw1=pre.qw1[:, :-1], qw2=pre.qw2[:, :-1]), post)
+
+
+def test_switched_off_by_the_environment(monkeypatch):
+    monkeypatch.setenv(ENV_SWITCH, "0")
+    assert compose_kernel() is None
+
+
+def test_without_a_compiler_the_torch_ops_run(tmp_path):
+    """A fresh build folder and no compiler: the build fails, dcmha_torch still matches the reference."""
+    code = ("import torch\n"
+            "from dcpoc.kernels import dcmha_reference, dcmha_torch\n"
+            "from dcpoc.kernels.compose_cpu import compose_kernel\n"
+            "from tests.test_torch_dcmha import BASE, make_inputs, rel_err\n"
+            "assert compose_kernel() is None\n"
+            "inputs = make_inputs(BASE, 'pre+post', torch.float64)\n"
+            "print(rel_err(dcmha_torch(*inputs), dcmha_reference(*inputs)))\n")
+    env = {**os.environ, "TORCH_EXTENSIONS_DIR": str(tmp_path), "CXX": str(tmp_path / "no-such-c++"),
+           "PATH": "/usr/bin/nonexistent", ENV_SWITCH: "1"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=300, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert done.returncode == 0, done.stderr
+    assert "compose kernel is not available" in done.stderr
+    assert float(done.stdout) < 1e-10

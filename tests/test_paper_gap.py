@@ -1,0 +1,191 @@
+"""The paper beside the study, the gap over training and the target's speed ratio: pure functions on
+frames worked out by hand, then load_decision on a real SQLite store (a CPU study projected to an
+H100 shows a range labelled as not measured there, never the CPU's ratio)."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dcpoc import costs
+from dcpoc.decision import Interval, load_decision
+from dcpoc.decision.gap import gap_over_training, gap_summary
+from dcpoc.decision.multiplier import MultiplierResult
+from dcpoc.decision.paper import compare_with_paper, paper_speed_ratio
+from dcpoc.decision.target_speed import target_speed
+from dcpoc.decision.verdict import Decision
+from dcpoc.report import context
+from dcpoc.runs.store import Store
+from dcpoc.ui.i18n import hours, t
+
+from conftest import ladder, store_two_size_study
+
+
+# ----------------------------------------------------------------------------- the paper
+def test_paper_speed_ratio_interpolates_in_log_size_and_holds_at_the_ends():
+    assert paper_speed_ratio(405e6) == (0.45, 0.45)
+    assert paper_speed_ratio(1e6) == (0.45, 0.45)                # below 405M: the 405M figure
+    assert paper_speed_ratio(1.4e9) == pytest.approx((0.60, 0.70))
+    assert paper_speed_ratio(50e9) == (0.8, 0.8)
+    w = (math.log(1e9) - math.log(405e6)) / (math.log(1.4e9) - math.log(405e6))
+    assert paper_speed_ratio(1e9) == pytest.approx((0.45 + w * 0.15, 0.45 + w * 0.25))
+
+
+def _decision(mean, low, high, speed=0.8, device="h100"):
+    mult = MultiplierResult(None, pd.DataFrame(), Interval(mean, low, high, 3, "bootstrap"), speed, device,
+                            Interval(mean * speed, None, None, 3), "fp", 4)
+    tokens = pd.DataFrame([{"preset": "s4", "loss_diff": -0.05, "loss_low": -0.08, "loss_high": -0.02}])
+    return Decision("GO", multiplier=mult, equal_tokens=tokens)
+
+
+@pytest.mark.parametrize("mean, low, high, finding, why", [
+    (2.0, 1.8, 2.2, "agrees", "paper.why.m_reaches"),
+    (3.0, 2.6, 3.4, "agrees", "paper.why.m_reaches"),         # above the band is not against it
+    (1.2, 1.1, 1.3, "contradicts", "paper.why.m_below"),
+    (2.0, 0.9, 4.0, "cannot", "paper.why.wide"),               # high / low > 2
+    (2.0, None, None, "cannot", "paper.why.wide")])
+def test_the_multiplier_beside_the_paper(mean, low, high, finding, why):
+    runs = ladder()                                            # largest size 64M parameters
+    got = compare_with_paper(_decision(mean, low, high), runs)
+    row = got.rows[0]
+    assert (row.claim, row.finding, row.why[0]) == ("multiplier", finding, why)
+    assert got.params == 6.4e7 and got.tokens == 8e8
+    assert got.gap_params == pytest.approx(405e6 / 6.4e7) and got.gap_tokens == pytest.approx(7.1e9 / 8e8)
+
+
+def test_a_study_far_below_the_papers_scale_cannot_speak_and_a_cpu_ratio_never_can():
+    runs = ladder().assign(n_params=1e6)                       # 405x below the paper's 405M
+    got = compare_with_paper(_decision(2.0, 1.8, 2.2, device="cpu"), runs)
+    assert [r.finding for r in got.rows] == ["cannot"] * 3 and got.finding == "cannot"
+    assert got.rows[0].why == ("paper.why.scale", {"gap": 405.0, "limit": 100.0})
+    assert got.rows[2].why[0] == "paper.why.cpu"
+    slow = compare_with_paper(_decision(2.0, 1.8, 2.2, speed=0.3), ladder())
+    assert slow.rows[1].finding == "agrees" and slow.rows[2].finding == "contradicts"
+    assert slow.finding == "contradicts"
+
+
+# ----------------------------------------------------------------------------- the gap
+def _curves(runs, values):
+    """val_loss rows: values[(arch, seed)] = losses at steps 100, 200, 300 (tokens = 1000 x step)."""
+    rows = []
+    for (arch, seed), losses in values.items():
+        run_id = runs.loc[runs["arch"].eq(arch) & runs["seed"].eq(seed), "id"].iloc[0]
+        rows += [{"run_id": run_id, "key": "val_loss", "step": s, "value": v, "tokens": 1000 * s,
+                  "wall_s": float(s)} for s, v in zip((100, 200, 300), losses)]
+    return pd.DataFrame(rows)
+
+
+def test_dcformer_can_lead_early_and_be_caught():
+    runs = ladder(presets=("s1",), seeds=(1, 2), noise=(0.0, 0.0))
+    curves = _curves(runs, {("transformer", 1): [3.0, 2.5, 2.2], ("dcformer", 1): [2.8, 2.45, 2.21],
+                            ("transformer", 2): [3.1, 2.6, 2.3], ("dcformer", 2): [3.0, 2.56, 2.31]})
+    gaps = gap_over_training(runs, curves)
+    assert gaps["step"].tolist() == [100, 200, 300] and gaps["n_seeds"].tolist() == [2, 2, 2]
+    assert gaps["gap"].tolist() == pytest.approx([-0.15, -0.045, 0.01])
+    assert gaps["gap_low"].tolist() == pytest.approx([-0.2, -0.05, 0.01])
+    assert gaps["tokens"].tolist() == [1e5, 2e5, 3e5]
+    row = gap_summary(gaps).iloc[0]
+    assert (row["lead"], row["lead_step"], row["pattern"]) == (pytest.approx(-0.15), 100, "caught")
+    lines = context.gap_lines(gaps, "en")
+    assert "s1: largest lead -0.150 after 100 steps, +0.010 at the end (300 steps)" in lines[1]
+    assert t("gap.pattern.caught", "en") in lines[1]
+
+
+def test_the_gap_keeps_steps_every_pair_reached_and_takes_its_labels_as_parameters():
+    runs = ladder(presets=("s1",), seeds=(1, 2), noise=(0.0, 0.0))
+    curves = _curves(runs, {("transformer", 1): [3.0, 2.5, 2.2], ("dcformer", 1): [2.9, 2.3, 2.0],
+                            ("transformer", 2): [3.0, 2.5, 2.2], ("dcformer", 2): [2.9, 2.3, 2.0]})
+    curves = curves.drop(curves.index[-1])                     # seed 2's DCFormer misses step 300
+    gaps = gap_over_training(runs, curves)
+    assert gaps["step"].tolist() == [100, 200]
+    assert gap_summary(gaps)["pattern"].tolist() == ["holds"]
+    variants = runs.assign(variant=runs["arch"].map({"transformer": "transformer-qknorm",
+                                                     "dcformer": "dcformer"}))
+    same = gap_over_training(variants, curves, baseline="transformer-qknorm", column="variant")
+    assert same.equals(gaps)
+    assert gap_over_training(runs, curves.iloc[:0]).empty
+
+
+# ----------------------------------------------------------------------------- the target's speed
+MODEL_BENCH = {"result": {"date": "2026-12-01T10:00:00+00:00", "machine": {"device": "NVIDIA H100 80GB HBM3"},
+                          "rows": [{"preset": "gpu-125m", "params": 1.25e8}, {"preset": "paper-405m",
+                                                                               "params": 4.05e8}],
+                          "dcformer_over_transformer": {"gpu-125m": 0.55, "paper-405m": 0.62}}}
+
+
+def test_a_cpu_ratio_never_stands_for_a_gpu():
+    runs = ladder().assign(device="cpu")
+    got = target_speed(runs, "cpu", 0.8, "h100", 405e6)
+    assert not got.measured and got.source == "range" and (got.low, got.high) == (0.45, 0.45)
+    assert got.study_ratio == 0.8 and 0.8 not in (got.low, got.high)
+    # a self-check on the H100 times attention only: supporting, the range stays
+    check = [{"gpu_name": "NVIDIA H100 80GB HBM3", "triton_ms": 2.0, "torch_ms": 7.0}]
+    supported = target_speed(runs, "cpu", 0.8, "h100", 405e6, selfchecks=check)
+    assert not supported.measured and supported.kernel_speedup == pytest.approx(3.5)
+    # a ratio measured on another GPU kind widens the range; one on the target's kind is used
+    a100 = {"result": {**MODEL_BENCH["result"], "machine": {"device": "NVIDIA A100-SXM4-80GB"}}}
+    wider = target_speed(runs, "cpu", 0.8, "h100", 405e6, benchmarks=[a100])
+    assert (wider.low, wider.high) == (0.45, 0.62) and not wider.measured
+    bench = target_speed(runs, "cpu", 0.8, "h100", 405e6, benchmarks=[a100, MODEL_BENCH])
+    assert bench.measured and bench.ratio == 0.62 and bench.detail == "bench model paper-405m, 2026-12-01"
+    own = target_speed(ladder(), "h100", 0.8, "h100", 405e6, benchmarks=[MODEL_BENCH])
+    assert own.measured and own.source == "study" and own.ratio == 0.8
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_cpu_studys_projection_to_an_h100_is_a_labelled_range(dcpoc_home, lang):
+    store = Store()
+    store_two_size_study(store, "cpu")
+    sd = load_decision(store, "cpu")
+    assert sd.decision.multiplier.speed_ratio == pytest.approx(0.8)
+    assert sd.projection is None and not sd.speed.measured
+    slow, fast = sd.projection_span
+    assert slow.speed_ratio == fast.speed_ratio == 0.45           # the paper's 405M ratio, not 0.8
+    tf_hours = 8e9 / costs.assumed_tokens_per_s(6 * 405e6, "transformer", "h100") / 3600
+    assert slow.dc_gpu_hours_same_tokens == pytest.approx(tf_hours / 0.45)
+    rows = context.projection_rows(sd, lang)
+    label = t("dec.speed.label", lang).format(kind="h100")
+    assert rows[0][0] == t("dec.proj.tf", lang) and all(label in r[0] for r in rows[1:])
+    assert rows[1][1] == hours(tf_hours / 0.45) and hours(tf_hours / 0.8) not in rows[1][1]
+    assert any("reason.speed_not_on_target" == key for key, _ in sd.decision.reasons)
+    note = context.speed_lines(sd, lang)[0]
+    assert "0.45" in note and "0.80x" in note and "h100" in note
+    # the same study measured on the H100 by `bench model`: one number at that ratio
+    store.add_benchmark("model", MODEL_BENCH["result"])
+    measured = load_decision(store, "cpu")
+    assert measured.projection_span is None and measured.projection.speed_ratio == 0.62
+    assert not any(key == "reason.speed_not_on_target" for key, _ in measured.decision.reasons)
+    assert np.isclose(measured.projection.tf_gpu_hours, tf_hours)
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_gap_chart_draws_a_line_a_band_and_zero(lang):
+    runs = ladder(presets=("s1", "s2"), seeds=(1, 2), noise=(0.0, 0.0))
+    values = {(a, s): [3.0, 2.5, 2.2] if a == "transformer" else [2.9, 2.45, 2.25]
+              for a in ("transformer", "dcformer") for s in (1, 2)}
+    curves = pd.concat([_curves(runs[runs["preset"].eq(p)], values) for p in ("s1", "s2")])
+    gaps = gap_over_training(runs, curves)
+    assert gaps["preset"].unique().tolist() == ["s1", "s2"]
+    from dcpoc.ui.charts import gap_curves
+    spec = gap_curves(gaps, lang).to_dict()
+    assert spec["title"] == t("chart.gap", lang)
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["area", "line", "rule"]
+    assert spec["layer"][1]["encoding"]["y"]["title"] == t("chart.axis.gap", lang)
+    table = context.gap_table(gaps, lang)
+    assert table[t("gap.col.pattern", lang)].tolist() == [t("gap.pattern.caught", lang)] * 2
+
+
+def test_a_stored_h100_self_check_supports_but_never_sets_the_ratio(dcpoc_home):
+    from dcpoc.kernels.selfcheck import SelfCheckResult
+    from dcpoc.runs.selfchecks import save_selfcheck
+    store = Store()
+    store_two_size_study(store, "cpu")
+    key = {"gpu_name": "NVIDIA H100 80GB HBM3", "triton_version": "3.7.1", "torch_version": "2.13",
+           "git_commit": "abc", "n_heads": 4, "head_dim": 32}
+    save_selfcheck(store, key, SelfCheckResult(True, None, 2.0, 5.0, {}))
+    save_selfcheck(store, {**key, "git_commit": "old"}, SelfCheckResult(False, "mismatch", None, None, {}))
+    assert [row["torch_ms"] for row in store.passed_selfchecks()] == [5.0]
+    sd = load_decision(store, "cpu")
+    assert not sd.speed.measured and sd.projection_span[0].speed_ratio == 0.45
+    assert sd.speed.kernel_speedup == pytest.approx(2.5)
+    assert "2.5x as fast as the PyTorch path" in context.speed_lines(sd, "en")[1]
