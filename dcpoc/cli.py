@@ -270,8 +270,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from .decision import runs_table
+    from .runs.executors import job_labels
     from .runs.store import Store
-    frame = runs_table(Store().list_runs(study=args.study, status=args.status, arch=args.arch))
+    runs = Store().list_runs(study=args.study, status=args.status, arch=args.arch)
+    frame = runs_table(runs)
+    if not frame.empty:   # as on the Runs page: the variant, and a SLURM job's state by its status
+        frame.insert(frame.columns.get_loc("arch") + 1, "variant", runs["variant"].to_numpy())
+        jobs = frame["id"].map(job_labels(runs))
+        if jobs.str.len().sum() or args.json:
+            frame.insert(frame.columns.get_loc("status") + 1, "job", jobs)
     if args.json:
         print(frame.to_json(orient="records", indent=2, date_format="iso"))
     elif frame.empty:

@@ -87,6 +87,26 @@ def test_verdict_is_about_dcmha_on_the_best_cheap_baseline_and_qk_norm_is_its_ow
     assert bare.risks[0][0] == "risk.no_qknorm_baseline"
 
 
+def test_a_size_with_two_token_budgets_is_split_once_at_the_longer_one():
+    runs = ladder_runs()
+    shorter = runs[runs["preset"].eq("s3")]
+    shorter = shorter.assign(id=shorter["id"] + "-short", tokens_seen=shorter["tokens_seen"] / 2,
+                             final_val_loss=shorter["final_val_loss"] + 0.5)
+    table = attribute(pd.concat([runs, shorter], ignore_index=True))
+    assert list(table["part"]) == ["qk_norm", "dcmha", "total"] * 3
+    largest = table[table["preset"].eq("s3")].set_index("part")
+    assert largest.loc["dcmha", "loss_diff"] == pytest.approx(DCMHA_PART)
+    assert decide(pd.concat([runs, shorter], ignore_index=True), "st").evidence   # no crash
+
+
+def test_one_seed_pair_gives_qk_norm_advice_without_an_interval():
+    from dcpoc.ui.i18n import t
+    [(key, values)] = decide(ladder_runs(seeds=(1,)), "st").recommendations
+    assert key == "rec.qk_norm_no_interval" and values["n"] == 1
+    for lang in ("en", "ja"):
+        assert "nan" not in t(key, lang).format(**values)
+
+
 def test_the_overview_headline_shows_the_rungs_the_verdict_compares():
     from dcpoc.decision import headline_by_preset
     head = headline_by_preset(ladder_runs(), "st").set_index("preset")
@@ -167,6 +187,13 @@ def test_the_confirmation_runs_decide_and_no_confirmation_is_called_optimistic()
     pending = runs.assign(status=["queued" if s > 100 else "succeeded" for s in runs["seed"]])
     waiting = decide(pending, "st", confirm_seeds=[101, 102, 103])
     assert waiting.confirmation == "optimistic" and set(waiting.equal_tokens["seeds"]) == {"1"}
+    # one rung's fresh run finished first (the worker runs them in turn): still the sweep's runs
+    first = runs.index[(runs["seed"] > 100)][0]
+    one_done = pending.assign(status=["succeeded" if i == first or s < 100 else "queued"
+                                      for i, s in zip(pending.index, pending["seed"])])
+    early = decide(one_done, "st", confirm_seeds=[101, 102, 103])
+    assert early.confirmation == "optimistic" and set(early.equal_tokens["seeds"]) == {"1"}
+    assert len(early.equal_tokens) == 3                          # no size lost its comparison
 
 
 # ----------------------------------------------------------------------------- plans and stages

@@ -214,3 +214,37 @@ def test_empty_dashboard_imports_the_recorded_study_in_a_browser(recorded_bundle
     page.get_by_text("記録済みの結果をインポートしたものです").first.wait_for()
     page.get_by_text(report.verdict_line(source.decision, "ja")).wait_for()
     shoot(page, tmp_path, "3-decision-ja")
+
+
+@pytest.fixture
+def shipped_bundle(tmp_path, monkeypatch):
+    """The reference study shipped in benchmarks/ (the default offer: no override), and a store
+    it was imported into apart from the server's, to know the verdict the page must show."""
+    from dcpoc.runs.bundle import REFERENCE_BUNDLE, import_study
+    monkeypatch.delenv("DCPOC_REFERENCE_BUNDLE", raising=False)
+    assert REFERENCE_BUNDLE.is_file(), f"{REFERENCE_BUNDLE} is shipped with the repository"
+    expected = Store(f"sqlite:///{tmp_path / 'expected.db'}")
+    import_study(expected, REFERENCE_BUNDLE)
+    return expected
+
+
+def test_the_shipped_reference_study_imports_in_a_browser(shipped_bundle, server, page, tmp_path):
+    """The study measured for this release: one click on an empty Overview, then its verdict and
+    its attribution (QK-norm part, DCMHA part) on the Decision page, in both languages."""
+    from dcpoc import report
+    from dcpoc.decision import load_decision
+    (tmp_path / "screenshots").mkdir()
+    source = load_decision(shipped_bundle, "reference-cpu")
+    n_runs = len(shipped_bundle.list_runs(study="reference-cpu"))
+    page.goto(f"{server}/?lang=en")
+    page.get_by_role("button", name=f"Import the recorded reference study (reference-cpu, {n_runs} runs").click()
+    page.get_by_text(report.verdict_line(source.decision, "en")).wait_for()
+    shoot(page, tmp_path, "1-home-reference")
+    assert len(Store().list_runs(study="reference-cpu")) == n_runs == 45
+    page.goto(f"{server}/Decision?lang=en")
+    page.get_by_text(report.verdict_line(source.decision, "en")).wait_for()
+    page.get_by_text("QK-norm").first.wait_for()
+    shoot(page, tmp_path, "2-decision-reference")
+    page.goto(f"{server}/Decision?lang=ja")
+    page.get_by_text(report.verdict_line(source.decision, "ja")).wait_for()
+    shoot(page, tmp_path, "3-decision-reference-ja")

@@ -136,6 +136,19 @@ def edited(bundle, tmp_path, change) -> object:
     return path
 
 
+def test_an_imported_study_has_no_stage_left_for_a_worker_to_queue(bundle, tmp_path):
+    """Recorded results stay as recorded: a stage still waiting in the exporting database (a sweep
+    that ended blocked) is not queued by the importing database's worker."""
+    from dcpoc.runs.stages import advance_stages
+    path = edited(bundle, tmp_path, lambda d: d["study"]["config"].update(
+        later_stage="waiting", confirm_stage="waiting", confirm_seeds=[11]))
+    target = Store(f"sqlite:///{tmp_path / 'target.db'}")
+    import_study(target, path)
+    config = target.get_study(STUDY)["config"]
+    assert (config["later_stage"], config["confirm_stage"]) == ("none", "none")
+    assert advance_stages(target) == ([], False) and len(target.list_runs()) == 4
+
+
 def test_unreadable_path_is_one_line(tmp_path):
     target = Store(f"sqlite:///{tmp_path / 'target.db'}")
     with pytest.raises(BundleError, match="^cannot read .*give a readable"):

@@ -34,6 +34,7 @@ def test_train_then_runs_lists_the_summary(populated_db):
     for column in ("val_loss", "perplexity", "bits_per_byte", "tokens_per_s", "peak_mem_mb", "wall_s", "cost_usd"):
         assert row[column] is not None and row[column] > 0, column
     assert row["status"] == "succeeded" and row["arch"] == "transformer"
+    assert row["variant"] == "transformer-qknorm" and row["job"] == ""   # a local run has no job
     table = run_cli("runs")
     assert table.returncode == 0 and row["id"] in table.stdout and "bits_per_byte" in table.stdout
 

@@ -29,6 +29,7 @@ DYNAMIC = ([f"status.{s}" for s in STATUSES] + [f"settings.device.{d}" for d in 
            + [f"launch.start.{s}" for s in ("blank", *REFERENCE_STUDIES)]
            + [f"launch.sweep.{s}" for s in SWEEPS]
            + [f"launch.plan.stage{n}" for n in (1, 2)]
+           + [f"next.what.{w}_ladder" for w in ("sizes", "seeds", "confirm")]   # next_step._part
            + [f"launch.col.{c}" for c in ("stage", "preset", "arch", "seeds", "lr", "steps", "tokens")]
            + [f"launch.err.corpus_{r}" for r in ("empty", "no_dirs", "outside", "missing")]
            + [f"dec.verdict.{v}" for v in ("GO", "CONDITIONAL", "NO-GO", "INSUFFICIENT")]

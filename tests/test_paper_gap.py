@@ -184,7 +184,9 @@ def test_a_stored_h100_self_check_supports_but_never_sets_the_ratio(dcpoc_home):
            "git_commit": "abc", "n_heads": 4, "head_dim": 32}
     save_selfcheck(store, key, SelfCheckResult(True, None, 2.0, 5.0, {}))
     save_selfcheck(store, {**key, "git_commit": "old"}, SelfCheckResult(False, "mismatch", None, None, {}))
-    assert [row["torch_ms"] for row in store.passed_selfchecks()] == [5.0]
+    from dcpoc.runs.selfcheck_rows import read_selfchecks
+    assert [row["torch_ms"] for row in read_selfchecks(store, passed_only=True)] == [5.0]
+    assert [row["git_commit"] for row in read_selfchecks(store)] == ["old", "abc"]
     sd = load_decision(store, "cpu")
     assert not sd.speed.measured and sd.projection_span[0].speed_ratio == 0.45
     assert sd.speed.kernel_speedup == pytest.approx(2.5)

@@ -336,6 +336,50 @@ def test_next_step_runs_the_missing_architecture_and_failed_runs_again():
     assert step.plan[-1].train.lr == 2e-3          # the failed run again, at its own rate
 
 
+def _ladder_runs():
+    """A finished ladder study at tiny and cpu-xs: seed 1 swept at 1e-3 and 3e-3 (DCFormer best at
+    1e-3, both Transformer++ variants at 3e-3), then confirmation seeds 101 and 102 at those rates."""
+    chosen = {"transformer": 3e-3, "transformer-qknorm": 3e-3, "dcformer": 1e-3}
+    rows = []
+    for preset in ("tiny", "cpu-xs"):
+        for variant, rate in chosen.items():
+            arch, qk = ("dcformer", True) if variant == "dcformer" else ("transformer", variant.endswith("qknorm"))
+            sweep = [(1, lr, 2.0 - 0.1 * (lr == rate)) for lr in (1e-3, 3e-3)]
+            for seed, lr, loss in sweep + [(101, rate, 1.9), (102, rate, 1.9)]:
+                rows.append({"id": f"{variant}-{preset}-{seed}-{lr}", "study": "st", "arch": arch,
+                             "preset": preset, "seed": seed, "status": "succeeded", "total_steps": 60,
+                             "tokens_seen": 60 * 8 * 32, "corpus_spec": "pydoc", "device": "cpu",
+                             "corpus_fingerprint": "f", "flops_per_token": 1e6, "final_val_loss": loss,
+                             "config": {"train": {"nproc": 1, "lr": lr}, "model": {"qk_norm": qk}},
+                             "tokens_per_s": 5000.0, "diverged": False})
+    return pd.DataFrame(rows), chosen
+
+
+def test_next_step_of_a_ladder_study_adds_confirmation_seeds_at_the_chosen_rates():
+    runs, chosen = _ladder_runs()
+    config = {"variants": ["transformer", "transformer-qknorm", "dcformer"], "confirm_seeds": [101, 102],
+              "confirm_stage": "queued",
+              "confirmed_lr": {f"{p} {v}": lr for p in ("tiny", "cpu-xs") for v, lr in chosen.items()}}
+    step = next_step(_decision("CONDITIONAL"), runs, "st", study_config=config)
+    assert step.parts == [("next.what.confirm_ladder", {
+        "seeds": "103", "presets": "tiny, cpu-xs", "variants": "transformer, transformer-qknorm, dcformer"})]
+    planned = {(r.preset, r.model.arch, r.model.qk_norm, r.train.seed, r.train.lr) for r in step.plan}
+    assert len(step.plan) == 6 and planned == {
+        (p, "dcformer" if v == "dcformer" else "transformer", v != "transformer", 103, lr)
+        for p in ("tiny", "cpu-xs") for v, lr in chosen.items()}
+    # without the stored stage the chosen rates come from the sweep itself, per variant and size
+    assert {(r.preset, r.model.qk_norm, r.train.lr) for r in next_step(
+        _decision("CONDITIONAL"), runs, "st", study_config={**config, "confirm_stage": "waiting"}).plan} \
+        == {(p, v != "transformer", lr) for p in ("tiny", "cpu-xs") for v, lr in chosen.items()}
+    grown = next_step(_decision("GO"), runs, "st", study_config=config)
+    assert grown.parts[0][0] == "next.what.sizes_ladder" and grown.parts[0][1]["presets"] == "cpu-s"
+    # the new size is swept (seed 1, two rates) and confirmed (seeds 101, 102): 3 x (2 + 2) runs
+    assert len(grown.plan) == 12 and {r.preset for r in grown.plan} == {"cpu-s"}
+    assert {r.train.seed for r in grown.plan} == {1, 101, 102}
+    plain = next_step(_decision("CONDITIONAL"), runs, "st")      # no stored config: both archs
+    assert plain.parts[0][0] == "next.what.seeds"
+
+
 def test_studies_never_import_the_ui():
     """The CLI plans and prices studies without the dashboard's strings or charts."""
     import ast

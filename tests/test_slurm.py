@@ -183,6 +183,7 @@ def test_a_two_architecture_study_runs_as_batch_jobs(cluster, timeout_run):
         assert f"slurm job {row['job_id']} on" in (cluster / run_id / "log.txt").read_text()
     out = run_cli("runs", "--study", "slurm-pair")
     assert out.stdout.count("succeeded") == 2, out.stderr
+    assert out.stdout.count("COMPLETED") == 2 and " job " in out.stdout.splitlines()[0]
 
 
 @needs_slurm

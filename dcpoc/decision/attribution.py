@@ -74,7 +74,7 @@ def attribute(runs: pd.DataFrame) -> pd.DataFrame:
     part and the total, each the paired loss difference upper minus lower (negative: the upper rung
     is better) with its 95% interval, whether it rests on 2 seeds only, and the upper rung's
     tokens/s over the lower rung's (the speed cost). Empty without the full ladder."""
-    runs = with_variant(runs)
+    runs = _largest_budget(with_variant(runs))
     rows = []
     for part, lower, upper in PARTS:
         pair = pair_frame(runs, lower, upper)
@@ -96,6 +96,17 @@ def attribute(runs: pd.DataFrame) -> pd.DataFrame:
                                        ignore_index=True)
 
 
+def _largest_budget(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs of each preset's largest token budget among its succeeded runs (a size that ran
+    two budgets, e.g. relaunched with other --steps, is split once, at the longer one)."""
+    if runs.empty or "tokens_seen" not in runs:
+        return runs
+    tokens = pd.to_numeric(runs["tokens_seen"], errors="coerce")
+    done = tokens.where(runs["status"].eq("succeeded"))
+    largest = done.groupby(runs["preset"]).transform("max")
+    return runs[largest.isna() | tokens.eq(largest)]
+
+
 def _part_order(column: pd.Series) -> pd.Series:
     if column.name == "part":
         return column.map({p: i for i, (p, _, _) in enumerate(PARTS)})
@@ -105,17 +116,24 @@ def _part_order(column: pd.Series) -> pd.Series:
 def free_part(attribution: pd.DataFrame | None) -> Reason | None:
     """The recommendation that does not depend on adopting DCFormer: what QK-norm alone gives the
     Transformer++ run today, at the largest size the ladder ran (rec.qk_norm when its interval lies
-    below zero, rec.qk_norm_unclear otherwise; None without the ladder)."""
+    below zero, rec.qk_norm_no_interval with one seed pair, rec.qk_norm_unclear otherwise; None
+    without the ladder)."""
     if attribution is None or attribution.empty:
         return None
     qk = attribution[attribution["part"].eq("qk_norm")]
     row = qk.iloc[-1]                                   # sorted by size: the largest
     values = {"preset": row["preset"], "diff": row["loss_diff"], "low": _num(row["loss_low"]),
-              "high": _num(row["loss_high"]), "ratio": _num(row["speed_ratio"]),
+              "high": _num(row["loss_high"]), "ratio": _times(row["speed_ratio"]),
               "n": int(row["n_pairs"]), "base": VARIANT_LABELS["transformer"],
               "with": VARIANT_LABELS["transformer-qknorm"]}
-    clear = row["loss_high"] is not None and not pd.isna(row["loss_high"]) and row["loss_high"] < 0
-    return ("rec.qk_norm" if clear else "rec.qk_norm_unclear", values)
+    if math.isnan(values["high"]):                      # one seed pair: no interval to print
+        return "rec.qk_norm_no_interval", values
+    return ("rec.qk_norm" if values["high"] < 0 else "rec.qk_norm_unclear", values)
+
+
+def _times(ratio: object) -> str:
+    """A speed ratio as the recommendation prints it ("0.99×"; "—" where no device ran both)."""
+    return f"{float(ratio):.2f}×" if ratio is not None and not pd.isna(ratio) else "—"
 
 
 def _num(value: object) -> float:

@@ -12,6 +12,7 @@ from collections.abc import Collection
 
 import pandas as pd
 
+from .facts import with_variant
 from .tuning import lr_table, swept_cells
 
 
@@ -25,19 +26,31 @@ def split_confirmation(runs: pd.DataFrame, confirm_seeds: Collection[int]
 
 
 def decisive_runs(runs: pd.DataFrame, confirm_seeds: Collection[int]) -> pd.DataFrame:
-    """The runs the comparison uses: at each preset where a confirmation run has succeeded, the
-    confirmation runs only; elsewhere (none yet, or still queued) the sweep's runs, each variant at
-    its best rate as compare.counted_runs picks."""
+    """The runs the comparison uses: at each preset the confirmation has settled (_confirmed_presets),
+    the confirmation runs only; elsewhere (none yet, still running, or some variant missing) the
+    sweep's runs, each variant at its best rate as compare.counted_runs picks."""
     selection, fresh = split_confirmation(runs, confirm_seeds)
-    confirmed = _confirmed_presets(fresh)
+    confirmed = _confirmed_presets(runs, fresh)
     if not confirmed:
         return runs
     return pd.concat([selection[~selection["preset"].isin(confirmed)],
                       fresh[fresh["preset"].isin(confirmed)]])
 
 
-def _confirmed_presets(fresh: pd.DataFrame) -> set:
-    return set(fresh.loc[fresh["status"].eq("succeeded"), "preset"]) if len(fresh) else set()
+def _confirmed_presets(runs: pd.DataFrame, fresh: pd.DataFrame) -> set:
+    """The presets where every variant that ran there has a succeeded fresh run on one common seed:
+    one finished confirmation run of one rung must not take the other rungs' sweep runs away."""
+    if fresh.empty:
+        return set()
+    runs, fresh = with_variant(runs), with_variant(fresh)
+    done = fresh[fresh["status"].eq("succeeded")]
+    confirmed = set()
+    for preset, at_size in done.groupby("preset"):
+        variants = set(runs.loc[runs["preset"].eq(preset), "variant"])
+        per_seed = at_size.groupby("seed")["variant"].agg(set)
+        if any(variants <= ran for ran in per_seed):
+            confirmed.add(preset)
+    return confirmed
 
 
 def confirmation_state(runs: pd.DataFrame, counted_selection: pd.DataFrame,
@@ -46,7 +59,7 @@ def confirmation_state(runs: pd.DataFrame, counted_selection: pd.DataFrame,
     of the rate-choosing runs (a sweep shows as a cell with several rates)."""
     _, fresh = split_confirmation(runs, confirm_seeds)
     sizes = set(runs["preset"]) if len(runs) else set()
-    done = _confirmed_presets(fresh)
+    done = _confirmed_presets(runs, fresh)
     if done and done >= sizes:
         return "confirmed"
     if done:

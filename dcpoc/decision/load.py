@@ -85,7 +85,7 @@ def load_decision(store: Any, study: str | None, thresholds: Thresholds = Thresh
         study=name, question=study_row.get("question") or "",
         decision=decision, runs=scoped,
         created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        next=next_step(decision, runs, name, prices=prices),
+        next=next_step(decision, runs, name, prices=prices, study_config=config),
         projection=projection, target=target, thresholds=thresholds,
         prices=prices, inference=infer[0]["result"] if infer else None, speed=speed,
         projection_span=span, paper=compare_with_paper(decision, scoped),
@@ -121,11 +121,12 @@ def validation_counts(rows: pd.DataFrame | None) -> tuple[tuple[int, int], ...]:
 def _target_speed(store: Any, decision: Decision, scoped: pd.DataFrame, target: Target
                   ) -> TargetSpeed | None:
     """Where the target's speed ratio comes from (None without a multiplier result)."""
+    from ..runs.selfcheck_rows import read_selfchecks   # here: decision never loads the database layer
     mult = decision.multiplier
     if mult is None:
         return None
     return target_speed(scoped, mult.speed_device, mult.speed_ratio, target.gpu_kind, target.params,
-                        store.list_benchmarks("model"), store.passed_selfchecks())
+                        store.list_benchmarks("model"), read_selfchecks(store, passed_only=True))
 
 
 def _unmeasured_reason(decision: Decision, speed: TargetSpeed) -> tuple[str, dict]:

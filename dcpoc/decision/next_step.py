@@ -9,13 +9,14 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ..config import ARCHS, PRESETS, ConfigError, RunConfig, make_config
+from ..config import ARCHS, PRESETS, VARIANTS, ConfigError, RunConfig, make_config
 from ..counts import count_parameters
 from ..studies import (StudySpec, ThroughputKey, estimate_study, ladder, measured_throughput,
                        plan_study)
+from ..studies.spec import lane
 from . import tuning
 from .compare import counted_runs
-from .facts import run_nproc, study_key
+from .facts import run_nproc, study_key, with_variant
 from .stats import Reason
 
 
@@ -130,28 +131,46 @@ def _larger_presets(spec: StudySpec, n: int) -> list[str]:
     return (above + below)[:max(n, 0)]
 
 
-def _new_seeds(spec: StudySpec, n: int) -> list[int]:
-    start = max(spec.seeds) + 1
+def _new_seeds(taken: list[int], n: int) -> list[int]:
+    start = max(taken) + 1
     return list(range(start, start + max(n, 0)))
 
 
-def _growth(spec: StudySpec, needed: dict[str, dict], base: dict
-            ) -> tuple[list[StudySpec], list[Reason]]:
-    """need.sizes: the next larger preset(s) for both architectures with the study's seeds (new
-    ones included); need.seeds: new seeds at every preset, new presets included."""
+def _part(key: str, spec: StudySpec, **params: str) -> Reason:
+    """A next.what.* Reason; a ladder study's names its variants (key + "_ladder")."""
+    if spec.variants:
+        return f"{key}_ladder", {**params, "variants": ", ".join(spec.variants)}
+    return key, params
+
+
+def _growth(spec: StudySpec, needed: dict[str, dict], base: dict, confirm_seeds: list[int],
+            sweep: str) -> tuple[list[StudySpec], list[Reason]]:
+    """need.sizes: the next larger preset(s) for every lane with the study's sweep seeds (new
+    ones included) and, in a study with a confirmation stage, its confirmation seeds; need.seeds:
+    new seeds at every preset, new presets included: in a study with a confirmation stage, fresh
+    confirmation seeds at each lane's chosen rate (no new sweep). sweep: the study's own sweep
+    setting (a sweep at the smallest size reads back from the runs as none)."""
     specs: list[StudySpec] = []
     parts: list[Reason] = []
     new_presets = _larger_presets(spec, needed["need.sizes"]["n"]) if "need.sizes" in needed else []
-    new_seeds = _new_seeds(spec, needed["need.seeds"]["n"]) if "need.seeds" in needed else []
+    # after every seed the study has run or will run (fresh seeds still to come are taken too)
+    new_seeds = _new_seeds(spec.seeds + confirm_seeds, needed["need.seeds"]["n"]) \
+        if "need.seeds" in needed else []
+    into_confirm = bool(confirm_seeds and sweep != "none")
     if new_presets:
-        specs.append(StudySpec(presets=new_presets, archs=list(ARCHS),
-                               seeds=spec.seeds + new_seeds, **base))
-        parts.append(("next.what.sizes", {"presets": ", ".join(new_presets),
-                                          "seeds": ", ".join(map(str, spec.seeds + new_seeds))}))
+        sweep_seeds = [s for s in spec.seeds if s not in confirm_seeds] or spec.seeds
+        grown = (dict(seeds=sweep_seeds, confirm_seeds=confirm_seeds + new_seeds) if into_confirm
+                 else dict(seeds=spec.seeds + new_seeds))
+        specs.append(StudySpec(presets=new_presets, **grown, **base))
+        every_seed = grown["seeds"] + grown.get("confirm_seeds", [])
+        parts.append(_part("next.what.sizes", spec, presets=", ".join(new_presets),
+                           seeds=", ".join(map(str, every_seed))))
     if new_seeds:
-        specs.append(StudySpec(presets=list(spec.presets), archs=list(ARCHS), seeds=new_seeds, **base))
-        parts.append(("next.what.seeds", {"seeds": ", ".join(map(str, new_seeds)),
-                                          "presets": ", ".join(spec.presets + new_presets)}))
+        again = {**base, "sweep": "none", "lr_grid": []} if into_confirm else base
+        specs.append(StudySpec(presets=list(spec.presets), seeds=new_seeds, **again))
+        parts.append(_part("next.what.confirm" if into_confirm else "next.what.seeds", spec,
+                           seeds=", ".join(map(str, new_seeds)),
+                           presets=", ".join(spec.presets + new_presets)))
     return specs, parts
 
 
@@ -161,7 +180,8 @@ def _missing_arch(spec: StudySpec, needed: dict[str, dict], base: dict
     missing = [a for a in ARCHS if a not in spec.archs]
     if "need.arch" not in needed or not missing:
         return [], []
-    return ([StudySpec(presets=list(spec.presets), archs=missing, seeds=list(spec.seeds), **base)],
+    return ([StudySpec(presets=list(spec.presets), seeds=list(spec.seeds),
+                       **{**base, "archs": missing, "variants": []})],
             [("next.what.arch", {"arch": needed["need.arch"]["arch"],
                                  "presets": ", ".join(spec.presets)})])
 
@@ -172,38 +192,65 @@ def _failed_again(runs: pd.DataFrame, study: str | None, needed: dict[str, dict]
     sweep lost (tuning.sweep_casualties), which are a sweep's result rather than a failure."""
     if "need.failed" not in needed:
         return [], []
-    scoped = _scoped(runs, study)
+    scoped = with_variant(_scoped(runs, study))
+    scoped = scoped[scoped["arch"].isin(list(ARCHS))]
+    if base["variants"]:   # a ladder's two Transformer++ rungs are separate sweep cells
+        scoped = scoped.assign(arch=scoped["variant"])
     failed = scoped[scoped["status"].eq("failed") | scoped["diverged"].eq(True)]
-    failed = failed[failed["preset"].isin(list(PRESETS)) & failed["arch"].isin(list(ARCHS))
+    failed = failed[failed["preset"].isin(list(PRESETS))
                     & ~failed["id"].isin(tuning.sweep_casualties(scoped, counted_runs(scoped)))]
     specs = []
     for row in failed.itertuples():
         again = {**base, "sweep": "none", "lr_grid": [],
                  "overrides": base["overrides"] + [f"lr={tuning.run_lr(row.config)!r}"]}
-        specs.append(StudySpec(presets=[row.preset], archs=[row.arch], seeds=[int(row.seed)], **again))
+        lanes = {"variants": [row.variant]} if base["variants"] else {"archs": [row.arch]}
+        specs.append(StudySpec(presets=[row.preset], seeds=[int(row.seed)], **{**again, **lanes}))
     return specs, ([("next.what.failed", {"n": len(failed)})] if len(failed) else [])
 
 
-def _carry_swept_lr(plan: list[RunConfig], runs: pd.DataFrame, study: str | None) -> None:
-    """A study that swept the learning rate plans its next runs at each architecture's best swept
-    rate (tuning.sensitivity's sweep), as its own later stage did; others keep the preset's."""
-    if runs.empty or "config" not in runs or "final_val_loss" not in runs:
-        return
-    scoped = _scoped(runs, study)
-    found = tuning.sensitivity(counted_runs(scoped, best_lr=False)) if not scoped.empty else None
-    for run in plan if found else []:
-        run.train.lr = found["best"].get(run.model.arch, run.train.lr)
+def _chosen_rates(runs: pd.DataFrame, study: str | None, spec: StudySpec,
+                  confirmed: Mapping[str, float]) -> dict[str, float]:
+    """"PRESET LANE" -> the rate each lane runs at (lane: variant in a ladder study, else arch):
+    the confirmation stage's chosen rates where it was queued, else each lane's best swept rate
+    per preset; {} for a study that swept nothing (every run keeps its preset's rate)."""
+    if confirmed:
+        return dict(confirmed)
+    scoped = _scoped(runs, study) if not runs.empty else runs
+    if scoped.empty or "final_val_loss" not in scoped:
+        return {}
+    if spec.variants:
+        scoped = with_variant(scoped).pipe(lambda f: f.assign(arch=f["variant"]))
+    counted = counted_runs(scoped, best_lr=False)
+    if tuning.swept_cells(tuning.lr_table(counted)).empty:
+        return {}
+    return {f"{preset} {one}": lr for preset in spec.presets
+            for one, lr in tuning.best_lrs(counted, preset).items()}
 
 
-def _plan(specs: list[StudySpec], runs: pd.DataFrame, study: str | None) -> list[RunConfig] | None:
-    """Every spec's runs (a run without its own rate at the study's best swept rate), or None where
-    the study's own settings no longer plan (e.g. an edited preset)."""
+def _at_chosen_rates(plan: list[RunConfig], spec: StudySpec, rates: Mapping[str, float]) -> None:
+    """Each run at its lane's chosen rate at its size, or (a new size) the rate its lane carries
+    from the largest size that has one, as the study's own later stage does."""
+    by_size = list(reversed(ladder(list(PRESETS))))
+    for run in plan:
+        one = lane(spec, run)
+        found = rates.get(f"{run.preset} {one}")
+        for preset in by_size if found is None else []:
+            found = rates.get(f"{preset} {one}")
+            if found is not None:
+                break
+        if found is not None:
+            run.train.lr = found
+
+
+def _plan(specs: list[StudySpec], rates: Mapping[str, float]) -> list[RunConfig] | None:
+    """Every spec's runs (a run without its own rate or sweep at its lane's chosen rate), or None
+    where the study's own settings no longer plan (e.g. an edited preset)."""
     plan = []
     try:
         for one in specs:
             planned = plan_study(one)
             if one.sweep == "none" and not any(o.startswith("lr=") for o in one.overrides):
-                _carry_swept_lr(planned, runs, study)
+                _at_chosen_rates(planned, one, rates)
             plan += planned
     except ConfigError:
         return None
@@ -212,27 +259,37 @@ def _plan(specs: list[StudySpec], runs: pd.DataFrame, study: str | None) -> list
 
 def next_step(decision, runs: pd.DataFrame, study: str | None, device_name: str | None = None,
               measured: Mapping[ThroughputKey, float] | None = None,
-              prices: Mapping[str, float] | None = None) -> NextStep | None:
+              prices: Mapping[str, float] | None = None,
+              study_config: Mapping | None = None) -> NextStep | None:
     """The concrete runs for a Decision (decision.Decision) and their estimate (estimate_study on
     device_name, default the device most of the study's runs used; throughput measured from the
-    runs where available). need.sizes: the next larger unrun preset(s) for both architectures and
-    the study's seeds; need.seeds: new seeds (after the largest) at every preset, new presets
+    runs where available). need.sizes: the next larger unrun preset(s) for every lane (both
+    architectures, or a ladder study's variants) and the study's seeds; need.seeds: new seeds (after the largest) at every preset, new presets
     included; need.arch: the missing architecture at the study's presets and seeds; need.failed:
     the failed runs again. CONDITIONAL: one more seed at every size; GO: the next larger preset to
-    confirm; NO-GO, or nothing to plan: None."""
+    confirm; NO-GO, or nothing to plan: None. study_config (the study's stored config): a ladder
+    study plans its variants, and one with a confirmation stage adds confirmation seeds at the
+    chosen rates instead of sweeping again."""
     spec = study_spec_from_runs(runs, study)
     needed = _needed(decision) if spec is not None else None
     if needed is None:
         return None
+    config = study_config or {}
+    spec.variants = [v for v in config.get("variants") or [] if v in VARIANTS]
+    confirm_seeds = [int(s) for s in config.get("confirm_seeds") or []]
+    confirmed = config.get("confirmed_lr") or {} if config.get("confirm_stage") == "queued" else {}
     base = dict(name=spec.name, question="", corpus=spec.corpus, steps=spec.steps, tokens=spec.tokens,
                 tokens_per_param=spec.tokens_per_param, overrides=list(spec.overrides),
-                sweep=spec.sweep, lr_grid=list(spec.lr_grid), device="auto", nproc=spec.nproc)
+                sweep=spec.sweep, lr_grid=list(spec.lr_grid), device="auto", nproc=spec.nproc,
+                variants=list(spec.variants))
     specs, parts = [], []
-    for more_specs, more_parts in (_growth(spec, needed, base), _missing_arch(spec, needed, base),
+    for more_specs, more_parts in (_growth(spec, needed, base, confirm_seeds,
+                                           str(config.get("sweep") or spec.sweep)),
+                                   _missing_arch(spec, needed, base),
                                    _failed_again(runs, study, needed, base)):
         specs += more_specs
         parts += more_parts
-    plan = _plan(specs, runs, study) if specs else None
+    plan = _plan(specs, _chosen_rates(runs, study, spec, confirmed)) if specs else None
     if plan is None:
         return None
     device = device_name or _study_device(runs, study)

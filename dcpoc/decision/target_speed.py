@@ -109,7 +109,7 @@ def target_speed(runs: pd.DataFrame, study_device: str, study_ratio: float, kind
     """The speed ratio for a projection to `kind` at `params` parameters (see the module's order).
     ``runs``: the study's runs; study_device / study_ratio: its MultiplierResult's speed_device and
     speed_ratio; ``benchmarks``: Store.list_benchmarks('model') rows, newest first;
-    ``selfchecks``: Store.passed_selfchecks() rows, newest first."""
+    ``selfchecks``: runs.selfcheck_rows.read_selfchecks(store, passed_only=True), newest first."""
     benchmarks, selfchecks = benchmarks or [], selfchecks or []
     paper_low, paper_high = paper_speed_ratio(params)
     common = dict(kind=kind, study_device=study_device, study_ratio=study_ratio, paper_low=paper_low,

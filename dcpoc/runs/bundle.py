@@ -56,7 +56,7 @@ def export_study(store: Store, name: str, path: str | Path) -> dict:
     if study is None:
         raise BundleError(f"no study named '{name}' in {store.url}; "
                           "`python -m dcpoc study list` shows the studies")
-    with store._read() as session:   # noqa: SLF001 (the runs package's own session helper)
+    with store.session() as session:
         runs = session.scalars(select(Run).where(Run.study_id == study["id"])
                                .order_by(Run.created_at, Run.id)).all()
         active = [r.id for r in runs if r.status in ACTIVE]
@@ -181,7 +181,7 @@ def import_study(store: Store, path: str | Path) -> dict:
                           f"{type(e).__name__} {str(e)[:80]}); export it again") from None
     summary = {"study": study.name, "n_runs": len(runs), "n_metrics": len(metrics),
                "recorded": bundle["recorded"]}
-    with store._write() as session:   # noqa: SLF001 (one transaction: all or nothing)
+    with store.session(write=True) as session:   # one transaction: all or nothing
         if session.scalar(select(Study.id).where(Study.name == study.name)) is not None:
             raise BundleError(f"study '{study.name}' already exists in {store.url}; delete it "
                               "there or import into another database (DCPOC_DB)")
@@ -209,6 +209,9 @@ def _rows(bundle: dict) -> tuple[Study, list[Run], list[dict], list[Benchmark]]:
     malformed entry."""
     s = bundle["study"]
     config = {**dict(s["config"]), "recorded": dict(bundle["recorded"])}
+    for stage in ("later_stage", "confirm_stage"):   # recorded results: no worker adds runs to them
+        if config.get(stage) == "waiting":
+            config[stage] = "none"
     study = Study(name=str(s["name"]), question=str(s["question"]),
                   created_at=_from_json(s["created_at"], UTCDateTime()),
                   config_json=json.dumps(config))

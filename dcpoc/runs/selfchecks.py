@@ -4,17 +4,15 @@ the triton and torch versions, the dcpoc commit and the shape (heads, head dim) 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Optional
 
 import torch
-from sqlalchemy import select
 
 from ..kernels.selfcheck import (CPU_ENV, CheckSpec, SelfCheckResult, checkable, checked, decide,
                                  gpu_name, spec_for_model)
 from .execute import git_commit, library_versions
-from .schema import SelfCheck
+from .selfcheck_rows import add_selfcheck, read_selfchecks
 from .store import Store, StoreError
 
 KERNELS = Path(__file__).resolve().parent.parent / "kernels"
@@ -33,43 +31,29 @@ def reuse_key(name: str, spec: CheckSpec) -> dict:
             "git_commit": commit, "n_heads": spec.n_heads, "head_dim": spec.head_dim}
 
 
-def _as_dict(row: SelfCheck) -> dict:
-    result = json.loads(row.result_json or "{}")
-    _, reason = decide(row.passed, row.error, row.triton_ms, row.torch_ms)
-    return {"id": row.id, "created_at": row.created_at, "gpu_name": row.gpu_name,
-            "triton_version": row.triton_version, "torch_version": row.torch_version,
-            "git_commit": row.git_commit, "n_heads": row.n_heads, "head_dim": row.head_dim,
-            "passed": row.passed, "error": row.error, "triton_ms": row.triton_ms,
-            "torch_ms": row.torch_ms, "chosen": row.chosen, "reason": reason,
-            "injected_fault": bool(result.get("injected_fault")), "result": result}
+def _with_reason(check: dict) -> dict:
+    """A stored self-check plus why auto chose its path and whether a fault was injected."""
+    _, reason = decide(check["passed"], check["error"], check["triton_ms"], check["torch_ms"])
+    return {**check, "reason": reason, "injected_fault": bool(check["result"].get("injected_fault"))}
 
 
 def find_selfcheck(store: Store, key: dict) -> Optional[dict]:
     """The newest stored self-check with this reuse key, or None."""
-    query = (select(SelfCheck).where(*(getattr(SelfCheck, c) == v for c, v in key.items()))
-             .order_by(SelfCheck.created_at.desc(), SelfCheck.id.desc()).limit(1))
-    with store._read() as session:
-        row = session.scalars(query).one_or_none()
-        return _as_dict(row) if row is not None else None
+    found = read_selfchecks(store, key=key, limit=1)
+    return _with_reason(found[0]) if found else None
 
 
 def save_selfcheck(store: Store, key: dict, result: SelfCheckResult) -> dict:
     """Store one self-check under key; returns it as find_selfcheck would."""
     chosen, _ = decide(result.passed, result.error, result.triton_ms, result.torch_ms)
-    with store._write() as session:
-        row = SelfCheck(**key, passed=result.passed, error=result.error, triton_ms=result.triton_ms,
-                        torch_ms=result.torch_ms, chosen=chosen,
-                        result_json=json.dumps(result.to_json()))
-        session.add(row)
-        session.flush()
-        return _as_dict(row)
+    return _with_reason(add_selfcheck(store, key, passed=result.passed, error=result.error,
+                                      triton_ms=result.triton_ms, torch_ms=result.torch_ms,
+                                      chosen=chosen, result=result.to_json()))
 
 
 def list_selfchecks(store: Store, limit: int = 20) -> list[dict]:
     """The newest stored self-checks, newest first."""
-    query = select(SelfCheck).order_by(SelfCheck.created_at.desc(), SelfCheck.id.desc()).limit(limit)
-    with store._read() as session:
-        return [_as_dict(row) for row in session.scalars(query)]
+    return [_with_reason(check) for check in read_selfchecks(store, limit=limit)]
 
 
 class StoreCache:

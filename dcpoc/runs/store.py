@@ -68,6 +68,12 @@ class Store:
     def dispose(self) -> None:
         self._db.dispose()
 
+    def session(self, write: bool = False) -> Any:
+        """A session in one transaction (committed on leaving, rolled back on an error) for the
+        runs package's modules that own a table or a whole-study transaction (bundle.py,
+        selfcheck_rows.py); database errors come out as StoreError."""
+        return self._write() if write else self._read()
+
     @contextmanager
     def _read(self) -> Iterator[Session]:
         with self._db.translate(), Session(self._engine) as session, session.begin():
@@ -407,14 +413,3 @@ class Store:
                                    .order_by(Benchmark.created_at.desc(), Benchmark.id.desc())).all()
             return [{"id": r.id, "kind": r.kind, "created_at": as_utc(r.created_at),
                      "machine": r.machine, "result": json.loads(r.result_json)} for r in rows]
-
-    def passed_selfchecks(self) -> list[dict]:
-        """Triton self-checks that passed, newest first: dicts (gpu_name, triton_ms, torch_ms,
-        n_heads, head_dim, created_at); the decision reads them as supporting speed evidence."""
-        from .schema import SelfCheck
-        with self._read() as session:
-            rows = session.scalars(select(SelfCheck).where(SelfCheck.passed.is_(True))
-                                   .order_by(SelfCheck.created_at.desc(), SelfCheck.id.desc())).all()
-            return [{"gpu_name": r.gpu_name, "triton_ms": r.triton_ms, "torch_ms": r.torch_ms,
-                     "n_heads": r.n_heads, "head_dim": r.head_dim, "created_at": as_utc(r.created_at)}
-                    for r in rows]

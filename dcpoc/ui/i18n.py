@@ -271,16 +271,22 @@ STRINGS: dict[str, dict[str, str]] = {
                           "ja": "楽観的な推定です: 確認ステージがありません（比較した実行で学習率を選んでいます）。"},
     "rec.qk_norm": {"en": "Whatever the verdict: add QK-norm to the {base} we run today. At {preset}, "
                           "{with} is {diff:+.4f} nats/byte ({low:+.4f} to {high:+.4f}, {n} seeds) at "
-                          "{ratio:.2f}× the speed: almost free.",
+                          "{ratio} the speed: almost free.",
                     "ja": "判定に関わらず有効な提案: 現在の {base} に QK-norm を加えてください。{preset} で "
                           "{with} は {diff:+.4f} nats/byte（{low:+.4f}〜{high:+.4f}、シード {n} 個）、"
-                          "速度は {ratio:.2f} 倍で、ほぼ無償です。"},
+                          "速度比は {ratio} で、ほぼ無償です。"},
     "rec.qk_norm_unclear": {"en": "QK-norm alone: at {preset}, {with} differs from {base} by {diff:+.4f} "
-                                  "nats/byte ({low:+.4f} to {high:+.4f}, {n} seeds) at {ratio:.2f}× the "
+                                  "nats/byte ({low:+.4f} to {high:+.4f}, {n} seeds) at {ratio} the "
                                   "speed; the interval includes zero, so its gain is not established yet.",
                             "ja": "QK-norm のみの効果: {preset} で {with} と {base} の差は {diff:+.4f} "
-                                  "nats/byte（{low:+.4f}〜{high:+.4f}、シード {n} 個）、速度は {ratio:.2f} "
-                                  "倍です。区間が 0 を含むため、効果はまだ確認できていません。"},
+                                  "nats/byte（{low:+.4f}〜{high:+.4f}、シード {n} 個）、速度比は {ratio} "
+                                  "です。区間が 0 を含むため、効果はまだ確認できていません。"},
+    "rec.qk_norm_no_interval": {"en": "QK-norm alone: at {preset}, {with} differs from {base} by "
+                                      "{diff:+.4f} nats/byte from {n} seed pair (no interval yet) at "
+                                      "{ratio} the speed; more seeds will tell whether it is a gain.",
+                                "ja": "QK-norm のみの効果: {preset} で {with} と {base} の差は {diff:+.4f} "
+                                      "nats/byte（シードの組 {n} 個のため区間はまだありません）、速度比は "
+                                      "{ratio} です。効果かどうかはシードを増やすと分かります。"},
     "risk.no_qknorm_baseline": {"en": "The baseline is {base} without QK-norm: part of DCFormer's gain may be "
                                       "QK-norm, which Transformer++ gets almost for free. Run the ablation "
                                       "ladder (--ladder) to split it.",
@@ -347,6 +353,20 @@ STRINGS: dict[str, dict[str, str]] = {
                         "ja": "{presets} を両アーキテクチャで実行（シード {seeds}）"},
     "next.what.seeds": {"en": "add seed(s) {seeds} for both architectures at {presets}",
                         "ja": "{presets} で両アーキテクチャにシード {seeds} を追加"},
+    "next.what.sizes_ladder": {"en": "run {presets} with every variant of the ladder ({variants}; "
+                                     "seeds {seeds})",
+                               "ja": "{presets} をアブレーションの全バリアント（{variants}）で実行"
+                                     "（シード {seeds}）"},
+    "next.what.seeds_ladder": {"en": "add seed(s) {seeds} for every variant ({variants}) at {presets}",
+                               "ja": "{presets} で全バリアント（{variants}）にシード {seeds} を追加"},
+    "next.what.confirm_ladder": {"en": "add confirmation seed(s) {seeds} for every variant "
+                                       "({variants}) at its chosen learning rate, at {presets}",
+                                 "ja": "{presets} で全バリアント（{variants}）に、それぞれが選んだ学習率で"
+                                       "確認用シード {seeds} を追加"},
+    "next.what.confirm": {"en": "add confirmation seed(s) {seeds} for both architectures at their "
+                                "chosen learning rates, at {presets}",
+                          "ja": "{presets} で両アーキテクチャに、それぞれが選んだ学習率で確認用シード "
+                                "{seeds} を追加"},
     "next.what.arch": {"en": "run {arch} at {presets}", "ja": "{presets} で {arch} を実行"},
     "next.what.failed": {"en": "rerun the {n} failed run(s)", "ja": "失敗した {n} 件を再実行"},
     "next.join": {"en": "; ", "ja": "、"},
