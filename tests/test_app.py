@@ -15,7 +15,9 @@ def _app():
 def test_home_without_runs_says_how_to_start(dcpoc_home):
     at = _app().run()
     assert not at.exception
-    assert "No runs yet" in at.info[0].value and "python -m dcpoc train" in at.code[0].value
+    assert [i for i in at.info if "No runs yet" in i.value] and "python -m dcpoc train" in at.code[0].value
+    # the shipped reference study is offered first (benchmarks/reference-cpu.dcpoc-study.json.gz)
+    assert at.button[0].label.startswith("Import the recorded reference study (reference-cpu, 45 runs")
 
 
 def test_home_lists_runs_with_counts_in_both_languages(dcpoc_home):
