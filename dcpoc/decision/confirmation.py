@@ -8,12 +8,13 @@ sizes), "optimistic" (a sweep chose the rates and no size has fresh seeds: the e
 optimistic), "" (no sweep: no rate was chosen on the data, nothing to confirm)."""
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 import pandas as pd
 
+from .compare import counted_runs
 from .facts import with_variant
-from .tuning import lr_table, swept_cells
+from .tuning import best_lrs, lr_table, swept_cells
 
 
 def split_confirmation(runs: pd.DataFrame, confirm_seeds: Collection[int]
@@ -66,3 +67,21 @@ def confirmation_state(runs: pd.DataFrame, counted_selection: pd.DataFrame,
         return "partial"
     swept = swept_cells(lr_table(counted_selection)) if len(counted_selection) else counted_selection
     return "optimistic" if len(swept) else ""
+
+
+def chosen_rates(runs: pd.DataFrame, presets: Iterable[str], by_variant: bool,
+                 swept_only: bool = False) -> dict[str, float]:
+    """"PRESET LANE" -> the rate each lane's finished runs chose at each preset (tuning.best_lrs:
+    lowest mean loss at the largest token budget); a lane is the run's variant where by_variant
+    (a ladder study's two Transformer++ rungs choose apart), else its arch. A preset or lane
+    without a finished run is missing. swept_only: {} unless some lane tried several rates. The
+    worker's confirmation stage and the next step both choose with it."""
+    if runs.empty:
+        return {}
+    if by_variant:
+        runs = with_variant(runs).pipe(lambda f: f.assign(arch=f["variant"]))
+    counted = counted_runs(runs, best_lr=False)
+    if swept_only and swept_cells(lr_table(counted)).empty:
+        return {}
+    return {f"{preset} {lane}": lr for preset in presets
+            for lane, lr in best_lrs(counted, preset).items()}

@@ -16,6 +16,7 @@ from ..studies import (StudySpec, ThroughputKey, estimate_study, ladder, measure
 from ..studies.spec import lane
 from . import tuning
 from .compare import counted_runs
+from .confirmation import chosen_rates
 from .facts import run_nproc, study_key, with_variant
 from .stats import Reason
 
@@ -218,13 +219,7 @@ def _chosen_rates(runs: pd.DataFrame, study: str | None, spec: StudySpec,
     scoped = _scoped(runs, study) if not runs.empty else runs
     if scoped.empty or "final_val_loss" not in scoped:
         return {}
-    if spec.variants:
-        scoped = with_variant(scoped).pipe(lambda f: f.assign(arch=f["variant"]))
-    counted = counted_runs(scoped, best_lr=False)
-    if tuning.swept_cells(tuning.lr_table(counted)).empty:
-        return {}
-    return {f"{preset} {one}": lr for preset in spec.presets
-            for one, lr in tuning.best_lrs(counted, preset).items()}
+    return chosen_rates(scoped, spec.presets, bool(spec.variants), swept_only=True)
 
 
 def _at_chosen_rates(plan: list[RunConfig], spec: StudySpec, rates: Mapping[str, float]) -> None:

@@ -111,16 +111,11 @@ def confirm_stage(store: Store, name: str) -> dict:
     earlier = runs[~runs["seed"].isin(spec.confirm_seeds)] if len(runs) else runs
     if config.get("later_stage") == "waiting" or earlier["status"].isin(ACTIVE).any():
         return {"state": "waiting", "spec": spec}
-    from ..decision import counted_runs   # here: decision imports runs.status, so not at the top
-    counted = counted_runs(_by_lane(spec, earlier), best_lr=False)
-    best, missing = {}, []
-    for preset in ladder(spec.presets):
-        found = best_lrs(counted, preset)
-        for one in sorted({lane(spec, r) for r in plan_stages(spec).first}):
-            if one in found:
-                best[f"{preset} {one}"] = found[one]
-            else:
-                missing.append(f"{preset} {one}: no run finished")
+    from ..decision.confirmation import chosen_rates   # here: decision imports runs.status
+    best = chosen_rates(earlier, ladder(spec.presets), bool(spec.variants))
+    lanes = sorted({lane(spec, r) for r in plan_stages(spec).first})
+    missing = [f"{preset} {one}: no run finished" for preset in ladder(spec.presets) for one in lanes
+               if f"{preset} {one}" not in best]
     if missing:
         return {"state": "blocked", "spec": spec, "missing": missing}
     fingerprints = earlier["corpus_fingerprint"].dropna()
