@@ -150,6 +150,17 @@ def _static_grad(acc_st, a, dout, offs_h3, offs_h, H: tl.constexpr):
 
 
 @triton.jit
+def _store_side_grads(ptr, acc, offs_w3, offs_h, offs_x, stride_ww, stride_wh, T,
+                      R: tl.constexpr, H: tl.constexpr):
+    """One side's weight gradients acc [NW_PAD, H_PAD, X] (rows w1, w2, dd as _compose_bwd packs
+    them) into its packed [2R+1, H, T] slab at ptr (the batch row), positions offs_x."""
+    offs_gh = offs_h[None, :, None]
+    offs_gx = offs_x[None, None, :]
+    tl.store(ptr + offs_w3 * stride_ww + offs_gh * stride_wh + offs_gx, acc,
+             mask=(offs_w3 < 2 * R + 1) & (offs_gh < H) & (offs_gx < T))
+
+
+@triton.jit
 def _keep(t, s, T, window, CAUSAL: tl.constexpr):
     """Keep-mask of (t, s) pairs (broadcast shapes): in range, t - window < s, and s <= t if causal.
     window = T + 1 stands for no window."""
@@ -526,15 +537,12 @@ def _dcmha_bwd_dkdv_kernel(
         _store_chunks(dk_ptr + pid_b * stride_dkb, dk, scale, offs_h3, offs_s, stride_dkh, stride_dkt,
                       stride_dkd, H, T, D, DC, NC)
         # key-side weight gradients: packed [B, 2R+1, H, T] like the weights
-        offs_gh = offs_h[None, :, None]
-        offs_gs = offs_s[None, None, :]
         if HAS_PRE:
-            tl.store(dpre_k_ptr + pid_b * stride_pre_wb + offs_w_pre3 * stride_ww + offs_gh * stride_wh
-                     + offs_gs, acc_pre_k, mask=(offs_w_pre3 < 2 * R_PRE + 1) & (offs_gh < H) & (offs_gs < T))
+            _store_side_grads(dpre_k_ptr + pid_b * stride_pre_wb, acc_pre_k, offs_w_pre3, offs_h, offs_s,
+                              stride_ww, stride_wh, T, R_PRE, H)
         if HAS_POST:
-            tl.store(dpost_k_ptr + pid_b * stride_post_wb + offs_w_post3 * stride_ww + offs_gh * stride_wh
-                     + offs_gs, acc_post_k,
-                     mask=(offs_w_post3 < 2 * R_POST + 1) & (offs_gh < H) & (offs_gs < T))
+            _store_side_grads(dpost_k_ptr + pid_b * stride_post_wb, acc_post_k, offs_w_post3, offs_h,
+                              offs_s, stride_ww, stride_wh, T, R_POST, H)
         # this program's partial d static [H, H]; the launcher sums the partials over (batch, block)
         offs_st = pid_b * stride_stb + pid_s * stride_stn + offs_h[:, None] * H + offs_h[None, :]
         mask_st = (offs_h[:, None] < H) & (offs_h[None, :] < H)
@@ -629,15 +637,12 @@ def _dcmha_bwd_dq_kernel(
 
     _store_chunks(dq_ptr + pid_b * stride_dqb, dq, scale, offs_h3, offs_t, stride_dqh, stride_dqt,
                   stride_dqd, H, T, D, DC, NC)
-    offs_gh = offs_h[None, :, None]
-    offs_gt = offs_t[None, None, :]
     if HAS_PRE:
-        tl.store(dpre_q_ptr + pid_b * stride_pre_wb + offs_w_pre3 * stride_ww + offs_gh * stride_wh
-                 + offs_gt, acc_pre_q, mask=(offs_w_pre3 < 2 * R_PRE + 1) & (offs_gh < H) & (offs_gt < T))
+        _store_side_grads(dpre_q_ptr + pid_b * stride_pre_wb, acc_pre_q, offs_w_pre3, offs_h, offs_t,
+                          stride_ww, stride_wh, T, R_PRE, H)
     if HAS_POST:
-        tl.store(dpost_q_ptr + pid_b * stride_post_wb + offs_w_post3 * stride_ww + offs_gh * stride_wh
-                 + offs_gt, acc_post_q,
-                 mask=(offs_w_post3 < 2 * R_POST + 1) & (offs_gh < H) & (offs_gt < T))
+        _store_side_grads(dpost_q_ptr + pid_b * stride_post_wb, acc_post_q, offs_w_post3, offs_h, offs_t,
+                          stride_ww, stride_wh, T, R_POST, H)
 
 
 # ----------------------------------------------------------------------------------------------
