@@ -77,19 +77,21 @@ class DynamicWeightProjection(nn.Module):
         B, T, _ = x.shape
         H, R, nb = self.n_head, self.rank, len(self.branches)
         fields: dict[str, dict[str, Tensor]] = {c: {} for c in self.comps}
+        # Branch-major (nb, B, T, ...) layouts, so that each branch's fields are contiguous slices:
+        # the kernels take them without a copy.
         if self.lowrank:
-            hidden = F.gelu(x @ self.w1).view(B, T, nb, self.hidden)
-            dw = torch.einsum("btnc,nco->btno", hidden, self.w2).view(B, T, nb, 2, R, H)
-            w1 = F.rms_norm(dw[:, :, :, 0], (H,), eps=self.W1_EPS)     # (B, T, nb, R, H)
-            w1s, w2s = w1.unbind(2), dw[:, :, :, 1].unbind(2)   # unbind: one backward op, not nb
-            for i, name in enumerate(self.branches):
+            hidden = F.gelu(x @ self.w1).view(B * T, nb, self.hidden).transpose(0, 1)   # (nb, BT, C)
+            dw = torch.bmm(hidden, self.w2).view(nb, B, T, 2, R, H)
+            dw = dw.permute(3, 0, 1, 2, 4, 5).contiguous()                          # (2, nb, B, T, R, H)
+            w1 = F.rms_norm(dw[0], (H,), eps=self.W1_EPS)
+            for name, w1_branch, w2_branch in zip(self.branches, w1.unbind(0), dw[1].unbind(0)):
                 comp, side = name.split("_")
-                fields[comp][f"{side}w1"], fields[comp][f"{side}w2"] = w1s[i], w2s[i]
+                fields[comp][f"{side}w1"], fields[comp][f"{side}w2"] = w1_branch, w2_branch
         if self.gate:
-            gates = torch.tanh(x @ self.wd).view(B, T, nb, H).unbind(2)
-            for i, name in enumerate(self.branches):
+            gates = torch.tanh(x @ self.wd).view(B * T, nb, H).transpose(0, 1).contiguous()
+            for name, gate in zip(self.branches, gates.view(nb, B, T, H).unbind(0)):
                 comp, side = name.split("_")
-                fields[comp][f"{side}dd"] = gates[i]
+                fields[comp][f"{side}dd"] = gate
         for comp, matrix in self.static.items():
             fields[comp]["static"] = matrix
         pre = ComposeWeights(**fields["pre"]) if "pre" in fields else None

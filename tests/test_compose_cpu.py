@@ -16,7 +16,7 @@ from dcpoc.kernels import dcmha_reference, dcmha_torch, torch_dcmha
 from dcpoc.kernels.compose_cpu import ENV_SWITCH, compose_kernel
 from tests.test_torch_dcmha import Shape, leaves, make_inputs, rel_err
 
-# two query blocks under the causal mask, as at the cpu-demo size (T = 128)
+# four query blocks under the causal mask, as at the cpu-demo size (T = 128)
 SHAPE = Shape(B=2, H=4, Tq=130, S=130, d=8, R=2)
 
 
@@ -64,11 +64,16 @@ def test_bad_input_raises_a_one_line_error(kernel):
     x = torch.randn(1, 2, 4, 4)
     aq = torch.randn(1, 2, 2, 4)
     with pytest.raises(RuntimeError, match="contiguous CPU tensor"):
-        kernel.mix_forward(x.transpose(2, 3), aq, x.new_empty(0), True, -1, 0.0)
+        kernel.mix_forward(x.transpose(2, 3), aq, x.new_empty(0), 0, 0, True, -1, 0.0)
     with pytest.raises(RuntimeError, match="mixing matrix must be contiguous"):
-        kernel.mix_forward(x, aq[..., :3], x.new_empty(0), True, -1, 0.0)
+        kernel.mix_forward(x, aq[..., :3], x.new_empty(0), 0, 0, True, -1, 0.0)
+    with pytest.raises(RuntimeError, match="hold the block's positions"):   # rows 1..4 of 4
+        kernel.mix_forward(x, aq, x.new_empty(0), 1, 0, True, -1, 0.0)
     with pytest.raises(RuntimeError, match="no mixing matrix"):
-        kernel.mix_forward(x, x.new_empty(0), x.new_empty(0), True, -1, 0.0)
+        kernel.mix_forward(x, x.new_empty(0), x.new_empty(0), 0, 0, True, -1, 0.0)
+    with pytest.raises(RuntimeError, match="mixing gradients must be contiguous"):
+        kernel.mix_backward(x, x.clone(), aq, x.new_empty(0), x.new_empty(0), 0, 0, True, -1, 1,
+                            aq[..., :3], x.new_empty(0))
     w = torch.randn(1, 4, 2, 2)                          # (B, T, R, H) with T = 4, not 5
     with pytest.raises(RuntimeError, match=r"w1 and w2 \(B, T, R, H\)"):
         kernel.side_forward(w, w, x.new_empty(0), x.new_empty(0), True, 1, 5, 2)

@@ -147,7 +147,7 @@ def test_shapes(shape: Shape, variant: str, mask: str, dtype: torch.dtype):
 
 
 BLOCKED = [
-    Shape(B=1, H=4, Tq=130, S=130, d=8, R=2),    # two query blocks at the default block size
+    Shape(B=1, H=4, Tq=130, S=130, d=8, R=2),    # four query blocks at the default block size
     Shape(B=1, H=2, Tq=129, S=140, d=8, R=2),    # blocks of decode-style queries
 ]
 
@@ -156,7 +156,7 @@ BLOCKED = [
 @pytest.mark.parametrize("shape", BLOCKED, ids=[s.id for s in BLOCKED])
 def test_query_blocks_at_default_size(shape: Shape, mask: str):
     causal, window = MASKS[mask]
-    assert len(torch_dcmha._query_blocks(shape.Tq, shape.S, causal, window)) == 2
+    assert len(torch_dcmha._query_blocks(shape.Tq, shape.S, causal, window)) == 4
     check_against_reference(shape, "pre+post", causal, window, torch.float64)
 
 

@@ -1,8 +1,10 @@
 // Head mixing of DCMHA scores on the CPU, forward and backward, for torch_dcmha._DCMHA.
 //
-// Shapes: x, y, grad_y (B, H, Tq, S) contiguous, queries at the last Tq of S positions; aq (B, H, G, Tq)
-// and ak (B, H, G, S) the mixing matrices of torch_dcmha._mixing (H source head, G = H target head),
-// an empty tensor for a side that is absent. Mixing: y[g] = sum_h x[h] (aq[h, g, t] + ak[h, g, s]).
+// Shapes: x, y, grad_y (B, H, Tq, S) contiguous, one query block: its queries at the last Tq of its S
+// keys. aq (B, H, G, Lq) and ak (B, H, G, Lk) are the mixing matrices of torch_dcmha._mixing over the
+// whole sequence (H source head, G = H target head); the block's query rows start at position q_off of
+// aq and its keys at k_off of ak, so no block needs a copy of its slice. An empty tensor stands for a
+// side that is absent. Mixing: y[g] = sum_h x[h] (aq[h, g, q_off + t] + ak[h, g, k_off + s]).
 // Each (b, t) row touches only the keys its mask keeps (causal: s <= position; window w: s > position
 // - w); masked entries are written as `masked` (forward) or 0 (backward) and contribute nothing.
 //
@@ -30,6 +32,12 @@ struct Dims {
   int64_t B, H, Tq, S;
   bool causal;
   int64_t window;  // < 0: no window
+  int64_t aq_len, aq_off, ak_len, ak_off;  // positions of aq / ak and where this block starts in them
+  // aq[b, h, g, q_off + t] and the row ak[b, h, g, k_off:]
+  int64_t aq_at(int64_t b, int64_t h, int64_t g, int64_t t) const {
+    return ((b * H + h) * H + g) * aq_len + aq_off + t;
+  }
+  int64_t ak_row(int64_t b, int64_t h, int64_t g) const { return ((b * H + h) * H + g) * ak_len + ak_off; }
   // The keys [lo, hi) that query row t keeps.
   void keys(int64_t t, int64_t& lo, int64_t& hi) const {
     const int64_t pos = S - Tq + t;
@@ -66,7 +74,7 @@ void mix_row(const Dims& d, const T* x, const T* aq, const T* ak, T* y, T masked
     for (int64_t h = 0; h < H; ++h) {
       const T* xr = x + ((b * H + h) * Tq + t) * S;
       if (aq != nullptr) {
-        const T w = aq[((b * H + h) * H + g) * Tq + t];
+        const T w = aq[d.aq_at(b, h, g, t)];
         if (first)
           for (int64_t s = lo; s < hi; ++s) out[s] = xr[s] * w;
         else
@@ -74,7 +82,7 @@ void mix_row(const Dims& d, const T* x, const T* aq, const T* ak, T* y, T masked
         first = false;
       }
       if (ak != nullptr) {
-        const T* kr = ak + ((b * H + h) * H + g) * S;
+        const T* kr = ak + d.ak_row(b, h, g);
         if (first)
           for (int64_t s = lo; s < hi; ++s) out[s] = xr[s] * kr[s];
         else
@@ -85,12 +93,15 @@ void mix_row(const Dims& d, const T* x, const T* aq, const T* ak, T* y, T masked
   }
 }
 
-// One row of the backward: gradients of aq (row t), of ak (accumulated into gak, this chunk's
-// partial sums (H, G, S)), and grad_x = mix^T(grad_y), then, when p is given, the softmax backward
-// p * (grad_x - sum_s p grad_x). Writes the row's result over grad_y (rows are independent).
+// One row of the backward: gradients of aq (written at row q_off + t of gaq, shaped like aq), of ak
+// (added into gak[h, g, gak_off + s], rows of gak_len: this chunk's partial sums or, with one chunk
+// per batch row, ak's gradient itself), and grad_x = mix^T(grad_y), then, when p is given, the
+// softmax backward p * (grad_x - sum_s p grad_x). Writes the row's result over grad_y (rows are
+// independent).
 template <typename T>
 void mix_backward_row(const Dims& d, const T* x, T* gy, const T* aq, const T* ak, const T* p,
-                      T* gaq, T* gak, T* buf, int64_t b, int64_t t) {
+                      T* gaq, T* gak, int64_t gak_len, int64_t gak_off, T* buf, int64_t b,
+                      int64_t t) {
   const int64_t H = d.H, Tq = d.Tq, S = d.S;
   int64_t lo, hi;
   d.keys(t, lo, hi);
@@ -100,9 +111,9 @@ void mix_backward_row(const Dims& d, const T* x, T* gy, const T* aq, const T* ak
     const T* xr = row(x, h);
     for (int64_t g = 0; g < H; ++g) {
       const T* gr = row(gy, g);
-      if (gaq != nullptr) gaq[((b * H + h) * H + g) * Tq + t] = dot(xr + lo, gr + lo, n);
+      if (gaq != nullptr) gaq[d.aq_at(b, h, g, t)] = dot(xr + lo, gr + lo, n);
       if (gak != nullptr) {
-        T* acc = gak + (h * H + g) * S;
+        T* acc = gak + (h * H + g) * gak_len + gak_off;
         for (int64_t s = lo; s < hi; ++s) acc[s] += xr[s] * gr[s];
       }
     }
@@ -112,9 +123,9 @@ void mix_backward_row(const Dims& d, const T* x, T* gy, const T* aq, const T* ak
     std::fill(o + lo, o + hi, T(0));
     for (int64_t g = 0; g < H; ++g) {
       const T* gr = row(gy, g);
-      const T w = aq != nullptr ? aq[((b * H + h) * H + g) * Tq + t] : T(0);
+      const T w = aq != nullptr ? aq[d.aq_at(b, h, g, t)] : T(0);
       if (ak != nullptr) {
-        const T* kr = ak + ((b * H + h) * H + g) * S;
+        const T* kr = ak + d.ak_row(b, h, g);
         for (int64_t s = lo; s < hi; ++s) o[s] += gr[s] * (w + kr[s]);
       } else {
         for (int64_t s = lo; s < hi; ++s) o[s] += gr[s] * w;
@@ -139,29 +150,32 @@ T* ptr_or_null(const torch::Tensor& m) {
   return m.numel() > 0 ? m.data_ptr<T>() : nullptr;
 }
 
-Dims dims_of(const torch::Tensor& x, bool causal, int64_t window) {
+// The block's dimensions, after checking x and the mixing matrices (aq from q_off, ak from k_off).
+Dims dims_of(const torch::Tensor& x, const torch::Tensor& aq, const torch::Tensor& ak, int64_t q_off,
+             int64_t k_off, bool causal, int64_t window) {
   TORCH_CHECK(x.dim() == 4 && x.is_contiguous() && x.device().is_cpu(),
               "compose_cpu: scores must be a contiguous CPU tensor (B, H, Tq, S)");
-  return Dims{x.size(0), x.size(1), x.size(2), x.size(3), causal, window};
-}
-
-void check_mixing(const torch::Tensor& m, const torch::Tensor& x, int64_t positions) {
-  if (m.numel() == 0) return;
-  TORCH_CHECK(m.is_contiguous() && m.scalar_type() == x.scalar_type() && m.dim() == 4 &&
-                  m.size(0) == x.size(0) && m.size(1) == x.size(1) && m.size(2) == x.size(1) &&
-                  m.size(3) == positions,
-              "compose_cpu: a mixing matrix must be contiguous (B, H, H, positions) in the scores' dtype");
+  TORCH_CHECK(aq.numel() > 0 || ak.numel() > 0, "compose_cpu: no mixing matrix given");
+  const Dims d{x.size(0), x.size(1), x.size(2), x.size(3), causal, window,
+               aq.numel() > 0 ? aq.size(3) : 0, q_off, ak.numel() > 0 ? ak.size(3) : 0, k_off};
+  auto fits = [&](const torch::Tensor& m, int64_t off, int64_t n) {
+    return m.numel() == 0 ||
+           (m.is_contiguous() && m.scalar_type() == x.scalar_type() && m.dim() == 4 &&
+            m.size(0) == d.B && m.size(1) == d.H && m.size(2) == d.H && off >= 0 &&
+            off + n <= m.size(3));
+  };
+  TORCH_CHECK(fits(aq, q_off, d.Tq) && fits(ak, k_off, d.S),
+              "compose_cpu: a mixing matrix must be contiguous (B, H, H, positions) in the scores' "
+              "dtype and hold the block's positions");
+  return d;
 }
 
 }  // namespace
 
 // y = mix(x) with masked entries set to `masked` (-inf before the softmax, 0 after).
-torch::Tensor mix_forward(torch::Tensor x, torch::Tensor aq, torch::Tensor ak, bool causal,
-                          int64_t window, double masked) {
-  const Dims d = dims_of(x, causal, window);
-  check_mixing(aq, x, d.Tq);
-  check_mixing(ak, x, d.S);
-  TORCH_CHECK(aq.numel() > 0 || ak.numel() > 0, "compose_cpu: no mixing matrix given");
+torch::Tensor mix_forward(torch::Tensor x, torch::Tensor aq, torch::Tensor ak, int64_t q_off,
+                          int64_t k_off, bool causal, int64_t window, double masked) {
+  const Dims d = dims_of(x, aq, ak, q_off, k_off, causal, window);
   torch::Tensor y = torch::empty_like(x);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "mix_forward", [&] {
     const scalar_t *xp = x.data_ptr<scalar_t>(), *aqp = ptr_or_null<scalar_t>(aq),
@@ -176,44 +190,52 @@ torch::Tensor mix_forward(torch::Tensor x, torch::Tensor aq, torch::Tensor ak, b
 }
 
 // Backward of y = mix(x) (and of the softmax before it when p, the probabilities, is not empty).
-// grad_y is overwritten with grad_x (of the logits when p is given). Returns (grad_aq, grad_ak),
-// empty for an absent side. The rows are split into `chunks` per batch row (a count fixed by the
-// caller, not by the thread count, so that results do not depend on the threads).
-std::vector<torch::Tensor> mix_backward(torch::Tensor x, torch::Tensor grad_y, torch::Tensor aq,
-                                        torch::Tensor ak, torch::Tensor p, bool causal,
-                                        int64_t window, int64_t chunks) {
-  const Dims d = dims_of(x, causal, window);
+// grad_y is overwritten with grad_x (of the logits when p is given). grad_aq (shaped like aq) gets
+// the block's rows written; grad_ak (shaped like ak) gets the block's sums added, so a caller zeroes
+// it once and runs the blocks in order. The rows are split into `chunks` per batch row (a count fixed
+// by the caller, not by the thread count, so that results do not depend on the threads).
+void mix_backward(torch::Tensor x, torch::Tensor grad_y, torch::Tensor aq, torch::Tensor ak,
+                  torch::Tensor p, int64_t q_off, int64_t k_off, bool causal, int64_t window,
+                  int64_t chunks, torch::Tensor grad_aq, torch::Tensor grad_ak) {
+  const Dims d = dims_of(x, aq, ak, q_off, k_off, causal, window);
   TORCH_CHECK(grad_y.sizes() == x.sizes() && grad_y.is_contiguous() &&
                   grad_y.scalar_type() == x.scalar_type(),
               "compose_cpu: grad_y must be contiguous and shaped like the scores");
   TORCH_CHECK(p.numel() == 0 || (p.sizes() == x.sizes() && p.is_contiguous()),
               "compose_cpu: probabilities must be contiguous and shaped like the scores");
-  check_mixing(aq, x, d.Tq);
-  check_mixing(ak, x, d.S);
+  TORCH_CHECK(grad_aq.sizes() == aq.sizes() && grad_aq.is_contiguous() &&
+                  grad_ak.sizes() == ak.sizes() && grad_ak.is_contiguous(),
+              "compose_cpu: the mixing gradients must be contiguous and shaped like the mixings");
   chunks = std::max<int64_t>(1, std::min(chunks, std::max<int64_t>(d.Tq, 1)));
-  auto opts = x.options();
-  torch::Tensor gaq = aq.numel() > 0 ? torch::empty_like(aq) : torch::empty({0}, opts);
-  torch::Tensor part = ak.numel() > 0 ? torch::zeros({d.B, chunks, d.H, d.H, d.S}, opts)
-                                      : torch::empty({0}, opts);
+  // one chunk per batch row adds straight into grad_ak; more need partial sums
+  torch::Tensor part = ak.numel() > 0 && chunks > 1
+                           ? torch::zeros({d.B, chunks, d.H, d.H, d.S}, x.options())
+                           : torch::empty({0}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "mix_backward", [&] {
     const scalar_t *xp = x.data_ptr<scalar_t>(), *aqp = ptr_or_null<scalar_t>(aq),
                    *akp = ptr_or_null<scalar_t>(ak), *pp = ptr_or_null<scalar_t>(p);
-    scalar_t *gyp = grad_y.data_ptr<scalar_t>(), *gaqp = ptr_or_null<scalar_t>(gaq),
-             *partp = ptr_or_null<scalar_t>(part);
+    scalar_t *gyp = grad_y.data_ptr<scalar_t>(), *gaqp = ptr_or_null<scalar_t>(grad_aq),
+             *gakp = ptr_or_null<scalar_t>(grad_ak), *partp = ptr_or_null<scalar_t>(part);
     at::parallel_for(0, d.B * chunks, 1, [&](int64_t begin, int64_t end) {
       std::vector<scalar_t> buf(d.H * d.S);
       for (int64_t u = begin; u < end; ++u) {
         const int64_t b = u / chunks, c = u % chunks;
         const int64_t t0 = c * d.Tq / chunks, t1 = (c + 1) * d.Tq / chunks;
-        scalar_t* gak = partp != nullptr ? partp + u * d.H * d.H * d.S : nullptr;
+        scalar_t* gak = nullptr;
+        int64_t gak_len = d.S, gak_off = 0;
+        if (partp != nullptr) {
+          gak = partp + u * d.H * d.H * d.S;
+        } else if (gakp != nullptr) {
+          gak = gakp + b * d.H * d.H * d.ak_len;
+          gak_len = d.ak_len, gak_off = d.ak_off;
+        }
         for (int64_t t = t0; t < t1; ++t)
-          mix_backward_row<scalar_t>(d, xp, gyp, aqp, akp, pp, gaqp, gak, buf.data(), b, t);
+          mix_backward_row<scalar_t>(d, xp, gyp, aqp, akp, pp, gaqp, gak, gak_len, gak_off,
+                                     buf.data(), b, t);
       }
     });
   });
-  torch::Tensor gak = part.numel() > 0 ? (chunks == 1 ? part.select(1, 0) : part.sum(1))
-                                       : torch::empty({0}, opts);
-  return {gaq, gak};
+  if (part.numel() > 0) grad_ak.narrow(3, k_off, d.S).add_(part.sum(1));
 }
 
 // One side's mixing matrices, positions last: A[b, h, g, t] = sum_r w1[b, t, r, h] w2[b, t, r, g]

@@ -29,11 +29,16 @@ compiler: the torch ops above.
 
 Under the causal mask the queries are cut into blocks of at least MIN_BLOCK_ROWS rows, each run as its
 own problem over only the keys it can see (compose is pointwise in (t, s), so this is exact): two
-blocks skip a quarter of the [Tq, S] work, eight nearly half.
+blocks skip a quarter of the [Tq, S] work, four three eighths, eight nearly half. One autograd Function
+runs all blocks, each reading the whole-sequence mixings and inputs in place and writing its share
+of their gradients, so blocks cost no slicing, concatenation or accumulation through autograd; at
+cpu-demo (T = 128) four blocks of 32 rows train faster than two of 64 or eight of 16 (README, CPU
+training speed).
 """
 from __future__ import annotations
 
-from typing import Optional
+import functools
+from typing import NamedTuple, Optional
 
 import torch
 from torch import Tensor
@@ -45,7 +50,7 @@ from .reference import ComposeWeights, attention_mask, compute_dtype
 # either may be None (no term on that side), not both.
 Mixing = tuple[Optional[Tensor], Optional[Tensor]]
 
-MIN_BLOCK_ROWS = 64     # query rows per block at least: smaller blocks cost more in op overhead
+MIN_BLOCK_ROWS = 32     # query rows per block at least: smaller blocks cost more in op overhead
 MAX_BLOCKS = 8
 
 
@@ -161,163 +166,201 @@ def _mix(x: Tensor, mixing: Mixing, bias: Optional[Tensor] = None,
     return out
 
 
-def _transposed(mixing: Mixing) -> Mixing:
+def _transposed(mixing: Optional[Mixing]) -> Optional[Mixing]:
     """The mixing of the adjoint map: source and target heads swapped."""
+    if mixing is None:
+        return None
     aq, ak = (None if m is None else m.transpose(1, 2).contiguous() for m in mixing)
     return aq, ak
 
 
-def _mixing_grads(x: Tensor, grad_y: Tensor, mixing: Mixing, work: Tensor) -> Mixing:
-    """Gradients of y = mix(x) w.r.t. (Aq, Ak): sums of x[:, h] * grad_y[:, g] over s and over t.
+class Block(NamedTuple):
+    """Query rows [i0, i1) that see only keys [s0, s1) (_query_blocks)."""
+    i0: int
+    i1: int
+    s0: int
+    s1: int
 
-    x, grad_y [B, H, T, S]; work: scratch of the same shape, overwritten.
-    """
+
+def _at_block(mixing: Optional[Mixing], block: Block) -> Optional[Mixing]:
+    """Views of a whole-sequence mixing at one block's positions: query rows, then keys."""
+    if mixing is None:
+        return None
     aq, ak = mixing
-    grad_aq = None if aq is None else torch.empty_like(aq)
-    grad_ak = None if ak is None else torch.empty_like(ak)
+    return (None if aq is None else aq[..., block.i0:block.i1],
+            None if ak is None else ak[..., block.s0:block.s1])
+
+
+def _add_mixing_grads(x: Tensor, grad_y: Tensor, grads: Mixing, block: Block, work: Tensor) -> None:
+    """Gradients of a block's y = mix(x) w.r.t. (Aq, Ak): sums of x[:, h] * grad_y[:, g] over s,
+    written to the block's query rows of grad Aq, and over t, added to its keys of grad Ak.
+
+    x, grad_y, work [B, H, Tq, S] (work: scratch, overwritten); grads: whole-sequence [B, H, G, T].
+    """
+    grad_aq, grad_ak = grads
     for h in range(x.shape[1]):
-        prod = torch.mul(x[:, h:h + 1], grad_y, out=work)                   # (B, G, T, S)
+        prod = torch.mul(x[:, h:h + 1], grad_y, out=work)                   # (B, G, Tq, S)
         if grad_aq is not None:
-            torch.sum(prod, dim=-1, out=grad_aq[:, h])
+            torch.sum(prod, dim=-1, out=grad_aq[:, h, :, block.i0:block.i1])
         if grad_ak is not None:
-            torch.sum(prod, dim=-2, out=grad_ak[:, h])
-    return grad_aq, grad_ak
+            grad_ak[:, h, :, block.s0:block.s1] += prod.sum(dim=-2)
+
+
+def _add_keys(total: Optional[Tensor], like: Tensor, block: Block, value: Tensor,
+              alpha: float = 1.0) -> Tensor:
+    """total[:, :, s0:s1] += alpha * value for a block's keys; total starts as the first value when
+    that block sees every key of `like` [B, H, S, d], else as zeros."""
+    if total is None and block.s0 == 0 and block.s1 == like.shape[2]:
+        return value if alpha == 1.0 else value.mul_(alpha)
+    total = torch.zeros_like(like) if total is None else total
+    total[:, :, block.s0:block.s1].add_(value, alpha=alpha)
+    return total
 
 
 def _pair(aq: Optional[Tensor], ak: Optional[Tensor]) -> Optional[Mixing]:
     return None if aq is None and ak is None else (aq, ak)
 
 
-def _cpp(x: Tensor, mixing: Mixing) -> tuple[Tensor, Tensor]:
-    """A mixing as compose_cpu takes it: contiguous, an empty tensor for an absent side."""
-    return tuple(x.new_empty(0) if m is None else m.contiguous() for m in mixing)
+def _cpp(x: Tensor, mixing: Optional[Mixing]) -> tuple[Tensor, Tensor]:
+    """A mixing (or its gradients) as compose_cpu takes it: an empty tensor for an absent side."""
+    return tuple(x.new_empty(0) if m is None else m for m in (mixing or (None, None)))
 
 
 class _DCMHA(torch.autograd.Function):
-    """Attention with pre/post head mixing; tensors in the compute dtype, mixings from _mixing.
+    """Attention with pre/post head mixing, one query block after another (_query_blocks).
 
-    mask: (causal, window or -1), the mask that bias adds; `kernel` is compose_cpu's module or None
-    (then the torch ops mix). Both paths give the same forward bits; backwards agree to rounding.
+    Tensors in the compute dtype; the mixings are _mixing's, contiguous, over the whole sequence (a
+    block reads its positions in place). mask: (causal, window or -1). kernel: compose_cpu's module,
+    or None: then the torch ops mix and the mask is an additive bias. Both paths give the same
+    forward bits; backwards agree to rounding. One Function for all blocks, so that no block
+    slices, concatenates or accumulates its inputs' gradients through autograd.
     """
 
     @staticmethod
     def forward(ctx, q: Tensor, k: Tensor, v: Tensor, aq_pre: Optional[Tensor], ak_pre: Optional[Tensor],
-                aq_post: Optional[Tensor], ak_post: Optional[Tensor], bias: Optional[Tensor],
+                aq_post: Optional[Tensor], ak_post: Optional[Tensor], blocks: list[Block],
                 mask: tuple[bool, int], kernel) -> Tensor:
         pre, post = _pair(aq_pre, ak_pre), _pair(aq_post, ak_post)
-        scale = q.shape[-1] ** -0.5
-        logits = torch.matmul(q * scale, k.transpose(-1, -2))              # (B, H, Tq, S)
-        ctx.mask, ctx.kernel = mask, kernel
-        if kernel is not None:
-            return _DCMHA._forward_cpp(ctx, q, k, v, logits, pre, post, bias, scale)
-        if pre is not None:
-            probs = _mix(logits, pre, bias)
-        elif bias is not None:
-            probs = logits.add_(bias)
-        else:
-            probs = logits
-        torch.softmax(probs, dim=-1, out=probs)
-        mixed = probs if post is None else _mix(probs, post)
-        ctx.save_for_backward(q, k, v, logits if pre is not None else None, probs, mixed,
-                              aq_pre, ak_pre, aq_post, ak_post)
-        ctx.scale = scale
-        return torch.matmul(mixed, v)
+        ctx.blocks, ctx.mask, ctx.kernel, ctx.scale = blocks, mask, kernel, q.shape[-1] ** -0.5
+        outs = []
+        ctx.scores = []   # per block (logits or None, probs, mixed): intermediates, so kept on ctx
+        for block in blocks:
+            logits, probs, mixed = _DCMHA._scores(ctx, q, k, block, pre, post)
+            # (matmul's out= on a block's rows would fall back to one product per (b, h))
+            outs.append(torch.matmul(mixed, v[:, :, block.s0:block.s1]))      # (B, H, Tq', d)
+            ctx.scores.append((logits if pre is not None else None, probs, mixed))
+        ctx.save_for_backward(q, k, v, aq_pre, ak_pre, aq_post, ak_post)
+        return outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
 
     @staticmethod
-    def _forward_cpp(ctx, q: Tensor, k: Tensor, v: Tensor, logits: Tensor, pre: Optional[Mixing],
-                     post: Optional[Mixing], bias: Optional[Tensor], scale: float) -> Tensor:
-        """forward with compose_cpu's one-pass mixing; saves the mixings contiguous."""
-        pre, post = (None if m is None else tuple(None if x is None else x.contiguous() for x in m)
-                     for m in (pre, post))
-        if pre is not None:
-            probs = ctx.kernel.mix_forward(logits, *_cpp(logits, pre), *ctx.mask, float("-inf"))
-        elif bias is not None:
-            probs = logits.add_(bias)
+    def _scores(ctx, q: Tensor, k: Tensor, block: Block, pre: Optional[Mixing],
+                post: Optional[Mixing]) -> tuple[Tensor, Tensor, Tensor]:
+        """One block's logits L, probabilities P = softmax(mix_pre(L) + mask), P' = mix_post(P)."""
+        kernel, (causal, window) = ctx.kernel, ctx.mask
+        logits = torch.matmul(q[:, :, block.i0:block.i1] * ctx.scale,
+                              k[:, :, block.s0:block.s1].transpose(-1, -2))  # (B, H, Tq', S')
+        if kernel is not None and pre is not None:                      # the kernel masks
+            probs = kernel.mix_forward(logits, *_cpp(logits, pre), block.i0, block.s0, *ctx.mask,
+                                       float("-inf"))
         else:
-            probs = logits
+            bias = _mask_bias(block.i1 - block.i0, block.s1 - block.s0, causal,
+                              None if window < 0 else window, logits.dtype, logits.device)
+            if pre is not None:
+                probs = _mix(logits, _at_block(pre, block), bias)
+            else:
+                probs = logits if bias is None else logits.add_(bias)
         torch.softmax(probs, dim=-1, out=probs)
-        mixed = probs if post is None else ctx.kernel.mix_forward(probs, *_cpp(probs, post),
-                                                                  *ctx.mask, 0.0)
-        ctx.save_for_backward(q, k, v, logits if pre is not None else None, probs, mixed,
-                              *(pre or (None, None)), *(post or (None, None)))
-        ctx.scale = scale
-        return torch.matmul(mixed, v)
+        if post is None:
+            mixed = probs
+        elif kernel is not None:
+            mixed = kernel.mix_forward(probs, *_cpp(probs, post), block.i0, block.s0, *ctx.mask, 0.0)
+        else:
+            mixed = _mix(probs, _at_block(post, block))
+        return logits, probs, mixed
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out: Tensor):
         with torch.autocast(grad_out.device.type, enabled=False):      # float32 stays float32
-            if ctx.kernel is not None:
-                return _DCMHA._backward_cpp(ctx, grad_out)
-            return _DCMHA._backward(ctx, grad_out)
+            q, k, v, *mixings = ctx.saved_tensors
+            pre, post = _pair(*mixings[:2]), _pair(*mixings[2:])
+            grad_out = grad_out.contiguous()     # else each block's products copy their slices
+            grad_q, grad_k, grad_v = torch.empty_like(q), None, None
+            # query-side rows: each written by its block; key side: summed over blocks
+            grads = [None if m is None else torch.empty_like(m) if i % 2 == 0 else torch.zeros_like(m)
+                     for i, m in enumerate(mixings)]
+            grad_pre, grad_post = _pair(*grads[:2]), _pair(*grads[2:])
+            pre_t, post_t = (None, None) if ctx.kernel is not None else map(_transposed, (pre, post))
+            # the last block first: without a window it sees every key and starts the sums of dK, dV
+            for block, scores in reversed(list(zip(ctx.blocks, ctx.scores))):
+                qb, kb = q[:, :, block.i0:block.i1], k[:, :, block.s0:block.s1]
+                grad_out_b = grad_out[:, :, block.i0:block.i1]
+                grad_v = _add_keys(grad_v, v, block, torch.matmul(scores[2].transpose(-1, -2), grad_out_b))
+                grad = torch.matmul(grad_out_b, v[:, :, block.s0:block.s1].transpose(-1, -2))   # dP'
+                if ctx.kernel is not None:
+                    grad = _DCMHA._scores_backward_cpp(ctx, block, scores, grad, pre, post, grad_pre,
+                                                       grad_post)
+                else:
+                    grad = _DCMHA._scores_backward(block, scores, grad, pre_t, post_t, grad_pre,
+                                                   grad_post)
+                torch.mul(torch.matmul(grad, kb), ctx.scale, out=grad_q[:, :, block.i0:block.i1])
+                grad_k = _add_keys(grad_k, k, block, torch.matmul(grad.transpose(-1, -2), qb), ctx.scale)
+            ctx.scores = None
+            return grad_q, grad_k, grad_v, *grads, None, None, None
 
     @staticmethod
-    def _backward_cpp(ctx, grad_out: Tensor):
-        """_backward with compose_cpu: one kernel per composition, the softmax's folded into post's."""
-        q, k, v, logits, probs, mixed, aq_pre, ak_pre, aq_post, ak_post = ctx.saved_tensors
-        grad = torch.matmul(grad_out, v.transpose(-1, -2))                 # dP', then dL', dL in place
-        grad_v = torch.matmul(mixed.transpose(-1, -2), grad_out)
+    def _scores_backward_cpp(ctx, block: Block, scores: tuple, grad: Tensor, pre: Optional[Mixing],
+                             post: Optional[Mixing], grad_pre: Optional[Mixing],
+                             grad_post: Optional[Mixing]) -> Tensor:
+        """dL of one block from dP' (overwritten) by compose_cpu: one kernel per composition, the
+        softmax's backward folded into post's; the mixings' gradients land in grad_pre, grad_post."""
+        logits, probs, _ = scores
         # row chunks per batch row: enough parallel work at small batches, independent of the threads
-        chunks, empty = -(-16 // q.shape[0]), grad.new_empty(0)
-        grad_pre = grad_post = (None, None)
-        if aq_post is not None or ak_post is not None:
-            grad_post = ctx.kernel.mix_backward(probs, grad, *_cpp(grad, (aq_post, ak_post)), probs,
-                                                *ctx.mask, chunks)
+        chunks, offsets = -(-16 // grad.shape[0]), (block.i0, block.s0)
+        if post is not None:
+            ctx.kernel.mix_backward(probs, grad, *_cpp(grad, post), probs, *offsets, *ctx.mask, chunks,
+                                    *_cpp(grad, grad_post))
         else:
             torch.ops.aten._softmax_backward_data.out(grad, probs, -1, probs.dtype, grad_input=grad)
         if logits is not None:
-            grad_pre = ctx.kernel.mix_backward(logits, grad, *_cpp(grad, (aq_pre, ak_pre)), empty,
-                                               *ctx.mask, chunks)
-        grad_pre, grad_post = ([None if m is None else g for m, g in zip(ms, gs)] for ms, gs in
-                               (((aq_pre, ak_pre), grad_pre), ((aq_post, ak_post), grad_post)))
-        grad_q = torch.matmul(grad, k).mul_(ctx.scale)
-        grad_k = torch.matmul(grad.transpose(-1, -2), q).mul_(ctx.scale)
-        return grad_q, grad_k, grad_v, *grad_pre, *grad_post, None, None, None
+            ctx.kernel.mix_backward(logits, grad, *_cpp(grad, pre), grad.new_empty(0), *offsets,
+                                    *ctx.mask, chunks, *_cpp(grad, grad_pre))
+        return grad
 
     @staticmethod
-    def _backward(ctx, grad_out: Tensor):
-        q, k, v, logits, probs, mixed, aq_pre, ak_pre, aq_post, ak_post = ctx.saved_tensors
-        pre, post = _pair(aq_pre, ak_pre), _pair(aq_post, ak_post)
-        grad_mixed = torch.matmul(grad_out, v.transpose(-1, -2))           # (B, H, Tq, S)
-        grad_v = torch.matmul(mixed.transpose(-1, -2), grad_out)
-        grad_pre = grad_post = (None, None)
+    def _scores_backward(block: Block, scores: tuple, grad_mixed: Tensor, pre_t: Optional[Mixing],
+                         post_t: Optional[Mixing], grad_pre: Optional[Mixing],
+                         grad_post: Optional[Mixing]) -> Tensor:
+        """dL of one block from dP' by the torch ops; pre_t, post_t: the transposed mixings."""
+        logits, probs, _ = scores
         grad_probs, spare = grad_mixed, None
-        if post is not None:
+        if post_t is not None:
             work = torch.empty_like(grad_mixed)
-            grad_post = _mixing_grads(probs, grad_mixed, post, work)
-            grad_probs, spare = _mix(grad_mixed, _transposed(post), out=work), grad_mixed
+            _add_mixing_grads(probs, grad_mixed, grad_post, block, work)
+            grad_probs, spare = _mix(grad_mixed, _at_block(post_t, block), out=work), grad_mixed
         torch.ops.aten._softmax_backward_data.out(grad_probs, probs, -1, probs.dtype,
                                                   grad_input=grad_probs)   # in place
-        grad_logits = grad_probs
-        if pre is not None:
-            spare = torch.empty_like(grad_probs) if spare is None else spare
-            grad_pre = _mixing_grads(logits, grad_probs, pre, spare)
-            grad_logits = _mix(grad_probs, _transposed(pre), out=spare)
-        grad_q = torch.matmul(grad_logits, k).mul_(ctx.scale)
-        grad_k = torch.matmul(grad_logits.transpose(-1, -2), q).mul_(ctx.scale)
-        return grad_q, grad_k, grad_v, *grad_pre, *grad_post, None, None, None
+        if logits is None:
+            return grad_probs
+        spare = torch.empty_like(grad_probs) if spare is None else spare
+        _add_mixing_grads(logits, grad_probs, grad_pre, block, spare)
+        return _mix(grad_probs, _at_block(pre_t, block), out=spare)
 
 
-def _query_blocks(t_q: int, t_k: int, causal: bool, window: Optional[int]
-                  ) -> list[tuple[int, int, int, int]]:
-    """Split the queries into blocks (i0, i1, s0, s1): query rows [i0, i1) see only keys [s0, s1).
+def _query_blocks(t_q: int, t_k: int, causal: bool, window: Optional[int]) -> list[Block]:
+    """Split the queries into blocks: query rows [i0, i1) see only keys [s0, s1).
 
     Under the causal mask a block needs no key after its last query (nor, with a window, before
     its first query's window), so the blocks skip about a quarter (2 blocks) to a half (many) of
     the [Tq, S] work. Each block is the same problem with its queries at the last positions.
     """
     if not causal or t_q < 2 * MIN_BLOCK_ROWS or t_q > t_k or (window is not None and window < 1):
-        return [(0, t_q, 0, t_k)]
+        return [Block(0, t_q, 0, t_k)]
     n_blocks = min(t_q // MIN_BLOCK_ROWS, MAX_BLOCKS)
     edges = [round(i * t_q / n_blocks) for i in range(n_blocks + 1)]
     first = t_k - t_q                                         # position of query row 0
-    return [(i0, i1, 0 if window is None else max(0, first + i0 - window + 1), first + i1)
+    return [Block(i0, i1, 0 if window is None else max(0, first + i0 - window + 1), first + i1)
             for i0, i1 in zip(edges, edges[1:])]
-
-
-def _positions(matrices: Optional[Tensor], start: int, stop: int) -> Optional[Tensor]:
-    """The mixing matrices [B, H, G, T] of positions [start, stop), or None."""
-    return None if matrices is None else matrices[..., start:stop]
 
 
 def _mask_bias(t_q: int, t_k: int, causal: bool, window: Optional[int], dtype: torch.dtype,
@@ -345,23 +388,13 @@ def dcmha_torch(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
     dtype, out_dtype = compute_dtype(q, k, v), v.dtype
     batch, t_q, t_k = q.shape[0], q.shape[2], k.shape[2]
     with torch.autocast(q.device.type, enabled=False):                 # compute in dtype, as specified
-        q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
+        # contiguous once, else each block's products copy their slices (v arrives permuted)
+        q, k, v = (x.to(dtype).contiguous() for x in (q, k, v))
         kernel = compose_kernel() if q.device.type == "cpu" else None
-        if kernel is not None:
-            aq_pre, ak_pre = _mixing_cpp(pre, batch, t_q, dtype, kernel) or (None, None)
-            aq_post, ak_post = _mixing_cpp(post, batch, t_q, dtype, kernel) or (None, None)
-        else:
-            aq_pre, ak_pre = _mixing(pre, batch, t_q, dtype) or (None, None)
-            aq_post, ak_post = _mixing(post, batch, t_q, dtype) or (None, None)
+        build = _mixing if kernel is None else functools.partial(_mixing_cpp, kernel=kernel)
+        aq_pre, ak_pre = build(pre, batch, t_q, dtype) or (None, None)
+        aq_post, ak_post = build(post, batch, t_q, dtype) or (None, None)
         mask = (causal, -1 if window is None else window)
-        outs = []
-        for i0, i1, s0, s1 in _query_blocks(t_q, t_k, causal, window):
-            kernel_masks = kernel is not None and (aq_pre is not None or ak_pre is not None)
-            bias = None if kernel_masks else _mask_bias(i1 - i0, s1 - s0, causal, window, dtype,
-                                                        q.device)
-            outs.append(_DCMHA.apply(q[:, :, i0:i1], k[:, :, s0:s1], v[:, :, s0:s1],
-                                     _positions(aq_pre, i0, i1), _positions(ak_pre, s0, s1),
-                                     _positions(aq_post, i0, i1), _positions(ak_post, s0, s1), bias,
-                                     mask, kernel))
-        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
+        out = _DCMHA.apply(q, k, v, aq_pre, ak_pre, aq_post, ak_post,
+                           _query_blocks(t_q, t_k, causal, window), mask, kernel)
         return out.to(out_dtype)
