@@ -47,6 +47,30 @@ def test_forward_gives_the_bits_of_the_torch_ops(kernel, window, monkeypatch):
         assert rel_err(grad, ops_grad) < 1e-5
 
 
+def test_the_build_without_fma_gives_the_bits_of_the_torch_ops(tmp_path):
+    """A CPU without AVX2 (torch told so by ATEN_CPU_CAPABILITY) gets the kernels built without FMA:
+    their vector code must still round as torch's own non-fused ops do."""
+    code = ("import os, torch\n"
+            "from dcpoc.kernels.compose_cpu import compose_kernel\n"
+            "from tests.test_compose_cpu import forward_and_grads\n"
+            "from tests.test_torch_dcmha import rel_err\n"
+            "assert compose_kernel().__name__ == 'dcpoc_compose'\n"
+            "out, grads = forward_and_grads(20)\n"
+            "os.environ['DCPOC_CPU_COMPOSE_KERNEL'] = '0'\n"
+            "ops_out, ops_grads = forward_and_grads(20)\n"
+            "print(torch.equal(out, ops_out), max(rel_err(a, b) for a, b in zip(grads, ops_grads)))\n")
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "TORCH_EXTENSIONS_DIR": str(tmp_path),
+           ENV_SWITCH: "1"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=600, cwd=os.path.dirname(os.path.dirname(__file__)))
+    if "compose kernel is not available" in done.stderr:
+        pytest.skip("the C++ compose kernel cannot be built here (no compiler or ninja)")
+    assert done.returncode == 0, done.stderr
+    equal, grad_err = done.stdout.split()
+    assert equal == "True"
+    assert float(grad_err) < 1e-5
+
+
 def test_results_do_not_depend_on_the_thread_count(kernel):
     threads = torch.get_num_threads()
     try:

@@ -12,13 +12,19 @@
 // side) and rounds as torch's addcmul does: a fused multiply-add where torch's kernels use one (built
 // with -mfma on AVX2 machines, see compose_cpu.py), else a product then a sum (-ffp-contract=off);
 // so it gives the same bits as the torch ops. The backward makes one pass per row instead of about
-// 3H tensor-wide ops.
+// 3H tensor-wide ops. Both work on 32-byte vectors of keys and hold the sums of up to four target
+// heads in registers while each source head's row is read once (the H^2 passes over a row that
+// memory-bound loops would make cost twice the time at cpu-demo).
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 #include <algorithm>
-#include <limits>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <vector>
+#if defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #if defined(__FMA__)
 #define MADD(a, b, c) std::fma((a), (b), (c))
@@ -48,56 +54,194 @@ struct Dims {
   }
 };
 
-// Sum of a[i] * b[i] in eight running lanes (vectorisable without -ffast-math), then a fixed tree.
+// One 32-byte vector of T (GCC/Clang vector extension): 8 floats or 4 doubles, one AVX2 register
+// where the build has -mavx2, two SSE (or NEON) registers otherwise.
 template <typename T>
-T dot(const T* a, const T* b, int64_t n) {
-  T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
-  T tail = 0;
-  for (; i < n; ++i) tail += a[i] * b[i];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
+struct Lanes {
+  typedef T V __attribute__((vector_size(32)));
+  static constexpr int64_t W = 32 / sizeof(T);
+  static V load(const T* p) {
+    V v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
+  static void store(T* p, V v) { std::memcpy(p, &v, sizeof v); }
+  static V splat(T x) { return V{} + x; }
+  static T sum(V v) {
+    T total = 0;
+    for (int64_t j = 0; j < W; ++j) total += v[j];
+    return total;
+  }
+};
+
+// a * b + c per lane, rounded as MADD rounds it (so as the torch ops do).
+template <typename V>
+inline V vmadd(V a, V b, V c) {
+#if defined(__FMA__)
+  if constexpr (sizeof(a[0]) == 4)
+    return (V)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+  else
+    return (V)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
+#else
+  return c + a * b;
+#endif
+}
+
+// Target heads whose sums a key chunk holds in registers together.
+constexpr int64_t GROUP = 4;
+constexpr int64_t MAX_HEADS = 128;   // per-row weight tables live on the stack
+
+// y[g0 + i, lo:hi] for one row and NG target heads: per key chunk, the NG sums stay in registers
+// while every source head's scores are read once. Terms in _mix's order (per source head h: query
+// side, then key side), the first a product, the rest MADD, so the bits match the torch ops.
+// Q, K: whether the query side (aq) and the key side (ak) are present.
+template <typename T, int NG, bool Q, bool K>
+void mix_heads(const Dims& d, const T* x, const T* aq, const T* ak, T* y, int64_t b, int64_t t,
+               int64_t g0, int64_t lo, int64_t hi) {
+  using L = Lanes<T>;
+  using V = typename L::V;
+  const int64_t H = d.H;
+  const T* x0 = x + (b * H * d.Tq + t) * d.S;           // source head h's row at x0 + h * hstride
+  const int64_t hstride = d.Tq * d.S;
+  T wq[MAX_HEADS][NG];                                  // the row's query-side weights
+  const T* kr[MAX_HEADS][NG];                           // key-side rows
+  for (int64_t h = 0; h < H; ++h)
+    for (int i = 0; i < NG; ++i) {
+      if (Q) wq[h][i] = aq[d.aq_at(b, h, g0 + i, t)];
+      if (K) kr[h][i] = ak + d.ak_row(b, h, g0 + i);
+    }
+  auto term = [&](auto xv, int64_t h, int i, auto acc, int64_t s, auto load, auto splat, auto madd) {
+    if (Q) acc = h == 0 ? xv * splat(wq[h][i]) : madd(xv, splat(wq[h][i]), acc);
+    if (K) acc = h == 0 && !Q ? xv * load(kr[h][i] + s) : madd(xv, load(kr[h][i] + s), acc);
+    return acc;
+  };
+  int64_t s = lo;
+  for (; s + L::W <= hi; s += L::W) {
+    V acc[NG];
+    for (int64_t h = 0; h < H; ++h) {
+      const V xv = L::load(x0 + h * hstride + s);
+      for (int i = 0; i < NG; ++i)
+        acc[i] = term(xv, h, i, acc[i], s, L::load, L::splat, vmadd<V>);
+    }
+    for (int i = 0; i < NG; ++i) L::store(y + ((b * H + g0 + i) * d.Tq + t) * d.S + s, acc[i]);
+  }
+  auto load1 = [](const T* p) { return *p; };
+  auto splat1 = [](T v) { return v; };
+  auto madd1 = [](T a, T b_, T c) { return MADD(a, b_, c); };
+  for (; s < hi; ++s)                                     // the keys after the last whole chunk
+    for (int i = 0; i < NG; ++i) {
+      T acc = 0;
+      for (int64_t h = 0; h < H; ++h) acc = term(x0[h * hstride + s], h, i, acc, s, load1, splat1, madd1);
+      y[((b * H + g0 + i) * d.Tq + t) * d.S + s] = acc;
+    }
+}
+
+template <typename T, bool Q, bool K>
+void mix_groups(const Dims& d, const T* x, const T* aq, const T* ak, T* y, int64_t b, int64_t t,
+                int64_t lo, int64_t hi) {
+  for (int64_t g0 = 0; g0 < d.H; g0 += GROUP) {
+    switch (std::min(GROUP, d.H - g0)) {
+      case 4: mix_heads<T, 4, Q, K>(d, x, aq, ak, y, b, t, g0, lo, hi); break;
+      case 3: mix_heads<T, 3, Q, K>(d, x, aq, ak, y, b, t, g0, lo, hi); break;
+      case 2: mix_heads<T, 2, Q, K>(d, x, aq, ak, y, b, t, g0, lo, hi); break;
+      default: mix_heads<T, 1, Q, K>(d, x, aq, ak, y, b, t, g0, lo, hi); break;
+    }
+  }
 }
 
 template <typename T>
 void mix_row(const Dims& d, const T* x, const T* aq, const T* ak, T* y, T masked, int64_t b,
              int64_t t) {
-  const int64_t H = d.H, Tq = d.Tq, S = d.S;
   int64_t lo, hi;
   d.keys(t, lo, hi);
-  for (int64_t g = 0; g < H; ++g) {
-    T* out = y + ((b * H + g) * Tq + t) * S;
+  for (int64_t g = 0; g < d.H; ++g) {
+    T* out = y + ((b * d.H + g) * d.Tq + t) * d.S;
     std::fill(out, out + lo, masked);
-    std::fill(out + hi, out + S, masked);
-    bool first = true;
-    for (int64_t h = 0; h < H; ++h) {
-      const T* xr = x + ((b * H + h) * Tq + t) * S;
-      if (aq != nullptr) {
-        const T w = aq[d.aq_at(b, h, g, t)];
-        if (first)
-          for (int64_t s = lo; s < hi; ++s) out[s] = xr[s] * w;
-        else
-          for (int64_t s = lo; s < hi; ++s) out[s] = MADD(xr[s], w, out[s]);
-        first = false;
-      }
-      if (ak != nullptr) {
-        const T* kr = ak + d.ak_row(b, h, g);
-        if (first)
-          for (int64_t s = lo; s < hi; ++s) out[s] = xr[s] * kr[s];
-        else
-          for (int64_t s = lo; s < hi; ++s) out[s] = MADD(xr[s], kr[s], out[s]);
-        first = false;
-      }
+    std::fill(out + hi, out + d.S, masked);
+  }
+  if (aq != nullptr && ak != nullptr)
+    mix_groups<T, true, true>(d, x, aq, ak, y, b, t, lo, hi);
+  else if (aq != nullptr)
+    mix_groups<T, true, false>(d, x, aq, ak, y, b, t, lo, hi);
+  else
+    mix_groups<T, false, true>(d, x, aq, ak, y, b, t, lo, hi);
+}
+
+// Mixing gradients of one row, source head h (scores xr) and NG target heads (gradient rows gys):
+// sums[i] = sum_{lo <= s < hi} xr[s] gys[i][s] (grad aq), and the products added to gaks[i][s]
+// (grad ak, when K: the key side is present).
+template <typename T, int NG, bool K>
+void mixing_grads(const T* xr, const T* const* gys, T* const* gaks, T* sums, int64_t lo,
+                  int64_t hi) {
+  using L = Lanes<T>;
+  using V = typename L::V;
+  V lanes[NG];
+  T tail[NG];
+  for (int i = 0; i < NG; ++i) lanes[i] = L::splat(0), tail[i] = 0;
+  int64_t s = lo;
+  for (; s + L::W <= hi; s += L::W) {
+    const V xv = L::load(xr + s);
+    for (int i = 0; i < NG; ++i) {
+      const V prod = xv * L::load(gys[i] + s);
+      lanes[i] += prod;
+      if (K) L::store(gaks[i] + s, L::load(gaks[i] + s) + prod);
     }
   }
+  for (; s < hi; ++s)
+    for (int i = 0; i < NG; ++i) {
+      const T prod = xr[s] * gys[i][s];
+      tail[i] += prod;
+      if (K) gaks[i][s] += prod;
+    }
+  for (int i = 0; i < NG; ++i) sums[i] = L::sum(lanes[i]) + tail[i];
+}
+
+template <typename T, bool K>
+void mixing_grads_group(int64_t n, const T* xr, const T* const* gys, T* const* gaks, T* sums,
+                        int64_t lo, int64_t hi) {
+  switch (n) {
+    case 4: mixing_grads<T, 4, K>(xr, gys, gaks, sums, lo, hi); break;
+    case 3: mixing_grads<T, 3, K>(xr, gys, gaks, sums, lo, hi); break;
+    case 2: mixing_grads<T, 2, K>(xr, gys, gaks, sums, lo, hi); break;
+    default: mixing_grads<T, 1, K>(xr, gys, gaks, sums, lo, hi); break;
+  }
+}
+
+// o[lo:hi] = sum_g gys[g] (w[g] + krs[g]) (krs null: no key side), the adjoint mixing of one source
+// head; returns sum_s pr[s] o[s] (the softmax backward's dot) when pr is given.
+template <typename T>
+T adjoint_row(const T* const* gys, const T* w, const T* const* krs, const T* pr, T* o,
+              int64_t heads, int64_t lo, int64_t hi) {
+  using L = Lanes<T>;
+  using V = typename L::V;
+  V dot = L::splat(0);
+  T tail = 0;
+  int64_t s = lo;
+  for (; s + L::W <= hi; s += L::W) {
+    V acc = L::splat(0);
+    for (int64_t g = 0; g < heads; ++g) {
+      V coef = L::splat(w[g]);
+      if (krs != nullptr) coef += L::load(krs[g] + s);
+      acc = vmadd(L::load(gys[g] + s), coef, acc);
+    }
+    L::store(o + s, acc);
+    if (pr != nullptr) dot = vmadd(L::load(pr + s), acc, dot);
+  }
+  for (; s < hi; ++s) {
+    T acc = 0;
+    for (int64_t g = 0; g < heads; ++g)
+      acc += gys[g][s] * (w[g] + (krs != nullptr ? krs[g][s] : T(0)));
+    o[s] = acc;
+    if (pr != nullptr) tail += pr[s] * acc;
+  }
+  return L::sum(dot) + tail;
 }
 
 // One row of the backward: gradients of aq (written at row q_off + t of gaq, shaped like aq), of ak
 // (added into gak[h, g, gak_off + s], rows of gak_len: this chunk's partial sums or, with one chunk
 // per batch row, ak's gradient itself), and grad_x = mix^T(grad_y), then, when p is given, the
 // softmax backward p * (grad_x - sum_s p grad_x). Writes the row's result over grad_y (rows are
-// independent).
+// independent). buf: H * S scratch.
 template <typename T>
 void mix_backward_row(const Dims& d, const T* x, T* gy, const T* aq, const T* ak, const T* p,
                       T* gaq, T* gak, int64_t gak_len, int64_t gak_off, T* buf, int64_t b,
@@ -105,37 +249,40 @@ void mix_backward_row(const Dims& d, const T* x, T* gy, const T* aq, const T* ak
   const int64_t H = d.H, Tq = d.Tq, S = d.S;
   int64_t lo, hi;
   d.keys(t, lo, hi);
-  const int64_t n = hi - lo;
   auto row = [&](const T* base, int64_t h) { return base + ((b * H + h) * Tq + t) * S; };
-  for (int64_t h = 0; h < H; ++h) {
-    const T* xr = row(x, h);
-    for (int64_t g = 0; g < H; ++g) {
-      const T* gr = row(gy, g);
-      if (gaq != nullptr) gaq[d.aq_at(b, h, g, t)] = dot(xr + lo, gr + lo, n);
-      if (gak != nullptr) {
-        T* acc = gak + (h * H + g) * gak_len + gak_off;
-        for (int64_t s = lo; s < hi; ++s) acc[s] += xr[s] * gr[s];
+  const T* gys[MAX_HEADS];                              // per-head rows and weights of this row
+  T* gaks[MAX_HEADS];
+  const T* krs[MAX_HEADS];
+  T w[MAX_HEADS];
+  for (int64_t g = 0; g < H; ++g) gys[g] = row(gy, g);
+  if (gaq != nullptr || gak != nullptr) {
+    T sums[GROUP];
+    for (int64_t h = 0; h < H; ++h) {
+      for (int64_t g = 0; g < H; ++g)
+        gaks[g] = gak == nullptr ? nullptr : gak + (h * H + g) * gak_len + gak_off;
+      for (int64_t g0 = 0; g0 < H; g0 += GROUP) {
+        const int64_t n = std::min(GROUP, H - g0);
+        const T* const* gy_group = gys + g0;
+        T* const* gak_group = gak == nullptr ? nullptr : gaks + g0;
+        if (gak != nullptr)
+          mixing_grads_group<T, true>(n, row(x, h), gy_group, gak_group, sums, lo, hi);
+        else
+          mixing_grads_group<T, false>(n, row(x, h), gy_group, gak_group, sums, lo, hi);
+        if (gaq != nullptr)
+          for (int64_t i = 0; i < n; ++i) gaq[d.aq_at(b, h, g0 + i, t)] = sums[i];
       }
     }
   }
   for (int64_t h = 0; h < H; ++h) {
     T* o = buf + h * S;
-    std::fill(o + lo, o + hi, T(0));
     for (int64_t g = 0; g < H; ++g) {
-      const T* gr = row(gy, g);
-      const T w = aq != nullptr ? aq[d.aq_at(b, h, g, t)] : T(0);
-      if (ak != nullptr) {
-        const T* kr = ak + d.ak_row(b, h, g);
-        for (int64_t s = lo; s < hi; ++s) o[s] += gr[s] * (w + kr[s]);
-      } else {
-        for (int64_t s = lo; s < hi; ++s) o[s] += gr[s] * w;
-      }
+      w[g] = aq != nullptr ? aq[d.aq_at(b, h, g, t)] : T(0);
+      krs[g] = ak != nullptr ? ak + d.ak_row(b, h, g) : nullptr;
     }
-    if (p != nullptr) {
-      const T* pr = row(p, h);
-      const T c = dot(pr + lo, o + lo, n);
+    const T* pr = p != nullptr ? row(p, h) : nullptr;
+    const T c = adjoint_row(gys, w, ak != nullptr ? krs : nullptr, pr, o, H, lo, hi);
+    if (pr != nullptr)
       for (int64_t s = lo; s < hi; ++s) o[s] = pr[s] * (o[s] - c);
-    }
   }
   for (int64_t h = 0; h < H; ++h) {
     T* out = const_cast<T*>(row(gy, h));
@@ -156,6 +303,7 @@ Dims dims_of(const torch::Tensor& x, const torch::Tensor& aq, const torch::Tenso
   TORCH_CHECK(x.dim() == 4 && x.is_contiguous() && x.device().is_cpu(),
               "compose_cpu: scores must be a contiguous CPU tensor (B, H, Tq, S)");
   TORCH_CHECK(aq.numel() > 0 || ak.numel() > 0, "compose_cpu: no mixing matrix given");
+  TORCH_CHECK(x.size(1) <= MAX_HEADS, "compose_cpu: at most 128 heads");
   const Dims d{x.size(0), x.size(1), x.size(2), x.size(3), causal, window,
                aq.numel() > 0 ? aq.size(3) : 0, q_off, ak.numel() > 0 ? ak.size(3) : 0, k_off};
   auto fits = [&](const torch::Tensor& m, int64_t off, int64_t n) {

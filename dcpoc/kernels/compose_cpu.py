@@ -25,7 +25,7 @@ _SOURCE = Path(__file__).with_name("compose_cpu.cpp")
 ENV_SWITCH = "DCPOC_CPU_COMPOSE_KERNEL"
 # -ffp-contract=off: no implicit fused multiply-add, so the forward rounds like the torch ops it
 # replaces; their AVX2/AVX-512 kernels do fuse addcmul, so on such machines the source fuses it too.
-_CFLAGS = ["-O3", "-ffp-contract=off", "-fopenmp"]
+_CFLAGS = ["-O3", "-ffp-contract=off", "-fopenmp", "-Wno-psabi"]  # psabi: vector types stay internal
 _FMA_CFLAGS = ["-mavx2", "-mfma"]
 
 
