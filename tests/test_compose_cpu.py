@@ -100,7 +100,7 @@ def test_bad_input_raises_a_one_line_error(kernel):
                             aq[..., :3], x.new_empty(0))
     w = torch.randn(1, 4, 2, 2)                          # (B, T, R, H) with T = 4, not 5
     with pytest.raises(RuntimeError, match=r"w1 and w2 \(B, T, R, H\)"):
-        kernel.side_forward(w, w, x.new_empty(0), x.new_empty(0), True, 1, 5, 2)
+        kernel.sides_forward([w], [w], [x.new_empty(0)], [x.new_empty(0)], [1], [5], 1, 2)
 
 
 def test_query_weights_of_the_wrong_length_raise_value_error():

@@ -386,34 +386,48 @@ void mix_backward(torch::Tensor x, torch::Tensor grad_y, torch::Tensor aq, torch
   if (part.numel() > 0) grad_ak.narrow(3, k_off, d.S).add_(part.sum(1));
 }
 
-// One side's mixing matrices, positions last: A[b, h, g, t] = sum_r w1[b, t, r, h] w2[b, t, r, g]
-// (+ gate[b, t, h] where h == g) (+ stat[h, g]) (+ 1 where h == g and eye), added in that order
-// and rounded as torch_dcmha._mixing's ops round them (its matmul sums the R products in order,
-// without fused multiply-adds). w1, w2 (B, T, R, H), gate (B, T, H), stat (H, H): contiguous, or
-// empty when absent; n_batch, n_pos give B, T when only stat is present.
-torch::Tensor side_forward(torch::Tensor w1, torch::Tensor w2, torch::Tensor gate, torch::Tensor stat,
-                           bool eye, int64_t n_batch, int64_t n_pos, int64_t heads) {
-  const int64_t B = n_batch, T = n_pos, H = heads, R = w1.numel() > 0 ? w1.size(2) : 0;
+// Every side's mixing matrices in one call, positions last: for side i,
+// A_i[b, h, g, t] = sum_r w1[b, t, r, h] w2[b, t, r, g] (+ gate[b, t, h] where h == g) (+ stat[h, g])
+// (+ 1 where h == g and eye), added in that order and rounded as torch_dcmha._mixing's ops round them
+// (its matmul sums the R products in order, without fused multiply-adds). w1, w2 (B, T, R, H),
+// gate (B, T, H), stat (H, H): contiguous, or empty when absent; positions[i] gives side i's T (the
+// fields' own T when given). One parallel loop over (side, b, h): a layer's sides cost one call.
+std::vector<torch::Tensor> sides_forward(std::vector<torch::Tensor> w1s, std::vector<torch::Tensor> w2s,
+                                         std::vector<torch::Tensor> gates,
+                                         std::vector<torch::Tensor> stats, std::vector<int64_t> eyes,
+                                         std::vector<int64_t> positions, int64_t n_batch,
+                                         int64_t heads) {
+  const int64_t n = static_cast<int64_t>(w1s.size()), B = n_batch, H = heads;
+  TORCH_CHECK(n > 0 && w2s.size() == w1s.size() && gates.size() == w1s.size() &&
+                  stats.size() == w1s.size() && eyes.size() == w1s.size() &&
+                  positions.size() == w1s.size(),
+              "compose_cpu: one w1, w2, gate, static, eye and position count per side");
   auto fits = [&](const torch::Tensor& x, std::vector<int64_t> shape) {
     return x.numel() == 0 || (x.is_contiguous() && x.sizes() == at::IntArrayRef(shape));
   };
-  TORCH_CHECK(fits(w1, {B, T, R, H}) && fits(w2, {B, T, R, H}) && fits(gate, {B, T, H}) &&
-                  fits(stat, {H, H}) && (w1.numel() == 0) == (w2.numel() == 0),
-              "compose_cpu: dynamic weights must be contiguous, w1 and w2 (B, T, R, H), gates "
-              "(B, T, H), static (H, H)");
-  auto opts = (w1.numel() > 0 ? w1 : gate.numel() > 0 ? gate : stat).options();
-  torch::Tensor a = torch::empty({B, H, H, T}, opts);
-  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "side_forward", [&] {
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t T = positions[i], R = w1s[i].numel() > 0 ? w1s[i].size(2) : 0;
+    TORCH_CHECK(fits(w1s[i], {B, T, R, H}) && fits(w2s[i], {B, T, R, H}) &&
+                    fits(gates[i], {B, T, H}) && fits(stats[i], {H, H}) &&
+                    (w1s[i].numel() == 0) == (w2s[i].numel() == 0),
+                "compose_cpu: dynamic weights must be contiguous, w1 and w2 (B, T, R, H), gates "
+                "(B, T, H), static (H, H)");
+    auto opts = (w1s[i].numel() > 0 ? w1s[i] : gates[i].numel() > 0 ? gates[i] : stats[i]).options();
+    out.push_back(torch::empty({B, H, H, T}, opts));
+  }
+  AT_DISPATCH_FLOATING_TYPES(out[0].scalar_type(), "sides_forward", [&] {
     using T_ = scalar_t;
-    const T_ *p1 = ptr_or_null<T_>(w1), *p2 = ptr_or_null<T_>(w2), *pg = ptr_or_null<T_>(gate),
-             *ps = ptr_or_null<T_>(stat);
-    T_* pa = a.data_ptr<T_>();
-    // one (b, h) per unit, positions innermost: contiguous writes
-    at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t bh = begin; bh < end; ++bh) {
-        const int64_t b = bh / H, h = bh % H;
+    // one (side, b, h) per unit, positions innermost: contiguous writes
+    at::parallel_for(0, n * B * H, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t unit = begin; unit < end; ++unit) {
+        const int64_t i = unit / (B * H), bh = unit % (B * H), b = bh / H, h = bh % H;
+        const int64_t T = positions[i], R = w1s[i].numel() > 0 ? w1s[i].size(2) : 0;
+        const T_ *p1 = ptr_or_null<T_>(w1s[i]), *p2 = ptr_or_null<T_>(w2s[i]),
+                 *pg = ptr_or_null<T_>(gates[i]), *ps = ptr_or_null<T_>(stats[i]);
+        T_* pa = out[i].data_ptr<T_>();
         for (int64_t g = 0; g < H; ++g) {
-          T_* out = pa + (bh * H + g) * T;
+          T_* row = pa + (bh * H + g) * T;
           const T_ diag = h == g ? T_(1) : T_(0), st = ps != nullptr ? ps[h * H + g] : T_(0);
           for (int64_t t = 0; t < T; ++t) {
             const int64_t u = b * T + t;
@@ -424,34 +438,51 @@ torch::Tensor side_forward(torch::Tensor w1, torch::Tensor w2, torch::Tensor gat
             }
             if (pg != nullptr) v = v + (h == g ? pg[u * H + h] : T_(0));
             if (ps != nullptr) v = v + st;
-            if (eye) v = v + diag;
-            out[t] = v;
+            if (eyes[i]) v = v + diag;
+            row[t] = v;
           }
         }
       }
     });
   });
-  return a;
+  return out;
 }
 
-// Backward of side_forward: (grad_w1, grad_w2, grad_gate, grad_stat), empty where absent.
-std::vector<torch::Tensor> side_backward(torch::Tensor grad_a, torch::Tensor w1, torch::Tensor w2,
-                                         bool gate, bool stat) {
-  TORCH_CHECK(grad_a.dim() == 4 && grad_a.is_contiguous(), "compose_cpu: grad of A must be contiguous");
-  const int64_t B = grad_a.size(0), H = grad_a.size(1), T = grad_a.size(3);
-  const int64_t R = w1.numel() > 0 ? w1.size(2) : 0;
-  auto opts = grad_a.options();
-  torch::Tensor g1 = R > 0 ? torch::empty_like(w1) : torch::empty({0}, opts);
-  torch::Tensor g2 = R > 0 ? torch::empty_like(w2) : torch::empty({0}, opts);
-  torch::Tensor gg = gate ? torch::empty({B, T, H}, opts) : torch::empty({0}, opts);
-  AT_DISPATCH_FLOATING_TYPES(grad_a.scalar_type(), "side_backward", [&] {
+// Backward of sides_forward: per side (grad_w1, grad_w2, grad_gate, grad_stat), empty where absent,
+// flattened side after side. grads: the matrices' gradients, contiguous.
+std::vector<torch::Tensor> sides_backward(std::vector<torch::Tensor> grads,
+                                          std::vector<torch::Tensor> w1s,
+                                          std::vector<torch::Tensor> w2s,
+                                          std::vector<int64_t> has_gate,
+                                          std::vector<int64_t> has_stat) {
+  const int64_t n = static_cast<int64_t>(grads.size());
+  TORCH_CHECK(n > 0 && w1s.size() == grads.size() && w2s.size() == grads.size() &&
+                  has_gate.size() == grads.size() && has_stat.size() == grads.size(),
+              "compose_cpu: one gradient, w1, w2 and flag pair per side");
+  const int64_t B = grads[0].size(0), H = grads[0].size(1);
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < n; ++i) {
+    TORCH_CHECK(grads[i].dim() == 4 && grads[i].is_contiguous() && grads[i].size(0) == B &&
+                    grads[i].size(1) == H,
+                "compose_cpu: grad of A must be contiguous (B, H, H, positions)");
+    auto opts = grads[i].options();
+    const bool low_rank = w1s[i].numel() > 0;
+    out.push_back(low_rank ? torch::empty_like(w1s[i]) : torch::empty({0}, opts));
+    out.push_back(low_rank ? torch::empty_like(w2s[i]) : torch::empty({0}, opts));
+    out.push_back(has_gate[i] ? torch::empty({B, grads[i].size(3), H}, opts) : torch::empty({0}, opts));
+    out.push_back(torch::empty({0}, opts));               // grad_stat: set after the loop
+  }
+  AT_DISPATCH_FLOATING_TYPES(grads[0].scalar_type(), "sides_backward", [&] {
     using T_ = scalar_t;
-    const T_ *pd = grad_a.data_ptr<T_>(), *p1 = ptr_or_null<T_>(w1), *p2 = ptr_or_null<T_>(w2);
-    T_ *q1 = ptr_or_null<T_>(g1), *q2 = ptr_or_null<T_>(g2), *qg = ptr_or_null<T_>(gg);
-    // one (b, h) per unit, positions innermost: grad_a's rows are read contiguously
-    at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t bh = begin; bh < end; ++bh) {
-        const int64_t b = bh / H, h = bh % H;
+    // one (side, b, h) per unit, positions innermost: grad_a's rows are read contiguously
+    at::parallel_for(0, n * B * H, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t unit = begin; unit < end; ++unit) {
+        const int64_t i = unit / (B * H), bh = unit % (B * H), b = bh / H, h = bh % H;
+        const int64_t T = grads[i].size(3), R = w1s[i].numel() > 0 ? w1s[i].size(2) : 0;
+        const T_ *pd = grads[i].data_ptr<T_>(), *p1 = ptr_or_null<T_>(w1s[i]),
+                 *p2 = ptr_or_null<T_>(w2s[i]);
+        T_ *q1 = ptr_or_null<T_>(out[4 * i]), *q2 = ptr_or_null<T_>(out[4 * i + 1]),
+           *qg = ptr_or_null<T_>(out[4 * i + 2]);
         const T_* dh = pd + bh * H * T;                  // grad_a[b, h, g, :] at dh + g * T
         if (qg != nullptr)
           for (int64_t t = 0; t < T; ++t) qg[(b * T + t) * H + h] = dh[h * T + t];
@@ -469,6 +500,7 @@ std::vector<torch::Tensor> side_backward(torch::Tensor grad_a, torch::Tensor w1,
       }
     });
   });
-  torch::Tensor gs = stat ? grad_a.sum({0, 3}) : torch::empty({0}, opts);  // (H, G)
-  return {g1, g2, gg, gs};
+  for (int64_t i = 0; i < n; ++i)
+    if (has_stat[i]) out[4 * i + 3] = grads[i].sum({0, 3});   // (H, G)
+  return out;
 }

@@ -61,7 +61,7 @@ def _build() -> Optional[ModuleType]:
     try:
         from torch.utils.cpp_extension import load_inline
         return load_inline(name, cpp_sources=[_SOURCE.read_text()],
-                           functions=["mix_forward", "mix_backward", "side_forward", "side_backward"],
+                           functions=["mix_forward", "mix_backward", "sides_forward", "sides_backward"],
                            extra_cflags=cflags,
                            extra_ldflags=["-fopenmp"])
     except Exception as e:  # no compiler or ninja: the torch ops are the fallback

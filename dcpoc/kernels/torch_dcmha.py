@@ -37,7 +37,6 @@ training speed).
 """
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple, Optional
 
 import torch
@@ -93,54 +92,63 @@ def _mixing(w: Optional[ComposeWeights], batch: int, t_q: int, dtype: torch.dtyp
     return aq, ak
 
 
-class _SideMatrix(torch.autograd.Function):
-    """One side's mixing matrices [B, H, G, positions] by compose_cpu: the low-rank product (w1, w2
-    [B, T, R, H]), the gate [B, T, H], the static [H, H] and the identity (eye), any may be absent;
-    the same bits as _mixing's torch ops."""
+class _SideMatrices(torch.autograd.Function):
+    """Mixing matrices [B, H, G, positions] of several sides in one compose_cpu call. Side i: fields
+    4i..4i+3 = the low-rank pair (w1, w2 [B, T, R, H]), the gate [B, T, H], the static [H, H], any
+    may be None, plus the identity where eyes[i]; the same bits as _mixing's torch ops."""
 
     @staticmethod
-    def forward(ctx, kernel, w1: Optional[Tensor], w2: Optional[Tensor], gate: Optional[Tensor],
-                static: Optional[Tensor], eye: bool, batch: int, positions: int, heads: int) -> Tensor:
-        empty = torch.empty(0)
-        ctx.kernel, ctx.flags = kernel, (gate is not None, static is not None)
-        ctx.save_for_backward(w1, w2)
-        return kernel.side_forward(*(empty if x is None else x for x in (w1, w2, gate, static)), eye,
-                                   batch, positions, heads)
+    def forward(ctx, kernel, eyes: list[bool], positions: list[int], batch: int, heads: int,
+                *fields: Optional[Tensor]) -> tuple[Tensor, ...]:
+        ctx.kernel = kernel
+        ctx.present = [f is not None for f in fields]
+        w1s, w2s, gates, statics = (fields[i::4] for i in range(4))
+        ctx.save_for_backward(*w1s, *w2s)
+        empty = lambda xs: [torch.empty(0) if x is None else x for x in xs]  # noqa: E731
+        return tuple(kernel.sides_forward(empty(w1s), empty(w2s), empty(gates), empty(statics),
+                                          [int(e) for e in eyes], positions, batch, heads))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad: Tensor):
-        w1, w2 = ctx.saved_tensors
-        empty = grad.new_empty(0)
-        grads = ctx.kernel.side_backward(grad.contiguous(), empty if w1 is None else w1,
-                                         empty if w2 is None else w2, *ctx.flags)
-        present = (w1 is not None, w2 is not None, *ctx.flags)
-        return None, *(g if on else None for g, on in zip(grads, present)), None, None, None, None
+    def backward(ctx, *grads: Tensor):
+        saved, n = ctx.saved_tensors, len(grads)
+        empty = lambda xs: [grads[0].new_empty(0) if x is None else x for x in xs]  # noqa: E731
+        flat = ctx.kernel.sides_backward([g.contiguous() for g in grads], empty(saved[:n]),
+                                         empty(saved[n:]), [int(p) for p in ctx.present[2::4]],
+                                         [int(p) for p in ctx.present[3::4]])
+        return None, None, None, None, None, *(g if on else None for g, on in zip(flat, ctx.present))
 
 
-def _mixing_cpp(w: Optional[ComposeWeights], batch: int, t_q: int, dtype: torch.dtype,
-                kernel) -> Optional[Mixing]:
-    """_mixing by compose_cpu's side_forward: (Aq, Ak), identity included; None when w has no term."""
-    if w is None:
-        return None
-    for w1, w2 in ((w.qw1, w.qw2), (w.kw1, w.kw2)):
-        if (w1 is None) != (w2 is None):
-            raise ValueError("the low-rank pair (w1, w2) of ComposeWeights must be given together")
-    cast = lambda x: None if x is None else x.to(dtype).contiguous()  # noqa: E731
-    fields = [cast(x) for x in w]
-    qw1, qw2, kw1, kw2, qdd, kdd, static = fields
-    present = [x for x in fields if x is not None]
-    if not present:
-        return None
-    heads = present[0].shape[-1]
-    has_q = qw1 is not None or qdd is not None or static is not None
-    has_k = kw1 is not None or kdd is not None
-    aq = _SideMatrix.apply(kernel, qw1, qw2, qdd, static, True, batch, t_q, heads) if has_q else None
-    ak = None
-    if has_k:
-        t_k = (kw1 if kw1 is not None else kdd).shape[1]
-        ak = _SideMatrix.apply(kernel, kw1, kw2, kdd, None, not has_q, batch, t_k, heads)
-    return aq, ak
+def _mixings_cpp(compositions: tuple[Optional[ComposeWeights], ...], batch: int, t_q: int,
+                 dtype: torch.dtype, kernel) -> list[Optional[Mixing]]:
+    """_mixing of every composition by one compose_cpu call: (Aq, Ak) with the identity, or None
+    for a composition that is None or has no term."""
+    sides = []                          # (composition, side 0 = query / 1 = key, fields, eye, positions)
+    for c, w in enumerate(compositions):
+        if w is None:
+            continue
+        for w1, w2 in ((w.qw1, w.qw2), (w.kw1, w.kw2)):
+            if (w1 is None) != (w2 is None):
+                raise ValueError("the low-rank pair (w1, w2) of ComposeWeights must be given together")
+        qw1, qw2, kw1, kw2, qdd, kdd, static = (None if x is None else x.to(dtype).contiguous()
+                                                for x in w)
+        has_q = qw1 is not None or qdd is not None or static is not None
+        if has_q:
+            sides.append((c, 0, (qw1, qw2, qdd, static), True, t_q))
+        if kw1 is not None or kdd is not None:
+            t_k = (kw1 if kw1 is not None else kdd).shape[1]
+            sides.append((c, 1, (kw1, kw2, kdd, None), not has_q, t_k))
+    mixings: list[Optional[Mixing]] = [None] * len(compositions)
+    if not sides:
+        return mixings
+    heads = next(x for side in sides for x in side[2] if x is not None).shape[-1]
+    matrices = _SideMatrices.apply(kernel, [side[3] for side in sides], [side[4] for side in sides],
+                                   batch, heads, *(x for side in sides for x in side[2]))
+    for (c, which, *_), matrix in zip(sides, matrices):
+        pair = list(mixings[c] or (None, None))
+        pair[which] = matrix
+        mixings[c] = (pair[0], pair[1])
+    return mixings
 
 
 def _mix(x: Tensor, mixing: Mixing, bias: Optional[Tensor] = None,
@@ -391,9 +399,11 @@ def dcmha_torch(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
         # contiguous once, else each block's products copy their slices (v arrives permuted)
         q, k, v = (x.to(dtype).contiguous() for x in (q, k, v))
         kernel = compose_kernel() if q.device.type == "cpu" else None
-        build = _mixing if kernel is None else functools.partial(_mixing_cpp, kernel=kernel)
-        aq_pre, ak_pre = build(pre, batch, t_q, dtype) or (None, None)
-        aq_post, ak_post = build(post, batch, t_q, dtype) or (None, None)
+        if kernel is None:
+            mixings = [_mixing(w, batch, t_q, dtype) for w in (pre, post)]
+        else:
+            mixings = _mixings_cpp((pre, post), batch, t_q, dtype, kernel)
+        (aq_pre, ak_pre), (aq_post, ak_post) = (m or (None, None) for m in mixings)
         mask = (causal, -1 if window is None else window)
         out = _DCMHA.apply(q, k, v, aq_pre, ak_pre, aq_post, ak_post,
                            _query_blocks(t_q, t_k, causal, window), mask, kernel)
