@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from .config import ModelConfig
 # Re-exported: the counts live in counts.py, torch-free, so that the dashboard can use them.
 from .counts import count_parameters, flops_per_token  # noqa: F401
-from .kernels import ComposeWeights, attention_mask, dcmha
+from .kernels import ComposeWeights, attention_mask, dcmha, dynamic_fields
 
 BRANCH_NAMES = ("pre_q", "pre_k", "post_q", "post_k")
 
@@ -77,18 +77,22 @@ class DynamicWeightProjection(nn.Module):
         B, T, _ = x.shape
         H, R, nb = self.n_head, self.rank, len(self.branches)
         fields: dict[str, dict[str, Tensor]] = {c: {} for c in self.comps}
-        # Branch-major (nb, B, T, ...) layouts, so that each branch's fields are contiguous slices:
-        # the kernels take them without a copy.
+        # X W1 and X Wd as one product (one backward product, no sum of two input gradients), and
+        # branch-major (nb, B, T, ...) fields, so that the kernels take each branch without a copy.
+        maps = [m for m, on in ((getattr(self, "w1", None), self.lowrank),
+                                (getattr(self, "wd", None), self.gate)) if on]
+        projected = (x @ (maps[0] if len(maps) == 1 else torch.cat(maps, dim=1))) if maps else None
         if self.lowrank:
-            hidden = F.gelu(x @ self.w1).view(B * T, nb, self.hidden).transpose(0, 1)   # (nb, BT, C)
+            hidden = F.gelu(projected[..., :nb * self.hidden])
+            hidden = hidden.reshape(B * T, nb, self.hidden).transpose(0, 1)        # (nb, BT, C)
             dw = torch.bmm(hidden, self.w2).view(nb, B, T, 2, R, H)
-            dw = dw.permute(3, 0, 1, 2, 4, 5).contiguous()                          # (2, nb, B, T, R, H)
-            w1 = F.rms_norm(dw[0], (H,), eps=self.W1_EPS)
-            for name, w1_branch, w2_branch in zip(self.branches, w1.unbind(0), dw[1].unbind(0)):
+            w1, w2 = dynamic_fields(dw, self.W1_EPS)                           # (nb, B, T, R, H)
+            for name, w1_branch, w2_branch in zip(self.branches, w1.unbind(0), w2.unbind(0)):
                 comp, side = name.split("_")
                 fields[comp][f"{side}w1"], fields[comp][f"{side}w2"] = w1_branch, w2_branch
         if self.gate:
-            gates = torch.tanh(x @ self.wd).view(B * T, nb, H).transpose(0, 1).contiguous()
+            gates = torch.tanh(projected[..., -nb * H:])
+            gates = gates.reshape(B * T, nb, H).transpose(0, 1).contiguous()     # (nb, BT, H)
             for name, gate in zip(self.branches, gates.view(nb, B, T, H).unbind(0)):
                 comp, side = name.split("_")
                 fields[comp][f"{side}dd"] = gate

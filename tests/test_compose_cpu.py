@@ -12,7 +12,7 @@ import sys
 import pytest
 import torch
 
-from dcpoc.kernels import dcmha_reference, dcmha_torch, torch_dcmha
+from dcpoc.kernels import dcmha_reference, dcmha_torch, dynamic_fields, torch_dcmha
 from dcpoc.kernels.compose_cpu import ENV_SWITCH, compose_kernel
 from tests.test_torch_dcmha import Shape, leaves, make_inputs, rel_err
 
@@ -108,6 +108,34 @@ def test_query_weights_of_the_wrong_length_raise_value_error():
     q, k, v, pre, post = make_inputs(SHAPE, "pre+post", torch.float32)
     with pytest.raises((ValueError, RuntimeError), match="dynamic weights|expected"):
         dcmha_torch(q, k, v, pre._replace(qw1=pre.qw1[:, :-1], qw2=pre.qw2[:, :-1]), post)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dynamic_fields_match_the_torch_ops(kernel, dtype, monkeypatch):
+    """w1 RMS-normalised over the heads and w2, values and gradients, against F.rms_norm's path."""
+    gen = torch.Generator().manual_seed(0)
+    dw = torch.randn(3, 2, 5, 2, 2, 4, generator=gen, dtype=dtype)            # (nb, B, T, 2, R, H)
+    grads = [torch.randn(3, 2, 5, 2, 4, generator=gen, dtype=dtype) for _ in range(2)]
+
+    def run():
+        leaf = dw.clone().requires_grad_()
+        w1, w2 = dynamic_fields(leaf, 1e-6)
+        (torch.autograd.backward([w1, w2], grads))
+        return w1.detach(), w2.detach(), leaf.grad
+
+    with_kernel = run()
+    monkeypatch.setenv(ENV_SWITCH, "0")
+    with_ops = run()
+    for a, b in zip(with_kernel, with_ops):
+        assert a.shape == b.shape and a.is_contiguous()
+        assert rel_err(a, b) < (1e-12 if dtype == torch.float64 else 1e-6)
+    w1 = with_kernel[0]
+    assert torch.allclose(w1.square().mean(-1), torch.ones((), dtype=dtype), atol=1e-4)
+
+
+def test_dynamic_fields_reject_a_strided_input(kernel):
+    with pytest.raises(RuntimeError, match=r"dynamic weights must be a contiguous CPU tensor"):
+        kernel.fields_forward(torch.randn(4, 2, 2, 3).transpose(2, 3), 1e-6)
 
 
 def test_switched_off_by_the_environment(monkeypatch):

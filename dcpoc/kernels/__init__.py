@@ -10,7 +10,7 @@ from typing import Optional
 from torch import Tensor
 
 from .reference import ComposeWeights, attention_mask, compose, dcmha_reference
-from .torch_dcmha import dcmha_torch
+from .torch_dcmha import dcmha_torch, dynamic_fields
 from .decode import compose_decode, dcmha_decode
 
 IMPLS = ("auto", "torch", "reference", "triton")
@@ -65,5 +65,5 @@ def dcmha(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
 
 
 __all__ = ["ComposeWeights", "attention_mask", "compose", "dcmha", "dcmha_reference",
-           "compose_decode", "dcmha_decode", "dcmha_torch", "dcmha_triton", "triton_available",
-           "triton_supports"]
+           "compose_decode", "dcmha_decode", "dcmha_torch", "dcmha_triton", "dynamic_fields",
+           "triton_available", "triton_supports"]

@@ -504,3 +504,64 @@ std::vector<torch::Tensor> sides_backward(std::vector<torch::Tensor> grads,
     if (has_stat[i]) out[4 * i + 3] = grads[i].sum({0, 3});   // (H, G)
   return out;
 }
+
+// The dynamic weights' fields (DCMHA.md): dw (M, 2, R, H), one token and branch per row of
+// hidden @ W2, holds w1 (the first R*H values) and w2 (the last R*H). Returns w1 RMS-normalised over
+// the heads (no scale; eps), w2, each (M, R, H) contiguous, and 1 / rms (M, R) for the backward:
+// one pass instead of a copy, a norm and their backward's half-dozen ops.
+std::vector<torch::Tensor> fields_forward(torch::Tensor dw, double eps) {
+  TORCH_CHECK(dw.dim() == 4 && dw.size(1) == 2 && dw.is_contiguous() && dw.device().is_cpu(),
+              "compose_cpu: dynamic weights must be a contiguous CPU tensor (M, 2, R, H)");
+  const int64_t M = dw.size(0), R = dw.size(2), H = dw.size(3);
+  torch::Tensor w1 = torch::empty({M, R, H}, dw.options()), w2 = torch::empty({M, R, H}, dw.options());
+  torch::Tensor inv = torch::empty({M, R}, dw.options());
+  AT_DISPATCH_FLOATING_TYPES(dw.scalar_type(), "fields_forward", [&] {
+    const scalar_t* src = dw.data_ptr<scalar_t>();
+    scalar_t *p1 = w1.data_ptr<scalar_t>(), *p2 = w2.data_ptr<scalar_t>(), *pi = inv.data_ptr<scalar_t>();
+    at::parallel_for(0, M, 256, [&](int64_t begin, int64_t end) {
+      for (int64_t m = begin; m < end; ++m) {
+        const scalar_t* row = src + m * 2 * R * H;
+        for (int64_t r = 0; r < R; ++r) {
+          const scalar_t* x = row + r * H;
+          scalar_t squares = 0;
+          for (int64_t h = 0; h < H; ++h) squares += x[h] * x[h];
+          const scalar_t iv = scalar_t(1) / std::sqrt(squares / H + static_cast<scalar_t>(eps));
+          for (int64_t h = 0; h < H; ++h) p1[(m * R + r) * H + h] = x[h] * iv;
+          pi[m * R + r] = iv;
+        }
+        std::copy(row + R * H, row + 2 * R * H, p2 + m * R * H);
+      }
+    });
+  });
+  return {w1, w2, inv};
+}
+
+// Backward of fields_forward: grad_dw (M, 2, R, H) from the fields' gradients, the normalised w1
+// and 1 / rms: d x = (g - y mean_h(g y)) / rms for w1's half, w2's gradient as is.
+torch::Tensor fields_backward(torch::Tensor grad_w1, torch::Tensor grad_w2, torch::Tensor w1,
+                              torch::Tensor inv) {
+  TORCH_CHECK(grad_w1.is_contiguous() && grad_w2.is_contiguous() && grad_w1.sizes() == w1.sizes() &&
+                  grad_w2.sizes() == w1.sizes(),
+              "compose_cpu: the fields' gradients must be contiguous (M, R, H)");
+  const int64_t M = w1.size(0), R = w1.size(1), H = w1.size(2);
+  torch::Tensor grad = torch::empty({M, 2, R, H}, w1.options());
+  AT_DISPATCH_FLOATING_TYPES(w1.scalar_type(), "fields_backward", [&] {
+    const scalar_t *g1 = grad_w1.data_ptr<scalar_t>(), *g2 = grad_w2.data_ptr<scalar_t>(),
+                   *y = w1.data_ptr<scalar_t>(), *pi = inv.data_ptr<scalar_t>();
+    scalar_t* out = grad.data_ptr<scalar_t>();
+    at::parallel_for(0, M, 256, [&](int64_t begin, int64_t end) {
+      for (int64_t m = begin; m < end; ++m) {
+        scalar_t* row = out + m * 2 * R * H;
+        for (int64_t r = 0; r < R; ++r) {
+          const int64_t at = (m * R + r) * H;
+          scalar_t dot = 0;
+          for (int64_t h = 0; h < H; ++h) dot += g1[at + h] * y[at + h];
+          const scalar_t mean = dot / H, iv = pi[m * R + r];
+          for (int64_t h = 0; h < H; ++h) row[r * H + h] = (g1[at + h] - y[at + h] * mean) * iv;
+        }
+        std::copy(g2 + m * R * H, g2 + (m + 1) * R * H, row + R * H);
+      }
+    });
+  });
+  return grad;
+}

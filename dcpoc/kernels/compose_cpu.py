@@ -1,12 +1,13 @@
-"""The C++ head-mixing kernels that torch_dcmha uses on the CPU (source: compose_cpu.cpp beside this).
+"""The C++ kernels that torch_dcmha uses on the CPU (source: compose_cpu.cpp beside this).
 
-On a CPU at small sizes, DCMHA's extra time is mostly passes over the [B, H, T, S] scores: the torch
-ops mix the heads with 2H broadcast multiply-adds per composition and differentiate them with about
-3H more. Two C++ functions do each composition's forward in one pass and its backward (with the
-softmax backward fused into the post-composition's) in one pass per query row, touching only the
-keys the mask keeps; two more build the per-position H x H mixing matrices and differentiate them
-(torch's matmul over B*T batches of R x H matrices is slow). All use torch's intra-op threads
-(at::parallel_for).
+On a CPU at small sizes, DCMHA's extra time is mostly passes over the [B, H, T, S] scores and small
+ops: the torch ops mix the heads with 2H broadcast multiply-adds per composition and differentiate
+them with about 3H more. Here, two functions do each composition's forward in one pass and its
+backward (with the softmax backward fused into the post-composition's) in one pass per query row,
+touching only the keys the mask keeps; two build every side's per-position H x H mixing matrices of
+a layer in one call and differentiate them (torch's matmul over B*T batches of R x H matrices is
+slow); two split the dynamic weights into w1 (RMS-normalised) and w2 in one pass each way. All use
+torch's intra-op threads (at::parallel_for).
 
 Built once per machine with torch.utils.cpp_extension (under a minute, cached; needs g++ and ninja),
 like the decode kernel. Without a compiler, or with DCPOC_CPU_COMPOSE_KERNEL=0, torch_dcmha runs its
@@ -44,7 +45,7 @@ def compose_kernel_enabled() -> bool:
 
 
 def compose_kernel() -> Optional[ModuleType]:
-    """The compiled module (mix_forward, mix_backward), or None when switched off or not buildable."""
+    """The compiled module (mix_*, sides_*, fields_*), or None when switched off or not buildable."""
     return _build() if compose_kernel_enabled() else None
 
 
@@ -61,7 +62,8 @@ def _build() -> Optional[ModuleType]:
     try:
         from torch.utils.cpp_extension import load_inline
         return load_inline(name, cpp_sources=[_SOURCE.read_text()],
-                           functions=["mix_forward", "mix_backward", "sides_forward", "sides_backward"],
+                           functions=["mix_forward", "mix_backward", "sides_forward", "sides_backward",
+                                      "fields_forward", "fields_backward"],
                            extra_cflags=cflags,
                            extra_ldflags=["-fopenmp"])
     except Exception as e:  # no compiler or ninja: the torch ops are the fallback

@@ -40,6 +40,7 @@ from __future__ import annotations
 from typing import NamedTuple, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .compose_cpu import compose_kernel
@@ -151,6 +152,36 @@ def _mixings_cpp(compositions: tuple[Optional[ComposeWeights], ...], batch: int,
     return mixings
 
 
+class _DynamicFields(torch.autograd.Function):
+    """dynamic_fields by compose_cpu's one pass, forward and backward."""
+
+    @staticmethod
+    def forward(ctx, kernel, dw: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+        w1, w2, inv = kernel.fields_forward(dw, eps)
+        ctx.kernel = kernel
+        ctx.save_for_backward(w1, inv)
+        return w1, w2
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_w1: Tensor, grad_w2: Tensor):
+        w1, inv = ctx.saved_tensors
+        return None, ctx.kernel.fields_backward(grad_w1.contiguous(), grad_w2.contiguous(), w1, inv), None
+
+
+def dynamic_fields(dw: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    """The low-rank fields of dynamic weights dw [..., 2, R, H] (hidden @ W2 per token and branch,
+    DCMHA.md): w1 RMS-normalised over the heads (no scale, eps) and w2, each [..., R, H] contiguous.
+    compose_cpu's one pass for float CPU tensors, else the torch ops."""
+    kernel = compose_kernel() if dw.device.type == "cpu" else None
+    if kernel is None or dw.dtype not in (torch.float32, torch.float64):
+        halves = dw.movedim(-3, 0).contiguous()                            # (2, ..., R, H)
+        return F.rms_norm(halves[0], (dw.shape[-1],), eps=eps), halves[1]
+    lead, (rank, heads) = dw.shape[:-3], dw.shape[-2:]
+    w1, w2 = _DynamicFields.apply(kernel, dw.reshape(-1, 2, rank, heads).contiguous(), eps)
+    return w1.view(*lead, rank, heads), w2.view(*lead, rank, heads)
+
+
 def _mix(x: Tensor, mixing: Mixing, bias: Optional[Tensor] = None,
          out: Optional[Tensor] = None) -> Tensor:
     """out[:, g] = sum_h x[:, h] (Aq[:, h, g] + Ak[:, h, g]) (+ bias); x, out [B, H, T, S].
@@ -214,14 +245,13 @@ def _add_mixing_grads(x: Tensor, grad_y: Tensor, grads: Mixing, block: Block, wo
             grad_ak[:, h, :, block.s0:block.s1] += prod.sum(dim=-2)
 
 
-def _add_keys(total: Optional[Tensor], like: Tensor, block: Block, value: Tensor,
-              alpha: float = 1.0) -> Tensor:
-    """total[:, :, s0:s1] += alpha * value for a block's keys; total starts as the first value when
-    that block sees every key of `like` [B, H, S, d], else as zeros."""
+def _add_keys(total: Optional[Tensor], like: Tensor, block: Block, value: Tensor) -> Tensor:
+    """total[:, :, s0:s1] += value for a block's keys; total starts as the first value when that
+    block sees every key of `like` [B, H, S, d], else as zeros."""
     if total is None and block.s0 == 0 and block.s1 == like.shape[2]:
-        return value if alpha == 1.0 else value.mul_(alpha)
+        return value
     total = torch.zeros_like(like) if total is None else total
-    total[:, :, block.s0:block.s1].add_(value, alpha=alpha)
+    total[:, :, block.s0:block.s1] += value
     return total
 
 
@@ -250,6 +280,7 @@ class _DCMHA(torch.autograd.Function):
                 mask: tuple[bool, int], kernel) -> Tensor:
         pre, post = _pair(aq_pre, ak_pre), _pair(aq_post, ak_post)
         ctx.blocks, ctx.mask, ctx.kernel, ctx.scale = blocks, mask, kernel, q.shape[-1] ** -0.5
+        q = q * ctx.scale                                   # once, not per block; saved scaled
         outs = []
         ctx.scores = []   # per block (logits or None, probs, mixed): intermediates, so kept on ctx
         for block in blocks:
@@ -265,7 +296,7 @@ class _DCMHA(torch.autograd.Function):
                 post: Optional[Mixing]) -> tuple[Tensor, Tensor, Tensor]:
         """One block's logits L, probabilities P = softmax(mix_pre(L) + mask), P' = mix_post(P)."""
         kernel, (causal, window) = ctx.kernel, ctx.mask
-        logits = torch.matmul(q[:, :, block.i0:block.i1] * ctx.scale,
+        logits = torch.matmul(q[:, :, block.i0:block.i1],          # q scaled by 1/sqrt(d)
                               k[:, :, block.s0:block.s1].transpose(-1, -2))  # (B, H, Tq', S')
         if kernel is not None and pre is not None:                      # the kernel masks
             probs = kernel.mix_forward(logits, *_cpp(logits, pre), block.i0, block.s0, *ctx.mask,
@@ -290,7 +321,7 @@ class _DCMHA(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out: Tensor):
         with torch.autocast(grad_out.device.type, enabled=False):      # float32 stays float32
-            q, k, v, *mixings = ctx.saved_tensors
+            q, k, v, *mixings = ctx.saved_tensors               # q scaled by 1/sqrt(d)
             pre, post = _pair(*mixings[:2]), _pair(*mixings[2:])
             grad_out = grad_out.contiguous()     # else each block's products copy their slices
             grad_q, grad_k, grad_v = torch.empty_like(q), None, None
@@ -312,7 +343,7 @@ class _DCMHA(torch.autograd.Function):
                     grad = _DCMHA._scores_backward(block, scores, grad, pre_t, post_t, grad_pre,
                                                    grad_post)
                 torch.mul(torch.matmul(grad, kb), ctx.scale, out=grad_q[:, :, block.i0:block.i1])
-                grad_k = _add_keys(grad_k, k, block, torch.matmul(grad.transpose(-1, -2), qb), ctx.scale)
+                grad_k = _add_keys(grad_k, k, block, torch.matmul(grad.transpose(-1, -2), qb))
             ctx.scores = None
             return grad_q, grad_k, grad_v, *grads, None, None, None
 
