@@ -19,13 +19,15 @@ an additive bias folded into the first of them, and each gradient of Aq, Ak is a
 
 mix^T mixes with the transposed matrices. Masked positions have P = 0, so they stay exactly 0 after
 post-mixing and get no gradient, as in the reference (for finite inputs the bias is exactly its
-masked_fill of the composed logits). Saved for backward: q, k, v, Aq, Ak, L, P, P'; the backward
-allocates two more [B, H, Tq, S] tensors and writes everything else in place.
+masked_fill of the composed logits). Saved for backward: q (scaled), k, v, Aq, Ak and each block's
+L, P, P'; the backward allocates two more [B, H, Tq, S] tensors per block and writes everything else
+in place.
 
 On the CPU the mixing passes (forward, and the backward with the softmax's) run as compose_cpu's C++
 kernels when they build: the same forward bits, gradients equal up to reassociation, masked keys
-skipped; the mask then lives in the kernel instead of the bias. DCPOC_CPU_COMPOSE_KERNEL=0 or no
-compiler: the torch ops above.
+skipped; the mask then lives in the kernel instead of the bias. So do a layer's mixing matrices (one
+call for every side, _SideMatrices) and the model's split of its dynamic weights (dynamic_fields).
+DCPOC_CPU_COMPOSE_KERNEL=0 or no compiler: the torch ops above.
 
 Under the causal mask the queries are cut into blocks of at least MIN_BLOCK_ROWS rows, each run as its
 own problem over only the keys it can see (compose is pointwise in (t, s), so this is exact): two
