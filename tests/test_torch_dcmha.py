@@ -149,6 +149,7 @@ def test_shapes(shape: Shape, variant: str, mask: str, dtype: torch.dtype):
 BLOCKED = [
     Shape(B=1, H=4, Tq=130, S=130, d=8, R=2),    # four query blocks at the default block size
     Shape(B=1, H=2, Tq=129, S=140, d=8, R=2),    # blocks of decode-style queries
+    Shape(B=16, H=6, Tq=130, S=130, d=8, R=2),   # one chunk per batch row; groups of 4 + 2 heads
 ]
 
 
@@ -166,6 +167,16 @@ def test_many_small_query_blocks(shape: Shape, window: Optional[int], monkeypatc
     monkeypatch.setattr(torch_dcmha, "MIN_BLOCK_ROWS", 2)
     assert len(torch_dcmha._query_blocks(shape.Tq, shape.S, True, window)) > 1
     check_against_reference(shape, "static", True, window, torch.float64)
+
+
+def test_a_second_backward_names_the_problem():
+    """The blocks' scores are freed after the first backward: a second one says so in one line."""
+    inputs = make_inputs(BASE, "pre+post", torch.float32)
+    leaves(*inputs)
+    out = dcmha_torch(*inputs)
+    out.square().sum().backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="backward ran twice"):
+        out.square().sum().backward()
 
 
 def test_more_queries_than_keys_without_causal_mask():

@@ -340,8 +340,8 @@ torch::Tensor mix_forward(torch::Tensor x, torch::Tensor aq, torch::Tensor ak, i
 // Backward of y = mix(x) (and of the softmax before it when p, the probabilities, is not empty).
 // grad_y is overwritten with grad_x (of the logits when p is given). grad_aq (shaped like aq) gets
 // the block's rows written; grad_ak (shaped like ak) gets the block's sums added, so a caller zeroes
-// it once and runs the blocks in order. The rows are split into `chunks` per batch row (a count fixed
-// by the caller, not by the thread count, so that results do not depend on the threads).
+// it once and runs the blocks in any order. The rows are split into `chunks` per batch row (a count
+// fixed by the caller, not by the thread count, so that results do not depend on the threads).
 void mix_backward(torch::Tensor x, torch::Tensor grad_y, torch::Tensor aq, torch::Tensor ak,
                   torch::Tensor p, int64_t q_off, int64_t k_off, bool causal, int64_t window,
                   int64_t chunks, torch::Tensor grad_aq, torch::Tensor grad_ak) {

@@ -20,8 +20,8 @@ an additive bias folded into the first of them, and each gradient of Aq, Ak is a
 mix^T mixes with the transposed matrices. Masked positions have P = 0, so they stay exactly 0 after
 post-mixing and get no gradient, as in the reference (for finite inputs the bias is exactly its
 masked_fill of the composed logits). Saved for backward: q (scaled), k, v, Aq, Ak and each block's
-L, P, P'; the backward allocates two more [B, H, Tq, S] tensors per block and writes everything else
-in place.
+L, P, P' (kept only when a backward will follow); the backward allocates one or two more
+[B, H, Tq, S] tensors per block and writes everything else in place.
 
 On the CPU the mixing passes (forward, and the backward with the softmax's) run as compose_cpu's C++
 kernels when they build: the same forward bits, gradients equal up to reassociation, masked keys
@@ -34,8 +34,8 @@ own problem over only the keys it can see (compose is pointwise in (t, s), so th
 blocks skip a quarter of the [Tq, S] work, four three eighths, eight nearly half. One autograd Function
 runs all blocks, each reading the whole-sequence mixings and inputs in place and writing its share
 of their gradients, so blocks cost no slicing, concatenation or accumulation through autograd; at
-cpu-demo (T = 128) four blocks of 32 rows train faster than two of 64 or eight of 16 (README, CPU
-training speed).
+cpu-demo (T = 128, 2026-12-06, paired training steps) four blocks of 32 rows were as fast as two of 64
+or up to 3% faster (4 of 5 pairs), eight of 16 about 8% slower.
 """
 from __future__ import annotations
 
@@ -173,12 +173,11 @@ class _DynamicFields(torch.autograd.Function):
 
 def dynamic_fields(dw: Tensor, eps: float) -> tuple[Tensor, Tensor]:
     """The low-rank fields of dynamic weights dw [..., 2, R, H] (hidden @ W2 per token and branch,
-    DCMHA.md): w1 RMS-normalised over the heads (no scale, eps) and w2, each [..., R, H] contiguous.
-    compose_cpu's one pass for float CPU tensors, else the torch ops."""
+    DCMHA.md): w1 RMS-normalised over the heads (no scale, eps) and w2, each [..., R, H].
+    compose_cpu's one pass for float CPU tensors (both contiguous), else the torch ops (w2 a view)."""
     kernel = compose_kernel() if dw.device.type == "cpu" else None
     if kernel is None or dw.dtype not in (torch.float32, torch.float64):
-        halves = dw.movedim(-3, 0).contiguous()                            # (2, ..., R, H)
-        return F.rms_norm(halves[0], (dw.shape[-1],), eps=eps), halves[1]
+        return F.rms_norm(dw.select(-3, 0), (dw.shape[-1],), eps=eps), dw.select(-3, 1)
     lead, (rank, heads) = dw.shape[:-3], dw.shape[-2:]
     w1, w2 = _DynamicFields.apply(kernel, dw.reshape(-1, 2, rank, heads).contiguous(), eps)
     return w1.view(*lead, rank, heads), w2.view(*lead, rank, heads)
@@ -279,7 +278,8 @@ class _DCMHA(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q: Tensor, k: Tensor, v: Tensor, aq_pre: Optional[Tensor], ak_pre: Optional[Tensor],
                 aq_post: Optional[Tensor], ak_post: Optional[Tensor], blocks: list[Block],
-                mask: tuple[bool, int], kernel) -> Tensor:
+                mask: tuple[bool, int], kernel, keep: bool) -> Tensor:
+        """keep: whether a backward will follow (else no block's scores outlive the block)."""
         pre, post = _pair(aq_pre, ak_pre), _pair(aq_post, ak_post)
         ctx.blocks, ctx.mask, ctx.kernel, ctx.scale = blocks, mask, kernel, q.shape[-1] ** -0.5
         q = q * ctx.scale                                   # once, not per block; saved scaled
@@ -289,7 +289,8 @@ class _DCMHA(torch.autograd.Function):
             logits, probs, mixed = _DCMHA._scores(ctx, q, k, block, pre, post)
             # (matmul's out= on a block's rows would fall back to one product per (b, h))
             outs.append(torch.matmul(mixed, v[:, :, block.s0:block.s1]))      # (B, H, Tq', d)
-            ctx.scores.append((logits if pre is not None else None, probs, mixed))
+            if keep:
+                ctx.scores.append((logits if pre is not None else None, probs, mixed))
         ctx.save_for_backward(q, k, v, aq_pre, ak_pre, aq_post, ak_post)
         return outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
 
@@ -323,6 +324,9 @@ class _DCMHA(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out: Tensor):
         with torch.autocast(grad_out.device.type, enabled=False):      # float32 stays float32
+            if ctx.scores is None:
+                raise RuntimeError("dcmha_torch's backward ran twice over one forward: the scores "
+                                   "are freed after the first (retain_graph is not supported)")
             q, k, v, *mixings = ctx.saved_tensors               # q scaled by 1/sqrt(d)
             pre, post = _pair(*mixings[:2]), _pair(*mixings[2:])
             grad_out = grad_out.contiguous()     # else each block's products copy their slices
@@ -347,7 +351,7 @@ class _DCMHA(torch.autograd.Function):
                 torch.mul(torch.matmul(grad, kb), ctx.scale, out=grad_q[:, :, block.i0:block.i1])
                 grad_k = _add_keys(grad_k, k, block, torch.matmul(grad.transpose(-1, -2), qb))
             ctx.scores = None
-            return grad_q, grad_k, grad_v, *grads, None, None, None
+            return grad_q, grad_k, grad_v, *grads, None, None, None, None
 
     @staticmethod
     def _scores_backward_cpp(ctx, block: Block, scores: tuple, grad: Tensor, pre: Optional[Mixing],
@@ -438,6 +442,7 @@ def dcmha_torch(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
             mixings = _mixings_cpp((pre, post), batch, t_q, dtype, kernel)
         (aq_pre, ak_pre), (aq_post, ak_post) = (m or (None, None) for m in mixings)
         mask = (causal, -1 if window is None else window)
-        out = _DCMHA.apply(q, k, v, aq_pre, ak_pre, aq_post, ak_post,
-                           _query_blocks(t_q, t_k, causal, window), mask, kernel)
+        inputs = (q, k, v, aq_pre, ak_pre, aq_post, ak_post)
+        keep = torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in inputs)
+        out = _DCMHA.apply(*inputs, _query_blocks(t_q, t_k, causal, window), mask, kernel, keep)
         return out.to(out_dtype)
