@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from dcpoc.config import make_config
-from dcpoc.model import LanguageModel, count_parameters, flops_per_token, rope_tables
+from dcpoc.model import (DynamicWeightProjection, LanguageModel, count_parameters, flops_per_token,
+                         rope_tables)
 
 
 def twin_models(overrides=()):
@@ -64,6 +65,40 @@ def test_parameter_count_matches_model(preset, arch, overrides):
     counts = count_parameters(cfg)
     assert counts["total"] == sum(p.numel() for p in model.parameters())
     assert counts["dynamic"] == sum(p.numel() for p in model.dynamic_parameters())
+
+
+@pytest.mark.parametrize("overrides", [(), ("dc_lowrank=false",), ("dc_gate=false", "dc_key=false")],
+                         ids=["default", "gates-only", "lowrank-querywise"])
+@pytest.mark.parametrize("kernel", ["1", "0"])
+def test_dynamic_weights_follow_the_spec(overrides, kernel, monkeypatch):
+    """DCMHA.md, per branch i: hidden = GELU(X W1_i); (w1 | w2) = hidden W2_i with w1 RMS-normalised
+    over the heads (eps 1e-6, no scale); gate = tanh(X Wd_i); with and without the C++ split."""
+    monkeypatch.setenv("DCPOC_CPU_COMPOSE_KERNEL", kernel)
+    cfg = make_config("dcformer", "tiny", list(overrides)).model
+    torch.manual_seed(0)
+    dyn = DynamicWeightProjection(cfg).double()        # float64: orders of summation do not matter
+    with torch.no_grad():
+        for p in dyn.parameters():
+            p.normal_(0, 0.5)
+    x = torch.randn(2, 5, cfg.n_embd, dtype=torch.float64)
+    pre, post = dyn(x)
+    H, R, C = cfg.n_head, cfg.dc_rank, cfg.dc_hidden_resolved
+    for i, name in enumerate(dyn.branches):
+        comp, side = name.split("_")
+        fields = (pre if comp == "pre" else post)._asdict()
+        if cfg.dc_lowrank:
+            out = torch.nn.functional.gelu(x @ dyn.w1[:, i * C:(i + 1) * C]) @ dyn.w2[i]
+            w1, w2 = out[..., :R * H].view(2, 5, R, H), out[..., R * H:].view(2, 5, R, H)
+            w1 = w1 / torch.sqrt(w1.square().mean(-1, keepdim=True) + 1e-6)
+            torch.testing.assert_close(fields[f"{side}w1"], w1, rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(fields[f"{side}w2"], w2, rtol=1e-10, atol=1e-12)
+        else:
+            assert fields[f"{side}w1"] is None and fields[f"{side}w2"] is None
+        if cfg.dc_gate:
+            gate = torch.tanh(x @ dyn.wd[:, i * H:(i + 1) * H])
+            torch.testing.assert_close(fields[f"{side}dd"], gate, rtol=1e-10, atol=1e-12)
+        else:
+            assert fields[f"{side}dd"] is None
 
 
 def test_dcmha_extra_parameters_match_paper_formula():
