@@ -20,7 +20,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
+#include <type_traits>
 #include <vector>
 #if defined(__FMA__)
 #include <immintrin.h>
@@ -91,6 +91,17 @@ inline V vmadd(V a, V b, V c) {
 constexpr int64_t GROUP = 4;
 constexpr int64_t MAX_HEADS = 128;   // per-row weight tables live on the stack
 
+// f(NG) with NG = n (1 to GROUP) as a compile-time constant, so that NG register sums can be unrolled.
+template <typename F>
+void with_group_size(int64_t n, F&& f) {
+  switch (n) {
+    case 4: f(std::integral_constant<int, 4>{}); break;
+    case 3: f(std::integral_constant<int, 3>{}); break;
+    case 2: f(std::integral_constant<int, 2>{}); break;
+    default: f(std::integral_constant<int, 1>{}); break;
+  }
+}
+
 // y[g0 + i, lo:hi] for one row and NG target heads: per key chunk, the NG sums stay in registers
 // while every source head's scores are read once. Terms in _mix's order (per source head h: query
 // side, then key side), the first a product, the rest MADD, so the bits match the torch ops.
@@ -139,14 +150,10 @@ void mix_heads(const Dims& d, const T* x, const T* aq, const T* ak, T* y, int64_
 template <typename T, bool Q, bool K>
 void mix_groups(const Dims& d, const T* x, const T* aq, const T* ak, T* y, int64_t b, int64_t t,
                 int64_t lo, int64_t hi) {
-  for (int64_t g0 = 0; g0 < d.H; g0 += GROUP) {
-    switch (std::min(GROUP, d.H - g0)) {
-      case 4: mix_heads<T, 4, Q, K>(d, x, aq, ak, y, b, t, g0, lo, hi); break;
-      case 3: mix_heads<T, 3, Q, K>(d, x, aq, ak, y, b, t, g0, lo, hi); break;
-      case 2: mix_heads<T, 2, Q, K>(d, x, aq, ak, y, b, t, g0, lo, hi); break;
-      default: mix_heads<T, 1, Q, K>(d, x, aq, ak, y, b, t, g0, lo, hi); break;
-    }
-  }
+  for (int64_t g0 = 0; g0 < d.H; g0 += GROUP)
+    with_group_size(std::min(GROUP, d.H - g0), [&](auto ng) {
+      mix_heads<T, decltype(ng)::value, Q, K>(d, x, aq, ak, y, b, t, g0, lo, hi);
+    });
 }
 
 template <typename T>
@@ -194,17 +201,6 @@ void mixing_grads(const T* xr, const T* const* gys, T* const* gaks, T* sums, int
       if (K) gaks[i][s] += prod;
     }
   for (int i = 0; i < NG; ++i) sums[i] = L::sum(lanes[i]) + tail[i];
-}
-
-template <typename T, bool K>
-void mixing_grads_group(int64_t n, const T* xr, const T* const* gys, T* const* gaks, T* sums,
-                        int64_t lo, int64_t hi) {
-  switch (n) {
-    case 4: mixing_grads<T, 4, K>(xr, gys, gaks, sums, lo, hi); break;
-    case 3: mixing_grads<T, 3, K>(xr, gys, gaks, sums, lo, hi); break;
-    case 2: mixing_grads<T, 2, K>(xr, gys, gaks, sums, lo, hi); break;
-    default: mixing_grads<T, 1, K>(xr, gys, gaks, sums, lo, hi); break;
-  }
 }
 
 // o[lo:hi] = sum_g gys[g] (w[g] + krs[g]) (krs null: no key side), the adjoint mixing of one source
@@ -262,12 +258,13 @@ void mix_backward_row(const Dims& d, const T* x, T* gy, const T* aq, const T* ak
         gaks[g] = gak == nullptr ? nullptr : gak + (h * H + g) * gak_len + gak_off;
       for (int64_t g0 = 0; g0 < H; g0 += GROUP) {
         const int64_t n = std::min(GROUP, H - g0);
-        const T* const* gy_group = gys + g0;
-        T* const* gak_group = gak == nullptr ? nullptr : gaks + g0;
-        if (gak != nullptr)
-          mixing_grads_group<T, true>(n, row(x, h), gy_group, gak_group, sums, lo, hi);
-        else
-          mixing_grads_group<T, false>(n, row(x, h), gy_group, gak_group, sums, lo, hi);
+        with_group_size(n, [&](auto ng) {
+          constexpr int NG = decltype(ng)::value;
+          if (gak != nullptr)
+            mixing_grads<T, NG, true>(row(x, h), gys + g0, gaks + g0, sums, lo, hi);
+          else
+            mixing_grads<T, NG, false>(row(x, h), gys + g0, nullptr, sums, lo, hi);
+        });
         if (gaq != nullptr)
           for (int64_t i = 0; i < n; ++i) gaq[d.aq_at(b, h, g0 + i, t)] = sums[i];
       }

@@ -39,6 +39,7 @@ or up to 3% faster (4 of 5 pairs), eight of 16 about 8% slower.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple, Optional
 
 import torch
@@ -95,6 +96,11 @@ def _mixing(w: Optional[ComposeWeights], batch: int, t_q: int, dtype: torch.dtyp
     return aq, ak
 
 
+def _or_empty(tensors: Iterable[Optional[Tensor]], like: Tensor) -> list[Tensor]:
+    """Tensors as compose_cpu takes them: an empty tensor (like's dtype and device) for each None."""
+    return [like.new_empty(0) if x is None else x for x in tensors]
+
+
 class _SideMatrices(torch.autograd.Function):
     """Mixing matrices [B, H, G, positions] of several sides in one compose_cpu call. Side i: fields
     4i..4i+3 = the low-rank pair (w1, w2 [B, T, R, H]), the gate [B, T, H], the static [H, H], any
@@ -107,17 +113,17 @@ class _SideMatrices(torch.autograd.Function):
         ctx.present = [f is not None for f in fields]
         w1s, w2s, gates, statics = (fields[i::4] for i in range(4))
         ctx.save_for_backward(*w1s, *w2s)
-        empty = lambda xs: [torch.empty(0) if x is None else x for x in xs]  # noqa: E731
-        return tuple(kernel.sides_forward(empty(w1s), empty(w2s), empty(gates), empty(statics),
+        like = next(f for f in fields if f is not None)
+        return tuple(kernel.sides_forward(*(_or_empty(xs, like) for xs in (w1s, w2s, gates, statics)),
                                           [int(e) for e in eyes], positions, batch, heads))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, *grads: Tensor):
         saved, n = ctx.saved_tensors, len(grads)
-        empty = lambda xs: [grads[0].new_empty(0) if x is None else x for x in xs]  # noqa: E731
-        flat = ctx.kernel.sides_backward([g.contiguous() for g in grads], empty(saved[:n]),
-                                         empty(saved[n:]), [int(p) for p in ctx.present[2::4]],
+        flat = ctx.kernel.sides_backward([g.contiguous() for g in grads],
+                                         _or_empty(saved[:n], grads[0]), _or_empty(saved[n:], grads[0]),
+                                         [int(p) for p in ctx.present[2::4]],
                                          [int(p) for p in ctx.present[3::4]])
         return None, None, None, None, None, *(g if on else None for g, on in zip(flat, ctx.present))
 
@@ -262,7 +268,7 @@ def _pair(aq: Optional[Tensor], ak: Optional[Tensor]) -> Optional[Mixing]:
 
 def _cpp(x: Tensor, mixing: Optional[Mixing]) -> tuple[Tensor, Tensor]:
     """A mixing (or its gradients) as compose_cpu takes it: an empty tensor for an absent side."""
-    return tuple(x.new_empty(0) if m is None else m for m in (mixing or (None, None)))
+    return tuple(_or_empty(mixing or (None, None), x))
 
 
 class _DCMHA(torch.autograd.Function):
