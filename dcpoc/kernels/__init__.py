@@ -10,7 +10,8 @@ from typing import Optional
 from torch import Tensor
 
 from .reference import ComposeWeights, attention_mask, compose, dcmha_reference
-from .torch_dcmha import dcmha_torch, dynamic_fields
+from .mixing import dynamic_fields
+from .torch_dcmha import dcmha_torch
 from .decode import compose_decode, dcmha_decode
 
 IMPLS = ("auto", "torch", "reference", "triton")

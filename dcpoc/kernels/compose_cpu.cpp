@@ -1,7 +1,7 @@
 // Head mixing of DCMHA scores on the CPU, forward and backward, for torch_dcmha._DCMHA.
 //
 // Shapes: x, y, grad_y (B, H, Tq, S) contiguous, one query block: its queries at the last Tq of its S
-// keys. aq (B, H, G, Lq) and ak (B, H, G, Lk) are the mixing matrices of torch_dcmha._mixing over the
+// keys. aq (B, H, G, Lq) and ak (B, H, G, Lk) are the mixing matrices of mixing.build_mixing over the
 // whole sequence (H source head, G = H target head); the block's query rows start at position q_off of
 // aq and its keys at k_off of ak, so no block needs a copy of its slice. An empty tensor stands for a
 // side that is absent. Mixing: y[g] = sum_h x[h] (aq[h, g, q_off + t] + ak[h, g, k_off + s]).
@@ -385,7 +385,7 @@ void mix_backward(torch::Tensor x, torch::Tensor grad_y, torch::Tensor aq, torch
 
 // Every side's mixing matrices in one call, positions last: for side i,
 // A_i[b, h, g, t] = sum_r w1[b, t, r, h] w2[b, t, r, g] (+ gate[b, t, h] where h == g) (+ stat[h, g])
-// (+ 1 where h == g and eye), added in that order and rounded as torch_dcmha._mixing's ops round them
+// (+ 1 where h == g and eye), added in that order and rounded as mixing.build_mixing's ops round them
 // (its matmul sums the R products in order, without fused multiply-adds). w1, w2 (B, T, R, H),
 // gate (B, T, H), stat (H, H): contiguous, or empty when absent; positions[i] gives side i's T (the
 // fields' own T when given). One parallel loop over (side, b, h): a layer's sides cost one call.

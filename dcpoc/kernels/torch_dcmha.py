@@ -26,7 +26,7 @@ L, P, P' (kept only when a backward will follow); the backward allocates one or 
 On the CPU the mixing passes (forward, and the backward with the softmax's) run as compose_cpu's C++
 kernels when they build: the same forward bits, gradients equal up to reassociation, masked keys
 skipped; the mask then lives in the kernel instead of the bias. So do a layer's mixing matrices (one
-call for every side, _SideMatrices) and the model's split of its dynamic weights (dynamic_fields).
+call for every side) and the model's split of its dynamic weights (both in mixing.py).
 DCPOC_CPU_COMPOSE_KERNEL=0 or no compiler: the torch ops above.
 
 Under the causal mask the queries are cut into blocks of at least MIN_BLOCK_ROWS rows, each run as its
@@ -39,154 +39,18 @@ or up to 3% faster (4 of 5 pairs), eight of 16 about 8% slower.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import NamedTuple, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .compose_cpu import compose_kernel
+from .mixing import Mixing, build_mixing, build_mixings_cpp, or_empty
 from .reference import ComposeWeights, attention_mask, compute_dtype
 
-# (Aq [B, H, G, Tq], Ak [B, H, G, S]) of one composition, H = source head, G = target head;
-# either may be None (no term on that side), not both.
-Mixing = tuple[Optional[Tensor], Optional[Tensor]]
 
 MIN_BLOCK_ROWS = 32     # query rows per block at least: smaller blocks cost more in op overhead
 MAX_BLOCKS = 8
-
-
-def _side_matrix(w1: Optional[Tensor], w2: Optional[Tensor], gate: Optional[Tensor],
-                 dtype: torch.dtype) -> Optional[Tensor]:
-    """Sum of one side's dynamic terms as per-position matrices [B, T, H, G]; None if none is given.
-
-    w1, w2: [B, T, R, H] (low-rank: sum_r w1[r]^T w2[r]); gate: [B, T, H] (diagonal).
-    """
-    if (w1 is None) != (w2 is None):
-        raise ValueError("the low-rank pair (w1, w2) of ComposeWeights must be given together")
-    matrix = None
-    if w1 is not None:
-        matrix = torch.matmul(w1.to(dtype).transpose(-1, -2), w2.to(dtype))      # (B, T, H, G)
-    if gate is not None:
-        diag = torch.diag_embed(gate.to(dtype))
-        matrix = diag if matrix is None else matrix + diag
-    return matrix
-
-
-def _mixing(w: Optional[ComposeWeights], batch: int, t_q: int, dtype: torch.dtype) -> Optional[Mixing]:
-    """(Aq, Ak) of one composition, identity included; None when w is None or has no term."""
-    if w is None:
-        return None
-    aq = _side_matrix(w.qw1, w.qw2, w.qdd, dtype)
-    ak = _side_matrix(w.kw1, w.kw2, w.kdd, dtype)
-    if w.static is not None:                                       # constant in t: query side
-        static = w.static.to(dtype)
-        aq = static.expand(batch, t_q, *static.shape) if aq is None else aq + static
-    if aq is None and ak is None:
-        return None
-    side = aq if aq is not None else ak
-    eye = torch.eye(side.shape[-1], dtype=dtype, device=side.device)
-    if aq is not None:
-        aq = aq + eye
-    else:
-        ak = ak + eye
-    # Position last, so that a row of weights broadcasts along the other position axis of the scores.
-    aq, ak = (None if m is None else m.permute(0, 2, 3, 1).contiguous() for m in (aq, ak))
-    return aq, ak
-
-
-def _or_empty(tensors: Iterable[Optional[Tensor]], like: Tensor) -> list[Tensor]:
-    """Tensors as compose_cpu takes them: an empty tensor (like's dtype and device) for each None."""
-    return [like.new_empty(0) if x is None else x for x in tensors]
-
-
-class _SideMatrices(torch.autograd.Function):
-    """Mixing matrices [B, H, G, positions] of several sides in one compose_cpu call. Side i: fields
-    4i..4i+3 = the low-rank pair (w1, w2 [B, T, R, H]), the gate [B, T, H], the static [H, H], any
-    may be None, plus the identity where eyes[i]; the same bits as _mixing's torch ops."""
-
-    @staticmethod
-    def forward(ctx, kernel, eyes: list[bool], positions: list[int], batch: int, heads: int,
-                *fields: Optional[Tensor]) -> tuple[Tensor, ...]:
-        ctx.kernel = kernel
-        ctx.present = [f is not None for f in fields]
-        w1s, w2s, gates, statics = (fields[i::4] for i in range(4))
-        ctx.save_for_backward(*w1s, *w2s)
-        like = next(f for f in fields if f is not None)
-        return tuple(kernel.sides_forward(*(_or_empty(xs, like) for xs in (w1s, w2s, gates, statics)),
-                                          [int(e) for e in eyes], positions, batch, heads))
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, *grads: Tensor):
-        saved, n = ctx.saved_tensors, len(grads)
-        flat = ctx.kernel.sides_backward([g.contiguous() for g in grads],
-                                         _or_empty(saved[:n], grads[0]), _or_empty(saved[n:], grads[0]),
-                                         [int(p) for p in ctx.present[2::4]],
-                                         [int(p) for p in ctx.present[3::4]])
-        return None, None, None, None, None, *(g if on else None for g, on in zip(flat, ctx.present))
-
-
-def _mixings_cpp(compositions: tuple[Optional[ComposeWeights], ...], batch: int, t_q: int,
-                 dtype: torch.dtype, kernel) -> list[Optional[Mixing]]:
-    """_mixing of every composition by one compose_cpu call: (Aq, Ak) with the identity, or None
-    for a composition that is None or has no term."""
-    sides = []                          # (composition, side 0 = query / 1 = key, fields, eye, positions)
-    for c, w in enumerate(compositions):
-        if w is None:
-            continue
-        for w1, w2 in ((w.qw1, w.qw2), (w.kw1, w.kw2)):
-            if (w1 is None) != (w2 is None):
-                raise ValueError("the low-rank pair (w1, w2) of ComposeWeights must be given together")
-        qw1, qw2, kw1, kw2, qdd, kdd, static = (None if x is None else x.to(dtype).contiguous()
-                                                for x in w)
-        has_q = qw1 is not None or qdd is not None or static is not None
-        if has_q:
-            sides.append((c, 0, (qw1, qw2, qdd, static), True, t_q))
-        if kw1 is not None or kdd is not None:
-            t_k = (kw1 if kw1 is not None else kdd).shape[1]
-            sides.append((c, 1, (kw1, kw2, kdd, None), not has_q, t_k))
-    mixings: list[Optional[Mixing]] = [None] * len(compositions)
-    if not sides:
-        return mixings
-    heads = next(x for side in sides for x in side[2] if x is not None).shape[-1]
-    matrices = _SideMatrices.apply(kernel, [side[3] for side in sides], [side[4] for side in sides],
-                                   batch, heads, *(x for side in sides for x in side[2]))
-    for (c, which, *_), matrix in zip(sides, matrices):
-        pair = list(mixings[c] or (None, None))
-        pair[which] = matrix
-        mixings[c] = (pair[0], pair[1])
-    return mixings
-
-
-class _DynamicFields(torch.autograd.Function):
-    """dynamic_fields by compose_cpu's one pass, forward and backward."""
-
-    @staticmethod
-    def forward(ctx, kernel, dw: Tensor, eps: float) -> tuple[Tensor, Tensor]:
-        w1, w2, inv = kernel.fields_forward(dw, eps)
-        ctx.kernel = kernel
-        ctx.save_for_backward(w1, inv)
-        return w1, w2
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_w1: Tensor, grad_w2: Tensor):
-        w1, inv = ctx.saved_tensors
-        return None, ctx.kernel.fields_backward(grad_w1.contiguous(), grad_w2.contiguous(), w1, inv), None
-
-
-def dynamic_fields(dw: Tensor, eps: float) -> tuple[Tensor, Tensor]:
-    """The low-rank fields of dynamic weights dw [..., 2, R, H] (hidden @ W2 per token and branch,
-    DCMHA.md): w1 RMS-normalised over the heads (no scale, eps) and w2, each [..., R, H].
-    compose_cpu's one pass for float CPU tensors (both contiguous), else the torch ops (w2 a view)."""
-    kernel = compose_kernel() if dw.device.type == "cpu" else None
-    if kernel is None or dw.dtype not in (torch.float32, torch.float64):
-        return F.rms_norm(dw.select(-3, 0), (dw.shape[-1],), eps=eps), dw.select(-3, 1)
-    lead, (rank, heads) = dw.shape[:-3], dw.shape[-2:]
-    w1, w2 = _DynamicFields.apply(kernel, dw.reshape(-1, 2, rank, heads).contiguous(), eps)
-    return w1.view(*lead, rank, heads), w2.view(*lead, rank, heads)
 
 
 def _mix(x: Tensor, mixing: Mixing, bias: Optional[Tensor] = None,
@@ -268,13 +132,13 @@ def _pair(aq: Optional[Tensor], ak: Optional[Tensor]) -> Optional[Mixing]:
 
 def _cpp(x: Tensor, mixing: Optional[Mixing]) -> tuple[Tensor, Tensor]:
     """A mixing (or its gradients) as compose_cpu takes it: an empty tensor for an absent side."""
-    return tuple(_or_empty(mixing or (None, None), x))
+    return tuple(or_empty(mixing or (None, None), x))
 
 
 class _DCMHA(torch.autograd.Function):
     """Attention with pre/post head mixing, one query block after another (_query_blocks).
 
-    Tensors in the compute dtype; the mixings are _mixing's, contiguous, over the whole sequence (a
+    Tensors in the compute dtype; the mixings are build_mixing's, contiguous, over the whole sequence (a
     block reads its positions in place). mask: (causal, window or -1). kernel: compose_cpu's module,
     or None: then the torch ops mix and the mask is an additive bias. Both paths give the same
     forward bits; backwards agree to rounding. One Function for all blocks, so that no block
@@ -443,9 +307,9 @@ def dcmha_torch(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
         q, k, v = (x.to(dtype).contiguous() for x in (q, k, v))
         kernel = compose_kernel() if q.device.type == "cpu" else None
         if kernel is None:
-            mixings = [_mixing(w, batch, t_q, dtype) for w in (pre, post)]
+            mixings = [build_mixing(w, batch, t_q, dtype) for w in (pre, post)]
         else:
-            mixings = _mixings_cpp((pre, post), batch, t_q, dtype, kernel)
+            mixings = build_mixings_cpp((pre, post), batch, t_q, dtype, kernel)
         (aq_pre, ak_pre), (aq_post, ak_post) = (m or (None, None) for m in mixings)
         mask = (causal, -1 if window is None else window)
         inputs = (q, k, v, aq_pre, ak_pre, aq_post, ak_post)
