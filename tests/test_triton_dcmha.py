@@ -398,10 +398,34 @@ def test_kernels_compile_for_hopper_within_its_shared_memory():
     for r in rows:
         assert 0 < r["shared_bytes"] <= HOPPER_SHARED_BYTES, r
         assert 0 < r["registers"] <= 255 and r["spill_bytes"] >= 0, f"no ptxas report: {r}"
+        assert r["loop_spill_stores"] >= 0 and r["loop_spill_loads"] >= 0, f"no SASS read: {r}"
     for r in rows[:len(launches)]:    # 16 heads x d 64: 16 warps, spills were up to 988 bytes
         assert r["spill_bytes"] <= 400, r
+        # forward, delta and dV keep their sweeps free of spill stores; dK and dQ do not (README)
+        assert r["loop_spill_stores"] <= (0 if r["kernel"] in launches[:3] else 200), r
     for r in rows[len(launches):2 * len(launches)]:    # 8 heads x d 128: no spills
-        assert r["spill_bytes"] == 0, r
+        assert r["spill_bytes"] == 0 and r["loop_spill_stores"] == r["loop_spill_loads"] == 0, r
+
+
+# a hand-made SASS listing: a spill before the loop, a loop (0x0040 to 0x0080) with a 4-byte and an
+# 8-byte store and a 16-byte reload, a 4-byte reload after it, and the trailing self-branch
+_SASS = """
+        /*0000*/                   STL [R1+0x4], R11 ;            /* 0x0000040b01007387 */
+        /*0040*/                   LDL.LU.128 R4, [R1+0x10] ;     /* 0x0000040001187983 */
+        /*0050*/                   STL [R1], R12 ;                /* 0x0000000c01007387 */
+        /*0060*/               @P1 STL.64 [R1+0x8], R2 ;          /* 0x0000080201007387 */
+        /*0070*/                   FADD R58, R59, R58 ;           /* 0x0000003b3a3a7221 */
+        /*0080*/              @!P0 BRA 0x40 ;                     /* 0xffffffcc00f88947 */
+        /*0090*/                   LDL R24, [R1+0x4] ;            /* 0x0000040001187983 */
+        /*00a0*/                   EXIT ;                         /* 0x000000000000794d */
+        /*00b0*/                   BRA 0xb0;                      /* 0xfffffffc00fc7947 */
+"""
+
+
+def test_spills_inside_loops_are_told_apart_from_the_rest():
+    from dcpoc.kernels.triton_utils import sass_loop_spills
+    assert sass_loop_spills(_SASS) == (4 + 8, 16)
+    assert sass_loop_spills(_SASS.replace("BRA 0x40", "BRA 0xa0")) == (0, 0)   # a forward branch
 
 
 @pytest.mark.xfail(strict=True, reason="issue 12 1b, open: at most 128 registers and no spills per "

@@ -3,9 +3,11 @@
 Spills and full register files make a kernel slow on a real GPU, and ptxas (bundled with Triton)
 reports both without one. `python -m dcpoc.kernels.registers` cross-compiles every kernel through the
 real launchers (triton_utils.compile_launches; sm_90 by default) at the shapes that matter and prints
-one row per kernel launch: block sizes, warps, registers per thread, spill bytes per thread, shared
-memory. The compile runs in a fresh process because TRITON_INTERPRET must be unset when the kernels
-are defined (tests set it), so measure() works from tests and notebooks too.
+one row per kernel launch: block sizes, warps, registers per thread, spill bytes per thread, the
+spill stores and reloads inside the sweep loops (read from the SASS: those run once per block of
+the sweep, the rest once per program), shared memory. The compile runs in a fresh process because
+TRITON_INTERPRET must be unset when the kernels are defined (tests set it), so measure() works from
+tests and notebooks too.
 """
 from __future__ import annotations
 
@@ -71,6 +73,7 @@ def _compile_shape(shape: Shape) -> list[dict]:
         rows.append({**asdict(shape), "kernel": c.kernel.removeprefix("_dcmha_").removesuffix("_kernel")
                      + part, "block_t": blocks.block_t, "block_s": blocks.block_s, "chunk": blocks.chunk,
                      "num_warps": c.num_warps, "registers": c.registers, "spill_bytes": c.spill_bytes,
+                     "loop_spill_stores": c.loop_spill_stores, "loop_spill_loads": c.loop_spill_loads,
                      "shared_bytes": c.shared_bytes})
     return rows
 
@@ -91,12 +94,13 @@ def measure(shapes: tuple[Shape, ...] = TARGET_SHAPES, timeout: float = 600) -> 
 
 def format_table(rows: list[dict]) -> str:
     """A Markdown table: shape, kernel, blocks (t x s, head-dim chunk), warps, registers, spills."""
-    lines = ["| shape | kernel | BLOCK_T x BLOCK_S, chunk | warps | registers | spill bytes | shared KiB |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| shape | kernel | BLOCK_T x BLOCK_S, chunk | warps | registers | spill bytes "
+             "| in the sweep: stores / reloads | shared KiB |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {Shape(**{k: r[k] for k in Shape.__dataclass_fields__}).label} | {r['kernel']} "
                      f"| {r['block_t']} x {r['block_s']}, {r['chunk']} | {r['num_warps']} "
-                     f"| {r['registers']} | {r['spill_bytes']} | {r['shared_bytes'] / 1024:g} |")
+                     f"| {r['registers']} | {r['spill_bytes']} | {r['loop_spill_stores']} / {r['loop_spill_loads']} "
+                     f"| {r['shared_bytes'] / 1024:g} |")
     return "\n".join(lines)
 
 

@@ -681,7 +681,9 @@ def _pick_blocks(h_pad: int, d: int, elem_bytes: int) -> _Blocks:
     logits): the combined kernel spilled at nearly every shape. Measured with ptxas 12.8 (Triton
     3.7.1) for sm_90, bf16, R 2, causal, by `python -m dcpoc.kernels.registers`:
         16 heads x d 64, 16 warps, chunk 16: every launch at the 128-register cap of 16 warps,
-            spills forward 100 B, delta 16, dV 96, dK 368, dQ 388 (combined dK/dV: 988);
+            spills forward 100 B, delta 16, dV 96, dK 368, dQ 388 (combined dK/dV: 988); inside
+            the sweeps only dK and dQ store spills (152 / 160 B per block), the others reload
+            loop invariants (0 to 32 B); chunks of 32 or 64 spill more;
         8 heads x d 128, 8 warps, chunk 32: no spills, 234 to 255 registers (combined dK/dV: 492 B).
     The target, at most 128 registers and no spills (two 8-warp blocks per SM), is not reached:
     capping 8 warps at 128 (maxnreg) spills like 16 warps do. At 16 heads, 8 warps issue fewer

@@ -11,8 +11,11 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import subprocess
+import tempfile
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Optional
 
 import torch
 import triton
@@ -28,6 +31,8 @@ class CompiledLaunch:
     registers: int           # per thread, from ptxas -v (-1 if not reported)
     spill_bytes: int         # spill stores per thread, from ptxas -v (-1 if not reported)
     flags: dict              # the launch's bool constexprs (which variant of the kernel this is)
+    loop_spill_stores: int = -1  # spill stores / reloads inside loop bodies, bytes per thread per
+    loop_spill_loads: int = -1   # pass (see loop_spills; -1: no cuobjdump to read the SASS)
 
 
 _TYPES = {torch.float32: "*fp32", torch.bfloat16: "*bf16", torch.float16: "*fp16", torch.int32: "*i32",
@@ -72,7 +77,51 @@ def _compile_one(kernel, args: tuple, kwargs: dict, target) -> CompiledLaunch:
     spills = re.findall(r"(\d+) bytes spill stores", log.getvalue())
     return CompiledLaunch(kernel.fn.__name__ if hasattr(kernel, "fn") else kernel.__name__, num_warps,
                           compiled.metadata.shared, int(registers[-1]) if registers else -1,
-                          int(spills[-1]) if spills else -1, flags)
+                          int(spills[-1]) if spills else -1, flags,
+                          *loop_spills(compiled.asm["cubin"]))
+
+
+_SASS_LINE = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(.*?);")
+_SPILL = re.compile(r"\b(STL|LDL)(?:\.[A-Z]+)*?(?:\.(64|128))?(?:\.[A-Z]+)*\s")
+
+
+def _cuobjdump() -> Optional[Path]:
+    """Triton's bundled cuobjdump (triton.knobs, Triton 3.4 and later), or None."""
+    knob = getattr(getattr(getattr(triton, "knobs", None), "nvidia", None), "cuobjdump", None)
+    path = Path(knob.path) if knob is not None else None
+    return path if path is not None and path.is_file() else None
+
+
+def loop_spills(cubin: bytes) -> tuple[int, int]:
+    """sass_loop_spills of a compiled kernel, disassembled by Triton's bundled cuobjdump; (-1, -1)
+    where this Triton has none."""
+    tool = _cuobjdump()
+    if tool is None:
+        return -1, -1
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(cubin)
+        f.flush()
+        sass = subprocess.run([str(tool), "-sass", f.name], capture_output=True, text=True,
+                              check=True).stdout
+    return sass_loop_spills(sass)
+
+
+def sass_loop_spills(sass: str) -> tuple[int, int]:
+    """(store bytes, reload bytes) per thread that spill instructions (STL, LDL) move inside loop
+    bodies of a SASS listing, each body counted once. ptxas' spill count mixes these, which run on
+    every iteration of a sweep, with spills before and after the loops (values kept across the sweep
+    for its epilogue), which run once per program. Reloads without stores in a loop are loop-invariant
+    values read back from L1 on each iteration; stores in a loop mean the body's live values do not
+    fit in the registers. A loop body spans a backward branch's target to the branch."""
+    code = [(int(m.group(1), 16), m.group(2)) for m in _SASS_LINE.finditer(sass)]
+    loops = [(int(target, 16), addr) for addr, op in code
+             for target in re.findall(r"\bBRA\b.*?0x([0-9a-f]+)", op) if int(target, 16) < addr]
+    moved = {"STL": 0, "LDL": 0}
+    for addr, op in code:
+        spill = _SPILL.search(op + " ")
+        if spill and any(lo <= addr <= hi for lo, hi in loops):
+            moved[spill.group(1)] += int(spill.group(2) or 32) // 8
+    return moved["STL"], moved["LDL"]
 
 
 class _Recorder:
