@@ -297,3 +297,27 @@ def test_next_step_keeps_the_study_settings():
     spec = study_spec_from_runs(runs, "ref")
     assert (spec.tokens_per_param, spec.steps, spec.tokens) == (5.0, None, None)
     assert spec.overrides == ["threads=1"] and (spec.sweep, spec.lr_grid) == ("each", [1e-3, 3e-3])
+
+
+def test_a_ladder_sweep_carries_each_variants_own_rate(dcpoc_home):
+    """Sweep rows written directly (no training): the two Transformer++ rungs choose their rates
+    apart (the stage reads variants, as the confirmation stage does), and the carried stage queues
+    each variant at its own rate."""
+    from dcpoc.config import VARIANTS
+    from dcpoc.runs import launch_study, study_stage
+    from dcpoc.runs.stages import advance_studies
+    from dcpoc.runs.store import Store
+    store = Store()
+    spec = StudySpec(**{**MINI, "seeds": [1], "variants": list(VARIANTS)})
+    ids = launch_study(store, spec, start_worker=False)
+    rows = store.list_runs(study="mini-reference").set_index("id").loc[ids]
+    wins_high = "transformer"                    # only this rung is better at the higher rate
+    for run_id, variant, config in zip(ids, rows["variant"], rows["config"]):
+        lr = config["train"]["lr"]
+        loss = 1.0 - lr if variant == wins_high else 1.0 + lr
+        store.update_run(run_id, status="succeeded", final_val_loss=loss, tokens_seen=256)
+    chosen = {"transformer": 1e-2, "transformer-qknorm": 1e-3, "dcformer": 1e-3}
+    assert study_stage(store, "mini-reference")["best"] == chosen
+    queued_ids = advance_studies(store)
+    queued = store.list_runs(study="mini-reference").set_index("id").loc[queued_ids]
+    assert {(v, c["train"]["lr"]) for v, c in zip(queued["variant"], queued["config"])} == set(chosen.items())

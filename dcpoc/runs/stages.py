@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..config import ConfigError
-from ..decision.tuning import best_lrs, run_lr
+from ..decision.tuning import run_lr
 from ..studies.spec import (StudySpec, carry_lr, ladder, lane, plan_confirmation, plan_stages,
                             validate_name)
 from .lifecycle import create_run, run_row, write_run_files
@@ -73,8 +73,9 @@ def study_stage(store: Store, name: str) -> dict:
     missing = [f"{lane(spec, r)} lr {r.train.lr:g} seed {r.train.seed}"
                for r in plan_stages(spec).first
                if (lane(spec, r), r.train.lr, r.train.seed) not in have]
-    from ..decision import counted_runs   # here: decision imports runs.status, so not at the top
-    best = best_lrs(counted_runs(sweep), smallest)
+    from ..decision.confirmation import chosen_rates   # here: decision imports runs.status
+    best = {key.split(" ", 1)[1]: lr      # "PRESET LANE" -> LANE
+            for key, lr in chosen_rates(sweep, [smallest], bool(spec.variants)).items()}
     lanes = sorted({lane(spec, r) for r in plan_stages(spec).first})
     missing += [f"{a}: no run finished" for a in lanes if a not in best and not missing]
     if missing:
