@@ -685,8 +685,10 @@ def _pick_blocks(h_pad: int, d: int, elem_bytes: int) -> _Blocks:
             the sweeps only dK and dQ store spills (152 / 160 B per block), the others reload
             loop invariants (0 to 32 B); chunks of 32 or 64 spill more;
         8 heads x d 128, 8 warps, chunk 32: no spills, 234 to 255 registers (combined dK/dV: 492 B).
-    The target, at most 128 registers and no spills (two 8-warp blocks per SM), is not reached:
-    capping 8 warps at 128 (maxnreg) spills like 16 warps do. At 16 heads, 8 warps issue fewer
+    The target, at most 128 registers and no spills (two 8-warp blocks per SM), is not reached and
+    out of reach for this design (README, "GPU registers and spills": dK's and dQ's live state at
+    the 16x16 minimum exceeds the register file even without compose's weight gradients or with d
+    split four ways): capping 8 warps at 128 (maxnreg) spills like 16 warps do. At 16 heads, 8 warps issue fewer
     instructions per tile (more of each reduction over heads stays inside a thread) and spill less
     (dV none, dK 336, dQ 364) but hold 255 registers and half the warps: measure both on the GPU.
     The head dim is contracted in chunks of DC, so that a 3-D tl.dot operand, which Triton stages

@@ -81,46 +81,59 @@ def _compile_one(kernel, args: tuple, kwargs: dict, target) -> CompiledLaunch:
                           *loop_spills(compiled.asm["cubin"]))
 
 
-_SASS_LINE = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(.*?);")
-_SPILL = re.compile(r"\b(STL|LDL)(?:\.[A-Z]+)*?(?:\.(64|128))?(?:\.[A-Z]+)*\s")
+_SASS_LINE = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;")
+_SPILL = re.compile(r"^(?:@!?U?P\w+\s+)?(STL|LDL)((?:\.\w+)*)\s")
+_SPILL_BYTES = {"U8": 1, "S8": 1, "U16": 2, "S16": 2, "64": 8, "128": 16}
 
 
 def _cuobjdump() -> Optional[Path]:
     """Triton's bundled cuobjdump (triton.knobs, Triton 3.4 and later), or None."""
-    knob = getattr(getattr(getattr(triton, "knobs", None), "nvidia", None), "cuobjdump", None)
-    path = Path(knob.path) if knob is not None else None
-    return path if path is not None and path.is_file() else None
+    try:
+        path = Path(triton.knobs.nvidia.cuobjdump.path)
+    except (AttributeError, RuntimeError):     # no such knob, or the knob finds no binary
+        return None
+    return path if path.is_file() else None
 
 
 def loop_spills(cubin: bytes) -> tuple[int, int]:
     """sass_loop_spills of a compiled kernel, disassembled by Triton's bundled cuobjdump; (-1, -1)
-    where this Triton has none."""
+    where this Triton has none or it fails."""
     tool = _cuobjdump()
     if tool is None:
         return -1, -1
     with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
         f.write(cubin)
         f.flush()
-        sass = subprocess.run([str(tool), "-sass", f.name], capture_output=True, text=True,
-                              check=True).stdout
+        try:
+            sass = subprocess.run([str(tool), "-sass", f.name], capture_output=True, text=True,
+                                  check=True, timeout=120).stdout
+        except (OSError, subprocess.SubprocessError):
+            return -1, -1
     return sass_loop_spills(sass)
 
 
 def sass_loop_spills(sass: str) -> tuple[int, int]:
     """(store bytes, reload bytes) per thread that spill instructions (STL, LDL) move inside loop
-    bodies of a SASS listing, each body counted once. ptxas' spill count mixes these, which run on
-    every iteration of a sweep, with spills before and after the loops (values kept across the sweep
-    for its epilogue), which run once per program. Reloads without stores in a loop are loop-invariant
-    values read back from L1 on each iteration; stores in a loop mean the body's live values do not
-    fit in the registers. A loop body spans a backward branch's target to the branch."""
+    bodies of a SASS listing, each body counted once; (-1, -1) if the listing holds no instruction.
+    ptxas' spill count mixes these, which run on every iteration of a sweep, with spills before and
+    after the loops (values kept across the sweep for its epilogue), which run once per program.
+    Reloads without stores in a loop are loop-invariant values read back from L1 on each iteration;
+    stores in a loop mean the body's live values do not fit in the registers. A loop body spans a
+    backward branch's target to the branch, unless an unconditional EXIT lies between (a block
+    after the exit that branches back is not a loop)."""
     code = [(int(m.group(1), 16), m.group(2)) for m in _SASS_LINE.finditer(sass)]
-    loops = [(int(target, 16), addr) for addr, op in code
-             for target in re.findall(r"\bBRA\b.*?0x([0-9a-f]+)", op) if int(target, 16) < addr]
+    if not code:
+        return -1, -1
+    exits = [addr for addr, op in code if op.split()[0] == "EXIT"]
+    loops = [(lo, addr) for addr, op in code
+             for lo in (int(t, 16) for t in re.findall(r"\bBRA\b.*?0x([0-9a-f]+)", op))
+             if lo < addr and not any(lo <= e <= addr for e in exits)]
     moved = {"STL": 0, "LDL": 0}
     for addr, op in code:
-        spill = _SPILL.search(op + " ")
+        spill = _SPILL.match(op + " ")
         if spill and any(lo <= addr <= hi for lo, hi in loops):
-            moved[spill.group(1)] += int(spill.group(2) or 32) // 8
+            suffixes = spill.group(2).split(".")
+            moved[spill.group(1)] += next((_SPILL_BYTES[x] for x in suffixes if x in _SPILL_BYTES), 4)
     return moved["STL"], moved["LDL"]
 
 

@@ -51,8 +51,8 @@ def study_stage(store: Store, name: str) -> dict:
     """Where a study with a sweep at its smallest size stands: state "none" (no later stage),
     "sweeping" (sweep runs still queued or running), "blocked" (the sweep ended without a finished
     run, succeeded or diverged, for every planned rate, seed and architecture: missing lists them;
-    retry those runs), "ready" (best holds each architecture's best rate), or "queued" (the
-    larger sizes were queued, with best)."""
+    retry those runs), "ready" (best holds each lane's best rate: studies.spec.lane), or "queued"
+    (the larger sizes were queued, with best)."""
     study = store.get_study(name)
     config = study["config"] if study else {}
     later = config.get("later_stage", "none")
@@ -74,7 +74,7 @@ def study_stage(store: Store, name: str) -> dict:
                for r in plan_stages(spec).first
                if (lane(spec, r), r.train.lr, r.train.seed) not in have]
     from ..decision.confirmation import chosen_rates   # here: decision imports runs.status
-    best = {key.split(" ", 1)[1]: lr      # "PRESET LANE" -> LANE
+    best = {key.removeprefix(f"{smallest} "): lr      # "PRESET LANE" -> LANE
             for key, lr in chosen_rates(sweep, [smallest], bool(spec.variants)).items()}
     lanes = sorted({lane(spec, r) for r in plan_stages(spec).first})
     missing += [f"{a}: no run finished" for a in lanes if a not in best and not missing]
