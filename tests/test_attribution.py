@@ -178,11 +178,14 @@ def test_the_confirmation_runs_decide_and_no_confirmation_is_called_optimistic()
     assert set(confirmed.equal_tokens["seeds"]) == {"101,102,103"}
     assert confirmed.equal_tokens["loss_diff"].to_numpy() == pytest.approx([-0.01] * 3)
     assert len(confirmed.lr_sweep) and "reason.optimistic" not in [k for k, _ in confirmed.reasons]
+    chosen_on_sweep = dict(confirmed.reasons)["reason.best_lr_chosen"]    # the sweep chose, fresh seeds decide
+    assert (chosen_on_sweep["n"], chosen_on_sweep["excluded"]) == (6, 6)
     sweep_only = runs[runs["seed"].eq(1)]
     optimistic = decide(sweep_only, "st")
     assert optimistic.confirmation == "optimistic"
     assert optimistic.equal_tokens["loss_diff"].to_numpy() == pytest.approx([-0.10] * 3)   # the lucky draw
     assert "ev.confirm.optimistic" in [k for k, _ in optimistic.evidence]
+    assert "reason.best_lr" in dict(optimistic.reasons)              # the sweep's runs are compared
     # fresh seeds still queued: the sweep's runs keep deciding until one of them has finished
     pending = runs.assign(status=["queued" if s > 100 else "succeeded" for s in runs["seed"]])
     waiting = decide(pending, "st", confirm_seeds=[101, 102, 103])

@@ -88,6 +88,8 @@ def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thres
     selection = pair_frame(split_confirmation(scoped, confirm_seeds)[0], baseline, treatment)
     used = _add_tuning(decision, selection, counted_runs(selection))
     add_evidence(decision, scoped, chosen, pair, selection, confirm_seeds)
+    if used and decision.confirmation in ("confirmed", "partial"):
+        used = ("reason.best_lr_chosen", used[1])     # fresh seeds decide, not the sweep's runs
     used = [used] if used else []
     decision.needed = _needed(decision, counted, thresholds)
     if decision.needed:

@@ -316,6 +316,13 @@ STRINGS: dict[str, dict[str, str]] = {
                        "ja": "各アーキテクチャをそれぞれ最良の学習率で比較しています（{rates}）。比較に"
                              "用いた実行は {n} 件で、他の学習率の探索実行 {excluded} 件は比較から除外して"
                              "います。"},
+    "reason.best_lr_chosen": {"en": "Each architecture's learning rate was chosen on the sweep "
+                                    "({rates}; {n} sweep runs at those rates, {excluded} at other "
+                                    "rates); where fresh-seed runs at those rates have finished, "
+                                    "only they are compared.",
+                              "ja": "各アーキテクチャの学習率は探索で選びました（{rates}。その学習率の"
+                                    "探索実行 {n} 件、他の学習率 {excluded} 件）。その学習率で新しい"
+                                    "シードの実行が完了したサイズでは、それらだけを比較しています。"},
     "reason.extrapolated": {"en": "Some DCFormer losses lie below every Transformer++ point: the "
                                   "multiplier extrapolates the fit.",
                             "ja": "DCFormer の損失の一部は Transformer++ のどの点よりも低く、倍率は"
