@@ -93,13 +93,15 @@ def measure(shapes: tuple[Shape, ...] = TARGET_SHAPES, timeout: float = 600) -> 
 
 
 def format_table(rows: list[dict]) -> str:
-    """A Markdown table: shape, kernel, blocks (t x s, head-dim chunk), warps, registers, spills."""
+    """A Markdown table: shape, kernel, blocks (t x s, head-dim chunk), warps, registers, spills
+    (ptxas' total, and the stores / reloads inside the sweep loops), shared memory."""
     lines = ["| shape | kernel | BLOCK_T x BLOCK_S, chunk | warps | registers | spill bytes "
              "| in the sweep: stores / reloads | shared KiB |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {Shape(**{k: r[k] for k in Shape.__dataclass_fields__}).label} | {r['kernel']} "
                      f"| {r['block_t']} x {r['block_s']}, {r['chunk']} | {r['num_warps']} "
-                     f"| {r['registers']} | {r['spill_bytes']} | {r['loop_spill_stores']} / {r['loop_spill_loads']} "
+                     f"| {r['registers']} | {r['spill_bytes']} "
+                     f"| {r['loop_spill_stores']} / {r['loop_spill_loads']} "
                      f"| {r['shared_bytes'] / 1024:g} |")
     return "\n".join(lines)
 

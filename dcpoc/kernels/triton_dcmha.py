@@ -688,9 +688,10 @@ def _pick_blocks(h_pad: int, d: int, elem_bytes: int) -> _Blocks:
     The target, at most 128 registers and no spills (two 8-warp blocks per SM), is not reached and
     out of reach for this design (README, "GPU registers and spills": dK's and dQ's live state at
     the 16x16 minimum exceeds the register file even without compose's weight gradients or with d
-    split four ways): capping 8 warps at 128 (maxnreg) spills like 16 warps do. At 16 heads, 8 warps issue fewer
-    instructions per tile (more of each reduction over heads stays inside a thread) and spill less
-    (dV none, dK 336, dQ 364) but hold 255 registers and half the warps: measure both on the GPU.
+    split four ways): capping 8 warps at 128 (maxnreg) spills like 16 warps do. At 16 heads, 8
+    warps issue fewer instructions per tile (more of each reduction over heads stays inside a
+    thread) and spill less in total (dV none, dK 336, dQ 364; as much inside the sweeps) but hold
+    255 registers and half the warps: measure both on the GPU.
     The head dim is contracted in chunks of DC, so that a 3-D tl.dot operand, which Triton stages
     whole in shared memory, stays at H_PAD x 16 x DC x elem_bytes <= 8 KiB: without chunks 32 heads x
     d 64 needs over 227 KiB of shared memory; with them every kernel needs 16 to 32 KiB. One stage:
