@@ -25,8 +25,6 @@ def _side_matrix(w1: Optional[Tensor], w2: Optional[Tensor], gate: Optional[Tens
 
     w1, w2: [B, T, R, H] (low-rank: sum_r w1[r]^T w2[r]); gate: [B, T, H] (diagonal).
     """
-    if (w1 is None) != (w2 is None):
-        raise ValueError("the low-rank pair (w1, w2) of ComposeWeights must be given together")
     matrix = None
     if w1 is not None:
         matrix = torch.matmul(w1.to(dtype).transpose(-1, -2), w2.to(dtype))      # (B, T, H, G)
@@ -36,10 +34,18 @@ def _side_matrix(w1: Optional[Tensor], w2: Optional[Tensor], gate: Optional[Tens
     return matrix
 
 
-def build_mixing(w: Optional[ComposeWeights], batch: int, t_q: int, dtype: torch.dtype) -> Optional[Mixing]:
+def _check_pairs(w: ComposeWeights) -> None:
+    for w1, w2 in ((w.qw1, w.qw2), (w.kw1, w.kw2)):
+        if (w1 is None) != (w2 is None):
+            raise ValueError("the low-rank pair (w1, w2) of ComposeWeights must be given together")
+
+
+def build_mixing(w: Optional[ComposeWeights], batch: int, t_q: int,
+                 dtype: torch.dtype) -> Optional[Mixing]:
     """(Aq, Ak) of one composition, identity included; None when w is None or has no term."""
     if w is None:
         return None
+    _check_pairs(w)
     aq = _side_matrix(w.qw1, w.qw2, w.qdd, dtype)
     ak = _side_matrix(w.kw1, w.kw2, w.kdd, dtype)
     if w.static is not None:                                       # constant in t: query side
@@ -91,16 +97,14 @@ class _SideMatrices(torch.autograd.Function):
 
 
 def build_mixings_cpp(compositions: tuple[Optional[ComposeWeights], ...], batch: int, t_q: int,
-                 dtype: torch.dtype, kernel) -> list[Optional[Mixing]]:
+                      dtype: torch.dtype, kernel) -> list[Optional[Mixing]]:
     """build_mixing of every composition by one compose_cpu call: (Aq, Ak) with the identity, or None
     for a composition that is None or has no term."""
     sides = []                          # (composition, side 0 = query / 1 = key, fields, eye, positions)
     for c, w in enumerate(compositions):
         if w is None:
             continue
-        for w1, w2 in ((w.qw1, w.qw2), (w.kw1, w.kw2)):
-            if (w1 is None) != (w2 is None):
-                raise ValueError("the low-rank pair (w1, w2) of ComposeWeights must be given together")
+        _check_pairs(w)
         qw1, qw2, kw1, kw2, qdd, kdd, static = (None if x is None else x.to(dtype).contiguous()
                                                 for x in w)
         has_q = qw1 is not None or qdd is not None or static is not None
