@@ -80,7 +80,8 @@ class DynamicWeightProjection(nn.Module):
         # X W1 and X Wd as one product (one backward product, no sum of two input gradients), and
         # branch-major (nb, B, T, ...) fields, so that the kernels take each branch without a copy.
         maps = ([self.w1] if self.lowrank else []) + ([self.wd] if self.gate else [])
-        projected = x @ torch.cat(maps, dim=1) if maps else None           # (B, T, nb*C + nb*H)
+        joint = (maps[0] if len(maps) == 1 else torch.cat(maps, dim=1)) if maps else None  # cat copies
+        projected = None if joint is None else x @ joint                   # (B, T, nb*C + nb*H)
         if self.lowrank:
             hidden = F.gelu(projected[..., :nb * self.hidden])
             hidden = hidden.reshape(B * T, nb, self.hidden).transpose(0, 1)        # (nb, BT, C)
