@@ -61,20 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="e.g. --set h100=2.20 (kinds: cpu, a100, h100, h200, other-gpu)")
     p.add_argument("--reset", action="store_true", help="back to the built-in defaults")
 
-    p = sub.add_parser("bench", help="benchmarks; write JSON results")
-    p.add_argument("what", choices=("model", "kernels", "gpu", "infer", "selfcheck"), help="model: "
-                   "training tokens/s of both architectures; kernels: attention time and memory of SDPA "
-                   "and every DCMHA path; gpu: self-check, kernel checks + both benchmarks; infer: "
-                   "KV-cached prefill/decode speed, cache bytes per token (stored); selfcheck: Triton vs "
-                   "PyTorch DCMHA on this GPU, stored: the path attn_impl=auto uses (--preset: shape)")
-    p.add_argument("--preset", default=None, help="model bench preset (default cpu-demo on CPU)")
-    p.add_argument("--steps", type=int, default=None, help="timed steps per architecture")
-    p.add_argument("--compile", action="store_true", help="torch.compile both models")
-    p.add_argument("--seq-lens", help="kernels bench: comma-separated sequence lengths "
-                   "(default 512..8192 on a GPU, 128,256,512 on a CPU)")
-    p.add_argument("--device", choices=DEVICES, default="auto")
-    p.add_argument("--out", help="JSON file to write (default runs/bench-*.json)")
-
+    _add_bench_parser(sub)
     _add_worker_parser(sub)
     _add_study_parser(sub)
     _add_generate_parsers(sub)
@@ -103,6 +90,25 @@ def _add_generate_parsers(sub) -> None:
     p.add_argument("--token", type=int, default=-1, help="query position (default -1: the last)")
     p.add_argument("--head", type=int, default=0, help="head of the attention maps (default 0)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add_bench_parser(sub) -> None:
+    p = sub.add_parser("bench", help="benchmarks; write JSON results")
+    p.add_argument("what", choices=("model", "kernels", "gpu", "infer", "selfcheck"), help="model: "
+                   "training tokens/s of both architectures; kernels: attention time and memory of SDPA "
+                   "and every DCMHA path; gpu: self-check, kernel checks + both benchmarks; infer: "
+                   "KV-cached prefill/decode speed, cache bytes per token (stored); selfcheck: Triton vs "
+                   "PyTorch DCMHA on this GPU, stored: the path attn_impl=auto uses (--preset: shape)")
+    p.add_argument("--preset", default=None, help="model bench preset (default cpu-demo on CPU)")
+    p.add_argument("--steps", type=int, default=None, help="timed steps per architecture")
+    p.add_argument("--compile", action="store_true", help="torch.compile both models")
+    p.add_argument("--seq-lens", help="kernels bench: comma-separated sequence lengths "
+                   "(default 512..8192 on a GPU, 128,256,512 on a CPU)")
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--out", help="JSON file to write (default runs/bench-*.json)")
+    p.add_argument("--budget-s", type=float, default=None, help="gpu: seconds the stages may take "
+                   "(default 480); those that no longer fit are skipped (the JSON is rewritten after "
+                   "every stage)")
 
 
 def _add_worker_parser(sub) -> None:
@@ -330,7 +336,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .runs.store import Store
         result["benchmark_id"] = Store().add_benchmark("infer", result)
     else:
-        result = bench.bench_gpu()
+        from .bench_gpu import bench_gpu, format_gaps, gpu_script_passed
+        path = bench.result_path("gpu", args.out)
+        result = bench_gpu(path, args.budget_s)
+        if format_gaps(result):
+            print(format_gaps(result))
+        print(f"results written to {path}")
+        return 0 if gpu_script_passed(result) else 1
     path = bench.write_result(result, args.out)
     print(bench.format_result(result))
     print(f"results written to {path}")

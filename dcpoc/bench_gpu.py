@@ -1,0 +1,131 @@
+"""`python -m dcpoc bench gpu`: the prepared script for a lent or new GPU, in stages, inside a budget.
+
+A GPU may be lent for a few minutes only, and a command that overruns is killed, so the script runs
+the stages most worth having first (the self-check, correctness in float32 and bf16, the kernel
+benchmark at T 2048, the paper-405m model benchmark), rewrites its JSON after every stage (a killed
+run leaves what finished), skips what no longer fits the time budget, and records a failing stage's
+one-line error instead of losing the stages after it. scripts/gpu-bench.sh runs it on a machine
+that has PyTorch and Triton but not our other requirements (the GPU image): see README.
+"""
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .bench import (bench_kernels, bench_model, bench_result, format_checks, format_result,
+                    random_attention_inputs)
+from .config import ConfigError
+
+DEFAULT_BUDGET_S = 480.0   # a device command may run 10 minutes; leave room for start-up and a rerun
+
+
+def check_kernels_on_gpu() -> list[dict]:
+    """dcmha_triton against dcmha_reference on the GPU: output and every gradient, fp32 and bf16."""
+    from .kernels import dcmha_reference, dcmha_triton
+    dev = torch.device("cuda")
+    checks = []
+    cases = [(torch.float32, 1e-4, None), (torch.bfloat16, 2e-2, None), (torch.float32, 1e-4, 64)]
+    for dtype, tol, window in cases:
+        B, H, T, d, R = 2, 16, 333, 64, 2
+        q, k, v, pre, post = random_attention_inputs(B, H, T, d, R, dtype, dev, seed=1)
+        leaves = [q, k, v, *pre[:6], *post[:6]]
+        results = {}
+        for name, fn in (("triton", dcmha_triton), ("reference", dcmha_reference)):
+            out = fn(q, k, v, pre, post, causal=True, window=window)
+            grads = torch.autograd.grad(out.float().square().sum(), leaves)
+            results[name] = [out.float()] + [g.float() for g in grads]
+        errors = [((a - b).norm() / b.norm().clamp_min(1e-30)).item()
+                  for a, b in zip(results["triton"], results["reference"])]
+        checks.append({"dtype": str(dtype), "window": window, "shape": f"B{B}-H{H}-T{T}-d{d}-R{R}",
+                       "max_rel_error": max(errors), "tolerance": tol, "ok": max(errors) < tol})
+    return checks
+
+
+Stage = tuple[str, Callable[[float], object]]   # (name, fn(deadline) -> JSON-ready result)
+
+
+def run_stages(result: dict, stages: list[Stage], out: Path, budget_s: float,
+               echo: Callable[[str, object], None] = lambda name, value: None) -> dict:
+    """Run stages in order into result[name], writing result as JSON to out after each one.
+    A stage that starts past the budget is listed in result["skipped"]; one that raises is listed
+    in result["errors"] with a one-line message and the next stage still runs. Each stage gets the
+    deadline (time.monotonic()) so a long one can stop early, leaving its rows marked skipped."""
+    deadline = time.monotonic() + budget_s
+    result.update(budget_s=budget_s, skipped=[], errors={})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for name, fn in stages:
+        started = time.monotonic()
+        if started >= deadline:
+            result["skipped"].append(name)
+        else:
+            try:
+                result[name] = fn(deadline)
+                echo(name, result[name])
+            except Exception as e:   # noqa: BLE001 - recorded; the next stage may still work
+                last = traceback.format_exception_only(type(e), e)[-1].strip().splitlines()[0]
+                result["errors"][name] = last
+                print(f"stage {name} failed: {last}", flush=True)
+            result.setdefault("stage_s", {})[name] = round(time.monotonic() - started, 1)
+        out.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _echo(name: str, value: object) -> None:
+    if name == "checks":
+        print(format_checks(value), flush=True)
+    elif name in ("kernels", "model"):
+        print(format_result(value), flush=True)
+
+
+def bench_gpu(out: Path, budget_s: float | None = None) -> dict:
+    """The prepared GPU script: self-check, kernel checks, then the kernel and model benchmarks,
+    inside budget_s seconds (stages that no longer fit are skipped). JSON is rewritten at out after
+    every stage."""
+    if not torch.cuda.is_available():
+        raise ConfigError("bench gpu needs a CUDA GPU; on a CPU run `python -m dcpoc bench model` or `bench kernels`")
+    budget_s = DEFAULT_BUDGET_S if budget_s is None else budget_s
+    if budget_s <= 0:
+        raise ConfigError(f"--budget-s {budget_s:g}: must be > 0 seconds")
+    from .runs.selfchecks import selfcheck_for_bench
+    stages: list[Stage] = [
+        ("selfcheck", lambda deadline: selfcheck_for_bench()),
+        ("checks", lambda deadline: check_kernels_on_gpu()),
+        ("kernels", lambda deadline: bench_kernels("cuda", deadline=deadline)),
+        ("model", lambda deadline: bench_model(device="cuda", steps=10, deadline=deadline)),
+    ]
+    return run_stages(bench_result("gpu", torch.device("cuda")), stages, out, budget_s, _echo)
+
+
+def gpu_script_passed(result: dict) -> bool:
+    """Every stage ran, none failed, the self-check and every kernel check passed."""
+    return (not result["errors"] and not result["skipped"]
+            and result.get("selfcheck", {}).get("passed", True) is not False
+            and all(check["ok"] for check in result.get("checks", [])))
+
+
+def format_gpu(result: dict) -> str:
+    """The stages that ran, in order, then what was skipped or failed."""
+    lines = []
+    if "selfcheck" in result:
+        lines.append(f"auto trains on: {result['selfcheck'].get('chosen', '?')}")
+    if "checks" in result:
+        lines.append(format_checks(result["checks"]))
+    for name in ("kernels", "model"):
+        if name in result:
+            lines.append(format_result(result[name]))
+    return "\n".join(lines + [format_gaps(result)])
+
+
+def format_gaps(result: dict) -> str:
+    """The stages skipped for the budget and those that failed, one line each ('' if none)."""
+    lines = []
+    if result.get("skipped"):
+        lines.append(f"skipped (time budget of {result['budget_s']:g} s spent): "
+                     + ", ".join(result["skipped"]))
+    lines += [f"stage {name} failed: {error}" for name, error in result.get("errors", {}).items()]
+    return "\n".join(lines)
