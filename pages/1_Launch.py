@@ -29,7 +29,7 @@ for key, value in form_state(start_form(START_BLANK, offered, settings["default_
 
 
 def _fill_from_start() -> None:
-    form = start_form(st.session_state["launch_start"], offered, settings["default_device"])
+    form = start_form(st.session_state["launch_start"], offered, settings["default_device"], lang)
     st.session_state.update(form_state(form))
 
 

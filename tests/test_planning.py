@@ -9,6 +9,8 @@ from dcpoc.decision.next_step import next_step
 from dcpoc.studies import (PLANNING_GPU, REFERENCE_STUDIES, STARTUP_S_PER_RUN, StudySpec, detect_gpu,
                            estimate_device, estimate_study, measured_throughput, parse_lr_grid,
                            parse_seeds, plan_stages, plan_study, reference_study, runnable_presets)
+from dcpoc.studies.spec import REFERENCE_QUESTION
+from dcpoc.ui.i18n import t
 from dcpoc.ui.launch_form import (MAX_RUNS_PER_STUDY, LaunchForm, check_form, form_choices,
                                   form_from_spec, form_state, plan_only, plan_table, preview_study,
                                   start_form)
@@ -227,6 +229,9 @@ def test_reference_cpu_fills_the_widgets():
     assert (state["launch_sweep"], state["launch_lrs"]) == ("each", "0.001, 0.003")
     assert (state["launch_corpus"], state["launch_corpus_path"], state["launch_device"]) == ("pydoc", "", "cpu")
     assert state["launch_budget_steps"] == 100 and isinstance(state["launch_budget_tokens_per_param"], float)
+    assert state["launch_question"] == REFERENCE_QUESTION == t("study.reference_question", "en")
+    in_japanese = form_state(start_form("reference-cpu", CPU, "auto", "ja"))
+    assert in_japanese["launch_question"] == t("study.reference_question", "ja") != REFERENCE_QUESTION
     blank = form_state(start_form("blank", CPU, "auto"))
     assert (blank["launch_name"], blank["launch_presets"], blank["launch_seeds"]) == ("", ["tiny"], "1, 2")
     assert (blank["launch_budget_kind"], blank["launch_budget_steps"], blank["launch_sweep"]) == ("steps", 100, "none")

@@ -93,6 +93,19 @@ def test_markdown_and_html_hold_the_verdict_and_escape_user_text(trained, lang):
     assert ("Insufficient evidence" if lang == "en" else "根拠不足") in page
 
 
+@pytest.mark.parametrize("stored", ["en", "ja"])
+def test_the_reference_question_reads_in_the_reports_language_and_a_users_as_typed(trained, stored):
+    from dcpoc.ui.i18n import t
+    sd = load_decision(trained, "s1")
+    sd.question = t("study.reference_question", stored)   # a Launch page in either language stores it
+    for lang, other in (("en", "ja"), ("ja", "en")):
+        page = html.unescape(report.render(sd, "html", lang).decode())
+        assert t("study.reference_question", lang) in page
+        assert t("study.reference_question", other) not in page
+    sd.question = "Does DCMHA help on our notes?"
+    assert "> Does DCMHA help on our notes?" in report.render(sd, "md", "ja").decode()
+
+
 def test_markdown_shows_the_numbers_behind_the_trade_off_chart(trained):
     sd = load_decision(trained, "s1")
     md = report.render(sd, "md", "en").decode()

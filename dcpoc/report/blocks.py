@@ -13,7 +13,7 @@ from .. import costs
 from ..config import ARCH_LABELS
 from ..decision import StudyDecision, run_summary
 from ..decision.compare import attention_paths
-from ..ui.i18n import money, num, t
+from ..ui.i18n import money, num, study_question, t
 from .context import (gap_lines, gap_table, paper_lines, paper_notes, paper_table, projection_rows,
                       speed_lines)
 from .evidence import attribution_table, evidence_lines, recommendation_lines
@@ -95,7 +95,7 @@ def build(sd: StudyDecision, lang: str) -> list[Block]:
     d = sd.decision
     bullets = lambda lines, small=False: Bullets(tuple(("", s) for s in lines), small)  # noqa: E731
     recorded = recorded_text(sd.recorded, lang)
-    return [Title(sd.study, verdict_line(d, lang), sd.question, sd.created),
+    return [Title(sd.study, verdict_line(d, lang), study_question(sd.question, lang), sd.created),
             *([Paragraph(recorded)] if recorded else []),
             *_key_numbers(sd, lang),
             Heading(t("dec.reasons", lang)), bullets(say(r, lang) for r in d.reasons + d.needed + d.flips),

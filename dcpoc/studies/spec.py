@@ -292,6 +292,8 @@ def _tokens_keep_up(spec: StudySpec, sizes: list[str]) -> bool:
 
 
 # ----------------------------------------------------------------------------- reference studies
+# product text: ui/i18n.py holds it in every language (study.reference_question; a test keeps the
+# English identical) and study_question shows it in the reader's
 REFERENCE_QUESTION = ("Does DCMHA reach a lower loss than the best cheap baseline (Transformer++ with "
                       "QK-norm) for the same compute, each at its own best learning rate, and how "
                       "much of DCFormer's gain is QK-norm alone?")

@@ -555,6 +555,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.name": {"en": "Study name", "ja": "スタディ名"},
     "launch.name_hint": {"en": "e.g. dcformer-vs-transformer-june", "ja": "例: dcformer比較-6月"},
     "launch.question": {"en": "Question this study answers", "ja": "このスタディで答えたい問い"},
+    # the reference studies' question: product text, so shown in the reader's language
+    "study.reference_question": {
+        "en": "Does DCMHA reach a lower loss than the best cheap baseline (Transformer++ with QK-norm) "
+              "for the same compute, each at its own best learning rate, and how much of DCFormer's "
+              "gain is QK-norm alone?",
+        "ja": "同じ計算量で、DCMHA は最良の安価なベースライン（QK-norm 付き Transformer++）より低い損失"
+              "に達するか（それぞれ自身の最適な学習率で比較）。また、DCFormer の改善のうち QK-norm だけ"
+              "による分はどれほどか？"},
     "launch.question_hint": {"en": "e.g. Does DCFormer reach the same loss with less compute on our data?",
                              "ja": "例: 自社データで DCFormer は少ない計算量で同じ損失に達するか？"},
     "launch.corpus": {"en": "Training text (corpus)", "ja": "学習テキスト（コーパス）"},
@@ -1068,6 +1076,14 @@ def t(key: str, lang: str = "en") -> str:
     """The string for key in lang (English when the language lacks it)."""
     entry = STRINGS[key]
     return entry.get(lang) or entry["en"]
+
+
+def study_question(question: str, lang: str) -> str:
+    """A study's question in lang: the reference studies' question is product text, shown in lang
+    whichever language it was stored in; a user's own question stays as typed."""
+    if question.strip() in STRINGS["study.reference_question"].values():
+        return t("study.reference_question", lang)
+    return question
 
 
 def column_labels(columns, lang: str) -> dict[str, str]:

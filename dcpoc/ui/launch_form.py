@@ -4,7 +4,7 @@ it would queue. No Streamlit: the page reads widgets into a LaunchForm and calls
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -14,7 +14,7 @@ from ..security import BUILTIN_CORPORA, CorpusPathError, confine_corpus
 from ..studies import (MAX_NAME_LENGTH, REFERENCE_STUDIES, StudyPlan, StudySpec, default_lr_grid,
                        ladder, ladder_problems, parse_lr_grid, parse_seeds, plan_stages, plan_study,
                        reference_study, runnable_presets, validate_name)
-from .i18n import t
+from .i18n import study_question, t
 
 MAX_RUNS_PER_STUDY = 200       # a web form must not queue an unbounded amount of work
 MAX_STEPS = 10_000_000
@@ -207,11 +207,14 @@ def form_from_spec(spec: StudySpec) -> LaunchForm:
                       confirm_seeds=", ".join(map(str, spec.confirm_seeds)))
 
 
-def start_form(start: str, offered_presets: list[str], device: str = "auto") -> LaunchForm:
-    """The form for a starting point: START_BLANK or a reference study's name."""
+def start_form(start: str, offered_presets: list[str], device: str = "auto",
+               lang: str = "en") -> LaunchForm:
+    """The form for a starting point: START_BLANK or a reference study's name (its question in
+    lang)."""
     if start == START_BLANK:
         return blank_form(offered_presets, device)
-    return form_from_spec(reference_study(start))
+    form = form_from_spec(reference_study(start))
+    return replace(form, question=study_question(form.question, lang))
 
 
 def plan_only(start: str, gpu_name: str | None) -> bool:
