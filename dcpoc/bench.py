@@ -5,6 +5,7 @@ process and the ratio is what to read. Results are JSON with date, machine and c
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import statistics
@@ -139,6 +140,19 @@ def random_attention_inputs(B: int, H: int, T: int, d: int, R: int, dtype, devic
     return t(B, H, T, d), t(B, H, T, d), t(B, H, T, d), weights(), weights()
 
 
+# dcmha_triton with other _pick_blocks choices, timed beside the default on a GPU: the register
+# trade-offs README's "GPU registers and spills" describes, which only a measurement can settle
+TRITON_ALTERNATIVES = {"triton_8warps": {"num_warps": 8}, "triton_one_dkdv": {"split_dkdv": False}}
+
+
+def _blocks_for(impl: str):
+    """The block_overrides context an impl runs in (forward and backward), else a null context."""
+    if impl not in TRITON_ALTERNATIVES:
+        return contextlib.nullcontext()
+    from .kernels.triton_dcmha import block_overrides
+    return block_overrides(**TRITON_ALTERNATIVES[impl])
+
+
 def _kernel_impls(device: torch.device, compile_up_to_t: int) -> dict:
     """name -> fn(q, k, v, pre, post, T) -> out (None when that impl does not run at this T)."""
     import torch.nn.functional as F
@@ -153,6 +167,8 @@ def _kernel_impls(device: torch.device, compile_up_to_t: int) -> dict:
     }
     if device.type == "cuda":
         impls["triton"] = lambda q, k, v, pre, post, T: dcmha_triton(q, k, v, pre, post)
+        for name in TRITON_ALTERNATIVES:   # the same kernels with other tiles (bench_kernels)
+            impls[name] = impls["triton"]
     else:
         del impls["reference_compiled"]   # the CPU run is a smoke test of the reference paths
     return impls
@@ -169,6 +185,45 @@ def _time_ms(fn, device: torch.device, reps: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e3
+
+
+def error_line(e: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message (at most 300 chars)."""
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {lines[0][:300]}" if lines else type(e).__name__
+
+
+def _measure(row: dict, run, leaves: list, dev: torch.device) -> None:
+    """Forward and forward+backward ms (and on a GPU the peak memory above what was allocated)
+    of run() into row; a failure (out of memory, a kernel that does not compile) is recorded in
+    row["skipped"] and the benchmark goes on."""
+    gpu = dev.type == "cuda"
+    try:
+        if run() is None:
+            row["skipped"] = "compiled only up to T 2048 (one compile per length)"
+            return
+        out_grad = torch.randn_like(leaves[0])
+
+        def fwd_bwd():
+            run().backward(out_grad)
+            for x in leaves:
+                x.grad = None
+        with torch.no_grad():
+            row["fwd_ms"] = _time_ms(run, dev, 5)
+        row["fwd_bwd_ms"] = _time_ms(fwd_bwd, dev, 5)
+        if gpu:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats(dev)
+            base = torch.cuda.memory_allocated(dev)
+            fwd_bwd()
+            row["peak_mem_bytes"] = torch.cuda.max_memory_allocated(dev) - base
+    except torch.OutOfMemoryError:
+        row["skipped"] = "out of memory"
+    except Exception as e:   # noqa: BLE001 - one impl failing must not end the benchmark
+        row["skipped"] = f"failed: {error_line(e)}"
+    finally:
+        if gpu:
+            torch.cuda.empty_cache()
 
 
 def bench_kernels(device: str = "auto", seq_lens: list[int] | None = None,
@@ -197,30 +252,8 @@ def bench_kernels(device: str = "auto", seq_lens: list[int] | None = None,
             if deadline is not None and time.monotonic() >= deadline:
                 row["skipped"] = "time budget spent"
                 continue
-            try:
-                if impl(q, k, v, pre, post, T) is None:
-                    row["skipped"] = "compiled only up to T 2048 (one compile per length)"
-                    continue
-                out_grad = torch.randn_like(q)
-
-                def fwd_bwd():
-                    impl(q, k, v, pre, post, T).backward(out_grad)
-                    for x in leaves:
-                        x.grad = None
-                with torch.no_grad():
-                    row["fwd_ms"] = _time_ms(lambda: impl(q, k, v, pre, post, T), dev, 5)
-                row["fwd_bwd_ms"] = _time_ms(fwd_bwd, dev, 5)
-                if gpu:
-                    torch.cuda.synchronize()
-                    torch.cuda.reset_peak_memory_stats(dev)
-                    base = torch.cuda.memory_allocated(dev)
-                    fwd_bwd()
-                    row["peak_mem_bytes"] = torch.cuda.max_memory_allocated(dev) - base
-            except torch.OutOfMemoryError:
-                row["skipped"] = "out of memory"
-            finally:
-                if gpu:
-                    torch.cuda.empty_cache()
+            with _blocks_for(name):
+                _measure(row, lambda: impl(q, k, v, pre, post, T), leaves, dev)
     rows.sort(key=lambda r: r["T"])   # stable: impls keep their order within one T
     for row in rows:   # ratios to SDPA at the same T
         sdpa = next(r for r in rows if r["T"] == row["T"] and r["impl"] == "sdpa")

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import time
-import traceback
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from .bench import (bench_kernels, bench_model, bench_result, format_checks, format_result,
-                    random_attention_inputs)
+from .bench import (bench_kernels, bench_model, bench_result, error_line, format_checks,
+                    format_result, random_attention_inputs)
 from .config import ConfigError
 
 DEFAULT_BUDGET_S = 480.0   # a device command may run 10 minutes; leave room for start-up and a rerun
@@ -67,9 +66,8 @@ def run_stages(result: dict, stages: list[Stage], out: Path, budget_s: float,
                 result[name] = fn(deadline)
                 echo(name, result[name])
             except Exception as e:   # noqa: BLE001 - recorded; the next stage may still work
-                last = traceback.format_exception_only(type(e), e)[-1].strip().splitlines()[0]
-                result["errors"][name] = last
-                print(f"stage {name} failed: {last}", flush=True)
+                result["errors"][name] = error_line(e)
+                print(f"stage {name} failed: {error_line(e)}", flush=True)
             result.setdefault("stage_s", {})[name] = round(time.monotonic() - started, 1)
         out.write_text(json.dumps(result, indent=2))
     return result

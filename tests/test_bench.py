@@ -30,3 +30,14 @@ def test_bench_gpu_without_a_gpu_is_one_clear_line(dcpoc_home):
     result = run_cli("bench", "gpu")
     assert result.returncode == 2 and "needs a CUDA GPU" in result.stderr and "internal" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_impl_that_fails_is_recorded_and_the_benchmark_goes_on():
+    import torch
+    from dcpoc.bench import _measure
+    from dcpoc.kernels import dcmha_torch
+    q = torch.randn(1, 2, 8, 16, requires_grad=True)
+    row = {}
+    _measure(row, lambda: dcmha_torch(q, q[:, :1], q, None, None), [q], torch.device("cpu"))
+    assert row["skipped"].startswith("failed: ") and "fwd_ms" not in row
+    assert len(row["skipped"].splitlines()) == 1

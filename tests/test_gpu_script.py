@@ -41,7 +41,7 @@ def test_stages_write_json_as_they_finish_and_a_failure_does_not_stop_the_rest(t
     result = run_stages({"benchmark": "gpu"}, stages, out, budget_s=600)
     on_disk = json.loads(out.read_text())
     assert seen_on_disk["kernels"]["rows"] and "read_back" not in seen_on_disk
-    assert on_disk["errors"] == {"fails": "dcpoc.config.ConfigError: a stage broke"} == result["errors"]
+    assert on_disk["errors"] == {"fails": "ConfigError: a stage broke"} == result["errors"]
     assert on_disk["after"] == "ran" and on_disk["skipped"] == []
     assert set(on_disk["stage_s"]) == {"kernels", "read_back", "fails", "after"}
 

@@ -374,6 +374,21 @@ def test_split_dkdv_launches_give_the_combined_kernels_values_exactly(monkeypatc
         assert torch.equal(x, y), f"tensor {i} (0 = output, then q, k, v, weights) differs"
 
 
+def test_block_overrides_change_the_choice_inside_and_restore_it_after():
+    """What `bench kernels` uses to time alternatives (8 warps at 16 heads, one dK/dV launch)."""
+    default = triton_dcmha._pick_blocks(16, 64, 2)
+    with triton_dcmha.block_overrides(num_warps=8):
+        with triton_dcmha.block_overrides(split_dkdv=False):
+            inner = triton_dcmha._pick_blocks(16, 64, 2)
+        outer = triton_dcmha._pick_blocks(16, 64, 2)
+    assert (inner.num_warps, inner.split_dkdv) == (8, False)
+    assert (outer.num_warps, outer.split_dkdv) == (8, default.split_dkdv)
+    assert triton_dcmha._pick_blocks(16, 64, 2) == default
+    with pytest.raises(ValueError, match="unknown block fields \\['warps'\\]"):
+        with triton_dcmha.block_overrides(warps=8):
+            pass
+
+
 @functools.lru_cache(maxsize=None)
 def _cross_compiled(shapes) -> list[dict]:
     """Every kernel compiled for sm_90 with Triton's bundled ptxas through the real launchers, in a

@@ -34,8 +34,9 @@ work on [H, t, s] tiles (row = query), the dK/dV kernel on [H, s, t] tiles (row 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Optional
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Iterator, Optional
 
 import torch
 import triton
@@ -700,11 +701,31 @@ def _pick_blocks(h_pad: int, d: int, elem_bytes: int) -> _Blocks:
     """
     d_pad = max(16, triton.next_power_of_2(d))
     if _interpreting():
-        return _Blocks(16, 16, min(32, d_pad), 4, 1, split_dkdv=True)
+        return replace(_Blocks(16, 16, min(32, d_pad), 4, 1, split_dkdv=True), **_overrides)
     block_t = 32 if h_pad == 1 else 16
     num_warps = min(16, max(4, h_pad))
     chunk = min(d_pad, max(16, 512 // (h_pad * elem_bytes)))
-    return _Blocks(block_t, 16, chunk, num_warps, 1, split_dkdv=True)
+    return replace(_Blocks(block_t, 16, chunk, num_warps, 1, split_dkdv=True), **_overrides)
+
+
+_overrides: dict = {}
+
+
+@contextmanager
+def block_overrides(**fields) -> Iterator[None]:
+    """Inside the with-block, every launch uses _pick_blocks' choice with these _Blocks fields
+    replaced (e.g. num_warps=8, split_dkdv=False): `bench kernels` times such alternatives beside
+    the default on a GPU, where only a measurement can choose between them."""
+    unknown = set(fields) - set(_Blocks.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown block fields {sorted(unknown)}: use {list(_Blocks.__dataclass_fields__)}")
+    saved = dict(_overrides)
+    _overrides.update(fields)
+    try:
+        yield
+    finally:
+        _overrides.clear()
+        _overrides.update(saved)
 
 
 @dataclass
