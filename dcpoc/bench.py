@@ -18,6 +18,7 @@ import torch
 
 from .config import ConfigError, make_config
 from .distributed import device_name, resolve_device
+from .kernels.selfcheck import one_line
 from .model import LanguageModel, count_parameters
 from .train import make_optimizer
 
@@ -39,6 +40,7 @@ def _machine(device: torch.device) -> dict:
 
 
 def bench_result(kind: str, device: torch.device, **body) -> dict:
+    """A benchmark result: its kind, the UTC date, the command and the machine, then body."""
     return {"benchmark": kind, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": "python -m dcpoc " + " ".join(sys.argv[1:]), "machine": _machine(device), **body}
 
@@ -73,7 +75,7 @@ def bench_model(preset: str | None = None, steps: int | None = None, device: str
                 compile_model: bool = False, deadline: float | None = None) -> dict:
     """Training tokens/s of Transformer++ and DCFormer, alternating rounds, median step time.
     deadline (time.monotonic()): presets not started by then are listed as skipped; a preset that
-    runs out of GPU memory is listed as skipped too, and the others still run."""
+    runs out of GPU memory or fails is listed as skipped too, and the others still run."""
     dev = resolve_device(device)
     # on a GPU the paper's shape first: its ratio is the one issue 12 sets a target for
     presets = [preset] if preset else (["paper-405m", "gpu-125m"] if dev.type == "cuda" else ["cpu-demo"])
@@ -87,6 +89,8 @@ def bench_model(preset: str | None = None, steps: int | None = None, device: str
             rows += _time_preset(name, steps, dev, compile_model)
         except torch.OutOfMemoryError:
             skipped[name] = "out of memory"
+        except Exception as e:   # noqa: BLE001 - e.g. a kernel that fails on this GPU: next preset
+            skipped[name] = f"failed: {one_line(e)}"
         finally:
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
@@ -122,12 +126,24 @@ def _time_preset(name: str, steps: int, dev: torch.device, compile_model: bool) 
         rows.append({"preset": name, "arch": arch, "tokens_per_step": tokens,
                      "median_step_s": median, "tokens_per_s": tokens / median,
                      "params": count_parameters(run.model)["total"], "peak_mem_bytes": peak[arch],
-                     "attn_impl": run.model.attn_impl, "compile": compile_model})
+                     "attn_impl": run.model.attn_impl, "attn_path": _attention_path(arch, dev),
+                     "compile": compile_model})
     return rows
 
 
-def random_attention_inputs(B: int, H: int, T: int, d: int, R: int, dtype, device, seed: int = 0):
-    """q, k, v [B,H,T,d] and pre/post ComposeWeights of the shapes the model produces."""
+def _attention_path(arch: str, dev: torch.device) -> str:
+    """The attention a benchmark step of arch runs: the model's attn_impl=auto dispatch takes the
+    Triton kernels for CUDA tensors when triton imports (kernels.dcmha), else the PyTorch path."""
+    from .kernels import triton_available
+    if arch != "dcformer":
+        return "sdpa"
+    return "triton" if dev.type == "cuda" and triton_available() else "torch"
+
+
+def random_attention_inputs(B: int, H: int, T: int, d: int, R: int, dtype: torch.dtype,
+                            device: torch.device, seed: int = 0) -> tuple:
+    """(q, k, v, pre, post): q, k, v [B,H,T,d] and pre/post ComposeWeights of the shapes the model
+    produces, every tensor a leaf that requires grad."""
     from .kernels import ComposeWeights
     gen = torch.Generator(device=device).manual_seed(seed)
 
@@ -145,7 +161,7 @@ def random_attention_inputs(B: int, H: int, T: int, d: int, R: int, dtype, devic
 TRITON_ALTERNATIVES = {"triton_8warps": {"num_warps": 8}, "triton_one_dkdv": {"split_dkdv": False}}
 
 
-def _blocks_for(impl: str):
+def _blocks_for(impl: str) -> contextlib.AbstractContextManager:
     """The block_overrides context an impl runs in (forward and backward), else a null context."""
     if impl not in TRITON_ALTERNATIVES:
         return contextlib.nullcontext()
@@ -187,12 +203,6 @@ def _time_ms(fn, device: torch.device, reps: int) -> float:
     return statistics.median(times) * 1e3
 
 
-def error_line(e: BaseException) -> str:
-    """An exception as one line: its type and the first line of its message (at most 300 chars)."""
-    lines = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {lines[0][:300]}" if lines else type(e).__name__
-
-
 def _measure(row: dict, run, leaves: list, dev: torch.device) -> None:
     """Forward and forward+backward ms (and on a GPU the peak memory above what was allocated)
     of run() into row; a failure (out of memory, a kernel that does not compile) is recorded in
@@ -220,7 +230,7 @@ def _measure(row: dict, run, leaves: list, dev: torch.device) -> None:
     except torch.OutOfMemoryError:
         row["skipped"] = "out of memory"
     except Exception as e:   # noqa: BLE001 - one impl failing must not end the benchmark
-        row["skipped"] = f"failed: {error_line(e)}"
+        row["skipped"] = f"failed: {one_line(e)}"
     finally:
         if gpu:
             torch.cuda.empty_cache()

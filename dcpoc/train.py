@@ -28,6 +28,7 @@ from .checkpoint import CHECKPOINT_NAME, LoopState, load_checkpoint, save_checkp
 from .config import ConfigError, RunConfig
 from .data import Batches, load_corpus, split_corpus
 from .distributed import Distributed, device_name, init_distributed, resolve_device
+from .kernels.selfcheck import one_line
 from .model import LanguageModel, count_parameters, flops_per_token
 
 HEARTBEAT_S = 2.0       # heartbeat and cancel-flag period
@@ -171,7 +172,7 @@ def _train(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device:
         try:
             loop = _setup(run, run_dir, sink, dist, device, resume, stop)
         except BaseException as e:
-            sink.on_end("failed", _empty_summary(device, dist), _one_line(e))
+            sink.on_end("failed", _empty_summary(device, dist), one_line(e))
             raise
         status, error = "succeeded", None
         try:
@@ -181,7 +182,7 @@ def _train(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device:
             status = "cancelled"
         except BaseException as e:
             loop.flush()
-            sink.on_end("failed", loop.summary(), _one_line(e))
+            sink.on_end("failed", loop.summary(), one_line(e))
             raise
     if status == "diverged":
         loop.diverged = True
@@ -237,10 +238,6 @@ def _attention_path(run: RunConfig, sink: Sink, dist: Distributed, device: torch
         path = "triton" if triton else "torch"
         choice = AttnChoice(path, "rank 0's choice", path if dcmha else run.model.attn_impl)
     return choice
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(f"{type(e).__name__}: {e}".split())
 
 
 def _empty_summary(device: torch.device, dist: Distributed) -> dict:

@@ -7,8 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY_VERSION="${GPU_PYTHON_VERSION:-3.12}"
-PYTHON="${PYTHON:-python3}"
-[ -x .venv/bin/python ] && PYTHON=.venv/bin/python
+if [ -z "${PYTHON:-}" ]; then   # pip of the project's environment if there is one
+  PYTHON=python3
+  [ -x .venv/bin/python ] && PYTHON=.venv/bin/python
+fi
 pinned() {   # the requirements.txt pin of one package, so the kit matches what the tests ran
   { grep -iE "^$1==" requirements.txt || true; } | head -1 | cut -d';' -f1 | tr -d ' '
 }

@@ -10,6 +10,7 @@ def test_bench_model_writes_both_architectures_and_the_ratio(tmp_path, dcpoc_hom
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
     assert {r["arch"] for r in data["rows"]} == {"transformer", "dcformer"}
+    assert {r["arch"]: r["attn_path"] for r in data["rows"]} == {"transformer": "sdpa", "dcformer": "torch"}
     assert data["dcformer_over_transformer"]["tiny"] > 0
     assert data["date"] and data["machine"]["cpu"] and data["command"].startswith("python -m dcpoc bench")
     assert "DCFormer / Transformer++ tokens/s" in result.stdout

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, home_env
+from conftest import REPO_ROOT, home_env, run_cli
 from dcpoc.bench import bench_kernels
-from dcpoc.bench_gpu import format_gpu, run_stages
+from dcpoc.bench_gpu import format_gpu, gaps, run_stages
 from dcpoc.config import ConfigError
 
 IMAGE_PACKAGES = REPO_ROOT / "scripts" / "gpu-image-packages.txt"
@@ -41,7 +41,7 @@ def test_stages_write_json_as_they_finish_and_a_failure_does_not_stop_the_rest(t
     result = run_stages({"benchmark": "gpu"}, stages, out, budget_s=600)
     on_disk = json.loads(out.read_text())
     assert seen_on_disk["kernels"]["rows"] and "read_back" not in seen_on_disk
-    assert on_disk["errors"] == {"fails": "ConfigError: a stage broke"} == result["errors"]
+    assert on_disk["errors"] == {"fails": "ConfigError: a stage broke second line"} == result["errors"]
     assert on_disk["after"] == "ran" and on_disk["skipped"] == []
     assert set(on_disk["stage_s"]) == {"kernels", "read_back", "fails", "after"}
 
@@ -67,15 +67,36 @@ def test_bench_model_lists_presets_past_the_deadline_as_skipped():
     assert "tiny: skipped (time budget spent)" in format_result(result)
 
 
-def test_bench_gpu_rejects_a_budget_that_is_not_positive():
+def test_a_budget_that_is_not_positive_or_not_for_gpu_is_one_clear_line(dcpoc_home):
     from dcpoc.bench_gpu import bench_gpu
-    import torch
-    if torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="--budget-s 0: must be > 0"):
-            bench_gpu(Path(os.devnull), 0)
-    else:   # without a GPU the first check is the GPU itself
-        with pytest.raises(ConfigError, match="needs a CUDA GPU"):
-            bench_gpu(Path(os.devnull), 0)
+    for bad in (0, -5, float("nan")):
+        with pytest.raises(ConfigError, match="--budget-s .*: must be > 0"):
+            bench_gpu(Path(os.devnull), bad)
+    result = run_cli("bench", "kernels", "--budget-s", "60")
+    assert result.returncode == 2 and "--budget-s is for `bench gpu` only" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_gaps_name_what_keeps_a_result_from_complete():
+    """A failed kernel row, rows and presets the budget cut, a failed check: each one line; a row
+    out of memory (the eager reference at long T) is a finding, not a gap."""
+    check = {"shape": "B2-H16-T333-d64-R2", "dtype": "torch.bfloat16", "window": None,
+             "max_rel_error": 0.5, "tolerance": 0.02}
+    result = {"budget_s": 60, "skipped": ["model"], "errors": {}, "selfcheck": {"passed": True},
+              "checks": [{**check, "ok": True}, {**check, "ok": False}],
+              "kernels": {"rows": [{"T": 2048, "impl": "triton", "fwd_ms": 1.0},
+                                   {"T": 2048, "impl": "reference", "skipped": "out of memory"},
+                                   {"T": 2048, "impl": "triton_8warps", "skipped": "failed: E: x"},
+                                   {"T": 4096, "impl": "triton", "skipped": "time budget spent"}]}}
+    assert gaps(result) == [
+        "skipped (time budget of 60 s spent): model",
+        "check B2-H16-T333-d64-R2 torch.bfloat16 window=None failed: error 5.00e-01 over 0.02",
+        "kernels T 2048 triton_8warps: failed: E: x", "kernels T 4096 triton: time budget spent"]
+    complete = {"budget_s": 60, "skipped": [], "errors": {}, "selfcheck": {"passed": True},
+                "checks": [{**check, "ok": True}], "model": {"skipped": {}},
+                "kernels": {"rows": result["kernels"]["rows"][:2]}}
+    assert gaps(complete) == [] and gaps({**complete, "selfcheck": {"passed": False, "error": "E"}}) \
+        == ["self-check failed: E"]
 
 
 # --- the lent GPU image: torch and triton, no streamlit, no database layer -------------------------
@@ -109,8 +130,10 @@ stages = [("selfcheck", lambda deadline: selfcheck_for_bench()),
           ("kernels", lambda deadline: bench_kernels("cpu", [16], deadline=deadline)),
           ("model", lambda deadline: bench_model("tiny", 1, "cpu", deadline=deadline))]
 result = run_stages({"benchmark": "gpu"}, stages, Path(sys.argv[1]), budget_s=600)
+from dcpoc.cli import main   # the command line itself, as gpu-bench.sh calls it
+cli_rc = main(["bench", "kernels", "--device", "cpu", "--seq-lens", "16", "--out", sys.argv[1] + ".cli"])
 print(json.dumps({"errors": result["errors"], "stages": [n for n, _ in stages if n in result],
-                  "chosen": result.get("selfcheck", {}).get("chosen")}))
+                  "chosen": result.get("selfcheck", {}).get("chosen"), "cli_rc": cli_rc}))
 """
 
 
@@ -125,7 +148,7 @@ def test_the_gpu_script_needs_only_the_image_and_the_kit(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["errors"] == {} and summary["stages"] == ["selfcheck", "kernels", "model"]
-    assert summary["chosen"] in ("triton", "torch")
+    assert summary["chosen"] in ("triton", "torch") and summary["cli_rc"] == 0
     assert _kit_packages() == {"sqlalchemy", "alembic", "mako"}
 
 

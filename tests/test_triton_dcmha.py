@@ -354,8 +354,8 @@ def test_block_choices_keep_dot_dims_at_least_16(monkeypatch):
                 assert blocks.num_warps in (4, 8, 16)
 
 
-def _grads_with_blocks(blocks, monkeypatch) -> list[torch.Tensor]:
-    monkeypatch.setattr(triton_dcmha, "_pick_blocks", lambda h_pad, d, elem_bytes: blocks)
+def _grads() -> list[torch.Tensor]:
+    """Output and every gradient of one DCMHA call with every compose term, fixed seed."""
     B, H, T, d, R = 1, 3, 37, 40, 2
     gen = torch.Generator().manual_seed(11)
     q, k, v = (torch.randn(B, H, T, d, generator=gen).to(DEVICE).requires_grad_() for _ in range(3))
@@ -367,9 +367,15 @@ def _grads_with_blocks(blocks, monkeypatch) -> list[torch.Tensor]:
 
 
 def test_split_dkdv_launches_give_the_combined_kernels_values_exactly(monkeypatch):
-    """dV and dK in two launches (fewer registers) or in one: the same operations, bit for bit."""
-    split = _grads_with_blocks(triton_dcmha._Blocks(16, 16, 32, 4, 1, split_dkdv=True), monkeypatch)
-    combined = _grads_with_blocks(triton_dcmha._Blocks(16, 16, 32, 4, 1, split_dkdv=False), monkeypatch)
+    """dV and dK in two launches (fewer registers) or in one (block_overrides, as `bench kernels`
+    times it, around the forward and the backward): the same operations, bit for bit."""
+    pick, chosen = triton_dcmha._pick_blocks, []
+    monkeypatch.setattr(triton_dcmha, "_pick_blocks", lambda *a: chosen.append(pick(*a)) or chosen[-1])
+    split = _grads()
+    with triton_dcmha.block_overrides(split_dkdv=False):
+        combined = _grads()
+    # forward and backward each pick blocks: the override reached both
+    assert [b.split_dkdv for b in chosen] == [True, True, False, False]
     for i, (x, y) in enumerate(zip(split, combined)):
         assert torch.equal(x, y), f"tensor {i} (0 = output, then q, k, v, weights) differs"
 

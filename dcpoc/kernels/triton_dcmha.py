@@ -708,6 +708,8 @@ def _pick_blocks(h_pad: int, d: int, elem_bytes: int) -> _Blocks:
     return replace(_Blocks(block_t, 16, chunk, num_warps, 1, split_dkdv=True), **_overrides)
 
 
+# module-wide on purpose: autograd runs the backward launches on its own thread for CUDA tensors,
+# and they must see the same choice as the forward (a thread-local or ContextVar would not)
 _overrides: dict = {}
 
 
