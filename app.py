@@ -5,7 +5,8 @@ from dcpoc import report
 from dcpoc.decision import (Target, Thresholds, headline_by_preset, headline_studies, run_summary,
                             runs_table, status_counts)
 from dcpoc.ui import page as ui
-from dcpoc.ui.charts import ARCH_LABELS, pareto_scatter
+from dcpoc.config import VARIANT_LABELS
+from dcpoc.ui.charts import pareto_scatter
 from dcpoc.ui.i18n import num, t
 
 st.set_page_config(page_title="dcpoc", page_icon=ui.APP_ICON, layout="wide")
@@ -36,13 +37,7 @@ with st.container(border=True):
          else st.warning)(report.verdict_line(decision, lang))
         for question, answer in report.answers(decision, lang):
             st.markdown(f"**{question}** {answer}")
-        c1, c2, c3 = st.columns(3)
-        mult = decision.multiplier
-        c1.metric(t("dec.multiplier", lang), report.interval_text(mult.multiplier, ".2f", lang, "×"),
-                  help=t("dec.multiplier_help", lang))
-        c2.metric(t("dec.net", lang), report.interval_text(mult.net_benefit, ".2f", lang, "×"),
-                  help=t("dec.net_help", lang))
-        c3.metric(t("dec.speed", lang), num(mult.speed_ratio, ".2f", "×"))
+        ui.headline_metrics(decision, lang)
         for reason in decision.reasons + decision.needed:
             st.markdown(f"- {report.say(reason, lang)}")
         step_line = report.next_step_line(found.next, lang)
@@ -54,23 +49,25 @@ with st.container(border=True):
         st.page_link("pages/6_Decision.py", label=t("dec.open_decision", lang),
                      icon=ui.ICONS["pages/6_Decision.py"], query_params={"lang": lang})
     else:
-        study = None
+        study, found = None, None
         st.info(t("home.no_results", lang))
-    for row in headline_by_preset(runs, study).itertuples():
+    # the runs the verdict compares, so that the card and the verdict show the same numbers
+    for row in headline_by_preset(runs, study, found.confirm_seeds if found else ()).itertuples():
         st.markdown(f"**{row.preset}**  ·  " + t("home.group", lang).format(
             steps=f"{row.total_steps:,}", corpus=row.corpus,
             fingerprint=row.corpus_fingerprint[:12] or "—"))
+        labels = {"transformer": VARIANT_LABELS[row.baseline], "dcformer": VARIANT_LABELS[row.treatment]}
         st.caption("  ·  ".join(t("home.arch_counts", lang).format(
-            arch=ARCH_LABELS[arch], n=getattr(row, f"n_{arch}"), failed=getattr(row, f"failed_{arch}"),
-            diverged=getattr(row, f"diverged_{arch}")) for arch in ARCH_LABELS))
+            arch=label, n=getattr(row, f"n_{arch}"), failed=getattr(row, f"failed_{arch}"),
+            diverged=getattr(row, f"diverged_{arch}")) for arch, label in labels.items()))
         c1, c2, c3, c4 = st.columns(4)
-        c1.metric(t("home.loss_of", lang).format(arch=ARCH_LABELS["transformer"]),
-                  num(row.loss_transformer, ".4f"))
-        c2.metric(t("home.loss_of", lang).format(arch=ARCH_LABELS["dcformer"]),
-                  num(row.loss_dcformer, ".4f"))
-        c3.metric(t("home.loss_diff", lang), num(row.loss_diff, "+.4f"), help=t("home.loss_diff_help", lang))
+        c1.metric(t("home.loss_of", lang).format(arch=labels["transformer"]), num(row.loss_transformer, ".4f"))
+        c2.metric(t("home.loss_of", lang).format(arch=labels["dcformer"]), num(row.loss_dcformer, ".4f"))
+        c3.metric(t("home.loss_diff", lang), num(row.loss_diff, "+.4f"),
+                  help=t("home.loss_diff_help", lang).format(baseline=labels["transformer"]))
         c4.metric(t("home.speed_ratio_on", lang).format(device=row.speed_device or "—"),
-                  num(row.speed_ratio, ".2f", "×"), help=t("home.speed_ratio_help", lang))
+                  num(row.speed_ratio, ".2f", "×"),
+                  help=t("home.speed_ratio_help", lang).format(baseline=labels["transformer"]))
 
 st.subheader(t("home.status_counts", lang))
 for column, (status, n) in zip(st.columns(5), status_counts(runs).items()):

@@ -9,7 +9,7 @@ from dcpoc.decision.compare import attention_paths
 from dcpoc.ui import page as ui
 from dcpoc.report import context
 from dcpoc.ui.charts import gap_curves, lr_curves
-from dcpoc.ui.i18n import num, t
+from dcpoc.ui.i18n import t
 
 lang, url = ui.start_page("dec.page_title")
 studies = headline_studies(ui.load_runs(url))
@@ -58,12 +58,7 @@ with verdict_area:
             st.markdown(f"- {report.say(reason, lang)}")
 
     mult = decision.multiplier
-    c1, c2, c3 = st.columns(3)
-    c1.metric(t("dec.multiplier", lang), report.interval_text(mult.multiplier, ".2f", lang, "×"),
-              help=t("dec.multiplier_help", lang))
-    c2.metric(t("dec.net", lang), report.interval_text(mult.net_benefit, ".2f", lang, "×"),
-              help=t("dec.net_help", lang))
-    c3.metric(t("dec.speed", lang), num(mult.speed_ratio, ".2f", "×"))
+    c3 = ui.headline_metrics(decision, lang)[2]
     if mult.speed_device:   # which DCMHA path DCFormer's tokens/s were measured on
         c3.caption(t("dec.speed_path", lang).format(
             path=attention_paths(found.runs, mult.speed_device) or "—", device=mult.speed_device))
@@ -90,10 +85,9 @@ with verdict_area:
     else:
         st.info(t("dec.lr_none", lang))
 
-projected = context.projection_rows(found, lang)
-if projected:
-    for column, (label, h, usd) in zip(st.columns(len(projected)), projected):
-        column.metric(label, usd, help=f"{h} {t('dec.proj.hours', lang)}" if h != "—" else None)
+projected = context.projection_table(found, lang)
+if len(projected):   # a table: metric labels this long were cut off
+    st.dataframe(projected, hide_index=True)
     for line in context.speed_lines(found, lang):
         st.caption(line)
 else:

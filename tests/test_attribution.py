@@ -171,6 +171,21 @@ def swept_with_confirmation():
     return pd.DataFrame(rows)
 
 
+def test_the_overview_card_counts_the_fresh_seeds_the_verdict_decides_on():
+    """The Overview's per-size card and the verdict read the same runs: with the confirmation
+    settled, the fresh seeds only (the lucky sweep draw once leaked into the card)."""
+    from dcpoc.decision import headline_by_preset
+    runs = swept_with_confirmation()
+    verdict = decide(runs, "st", confirm_seeds=[101, 102, 103]).equal_tokens.set_index("preset")
+    card = headline_by_preset(runs, "st", [101, 102, 103]).set_index("preset")
+    assert card["loss_diff"].to_numpy() == pytest.approx(verdict.loc[card.index, "loss_diff"].to_numpy())
+    assert card["loss_diff"].to_numpy() == pytest.approx([-0.01] * 3)
+    assert set(card["n_transformer"]) == {3} and set(card["baseline"]) == {"transformer-qknorm"}
+    assert set(card["treatment"]) == {"dcformer"}
+    sweep_included = headline_by_preset(runs, "st")   # without the study's seeds: its old reading
+    assert (sweep_included["loss_diff"] < -0.02).all()
+
+
 def test_the_confirmation_runs_decide_and_no_confirmation_is_called_optimistic():
     runs = swept_with_confirmation()
     confirmed = decide(runs, "st", confirm_seeds=[101, 102, 103])

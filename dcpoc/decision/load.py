@@ -57,6 +57,7 @@ class StudyDecision:
     # An imported study's label (runs.bundle): {"date", "machine"} of the recorded results; None
     # for a study measured in this database.
     recorded: dict | None = None
+    confirm_seeds: tuple[int, ...] = ()   # the study's confirmation seeds (confirmation.decisive_runs)
 
 
 def load_decision(store: Any, study: str | None, thresholds: Thresholds = Thresholds(),
@@ -92,7 +93,7 @@ def load_decision(store: Any, study: str | None, thresholds: Thresholds = Thresh
         gap=gap_over_training(decisive_frame(scoped, decision, config.get("confirm_seeds") or ()),
                               curves),
         val_tokens=validation_counts(store.get_metrics(ids, keys=list(_VAL_KEYS)) if ids else None),
-        recorded=config.get("recorded"))
+        recorded=config.get("recorded"), confirm_seeds=tuple(config.get("confirm_seeds") or ()))
 
 
 _VAL_KEYS = ("val_tokens", "val_split_tokens")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Mapping
+from typing import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,8 @@ from ..runs.status import FINISHED, STATUSES, Status
 from . import tuning
 from .attribution import decisive_pair, pair_frame
 from .compare import speed_ratio
-from .facts import device_label, run_price_per_hour, study_key
+from .confirmation import decisive_runs
+from .facts import device_label, run_price_per_hour, study_key, with_variant
 
 RUNS_TABLE_COLUMNS = ["id", "study", "arch", "preset", "status", "seed", "lr", "step", "total_steps",
                       "val_loss", "perplexity", "bits_per_byte", "tokens_per_s", "peak_mem_mb",
@@ -23,8 +24,8 @@ RUNS_TABLE_COLUMNS = ["id", "study", "arch", "preset", "status", "seed", "lr", "
 LIVE_COLUMNS = ["progress", "eta_s", "loss_trend", "cost_so_far_usd"]
 # Runs compare only on the same data (corpus fingerprint) and the same step budget.
 HEADLINE_GROUP = ["preset", "corpus_fingerprint", "total_steps"]
-HEADLINE_COLUMNS = (HEADLINE_GROUP + ["corpus", "loss_transformer", "loss_dcformer", "loss_diff",
-                                      "speed_ratio", "speed_device"]
+HEADLINE_COLUMNS = (HEADLINE_GROUP + ["corpus", "baseline", "treatment", "loss_transformer",
+                                      "loss_dcformer", "loss_diff", "speed_ratio", "speed_device"]
                     + [f"{count}_{arch}" for count in ("n", "failed", "diverged") for arch in ARCHS])
 
 
@@ -114,13 +115,17 @@ def headline_studies(runs: pd.DataFrame) -> list[str]:
     return list(latest.sort_values(ascending=False, kind="stable", na_position="last").index)
 
 
-def headline_by_preset(runs: pd.DataFrame, study: str | None = None) -> pd.DataFrame:
+def headline_by_preset(runs: pd.DataFrame, study: str | None = None,
+                       confirm_seeds: Collection[int] = ()) -> pd.DataFrame:
     """The headline of one study (None: the most recently finished, see headline_studies), one
-    row per (preset, corpus fingerprint, total steps): mean final val loss of each architecture
-    over its succeeded runs with a finite loss, their difference (DCFormer minus Transformer++;
-    negative favours DCFormer), the tokens/s ratio DCFormer / Transformer++ measured on one
-    device (speed_device; see compare.speed_ratio), and per architecture the runs counted (n_*),
-    failed (failed_*) and diverged (diverged_*). A group lacking an architecture shows NaN."""
+    row per (preset, corpus fingerprint, total steps), over the runs the verdict compares (a
+    ladder's decisive pair, relabelled transformer / dcformer, its variants in `baseline` and
+    `treatment`; at a
+    size the confirmation stage (confirm_seeds) has settled, the fresh seeds only): mean final val
+    loss of each side over its succeeded runs with a finite loss, their difference (DCFormer minus
+    the baseline; negative favours DCFormer), the tokens/s ratio DCFormer / baseline measured on
+    one device (speed_device; see compare.speed_ratio), and per side the runs counted (n_*),
+    failed (failed_*) and diverged (diverged_*). A group lacking a side shows NaN."""
     if runs.empty:
         return pd.DataFrame(columns=HEADLINE_COLUMNS)
     if study is None:
@@ -129,7 +134,8 @@ def headline_by_preset(runs: pd.DataFrame, study: str | None = None) -> pd.DataF
     scoped = runs[study_key(runs).eq(study) & runs["status"].isin(FINISHED)]
     if scoped.empty:
         return pd.DataFrame(columns=HEADLINE_COLUMNS)
-    scoped = pair_frame(scoped, *decisive_pair(scoped))   # a ladder: the rungs the verdict compares
+    baseline, treatment = decisive_pair(scoped)   # a ladder: the rungs the verdict compares
+    scoped = pair_frame(decisive_runs(with_variant(scoped), confirm_seeds), baseline, treatment)
     loss = pd.to_numeric(scoped["final_val_loss"], errors="coerce").astype(float)
     diverged = scoped["diverged"].eq(True)   # training stops a diverged run as failed
     scoped = scoped.assign(
@@ -138,7 +144,8 @@ def headline_by_preset(runs: pd.DataFrame, study: str | None = None) -> pd.DataF
         failed=scoped["status"].eq(Status.FAILED.value) & ~diverged,
         speed=pd.to_numeric(scoped["tokens_per_s"], errors="coerce").astype(float),
         speed_device=[device_label(d, c) for d, c in zip(scoped["device"], scoped["config"])])
-    rows = [_headline_row(dict(zip(HEADLINE_GROUP, key)), group)
+    rows = [{**_headline_row(dict(zip(HEADLINE_GROUP, key)), group), "baseline": baseline,
+             "treatment": treatment}
             for key, group in scoped.groupby(HEADLINE_GROUP, sort=False, dropna=False)]
     return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
 

@@ -14,7 +14,7 @@ from ..config import ARCH_LABELS
 from ..decision import StudyDecision, run_summary
 from ..decision.compare import attention_paths
 from ..ui.i18n import money, num, study_question, t
-from .context import (gap_lines, gap_table, paper_lines, paper_notes, paper_table, projection_rows,
+from .context import (gap_lines, gap_table, paper_lines, paper_notes, paper_table, projection_table,
                       speed_lines)
 from .evidence import attribution_table, evidence_lines, recommendation_lines
 from .text import (answers, comparison_table, cost_quality_text, fit_text, inference_text,
@@ -151,14 +151,10 @@ def _projection(sd: StudyDecision, lang: str) -> list[Block]:
                    (t("dec.target_tokens", lang), num(target.tokens / 1e9, ",.6g")),
                    (t("dec.gpu", lang), target.gpu_kind), (t("dec.price", lang), num(price, ",.2f"))))
     out: list[Block] = [Heading(t("dec.projection", lang)), facts]
-    rows = projection_rows(sd, lang)
-    if not rows:
+    table = projection_table(sd, lang)
+    if table.empty:
         return out + [Paragraph(t("dec.proj.none", lang))]
-    return out + [Table(pd.DataFrame({
-        t("dec.projection", lang): [label for label, _, _ in rows],
-        t("dec.proj.hours", lang): [h for _, h, _ in rows],
-        t("dec.proj.cost", lang): [usd for _, _, usd in rows]})),
-        *(Paragraph(line, small=True) for line in speed_lines(sd, lang))]
+    return out + [Table(table), *(Paragraph(line, small=True) for line in speed_lines(sd, lang))]
 
 
 def _paper(sd: StudyDecision, lang: str) -> list[Block]:

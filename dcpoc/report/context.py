@@ -48,12 +48,12 @@ def _ours(row: PaperRow, comparison: PaperComparison, lang: str) -> str:
     from ..decision import Interval
     interval = Interval(row.ours, row.ours_low, row.ours_high, 0)
     if row.claim == "multiplier":
-        return interval_text(interval, ".2f", lang, "x")
+        return interval_text(interval, ".2f", lang, "×")
     if row.claim == "loss":
         return interval_text(interval, "+.4f", lang)
     if not math.isfinite(row.ours):
         return "—"
-    return t("paper.ours.speed", lang).format(ratio=f"{row.ours:.2f}x",
+    return t("paper.ours.speed", lang).format(ratio=f"{row.ours:.2f}×",
                                               device=comparison.speed_device or "—")
 
 
@@ -132,10 +132,21 @@ def projection_rows(sd: StudyDecision, lang: str) -> list[tuple[str, str, str]]:
     rows = []
     for key, (h, usd) in zip(keys, fields):
         ranged = label if key != "dec.proj.tf" else ""        # Transformer++ needs no DCFormer ratio
+        low, high = getattr(ends[0], usd), getattr(ends[1], usd)
+        if key == "dec.proj.saved" and max(low, high) < 0:   # DCFormer costs more: say so, unsigned
+            key, low, high = "dec.proj.extra", -low, -high
         rows.append((t(key, lang) + ranged,
                      _span(getattr(ends[0], h), getattr(ends[1], h), hours) if h else hours(None),
-                     _span(getattr(ends[0], usd), getattr(ends[1], usd), money)))
+                     _span(low, high, money)))
     return rows
+
+
+def projection_table(sd: StudyDecision, lang: str) -> pd.DataFrame:
+    """projection_rows as a table (item, GPU-hours, cost); empty without a projection."""
+    rows = projection_rows(sd, lang)
+    return pd.DataFrame({t("dec.projection", lang): [label for label, _, _ in rows],
+                         t("dec.proj.hours", lang): [h for _, h, _ in rows],
+                         t("dec.proj.cost", lang): [usd for _, _, usd in rows]})
 
 
 # ----------------------------------------------------------------------------- the gap over training

@@ -36,6 +36,16 @@ def interval_text(interval: Interval | None, spec: str, lang: str, suffix: str =
     return f"{mean} ({interval.low:{spec}}–{interval.high:{spec}})"
 
 
+def interval_caption(interval: Interval | None, spec: str, lang: str) -> str:
+    """The 95% interval shown under a headline number ('95% interval 0.61–1.17'), 'no interval',
+    or '' when there is no number at all."""
+    if interval is None or not math.isfinite(interval.mean):
+        return ""
+    if not interval.exists:
+        return t("dec.no_interval", lang)
+    return t("dec.interval95", lang).format(low=f"{interval.low:{spec}}", high=f"{interval.high:{spec}}")
+
+
 def row_interval(row: pd.Series, name: str) -> Interval:
     """The interval of `name` (loss, ppl) in one comparison row."""
     low, high = row[f"{name}_low"], row[f"{name}_high"]

@@ -108,6 +108,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.fit.loglinear": {"en": "log-linear fit (L = a + b·ln C; fewer than 4 points)",
                           "ja": "対数線形の当てはめ（L = a + b·ln C、点が 4 未満のため）"},
     "dec.no_interval": {"en": "no interval", "ja": "区間なし"},
+    "dec.interval95": {"en": "95% interval {low}–{high}", "ja": "95% 区間 {low}〜{high}"},
     "dec.table.basis": {"en": "Compared at", "ja": "比較条件"},
     "dec.basis.tokens": {"en": "equal tokens", "ja": "同一トークン数"},
     "dec.basis.cost": {"en": "equal cost", "ja": "同一コスト"},
@@ -202,6 +203,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.proj.hours": {"en": "GPU-hours", "ja": "GPU 時間"},
     "dec.proj.cost": {"en": "Cost", "ja": "費用"},
     "dec.proj.saved": {"en": "Saved for equal quality", "ja": "同等品質での削減額"},
+    "dec.proj.extra": {"en": "Extra cost for equal quality (DCFormer costs more)",
+                       "ja": "同等品質での追加費用（DCFormer の方が高い）"},
     "dec.proj.none": {"en": "No projection until the compute multiplier and speed ratio are measured.",
                       "ja": "計算量倍率と速度比が測定されるまで試算できません。"},
     "dec.open_decision": {"en": "Open the decision page", "ja": "導入判断ページを開く"},
@@ -497,15 +500,15 @@ STRINGS: dict[str, dict[str, str]] = {
                          "ja": "{arch}: 集計 {n} 件、失敗 {failed} 件、発散 {diverged} 件"},
     "home.loss_of": {"en": "{arch} val loss", "ja": "{arch} の検証損失"},
     "home.loss_diff": {"en": "Loss difference", "ja": "損失の差"},
-    "home.loss_diff_help": {"en": "DCFormer's loss minus Transformer++'s. Negative means DCFormer "
-                                  "reaches a lower (better) loss.",
-                            "ja": "DCFormer の損失から Transformer++ の損失を引いた値。マイナスなら "
-                                  "DCFormer の損失が低い（良い）ことを意味します。"},
+    "home.loss_diff_help": {"en": "DCFormer's loss minus {baseline}'s, over the runs the verdict "
+                                  "compares. Negative means DCFormer reaches a lower (better) loss.",
+                            "ja": "DCFormer の損失から {baseline} の損失を引いた値（判定と同じ実行で集計）。"
+                                  "マイナスなら DCFormer の損失が低い（良い）ことを意味します。"},
     "home.speed_ratio_on": {"en": "Speed ratio on {device}", "ja": "{device} での速度比"},
-    "home.speed_ratio_help": {"en": "Training tokens per second of DCFormer divided by Transformer++'s, "
-                                    "both measured on the same device kind and number of processes; "
-                                    "below 1 means DCFormer trains slower.",
-                              "ja": "DCFormer の学習トークン/秒を Transformer++ のもので割った値"
+    "home.speed_ratio_help": {"en": "Training tokens per second of DCFormer divided by {baseline}'s at "
+                                    "this size, both measured on the same device kind and number of "
+                                    "processes; below 1 means DCFormer trains slower.",
+                              "ja": "この規模での DCFormer の学習トークン/秒を {baseline} のもので割った値"
                                     "（同じ種類のデバイス・同じプロセス数で測定したもの同士）。"
                                     "1 未満なら DCFormer の学習が遅いことを意味します。"},
     "home.start": {"en": "Where to start", "ja": "はじめに"},

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from .charts import ARCH_LABELS
-from .i18n import LANGUAGES, STRINGS, t
+from .i18n import LANGUAGES, STRINGS, num, t
 from ..studies import detect_gpu
 from .launch_form import Problem
 from ..security import password_matches
@@ -128,6 +128,23 @@ def show_runs(table: pd.DataFrame, lang: str) -> None:
         elif name in _FORMATS:
             config[label] = st.column_config.NumberColumn(format=_FORMATS[name])
     st.dataframe(shown.rename(columns=labels), hide_index=True, column_config=config)
+
+
+def headline_metrics(decision, lang: str) -> list:
+    """Compute multiplier, net benefit and speed ratio as three metrics, each interval in a caption
+    under its mean (a mean with its interval overflows a metric at three columns and was cut off).
+    Returns the three columns, for what a page adds under them."""
+    from .. import report
+    mult = decision.multiplier
+    columns = st.columns(3)
+    for column, (key, help_key), interval in zip(
+            columns, (("dec.multiplier", "dec.multiplier_help"), ("dec.net", "dec.net_help")),
+            (mult.multiplier, mult.net_benefit)):
+        column.metric(t(key, lang), num(interval.mean if interval else None, ".2f", "×"),
+                      help=t(help_key, lang))
+        column.caption(report.interval_caption(interval, ".2f", lang))
+    columns[2].metric(t("dec.speed", lang), num(mult.speed_ratio, ".2f", "×"))
+    return columns
 
 
 def autoworker() -> bool:
