@@ -280,8 +280,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from .runs.store import Store
     runs = Store().list_runs(study=args.study, status=args.status, arch=args.arch)
     frame = runs_table(runs)
-    if not frame.empty:   # as on the Runs page: the variant, and a SLURM job's state by its status
-        frame.insert(frame.columns.get_loc("arch") + 1, "variant", runs["variant"].to_numpy())
+    if not frame.empty:   # as on the Runs page: a SLURM job's state by its status
         jobs = frame["id"].map(job_labels(runs))
         if jobs.str.len().sum() or args.json:
             frame.insert(frame.columns.get_loc("status") + 1, "job", jobs)

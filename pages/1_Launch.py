@@ -61,11 +61,11 @@ if corpus_choice == "path":
     st.caption(t("launch.data_dirs", lang).format(dirs=", ".join(map(str, data_dirs)) or "—"))
 slots["corpus"] = st.empty()
 presets = st.multiselect(t("launch.presets", lang), preset_choices, help=t("launch.presets_help", lang),
-                         key="launch_presets")
+                         key="launch_presets", placeholder=t("ui.choose", lang))
 slots["presets"] = st.empty()
 ablation = st.checkbox(t("launch.ladder", lang), help=t("launch.ladder_help", lang), key="launch_ladder")
 archs = st.multiselect(t("launch.archs", lang), list(ARCHS), format_func=ARCH_LABELS.get,
-                       disabled=ablation, key="launch_archs")
+                       disabled=ablation, key="launch_archs", placeholder=t("ui.choose", lang))
 slots["archs"] = st.empty()
 seeds = st.text_input(t("launch.seeds", lang), help=t("launch.seeds_help", lang), key="launch_seeds")
 slots["seeds"] = st.empty()

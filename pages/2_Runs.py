@@ -8,12 +8,12 @@ from dcpoc.ui import page as ui
 from dcpoc.decision import downsample, filter_runs, live_runs_table, run_environment
 from dcpoc.ui.charts import ARCH_LABELS, CURVE_AXES, loss_curves
 from dcpoc.config import ARCHS
-from dcpoc.ui.i18n import duration, t
+from dcpoc.ui.i18n import attention_reason, duration, t
 from dcpoc.runs.status import ACTIVE, RESTARTABLE, STATUSES
 from dcpoc.runs.store import StoreError
 
 MAX_ROWS = 100
-COLUMNS = ["id", "study", "arch", "preset", "seed", "status", "progress", "eta", "loss_trend",
+COLUMNS = ["id", "study", "arch", "variant", "preset", "seed", "status", "progress", "eta", "loss_trend",
            "val_loss", "tokens_per_s", "cost_so_far_usd"]
 
 lang, url = ui.start_page("runs.title")
@@ -26,8 +26,9 @@ asked = st.query_params.get("study")
 c1, c2, c3 = st.columns(3)
 study = c1.selectbox(t("col.study", lang), studies, index=studies.index(asked) if asked in studies else 0,
                      format_func=lambda s: t("runs.all", lang) if s is None else s)
-statuses = c2.multiselect(t("col.status", lang), STATUSES, format_func=lambda s: t(f"status.{s}", lang))
-archs = c3.multiselect(t("col.arch", lang), ARCHS, format_func=ARCH_LABELS.get)
+statuses = c2.multiselect(t("col.status", lang), STATUSES, format_func=lambda s: t(f"status.{s}", lang),
+                          placeholder=t("ui.all", lang))   # nothing picked: every status
+archs = c3.multiselect(t("col.arch", lang), ARCHS, format_func=ARCH_LABELS.get, placeholder=t("ui.all", lang))
 ui.recorded_note(url, [study] if study else studies, lang)
 
 
@@ -41,7 +42,8 @@ def runs_table() -> None:
     table = live_runs_table(shown, trend, ui.load_settings(url)["prices"])
     table["eta"] = table["eta_s"].map(lambda s: duration(s, lang))
     table["job"] = table["id"].map(job_labels(shown))    # SLURM state next to the status
-    columns = COLUMNS[:6] + ["job"] * bool(table["job"].str.len().sum()) + COLUMNS[6:]
+    at = COLUMNS.index("status") + 1
+    columns = COLUMNS[:at] + ["job"] * bool(table["job"].str.len().sum()) + COLUMNS[at:]
     ui.show_runs(table[columns].rename(columns={"job": t("col.job", lang)}), lang)
     st.caption(t("runs.capped", lang).format(n=MAX_ROWS))
 
@@ -50,8 +52,7 @@ runs_table()
 shown = filter_runs(runs, study, statuses, archs).head(MAX_ROWS)
 if shown.empty:
     st.stop()
-labels = {r.id: f"{r.id} · {ARCH_LABELS[r.arch]} · {r.preset} · {t('col.seed', lang)} {r.seed}"
-          for r in shown.itertuples()}
+labels = ui.run_labels(shown, lang)
 ids = list(labels)
 asked = st.query_params.get("run")
 run_id = st.selectbox(t("runs.pick", lang), ids, index=ids.index(asked) if asked in ids else 0,
@@ -70,7 +71,8 @@ def run_detail(run_id: str) -> None:
     if run["job_id"]:
         st.caption(t("runs.slurm_job", lang).format(job=run["job_id"], state=job_label(run)))
     if run["attn_path"]:
-        st.caption(t("runs.attn_path", lang).format(path=run["attn_path"], reason=run["attn_reason"]))
+        st.caption(t("runs.attn_path", lang).format(path=run["attn_path"],
+                                                    reason=attention_reason(run["attn_reason"], lang)))
     if run["error"]:
         st.error(run["error"])
     b1, b2, b3 = st.columns(3)
@@ -105,7 +107,8 @@ def run_detail(run_id: str) -> None:
     config.json(run["config"])
     environment.dataframe(
         [{t("runs.env.field", lang): t(f"env.{k}", lang) if not k.startswith("version:")
-          else k.removeprefix("version:"), t("runs.env.value", lang): v}
+          else k.removeprefix("version:"),
+          t("runs.env.value", lang): attention_reason(v, lang) if k == "attn_reason" else v}
          for k, v in run_environment(run)], hide_index=True)
 
 

@@ -26,10 +26,9 @@ if mode == "study":
     study = st.selectbox(t("col.study", lang), studies)
     chosen = finished[finished["study"].eq(study)]
 else:
-    labels = {r.id: f"{r.id} · {ARCH_LABELS[r.arch]} · {r.preset} · {t('col.seed', lang)} {r.seed}"
-              for r in finished.itertuples()}
+    labels = ui.run_labels(finished, lang)
     picked = st.multiselect(t("compare.pick", lang), list(labels), default=list(labels)[:4],
-                            format_func=labels.get)
+                            format_func=labels.get, placeholder=t("ui.choose", lang))
     chosen = finished[finished["id"].isin(picked)]
 if chosen.empty:
     st.info(t("compare.pick_some", lang))

@@ -10,7 +10,7 @@ import streamlit as st
 from dcpoc import costs
 from dcpoc.decision import load_decision
 from dcpoc.runs.store import Store
-from dcpoc.ui.i18n import money
+from dcpoc.ui.i18n import money, t
 
 from conftest import by_label, errors, home_env, open_page, run_cli, store_two_size_study
 
@@ -83,8 +83,9 @@ def test_decision_page_projection_follows_the_price(dcpoc_home):
     # Transformer++ at the default target: 405M parameters x 8B tokens on an H100 at costs' assumed MFU
     tf_hours = 8e9 / costs.assumed_tokens_per_s(6 * 405e6, "transformer", "h100") / 3600
 
-    def projected() -> dict[str, str]:
-        return {m.label: m.value for m in at.metric}
+    def projected() -> dict[str, str]:   # the projection table: item -> cost
+        [table] = [f.value for f in at.dataframe if t("dec.proj.cost", "en") in f.value.columns]
+        return dict(zip(table[t("dec.projection", "en")], table[t("dec.proj.cost", "en")]))
 
     assert projected()["Transformer++"] == money(tf_hours * costs.price_per_hour("h100"))
     # the runs' speed ratio was measured on a CPU: on an H100 the saving is a labelled range

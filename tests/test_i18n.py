@@ -109,3 +109,20 @@ def test_money_and_hours():
     assert money(1234.5) == "$1,234.50" and money(0.004) == "< $0.01" and money(0) == "$0.00"
     assert money(math.nan) == "—" and hours(0.001) == "< 0.01" and hours(2.5) == "2.50"
     assert duration(0.2, "ja") == "1 秒未満"
+
+
+def test_recorded_attention_reasons_read_in_the_readers_language():
+    from dcpoc.kernels.selfcheck import decide
+    from dcpoc.ui.i18n import attention_reason
+    _, slower = decide(True, None, 2.0, 1.0)
+    _, failed = decide(False, "output differs by 3e-1", None, None)
+    for reason, ja in ((slower, "このデバイスでは Triton の方が低速: "),
+                       (failed, "セルフチェックに失敗したため PyTorch 実装: output differs by 3e-1"),
+                       ("CPU: the PyTorch path", "CPU のため PyTorch 実装"),
+                       ("attn_impl=torch set in the config", "設定で attn_impl=torch が指定されています")):
+        assert attention_reason(reason, "en") == reason
+        assert attention_reason(reason, "ja").startswith(ja), attention_reason(reason, "ja")
+    both = f"attn_impl=triton set in the config; {slower}"
+    assert attention_reason(both, "ja").startswith("設定で attn_impl=triton が指定されています; このデバイス")
+    assert attention_reason("a reason from a newer dcpoc", "ja") == "a reason from a newer dcpoc"
+    assert attention_reason(None, "ja") == "—"

@@ -45,14 +45,14 @@ def test_home_shows_headline_numbers_of_both_architectures(trained):
     assert metrics["succeeded"] == "4" and metrics["queued"] == "0"
     runs = trained.list_runs()
     tf = runs[runs["arch"] == "transformer"]["final_val_loss"].mean()
-    assert metrics["Transformer++ val loss"] == f"{tf:.4f}"
+    assert metrics["Transformer++ + QK-norm val loss"] == f"{tf:.4f}"   # dcpoc's default: QK-norm on
     speed = [value for label, value in metrics.items() if label.startswith("Speed ratio on ")]
     assert len(speed) == 1 and float(speed[0].rstrip("×")) > 0
     assert any("Insufficient evidence" in w.value for w in at.warning)   # tiny runs, one size
     assert at.selectbox(key="home_study").value == "s1"
     captions = [c.value for c in at.caption]
-    assert "Transformer++: 2 counted, 0 failed, 0 diverged  ·  DCFormer: 2 counted, 0 failed, " \
-           "0 diverged" in captions
+    assert "Transformer++ + QK-norm: 2 counted, 0 failed, 0 diverged  ·  DCFormer: 2 counted, " \
+           "0 failed, 0 diverged" in captions
     assert len(at.dataframe[0].value) == 4
 
 

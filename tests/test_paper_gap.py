@@ -1,6 +1,7 @@
 """The paper beside the study, the gap over training and the target's speed ratio: pure functions on
 frames worked out by hand, then load_decision on a real SQLite store (a CPU study projected to an
 H100 shows a range labelled as not measured there, never the CPU's ratio)."""
+import dataclasses
 import math
 
 import numpy as np
@@ -16,7 +17,7 @@ from dcpoc.decision.target_speed import target_speed
 from dcpoc.decision.verdict import Decision
 from dcpoc.report import context
 from dcpoc.runs.store import Store
-from dcpoc.ui.i18n import hours, t
+from dcpoc.ui.i18n import hours, money, t
 
 from conftest import ladder, store_two_size_study
 
@@ -156,6 +157,13 @@ def test_a_cpu_studys_projection_to_an_h100_is_a_labelled_range(dcpoc_home, lang
     assert measured.projection_span is None and measured.projection.speed_ratio == 0.62
     assert not any(key == "reason.speed_not_on_target" for key, _ in measured.decision.reasons)
     assert np.isclose(measured.projection.tf_gpu_hours, tf_hours)
+    # DCFormer dearer at equal quality: the last line says extra cost, as a positive amount
+    dearer = dataclasses.replace(measured, projection=dataclasses.replace(measured.projection,
+                                                                        saved_usd=-50.09))
+    last = context.projection_rows(dearer, lang)[-1]
+    assert last[0] == t("dec.proj.extra", lang) and last[2] == money(50.09)
+    table = context.projection_table(dearer, lang)
+    assert list(table.columns) == [t(k, lang) for k in ("dec.projection", "dec.proj.hours", "dec.proj.cost")]
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])

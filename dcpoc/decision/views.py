@@ -18,7 +18,8 @@ from .compare import speed_ratio
 from .confirmation import decisive_runs
 from .facts import device_label, run_price_per_hour, study_key, with_variant
 
-RUNS_TABLE_COLUMNS = ["id", "study", "arch", "preset", "status", "seed", "lr", "step", "total_steps",
+RUNS_TABLE_COLUMNS = ["id", "study", "arch", "variant", "preset", "status", "seed", "lr", "step",
+                      "total_steps",
                       "val_loss", "perplexity", "bits_per_byte", "tokens_per_s", "peak_mem_mb",
                       "wall_s", "cost_usd", "diverged", "corpus"]
 LIVE_COLUMNS = ["progress", "eta_s", "loss_trend", "cost_so_far_usd"]
@@ -36,7 +37,8 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=RUNS_TABLE_COLUMNS)
     loss = pd.to_numeric(runs["final_val_loss"], errors="coerce").astype(float)
     table = pd.DataFrame({
-        "id": runs["id"], "study": runs["study"], "arch": runs["arch"], "preset": runs["preset"],
+        "id": runs["id"], "study": runs["study"], "arch": runs["arch"],
+        "variant": with_variant(runs)["variant"], "preset": runs["preset"],
         "status": runs["status"], "seed": runs["seed"],
         "lr": [tuning.run_lr(c) for c in runs["config"]], "step": runs["step"],
         "total_steps": runs["total_steps"], "val_loss": loss,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 LANGUAGES = {"en": "English", "ja": "日本語"}
 
@@ -25,6 +26,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "col.id": {"en": "Run", "ja": "実行 ID"},
     "col.study": {"en": "Study", "ja": "スタディ"},
     "col.arch": {"en": "Architecture", "ja": "アーキテクチャ"},
+    "col.variant": {"en": "Variant", "ja": "モデル構成"},
     "col.preset": {"en": "Preset", "ja": "プリセット"},
     "col.status": {"en": "Status", "ja": "ステータス"},
     "col.seed": {"en": "Seed", "ja": "シード"},
@@ -748,6 +750,8 @@ STRINGS: dict[str, dict[str, str]] = {
 
     "runs.title": {"en": "Runs", "ja": "実行一覧"},
     "runs.all": {"en": "All studies", "ja": "すべてのスタディ"},
+    "ui.all": {"en": "All", "ja": "すべて"},
+    "ui.choose": {"en": "Choose", "ja": "選択してください"},
     "runs.none": {"en": "No run matches these filters.", "ja": "条件に合う実行はありません。"},
     "runs.capped": {"en": "Newest {n} runs at most; narrow the filters to see others. Updates live.",
                     "ja": "新しい順に最大 {n} 件を表示。ほかの実行は絞り込みで表示できます。自動で更新されます。"},
@@ -785,6 +789,24 @@ STRINGS: dict[str, dict[str, str]] = {
     "env.device": {"en": "Device", "ja": "デバイス"},
     "env.attn_path": {"en": "Attention path (DCMHA)", "ja": "アテンションの実装 (DCMHA)"},
     "env.attn_reason": {"en": "Why this path", "ja": "この実装を使った理由"},
+    # the attention-path reasons (kernels/selfcheck.py) are recorded in English with the run;
+    # attention_reason shows them in the reader's language
+    "attn.reason.cpu": {"en": "CPU: the PyTorch path", "ja": "CPU のため PyTorch 実装"},
+    "attn.reason.transformer": {"en": "Transformer++: PyTorch attention (no DCMHA)",
+                                "ja": "Transformer++ のため PyTorch のアテンション（DCMHA なし）"},
+    "attn.reason.config": {"en": "attn_impl={impl} set in the config",
+                           "ja": "設定で attn_impl={impl} が指定されています"},
+    "attn.reason.no_triton": {"en": "triton is not installed: the PyTorch path",
+                              "ja": "triton が入っていないため PyTorch 実装"},
+    "attn.reason.failed": {"en": "self-check failed: {error}",
+                           "ja": "セルフチェックに失敗したため PyTorch 実装: {error}"},
+    "attn.reason.untimed": {"en": "self-check passed but was not timed",
+                            "ja": "セルフチェックは合格しましたが、速度は測定されていません"},
+    "attn.reason.faster": {"en": "self-check passed; Triton faster on this device: {timing}",
+                           "ja": "セルフチェック合格、このデバイスでは Triton の方が高速: {timing}"},
+    "attn.reason.slower": {"en": "Triton slower on this device: {timing}",
+                           "ja": "このデバイスでは Triton の方が低速: {timing}"},
+    "attn.reason.rank0": {"en": "rank 0's choice", "ja": "ランク 0 の選択に従う"},
     "env.host": {"en": "Host", "ja": "ホスト"},
     "env.pid": {"en": "Process id", "ja": "プロセス ID"},
     "env.created_at": {"en": "Created", "ja": "作成日時"},
@@ -1079,6 +1101,35 @@ def t(key: str, lang: str = "en") -> str:
     """The string for key in lang (English when the language lacks it)."""
     entry = STRINGS[key]
     return entry.get(lang) or entry["en"]
+
+
+_ATTN_REASONS = [(re.compile(pattern), key) for pattern, key in (
+    (r"CPU: the PyTorch path$", "attn.reason.cpu"),
+    (r"Transformer\+\+: PyTorch attention \(no DCMHA\)$", "attn.reason.transformer"),
+    (r"attn_impl=(?P<impl>\w+) set in the config$", "attn.reason.config"),
+    (r"triton is not installed: the PyTorch path$", "attn.reason.no_triton"),
+    (r"self-check failed: (?P<error>.*)$", "attn.reason.failed"),
+    (r"self-check passed but was not timed$", "attn.reason.untimed"),
+    (r"self-check passed; Triton faster on this device: (?P<timing>.*)$", "attn.reason.faster"),
+    (r"Triton slower on this device: (?P<timing>.*)$", "attn.reason.slower"),
+    (r"rank 0's choice$", "attn.reason.rank0"))]
+
+
+def attention_reason(reason: str | None, lang: str) -> str:
+    """A run's recorded attention-path reason (English, kernels/selfcheck.py) in lang; the parts
+    of it the catalogue knows, joined by '; ' (attn_impl=triton adds the check's reason), the
+    rest (error texts, timings) as recorded."""
+    if not reason:
+        return "—"
+    parts = []
+    for part in reason.split("; ", 1) if reason.startswith("attn_impl=") else [reason]:
+        for pattern, key in _ATTN_REASONS:
+            found = pattern.match(part)
+            if found:
+                part = t(key, lang).format(**found.groupdict())
+                break
+        parts.append(part)
+    return "; ".join(parts)
 
 
 def study_question(question: str, lang: str) -> str:

@@ -7,7 +7,7 @@ import os
 import pandas as pd
 import streamlit as st
 
-from .charts import ARCH_LABELS
+from ..config import VARIANT_LABELS, config_variant
 from .i18n import LANGUAGES, STRINGS, num, t
 from ..studies import detect_gpu
 from .launch_form import Problem
@@ -115,8 +115,11 @@ _FORMATS = {"lr": "%.1e", "val_loss": "%.4f", "perplexity": "%.2f", "bits_per_by
 def show_runs(table: pd.DataFrame, lang: str) -> None:
     """A runs table as people read it: status words in lang, architecture display names,
     translated headers, readable number formats, a progress bar and a loss sparkline."""
+    # the variant names the ablation ladder's two Transformer++ rungs apart (QK-norm on or off)
+    named = table["variant"] if "variant" in table else table["arch"]
     shown = table.assign(status=table["status"].map(lambda s: t(f"status.{s}", lang)),
-                         arch=table["arch"].map(ARCH_LABELS).fillna(table["arch"]))
+                         arch=named.map(VARIANT_LABELS).fillna(table["arch"])).drop(
+                             columns=["variant"], errors="ignore")
     labels = {c: t(f"col.{c}", lang) if f"col.{c}" in STRINGS else c for c in shown.columns}
     config: dict = {}
     for name, label in labels.items():
@@ -128,6 +131,13 @@ def show_runs(table: pd.DataFrame, lang: str) -> None:
         elif name in _FORMATS:
             config[label] = st.column_config.NumberColumn(format=_FORMATS[name])
     st.dataframe(shown.rename(columns=labels), hide_index=True, column_config=config)
+
+
+def run_labels(runs: pd.DataFrame, lang: str) -> dict[str, str]:
+    """'id · variant · preset · seed n' per run id, for run pickers (the variant tells the
+    ladder's plain Transformer++ from the one with QK-norm)."""
+    return {r.id: f"{r.id} · {VARIANT_LABELS[config_variant(r.arch, r.config)]} · {r.preset} · "
+                  f"{t('col.seed', lang)} {r.seed}" for r in runs.itertuples()}
 
 
 def headline_metrics(decision, lang: str) -> list:
