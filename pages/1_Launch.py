@@ -147,14 +147,17 @@ else:
                               measured_throughput(ui.load_runs(url)), settings["prices"])
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(t("launch.est.runs", lang), estimate["n_runs"])
-    c2.metric(t("launch.est.wall", lang), duration(estimate["wall_s"], lang))
+    c2.metric(t("launch.est.wall", lang), duration(estimate["wall_s"], lang, estimate=True))
     if spec is not None and spec.workers > 1:
         c2.caption(t("launch.est.workers", lang).format(
-            n=spec.workers, wall=duration(estimate["wall_s"] / spec.workers, lang)))
+            n=spec.workers, wall=duration(estimate["wall_s"] / spec.workers, lang, estimate=True)))
     c3.metric(t("launch.est.device_hours", lang), hours(estimate["device_hours"]))
     c4.metric(t("launch.est.cost", lang), money(estimate["cost_usd"]))
-    st.caption(t("launch.est.basis", lang).format(device=device_name, measured=estimate["n_measured"],
-                                                  total=estimate["n_runs"],
+    measured, total = estimate["n_measured"], estimate["n_runs"]
+    basis = "all" if measured == total else "none" if measured == 0 else "some"
+    st.caption(t("launch.est.basis", lang).format(device=device_name,
+                                                  throughput=t(f"launch.est.measured_{basis}", lang).format(
+                                                      measured=measured, total=total),
                                                   tokens=f"{estimate['tokens']:,}",
                                                   flops=f"{estimate['flops']:.3g}",
                                                   startup=f"{STARTUP_S_PER_RUN:g}"))

@@ -103,7 +103,9 @@ def run_detail(run_id: str) -> None:
             st.info(t("runs.no_metrics", lang))
         else:
             st.altair_chart(loss_curves(downsample(metrics, ["key"], 400), run["arch"], x, lang))
-    log.code(log_tail(run_id, lines=40) or t("runs.no_log", lang), language=None)
+    imported = run["study"] in ui.load_recorded(url)   # a study file carries no logs
+    log.code(log_tail(run_id, lines=40) or t("runs.no_log_imported" if imported else "runs.no_log", lang),
+             language=None)
     config.json(run["config"])
     environment.dataframe(
         [{t("runs.env.field", lang): t(f"env.{k}", lang) if not k.startswith("version:")

@@ -29,6 +29,7 @@ DYNAMIC = ([f"status.{s}" for s in STATUSES] + [f"settings.device.{d}" for d in 
            + [f"launch.start.{s}" for s in ("blank", *REFERENCE_STUDIES)]
            + [f"launch.sweep.{s}" for s in SWEEPS]
            + [f"launch.plan.stage{n}" for n in (1, 2)]
+           + [f"launch.est.measured_{b}" for b in ("all", "some", "none")]   # Launch's estimate basis
            + [f"next.what.{w}_ladder" for w in ("sizes", "seeds", "confirm")]   # next_step._part
            + [f"launch.col.{c}" for c in ("stage", "preset", "arch", "seeds", "lr", "steps", "tokens")]
            + [f"launch.err.corpus_{r}" for r in ("empty", "no_dirs", "outside", "missing")]
@@ -97,6 +98,14 @@ def test_t_falls_back_to_english():
     (math.nan, "—", "—"), (None, "—", "—"), (-1, "—", "—")])
 def test_duration(seconds, en, ja):
     assert duration(seconds, "en") == en and duration(seconds, "ja") == ja
+
+
+def test_an_estimated_duration_drops_seconds_from_ten_minutes_on():
+    assert duration(9 * 60 + 7, "en", estimate=True) == "9 min 07 s"
+    assert duration(31 * 60 + 4, "en", estimate=True) == "31 min"
+    assert duration(31 * 60 + 40, "ja", estimate=True) == "32 分"
+    assert duration(2 * 3600 + 3 * 60 + 40, "ja", estimate=True) == "2 時間 04 分"
+    assert duration(31 * 60 + 4, "ja") == "31 分 04 秒"   # a measured time keeps its seconds
 
 
 def test_num():

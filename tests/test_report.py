@@ -225,7 +225,7 @@ def test_markdown_has_the_next_step_with_its_cost_and_meeting_phrases(trained, l
                                                    studies.measured_throughput(trained.list_runs()))
     line = report.next_step_line(step, lang)
     assert line in md and money(step.estimate["cost_usd"]) in line
-    assert duration(step.estimate["wall_s"], lang) in line
+    assert duration(step.estimate["wall_s"], lang, estimate=True) in line
     assert ("Next step: run cpu-xs" if lang == "en" else "次のステップ：cpu-xs を") in line
     assert ("## Phrases for the meeting" if lang == "en" else "## 会議で使えるフレーズ") in md
     phrases = report.meeting_phrases(sd, lang)

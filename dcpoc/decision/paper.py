@@ -39,23 +39,24 @@ class PaperFigure:
     low: float
     high: float
     tokens: float | None
-    source: str
+    source_key: str            # i18n key of where it is published
     note_key: str              # i18n key of the note shown beside it (units, hardware)
 
 
 # The compute multiplier: DCFormer matches Transformer++ trained with 1.7x to 2x the compute.
 MULTIPLIER = PaperFigure("multiplier", 405e6, 6.9e9, 1.7, 2.0, None,
-                         "arXiv 2405.08553, abstract", "paper.note.multiplier")
+                         "paper.source.abstract", "paper.note.multiplier")
 # Training loss at 405M after 13.5K steps (7.1B tokens): DCFormer++ 2.37, Transformer++ 2.46.
 LOSS_DCFORMER, LOSS_TRANSFORMER = 2.37, 2.46
 LOSS = PaperFigure("loss", 405e6, 405e6, LOSS_DCFORMER - LOSS_TRANSFORMER,
-                   LOSS_DCFORMER - LOSS_TRANSFORMER, 7.1e9, "arXiv 2405.08553, 405M, 13.5K steps",
+                   LOSS_DCFORMER - LOSS_TRANSFORMER, 7.1e9, "paper.source.loss",
                    "paper.note.loss")
 # Training throughput of DCFormer relative to the same model without DCMHA, by size (TPU, unfused).
-THROUGHPUT = (PaperFigure("throughput", 405e6, 405e6, 0.45, 0.45, None, "authors' configs", "paper.note.throughput"),
-              PaperFigure("throughput", 1.4e9, 1.4e9, 0.60, 0.70, None, "authors' configs", "paper.note.throughput"),
-              PaperFigure("throughput", 6.9e9, 6.9e9, 0.77, 0.77, None, "authors' configs", "paper.note.throughput"),
-              PaperFigure("throughput", 13e9, 33e9, 0.80, 0.80, None, "authors' configs", "paper.note.throughput"))
+_CONFIGS = ("paper.source.configs", "paper.note.throughput")
+THROUGHPUT = (PaperFigure("throughput", 405e6, 405e6, 0.45, 0.45, None, *_CONFIGS),
+              PaperFigure("throughput", 1.4e9, 1.4e9, 0.60, 0.70, None, *_CONFIGS),
+              PaperFigure("throughput", 6.9e9, 6.9e9, 0.77, 0.77, None, *_CONFIGS),
+              PaperFigure("throughput", 13e9, 33e9, 0.80, 0.80, None, *_CONFIGS))
 PAPER_SMALLEST = (405e6, 7.1e9)                 # parameters, tokens of the paper's smallest model
 FINDINGS = ("agrees", "contradicts", "cannot")
 
@@ -85,7 +86,7 @@ class PaperRow:
     ours_high: float | None
     finding: str
     why: Reason
-    source: str
+    source_key: str
     note_key: str
 
 
@@ -135,7 +136,7 @@ def _multiplier_row(mult, params: float) -> PaperRow:
         finding, why = "contradicts", ("paper.why.m_below", values)
     else:
         finding, why = "agrees", ("paper.why.m_reaches", values)
-    return PaperRow("multiplier", fig.low, fig.high, mean, low, high, finding, why, fig.source, fig.note_key)
+    return PaperRow("multiplier", fig.low, fig.high, mean, low, high, finding, why, fig.source_key, fig.note_key)
 
 
 def _loss_row(equal_tokens: pd.DataFrame | None, params: float) -> PaperRow:
@@ -157,7 +158,7 @@ def _loss_row(equal_tokens: pd.DataFrame | None, params: float) -> PaperRow:
     else:
         finding, why = "contradicts", ("paper.why.loss_higher", {})
     return PaperRow("loss", fig.low, fig.high, diff, None if low is None else float(low),
-                    None if high is None else float(high), finding, why, fig.source, fig.note_key)
+                    None if high is None else float(high), finding, why, fig.source_key, fig.note_key)
 
 
 def _speed_row(mult, params: float) -> PaperRow:
@@ -175,7 +176,7 @@ def _speed_row(mult, params: float) -> PaperRow:
     else:
         finding, why = "contradicts", ("paper.why.speed_slow", {"low": band[0], "high": band[1]})
     return PaperRow("throughput", THROUGHPUT[0].low, THROUGHPUT[-1].high, ratio, None, None, finding,
-                    why, THROUGHPUT[0].source, THROUGHPUT[0].note_key)
+                    why, THROUGHPUT[0].source_key, THROUGHPUT[0].note_key)
 
 
 def compare_with_paper(decision, runs: pd.DataFrame) -> PaperComparison:

@@ -85,7 +85,7 @@ def paper_lines(comparison: PaperComparison, lang: str) -> list[str]:
 
 def paper_notes(comparison: PaperComparison, lang: str) -> list[str]:
     """The notes on each published figure (units, hardware) and its source."""
-    return [f"{t(_CLAIMS[r.claim], lang)}: {t(r.note_key, lang)} ({r.source})" for r in comparison.rows]
+    return [f"{t(_CLAIMS[r.claim], lang)}: {t(r.note_key, lang)} ({t(r.source_key, lang)})" for r in comparison.rows]
 
 
 # ----------------------------------------------------------------------------- the target's speed

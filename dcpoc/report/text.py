@@ -161,7 +161,7 @@ def next_step_line(step: NextStep | None, lang: str) -> str:
         return ""
     e = step.estimate
     return t("next.line", lang).format(what=next_what(step, lang), n=int(e["n_runs"]),
-                                       wall=duration(e["wall_s"], lang), hours=hours(e["device_hours"]),
+                                       wall=duration(e["wall_s"], lang, estimate=True), hours=hours(e["device_hours"]),
                                        cost=money(e["cost_usd"]), device=step.device)
 
 
@@ -197,7 +197,7 @@ def meeting_phrases(sd: StudyDecision, lang: str) -> list[str]:
     if sd.next is not None:
         e = sd.next.estimate
         phrases.append(t("phrase.next", lang).format(what=next_what(sd.next, lang),
-                                                     wall=duration(e["wall_s"], lang),
+                                                     wall=duration(e["wall_s"], lang, estimate=True),
                                                      cost=money(e["cost_usd"])))
     return phrases
 
