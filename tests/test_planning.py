@@ -367,7 +367,7 @@ def test_next_step_of_a_ladder_study_adds_confirmation_seeds_at_the_chosen_rates
               "confirmed_lr": {f"{p} {v}": lr for p in ("tiny", "cpu-xs") for v, lr in chosen.items()}}
     step = next_step(_decision("CONDITIONAL"), runs, "st", study_config=config)
     assert step.parts == [("next.what.confirm_ladder", {
-        "seeds": "103", "presets": "tiny, cpu-xs", "variants": "transformer, transformer-qknorm, dcformer"})]
+        "seeds": "103", "presets": "tiny, cpu-xs", "variants": "Transformer++, Transformer++ + QK-norm, DCFormer"})]
     planned = {(r.preset, r.model.arch, r.model.qk_norm, r.train.seed, r.train.lr) for r in step.plan}
     assert len(step.plan) == 6 and planned == {
         (p, "dcformer" if v == "dcformer" else "transformer", v != "transformer", 103, lr)

@@ -196,11 +196,13 @@ def test_shrunken_reference_study_runs_through_the_worker_into_a_report(dcpoc_ho
     assert text.startswith("# mini-reference: ") and all(math.isfinite(v) for v in best.values())
     sweep_section = text.split("## Learning-rate sensitivity", 1)[1].split("## ", 1)[0]
     assert sweep_section.count("| tiny |") == 2 and sweep_section.count("*") >= 2
-    assert "DCFormer needs its own tuning: at tiny the best rates were" in text
+    same_rate = best["transformer"] == best["dcformer"]      # one best rate: no rate of its own
+    assert ("The learning rate matters: at tiny both did best at" if same_rate
+            else "DCFormer needs its own tuning: at tiny the best rates were") in text
     assert "Each architecture is compared at its own best learning rate" in text
     assert summary.decision.lr_sensitivity["best"] == best
     ja = report.render(summary, "md", "ja").decode()
-    assert "## 学習率への感度" in ja and "DCFormer には専用の調整が必要" in ja
+    assert "## 学習率への感度" in ja and ("学習率の影響があります" if same_rate else "DCFormer には専用の調整が必要") in ja
     from dcpoc.decision.next_step import next_step               # a larger size keeps the swept rates
     step = next_step(Decision("INSUFFICIENT", needed=[("need.sizes", {"n": 1, "have": 2})]),
                      runs, "mini-reference")
@@ -277,8 +279,8 @@ def test_a_diverged_high_rate_is_a_sweep_result_not_a_failure():
     assert decision.n_failed == 0 and "need.failed" not in dict(decision.needed)
     assert decision.lr_sensitivity["preset"] == "cpu-demo"             # the largest swept size
     reason = dict(decision.reasons)["reason.best_lr"]
-    assert reason["rates"] == ("cpu-xs: Transformer++ 1e-3, DCFormer 1e-3; cpu-s: Transformer++ 1e-3, "
-                               "DCFormer 1e-3; cpu-demo: Transformer++ 1e-3, DCFormer 1e-3")
+    assert reason["rates"] == ("cpu-xs: Transformer++ + QK-norm 1e-3, DCFormer 1e-3; cpu-s: Transformer++ + QK-norm 1e-3, "
+                               "DCFormer 1e-3; cpu-demo: Transformer++ + QK-norm 1e-3, DCFormer 1e-3")
     assert (reason["n"], reason["excluded"]) == (12, 6)
     from dcpoc.report import lr_sweep_table
     table = lr_sweep_table(decision, "en")

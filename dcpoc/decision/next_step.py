@@ -9,7 +9,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ..config import ARCHS, PRESETS, VARIANTS, ConfigError, RunConfig, make_config
+from ..config import ARCHS, PRESETS, VARIANT_LABELS, VARIANTS, ConfigError, RunConfig, make_config
 from ..counts import count_parameters
 from ..studies import (StudySpec, ThroughputKey, estimate_study, ladder, measured_throughput,
                        plan_study)
@@ -140,7 +140,8 @@ def _new_seeds(taken: list[int], n: int) -> list[int]:
 def _part(key: str, spec: StudySpec, **params: str) -> Reason:
     """A next.what.* Reason; a ladder study's names its variants (key + "_ladder")."""
     if spec.variants:
-        return f"{key}_ladder", {**params, "variants": ", ".join(spec.variants)}
+        return f"{key}_ladder", {**params, "variants": ", ".join(VARIANT_LABELS.get(v, v)
+                                                                for v in spec.variants)}
     return key, params
 
 

@@ -10,7 +10,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..config import ARCH_LABELS, ARCHS
+from ..config import ARCH_LABELS, ARCHS, VARIANT_LABELS
 from ..runs.status import FINISHED, Status
 from ..studies.spec import ladder
 from . import tuning
@@ -199,32 +199,38 @@ def _add_tuning(decision: Decision, scoped: pd.DataFrame, counted: pd.DataFrame)
     if found is None:
         decision.risks.insert(0, ("risk.untuned", {}))
         return None
-    values = {"preset": found["preset"], "tf_lr": lr_label(found["best"]["transformer"]),
-              "dc_lr": lr_label(found["best"]["dcformer"]),
-              "tf_spread": found["spread"]["transformer"], "dc_spread": found["spread"]["dcformer"]}
-    decision.risks.insert(0, ("risk.tuning", values))
+    # the pair's sides by name: a ladder's baseline is Transformer++ with QK-norm, relabelled
+    labels = {"transformer": VARIANT_LABELS[decision.baseline],
+              "dcformer": VARIANT_LABELS[decision.treatment]}
+    tf_lr, dc_lr = (lr_label(found["best"][a]) for a in ("transformer", "dcformer"))
+    values = {"preset": found["preset"], "baseline": labels["transformer"], "tf_lr": tf_lr,
+              "dc_lr": dc_lr, "tf_spread": found["spread"]["transformer"],
+              "dc_spread": found["spread"]["dcformer"]}
+    # one best rate for both: the rate matters, but DCFormer needs no rate of its own
+    decision.risks.insert(0, ("risk.tuning" if tf_lr != dc_lr else "risk.tuning_same", values))
     if found["flips"]:
         diffs = "; ".join(f"{lr_label(lr)}: {d:+.3f}" for lr, d in sorted(found["diff_by_lr"].items()))
-        decision.risks.insert(1, ("risk.tuning_flip", {"diffs": diffs}))
+        decision.risks.insert(1, ("risk.tuning_flip", {"diffs": diffs, "baseline": labels["transformer"]}))
     if found["edge"]:
-        names = ", ".join(ARCH_LABELS[a] for a in found["edge"])
+        names = ", ".join(labels[a] for a in found["edge"])
         decision.risks.insert(1, ("risk.lr_edge", {"archs": names}))
     if found["diverged"]:
-        where = "; ".join(f"{ARCH_LABELS[a]} {', '.join(lr_label(x) for x in lrs)}"
+        where = "; ".join(f"{labels[a]} {', '.join(lr_label(x) for x in lrs)}"
                           for a, lrs in found["diverged"].items())
         decision.risks.insert(1, ("risk.lr_diverged", {"where": where, "preset": found["preset"]}))
     used = counted[counted["id"].isin(every["id"])]
-    return ("reason.best_lr", {"rates": _rates_used(used), "n": len(used),
+    return ("reason.best_lr", {"rates": _rates_used(used, labels), "n": len(used),
                                "excluded": len(every) - len(used)})
 
 
-def _rates_used(used: pd.DataFrame) -> str:
-    """'cpu-xs: Transformer++ 3e-3, DCFormer 1e-3; cpu-s: ...', smallest size first."""
+def _rates_used(used: pd.DataFrame, labels: dict[str, str]) -> str:
+    """'cpu-xs: Transformer++ + QK-norm 3e-3, DCFormer 1e-3; cpu-s: ...', smallest size first;
+    labels: the pair's display name per side (arch transformer / dcformer)."""
     frame = tuning.with_lr(used)
     sizes = []
     for preset in ladder(list(frame["preset"])):
         here = frame[frame["preset"].eq(preset)]
         rates = {a: "/".join(lr_label(x) for x in sorted(set(here.loc[here["arch"].eq(a), "lr"])))
                  for a in ARCHS}
-        sizes.append(f"{preset}: " + ", ".join(f"{ARCH_LABELS[a]} {r}" for a, r in rates.items() if r))
+        sizes.append(f"{preset}: " + ", ".join(f"{labels[a]} {r}" for a, r in rates.items() if r))
     return "; ".join(sizes)

@@ -437,42 +437,49 @@ STRINGS: dict[str, dict[str, str]] = {
     "risk.untuned": {"en": "One shared learning rate: both architectures were trained at the same rate, "
                            "and DCFormer is more sensitive to it, so the comparison can flip with the "
                            "rate. Mitigation: sweep the rate per architecture (a study with a sweep).",
-                     "ja": "学習率が共通：両アーキテクチャを同じ学習率で学習しており、DCFormer は学習率に"
-                           "より敏感なため、学習率次第で比較結果が逆転し得る。対策：アーキテクチャごとに"
-                           "学習率を探索するスタディを実行する。"},
+                     "ja": "学習率が共通です。両アーキテクチャを同じ学習率で学習しており、DCFormer は学習率に"
+                           "より敏感なため、学習率次第で比較結果が逆転し得ます。対策：アーキテクチャごとに"
+                           "学習率を探索するスタディを実行してください。"},
     "risk.tuning": {"en": "DCFormer needs its own tuning: at {preset} the best rates were "
-                          "Transformer++ {tf_lr} and DCFormer {dc_lr}; across the rates tried the loss "
-                          "moved by {tf_spread:.3f} (Transformer++) and {dc_spread:.3f} nats/byte "
+                          "{baseline} {tf_lr} and DCFormer {dc_lr}; across the rates tried the loss "
+                          "moved by {tf_spread:.3f} ({baseline}) and {dc_spread:.3f} nats/byte "
                           "(DCFormer). Mitigation: budget a learning-rate sweep for every adoption.",
-                    "ja": "DCFormer には専用の調整が必要：{preset} での最良の学習率は Transformer++ が "
-                          "{tf_lr}、DCFormer が {dc_lr}。試した学習率の範囲で損失は {tf_spread:.3f}"
-                          "（Transformer++）、{dc_spread:.3f} nats/byte（DCFormer）変動した。対策：導入時には"
-                          "必ず学習率探索の予算を確保する。"},
+                    "ja": "DCFormer には専用の調整が必要です。{preset} での最良の学習率は {baseline} が "
+                          "{tf_lr}、DCFormer が {dc_lr} で、試した学習率の範囲で損失は {tf_spread:.3f}"
+                          "（{baseline}）、{dc_spread:.3f} nats/byte（DCFormer）変動しました。対策：導入時には"
+                          "必ず学習率探索の予算を確保してください。"},
+    "risk.tuning_same": {"en": "The learning rate matters: at {preset} both did best at {tf_lr}, but "
+                               "across the rates tried the loss moved by {tf_spread:.3f} ({baseline}) "
+                               "and {dc_spread:.3f} nats/byte (DCFormer). Mitigation: sweep the rate "
+                               "again at production scale.",
+                         "ja": "学習率の影響があります。{preset} では両者とも {tf_lr} が最良でしたが、試した"
+                               "学習率の範囲で損失は {tf_spread:.3f}（{baseline}）、{dc_spread:.3f} "
+                               "nats/byte（DCFormer）変動しました。対策：本番規模でも学習率を探索してください。"},
     "risk.tuning_flip": {"en": "At one shared rate the answer changes sign (DCFormer minus "
-                               "Transformer++ by rate: {diffs} nats/byte): a single-rate comparison "
+                               "{baseline} by rate: {diffs} nats/byte): a single-rate comparison "
                                "would have been misleading.",
-                         "ja": "共通の学習率で比べると結論の符号が変わる（学習率ごとの DCFormer − "
-                               "Transformer++：{diffs} nats/byte）。単一の学習率による比較は誤解を招く。"},
+                         "ja": "共通の学習率で比べると結論の符号が変わります（学習率ごとの DCFormer − "
+                               "{baseline}：{diffs} nats/byte）。単一の学習率による比較は誤解を招きます。"},
     "risk.lr_diverged": {"en": "Training diverged at {preset} at these rates: {where}. Mitigation: keep "
                                "to the rates that trained, and watch the loss of every production run.",
-                         "ja": "{preset} では次の学習率で学習が発散した：{where}。対策：学習できた学習率を"
-                               "使い、本番の全実行で損失を監視する。"},
+                         "ja": "{preset} では次の学習率で学習が発散しました：{where}。対策：学習できた学習率を"
+                               "使い、本番の全実行で損失を監視してください。"},
     "risk.lr_edge": {"en": "The best rate of {archs} is at the edge of the grid tried: a better one may "
                            "lie outside it. Mitigation: widen the grid.",
-                     "ja": "{archs} の最良の学習率が探索範囲の端にある：範囲外により良い値があり得る。"
-                           "対策：探索範囲を広げる。"},
+                     "ja": "{archs} の最良の学習率が探索範囲の端にあり、範囲外により良い値があり得ます。"
+                           "対策：探索範囲を広げてください。"},
     "risk.extrapolation": {"en": "Small-scale extrapolation: the PoC's models are far smaller than "
                                  "production. Mitigation: confirm at one larger size before committing.",
-                           "ja": "小規模からの外挿：PoC のモデルは本番よりはるかに小さい。対策：本格導入の前に"
-                                 "一段大きいサイズで確認する。"},
+                           "ja": "小規模からの外挿です。PoC のモデルは本番よりはるかに小さいため、本格導入の前に"
+                                 "一段大きいサイズで確認してください。"},
     "risk.seed_variance": {"en": "Seed variance: differences this small can come from the random seed. "
                                  "Mitigation: at least 3 seeds at the decisive size.",
-                           "ja": "シードによるばらつき：この程度の差は乱数シードでも生じ得る。対策：判断に使う"
-                                 "サイズで 3 シード以上を回す。"},
+                           "ja": "シードによるばらつきです。この程度の差は乱数シードでも生じ得ます。対策：判断に"
+                                 "使うサイズで 3 シード以上を回してください。"},
     "risk.kernel": {"en": "Kernel maturity: the fused DCMHA kernel is new and its speed depends on the "
                           "GPU. Mitigation: benchmark on the production GPU before adoption.",
-                    "ja": "カーネルの成熟度：DCMHA の融合カーネルは新しく、速度は GPU に依存する。対策：導入前に"
-                          "本番 GPU でベンチマークする。"},
+                    "ja": "カーネルの成熟度です。DCMHA の融合カーネルは新しく、速度は GPU に依存します。対策："
+                          "導入前に本番 GPU でベンチマークしてください。"},
     "rep.infer": {"en": "Inference ({preset} on {device}, {date}, batch 1): DCFormer decodes at {decode:.2f}x "
                         "Transformer++'s tokens/s (median latency {dc_p50:.2f} vs {tf_p50:.2f} ms per "
                         "token) with {cache:.2f}x the cache bytes per token.",
@@ -483,12 +490,12 @@ STRINGS: dict[str, dict[str, str]] = {
                        "ja": "推論速度は未計測です。`python -m dcpoc bench infer` を実行してください。"},
     "risk.inference": {"en": "Inference speed: composition adds work per generated token. Mitigation: "
                              "measure serving latency and cost with `dcpoc bench infer`.",
-                       "ja": "推論速度：合成処理により生成トークンごとの計算が増える。対策：`dcpoc bench infer` "
-                             "で推論の遅延と費用を測る。"},
+                       "ja": "推論速度です。合成処理により生成トークンごとの計算が増えます。対策："
+                             "`dcpoc bench infer` で推論の遅延と費用を測ってください。"},
     "risk.operations": {"en": "Operational complexity: a custom kernel and model code to maintain. "
                               "Mitigation: keep the PyTorch reference path as a fallback and pin versions.",
-                        "ja": "運用の複雑さ：独自カーネルとモデルコードの保守が必要。対策：PyTorch の参照実装を"
-                              "代替経路として残し、バージョンを固定する。"},
+                        "ja": "運用の複雑さです。独自カーネルとモデルコードの保守が必要です。対策：PyTorch の"
+                              "参照実装を代替経路として残し、バージョンを固定してください。"},
     "home.no_results": {"en": "No finished run with a validation loss yet.",
                         "ja": "検証損失のある完了済みの実行はまだありません。"},
     "home.no_study": {"en": "(runs outside any study)", "ja": "（スタディに属さない実行）"},
