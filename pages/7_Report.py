@@ -13,11 +13,13 @@ studies = [s for s in headline_studies(runs) if s]     # the command line names 
 if not studies:
     st.info(t("rep.no_study", lang))
     st.stop()
-c1, c2, c3 = st.columns(3)
+c1, c2 = st.columns(2)
 study = c1.selectbox(t("col.study", lang), studies)
 report_lang = c2.selectbox(t("rep.lang", lang), list(LANGUAGES), index=list(LANGUAGES).index(lang),
                            format_func=LANGUAGES.get)
-fmt = c3.selectbox(t("rep.format", lang), report.FORMATS, format_func=lambda f: t(f"rep.format.{f}", lang))
+# a radio row: the formats' names were cut off in a third of the page's width
+fmt = st.radio(t("rep.format", lang), report.FORMATS, format_func=lambda f: t(f"rep.format.{f}", lang),
+               horizontal=True)
 ui.recorded_note(url, [study], lang)
 
 sd = load_decision(ui.store(url), study, runs=runs)
@@ -29,5 +31,8 @@ except report.ReportError as e:
     st.stop()
 MIME = {"md": "text/markdown", "html": "text/html", "pdf": "application/pdf",
         "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation"}
-st.download_button(f"{t('rep.download', lang)} ({t(f'rep.format.{fmt}', lang)})", data,
-                   file_name=f"{study}-{report_lang}.{fmt}", mime=MIME[fmt], icon=ui.DOWNLOAD_ICON)
+name = f"{study}-{report_lang}.{fmt}"
+st.download_button(f"{t('rep.download', lang)}: {name}", data, file_name=name, mime=MIME[fmt],
+                   icon=ui.DOWNLOAD_ICON, type="primary")
+with st.expander(t("rep.preview", lang), expanded=True):   # the summary as it reads, every format's sections
+    st.markdown(report.render(sd, "md", report_lang).decode())

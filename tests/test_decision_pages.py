@@ -96,6 +96,6 @@ def test_decision_page_projection_follows_the_price(dcpoc_home):
     assert projected()["Transformer++"] == money(tf_hours * 9.0)
     assert projected()[saved] != saved_before
     captions = " ".join(c.value for c in at.caption)
-    assert "Not measured on h100" in captions and "0.80x on cpu is not used" in captions
+    assert "Not measured on h100" in captions and "0.80× on cpu is not used" in captions
     assert "The paper beside our numbers" in [h.value for h in at.subheader]
     assert any("cannot speak to it" in str(frame.value.to_dict()) for frame in at.dataframe)

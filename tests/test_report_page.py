@@ -43,10 +43,12 @@ def test_report_page_serves_what_the_command_line_writes(trained, served, tmp_pa
     assert not errors(at)
     assert at.title[0].value == ("Meeting report" if lang == "en" else "会議用レポート")
     assert t("dec.verdict.INSUFFICIENT", lang) in at.markdown[0].value
+    preview = " ".join(m.value for m in at.expander[0].markdown)   # the Markdown report, rendered
+    assert ("## Key numbers" if lang == "en" else "## 主要な数値") in preview
     fmt_label = "Format" if lang == "en" else "形式"
     by_format: dict[str, bytes] = {}
     for fmt in report.FORMATS:
-        by_label(at.selectbox, fmt_label).set_value(fmt).run()
+        by_label(at.radio, fmt_label).set_value(fmt).run()
         assert not at.exception and not errors(at)
         data = by_format[fmt] = download(at, served)
         if fmt in ("md", "html"):

@@ -31,8 +31,8 @@ def _size(value: float) -> str:
 
 
 def _factor(value: float) -> str:
-    return f"{value:,.0f}x" if value >= 10 and math.isfinite(value) else \
-        f"{value:.1f}x" if math.isfinite(value) else "—"
+    return f"{value:,.0f}×" if value >= 10 and math.isfinite(value) else \
+        f"{value:.1f}×" if math.isfinite(value) else "—"
 
 
 def _paper_value(row: PaperRow, lang: str) -> str:
@@ -98,8 +98,8 @@ def speed_lines(sd: StudyDecision, lang: str) -> list[str]:
         key = "dec.speed.study" if speed.source == "study" else "dec.speed.bench"
         lines = [t(key, lang).format(kind=speed.kind, ratio=speed.ratio, detail=speed.detail)]
     else:
-        ratio = f"{speed.study_ratio:.2f}x" if math.isfinite(speed.study_ratio) else "—"
-        times = lambda v: f"{v:.2f}x"  # noqa: E731
+        ratio = f"{speed.study_ratio:.2f}×" if math.isfinite(speed.study_ratio) else "—"
+        times = lambda v: f"{v:.2f}×"  # noqa: E731
         lines = [t("dec.speed.range", lang).format(
             kind=speed.kind, span=_span(speed.low, speed.high, times),
             paper=_span(speed.paper_low, speed.paper_high, times), ratio=ratio,

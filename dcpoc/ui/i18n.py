@@ -104,7 +104,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.speed_path": {"en": "Measured with DCFormer on the {path} attention path ({device}).",
                        "ja": "DCFormer は {path} のアテンション実装で計測しました（{device}）。"},
     "dec.fit": {"en": "Fit: {kind} over {n} Transformer++ runs",
-                "ja": "当てはめ: Transformer++ の {n} 実行に対する{kind}"},
+                "ja": "当てはめ: Transformer++ の {n} 件の実行に対する{kind}"},
     "dec.fit.power": {"en": "power law with irreducible term (L = E + A·C^-α)",
                       "ja": "べき乗則（既約項あり, L = E + A·C^-α）"},
     "dec.fit.loglinear": {"en": "log-linear fit (L = a + b·ln C; fewer than 4 points)",
@@ -132,6 +132,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "rep.format.pdf": {"en": "PDF one-pager", "ja": "PDF（1 ページ要約）"},
     "rep.format.pptx": {"en": "PowerPoint deck", "ja": "PowerPoint 資料"},
     "rep.download": {"en": "Download", "ja": "ダウンロード"},
+    "rep.preview": {"en": "Preview (the Markdown version; every format has the same sections)",
+                    "ja": "プレビュー（Markdown 版。どの形式も同じ章立てです）"},
     "rep.no_study": {"en": "No study with finished runs yet: launch one first.",
                      "ja": "完了した実行を含むスタディがまだありません。先にスタディを開始してください。"},
     "rep.question": {"en": "Question", "ja": "検討事項"},
@@ -175,10 +177,10 @@ STRINGS: dict[str, dict[str, str]] = {
                                 "結果が同梱されています。インポートするとすべてのページがすぐに使えます。"},
     "home.import_button": {"en": "Import the recorded reference study ({study}, {n} runs, {date}, "
                                  "{machine})",
-                           "ja": "記録済みの参照スタディをインポートします（{study}、{n} 実行、{date}、"
+                           "ja": "記録済みの参照スタディをインポートします（{study}、{n} 件の実行、{date}、"
                                  "{machine}）"},
     "home.import_done": {"en": "Imported study {study}: {n} runs of recorded results.",
-                         "ja": "スタディ {study} をインポートしました: 記録済みの結果 {n} 実行です。"},
+                         "ja": "スタディ {study} をインポートしました: 記録済みの結果 {n} 件の実行です。"},
     "home.import_failed": {"en": "The import failed, nothing was changed",
                            "ja": "インポートに失敗しました。何も変更していません"},
     "rep.font_missing": {"en": "No Japanese font for the PDF: install Debian's fonts-ipaexfont-gothic "
