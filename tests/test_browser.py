@@ -159,7 +159,7 @@ def test_launch_watch_compare_cancel_in_a_browser(server, page, tmp_path):
     page.goto(f"{server}/?lang=en")
     page.get_by_text("Next step: run cpu-xs").wait_for()         # the verdict card's plan
     page.get_by_role("link", name="Report", exact=True).first.click()
-    button = page.get_by_role("button", name="Download (Markdown")
+    button = page.get_by_role("button", name="Download: ")
     button.wait_for()
     idle(page)
     with page.expect_download() as info:
