@@ -9,7 +9,7 @@ from dcpoc.decision.compare import attention_paths
 from dcpoc.ui import page as ui
 from dcpoc.report import context
 from dcpoc.ui.charts import gap_curves, lr_curves
-from dcpoc.ui.i18n import t
+from dcpoc.ui.i18n import kind_label, t
 
 lang, url = ui.start_page("dec.page_title")
 studies = headline_studies(ui.load_runs(url))
@@ -34,7 +34,8 @@ c1, c2, c3, c4 = st.columns(4)
 params_m = c1.number_input(t("dec.target_params", lang), 1.0, 1e6, 405.0)
 tokens_b = c2.number_input(t("dec.target_tokens", lang), 0.001, 1e5, 8.0)
 kinds = [k for k in costs.DEFAULT_PRICES_USD_PER_HOUR if k != "cpu"]
-gpu = c3.selectbox(t("dec.gpu", lang), kinds, index=kinds.index("h100"))
+gpu = c3.selectbox(t("dec.gpu", lang), kinds, index=kinds.index("h100"),
+                   format_func=lambda k: kind_label(k, lang))
 price = c4.number_input(t("dec.price", lang), 0.0, 1000.0,
                         costs.price_per_hour(gpu, ui.load_settings(url)["prices"]), 0.1)
 found = ui.study_decision(url, study, thresholds, Target(params_m * 1e6, tokens_b * 1e9, gpu, price))

@@ -89,13 +89,13 @@ def test_decision_page_projection_follows_the_price(dcpoc_home):
 
     assert projected()["Transformer++"] == money(tf_hours * costs.price_per_hour("h100"))
     # the runs' speed ratio was measured on a CPU: on an H100 the saving is a labelled range
-    saved = "Saved for equal quality (not measured on h100)"
+    saved = "Saved for equal quality (not measured on H100)"
     saved_before = projected()[saved]
     by_label(at.number_input, "Price per GPU-hour ($)").set_value(9.0).run()
     assert not at.exception
     assert projected()["Transformer++"] == money(tf_hours * 9.0)
     assert projected()[saved] != saved_before
     captions = " ".join(c.value for c in at.caption)
-    assert "Not measured on h100" in captions and "0.80× on cpu is not used" in captions
+    assert "Not measured on H100" in captions and "0.80× on cpu is not used" in captions
     assert "The paper beside our numbers" in [h.value for h in at.subheader]
     assert any("cannot speak to it" in str(frame.value.to_dict()) for frame in at.dataframe)

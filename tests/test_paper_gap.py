@@ -145,12 +145,12 @@ def test_a_cpu_studys_projection_to_an_h100_is_a_labelled_range(dcpoc_home, lang
     tf_hours = 8e9 / costs.assumed_tokens_per_s(6 * 405e6, "transformer", "h100") / 3600
     assert slow.dc_gpu_hours_same_tokens == pytest.approx(tf_hours / 0.45)
     rows = context.projection_rows(sd, lang)
-    label = t("dec.speed.label", lang).format(kind="h100")
+    label = t("dec.speed.label", lang).format(kind="H100")
     assert rows[0][0] == t("dec.proj.tf", lang) and all(label in r[0] for r in rows[1:])
     assert rows[1][1] == hours(tf_hours / 0.45) and hours(tf_hours / 0.8) not in rows[1][1]
     assert any("reason.speed_not_on_target" == key for key, _ in sd.decision.reasons)
     note = context.speed_lines(sd, lang)[0]
-    assert "0.45" in note and "0.80×" in note and "h100" in note
+    assert "0.45" in note and "0.80×" in note and "H100" in note
     # the same study measured on the H100 by `bench model`: one number at that ratio
     store.add_benchmark("model", MODEL_BENCH["result"])
     measured = load_decision(store, "cpu")

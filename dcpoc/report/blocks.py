@@ -13,7 +13,7 @@ from .. import costs
 from ..config import ARCH_LABELS
 from ..decision import StudyDecision, run_summary
 from ..decision.compare import attention_paths
-from ..ui.i18n import money, num, study_question, t
+from ..ui.i18n import kind_label, money, num, study_question, t
 from .context import (gap_lines, gap_table, paper_lines, paper_notes, paper_table, projection_table,
                       speed_lines)
 from .evidence import attribution_table, evidence_lines, recommendation_lines
@@ -149,7 +149,8 @@ def _projection(sd: StudyDecision, lang: str) -> list[Block]:
         if target.price_per_hour is not None else costs.price_per_hour(target.gpu_kind, sd.prices)
     facts = Facts(((t("dec.target_params", lang), num(target.params / 1e6, ",.6g")),
                    (t("dec.target_tokens", lang), num(target.tokens / 1e9, ",.6g")),
-                   (t("dec.gpu", lang), target.gpu_kind), (t("dec.price", lang), num(price, ",.2f"))))
+                   (t("dec.gpu", lang), kind_label(target.gpu_kind, lang)),
+                   (t("dec.price", lang), num(price, ",.2f"))))
     out: list[Block] = [Heading(t("dec.projection", lang)), facts]
     table = projection_table(sd, lang)
     if table.empty:

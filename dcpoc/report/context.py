@@ -12,7 +12,7 @@ import pandas as pd
 from ..config import ARCH_LABELS
 from ..decision.gap import gap_summary
 from ..decision.paper import LOSS_DCFORMER, LOSS_TRANSFORMER, MULTIPLIER, THROUGHPUT
-from ..ui.i18n import hours, money, t
+from ..ui.i18n import hours, kind_label, money, t
 from .text import interval_text, say
 
 if TYPE_CHECKING:
@@ -96,16 +96,17 @@ def speed_lines(sd: StudyDecision, lang: str) -> list[str]:
         return []
     if speed.measured:
         key = "dec.speed.study" if speed.source == "study" else "dec.speed.bench"
-        lines = [t(key, lang).format(kind=speed.kind, ratio=speed.ratio, detail=speed.detail)]
+        lines = [t(key, lang).format(kind=kind_label(speed.kind, lang), ratio=speed.ratio, detail=speed.detail)]
     else:
         ratio = f"{speed.study_ratio:.2f}×" if math.isfinite(speed.study_ratio) else "—"
         times = lambda v: f"{v:.2f}×"  # noqa: E731
         lines = [t("dec.speed.range", lang).format(
-            kind=speed.kind, span=_span(speed.low, speed.high, times),
+            kind=kind_label(speed.kind, lang), span=_span(speed.low, speed.high, times),
             paper=_span(speed.paper_low, speed.paper_high, times), ratio=ratio,
             device=speed.study_device or "—")]
     if math.isfinite(speed.kernel_speedup):
-        lines.append(t("dec.speed.kernel", lang).format(kind=speed.kind, x=speed.kernel_speedup))
+        lines.append(t("dec.speed.kernel", lang).format(kind=kind_label(speed.kind, lang),
+                                                        x=speed.kernel_speedup))
     return lines
 
 
@@ -126,7 +127,7 @@ def projection_rows(sd: StudyDecision, lang: str) -> list[tuple[str, str, str]]:
         label = ""
     elif sd.projection_span is not None:
         ends = sd.projection_span
-        label = f" ({t('dec.speed.label', lang).format(kind=sd.target.gpu_kind)})"
+        label = f" ({t('dec.speed.label', lang).format(kind=kind_label(sd.target.gpu_kind, lang))})"
     else:
         return []
     rows = []

@@ -11,7 +11,7 @@ import pandas as pd
 from ..config import ARCH_LABELS
 from ..decision import Decision, Interval, Reason, lr_label
 from ..studies import ladder
-from ..ui.i18n import duration, hours, money, t
+from ..ui.i18n import duration, hours, kind_label, money, t
 
 if TYPE_CHECKING:                     # annotations only: both load the run planner
     from ..decision import NextStep, StudyDecision
@@ -23,6 +23,8 @@ def say(reason: Reason, lang: str) -> str:
     """A Reason (i18n key, values) as a sentence in lang."""
     key, values = reason
     clean = {k: (math.nan if v is None and k in _FORMAT_KEYS else v) for k, v in values.items()}
+    if isinstance(clean.get("kind"), str):   # a price-table device kind: 'h100' reads 'H100'
+        clean["kind"] = kind_label(clean["kind"], lang)
     return t(key, lang).format(**clean)
 
 

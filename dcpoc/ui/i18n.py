@@ -1162,6 +1162,12 @@ def attention_reason(reason: str | None, lang: str) -> str:
     return "; ".join(parts)
 
 
+def kind_label(kind: str, lang: str) -> str:
+    """A price-table device kind as people write it: 'h100' -> 'H100', 'other-gpu' -> 'Other GPU'."""
+    key = f"settings.kind.{kind}"
+    return t(key, lang) if key in STRINGS else kind
+
+
 def study_question(question: str, lang: str) -> str:
     """A study's question in lang: the reference studies' question is product text, shown in lang
     whichever language it was stored in; a user's own question stays as typed."""
