@@ -124,7 +124,7 @@ def test_every_format_states_the_projection_at_the_target(trained, tmp_path, lan
     assert t("dec.proj.none", lang) in report.render(sd, "md", lang).decode()
     sd.projection = project(sd.target.params, sd.target.tokens, "h100", 2.5, 0.9, 1.8)
     wanted = [money(sd.projection.tf_cost_usd), money(sd.projection.dc_cost_equal_quality_usd),
-              money(sd.projection.saved_usd), hours(sd.projection.tf_gpu_hours), "405", "h100", "2.50",
+              money(sd.projection.saved_usd), hours(sd.projection.tf_gpu_hours), "405", "H100", "2.50",
               t("dec.proj.dc_same", lang), t("dec.target_tokens", lang)]
     texts = every_format_text(sd, lang, tmp_path)
     for fmt, text in texts.items():
