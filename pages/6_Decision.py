@@ -103,7 +103,7 @@ if found.paper is not None:
         st.caption(note)
 
 st.subheader(t("gap.title", lang))
-for line in context.gap_lines(found.gap, lang):
+for line in context.gap_lines(found.gap, lang, found.decision.baseline):
     st.markdown(line)
 if found.gap is not None and len(found.gap):
     st.altair_chart(gap_curves(found.gap, lang))

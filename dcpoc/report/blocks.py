@@ -170,7 +170,7 @@ def _paper(sd: StudyDecision, lang: str) -> list[Block]:
 def _gap(sd: StudyDecision, lang: str) -> list[Block]:
     """DCFormer minus the baseline over training per size: the sentences, the chart and its table."""
     from ..ui.charts import gap_curves
-    lines = [Paragraph(line) for line in gap_lines(sd.gap, lang)]
+    lines = [Paragraph(line) for line in gap_lines(sd.gap, lang, sd.decision.baseline)]
     if sd.gap is None or sd.gap.empty:
         return [Heading(t("gap.title", lang)), *lines]
     spec = gap_curves(sd.gap, lang).properties(width=480, height=240).to_json()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..config import ARCH_LABELS
+from ..config import VARIANT_LABELS
 from ..decision.gap import gap_summary
 from ..decision.paper import LOSS_DCFORMER, LOSS_TRANSFORMER, MULTIPLIER, THROUGHPUT
 from ..ui.i18n import hours, kind_label, money, t
@@ -152,12 +152,13 @@ def projection_table(sd: StudyDecision, lang: str) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- the gap over training
 def gap_lines(gaps: pd.DataFrame | None, lang: str, baseline: str = "transformer") -> list[str]:
-    """The note on how to read the gap, then one sentence per size (or the 'none yet' sentence)."""
+    """The note on how to read the gap, then one sentence per size (or the 'none yet' sentence);
+    baseline: the variant DCFormer is compared with (the decision's baseline)."""
     if gaps is None or gaps.empty:
         return [t("gap.none", lang)]
     patterns = {p: t(k, lang) for p, k in (("holds", "gap.pattern.holds"), ("narrows", "gap.pattern.narrows"),
                                           ("caught", "gap.pattern.caught"), ("behind", "gap.pattern.behind"))}
-    lines = [t("gap.note", lang).format(baseline=ARCH_LABELS.get(baseline, baseline))]
+    lines = [t("gap.note", lang).format(baseline=VARIANT_LABELS.get(baseline, baseline))]
     for row in gap_summary(gaps).itertuples(index=False):
         key = "gap.line_behind" if row.pattern == "behind" else "gap.line"
         lines.append(t(key, lang).format(preset=row.preset, lead=row.lead, lead_step=row.lead_step,

@@ -208,7 +208,9 @@ def gap_curves(gaps: pd.DataFrame, lang: str) -> alt.Chart:
     data = gaps[["preset", "params", "step", "tokens", "n_seeds", "gap", "gap_low", "gap_high"]]
     order = list(dict.fromkeys(data.sort_values("params", kind="stable")["preset"]))
     x = alt.X("tokens:Q", title=t("chart.axis.tokens", lang), axis=alt.Axis(format=AXIS_FORMATS["tokens"]))
-    color = alt.Color("preset:N", title=t("chart.axis.preset", lang), sort=order)
+    # an explicit scheme: the theme's palette drew one size in a blue too pale to see on white
+    color = alt.Color("preset:N", title=t("chart.axis.preset", lang), sort=order,
+                      scale=alt.Scale(scheme="category10"))
     base = alt.Chart(data)
     band = base.mark_area(opacity=0.2).encode(x=x, y=alt.Y("gap_low:Q", title=t("chart.axis.gap", lang)),
                                               y2="gap_high:Q", color=color)

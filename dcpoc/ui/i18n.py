@@ -938,7 +938,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "chart.axis.key_pos": {"en": "Key position", "ja": "キー位置"},
     "chart.axis.attention": {"en": "Attention weight", "ja": "アテンション重み"},
     "chart.axis.layer": {"en": "Layer", "ja": "層"},
-    "chart.axis.distance": {"en": "Mean ||M - I|| (Frobenius)", "ja": "平均 ||M - I||（フロベニウス）"},
+    # short: a rotated axis title longer than the plot pushed the chart's title over the heading
+    "chart.axis.distance": {"en": "Mean ||M - I|| (Frobenius)", "ja": "単位行列との距離"},
     "chart.axis.matrix": {"en": "Composition", "ja": "合成"},
     "chart.axis.head": {"en": "Head", "ja": "ヘッド"},
     "chart.axis.gate": {"en": "Gate (tanh)", "ja": "ゲート (tanh)"},
