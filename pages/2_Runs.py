@@ -7,7 +7,7 @@ from dcpoc.runs.executors import job_label, job_labels, reconcile_quietly, slurm
 from dcpoc.ui import page as ui
 from dcpoc.decision import downsample, filter_runs, live_runs_table, run_environment
 from dcpoc.ui.charts import ARCH_LABELS, CURVE_AXES, loss_curves
-from dcpoc.config import ARCHS
+from dcpoc.config import ARCHS, config_variant
 from dcpoc.ui.i18n import attention_reason, duration, t
 from dcpoc.runs.status import ACTIVE, RESTARTABLE, STATUSES
 from dcpoc.runs.store import StoreError
@@ -102,7 +102,8 @@ def run_detail(run_id: str) -> None:
         if metrics.empty:
             st.info(t("runs.no_metrics", lang))
         else:
-            st.altair_chart(loss_curves(downsample(metrics, ["key"], 400), run["arch"], x, lang))
+            st.altair_chart(loss_curves(downsample(metrics, ["key"], 400),
+                                        config_variant(run["arch"], run["config"]), x, lang))
     imported = run["study"] in ui.load_recorded(url)   # a study file carries no logs
     log.code(log_tail(run_id, lines=40) or t("runs.no_log_imported" if imported else "runs.no_log", lang),
              language=None)

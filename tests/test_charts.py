@@ -3,8 +3,9 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from dcpoc.ui.charts import (ARCH_COLORS, ARCH_LABELS, arch_bars, loss_curves, pareto_scatter,
-                          val_loss_against)
+from dcpoc.config import VARIANT_LABELS
+from dcpoc.ui.charts import (ARCH_COLORS, ARCH_LABELS, VARIANT_COLORS, arch_bars, loss_curves,
+                             pareto_scatter, val_loss_against)
 
 
 def metrics() -> pd.DataFrame:
@@ -38,7 +39,9 @@ def test_loss_curves(x, lang):
     assert spec["title"] == ("Training and validation loss" if lang == "en" else "学習損失と検証損失")
     assert spec["encoding"]["y"]["title"] == ("Loss (nats/byte)" if lang == "en" else "損失 (nats/byte)")
     assert spec["encoding"]["x"]["field"] == x
-    assert colour_scale(spec) == {"domain": list(ARCH_LABELS.values()), "range": list(ARCH_COLORS.values())}
+    assert colour_scale(spec) == {"domain": [VARIANT_LABELS[v] for v in VARIANT_COLORS],
+                                  "range": list(VARIANT_COLORS.values())}
+    assert VARIANT_COLORS["transformer"] == ARCH_COLORS["transformer"]   # one colour per arch everywhere
     values = next(iter(spec["datasets"].values()))
     assert {v["split"] for v in values} == ({"train", "validation"} if lang == "en" else {"学習", "検証"})
 
@@ -56,7 +59,14 @@ def test_val_loss_against(x, unit):
 def test_arch_bars(field):
     spec = spec_of(arch_bars(summary(), field, "en"))
     assert spec["title"] in ("Throughput (higher is faster)", "Peak memory (lower is better)")
-    assert colour_scale(spec)["range"] == [ARCH_COLORS["transformer"], ARCH_COLORS["dcformer"]]
+    assert colour_scale(spec)["range"] == list(VARIANT_COLORS.values())
+
+
+def test_a_ladders_qk_norm_rung_has_its_own_name_and_colour():
+    runs = summary().assign(variant=lambda f: f["arch"].map({"transformer": "transformer-qknorm",
+                                                              "dcformer": "dcformer"}))
+    values = next(iter(spec_of(arch_bars(runs, "tokens_per_s", "en"))["datasets"].values()))
+    assert {v["arch_label"] for v in values} == {"Transformer++ + QK-norm", "DCFormer"}
 
 
 def test_pareto_scatter_draws_the_front_as_a_line():

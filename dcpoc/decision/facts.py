@@ -57,11 +57,11 @@ def run_price_per_hour(device: str | None, config: dict | None,
 
 def with_cost(curves: pd.DataFrame, runs: pd.DataFrame,
               prices: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """Metric rows (run_id, wall_s, ...) plus arch and cost_usd: the $ spent by each point."""
+    """Metric rows (run_id, wall_s, ...) plus arch, variant and cost_usd: the $ spent by each point."""
     price = {r: run_price_per_hour(d, c, prices)
              for r, d, c in zip(runs["id"], runs["device"], runs["config"])}
-    arch = dict(zip(runs["id"], runs["arch"]))
     out = curves.copy()
-    out["arch"] = out["run_id"].map(arch)
+    out["arch"] = out["run_id"].map(dict(zip(runs["id"], runs["arch"])))
+    out["variant"] = out["run_id"].map(dict(zip(runs["id"], with_variant(runs)["variant"])))
     out["cost_usd"] = out["wall_s"].astype(float) / 3600.0 * out["run_id"].map(price).astype(float)
     return out

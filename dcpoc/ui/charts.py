@@ -6,10 +6,13 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from ..config import ARCH_LABELS
+from ..config import ARCH_LABELS, VARIANT_LABELS
 from .i18n import t
 
 ARCH_COLORS = {"transformer": "#4C78A8", "dcformer": "#E45756"}   # blue / red, colour-blind safe
+# the ablation ladder's rungs: the two architectures keep their colours, QK-norm's rung is green
+VARIANT_COLORS = {"transformer": ARCH_COLORS["transformer"], "transformer-qknorm": "#54A24B",
+                  "dcformer": ARCH_COLORS["dcformer"], "dcformer-noqknorm": "#B279A2"}
 # x axes a loss curve can be drawn against: column -> i18n key of the axis title (with its unit)
 CURVE_AXES = {"step": "chart.axis.step", "tokens": "chart.axis.tokens",
               "wall_s": "chart.axis.wall_s", "cost_usd": "chart.axis.cost_usd"}
@@ -19,12 +22,15 @@ WIDTH = "container"
 
 def _arch_color(lang: str) -> alt.Color:
     return alt.Color("arch_label:N", title=t("chart.axis.arch", lang),
-                     scale=alt.Scale(domain=list(ARCH_LABELS.values()),
-                                     range=list(ARCH_COLORS.values())))
+                     scale=alt.Scale(domain=[VARIANT_LABELS[v] for v in VARIANT_COLORS],
+                                     range=list(VARIANT_COLORS.values())))
 
 
 def _with_arch_label(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(arch_label=frame["arch"].map(ARCH_LABELS).fillna(frame["arch"]))
+    """frame plus arch_label: the variant's name where the frame has one (a ladder's two
+    Transformer++ rungs apart), else the architecture's."""
+    named = frame["variant"] if "variant" in frame else frame["arch"]
+    return frame.assign(arch_label=named.map(VARIANT_LABELS).fillna(frame["arch"]))
 
 
 def loss_curves(metrics: pd.DataFrame, arch: str, x: str, lang: str) -> alt.Chart:
@@ -67,7 +73,7 @@ def arch_bars(summary: pd.DataFrame, field: str, lang: str) -> alt.Chart:
     data = _with_arch_label(summary)[["id", "arch_label", field]].dropna()
     axis = t(f"chart.axis.{field}", lang)
     base = alt.Chart(data)
-    x = alt.X("arch_label:N", title=None, sort=list(ARCH_LABELS.values()),
+    x = alt.X("arch_label:N", title=None, sort=[VARIANT_LABELS[v] for v in VARIANT_COLORS],
               axis=alt.Axis(labelAngle=0))
     bars = base.mark_bar(opacity=0.7).encode(x=x, y=alt.Y(f"mean({field}):Q", title=axis),
                                              color=_arch_color(lang).legend(None))
