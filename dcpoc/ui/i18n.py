@@ -100,6 +100,10 @@ STRINGS: dict[str, dict[str, str]] = {
                            "the same quality costs less.",
                      "ja": "倍率 × Transformer++ に対する DCFormer の学習速度比。1 を超えれば同じ品質を"
                            "より安く得られます。"},
+    "dec.speed_scope": {"en": "every size of the study pooled (mean tokens/s of DCFormer's runs over "
+                              "the baseline's)",
+                        "ja": "スタディの全サイズをまとめた値（DCFormer の実行の平均トークン/秒 ÷ "
+                              "ベースラインの平均）"},
     "dec.speed": {"en": "Speed ratio", "ja": "速度比"},
     "dec.speed_path": {"en": "Measured with DCFormer on the {path} attention path ({device}).",
                        "ja": "DCFormer は {path} のアテンション実装で計測しました（{device}）。"},

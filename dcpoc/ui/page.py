@@ -154,6 +154,7 @@ def headline_metrics(decision, lang: str) -> list:
                       help=t(help_key, lang))
         column.caption(report.interval_caption(interval, ".2f", lang))
     columns[2].metric(t("dec.speed", lang), num(mult.speed_ratio, ".2f", "×"))
+    columns[2].caption(t("dec.speed_scope", lang))   # not one size's ratio (the per-size cards)
     return columns
 
 
