@@ -68,7 +68,8 @@ with verdict_area:
     table = report.comparison_table(decision, lang)
     if len(table):
         st.dataframe(table, hide_index=True)
-        st.caption(t("dec.table_note", lang).format(fingerprint=mult.corpus_fingerprint[:12] or "—"))
+        st.caption(t("dec.table_note", lang).format(fingerprint=mult.corpus_fingerprint[:12] or "—",
+                                                    baseline=report.pair_labels(decision)["transformer"]))
 
     st.subheader(t("dec.evidence", lang))
     for line in evidence.recommendation_lines(decision, lang):

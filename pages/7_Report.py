@@ -32,7 +32,8 @@ except report.ReportError as e:
 MIME = {"md": "text/markdown", "html": "text/html", "pdf": "application/pdf",
         "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation"}
 name = f"{study}-{report_lang}.{fmt}"
-st.download_button(f"{t('rep.download', lang)}: {name}", data, file_name=name, mime=MIME[fmt],
+st.download_button(t("rep.download", lang).format(name=name), data, file_name=name, mime=MIME[fmt],
                    icon=ui.DOWNLOAD_ICON, type="primary")
 with st.expander(t("rep.preview", lang), expanded=True):   # the summary as it reads, every format's sections
-    st.markdown(report.render(sd, "md", report_lang).decode())
+    text = (data if fmt == "md" else report.render(sd, "md", report_lang)).decode()
+    st.markdown(text.replace("$", r"\$"))   # Streamlit reads $...$ as LaTeX: the costs are dollars

@@ -184,6 +184,14 @@ def test_the_overview_card_counts_the_fresh_seeds_the_verdict_decides_on():
     assert set(card["treatment"]) == {"dcformer"}
     sweep_included = headline_by_preset(runs, "st")   # without the study's seeds: its old reading
     assert (sweep_included["loss_diff"] < -0.02).all()
+    # one rung's fresh run finished first: card and verdict both stay on the sweep's runs
+    first = runs.index[runs["seed"] > 100][0]
+    one_done = runs.assign(status=["succeeded" if i == first or s < 100 else "queued"
+                                   for i, s in zip(runs.index, runs["seed"])])
+    early = decide(one_done, "st", confirm_seeds=[101, 102, 103]).equal_tokens.set_index("preset")
+    card = headline_by_preset(one_done, "st", [101, 102, 103]).set_index("preset")
+    assert card["loss_diff"].to_numpy() == pytest.approx(early.loc[card.index, "loss_diff"].to_numpy())
+    assert set(card["n_transformer"]) == {1}
 
 
 def test_one_best_rate_for_both_is_not_called_a_need_for_own_tuning():

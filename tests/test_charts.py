@@ -39,8 +39,7 @@ def test_loss_curves(x, lang):
     assert spec["title"] == ("Training and validation loss" if lang == "en" else "学習損失と検証損失")
     assert spec["encoding"]["y"]["title"] == ("Loss (nats/byte)" if lang == "en" else "損失 (nats/byte)")
     assert spec["encoding"]["x"]["field"] == x
-    assert colour_scale(spec) == {"domain": [VARIANT_LABELS[v] for v in VARIANT_COLORS],
-                                  "range": list(VARIANT_COLORS.values())}
+    assert colour_scale(spec) == {"domain": ["DCFormer"], "range": [VARIANT_COLORS["dcformer"]]}   # its own only
     assert VARIANT_COLORS["transformer"] == ARCH_COLORS["transformer"]   # one colour per arch everywhere
     values = next(iter(spec["datasets"].values()))
     assert {v["split"] for v in values} == ({"train", "validation"} if lang == "en" else {"学習", "検証"})
@@ -59,7 +58,7 @@ def test_val_loss_against(x, unit):
 def test_arch_bars(field):
     spec = spec_of(arch_bars(summary(), field, "en"))
     assert spec["title"] in ("Throughput (higher is faster)", "Peak memory (lower is better)")
-    assert colour_scale(spec)["range"] == list(VARIANT_COLORS.values())
+    assert colour_scale(spec)["range"] == [ARCH_COLORS["transformer"], ARCH_COLORS["dcformer"]]
 
 
 def test_a_ladders_qk_norm_rung_has_its_own_name_and_colour():

@@ -135,3 +135,19 @@ def test_recorded_attention_reasons_read_in_the_readers_language():
     assert attention_reason(both, "ja").startswith("設定で attn_impl=triton が指定されています; このデバイス")
     assert attention_reason("a reason from a newer dcpoc", "ja") == "a reason from a newer dcpoc"
     assert attention_reason(None, "ja") == "—"
+
+
+def test_device_kinds_read_as_people_write_them():
+    from dcpoc.ui.i18n import kind_label
+    assert kind_label("h100", "en") == "H100" and kind_label("other-gpu", "ja") == "その他の GPU"
+    assert kind_label("tpu-v5", "ja") == "tpu-v5"   # not in the price table: as given
+
+
+def test_headline_interval_captions():
+    from dcpoc.decision import Interval
+    from dcpoc.report.text import interval_caption
+    assert interval_caption(Interval(1.0, 0.5, 1.5, 3), ".2f", "en") == "95% interval 0.50–1.50"
+    assert interval_caption(Interval(1.0, 0.5, 1.5, 3), ".2f", "ja") == "95% 区間 0.50〜1.50"
+    assert interval_caption(Interval(1.0, None, None, 1), ".2f", "ja") == "区間なし"
+    assert interval_caption(Interval(math.nan, None, None, 0), ".2f", "en") == ""
+    assert interval_caption(None, ".2f", "en") == ""

@@ -89,7 +89,7 @@ def test_pages_with_queued_runs_beside_finished_ones(trained_copy, page):
 def test_runs_page_filters(trained):
     at = open_page("pages/2_Runs.py")
     by_label(at.multiselect, "Architecture").set_value(["dcformer"]).run()
-    assert set(at.dataframe[0].value["Architecture"]) == {"DCFormer"}
+    assert set(at.dataframe[0].value["Variant"]) == {"DCFormer"}   # named by variant
     by_label(at.multiselect, "Status").set_value(["failed"]).run()
     assert "No run matches" in at.info[0].value
 

@@ -32,8 +32,8 @@ def decisive_runs(runs: pd.DataFrame, confirm_seeds: Collection[int]) -> pd.Data
     sweep's runs, each variant at its best rate as compare.counted_runs picks."""
     selection, fresh = split_confirmation(runs, confirm_seeds)
     confirmed = _confirmed_presets(runs, fresh)
-    if not confirmed:
-        return runs
+    if not confirmed:   # a fresh run finished for one rung only must not move that rung's mean
+        return selection
     return pd.concat([selection[~selection["preset"].isin(confirmed)],
                       fresh[fresh["preset"].isin(confirmed)]])
 

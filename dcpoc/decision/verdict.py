@@ -194,7 +194,9 @@ def _add_tuning(decision: Decision, scoped: pd.DataFrame, counted: pd.DataFrame)
     nothing was swept); returns the reason naming the rates the comparison used (None without a
     sweep)."""
     every, swept = _swept_runs(scoped)
-    decision.lr_sweep = tuning.swept_cells(tuning.lr_table(swept))
+    sweep = tuning.swept_cells(tuning.lr_table(swept))   # the pair relabelled: name its variants
+    decision.lr_sweep = sweep.assign(variant=sweep["arch"].map(
+        {"transformer": decision.baseline, "dcformer": decision.treatment}))
     found = decision.lr_sensitivity = tuning.sensitivity(swept)
     if found is None:
         decision.risks.insert(0, ("risk.untuned", {}))

@@ -133,11 +133,13 @@ def headline_by_preset(runs: pd.DataFrame, study: str | None = None,
     if study is None:
         studies = headline_studies(runs)
         study = studies[0] if studies else ""
-    scoped = runs[study_key(runs).eq(study) & runs["status"].isin(FINISHED)]
-    if scoped.empty:
+    every = runs[study_key(runs).eq(study)]
+    if not every["status"].isin(FINISHED).any():
         return pd.DataFrame(columns=HEADLINE_COLUMNS)
-    baseline, treatment = decisive_pair(scoped)   # a ladder: the rungs the verdict compares
-    scoped = pair_frame(decisive_runs(with_variant(scoped), confirm_seeds), baseline, treatment)
+    # the pair and the runs the verdict compares (verdict.decide picks both from every run)
+    baseline, treatment = decisive_pair(every)
+    scoped = pair_frame(decisive_runs(with_variant(every), confirm_seeds), baseline, treatment)
+    scoped = scoped[scoped["status"].isin(FINISHED)]
     loss = pd.to_numeric(scoped["final_val_loss"], errors="coerce").astype(float)
     diverged = scoped["diverged"].eq(True)   # training stops a diverged run as failed
     scoped = scoped.assign(

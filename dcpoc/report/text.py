@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..config import ARCH_LABELS
+from ..config import VARIANT_LABELS
 from ..decision import Decision, Interval, Reason, lr_label
 from ..studies import ladder
 from ..ui.i18n import duration, hours, kind_label, money, t
@@ -104,7 +104,8 @@ def fit_text(decision: Decision, lang: str) -> str:
     mult = decision.multiplier
     if mult is None or mult.fit is None:
         return ""
-    return t("dec.fit", lang).format(kind=t(f"dec.fit.{mult.fit.kind}", lang), n=mult.fit.n_points)
+    return t("dec.fit", lang).format(kind=t(f"dec.fit.{mult.fit.kind}", lang), n=mult.fit.n_points,
+                                     baseline=pair_labels(decision)["transformer"])
 
 
 def cost_quality_text(decision: Decision, lang: str) -> str:
@@ -137,18 +138,27 @@ def lr_sweep_table(decision: Decision, lang: str) -> pd.DataFrame:
     if table is None or table.empty:
         return pd.DataFrame()
     budgets = table.groupby("preset")["tokens"].nunique()
+    labels = pair_labels(decision)
     rows = []
     for (preset, tokens, lr), cell in table.groupby(["preset", "tokens", "lr"], sort=False):
         by = cell.set_index("arch")
-        loss = {a: float(by.loc[a, "loss"]) if a in by.index else math.nan for a in ARCH_LABELS}
-        mark = {a: "*" if a in by.index and bool(by.loc[a, "best"]) else "" for a in ARCH_LABELS}
+        loss = {a: float(by.loc[a, "loss"]) if a in by.index else math.nan for a in labels}
+        mark = {a: "*" if a in by.index and bool(by.loc[a, "best"]) else "" for a in labels}
         size = preset if budgets[preset] == 1 else f"{preset} ({tokens:,.0f} tokens)"
         diff = loss["dcformer"] - loss["transformer"]
         rows.append({t("dec.lr_col.preset", lang): size, t("dec.lr_col.lr", lang): lr_label(lr),
-                     **{ARCH_LABELS[a]: f"{loss[a]:.4f}{mark[a]}" if math.isfinite(loss[a]) else
-                        t("dec.lr_diverged", lang) if loss[a] == math.inf else "—" for a in ARCH_LABELS},
-                     t("dec.lr_col.diff", lang): f"{diff:+.4f}" if math.isfinite(diff) else "—"})
+                     **{labels[a]: f"{loss[a]:.4f}{mark[a]}" if math.isfinite(loss[a]) else
+                        t("dec.lr_diverged", lang) if loss[a] == math.inf else "—" for a in labels},
+                     t("dec.lr_col.diff", lang).format(baseline=labels["transformer"]):
+                         f"{diff:+.4f}" if math.isfinite(diff) else "—"})
     return pd.DataFrame(rows)
+
+
+def pair_labels(decision: Decision) -> dict[str, str]:
+    """The compared pair's display names by the arch a decision's frames give them: transformer is
+    the baseline variant (Transformer++ with QK-norm unless the study lacks it), dcformer DCFormer's."""
+    return {"transformer": VARIANT_LABELS.get(decision.baseline, "Transformer++"),
+            "dcformer": VARIANT_LABELS.get(decision.treatment, "DCFormer")}
 
 
 def next_what(step: NextStep, lang: str) -> str:

@@ -20,30 +20,38 @@ AXIS_FORMATS = {"step": ",d", "tokens": "~s", "wall_s": ",~g", "cost_usd": "$~g"
 WIDTH = "container"
 
 
-def _arch_color(lang: str) -> alt.Color:
-    return alt.Color("arch_label:N", title=t("chart.axis.arch", lang),
-                     scale=alt.Scale(domain=[VARIANT_LABELS[v] for v in VARIANT_COLORS],
-                                     range=list(VARIANT_COLORS.values())))
+def _variant_scale(data: pd.DataFrame) -> alt.Scale:
+    """Each variant's fixed colour, for the ones in data's arch_label (the legend lists those)."""
+    shown = [v for v in VARIANT_COLORS if VARIANT_LABELS[v] in set(data["arch_label"])]
+    return alt.Scale(domain=[VARIANT_LABELS[v] for v in shown], range=[VARIANT_COLORS[v] for v in shown])
+
+
+def _arch_color(data: pd.DataFrame, lang: str) -> alt.Color:
+    return alt.Color("arch_label:N", title=t("chart.axis.arch", lang), scale=_variant_scale(data))
+
+
+def run_name(frame: pd.DataFrame) -> pd.Series:
+    """Each run's display name: its variant's where the frame has one (a ladder's two Transformer++
+    rungs apart), else its architecture's."""
+    named = frame["variant"] if "variant" in frame else frame["arch"]
+    return named.map(VARIANT_LABELS).fillna(frame["arch"])
 
 
 def _with_arch_label(frame: pd.DataFrame) -> pd.DataFrame:
-    """frame plus arch_label: the variant's name where the frame has one (a ladder's two
-    Transformer++ rungs apart), else the architecture's."""
-    named = frame["variant"] if "variant" in frame else frame["arch"]
-    return frame.assign(arch_label=named.map(VARIANT_LABELS).fillna(frame["arch"]))
+    return frame.assign(arch_label=run_name(frame))
 
 
-def loss_curves(metrics: pd.DataFrame, arch: str, x: str, lang: str) -> alt.Chart:
-    """One run's train and validation loss against x (step, tokens or wall_s).
+def loss_curves(metrics: pd.DataFrame, variant: str, x: str, lang: str) -> alt.Chart:
+    """One run's train and validation loss against x (step, tokens or wall_s); variant names it.
     ``metrics``: rows (key in train_loss / val_loss, value, step, tokens, wall_s)."""
     split = {"train_loss": t("chart.split.train", lang), "val_loss": t("chart.split.val", lang)}
     data = metrics[metrics["key"].isin(list(split))].assign(
-        split=lambda f: f["key"].map(split), arch=arch)
+        split=lambda f: f["key"].map(split), arch=variant)
     data = _with_arch_label(data)[list(dict.fromkeys([x, "step", "value", "split", "arch_label"]))]
     return (alt.Chart(data, title=t("chart.loss_curves", lang)).mark_line(point=False)
             .encode(x=alt.X(f"{x}:Q", title=t(CURVE_AXES[x], lang), axis=alt.Axis(format=AXIS_FORMATS[x])),
                     y=alt.Y("value:Q", title=t("chart.axis.loss", lang), scale=alt.Scale(zero=False)),
-                    color=_arch_color(lang),
+                    color=_arch_color(data, lang),
                     strokeDash=alt.StrokeDash("split:N", title=t("chart.axis.split", lang),
                                               sort=list(split.values())),
                     tooltip=[alt.Tooltip("step:Q", title=t("chart.axis.step", lang)),
@@ -60,7 +68,7 @@ def val_loss_against(curves: pd.DataFrame, x: str, lang: str) -> alt.Chart:
     return (alt.Chart(data, title=title).mark_line(point=True)
             .encode(x=alt.X(f"{x}:Q", title=t(CURVE_AXES[x], lang), axis=alt.Axis(format=AXIS_FORMATS[x])),
                     y=alt.Y("value:Q", title=t("chart.axis.val_loss", lang), scale=alt.Scale(zero=False)),
-                    color=_arch_color(lang), detail="run_id:N",
+                    color=_arch_color(data, lang), detail="run_id:N",
                     tooltip=[alt.Tooltip("run_id:N", title=t("chart.axis.run", lang)),
                              alt.Tooltip(f"{x}:Q", title=t(CURVE_AXES[x], lang), format=",.4g"),
                              alt.Tooltip("value:Q", title=t("chart.axis.val_loss", lang), format=".4f")])
@@ -76,7 +84,7 @@ def arch_bars(summary: pd.DataFrame, field: str, lang: str) -> alt.Chart:
     x = alt.X("arch_label:N", title=None, sort=[VARIANT_LABELS[v] for v in VARIANT_COLORS],
               axis=alt.Axis(labelAngle=0))
     bars = base.mark_bar(opacity=0.7).encode(x=x, y=alt.Y(f"mean({field}):Q", title=axis),
-                                             color=_arch_color(lang).legend(None))
+                                             color=_arch_color(data, lang).legend(None))
     dots = base.mark_circle(size=50, color="black").encode(
         x=x, y=f"{field}:Q",
         tooltip=[alt.Tooltip("id:N", title=t("chart.axis.run", lang)),
@@ -95,7 +103,7 @@ def pareto_scatter(summary: pd.DataFrame, lang: str) -> alt.Chart:
               axis=alt.Axis(format=AXIS_FORMATS["cost_usd"]))
     y = alt.Y("perplexity:Q", title=t("chart.axis.perplexity", lang), scale=alt.Scale(zero=False))
     points = (alt.Chart(data).mark_point(size=90, filled=True)
-              .encode(x=x, y=y, color=_arch_color(lang),
+              .encode(x=x, y=y, color=_arch_color(data, lang),
                       shape=alt.Shape("front:N", title=t("chart.axis.pareto", lang),
                                       scale=alt.Scale(domain=front_labels, range=["diamond", "circle"])),
                       tooltip=[alt.Tooltip("id:N", title=t("chart.axis.run", lang)),
@@ -196,14 +204,12 @@ def lr_curves(table: pd.DataFrame, lang: str) -> alt.Chart:
                alt.Tooltip("loss:Q", title=t("chart.axis.val_loss", lang), format=".4f"),
                alt.Tooltip("n:Q", title=t("chart.axis.seeds", lang))]
     dash = alt.StrokeDash("preset:N", title=t("chart.axis.preset", lang))
-    lines = base.mark_line().encode(x=x, y=y, color=_arch_color(lang), strokeDash=dash,
+    lines = base.mark_line().encode(x=x, y=y, color=_arch_color(data, lang), strokeDash=dash,
                                     detail="tokens:Q")   # two budgets of one size: two lines
     points = base.mark_point(size=90).encode(
-        x=x, y=y, color=_arch_color(lang), tooltip=tooltip,
+        x=x, y=y, color=_arch_color(data, lang), tooltip=tooltip,
         fill=alt.condition("datum.best", alt.Fill("arch_label:N", title=t("chart.axis.arch", lang),
-                                                  scale=alt.Scale(domain=list(ARCH_LABELS.values()),
-                                                                  range=list(ARCH_COLORS.values()))),
-                           alt.value("white")))
+                                                  scale=_variant_scale(data)), alt.value("white")))
     return (lines + points).properties(width=WIDTH, height=280)
 
 

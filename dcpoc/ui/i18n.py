@@ -90,15 +90,15 @@ STRINGS: dict[str, dict[str, str]] = {
                "ja": "下記のリスク（小規模からの外挿、シードによるばらつき、カーネルの成熟度、推論速度、"
                      "運用負荷）をご確認ください。"},
     "dec.multiplier": {"en": "Compute multiplier", "ja": "計算量倍率"},
-    "dec.multiplier_help": {"en": "How much more training compute Transformer++ needs to reach "
+    "dec.multiplier_help": {"en": "How much more training compute {baseline} needs to reach "
                                   "DCFormer's loss (the paper reports 1.7x to 2x). 95% bootstrap "
                                   "interval over runs.",
-                            "ja": "DCFormer と同じ損失に達するのに Transformer++ が必要とする学習計算量の倍率"
+                            "ja": "DCFormer と同じ損失に達するのに {baseline} が必要とする学習計算量の倍率"
                                   "（論文では 1.7〜2 倍）。実行単位のブートストラップによる 95% 区間。"},
     "dec.net": {"en": "Net benefit", "ja": "正味の効果"},
-    "dec.net_help": {"en": "Multiplier x DCFormer's training speed relative to Transformer++. Above 1: "
+    "dec.net_help": {"en": "Multiplier × DCFormer's training speed relative to {baseline}. Above 1: "
                            "the same quality costs less.",
-                     "ja": "倍率 × Transformer++ に対する DCFormer の学習速度比。1 を超えれば同じ品質を"
+                     "ja": "倍率 × {baseline} に対する DCFormer の学習速度比。1 を超えれば同じ品質を"
                            "より安く得られます。"},
     "dec.speed_scope": {"en": "every size of the study pooled (mean tokens/s of DCFormer's runs over "
                               "the baseline's)",
@@ -107,8 +107,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.speed": {"en": "Speed ratio", "ja": "速度比"},
     "dec.speed_path": {"en": "Measured with DCFormer on the {path} attention path ({device}).",
                        "ja": "DCFormer は {path} のアテンション実装で計測しました（{device}）。"},
-    "dec.fit": {"en": "Fit: {kind} over {n} Transformer++ runs",
-                "ja": "当てはめ: Transformer++ の {n} 件の実行に対する{kind}"},
+    "dec.fit": {"en": "Fit: {kind} over {n} {baseline} runs",
+                "ja": "当てはめ: {baseline} の {n} 件の実行に対する{kind}"},
     "dec.fit.power": {"en": "power law with irreducible term (L = E + A·C^-α)",
                       "ja": "べき乗則（既約項あり, L = E + A·C^-α）"},
     "dec.fit.loglinear": {"en": "log-linear fit (L = a + b·ln C; fewer than 4 points)",
@@ -122,9 +122,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.table.loss_diff": {"en": "Loss difference (95% CI)", "ja": "損失の差 (95% 信頼区間)"},
     "dec.table.ppl_diff": {"en": "Perplexity difference (95% CI)",
                            "ja": "パープレキシティの差 (95% 信頼区間)"},
-    "dec.table_note": {"en": "DCFormer minus Transformer++, runs paired by seed on one corpus "
+    "dec.table_note": {"en": "DCFormer minus {baseline}, runs paired by seed on one corpus "
                              "({fingerprint}); negative favours DCFormer. Interval: paired t over seeds.",
-                       "ja": "DCFormer − Transformer++。同一コーパス（{fingerprint}）の実行をシードで"
+                       "ja": "DCFormer − {baseline}。同一コーパス（{fingerprint}）の実行をシードで"
                              "対応付けた差で、負なら DCFormer が優位。区間はシード間の対応のある t 区間。"},
     "dec.page_title": {"en": "Decision", "ja": "導入判断"},
     # --- the Report page and the PDF / PPTX exports (dcpoc/report/)
@@ -135,7 +135,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "rep.format.html": {"en": "HTML one-pager", "ja": "HTML（1 ページ要約）"},
     "rep.format.pdf": {"en": "PDF one-pager", "ja": "PDF（1 ページ要約）"},
     "rep.format.pptx": {"en": "PowerPoint deck", "ja": "PowerPoint 資料"},
-    "rep.download": {"en": "Download", "ja": "ダウンロード"},
+    "rep.download": {"en": "Download {name}", "ja": "{name} をダウンロード"},
     "rep.preview": {"en": "Preview (the Markdown version; every format has the same sections)",
                     "ja": "プレビュー（Markdown 版。どの形式も同じ章立てです）"},
     "rep.no_study": {"en": "No study with finished runs yet: launch one first.",
@@ -905,7 +905,7 @@ STRINGS: dict[str, dict[str, str]] = {
                     "ja": "このスタディには学習率探索がありません。両アーキテクチャとも同じ学習率です。"},
     "dec.lr_col.preset": {"en": "Size", "ja": "サイズ"},
     "dec.lr_col.lr": {"en": "Learning rate", "ja": "学習率"},
-    "dec.lr_col.diff": {"en": "DCFormer − Transformer++", "ja": "差（DCFormer − Transformer++）"},
+    "dec.lr_col.diff": {"en": "DCFormer − {baseline}", "ja": "差（DCFormer − {baseline}）"},
     "dec.lr_diverged": {"en": "diverged", "ja": "発散"},
     "chart.axis.arch": {"en": "Architecture", "ja": "アーキテクチャ"},
     "chart.axis.run": {"en": "Run", "ja": "実行"},

@@ -7,7 +7,8 @@ import os
 import pandas as pd
 import streamlit as st
 
-from ..config import VARIANT_LABELS, config_variant
+from ..report.text import interval_caption, pair_labels
+from .charts import run_name
 from .i18n import LANGUAGES, STRINGS, num, t
 from ..studies import detect_gpu
 from .launch_form import Problem
@@ -15,6 +16,7 @@ from ..security import password_matches
 from ..runs.status import ACTIVE
 from ..runs.store import Store, StoreError, default_url
 from ..decision import StudyDecision, Target, Thresholds, load_decision
+from ..decision.facts import with_variant
 
 # Icons are Streamlit's bundled Material Symbols font (":material/name:"), never emoji: a browser
 # without a colour-emoji font (Debian's chromium) draws an emoji as an empty box.
@@ -115,11 +117,11 @@ _FORMATS = {"lr": "%.1e", "val_loss": "%.4f", "perplexity": "%.2f", "bits_per_by
 def show_runs(table: pd.DataFrame, lang: str) -> None:
     """A runs table as people read it: status words in lang, architecture display names,
     translated headers, readable number formats, a progress bar and a loss sparkline."""
-    # the variant names the ablation ladder's two Transformer++ rungs apart (QK-norm on or off)
-    named = table["variant"] if "variant" in table else table["arch"]
+    # one column named by the variant: the ablation ladder's two Transformer++ rungs apart
     shown = table.assign(status=table["status"].map(lambda s: t(f"status.{s}", lang)),
-                         arch=named.map(VARIANT_LABELS).fillna(table["arch"])).drop(
-                             columns=["variant"], errors="ignore")
+                         arch=run_name(table))
+    if "variant" in table:
+        shown = shown.drop(columns=["variant"]).rename(columns={"arch": "variant"})
     labels = {c: t(f"col.{c}", lang) if f"col.{c}" in STRINGS else c for c in shown.columns}
     config: dict = {}
     for name, label in labels.items():
@@ -136,23 +138,23 @@ def show_runs(table: pd.DataFrame, lang: str) -> None:
 def run_labels(runs: pd.DataFrame, lang: str) -> dict[str, str]:
     """'id · variant · preset · seed n' per run id, for run pickers (the variant tells the
     ladder's plain Transformer++ from the one with QK-norm)."""
-    return {r.id: f"{r.id} · {VARIANT_LABELS[config_variant(r.arch, r.config)]} · {r.preset} · "
-                  f"{t('col.seed', lang)} {r.seed}" for r in runs.itertuples()}
+    names = run_name(with_variant(runs))
+    return {r.id: f"{r.id} · {name} · {r.preset} · {t('col.seed', lang)} {r.seed}"
+            for r, name in zip(runs.itertuples(), names)}
 
 
 def headline_metrics(decision, lang: str) -> list:
     """Compute multiplier, net benefit and speed ratio as three metrics, each interval in a caption
     under its mean (a mean with its interval overflows a metric at three columns and was cut off).
     Returns the three columns, for what a page adds under them."""
-    from .. import report
-    mult = decision.multiplier
+    mult, baseline = decision.multiplier, pair_labels(decision)["transformer"]
     columns = st.columns(3)
     for column, (key, help_key), interval in zip(
             columns, (("dec.multiplier", "dec.multiplier_help"), ("dec.net", "dec.net_help")),
             (mult.multiplier, mult.net_benefit)):
         column.metric(t(key, lang), num(interval.mean if interval else None, ".2f", "×"),
-                      help=t(help_key, lang))
-        column.caption(report.interval_caption(interval, ".2f", lang))
+                      help=t(help_key, lang).format(baseline=baseline))
+        column.caption(interval_caption(interval, ".2f", lang))
     columns[2].metric(t("dec.speed", lang), num(mult.speed_ratio, ".2f", "×"))
     columns[2].caption(t("dec.speed_scope", lang))   # not one size's ratio (the per-size cards)
     return columns
