@@ -122,9 +122,8 @@ def headline_by_preset(runs: pd.DataFrame, study: str | None = None,
     """The headline of one study (None: the most recently finished, see headline_studies), one
     row per (preset, corpus fingerprint, total steps), over the runs the verdict compares (a
     ladder's decisive pair, relabelled transformer / dcformer, its variants in `baseline` and
-    `treatment`; at a
-    size the confirmation stage (confirm_seeds) has settled, the fresh seeds only): mean final val
-    loss of each side over its succeeded runs with a finite loss, their difference (DCFormer minus
+    `treatment`; at a size the confirmation stage (confirm_seeds) has settled, the fresh seeds
+    only): mean final val loss of each side over its succeeded runs with a finite loss, their difference (DCFormer minus
     the baseline; negative favours DCFormer), the tokens/s ratio DCFormer / baseline measured on
     one device (speed_device; see compare.speed_ratio), and per side the runs counted (n_*),
     failed (failed_*) and diverged (diverged_*). A group lacking a side shows NaN."""
