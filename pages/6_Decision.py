@@ -69,7 +69,7 @@ with verdict_area:
     if len(table):
         st.dataframe(table, hide_index=True)
         st.caption(t("dec.table_note", lang).format(fingerprint=mult.corpus_fingerprint[:12] or "—",
-                                                    baseline=report.pair_labels(decision)["transformer"]))
+                                                    baseline=decision.pair_labels()["transformer"]))
 
     st.subheader(t("dec.evidence", lang))
     for line in evidence.recommendation_lines(decision, lang):

@@ -61,6 +61,13 @@ class Decision:
     evidence: list[Reason] = field(default_factory=list)        # how sure, in words (ev.*)
     recommendations: list[Reason] = field(default_factory=list)  # what holds without DCFormer (rec.*)
 
+    def pair_labels(self) -> dict[str, str]:
+        """The compared pair's display names by the arch pair_frame gives them: transformer is the
+        baseline variant (Transformer++ with QK-norm unless the study lacks it), dcformer the
+        treatment."""
+        return {"transformer": VARIANT_LABELS.get(self.baseline, "Transformer++"),
+                "dcformer": VARIANT_LABELS.get(self.treatment, "DCFormer")}
+
 
 def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thresholds(),
            val_curves: pd.DataFrame | None = None,
@@ -201,9 +208,7 @@ def _add_tuning(decision: Decision, scoped: pd.DataFrame, counted: pd.DataFrame)
     if found is None:
         decision.risks.insert(0, ("risk.untuned", {}))
         return None
-    # the pair's sides by name: a ladder's baseline is Transformer++ with QK-norm, relabelled
-    labels = {"transformer": VARIANT_LABELS[decision.baseline],
-              "dcformer": VARIANT_LABELS[decision.treatment]}
+    labels = decision.pair_labels()   # a ladder's baseline is Transformer++ with QK-norm, relabelled
     tf_lr, dc_lr = (lr_label(found["best"][a]) for a in ("transformer", "dcformer"))
     values = {"preset": found["preset"], "baseline": labels["transformer"], "tf_lr": tf_lr,
               "dc_lr": dc_lr, "tf_spread": found["spread"]["transformer"],

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..config import VARIANT_LABELS
 from ..decision import Decision, Interval, Reason, lr_label
 from ..studies import ladder
 from ..ui.i18n import duration, hours, kind_label, money, t
@@ -105,7 +104,7 @@ def fit_text(decision: Decision, lang: str) -> str:
     if mult is None or mult.fit is None:
         return ""
     return t("dec.fit", lang).format(kind=t(f"dec.fit.{mult.fit.kind}", lang), n=mult.fit.n_points,
-                                     baseline=pair_labels(decision)["transformer"])
+                                     baseline=decision.pair_labels()["transformer"])
 
 
 def cost_quality_text(decision: Decision, lang: str) -> str:
@@ -138,7 +137,7 @@ def lr_sweep_table(decision: Decision, lang: str) -> pd.DataFrame:
     if table is None or table.empty:
         return pd.DataFrame()
     budgets = table.groupby("preset")["tokens"].nunique()
-    labels = pair_labels(decision)
+    labels = decision.pair_labels()
     rows = []
     for (preset, tokens, lr), cell in table.groupby(["preset", "tokens", "lr"], sort=False):
         by = cell.set_index("arch")
@@ -152,13 +151,6 @@ def lr_sweep_table(decision: Decision, lang: str) -> pd.DataFrame:
                      t("dec.lr_col.diff", lang).format(baseline=labels["transformer"]):
                          f"{diff:+.4f}" if math.isfinite(diff) else "—"})
     return pd.DataFrame(rows)
-
-
-def pair_labels(decision: Decision) -> dict[str, str]:
-    """The compared pair's display names by the arch a decision's frames give them: transformer is
-    the baseline variant (Transformer++ with QK-norm unless the study lacks it), dcformer DCFormer's."""
-    return {"transformer": VARIANT_LABELS.get(decision.baseline, "Transformer++"),
-            "dcformer": VARIANT_LABELS.get(decision.treatment, "DCFormer")}
 
 
 def next_what(step: NextStep, lang: str) -> str:

@@ -7,7 +7,7 @@ import os
 import pandas as pd
 import streamlit as st
 
-from ..report.text import interval_caption, pair_labels
+from ..report.text import interval_caption
 from .charts import run_name
 from .i18n import LANGUAGES, STRINGS, num, t
 from ..studies import detect_gpu
@@ -147,7 +147,7 @@ def headline_metrics(decision, lang: str) -> list:
     """Compute multiplier, net benefit and speed ratio as three metrics, each interval in a caption
     under its mean (a mean with its interval overflows a metric at three columns and was cut off).
     Returns the three columns, for what a page adds under them."""
-    mult, baseline = decision.multiplier, pair_labels(decision)["transformer"]
+    mult, baseline = decision.multiplier, decision.pair_labels()["transformer"]
     columns = st.columns(3)
     for column, (key, help_key), interval in zip(
             columns, (("dec.multiplier", "dec.multiplier_help"), ("dec.net", "dec.net_help")),
