@@ -7,7 +7,7 @@ from dcpoc.decision import (Target, Thresholds, headline_by_preset, headline_stu
 from dcpoc.ui import page as ui
 from dcpoc.config import VARIANT_LABELS
 from dcpoc.ui.charts import pareto_scatter
-from dcpoc.ui.i18n import num, t
+from dcpoc.ui.i18n import device_text, num, t
 
 st.set_page_config(page_title="dcpoc", page_icon=ui.APP_ICON, layout="wide")
 lang, url = ui.start_page("app.title")
@@ -65,7 +65,7 @@ with st.container(border=True):
         c2.metric(t("home.loss_of", lang).format(arch=labels["dcformer"]), num(row.loss_dcformer, ".4f"))
         c3.metric(t("home.loss_diff", lang), num(row.loss_diff, "+.4f"),
                   help=t("home.loss_diff_help", lang).format(baseline=labels["transformer"]))
-        c4.metric(t("home.speed_ratio_on", lang).format(device=row.speed_device or "—"),
+        c4.metric(t("home.speed_ratio_on", lang).format(device=device_text(row.speed_device, lang)),
                   num(row.speed_ratio, ".2f", "×"),
                   help=t("home.speed_ratio_help", lang).format(baseline=labels["transformer"]))
 

@@ -10,7 +10,7 @@ from dcpoc.security import BUILTIN_CORPORA, allowed_data_dirs
 from dcpoc.studies import (PLANNING_GPU, REFERENCE_STUDIES, STARTUP_S_PER_RUN, SWEEPS, estimate_device,
                            estimate_study, measured_throughput, runnable_presets)
 from dcpoc.ui import page as ui
-from dcpoc.ui.i18n import duration, hours, money, t
+from dcpoc.ui.i18n import device_text, duration, hours, money, t
 from dcpoc.ui.launch_form import (BUDGET_KINDS, START_BLANK, LaunchForm, check_form, form_choices,
                                   form_state, plan_only, plan_table, preview_study, start_form)
 
@@ -155,7 +155,7 @@ else:
     c4.metric(t("launch.est.cost", lang), money(estimate["cost_usd"]))
     measured, total = estimate["n_measured"], estimate["n_runs"]
     basis = "all" if measured == total else "none" if measured == 0 else "some"
-    st.caption(t("launch.est.basis", lang).format(device=device_name,
+    st.caption(t("launch.est.basis", lang).format(device=device_text(device_name, lang),
                                                   throughput=t(f"launch.est.measured_{basis}", lang).format(
                                                       measured=measured, total=total),
                                                   tokens=f"{estimate['tokens']:,}",

@@ -6,7 +6,7 @@ import streamlit as st
 from dcpoc.ui import page as ui
 from dcpoc.decision import config_differences, downsample, run_summary, with_cost
 from dcpoc.ui.charts import ARCH_LABELS, arch_bars, pareto_scatter, val_loss_against
-from dcpoc.ui.i18n import t
+from dcpoc.ui.i18n import device_text, t
 
 lang, url = ui.start_page("compare.title")
 st.caption(t("compare.caption", lang))
@@ -54,7 +54,8 @@ differences = config_differences(dict(zip(chosen["id"], chosen["config"])))
 if differences.empty:
     st.info(t("compare.config_same", lang))
 else:
-    st.dataframe(differences.rename_axis(t("compare.field", lang)))
+    st.dataframe(ui.settings_table(differences, chosen, lang))
+    st.caption(t("compare.config_help", lang))
 
 st.subheader(t("compare.infer", lang))
 infer = ui.store(url).list_benchmarks("infer")
@@ -63,7 +64,7 @@ if not infer:
 else:
     bench = infer[0]["result"]
     st.caption(t("compare.infer_caption", lang).format(
-        preset=bench["preset"], device=bench["machine"]["device"], date=bench["date"][:16]))
+        preset=bench["preset"], device=device_text(bench["machine"]["device"], lang), date=bench["date"][:16]))
     ratios = bench["dcformer_over_transformer"]
     for column, key, name in zip(st.columns(3), ("decode_tokens_per_s", "prefill_tokens_per_s",
                                                  "cache_bytes_per_token"),

@@ -9,7 +9,7 @@ from dcpoc.decision.compare import attention_paths
 from dcpoc.ui import page as ui
 from dcpoc.report import context
 from dcpoc.ui.charts import gap_curves, lr_curves
-from dcpoc.ui.i18n import kind_label, t
+from dcpoc.ui.i18n import device_text, kind_label, t
 
 lang, url = ui.start_page("dec.page_title")
 studies = headline_studies(ui.load_runs(url))
@@ -62,7 +62,7 @@ with verdict_area:
     c3 = ui.headline_metrics(decision, lang)[2]
     if mult.speed_device:   # which DCMHA path DCFormer's tokens/s were measured on
         c3.caption(t("dec.speed_path", lang).format(
-            path=attention_paths(found.runs, mult.speed_device) or "—", device=mult.speed_device))
+            path=attention_paths(found.runs, mult.speed_device) or "—", device=device_text(mult.speed_device, lang)))
     st.caption(report.fit_text(decision, lang))
     st.caption(report.validation_text(found.val_tokens, lang))
     table = report.comparison_table(decision, lang)

@@ -61,7 +61,7 @@ def test_home_headline_is_one_study_with_its_failures_and_a_study_picker(dcpoc_h
     assert picker.value == "new" and picker.options == ["new", "old"]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Transformer++ + QK-norm val loss"] == "4.0000" and metrics["Loss difference"] == "-0.5000"
-    assert "Speed ratio on cpu" in metrics
+    assert "Speed ratio on CPU" in metrics
     assert "DCFormer: 1 counted, 1 failed, 1 diverged" in " ".join(c.value for c in at.caption)
 
     picker.set_value("old").run()

@@ -64,14 +64,14 @@ def test_edited_prices_reach_the_overview_and_the_decision_page(trained_copy):
     plan = load_decision(trained_copy, "s1").next.estimate        # the next step's CPU-hours
     assert plan["cost_usd"] == pytest.approx(plan["device_hours"] * costs.price_per_hour("cpu"))
     before = _next_step_line(open_page("app.py"))
-    assert ", < $0.01 on cpu." in before
+    assert ", < $0.01 on CPU." in before
     done = run_cli("prices", "--set", "cpu=100", env=home_env(Path(os.environ["DCPOC_HOME"])))
     assert done.returncode == 0, done.stderr
     st.cache_data.clear()              # what a session sees once its cached frames expire
     expected = money(plan["device_hours"] * 100.0)
     assert expected != "< $0.01"
     home = open_page("app.py")
-    assert f", {expected} on cpu." in _next_step_line(home)
+    assert f", {expected} on CPU." in _next_step_line(home)
     decision_page = open_page("pages/6_Decision.py")
     assert _next_step_line(decision_page) == _next_step_line(home)
 
@@ -96,6 +96,6 @@ def test_decision_page_projection_follows_the_price(dcpoc_home):
     assert projected()["Transformer++"] == money(tf_hours * 9.0)
     assert projected()[saved] != saved_before
     captions = " ".join(c.value for c in at.caption)
-    assert "Not measured on H100" in captions and "0.80× on cpu is not used" in captions
+    assert "Not measured on H100" in captions and "0.80× on CPU is not used" in captions
     assert "The paper beside our numbers" in [h.value for h in at.subheader]
     assert any("cannot speak to it" in str(frame.value.to_dict()) for frame in at.dataframe)

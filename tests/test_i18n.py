@@ -4,15 +4,15 @@ import re
 
 import pytest
 
-from dcpoc.config import DEVICES
+from dcpoc.config import DEVICES, RunConfig
 from dcpoc.costs import DEFAULT_PRICES_USD_PER_HOUR
 from dcpoc.decision.verdict import RISKS
-from dcpoc.decision.views import RUNS_TABLE_COLUMNS
+from dcpoc.decision.views import RUNS_TABLE_COLUMNS, flatten
 from dcpoc.report import FORMATS
 from dcpoc.runs.status import STATUSES
 from dcpoc.studies import REFERENCE_STUDIES, SWEEPS
 from dcpoc.ui.charts import COMPOSITION_NAMES
-from dcpoc.ui.i18n import LANGUAGES, STRINGS, duration, num, t
+from dcpoc.ui.i18n import LANGUAGES, STRINGS, duration, num, setting_label, setting_value, t
 from dcpoc.ui.launch_form import BUDGET_KINDS
 
 from conftest import REPO_ROOT
@@ -39,6 +39,7 @@ DYNAMIC = ([f"status.{s}" for s in STATUSES] + [f"settings.device.{d}" for d in 
            + [f"risk.{name}" for name in RISKS]
            + [f"rep.format.{f}" for f in FORMATS]
            + [f"compare.by.{m}" for m in ("study", "runs")]
+           + [key for key in STRINGS if key.startswith("setting.")]   # i18n.setting_label; see below
            + [f"chart.bars.{f}" for f in ("tokens_per_s", "peak_mem_mb")]
            + [f"chart.axis.{f}" for f in ("tokens_per_s", "peak_mem_mb")]
            + [f"inspect.matrix.{n}" for n in COMPOSITION_NAMES]
@@ -151,3 +152,21 @@ def test_headline_interval_captions():
     assert interval_caption(Interval(1.0, None, None, 1), ".2f", "ja") == "区間なし"
     assert interval_caption(Interval(math.nan, None, None, 0), ".2f", "en") == ""
     assert interval_caption(None, ".2f", "en") == ""
+
+
+def test_config_settings_are_worded_for_the_reader():
+    assert setting_label("model.qk_norm", "en") == "QK-norm (model.qk_norm)"
+    assert setting_label("train.lr", "ja") == "学習率 (train.lr)"
+    assert setting_label("train.beta2", "ja") == "train.beta2"      # not in the catalogue: the key
+    assert setting_value("model.qk_norm", True, "ja") == "あり"
+    assert setting_value("model.dc_static", False, "en") == "no"
+    assert setting_value("model.arch", "transformer", "en") == "Transformer++"
+    assert setting_value("train.extra", None, "en") == "(not set)"
+    assert setting_value("train.lr", 0.001, "en") == "0.001"
+    assert setting_value("train.seed", 0, "en") == "0"               # 0 is a value, not missing
+
+
+def test_every_worded_setting_is_a_real_config_key():
+    keys = set(flatten(RunConfig().to_dict()))
+    named = {key.removeprefix("setting.") for key in STRINGS if key.startswith("setting.")}
+    assert named <= keys, f"not config keys: {sorted(named - keys)}"

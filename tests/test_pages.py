@@ -97,11 +97,15 @@ def test_runs_page_filters(trained):
 def test_compare_draws_every_chart_and_the_config_difference(trained):
     at = open_page("pages/3_Compare.py")
     assert len(at.get("vega_lite_chart")) == 6     # 3 loss curves, 2 bar charts, the Pareto scatter
-    differences = at.dataframe[0].value
-    assert {"model.arch", "train.seed"} <= set(differences.index)
-    assert "train.steps" not in differences.index
+    differences = at.dataframe[0].value      # one row per run, one column per differing setting
+    assert {"Architecture (model.arch)", "Seed (train.seed)"} <= set(differences.columns)
+    assert not any("train.steps" in column for column in differences.columns)
+    assert set(differences["Architecture (model.arch)"]) == {"DCFormer", "Transformer++"}
+    assert all(" · Seed " in label for label in differences.index)
     by_label(at.radio, "Compare").set_value("runs").run()
     assert not at.exception and len(at.get("vega_lite_chart")) == 6
+    at = open_page("pages/3_Compare.py", "ja")
+    assert "アーキテクチャ (model.arch)" in at.dataframe[0].value.columns
 
 
 def test_settings_saves_prices_and_default_device(dcpoc_home):

@@ -198,4 +198,4 @@ def test_a_stored_h100_self_check_supports_but_never_sets_the_ratio(dcpoc_home):
     sd = load_decision(store, "cpu")
     assert not sd.speed.measured and sd.projection_span[0].speed_ratio == 0.45
     assert sd.speed.kernel_speedup == pytest.approx(2.5)
-    assert "2.5x as fast as the PyTorch path" in context.speed_lines(sd, "en")[1]
+    assert "2.5× as fast as the PyTorch path" in context.speed_lines(sd, "en")[1]

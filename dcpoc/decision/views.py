@@ -207,7 +207,8 @@ def flatten(config: Mapping, prefix: str = "") -> dict[str, object]:
 
 def config_differences(configs: Mapping[str, Mapping]) -> pd.DataFrame:
     """Config fields (rows, dotted names) whose values are not the same in every run (columns, by
-    run id). A field missing from a run counts as different and shows as None."""
+    run id), values as stored (the page words them). A field missing from a run counts as
+    different and shows as None."""
     flat = {run_id: flatten(config) for run_id, config in configs.items()}
     fields = sorted(set().union(*flat.values())) if flat else []
     rows = {}
@@ -215,7 +216,7 @@ def config_differences(configs: Mapping[str, Mapping]) -> pd.DataFrame:
         values = [flat[run_id].get(name) for run_id in flat]
         if len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1 or \
                 any(name not in f for f in flat.values()):
-            rows[name] = [None if v is None else str(v) for v in values]
+            rows[name] = values
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(flat)).rename_axis("field")
 
 

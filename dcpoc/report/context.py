@@ -12,7 +12,7 @@ import pandas as pd
 from ..config import VARIANT_LABELS
 from ..decision.gap import gap_summary
 from ..decision.paper import LOSS_DCFORMER, LOSS_TRANSFORMER, MULTIPLIER, THROUGHPUT
-from ..ui.i18n import hours, kind_label, money, t
+from ..ui.i18n import device_text, hours, kind_label, money, t
 from .text import interval_text, say
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def _ours(row: PaperRow, comparison: PaperComparison, lang: str) -> str:
     if not math.isfinite(row.ours):
         return "—"
     return t("paper.ours.speed", lang).format(ratio=f"{row.ours:.2f}×",
-                                              device=comparison.speed_device or "—")
+                                              device=device_text(comparison.speed_device, lang))
 
 
 _CLAIMS = {"multiplier": "paper.claim.multiplier", "loss": "paper.claim.loss",
@@ -103,7 +103,7 @@ def speed_lines(sd: StudyDecision, lang: str) -> list[str]:
         lines = [t("dec.speed.range", lang).format(
             kind=kind_label(speed.kind, lang), span=_span(speed.low, speed.high, times),
             paper=_span(speed.paper_low, speed.paper_high, times), ratio=ratio,
-            device=speed.study_device or "—")]
+            device=device_text(speed.study_device, lang))]
     if math.isfinite(speed.kernel_speedup):
         lines.append(t("dec.speed.kernel", lang).format(kind=kind_label(speed.kind, lang),
                                                         x=speed.kernel_speedup))

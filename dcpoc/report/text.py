@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..decision import Decision, Interval, Reason, lr_label
 from ..studies import ladder
-from ..ui.i18n import duration, hours, kind_label, money, t
+from ..ui.i18n import device_text, duration, hours, kind_label, money, t
 
 if TYPE_CHECKING:                     # annotations only: both load the run planner
     from ..decision import NextStep, StudyDecision
@@ -94,7 +94,7 @@ def answers(decision: Decision, lang: str) -> list[tuple[str, str]]:
     net = interval_text(mult.net_benefit if mult else None, ".2f", lang, "×")
     return [(t("dec.q1", lang), t("dec.a1", lang).format(m=m, net=net)),
             (t("dec.q2", lang), t("dec.a2", lang).format(ratio=_speed_ratio_text(decision),
-                                                         device=(mult.speed_device if mult else "") or "—")),
+                                                         device=device_text(mult.speed_device if mult else None, lang))),
             (t("dec.q3", lang), t("dec.a3", lang))]
 
 
@@ -124,7 +124,7 @@ def inference_text(result: dict | None, lang: str) -> str:
     rows = {r["arch"]: r for r in result["rows"]}
     ratios = result["dcformer_over_transformer"]
     return t("rep.infer", lang).format(
-        preset=result["preset"], device=result["machine"]["device"], date=result["date"][:10],
+        preset=result["preset"], device=device_text(result["machine"]["device"], lang), date=result["date"][:10],
         decode=ratios["decode_tokens_per_s"], dc_p50=rows["dcformer"]["latency_p50_ms"],
         tf_p50=rows["transformer"]["latency_p50_ms"], cache=ratios["cache_bytes_per_token"])
 
@@ -166,7 +166,7 @@ def next_step_line(step: NextStep | None, lang: str) -> str:
     e = step.estimate
     return t("next.line", lang).format(what=next_what(step, lang), n=int(e["n_runs"]),
                                        wall=duration(e["wall_s"], lang, estimate=True), hours=hours(e["device_hours"]),
-                                       cost=money(e["cost_usd"]), device=step.device)
+                                       cost=money(e["cost_usd"]), device=device_text(step.device, lang))
 
 
 def next_steps(decision: Decision, lang: str, step: NextStep | None = None) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 import re
 
+from ..config import ARCH_LABELS
+
 LANGUAGES = {"en": "English", "ja": "日本語"}
 
 STRINGS: dict[str, dict[str, str]] = {
@@ -91,7 +93,7 @@ STRINGS: dict[str, dict[str, str]] = {
                      "運用負荷）をご確認ください。"},
     "dec.multiplier": {"en": "Compute multiplier", "ja": "計算量倍率"},
     "dec.multiplier_help": {"en": "How much more training compute {baseline} needs to reach "
-                                  "DCFormer's loss (the paper reports 1.7x to 2x). 95% bootstrap "
+                                  "DCFormer's loss (the paper reports 1.7× to 2×). 95% bootstrap "
                                   "interval over runs.",
                             "ja": "DCFormer と同じ損失に達するのに {baseline} が必要とする学習計算量の倍率"
                                   "（論文では 1.7〜2 倍）。実行単位のブートストラップによる 95% 区間。"},
@@ -358,8 +360,8 @@ STRINGS: dict[str, dict[str, str]] = {
                                "{need} sizes (with two, only a rough straight-line fit; with one, none).",
                          "ja": "モデルサイズが {n} 個です。信頼できる計算量倍率の推定には {need} サイズ以上"
                                "が必要です（2 サイズでは直線による粗い当てはめのみ、1 サイズでは推定不可）。"},
-    "ladder.narrow": {"en": "The sizes span only {span}x in parameters: the multiplier fit needs at "
-                            "least {need}x, so it cannot be estimated reliably.",
+    "ladder.narrow": {"en": "The sizes span only {span}× in parameters: the multiplier fit needs at "
+                            "least {need}×, so it cannot be estimated reliably.",
                       "ja": "サイズのパラメータ数の幅が {span} 倍しかありません。倍率の当てはめには "
                             "{need} 倍以上が必要なため、信頼できる推定ができません。"},
     "ladder.tokens_fixed": {"en": "The training tokens do not grow with size: scale them with size "
@@ -486,9 +488,9 @@ STRINGS: dict[str, dict[str, str]] = {
                           "GPU. Mitigation: benchmark on the production GPU before adoption.",
                     "ja": "カーネルの成熟度です。DCMHA の融合カーネルは新しく、速度は GPU に依存します。対策："
                           "導入前に本番 GPU でベンチマークしてください。"},
-    "rep.infer": {"en": "Inference ({preset} on {device}, {date}, batch 1): DCFormer decodes at {decode:.2f}x "
+    "rep.infer": {"en": "Inference ({preset} on {device}, {date}, batch 1): DCFormer decodes at {decode:.2f}× "
                         "Transformer++'s tokens/s (median latency {dc_p50:.2f} vs {tf_p50:.2f} ms per "
-                        "token) with {cache:.2f}x the cache bytes per token.",
+                        "token) with {cache:.2f}× the cache bytes per token.",
                   "ja": "推論（{preset}、{device}、{date}、バッチ 1）：DCFormer の生成速度は Transformer++ の "
                         "{decode:.2f} 倍（1 トークンあたりの遅延の中央値 {dc_p50:.2f} ms 対 {tf_p50:.2f} ms）、"
                         "キャッシュ容量は 1 トークンあたり {cache:.2f} 倍。"},
@@ -869,7 +871,42 @@ STRINGS: dict[str, dict[str, str]] = {
                        "ja": "これらの実行で異なる設定"},
     "compare.config_same": {"en": "All these runs share one configuration.",
                             "ja": "これらの実行はすべて同じ設定です。"},
-    "compare.field": {"en": "Setting", "ja": "設定項目"},
+    "compare.config_help": {"en": "One row per run; the config key is in brackets (the Runs page's "
+                                  "Configuration tab shows every key).",
+                            "ja": "1 行が 1 つの実行です。括弧内は設定キーです（すべてのキーは実行ページの"
+                                  "「設定内容」タブにあります）。"},
+    "value.yes": {"en": "yes", "ja": "あり"},
+    "value.no": {"en": "no", "ja": "なし"},
+    "value.missing": {"en": "(not set)", "ja": "（未設定）"},
+    # the config fields a comparison most often shows; the rest keep their key
+    "setting.preset": {"en": "Preset", "ja": "プリセット"},
+    "setting.model.arch": {"en": "Architecture", "ja": "アーキテクチャ"},
+    "setting.model.qk_norm": {"en": "QK-norm", "ja": "QK-norm"},
+    "setting.model.n_layer": {"en": "Layers", "ja": "層数"},
+    "setting.model.n_embd": {"en": "Model width", "ja": "モデル幅"},
+    "setting.model.n_head": {"en": "Heads", "ja": "ヘッド数"},
+    "setting.model.ffn_hidden": {"en": "FFN width", "ja": "FFN 幅"},
+    "setting.model.seq_len": {"en": "Sequence length", "ja": "系列長"},
+    "setting.model.window_pattern": {"en": "Attention windows", "ja": "アテンション窓"},
+    "setting.model.attn_impl": {"en": "DCMHA path", "ja": "DCMHA の実装"},
+    "setting.model.dc_pre": {"en": "Pre-composition", "ja": "事前合成"},
+    "setting.model.dc_post": {"en": "Post-composition", "ja": "事後合成"},
+    "setting.model.dc_query": {"en": "Query-wise terms", "ja": "クエリ側の項"},
+    "setting.model.dc_key": {"en": "Key-wise terms", "ja": "キー側の項"},
+    "setting.model.dc_gate": {"en": "Gates", "ja": "ゲート"},
+    "setting.model.dc_lowrank": {"en": "Low-rank terms", "ja": "低ランク項"},
+    "setting.model.dc_rank": {"en": "DCMHA rank R", "ja": "DCMHA のランク R"},
+    "setting.model.dc_static": {"en": "Static composition", "ja": "静的合成"},
+    "setting.train.seed": {"en": "Seed", "ja": "シード"},
+    "setting.train.lr": {"en": "Learning rate", "ja": "学習率"},
+    "setting.train.dc_lr_mult": {"en": "DCMHA learning-rate multiplier", "ja": "DCMHA の学習率倍率"},
+    "setting.train.steps": {"en": "Steps", "ja": "ステップ数"},
+    "setting.train.batch_size": {"en": "Batch size", "ja": "バッチサイズ"},
+    "setting.train.corpus": {"en": "Corpus", "ja": "コーパス"},
+    "setting.train.device": {"en": "Device", "ja": "デバイス"},
+    "setting.train.nproc": {"en": "GPUs", "ja": "GPU 数"},
+    "setting.train.threads": {"en": "CPU threads", "ja": "CPU スレッド数"},
+    "setting.train.compile": {"en": "torch.compile", "ja": "torch.compile の使用"},
 
     "settings.title": {"en": "Settings", "ja": "設定"},
     "settings.prices": {"en": "Price per device-hour (USD)", "ja": "デバイス 1 時間あたりの価格 (USD)"},
@@ -1014,11 +1051,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "paper.claim.multiplier": {"en": "Compute multiplier", "ja": "計算量倍率"},
     "paper.claim.loss": {"en": "Loss, DCFormer minus Transformer++", "ja": "損失の差（DCFormer − Transformer++）"},
     "paper.claim.throughput": {"en": "Training speed ratio", "ja": "学習速度比"},
-    "paper.val.multiplier": {"en": "{low:.1f}x to {high:.1f}x at 405M to 6.9B",
+    "paper.val.multiplier": {"en": "{low:.1f}× to {high:.1f}× at 405M to 6.9B",
                              "ja": "405M〜6.9B で {low:.1f} 倍〜{high:.1f} 倍"},
     "paper.val.loss": {"en": "{dc:.2f} against {tf:.2f} ({diff:+.2f}) at 405M, 13.5K steps",
                        "ja": "405M・13.5K ステップで {dc:.2f} 対 {tf:.2f}（{diff:+.2f}）"},
-    "paper.val.throughput": {"en": "about {low:.2f}x at 405M up to about {high:.2f}x at 13B-33B",
+    "paper.val.throughput": {"en": "about {low:.2f}× at 405M up to about {high:.2f}× at 13B-33B",
                              "ja": "405M で約 {low:.2f} 倍、13B〜33B で約 {high:.2f} 倍"},
     "paper.ours.speed": {"en": "{ratio} on {device}", "ja": "{device} で {ratio}"},
     "paper.source.abstract": {"en": "arXiv 2405.08553, abstract", "ja": "arXiv 2405.08553、要旨"},
@@ -1050,17 +1087,17 @@ STRINGS: dict[str, dict[str, str]] = {
                   "ja": "規模の差：本調査の最大サイズはパラメータ {params}・学習トークン {tokens} で、論文の最小"
                         "サイズは 405M・7.1B です（論文はパラメータが {gap_p}、トークンが {gap_t} の規模です）。"},
     "paper.why.none": {"en": "Not measured by this study yet.", "ja": "本調査ではまだ測定していません。"},
-    "paper.why.scale": {"en": "This study's largest size is {gap:,.0f}x smaller than the paper's smallest "
-                              "(the limit is {limit:,.0f}x).",
+    "paper.why.scale": {"en": "This study's largest size is {gap:,.0f}× smaller than the paper's smallest "
+                              "(the limit is {limit:,.0f}×).",
                         "ja": "本調査の最大サイズは論文の最小サイズより {gap:,.0f} 倍小さく、上限の {limit:,.0f} 倍を"
                               "超えています。"},
     "paper.why.wide": {"en": "The interval is missing or spans more than a factor of {limit:.0f}.",
                        "ja": "区間がないか、{limit:.0f} 倍を超える幅があります。"},
     "paper.why.straddles": {"en": "The interval is missing or includes zero.",
                             "ja": "区間がないか、0 を含んでいます。"},
-    "paper.why.m_below": {"en": "The whole interval lies below the paper's {low:.1f}x.",
+    "paper.why.m_below": {"en": "The whole interval lies below the paper's {low:.1f}×.",
                           "ja": "区間全体が論文の {low:.1f} 倍を下回っています。"},
-    "paper.why.m_reaches": {"en": "The interval reaches the paper's {low:.1f}x to {high:.1f}x or more.",
+    "paper.why.m_reaches": {"en": "The interval reaches the paper's {low:.1f}× to {high:.1f}× or more.",
                             "ja": "区間が論文の {low:.1f} 倍〜{high:.1f} 倍、またはそれ以上に届いています。"},
     "paper.why.loss_lower": {"en": "DCFormer's loss is lower beyond doubt, as in the paper.",
                              "ja": "論文と同じく、DCFormer の損失が明確に低くなっています。"},
@@ -1068,9 +1105,9 @@ STRINGS: dict[str, dict[str, str]] = {
                               "ja": "論文と異なり、DCFormer の損失が明確に高くなっています。"},
     "paper.why.cpu": {"en": "Measured on a CPU (dcpoc's PyTorch path): it says nothing about GPUs or TPUs.",
                       "ja": "CPU（dcpoc の PyTorch 実装）での測定のため、GPU や TPU での速度は判断できません。"},
-    "paper.why.speed_ok": {"en": "At or above the paper's {low:.2f}x to {high:.2f}x at this size.",
+    "paper.why.speed_ok": {"en": "At or above the paper's {low:.2f}× to {high:.2f}× at this size.",
                            "ja": "このサイズでの論文の {low:.2f} 倍〜{high:.2f} 倍と同等以上です。"},
-    "paper.why.speed_slow": {"en": "Slower than the paper's {low:.2f}x to {high:.2f}x at this size.",
+    "paper.why.speed_slow": {"en": "Slower than the paper's {low:.2f}× to {high:.2f}× at this size.",
                              "ja": "このサイズでの論文の {low:.2f} 倍〜{high:.2f} 倍より遅くなっています。"},
     "reason.speed_not_on_target": {
         "en": "Speed not measured on {kind}: the net benefit above uses the speed ratio measured on {device} "
@@ -1079,9 +1116,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "{kind} での速度は未測定です。上記の正味の効果は {device} で測った速度比（{ratio:.2f}）を使っており、"
               "{kind} での速度は判断できません。目標サイズでの論文の速度比（と他の GPU での本調査の測定値）を"
               "使うと、{kind} での正味の効果は {net} になります。"},
-    "dec.speed.study": {"en": "Speed ratio on {kind}: {ratio:.2f}x, measured by this study's runs on {kind}.",
+    "dec.speed.study": {"en": "Speed ratio on {kind}: {ratio:.2f}×, measured by this study's runs on {kind}.",
                         "ja": "{kind} での速度比：{ratio:.2f} 倍（本調査の {kind} での実行による測定値）。"},
-    "dec.speed.bench": {"en": "Speed ratio on {kind}: {ratio:.2f}x, measured on {kind} ({detail}).",
+    "dec.speed.bench": {"en": "Speed ratio on {kind}: {ratio:.2f}×, measured on {kind} ({detail}).",
                         "ja": "{kind} での速度比：{ratio:.2f} 倍（{kind} での測定値、{detail}）。"},
     "dec.speed.range": {"en": "Not measured on {kind}: costs are given for a speed ratio of {span} (the "
                               "paper reports {paper} at this size on TPUs, unfused; the range also holds our "
@@ -1094,7 +1131,7 @@ STRINGS: dict[str, dict[str, str]] = {
                               "実装と別のハードウェアでの値のため使っていません。{kind} で "
                               "`python -m dcpoc bench model` を実行すると測定できます。"},
     "dec.speed.label": {"en": "not measured on {kind}", "ja": "{kind} では未測定"},
-    "dec.speed.kernel": {"en": "Triton self-check on {kind}: DCMHA attention ran {x:.1f}x as fast as the "
+    "dec.speed.kernel": {"en": "Triton self-check on {kind}: DCMHA attention ran {x:.1f}× as fast as the "
                                "PyTorch path (attention only: supporting evidence, not a model speed ratio).",
                          "ja": "{kind} での Triton セルフチェック：DCMHA アテンションは PyTorch 実装の {x:.1f} 倍の"
                                "速さでした（アテンションのみの値で、モデル全体の速度比ではなく補足情報です）。"},
@@ -1173,12 +1210,42 @@ def kind_label(kind: str, lang: str) -> str:
     return t(key, lang) if key in STRINGS else kind
 
 
+def device_text(device: str | None, lang: str) -> str:
+    """A device as people write it: the decision's labels ('cpu', 'h100 x2', decision.facts.
+    device_label) as 'CPU', 'H100 ×2'; a device's own name ('NVIDIA H100 80GB HBM3') as it is."""
+    if not device:
+        return "—"
+    kind, sep, count = device.partition(" x")
+    if f"settings.kind.{kind}" in STRINGS and (not sep or count.isdigit()):
+        return kind_label(kind, lang) + (f" ×{count}" if sep else "")
+    return device
+
+
 def study_question(question: str, lang: str) -> str:
     """A study's question in lang: the reference studies' question is product text, shown in lang
     whichever language it was stored in; a user's own question stays as typed."""
     if question.strip() in STRINGS["study.reference_question"].values():
         return t("study.reference_question", lang)
     return question
+
+
+def setting_label(key: str, lang: str) -> str:
+    """A config key (dotted, 'model.qk_norm') as a reader names it, the key in brackets for the
+    engineer: 'QK-norm (model.qk_norm)'; a key the catalogue lacks as it is."""
+    name = f"setting.{key}"
+    return f"{t(name, lang)} ({key})" if name in STRINGS else key
+
+
+def setting_value(key: str, value: object, lang: str) -> str:
+    """A config value worded for a table: switches as yes / no, architectures by name, a key a
+    run lacks as '(not set)', the rest as written."""
+    if value is None:
+        return t("value.missing", lang)
+    if isinstance(value, bool):
+        return t("value.yes" if value else "value.no", lang)
+    if key == "model.arch":
+        return ARCH_LABELS.get(str(value), str(value))
+    return str(value)
 
 
 def column_labels(columns, lang: str) -> dict[str, str]:

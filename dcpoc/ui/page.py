@@ -9,7 +9,7 @@ import streamlit as st
 
 from ..report.text import interval_caption
 from .charts import run_name
-from .i18n import LANGUAGES, STRINGS, num, t
+from .i18n import LANGUAGES, STRINGS, num, setting_label, setting_value, t
 from ..studies import detect_gpu
 from .launch_form import Problem
 from ..security import password_matches
@@ -141,6 +141,19 @@ def run_labels(runs: pd.DataFrame, lang: str) -> dict[str, str]:
     names = run_name(with_variant(runs))
     return {r.id: f"{r.id} · {name} · {r.preset} · {t('col.seed', lang)} {r.seed}"
             for r, name in zip(runs.itertuples(), names)}
+
+
+def settings_table(differences: pd.DataFrame, runs: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """config_differences' fields against runs, turned for reading: one row per run (its
+    variant, preset and seed), one column per setting named in lang, values worded
+    (i18n.setting_value). Rows, not columns, per run: a study has dozens of runs."""
+    names = dict(zip(runs["id"], run_name(with_variant(runs))))
+    by_id = runs.set_index("id")
+    index = [f"{run_id} · {names[run_id]} · {by_id.at[run_id, 'preset']} · "
+             f"{t('col.seed', lang)} {by_id.at[run_id, 'seed']}" for run_id in differences.columns]
+    table = pd.DataFrame({setting_label(key, lang): [setting_value(key, v, lang) for v in row]
+                          for key, row in differences.iterrows()}, index=index)
+    return table.rename_axis(t("col.id", lang))
 
 
 def headline_metrics(decision, lang: str) -> list:
