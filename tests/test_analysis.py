@@ -59,6 +59,18 @@ def test_headline_by_preset_means_differences_speed_ratio_and_failures():
     assert headline_by_preset(runs.iloc[0:0]).empty
 
 
+def test_headline_pairs_seeds_as_the_verdict_does():
+    # seed 3 has no DCFormer run: an unpaired mean would say -0.073, the seeds both ran say -0.010
+    runs = runs_frame(*[{"id": f"t{s}", "arch": "transformer", "seed": s, "final_val_loss": v}
+                        for s, v in ((1, 1.00), (2, 1.02), (3, 1.10))],
+                      *[{"id": f"d{s}", "arch": "dcformer", "seed": s, "final_val_loss": v}
+                        for s, v in ((1, 0.99), (2, 1.01))])
+    row = headline_by_preset(runs).iloc[0]
+    assert row["loss_diff"] == pytest.approx(-0.010)
+    assert (row["loss_transformer"], row["loss_dcformer"]) == (pytest.approx(1.01), pytest.approx(1.00))
+    assert (row["n_transformer"], row["n_dcformer"]) == (3, 2)     # every counted run still shown
+
+
 def test_headline_takes_the_latest_study_by_default_and_any_study_on_request():
     day = lambda d: pd.Timestamp(f"2026-01-{d:02d}", tz="UTC")  # noqa: E731
     runs = runs_frame(

@@ -15,6 +15,7 @@ from conftest import A, ALPHA, E, SIZES, ladder, run, tf_loss  # noqa: F401 (fra
 def test_t_quantiles_and_the_paired_interval_by_hand():
     assert t_quantile_975(1) == 12.706 and t_quantile_975(30) == 2.042
     assert abs(t_quantile_975(60) - 2.000) < 0.002
+    assert abs(t_quantile_975(31) - 2.0395) < 0.0003 and abs(t_quantile_975(40) - 2.0211) < 0.0002
     # differences -0.1, -0.2, -0.3: mean -0.2, s = 0.1, half = 4.303 * 0.1 / sqrt(3)
     got = paired_t_interval([-0.1, -0.2, -0.3])
     half = 4.303 * 0.1 / math.sqrt(3)
@@ -61,11 +62,13 @@ def test_equal_tokens_pairs_by_seed_on_one_corpus():
 def test_equal_cost_reads_both_curves_at_the_cheaper_runs_spend():
     runs = pd.DataFrame([run("transformer", "s1", 1, 2.0), run("dcformer", "s1", 1, 1.9)])
     runs["device"] = "cpu"                                   # $0.10 per hour
-    curves = pd.DataFrame({"run_id": [runs["id"][0]] * 2 + [runs["id"][1]] * 2,
-                           "step": [1, 2, 1, 2], "value": [3.0, 2.0, 3.0, 1.9],
-                           "wall_s": [1800.0, 3600.0, 3600.0, 7200.0]})
+    # step 3 is each run's final evaluation on the whole validation split: scored lower than the
+    # subset (1.5 and 1.4), it is never read, so both runs are judged on the same test set
+    curves = pd.DataFrame({"run_id": [runs["id"][0]] * 3 + [runs["id"][1]] * 3,
+                           "step": [1, 2, 3] * 2, "value": [3.0, 2.0, 1.5, 3.0, 1.9, 1.4],
+                           "wall_s": [1800.0, 3600.0, 3601.0, 3600.0, 7200.0, 7201.0]})
     row = compare_equal_cost(runs, curves).iloc[0]
-    # budget $0.10: Transformer++ at its end (2.0), DCFormer half way (3.0) -> +1.0, one seed
+    # budget $0.10: Transformer++ at its last subset point (2.0), DCFormer half way (3.0) -> +1.0
     assert row["loss_transformer"] == 2.0 and row["loss_dcformer"] == 3.0
     assert row["loss_diff"] == pytest.approx(1.0) and row["loss_low"] is None
 
@@ -81,6 +84,40 @@ def test_multiplier_and_net_benefit_on_an_exact_ladder():
     assert (result.per_run["multiplier"] - 2.0).abs().max() < 1e-2
 
 
+def test_net_benefit_gives_back_the_flops_the_multiplier_already_charged():
+    # DCFormer does 1.1x the FLOPs per token at the same FLOP/s (tokens/s 1/1.1 of Transformer++'s)
+    # and reaches at its compute the loss Transformer++ reaches at the same compute (multiplier 1):
+    # both need the same time, so the net benefit is 1, not 1 / 1.1
+    rows = []
+    for preset, (params, tokens) in SIZES.items():
+        for seed, eps in zip((1, 2, 3), (0.0, 0.002, -0.002)):
+            rows.append(run("transformer", preset, seed, tf_loss(6 * params * tokens) + eps))
+            rows.append(run("dcformer", preset, seed, tf_loss(1.1 * 6 * params * tokens) + eps,
+                            fpt=1.1 * 6 * params, speed=1000.0 / 1.1))
+    result = compute_multiplier(pd.DataFrame(rows))
+    assert result.multiplier.mean == pytest.approx(1.0, rel=1e-3)
+    assert result.speed_ratio == pytest.approx(1 / 1.1) and result.flops_ratio == pytest.approx(1.1)
+    assert result.net_benefit.mean == pytest.approx(1.0, rel=1e-3)
+
+
+def test_the_speed_ratio_is_read_per_size_and_resampled_within_each():
+    # tokens/s falls 100x from the smallest size to the largest, DCFormer's ratio is 0.8 at the two
+    # small sizes and 0.9 at the two large ones: pooling every size's tokens/s would give about the
+    # small sizes' 0.8, and a resample's ratio would swing with how many small runs it drew
+    runs = ladder(multiplier=1.5, speed_ratio=1.0)
+    base = {"s1": 10000.0, "s2": 3000.0, "s3": 600.0, "s4": 100.0}
+    ratio = {"s1": 0.8, "s2": 0.8, "s3": 0.9, "s4": 0.9}
+    dc = runs["arch"].eq("dcformer")
+    runs["tokens_per_s"] = [base[p] * (ratio[p] if d else 1.0) for p, d in zip(runs["preset"], dc)]
+    result = compute_multiplier(runs)
+    assert result.speed_ratio == pytest.approx(math.sqrt(0.8 * 0.9))
+    net = result.net_benefit
+    assert net.mean == pytest.approx(result.multiplier.mean * math.sqrt(0.8 * 0.9))
+    # no tokens/s noise: the net benefit's interval is the multiplier's times the fixed ratio
+    assert net.low == pytest.approx(result.multiplier.low * math.sqrt(0.8 * 0.9), rel=0.02)
+    assert net.high == pytest.approx(result.multiplier.high * math.sqrt(0.8 * 0.9), rel=0.02)
+
+
 def test_projection_by_hand():
     m = Interval(2.0, 1.5, 2.5, 3, "bootstrap")
     got = project(1e9, 2e10, "h100", 3.0, 0.8, m)
@@ -91,8 +128,24 @@ def test_projection_by_hand():
     assert got.dc_cost_equal_quality_usd == pytest.approx(3 * tf_hours / 0.8 / 2)
     assert got.saved_usd == pytest.approx(3 * tf_hours * (1 - 1 / 1.6))
     assert got.saved_low_usd == pytest.approx(3 * tf_hours * (1 - 1 / 1.2))
+    # DCFormer's FLOPs per token 1.05x: multiplier 2 in FLOPs is 2.1 in tokens at the target
+    flops = project(1e9, 2e10, "h100", 3.0, 0.8, m, flops_ratio=1.05)
+    assert flops.dc_gpu_hours_equal_quality == pytest.approx(tf_hours / 0.8 / 2.1)
+    assert flops.saved_low_usd == pytest.approx(3 * tf_hours * (1 - 1 / (0.8 * 1.5 * 1.05)))
     with pytest.raises(ValueError):
         project(0, 1, "h100", 3.0, 0.8, 2.0)
+
+
+def test_the_targets_flops_ratio_comes_from_the_nearest_preset():
+    from dcpoc import counts
+    from dcpoc.config import make_config
+    from dcpoc.decision.multiplier import target_flops_ratio
+    ratio, preset = target_flops_ratio(405e6)
+    fpt = {a: counts.flops_per_token(make_config(a, "paper-405m").model)["total"]
+           for a in ("dcformer", "transformer")}
+    assert preset == "paper-405m" and ratio == pytest.approx(fpt["dcformer"] / fpt["transformer"])
+    assert 1.0 < ratio < 1.1                   # DCMHA's extra FLOPs at 405M: a few percent
+    assert target_flops_ratio(1.2e6)[1] == "cpu-demo"
 
 
 @pytest.mark.parametrize("multiplier, speed, verdict", [(2.0, 0.8, "GO"), (2.0, 0.3, "NO-GO"),
@@ -140,3 +193,22 @@ def test_insufficient_evidence_says_what_to_run(change, need):
     assert decision.verdict == "INSUFFICIENT"
     assert need in [key for key, _ in decision.needed]
     assert decision.reasons == [("reason.insufficient", {})]
+
+
+def test_a_largest_size_whose_seeds_never_pair_is_not_skipped():
+    # DCFormer's runs at the largest size carry other seeds than Transformer++'s: no pair there, so
+    # the verdict must not judge the loss at the next size down as if it were the largest
+    runs = ladder(multiplier=2.0, speed_ratio=0.8)
+    largest = runs["preset"].eq("s4") & runs["arch"].eq("dcformer")
+    runs.loc[largest, "seed"] += 100
+    runs.loc[largest, "id"] = runs.loc[largest, "id"] + "-renumbered"
+    decision = decide(runs, "st")
+    assert decision.verdict == "INSUFFICIENT"
+    assert ("need.seeds", {"n": 2, "have": 0}) in decision.needed
+
+
+def test_one_seed_allowed_by_the_thresholds_gives_a_verdict_without_a_loss_interval():
+    decision = decide(ladder(multiplier=2.0, speed_ratio=0.8, seeds=(1,), noise=(0.0,)), "st",
+                      Thresholds(min_seeds=1))
+    assert decision.verdict != "GO"                 # GO needs the loss below zero beyond doubt
+    assert [key for key, _ in decision.reasons][:2] == ["reason.net", "reason.loss_one_seed"]

@@ -289,6 +289,26 @@ def test_a_diverged_high_rate_is_a_sweep_result_not_a_failure():
     assert risk == {"where": "DCFormer 3e-3", "preset": "cpu-demo"}
 
 
+def test_a_rate_that_diverged_on_one_seed_is_not_chosen_on_the_others():
+    # DCFormer at 1e-3: 1.05 on seed 1, diverged on seed 2; at 3e-3: 1.08 and 1.09. The survivor's
+    # 1.05 alone must not make 1e-3 the rate the comparison and the confirmation stage use
+    from dcpoc.decision.compare import counted_runs
+    from dcpoc.decision.confirmation import chosen_rates
+    rows = [("dcformer", 1e-3, 1, 1.05), ("dcformer", 1e-3, 2, math.nan), ("dcformer", 3e-3, 1, 1.08),
+            ("dcformer", 3e-3, 2, 1.09), ("transformer", 1e-3, 1, 1.10), ("transformer", 1e-3, 2, 1.11)]
+    runs = pd.DataFrame([{"id": f"r{i}", "study": "st", "arch": arch, "preset": "tiny", "seed": seed,
+                          "final_val_loss": loss, "status": "failed" if math.isnan(loss) else "succeeded",
+                          "diverged": math.isnan(loss), "tokens_seen": 1000.0 if loss == loss else 400.0,
+                          "total_steps": 10, "flops_per_token": 6.0, "tokens_per_s": 1.0,
+                          "corpus_fingerprint": "fp",
+                          "config": {"train": {"lr": lr, "batch_size": 10}, "model": {"seq_len": 10}}}
+                         for i, (arch, lr, seed, loss) in enumerate(rows)])
+    kept = counted_runs(runs)
+    assert set(kept.loc[kept["arch"].eq("dcformer"), "config"].map(tuning.run_lr)) == {3e-3}
+    assert chosen_rates(runs, ["tiny"], by_variant=False) == {"tiny dcformer": 3e-3,
+                                                               "tiny transformer": 1e-3}
+
+
 def test_next_step_keeps_the_study_settings():
     from dcpoc.decision.next_step import study_spec_from_runs
     plan = plan_study(reference_study("reference-cpu"))

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import VARIANT_LABELS
-from .compare import _seed_pairs, compare_equal_tokens, counted_runs, on_main_corpus, speed_ratio
+from .compare import seed_pairs, compare_equal_tokens, counted_runs, on_main_corpus, speed_ratio
 from .facts import device_label, with_variant
 from .stats import Pooled, Reason, pooled_interval
 
@@ -57,7 +57,7 @@ def size_differences(pair: pd.DataFrame) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for (preset, _tokens), group in (counted.groupby(["preset", "tokens"], sort=False)
                                      if len(counted) else []):
-        pairs = _seed_pairs(group)
+        pairs = seed_pairs(group)
         if len(pairs):
             out[str(preset)] = np.concatenate([out.get(str(preset), np.array([])),
                                                (pairs["dc"] - pairs["tf"]).to_numpy(float)])

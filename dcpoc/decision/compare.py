@@ -13,7 +13,7 @@ from ..config import ARCHS
 from ..runs.status import Status
 from .facts import device_label, study_key, with_cost
 from .stats import paired_t_interval, unreliable
-from .tuning import at_best_lr
+from .tuning import at_best_lr, diverged_rows
 
 SUCCEEDED = Status.SUCCEEDED.value
 COMPARISON_COLUMNS = ["preset", "params", "basis", "n_pairs", "seeds", "loss_diff", "loss_low", "loss_high",
@@ -37,7 +37,7 @@ def counted_runs(runs: pd.DataFrame, study: str | None = None, *, best_lr: bool 
     scoped = scoped.assign(compute=scoped["fpt"] * scoped["tokens"])
     keep = (scoped["status"].eq(SUCCEEDED) & np.isfinite(scoped["loss"])
             & ~scoped["diverged"].eq(True))
-    return at_best_lr(scoped[keep]) if best_lr else scoped[keep]
+    return at_best_lr(scoped[keep], diverged_rows(scoped)) if best_lr else scoped[keep]
 
 
 def main_corpus(counted: pd.DataFrame) -> tuple[str, int]:
@@ -70,6 +70,35 @@ def speed_ratio(counted: pd.DataFrame) -> tuple[str, float]:
     return device, device_speed_ratio(fast, device)
 
 
+def size_ratios(counted: pd.DataFrame, device: str) -> pd.DataFrame:
+    """DCFormer / Transformer++ per size (preset): mean tokens/s on device (speed; NaN where the
+    device did not run both) and FLOPs per token (flops). ``counted``: rows with speed,
+    speed_device, fpt."""
+    if counted.empty:
+        return pd.DataFrame(columns=["speed", "flops"], dtype=float)
+    on = counted[counted["speed_device"].eq(device) & (counted["speed"] > 0)]
+    speed = on.groupby(["preset", "arch"])["speed"].mean().unstack().reindex(columns=ARCHS)
+    fpt = counted.groupby(["preset", "arch"])["fpt"].mean().unstack().reindex(columns=ARCHS)
+    return pd.DataFrame({"speed": speed["dcformer"] / speed["transformer"],
+                         "flops": fpt["dcformer"] / fpt["transformer"]}).astype(float)
+
+
+def ratios_at_runs(counted: pd.DataFrame, device: str) -> pd.DataFrame:
+    """size_ratios read at each DCFormer run of counted (its size's speed and flops; index: those
+    rows' index)."""
+    dc = counted[counted["arch"].eq("dcformer")]
+    return size_ratios(counted, device).reindex(dc["preset"].to_numpy()).set_axis(dc.index)
+
+
+def study_speed_ratio(counted: pd.DataFrame, device: str) -> float:
+    """DCFormer / Transformer++ tokens/s on device across sizes: the geometric mean of each size's
+    ratio over the DCFormer runs at sizes that have one (as the net benefit weighs sizes); NaN
+    without any."""
+    speed = ratios_at_runs(counted, device)["speed"].to_numpy(float) if not counted.empty else []
+    speed = np.asarray(speed)[np.isfinite(speed)] if len(speed) else np.array([])
+    return float(np.exp(np.log(speed).mean())) if len(speed) else math.nan
+
+
 def device_speed_ratio(frame: pd.DataFrame, device: str) -> float:
     """DCFormer / Transformer++ mean tokens/s of the rows measured on device (NaN without both)."""
     on = frame[frame["speed_device"].eq(device) & (frame["speed"] > 0)]
@@ -95,7 +124,7 @@ def _comparison_row(preset: str, basis: str, pairs: pd.DataFrame, group: pd.Data
             "loss_sd": float((pairs["dc"] - pairs["tf"]).std(ddof=1)) if len(pairs) > 1 else math.nan}
 
 
-def _seed_pairs(group: pd.DataFrame, value: str = "loss") -> pd.DataFrame:
+def seed_pairs(group: pd.DataFrame, value: str = "loss") -> pd.DataFrame:
     """One row per seed run by both architectures: columns tf, dc (mean over repeats of a seed)."""
     by = group.groupby(["seed", "arch"])[value].mean().unstack()
     if not set(ARCHS) <= set(by.columns):
@@ -114,7 +143,7 @@ def compare_equal_tokens(runs: pd.DataFrame, study: str | None = None) -> pd.Dat
     final val loss and of perplexity with a 95% paired t interval over seeds (None with one seed).
     Negative favours DCFormer."""
     counted = on_main_corpus(counted_runs(runs, study))
-    rows = [_comparison_row(preset, "tokens", _seed_pairs(group), group)
+    rows = [_comparison_row(preset, "tokens", seed_pairs(group), group)
             for (preset, _tokens), group in counted.groupby(["preset", "tokens"], sort=False)]
     return _comparison_frame([r for r in rows if r["n_pairs"] > 0])
 
@@ -149,12 +178,17 @@ def compare_equal_cost(runs: pd.DataFrame, val_curves: pd.DataFrame, study: str 
                        prices: Mapping[str, float] | None = None) -> pd.DataFrame:
     """DCFormer minus Transformer++ at equal $, per preset: for each seed both runs are read at the
     spend of the cheaper of the two (its val-loss curve interpolated in $, each run priced by its own
-    device), then the paired t interval over seeds as in compare_equal_tokens.
+    device), then the paired t interval over seeds as in compare_equal_tokens. Both curves are read
+    on the evaluations made during training only: the final one scores the whole validation split
+    (train.py), about 0.02 nats lower than the subset, so reading the cheaper run at its end against
+    the other between subset points would compare two different test sets.
     ``val_curves``: metric rows (run_id, step, value, wall_s) of key val_loss."""
     counted = on_main_corpus(counted_runs(runs, study))
     if counted.empty or val_curves.empty:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    curves = with_cost(val_curves[val_curves["run_id"].isin(counted["id"])], counted, prices)
+    val_curves = val_curves[val_curves["run_id"].isin(counted["id"])]
+    final = val_curves["step"].eq(val_curves.groupby("run_id")["step"].transform("max"))
+    curves = with_cost(val_curves[~final], counted, prices)
     curves = curves[np.isfinite(curves["value"].astype(float))]
     spent = curves.groupby("run_id")["cost_usd"].max()
     rows = []

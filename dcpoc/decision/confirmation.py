@@ -14,7 +14,7 @@ import pandas as pd
 
 from .compare import counted_runs
 from .facts import with_variant
-from .tuning import best_lrs, lr_table, swept_cells
+from .tuning import best_lrs, diverged_rows, lr_table, swept_cells
 
 
 def split_confirmation(runs: pd.DataFrame, confirm_seeds: Collection[int]
@@ -83,5 +83,8 @@ def chosen_rates(runs: pd.DataFrame, presets: Iterable[str], by_variant: bool,
     counted = counted_runs(runs, best_lr=False)
     if swept_only and swept_cells(lr_table(counted)).empty:
         return {}
+    diverged = diverged_rows(runs)      # a rate that diverged on a seed: +inf, never chosen...
+    lanes = set(zip(counted["preset"], counted["arch"]))   # ...where another rate finished
+    tried = pd.concat([counted, diverged[[k in lanes for k in zip(diverged["preset"], diverged["arch"])]]])
     return {f"{preset} {lane}": lr for preset in presets
-            for lane, lr in best_lrs(counted, preset).items()}
+            for lane, lr in best_lrs(tried, preset).items()}

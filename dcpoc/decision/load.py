@@ -14,7 +14,7 @@ from .. import costs
 from .next_step import NextStep, next_step
 from .facts import study_key
 from .gap import gap_over_training
-from .multiplier import Projection, project
+from .multiplier import Projection, project, target_flops_ratio
 from .paper import PaperComparison, compare_with_paper
 from .target_speed import TargetSpeed, target_speed
 from .verdict import Decision, Thresholds, decide
@@ -77,10 +77,12 @@ def load_decision(store: Any, study: str | None, thresholds: Thresholds = Thresh
     decision = decide(runs, name, thresholds, val_curves=curves, prices=prices,
                       confirm_seeds=config.get("confirm_seeds") or ())
     infer = store.list_benchmarks("infer")
-    speed = _target_speed(store, decision, scoped, target)
+    confirm_seeds = config.get("confirm_seeds") or ()
+    compared = decisive_frame(scoped, decision, confirm_seeds)   # the runs the verdict reads
+    speed = _target_speed(store, decision, compared, target)
     if speed is not None and not speed.measured and decision.multiplier.multiplier.mean > 0 \
             and math.isfinite(speed.study_ratio):
-        decision.reasons.append(_unmeasured_reason(decision, speed))
+        decision.reasons.append(_unmeasured_reason(decision, speed, target))
     projection, span = projection_at(decision, target, prices, speed)
     return StudyDecision(
         study=name, question=study_row.get("question") or "",
@@ -90,8 +92,7 @@ def load_decision(store: Any, study: str | None, thresholds: Thresholds = Thresh
         projection=projection, target=target, thresholds=thresholds,
         prices=prices, inference=infer[0]["result"] if infer else None, speed=speed,
         projection_span=span, paper=compare_with_paper(decision, scoped),
-        gap=gap_over_training(decisive_frame(scoped, decision, config.get("confirm_seeds") or ()),
-                              curves),
+        gap=gap_over_training(compared, curves),
         val_tokens=validation_counts(store.get_metrics(ids, keys=list(_VAL_KEYS)) if ids else None),
         recorded=config.get("recorded"), confirm_seeds=tuple(config.get("confirm_seeds") or ()))
 
@@ -119,21 +120,22 @@ def validation_counts(rows: pd.DataFrame | None) -> tuple[tuple[int, int], ...]:
     return tuple(sorted({(int(r[0]), int(r[1])) for r in wide[list(_VAL_KEYS)].to_numpy()}))
 
 
-def _target_speed(store: Any, decision: Decision, scoped: pd.DataFrame, target: Target
+def _target_speed(store: Any, decision: Decision, compared: pd.DataFrame, target: Target
                   ) -> TargetSpeed | None:
-    """Where the target's speed ratio comes from (None without a multiplier result)."""
+    """Where the target's speed ratio comes from, from the runs the verdict compares (None
+    without a multiplier result)."""
     from ..runs.selfcheck_rows import read_selfchecks   # here: decision never loads the database layer
     mult = decision.multiplier
     if mult is None:
         return None
-    return target_speed(scoped, mult.speed_device, mult.speed_ratio, target.gpu_kind, target.params,
+    return target_speed(compared, mult.speed_device, mult.speed_ratio, target.gpu_kind, target.params,
                         store.list_benchmarks("model"), read_selfchecks(store, passed_only=True))
 
 
-def _unmeasured_reason(decision: Decision, speed: TargetSpeed) -> tuple[str, dict]:
+def _unmeasured_reason(decision: Decision, speed: TargetSpeed, target: Target) -> tuple[str, dict]:
     """The verdict's caveat: its net benefit rests on a ratio measured elsewhere; at the target the
-    net benefit is the multiplier times the range."""
-    m = decision.multiplier.multiplier.mean
+    net benefit is the multiplier times the range times the target's FLOPs-per-token ratio."""
+    m = decision.multiplier.multiplier.mean * target_flops_ratio(target.params)[0]
     return ("reason.speed_not_on_target", {
         "kind": speed.kind, "device": speed.study_device or "—", "ratio": speed.study_ratio,
         "net": f"{m * speed.low:.2f}" + (f" – {m * speed.high:.2f}" if speed.high > speed.low else "")})
@@ -150,8 +152,9 @@ def projection_at(decision: Decision, target: Target, prices: Mapping[str, float
         return None, None
     price = target.price_per_hour if target.price_per_hour is not None \
         else costs.price_per_hour(target.gpu_kind, prices)
+    flops = target_flops_ratio(target.params)[0]
     at = lambda ratio: project(target.params, target.tokens, target.gpu_kind, price, ratio,  # noqa: E731
-                               mult.multiplier)
+                               mult.multiplier, flops_ratio=flops)
     if speed is not None and not speed.measured:
         return None, (at(speed.low), at(speed.high))
     ratio = speed.ratio if speed is not None else mult.speed_ratio

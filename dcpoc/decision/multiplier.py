@@ -1,6 +1,13 @@
 """The compute multiplier: Transformer++'s loss against training compute (a power law, or log-linear
-on a short ladder), inverted at each DCFormer run's loss; the net benefit (multiplier x tokens/s
-ratio), both with bootstrap intervals; and their projection to a target scale in GPU-hours and $."""
+on a short ladder), inverted at each DCFormer run's loss; the net benefit (the wall time Transformer++
+needs for DCFormer's loss over DCFormer's), both with bootstrap intervals; and their projection to a
+target scale in GPU-hours and $.
+
+Compute is FLOPs, DCMHA's own included, so the multiplier already charges DCFormer for its extra
+FLOPs per token; what the hardware adds is how fast each architecture turns FLOPs into tokens. Per
+DCFormer run i at size p: net_i = multiplier_i x speed_p x flops_p, speed_p the tokens/s ratio and
+flops_p the FLOPs-per-token ratio (DCFormer / Transformer++) at p, so speed_p x flops_p is the
+ratio of FLOP/s. Multiplying by the tokens/s ratio alone would count the extra FLOPs twice."""
 from __future__ import annotations
 
 import math
@@ -10,8 +17,9 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .. import costs
-from .compare import counted_runs, device_speed_ratio, main_corpus, on_main_corpus, speed_ratio
+from .. import costs, counts
+from ..config import PRESETS, make_config
+from .compare import counted_runs, main_corpus, on_main_corpus, ratios_at_runs, speed_ratio
 from .facts import device_label
 from .stats import Interval, Reason, percentile_interval, replace_reason
 
@@ -112,7 +120,10 @@ def fit_compute_curve(compute: np.ndarray | list[float], loss: np.ndarray | list
 class MultiplierResult:
     """The compute multiplier (Transformer++ compute needed to reach a DCFormer run's loss, divided
     by that run's compute; geometric mean over DCFormer runs) and the net benefit (multiplier x
-    DCFormer / Transformer++ tokens/s on one device), each with a bootstrap 95% interval."""
+    speed_ratio x flops_ratio, see the module's docstring), each with a bootstrap 95% interval.
+    speed_ratio and flops_ratio: DCFormer / Transformer++ tokens/s on speed_device and FLOPs per
+    token at each DCFormer run's size, geometric means over the DCFormer runs whose size has both
+    (sizes weighted as the multiplier weighs them)."""
     fit: ComputeFit | None
     per_run: pd.DataFrame            # PER_RUN_COLUMNS, one row per DCFormer run
     multiplier: Interval
@@ -122,6 +133,7 @@ class MultiplierResult:
     corpus_fingerprint: str
     n_sizes: int                     # distinct Transformer++ compute values (the ladder)
     reason: Reason | None = None
+    flops_ratio: float = math.nan
 
 
 def _log_multipliers(fit: ComputeFit, dc: pd.DataFrame) -> np.ndarray:
@@ -130,24 +142,44 @@ def _log_multipliers(fit: ComputeFit, dc: pd.DataFrame) -> np.ndarray:
         return np.log(tf_compute / dc["compute"].to_numpy(float))
 
 
+def _speed_parts(tf: pd.DataFrame, dc: pd.DataFrame, device: str, logm: np.ndarray
+                 ) -> tuple[float, float, float]:
+    """(speed ratio, FLOPs ratio, net benefit): geometric means over the DCFormer runs whose size
+    has a tokens/s ratio on device (NaN for all three without one)."""
+    at_run = ratios_at_runs(pd.concat([tf, dc]), device)
+    ok = (np.isfinite(at_run["speed"]) & np.isfinite(at_run["flops"]) & np.isfinite(logm)).to_numpy()
+    if not ok.any():
+        return math.nan, math.nan, math.nan
+    log_speed = np.log(at_run["speed"].to_numpy(float)[ok])
+    log_flops = np.log(at_run["flops"].to_numpy(float)[ok])
+    net = float(np.exp((logm[ok] + log_speed + log_flops).mean()))
+    return float(np.exp(log_speed.mean())), float(np.exp(log_flops.mean())), net
+
+
+def _resample(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Runs drawn with replacement within each size (every size keeps its count of runs: a
+    resample that lost a size would change the ladder and the sizes' mix, not the seed noise)."""
+    return pd.concat([group.iloc[rng.integers(0, len(group), len(group))]
+                      for _, group in frame.groupby("preset", sort=False)])
+
+
 def _bootstrap(tf: pd.DataFrame, dc: pd.DataFrame, device: str, n_boot: int, seed: int
                ) -> tuple[list[float], list[float]]:
-    """Resample each architecture's runs with replacement, refit and invert: the geometric-mean
-    multipliers and net benefits of the resamples that could be fitted."""
+    """Resample each architecture's runs within each size, refit and invert: the geometric-mean
+    multipliers and net benefits (tokens/s ratios from the same resample) of the resamples that
+    could be fitted."""
     rng = np.random.default_rng(seed)
     boot_m, boot_net = [], []
     for _ in range(n_boot):
-        tf_b = tf.iloc[rng.integers(0, len(tf), len(tf))]
-        dc_b = dc.iloc[rng.integers(0, len(dc), len(dc))]
+        tf_b, dc_b = _resample(tf, rng), _resample(dc, rng)
         fit_b = fit_compute_curve(tf_b["compute"], tf_b["loss"])
         if fit_b is None:
             continue
         logm_b = _log_multipliers(fit_b, dc_b)
         if not np.isfinite(logm_b).all():
             continue
-        m_b = float(np.exp(logm_b.mean()))
-        boot_m.append(m_b)
-        boot_net.append(m_b * device_speed_ratio(pd.concat([tf_b, dc_b]), device))
+        boot_m.append(float(np.exp(logm_b.mean())))
+        boot_net.append(_speed_parts(tf_b, dc_b, device, logm_b)[2])
     return boot_m, boot_net
 
 
@@ -166,7 +198,7 @@ def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
     corpus, invert it at each DCFormer run's loss, and bootstrap: resample the runs of each
     architecture with replacement (fixed seed), refit, and take the 2.5 / 97.5 percentiles of the
     geometric-mean multiplier and of the net benefit (whose speed ratio is recomputed from the same
-    resample, so throughput noise is in its interval)."""
+    resample, so throughput noise is in its interval). Resampling stays within each size."""
     counted = counted_runs(runs, study)
     corpus, _ = main_corpus(counted)
     counted = on_main_corpus(counted)
@@ -174,13 +206,15 @@ def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
                                            for d, c in zip(counted["device"], counted["config"])])
     tf = counted[counted["arch"].eq("transformer") & (counted["compute"] > 0)]
     dc = counted[counted["arch"].eq("dcformer") & (counted["compute"] > 0)]
-    device, ratio = speed_ratio(counted) if not counted.empty else ("", math.nan)
+    device = speed_ratio(counted)[0] if not counted.empty else ""
     n_sizes = int(tf["compute"].nunique())
     none = Interval(math.nan, None, None, 0)
+    ratio, flops, _ = _speed_parts(tf, dc, device, np.zeros(len(dc)))
 
     def missing(reason: Reason, fit: ComputeFit | None = None) -> MultiplierResult:
         return MultiplierResult(fit, pd.DataFrame(columns=PER_RUN_COLUMNS), replace_reason(none, reason),
-                                ratio, device, replace_reason(none, reason), corpus, n_sizes, reason)
+                                ratio, device, replace_reason(none, reason), corpus, n_sizes, reason,
+                                flops_ratio=flops)
 
     if dc.empty or tf.empty:
         return missing(("why.no_arch", {}))
@@ -191,14 +225,14 @@ def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
     if not np.isfinite(logm).all():
         return missing(("why.beyond_fit", {}), fit)
     m_mean = float(np.exp(logm.mean()))
+    ratio, flops, net = _speed_parts(tf, dc, device, logm)
     boot_m, boot_net = _bootstrap(tf, dc, device, n_boot, seed)
     m_int = percentile_interval(m_mean, boot_m, n_boot, len(dc))
-    net_int = percentile_interval(m_mean * ratio, [v for v in boot_net if math.isfinite(v)],
-                                  n_boot, len(dc))
+    net_int = percentile_interval(net, [v for v in boot_net if math.isfinite(v)], n_boot, len(dc))
     if not math.isfinite(ratio):
         net_int = replace_reason(Interval(math.nan, None, None, len(dc)), ("why.no_speed", {}))
     return MultiplierResult(fit, _per_run(fit, tf, dc, logm), m_int, ratio, device, net_int,
-                            corpus, n_sizes)
+                            corpus, n_sizes, flops_ratio=flops)
 
 
 # ----------------------------------------------------------------------------- projection
@@ -206,7 +240,8 @@ def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
 class Projection:
     """Training cost at the user's target for both architectures. Transformer++ throughput is
     costs.assumed_tokens_per_s at 6 x params FLOPs/token on the GPU kind; DCFormer's is that x the
-    measured speed ratio. Equal quality: DCFormer trains on tokens / multiplier."""
+    measured speed ratio. Equal quality: DCFormer trains on tokens / (multiplier x flops_ratio),
+    the multiplier being in FLOPs and DCFormer's FLOPs per token flops_ratio x Transformer++'s."""
     params: float
     tokens: float
     gpu_kind: str
@@ -222,13 +257,15 @@ class Projection:
     saved_usd: float                 # Transformer++ $ minus DCFormer's $ for equal quality
     saved_low_usd: float | None      # at the multiplier interval's bounds, measured speed ratio
     saved_high_usd: float | None
+    flops_ratio: float = 1.0
 
 
 def project(params: float, tokens: float, gpu_kind: str, price_per_hour: float | None,
             speed_ratio: float, multiplier: Interval | float,
-            prices: Mapping[str, float] | None = None) -> Projection:
+            prices: Mapping[str, float] | None = None, flops_ratio: float = 1.0) -> Projection:
     """GPU-hours and $ of training a params-sized model on tokens with both architectures, and the
-    $ DCFormer saves (negative: loses) for the quality Transformer++ gets from those tokens."""
+    $ DCFormer saves (negative: loses) for the quality Transformer++ gets from those tokens.
+    flops_ratio: DCFormer / Transformer++ FLOPs per token at the target (target_flops_ratio)."""
     if params <= 0 or tokens <= 0:
         raise ValueError("target parameters and tokens must be positive")
     price = price_per_hour if price_per_hour is not None else costs.price_per_hour(gpu_kind, prices)
@@ -237,10 +274,22 @@ def project(params: float, tokens: float, gpu_kind: str, price_per_hour: float |
     tf_speed = costs.assumed_tokens_per_s(6.0 * params, "transformer", device)
     tf_hours = tokens / tf_speed / 3600.0
     dc_hours = tf_hours / speed_ratio if speed_ratio > 0 else math.nan
-    equal = dc_hours / m.mean if m.mean > 0 else math.nan
+    equal = dc_hours / (m.mean * flops_ratio) if m.mean > 0 else math.nan
 
     def saved(mult: float | None) -> float | None:
-        return None if mult is None else (tf_hours - dc_hours / mult) * price
+        return None if mult is None else (tf_hours - dc_hours / (mult * flops_ratio)) * price
     return Projection(params, tokens, gpu_kind, price, speed_ratio, m.mean, tf_hours,
                       tf_hours * price, dc_hours, dc_hours * price, equal, equal * price,
-                      (tf_hours - equal) * price, saved(m.low), saved(m.high))
+                      (tf_hours - equal) * price, saved(m.low), saved(m.high), flops_ratio)
+
+
+def target_flops_ratio(params: float) -> tuple[float, str]:
+    """DCFormer / Transformer++ training FLOPs per token at a target size, and the preset it is
+    read from: the preset whose Transformer++ parameter count is nearest in ratio (the shape of
+    the model decides DCMHA's share; a target is given by its size only)."""
+    def total(arch: str, name: str) -> float:
+        return counts.flops_per_token(make_config(arch, name).model)["total"]
+    sizes = {name: counts.count_parameters(make_config("transformer", name).model)["total"]
+             for name in PRESETS}
+    nearest = min(sizes, key=lambda name: abs(math.log(sizes[name] / params)))
+    return total("dcformer", nearest) / total("transformer", nearest), nearest

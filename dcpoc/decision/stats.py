@@ -19,12 +19,14 @@ Z_975 = 1.959964
 
 def t_quantile_975(df: int) -> float:
     """Student's t 0.975 quantile: the table up to 30 degrees of freedom, beyond it the
-    Cornish-Fisher expansion z + (z^3 + z) / (4 df) (off by under 0.002 at df 31)."""
+    Cornish-Fisher expansion to second order, z + (z^3 + z) / (4 df) + (5 z^5 + 16 z^3 + 3 z) /
+    (96 df^2) (2.0394 at df 31 against 2.0395; the first order alone gives 2.0365)."""
     if df < 1:
         raise ValueError("a t interval needs at least one degree of freedom")
     if df <= len(T_975):
         return T_975[df - 1]
-    return Z_975 + (Z_975**3 + Z_975) / (4 * df)
+    z = Z_975
+    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import costs
-from .compare import counted_runs, device_speed_ratio, on_main_corpus
+from .compare import counted_runs, on_main_corpus, study_speed_ratio
 from .facts import device_label
 from .paper import paper_speed_ratio
 
@@ -54,13 +54,14 @@ def _kind(label: str) -> str:
 
 
 def _study_ratio_on(runs: pd.DataFrame, kind: str) -> float:
-    """The study's DCFormer / Transformer++ ratio from its runs on one device kind (one process)."""
+    """The study's DCFormer / Transformer++ ratio from its runs on one device kind (one process),
+    per size as the verdict reads it (compare.study_speed_ratio)."""
     counted = on_main_corpus(counted_runs(runs)) if not runs.empty else runs
     if counted.empty:
         return math.nan
     counted = counted.assign(speed_device=[device_label(d, c)
                                            for d, c in zip(counted["device"], counted["config"])])
-    return device_speed_ratio(counted, kind)
+    return study_speed_ratio(counted, kind)
 
 
 def _bench_ratio(benchmarks: list[dict], kind: str, params: float) -> tuple[float, str]:

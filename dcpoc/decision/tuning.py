@@ -60,16 +60,22 @@ def lr_table(counted: pd.DataFrame) -> pd.DataFrame:
 
 
 def _best_index(cell: pd.DataFrame) -> int:
-    """Index of the lowest mean loss in a cell sorted by rate; ties go to the lower rate."""
+    """Index of the lowest mean loss in a cell sorted by rate; ties go to the lower rate. A rate
+    that diverged on any seed has mean +inf: never best while another rate has none (when every
+    rate has, the lowest rate)."""
     lowest = cell["loss"].min()
+    if not math.isfinite(lowest):
+        return int(cell.index[0])
     return int(cell.index[(cell["loss"] - lowest).abs() <= TIE_NATS][0])
 
 
-def at_best_lr(counted: pd.DataFrame) -> pd.DataFrame:
-    """The runs at their cell's best rate (every run of a cell with a single rate)."""
+def at_best_lr(counted: pd.DataFrame, diverged: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The runs at their cell's best rate (every run of a cell with a single rate). diverged:
+    diverged_rows of the same runs, so that a rate that diverged on a seed is not chosen on its
+    other seeds' losses (the sweep table counts them the same way)."""
     if counted.empty:
         return counted
-    table = lr_table(counted)
+    table = lr_table(counted if diverged is None or diverged.empty else pd.concat([counted, diverged]))
     frame = with_lr(counted)
     keys = _cell(frame) + ["lr"]
     if "corpus_fingerprint" in frame:

@@ -140,7 +140,11 @@ def _needed(decision: Decision, counted: pd.DataFrame, thresholds: Thresholds) -
     if mult.n_sizes < thresholds.min_sizes:
         needed.append(("need.sizes", {"n": thresholds.min_sizes - mult.n_sizes,
                                       "have": mult.n_sizes}))
-    pairs = int(tokens["n_pairs"].min()) if not tokens.empty else 0
+    # every size counts: a size whose runs never pair by seed has 0 pairs (not skipped, or the
+    # next size down would pass for the largest)
+    paired = tokens.groupby("preset")["n_pairs"].min() if not tokens.empty else pd.Series(dtype=int)
+    sizes = set(counted["preset"]) if not counted.empty else set()
+    pairs = int(min((paired.get(p, 0) for p in sizes), default=0))
     if pairs < thresholds.min_seeds:
         needed.append(("need.seeds", {"n": thresholds.min_seeds - pairs, "have": pairs}))
     if not math.isfinite(mult.speed_ratio):
@@ -158,19 +162,23 @@ def _judge(decision: Decision, thresholds: Thresholds) -> None:
     largest = decision.equal_tokens.iloc[-1]    # sorted by parameter count: the largest size measured
     net, m = mult.net_benefit, mult.multiplier
     values = {"net": net.mean, "net_low": net.low, "net_high": net.high, "m": m.mean,
-              "m_low": m.low, "m_high": m.high, "ratio": mult.speed_ratio,
+              "m_low": m.low, "m_high": m.high, "ratio": mult.speed_ratio, "flops": mult.flops_ratio,
               "go": thresholds.go_net_low, "nogo": thresholds.nogo_net_high,
               "preset": largest["preset"], "diff": largest["loss_diff"],
               "diff_low": largest["loss_low"], "diff_high": largest["loss_high"]}
-    loss_better = largest["loss_high"] < 0
-    loss_worse = largest["loss_low"] > 0
-    decision.reasons = [("reason.net", values), ("reason.loss", values)]
+    low, high = largest["loss_low"], largest["loss_high"]
+    interval = low is not None and high is not None and pd.notna(low) and pd.notna(high)
+    loss_better, loss_worse = interval and high < 0, interval and low > 0   # one seed: neither
+    decision.reasons = [("reason.net", values), ("reason.loss" if interval else "reason.loss_one_seed",
+                                                 values)]
+    per_speed = mult.flops_ratio   # net = multiplier x speed ratio x flops ratio: the speed it takes
     if net.high < thresholds.nogo_net_high or loss_worse:
-        decision.verdict, flip, ratio = "NO-GO", "flip.nogo", thresholds.nogo_net_high / m.high
+        decision.verdict, flip, ratio = "NO-GO", "flip.nogo", thresholds.nogo_net_high / (m.high * per_speed)
     elif net.low > thresholds.go_net_low and loss_better:
-        decision.verdict, flip, ratio = "GO", "flip.go", thresholds.go_net_low / m.low
+        decision.verdict, flip, ratio = "GO", "flip.go", thresholds.go_net_low / (m.low * per_speed)
     else:
-        decision.verdict, flip, ratio = "CONDITIONAL", "flip.conditional", thresholds.go_net_low / m.low
+        decision.verdict, flip, ratio = ("CONDITIONAL", "flip.conditional",
+                                         thresholds.go_net_low / (m.low * per_speed))
     decision.flips = [(flip, {**values, "ratio_needed": ratio})]
 
 

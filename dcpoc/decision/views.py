@@ -14,7 +14,7 @@ from ..config import ARCHS
 from ..runs.status import FINISHED, STATUSES, Status
 from . import tuning
 from .attribution import decisive_pair, pair_frame
-from .compare import speed_ratio
+from .compare import seed_pairs, speed_ratio
 from .confirmation import decisive_runs
 from .facts import device_label, run_price_per_hour, study_key, with_variant
 
@@ -123,8 +123,9 @@ def headline_by_preset(runs: pd.DataFrame, study: str | None = None,
     row per (preset, corpus fingerprint, total steps), over the runs the verdict compares (a
     ladder's decisive pair, relabelled transformer / dcformer, its variants in `baseline` and
     `treatment`; at a size the confirmation stage (confirm_seeds) has settled, the fresh seeds
-    only): mean final val loss of each side over its succeeded runs with a finite loss, their difference (DCFormer minus
-    the baseline; negative favours DCFormer), the tokens/s ratio DCFormer / baseline measured on
+    only): mean final val loss of each side over the seeds both sides ran (succeeded, finite
+    loss; paired by seed as the verdict pairs them; each side's own mean where no seed pairs),
+    their difference (DCFormer minus the baseline; negative favours DCFormer; NaN without a pair), the tokens/s ratio DCFormer / baseline measured on
     one device (speed_device; see compare.speed_ratio), and per side the runs counted (n_*),
     failed (failed_*) and diverged (diverged_*). A group lacking a side shows NaN."""
     if runs.empty:
@@ -155,11 +156,16 @@ def headline_by_preset(runs: pd.DataFrame, study: str | None = None,
 
 def _headline_row(key: dict, group: pd.DataFrame) -> dict:
     counted = tuning.at_best_lr(group[group["counted"]].assign(tokens=0))   # one budget per group
-    loss = counted.groupby("arch")["loss"].mean()
-    tf_loss, dc_loss = loss.get("transformer", math.nan), loss.get("dcformer", math.nan)
+    pairs = seed_pairs(counted)   # as the verdict reads them: seeds both sides ran, paired
+    if len(pairs):
+        tf_loss, dc_loss = float(pairs["tf"].mean()), float(pairs["dc"].mean())
+    else:                         # nothing to pair: each side's own mean, no difference
+        loss = counted.groupby("arch")["loss"].mean()
+        tf_loss, dc_loss = loss.get("transformer", math.nan), loss.get("dcformer", math.nan)
     speed_device, ratio = speed_ratio(counted)
     row = {**key, "total_steps": int(key["total_steps"]), "corpus": group["corpus_spec"].iloc[0],
-           "loss_transformer": tf_loss, "loss_dcformer": dc_loss, "loss_diff": dc_loss - tf_loss,
+           "loss_transformer": tf_loss, "loss_dcformer": dc_loss,
+           "loss_diff": dc_loss - tf_loss if len(pairs) else math.nan,
            "speed_ratio": ratio, "speed_device": speed_device}
     for arch in ARCHS:
         mine = group["arch"].eq(arch)

@@ -24,6 +24,8 @@ def say(reason: Reason, lang: str) -> str:
     clean = {k: (math.nan if v is None and k in _FORMAT_KEYS else v) for k, v in values.items()}
     if isinstance(clean.get("kind"), str):   # a price-table device kind: 'h100' reads 'H100'
         clean["kind"] = kind_label(clean["kind"], lang)
+    if isinstance(clean.get("device"), str):   # a device label: 'cpu' reads 'CPU'
+        clean["device"] = device_text(clean["device"], lang)
     return t(key, lang).format(**clean)
 
 
@@ -108,12 +110,13 @@ def fit_text(decision: Decision, lang: str) -> str:
 
 
 def cost_quality_text(decision: Decision, lang: str) -> str:
-    """Net benefit with the multiplier and speed ratio it is made of."""
+    """Net benefit with the multiplier, speed ratio and FLOPs ratio it is made of."""
     mult = decision.multiplier
     return t("rep.cost_quality_text", lang).format(
         net=interval_text(mult.net_benefit if mult else None, ".2f", lang, "×"),
         m=interval_text(mult.multiplier if mult else None, ".2f", lang, "×"),
-        ratio=_speed_ratio_text(decision))
+        ratio=_speed_ratio_text(decision),
+        flops=f"{mult.flops_ratio:.2f}×" if mult and math.isfinite(mult.flops_ratio) else "—")
 
 
 def inference_text(result: dict | None, lang: str) -> str:

@@ -98,14 +98,20 @@ STRINGS: dict[str, dict[str, str]] = {
                             "ja": "DCFormer と同じ損失に達するのに {baseline} が必要とする学習計算量の倍率"
                                   "（論文では 1.7〜2 倍）。実行単位のブートストラップによる 95% 区間。"},
     "dec.net": {"en": "Net benefit", "ja": "正味の効果"},
-    "dec.net_help": {"en": "Multiplier × DCFormer's training speed relative to {baseline}. Above 1: "
-                           "the same quality costs less.",
-                     "ja": "倍率 × {baseline} に対する DCFormer の学習速度比。1 を超えれば同じ品質を"
-                           "より安く得られます。"},
-    "dec.speed_scope": {"en": "every size of the study pooled (mean tokens/s of DCFormer's runs over "
-                              "the baseline's)",
-                        "ja": "スタディの全サイズをまとめた値（DCFormer の実行の平均トークン/秒 ÷ "
-                              "ベースラインの平均）"},
+    "dec.net_help": {"en": "The training time (and $) {baseline} needs to reach DCFormer's loss, over "
+                           "DCFormer's: multiplier × speed ratio × DCFormer's FLOPs per token relative "
+                           "to {baseline}'s (the multiplier already charges DCMHA's extra FLOPs and the "
+                           "lower tokens/s charges them again, so the FLOPs ratio gives them back). "
+                           "Above 1: the same quality costs less.",
+                     "ja": "DCFormer と同じ損失に達するまでに {baseline} が要する学習時間（と費用）÷ "
+                           "DCFormer の学習時間。倍率 × 速度比 × {baseline} に対する DCFormer の"
+                           "トークンあたり FLOP の比で求めます（倍率は DCMHA の追加 FLOP を既に計上し、"
+                           "トークン/秒の低下でも同じ FLOP が計上されるため、FLOP の比で二重計上を"
+                           "戻します）。1 を超えれば同じ品質をより安く得られます。"},
+    "dec.speed_scope": {"en": "every size of the study: the geometric mean of each size's ratio "
+                              "(DCFormer's mean tokens/s over the baseline's at that size)",
+                        "ja": "スタディの全サイズの値：各サイズの速度比（そのサイズでの DCFormer の"
+                              "平均トークン/秒 ÷ ベースラインの平均）の幾何平均"},
     "dec.speed": {"en": "Speed ratio", "ja": "速度比"},
     "dec.speed_path": {"en": "Measured with DCFormer on the {path} attention path ({device}).",
                        "ja": "DCFormer は {path} のアテンション実装で計測しました（{device}）。"},
@@ -145,9 +151,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "rep.question": {"en": "Question", "ja": "検討事項"},
     "rep.metrics": {"en": "Key numbers", "ja": "主要な数値"},
     "rep.cost_quality": {"en": "Cost per quality", "ja": "品質あたりの費用"},
-    "rep.cost_quality_text": {"en": "Net benefit {net} (compute multiplier {m}, training speed ratio "
-                                    "{ratio}). Above 1×, the same quality costs less with DCFormer.",
-                              "ja": "正味の効果は {net}（計算量倍率 {m}、学習速度比 {ratio}）です。"
+    "rep.cost_quality_text": {"en": "Net benefit {net} (compute multiplier {m} × training speed ratio "
+                                    "{ratio} × FLOPs per token {flops}: the multiplier already counts "
+                                    "DCMHA's extra FLOPs). Above 1×, the same quality costs less with "
+                                    "DCFormer.",
+                              "ja": "正味の効果は {net}（計算量倍率 {m} × 学習速度比 {ratio} × "
+                                    "トークンあたり FLOP の比 {flops}。倍率は DCMHA の追加 FLOP を既に"
+                                    "計上しています）です。"
                                     "1 倍を超えれば、同じ品質を DCFormer でより安く得られます。"},
     "rep.next_step": {"en": "Next step", "ja": "次のステップ"},
     "rep.next_none": {"en": "Confirm the result at one larger size on the production GPU before "
@@ -222,15 +232,23 @@ STRINGS: dict[str, dict[str, str]] = {
     "reason.insufficient": {"en": "Not enough evidence for a verdict yet.",
                             "ja": "判定に足る根拠がまだ揃っていません。"},
     "reason.net": {"en": "Net benefit {net:.2f} (95% interval {net_low:.2f} to {net_high:.2f}): compute "
-                         "multiplier {m:.2f} x speed ratio {ratio:.2f}. GO needs the lower bound above "
-                         "{go:.2f}; NO-GO when the upper bound is below {nogo:.2f}.",
+                         "multiplier {m:.2f} × speed ratio {ratio:.2f} × FLOPs per token {flops:.2f} "
+                         "(the multiplier already counts DCMHA's extra FLOPs). GO needs the lower bound "
+                         "above {go:.2f}; NO-GO when the upper bound is below {nogo:.2f}.",
                    "ja": "正味の効果は {net:.2f}（95% 区間 {net_low:.2f}〜{net_high:.2f}）で、計算量倍率 "
-                         "{m:.2f} × 速度比 {ratio:.2f} から求めています。GO には下限が {go:.2f} を超える"
+                         "{m:.2f} × 速度比 {ratio:.2f} × トークンあたり FLOP の比 {flops:.2f} から"
+                         "求めています（倍率は DCMHA の追加 FLOP を既に計上）。GO には下限が {go:.2f} を超える"
                          "必要があり、上限が {nogo:.2f} を下回れば見送りです。"},
     "reason.loss": {"en": "At equal tokens on {preset}, DCFormer's val loss differs by {diff:+.4f} "
                           "(95% interval {diff_low:+.4f} to {diff_high:+.4f}).",
                     "ja": "{preset} で同一トークン数のとき、DCFormer の検証損失の差は {diff:+.4f}"
                           "（95% 区間 {diff_low:+.4f}〜{diff_high:+.4f}）です。"},
+    "reason.loss_one_seed": {"en": "At equal tokens on {preset}, DCFormer's val loss differs by {diff:+.4f} "
+                                   "on one seed: no interval, so the loss decides nothing (GO needs it "
+                                   "below zero beyond doubt).",
+                             "ja": "{preset} で同一トークン数のとき、DCFormer の検証損失の差は 1 シードで "
+                                   "{diff:+.4f} です。区間がないため損失では判定できません（GO には"
+                                   "損失差が確実に 0 を下回る必要があります）。"},
     # -- where the gain comes from, how sure (decision/evidence.py, report/evidence.py) -------------
     "ev.baseline": {"en": "The verdict compares {treat} with {base}, the best cheap baseline this study ran.",
                     "ja": "判定は {treat} を、このスタディで実行した最良の低コストなベースラインである "
