@@ -6,6 +6,7 @@ import json
 import math
 import os
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from .costs import PriceError
@@ -200,6 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:    # `... | head` closed the pipe: what it wanted was printed
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
+        return 0
     except Exception as e:  # an internal error: still one line unless asked for the traceback
         if os.environ.get("DCPOC_DEBUG"):
             raise
@@ -236,9 +240,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                           corpus=args.corpus, device=args.device)
         from .train import preflight
         corpus = preflight(run)   # bad device, kernels or data: fail before anything is written
+        _check_home()
+        from .runs.lifecycle import refuse_recorded
+        store = Store()
+        refuse_recorded(store, args.study)
         if args.executor == "slurm":
             return submit_single(args, run, corpus)
-        store = Store()
         run_id = create_run(store, run, corpus_fingerprint=corpus.fingerprint, study=args.study,
                             status=Status.RUNNING)
         print(f"run {run_id}: {run.model.arch} {run.preset}, {run.train.steps} steps, "
@@ -252,6 +259,15 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{summary['wall_s']:.1f} s ({100 * summary['record_s'] / max(summary['wall_s'], 1e-9):.2f}% "
           "of it recording metrics)" + (f" ({summary['error']})" if summary["error"] else ""))
     return 0 if summary["status"] in (Status.SUCCEEDED, Status.CANCELLED) else 1
+
+
+def _check_home() -> None:
+    """A run's folder must be writable before its row is: else the row would stay 'running'."""
+    from .runs.paths import writable_home
+    try:
+        writable_home()
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -268,8 +284,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     except report.ReportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    with open(args.out, "wb") as out:
-        out.write(data)
+    try:
+        Path(args.out).write_bytes(data)
+    except OSError as e:
+        print(f"error: cannot write {args.out} ({e.strerror}); choose a writable --out path",
+              file=sys.stderr)
+        return 2
     print(f"{sd.decision.verdict}: wrote {args.out}")
     return 0
 
@@ -350,6 +370,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from .generate import generate_text
+    if not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise ConfigError(f"--temperature ({args.temperature}) must be a number >= 0 (0 is greedy)")
+    if args.top_k < 0:
+        raise ConfigError(f"--top-k ({args.top_k}) must be >= 0 (0: all)")
     text = generate_text(args.run, args.prompt, args.max_tokens, args.temperature,
                          args.top_k or None, args.seed)
     print(args.prompt + text)

@@ -300,6 +300,10 @@ def validate(run: RunConfig) -> None:
         (lambda: t.val_tokens >= m.seq_len,
          f"val_tokens ({t.val_tokens}) must be at least seq_len ({m.seq_len}): one validation window"),
         (lambda: t.grad_clip >= 0 and t.weight_decay >= 0, "grad_clip and weight_decay must be >= 0"),
+        (lambda: 0 <= t.beta1 < 1 and 0 <= t.beta2 < 1,
+         f"beta1 ({t.beta1}) and beta2 ({t.beta2}) must be in [0, 1) (AdamW; the paper uses 0.9, 0.95)"),
+        (lambda: t.adam_eps > 0, f"adam_eps ({t.adam_eps}) must be > 0"),
+        (lambda: 0 <= t.seed < 2**63, f"seed ({t.seed}) must be between 0 and 2^63 - 1"),
         (lambda: t.threads >= 0, "threads must be >= 0 (0 = all cores)"),
     ]
     for ok, message in checks:

@@ -199,6 +199,9 @@ def _setup(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device:
     if t.threads:
         torch.set_num_threads(t.threads)   # small models lose more to thread sync than they gain
     attention = _attention_path(run, sink, dist, device)   # before the seed: it draws no numbers
+    if m.arch == "dcformer" and device.type == "cpu" and attention.path == "torch":
+        from .kernels.compose_cpu import compose_kernel
+        compose_kernel()   # a (re)build takes a minute: here, not inside the first timed step
     torch.manual_seed(t.seed)
     corpus, batches, val_set = prepare_data(run)
     model = LanguageModel(replace(m, attn_impl=attention.impl)).to(device)

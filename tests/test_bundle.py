@@ -217,6 +217,12 @@ def test_cli_export_and_import(trained, tmp_path):
     assert listed.returncode == 0 and "recorded results (imported): measured" in listed.stdout
     done = run_cli("study", "import", str(out), env=env)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "already exists" in done.stderr
+    # a run of this machine is not added to results measured elsewhere
+    env_home = {**env, "DCPOC_HOME": str(tmp_path / "home")}
+    done = run_cli("train", "--arch", "transformer", "--preset", "tiny", "--steps", "2", "--study", STUDY,
+                   env=env_home)
+    assert done.returncode == 2 and "holds recorded results" in done.stderr, done.stderr
+    assert "4 runs" in run_cli("study", "list", env=env).stdout
     done = run_cli("study", "import", str(tmp_path / "missing.gz"), env=env)
     assert done.returncode == 2 and done.stderr.startswith("error: no file")
 

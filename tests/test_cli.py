@@ -1,11 +1,14 @@
 """The command line as a user meets it: real subprocesses, a real database, one-line errors."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from dcpoc.runs.store import Store
 
-from conftest import run_cli
+from conftest import REPO_ROOT, run_cli
 
 
 @pytest.fixture
@@ -46,7 +49,8 @@ def _write(path, data: bytes):
 
 @pytest.mark.parametrize("case", ["preset", "set-key", "set-type", "heads", "zero-heads", "vocab", "gpu-type",
                                   "empty", "binary", "missing", "too-small", "no-cuda", "resume-unknown",
-                                  "no-arch"])
+                                  "no-arch", "beta1", "beta2", "adam-eps", "seed-overflow", "home",
+                                  "report-out", "report-out-dir", "temperature", "top-k"])
 def test_bad_input_exits_with_one_line_and_keeps_the_database(populated_db, tmp_path, case):
     base = ["train", "--arch", "dcformer", "--preset", "tiny", "--steps", "3", "--no-progress"]
     empty = _write(tmp_path / "empty.txt", b"")
@@ -67,8 +71,22 @@ def test_bad_input_exits_with_one_line_and_keeps_the_database(populated_db, tmp_
         "missing": (base + ["--corpus", "text:/no/such/file.txt"], ["/no/such/file.txt"]),
         "resume-unknown": (["train", "--resume", "rdeadbeef00"], ["rdeadbeef00"]),
         "no-arch": (["train", "--preset", "tiny"], ["--arch"]),
+        "beta1": (base + ["--set", "beta1=1.5"], ["beta1 (1.5)", "[0, 1)"]),
+        "beta2": (base + ["--set", "beta2=1.0"], ["beta2 (1.0)"]),
+        "adam-eps": (base + ["--set", "adam_eps=-1"], ["adam_eps (-1.0)", "> 0"]),
+        "seed-overflow": (base + ["--seed", "99999999999999999999"], ["seed", "2^63"]),
+        "home": (base, ["DCPOC_HOME", "cannot be created"]),
+        "report-out": (["report", "--study", "s", "--out", str(tmp_path / "no" / "dir" / "r.md")],
+                       ["cannot write", "--out"]),
+        "report-out-dir": (["report", "--study", "s", "--out", str(tmp_path)], ["cannot write"]),
+        "temperature": (["generate", "--run", populated_db.iloc[0]["id"], "--prompt", "a", "--temperature", "nan"],
+                        ["--temperature"]),
+        "top-k": (["generate", "--run", populated_db.iloc[0]["id"], "--prompt", "a", "--top-k", "-3"], ["--top-k"]),
     }[case]
-    _assert_one_line_error(run_cli(*args), *fragments)
+    env = {"DCPOC_HOME": str(_write(tmp_path / "a-file", b"x") / "home")} if case == "home" else None
+    if case.startswith("report"):
+        Store().ensure_study("s")
+    _assert_one_line_error(run_cli(*args, env=env), *fragments)
     after = Store().list_runs()
     assert list(after["id"]) == list(populated_db["id"])
     assert after.iloc[0]["final_val_loss"] == populated_db.iloc[0]["final_val_loss"]
@@ -95,3 +113,19 @@ def test_database_that_is_not_sqlite(tmp_path, monkeypatch):
 def test_help_lists_commands_and_set_keys():
     result = run_cli("train", "--help")
     assert result.returncode == 0 and "model.dc_rank" in result.stdout and "--resume" in result.stdout
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///:memory:"])
+def test_an_in_memory_database_is_refused(url, monkeypatch, tmp_path):
+    monkeypatch.setenv("DCPOC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DCPOC_DB", url)
+    _assert_one_line_error(run_cli("train", "--arch", "transformer", "--preset", "tiny", "--steps", "2"),
+                           "in-memory", "DCPOC_DB")
+
+
+def test_a_closed_pipe_ends_quietly(populated_db):
+    listing = subprocess.Popen([sys.executable, "-m", "dcpoc", "runs"], cwd=REPO_ROOT,
+                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    listing.stdout.close()                  # the reader went away, as `| head` does
+    assert listing.wait(timeout=120) == 0 and b"error" not in listing.stderr.read()

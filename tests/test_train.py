@@ -123,6 +123,23 @@ def test_killed_run_resumes_with_contiguous_metrics(dcpoc_home):
     assert abs(ref - got).max() < 1e-5
 
 
+def test_a_resume_whose_checkpoint_does_not_load_keeps_what_the_run_recorded(dcpoc_home):
+    store = Store()
+    run_id, _ = train_in_process(store, "transformer", steps=4)
+    store.update_run(run_id, status="cancelled")            # as if stopped: resumable
+    before = store.get_run(run_id)
+    checkpoint = dcpoc_home / run_id / "checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])  # truncated
+    resumed = subprocess.run([sys.executable, "-m", "dcpoc", "train", "--resume", run_id, "--no-progress"],
+                             cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode != 0 and "Traceback" not in resumed.stderr
+    after = store.get_run(run_id)
+    assert after["status"] == "failed" and after["error"]
+    for field in ("step", "tokens_seen", "final_val_loss", "wall_s", "tokens_per_s", "cost_usd"):
+        assert after[field] == before[field], field
+
+
 def test_cancel_flag_stops_a_running_run(dcpoc_home):
     store = Store()
     proc = _start_cli_run("--steps", "100000")

@@ -54,9 +54,11 @@ def _build() -> Optional[ModuleType]:
     name, cflags = _variant()
     try:
         from torch.utils import cpp_extension
-        build_dir = cpp_extension._get_build_directory(name, False)
-        if not any(p.endswith(".so") for p in os.listdir(build_dir)):
-            print("building the CPU compose kernel (once per machine, under a minute)", file=sys.stderr)
+        build_dir = Path(cpp_extension._get_build_directory(name, False))
+        built = [p.stat().st_mtime for p in build_dir.glob("*.so")]
+        if not built or max(built) < _SOURCE.stat().st_mtime:   # none yet, or older than the source
+            print("building the CPU compose kernel (once per machine and version, under two "
+                  "minutes)", file=sys.stderr)
     except Exception:  # only the message depends on this private helper
         pass
     try:

@@ -43,9 +43,23 @@ class UnknownRunError(StoreError):
 def default_url() -> str:
     """``$DCPOC_DB``, else an SQLite file in ``$DCPOC_HOME`` (default ``./runs``) given as an
     absolute path, so that worker subprocesses started from another directory find the same file."""
-    if os.environ.get("DCPOC_DB"):
-        return os.environ["DCPOC_DB"]
+    url = os.environ.get("DCPOC_DB")
+    if url:
+        if _in_memory(url):
+            raise StoreError(f"DCPOC_DB={url} is an in-memory database: every run trains in its own "
+                             "process and would write where no other process reads; set DCPOC_DB "
+                             "to a file, e.g. sqlite:///runs/dcpoc.db")
+        return url
     return f"sqlite:///{home_dir() / 'dcpoc.db'}"
+
+
+def _in_memory(url: str) -> bool:
+    """Whether a SQLite URL names an in-memory database (sqlite://, sqlite:///, :memory:)."""
+    try:
+        parsed = make_url(url)
+    except (sa_exc.ArgumentError, ValueError):
+        return False                       # malformed: Database says so with its own message
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
 class Database:

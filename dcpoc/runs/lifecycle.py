@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from ..config import RunConfig
+from ..config import ConfigError, RunConfig
 from .paths import now_utc, run_dir
 from .registry import ensure_worker
 from .status import RESTARTABLE, Status
@@ -31,6 +31,18 @@ def create_run(store: Store, run: RunConfig, *, corpus_fingerprint: str = "",
                               executor=executor, **submitting)
     write_run_files(store, run_id, run)
     return run_id
+
+
+def refuse_recorded(store: Store, study: str | None) -> None:
+    """ConfigError when `study` holds recorded results imported from a study file: a run of this
+    machine added to them would be read as part of a measurement made elsewhere."""
+    row = store.get_study(study) if study else None
+    recorded = (row or {}).get("config", {}) or {}
+    recorded = recorded.get("recorded") if isinstance(recorded, dict) else None
+    if recorded:
+        raise ConfigError(f"study '{study}' holds recorded results (imported; measured "
+                          f"{recorded.get('date', '?')} on {recorded.get('machine', '?')}); new runs "
+                          "would mix with them: give another study name")
 
 
 def run_row(run: RunConfig, corpus_fingerprint: str = "") -> dict:

@@ -16,6 +16,21 @@ def home_dir() -> Path:
     return Path(os.environ.get("DCPOC_HOME") or "runs").expanduser().resolve()
 
 
+def writable_home() -> Path:
+    """home_dir(), created if needed; OSError's one-line cause as a ValueError when it cannot be
+    created or written (a run's checkpoint and log go there)."""
+    home = home_dir()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"DCPOC_HOME {home} cannot be created ({e.strerror}); set DCPOC_HOME to a "
+                         "writable folder") from e
+    if not os.access(home, os.W_OK | os.X_OK):
+        raise ValueError(f"DCPOC_HOME {home} is not writable; set DCPOC_HOME to a writable folder "
+                         "(runs keep their checkpoints and logs there)")
+    return home
+
+
 def run_dir(run_id: str) -> Path:
     return home_dir() / run_id
 

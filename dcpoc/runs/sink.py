@@ -70,6 +70,11 @@ class StoreSink:
         self._stop_heartbeat()
         prices = self.store.prices()
         run = self.store.get_run(self.run_id)
+        if summary["step"] == 0 and run and (run.get("step") or 0) > 0:
+            # failed before its first step (a resume whose checkpoint does not load): what an
+            # earlier process trained and recorded stays
+            self.store.update_run(self.run_id, status=status, error=error, finished_at=now_utc())
+            return
         kind = run["config"]["train"].get("gpu_type", "auto") if run else "auto"
         try:
             cost = costs.run_cost_usd(summary["wall_s"], summary["device"],
