@@ -13,6 +13,7 @@ from .costs import PriceError
 from .config import ARCHS, DEVICES, PRESETS, ConfigError, config_keys, make_config
 from .data import CorpusError
 from .cli_slurm import add_executor_flags, add_slurm_parser, cmd_slurm, submit_single
+from .runs.status import STATUSES
 from .studies.spec import REFERENCE_STUDIES, SWEEPS
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, CorpusError, PriceError)
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list runs")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--study")
-    p.add_argument("--status")
+    p.add_argument("--status", choices=STATUSES)
     p.add_argument("--arch", choices=ARCHS)
 
     p = sub.add_parser("prices", help="show or edit the $ per device-hour price table")
@@ -194,7 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "worker": cmd_worker, "study": _cmd_study, "generate": cmd_generate,
                     "inspect": cmd_inspect, "report": cmd_report, "db": cmd_db,
                     "slurm": cmd_slurm}
-        return commands[args.command](args)
+        code = commands[args.command](args)
+        sys.stdout.flush()   # inside the try: a reader that went away is seen here, not at exit
+        return code
     except _user_errors() as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -238,6 +241,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError("--arch is required: transformer or dcformer")
         run = make_config(args.arch, args.preset, args.overrides, steps=args.steps, seed=args.seed,
                           corpus=args.corpus, device=args.device)
+        if run.train.nproc > 1 and args.executor != "slurm" and "RANK" not in os.environ:
+            raise ConfigError(f"nproc={run.train.nproc} needs one process per device and a foreground "
+                              "`train` is one: queue it with `python -m dcpoc study launch --nproc "
+                              f"{run.train.nproc}` (the worker starts torchrun)")
         from .train import preflight
         corpus = preflight(run)   # bad device, kernels or data: fail before anything is written
         _check_home()
@@ -306,6 +313,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
             frame.insert(frame.columns.get_loc("status") + 1, "job", jobs)
     if args.json:
         print(frame.to_json(orient="records", indent=2, date_format="iso"))
+    elif frame.empty and (args.study or args.status or args.arch):
+        print("no run matches these filters (`python -m dcpoc runs` lists every run)")
     elif frame.empty:
         print("no runs yet: start one with `python -m dcpoc train --arch dcformer --preset tiny`")
     else:

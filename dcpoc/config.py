@@ -323,6 +323,10 @@ def _field_types(obj_or_cls: Any) -> dict[str, str]:
     return {f.name: str(f.type) for f in fields(obj_or_cls)}
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def _parse_value(key: str, raw: str, type_name: str) -> Any:
     try:
         if type_name == "bool":
@@ -340,7 +344,7 @@ def _parse_value(key: str, raw: str, type_name: str) -> Any:
             return value
         return raw
     except ValueError:
-        raise ConfigError(f"--set {key}={raw}: expected a {type_name} value") from None
+        raise ConfigError(f"--set {key}={raw}: expected {_article(type_name)} {type_name} value") from None
 
 
 def _set_field(obj: Any, name: str, value: Any) -> None:
@@ -349,7 +353,7 @@ def _set_field(obj: Any, name: str, value: Any) -> None:
         raise ConfigError(f"unknown {type(obj).__name__} field '{name}'")
     expected = {"int": int, "float": (int, float), "bool": bool, "str": str}[types[name]]
     if isinstance(value, bool) and types[name] != "bool" or not isinstance(value, expected):
-        raise ConfigError(f"{name}={value!r}: expected a {types[name]} value")
+        raise ConfigError(f"{name}={value!r}: expected {_article(types[name])} {types[name]} value")
     setattr(obj, name, float(value) if types[name] == "float" else value)
 
 

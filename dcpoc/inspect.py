@@ -151,6 +151,8 @@ def inspect_run(run_id: str, *, text: str | None = None, sample: bool = False, t
               **analyse(model, ids, token, head), "twin": None}
     if twin:
         twin_model, _ = load_run_model(twin)
+        if twin_model.cfg.arch != "transformer":
+            raise ConfigError(f"--twin '{twin}' is a {twin_model.cfg.arch} run: give a Transformer++ run")
         twin_ids = ids[-twin_model.cfg.seq_len:]
         shown = analyse(twin_model, twin_ids, token, head)
         result["twin"] = {"run": twin, "arch": twin_model.cfg.arch,

@@ -29,7 +29,9 @@ for key, value in form_state(start_form(START_BLANK, offered, settings["default_
 
 
 def _fill_from_start() -> None:
-    form = start_form(st.session_state["launch_start"], offered, settings["default_device"], lang)
+    taken = set(ui.store(url).list_studies()["name"])   # e.g. the imported recorded reference
+    form = start_form(st.session_state["launch_start"], offered, settings["default_device"], lang,
+                      taken)
     st.session_state.update(form_state(form))
 
 

@@ -206,6 +206,8 @@ def test_config_differences_shows_only_fields_that_differ():
     assert set(diff.index) == {"model.arch", "train.seed", "train.extra"}
     assert diff.loc["train.extra"].tolist() == [None, None, 1]
     assert config_differences({"r1": one, "r2": one}).empty
+    numeric = config_differences({"a": {"train": {"seed": 1, "lr": 1e-3}}, "b": {"train": {"seed": 2}}})
+    assert numeric.loc["train.seed"].tolist() == [1, 2] and numeric.loc["train.lr"].tolist() == [1e-3, None]
     assert config_differences({}).empty
     assert flatten({"a": {"b": {"c": 1}}, "d": 2}) == {"a.b.c": 1, "d": 2}
 

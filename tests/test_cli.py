@@ -40,6 +40,7 @@ def test_train_then_runs_lists_the_summary(populated_db):
     assert row["variant"] == "transformer-qknorm" and row["job"] == ""   # a local run has no job
     table = run_cli("runs")
     assert table.returncode == 0 and row["id"] in table.stdout and "bits_per_byte" in table.stdout
+    assert "no run matches these filters" in run_cli("runs", "--study", "nosuch").stdout
 
 
 def _write(path, data: bytes):
@@ -50,7 +51,7 @@ def _write(path, data: bytes):
 @pytest.mark.parametrize("case", ["preset", "set-key", "set-type", "heads", "zero-heads", "vocab", "gpu-type",
                                   "empty", "binary", "missing", "too-small", "no-cuda", "resume-unknown",
                                   "no-arch", "beta1", "beta2", "adam-eps", "seed-overflow", "home",
-                                  "report-out", "report-out-dir", "temperature", "top-k"])
+                                  "report-out", "report-out-dir", "temperature", "top-k", "nproc", "status"])
 def test_bad_input_exits_with_one_line_and_keeps_the_database(populated_db, tmp_path, case):
     base = ["train", "--arch", "dcformer", "--preset", "tiny", "--steps", "3", "--no-progress"]
     empty = _write(tmp_path / "empty.txt", b"")
@@ -81,6 +82,8 @@ def test_bad_input_exits_with_one_line_and_keeps_the_database(populated_db, tmp_
         "report-out-dir": (["report", "--study", "s", "--out", str(tmp_path)], ["cannot write"]),
         "temperature": (["generate", "--run", populated_db.iloc[0]["id"], "--prompt", "a", "--temperature", "nan"],
                         ["--temperature"]),
+        "nproc": (base + ["--set", "nproc=2"], ["nproc=2", "study launch --nproc 2"]),
+        "status": (["runs", "--status", "bogus"], ["--status", "invalid choice"]),
         "top-k": (["generate", "--run", populated_db.iloc[0]["id"], "--prompt", "a", "--top-k", "-3"], ["--top-k"]),
     }[case]
     env = {"DCPOC_HOME": str(_write(tmp_path / "a-file", b"x") / "home")} if case == "home" else None
@@ -110,6 +113,19 @@ def test_database_that_is_not_sqlite(tmp_path, monkeypatch):
     assert fake.read_bytes() == b"my notes, not a database\n" * 100
 
 
+def test_another_programs_sqlite_file_is_not_taken_over(tmp_path, monkeypatch):
+    import sqlite3
+    theirs = tmp_path / "shop.db"
+    with sqlite3.connect(theirs) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    monkeypatch.setenv("DCPOC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DCPOC_DB", f"sqlite:///{theirs}")
+    _assert_one_line_error(run_cli("runs"), "not a dcpoc database", "customers")
+    with sqlite3.connect(theirs) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"customers"}
+
+
 def test_help_lists_commands_and_set_keys():
     result = run_cli("train", "--help")
     assert result.returncode == 0 and "model.dc_rank" in result.stdout and "--resume" in result.stdout
@@ -124,8 +140,10 @@ def test_an_in_memory_database_is_refused(url, monkeypatch, tmp_path):
 
 
 def test_a_closed_pipe_ends_quietly(populated_db):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}   # buffered, as usual
     listing = subprocess.Popen([sys.executable, "-m", "dcpoc", "runs"], cwd=REPO_ROOT,
-                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                               env={**env, "PYTHONPATH": str(REPO_ROOT)},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     listing.stdout.close()                  # the reader went away, as `| head` does
-    assert listing.wait(timeout=120) == 0 and b"error" not in listing.stderr.read()
+    assert listing.wait(timeout=120) == 0
+    assert "error" not in listing.stderr.read().decode().lower()

@@ -30,7 +30,7 @@ def test_overrides_are_typed():
 @pytest.mark.parametrize("override,message", [
     ("nope=1", "unknown key 'nope'"),
     ("lr=fast", "expected a float"),
-    ("n_layer=2.5", "expected a int"),
+    ("n_layer=2.5", "expected an int"),
     ("qk_norm=maybe", "expected a bool"),
     ("lr", "is not key=value"),
     ("optim.lr=1", "unknown section"),

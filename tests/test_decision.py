@@ -207,8 +207,21 @@ def test_a_largest_size_whose_seeds_never_pair_is_not_skipped():
     assert ("need.seeds", {"n": 2, "have": 0}) in decision.needed
 
 
-def test_one_seed_allowed_by_the_thresholds_gives_a_verdict_without_a_loss_interval():
+def test_one_seed_allowed_by_the_thresholds_gives_no_interval_and_no_verdict():
+    # one run per size and side: no interval exists (a resample within sizes varies nothing), so
+    # the verdict says why instead of crashing or judging a point as if it were certain
     decision = decide(ladder(multiplier=2.0, speed_ratio=0.8, seeds=(1,), noise=(0.0,)), "st",
                       Thresholds(min_seeds=1))
-    assert decision.verdict != "GO"                 # GO needs the loss below zero beyond doubt
-    assert [key for key, _ in decision.reasons][:2] == ["reason.net", "reason.loss_one_seed"]
+    assert decision.multiplier.multiplier.mean == pytest.approx(2.0, rel=1e-3)
+    assert not decision.multiplier.net_benefit.exists
+    assert decision.verdict == "INSUFFICIENT" and ("why.one_seed", {}) in decision.needed
+
+
+def test_a_size_without_a_speed_ratio_on_the_device_leaves_the_net_benefit_to_be_measured():
+    # the largest size ran on another device: its tokens/s cannot be divided by the others', and a
+    # net benefit over the other sizes only would not be the multiplier's runs
+    runs = ladder(multiplier=2.0, speed_ratio=0.8)
+    runs.loc[runs["preset"].eq("s4") & runs["arch"].eq("dcformer"), "device"] = "cpu"
+    decision = decide(runs, "st")
+    assert math.isnan(decision.multiplier.net_benefit.mean)
+    assert decision.verdict == "INSUFFICIENT" and ("need.speed", {}) in decision.needed

@@ -108,6 +108,13 @@ def test_compare_draws_every_chart_and_the_config_difference(trained):
     assert "アーキテクチャ (model.arch)" in at.dataframe[0].value.columns
 
 
+def test_an_in_memory_database_is_one_sentence_on_every_page(tmp_path, monkeypatch):
+    monkeypatch.setenv("DCPOC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DCPOC_DB", "sqlite://")
+    at = open_page("app.py")
+    assert "in-memory database" in at.error[0].value
+
+
 def test_settings_saves_prices_and_default_device(dcpoc_home):
     at = open_page("pages/4_Settings.py")
     by_label(at.number_input, "H100").set_value(2.2)

@@ -65,6 +65,22 @@ def test_a_study_far_below_the_papers_scale_cannot_speak_and_a_cpu_ratio_never_c
     assert slow.finding == "contradicts"
 
 
+def test_the_papers_loss_is_compared_with_dcformer_against_the_papers_baseline():
+    # the paper's -0.09 is DCFormer++ against Transformer++ without QK-norm: in a ladder study that
+    # is the attribution's total, not the verdict's pair (DCFormer against Transformer++ + QK-norm)
+    decision = _decision(2.0, 1.8, 2.2)
+    decision.attribution = pd.DataFrame([
+        {"preset": "s4", "params": 6.4e7, "part": part, "loss_diff": d, "loss_low": lo, "loss_high": hi}
+        for part, d, lo, hi in (("qk_norm", -0.04, -0.06, -0.02), ("dcmha", 0.01, -0.01, 0.03),
+                                ("total", -0.03, -0.05, -0.01))])
+    loss = compare_with_paper(decision, ladder()).rows[1]
+    assert (loss.ours, loss.ours_low, loss.ours_high) == (-0.03, -0.05, -0.01)
+    plain = compare_with_paper(_decision(2.0, 1.8, 2.2), ladder()).rows[1]   # no ladder: the pair
+    assert plain.ours == -0.05
+    decision.attribution["preset"] = "s3"      # the plain rung missing at the largest size: the pair
+    assert compare_with_paper(decision, ladder()).rows[1].ours == -0.05
+
+
 # ----------------------------------------------------------------------------- the gap
 def _curves(runs, values):
     """val_loss rows: values[(arch, seed)] = losses at steps 100, 200, 300 (tokens = 1000 x step)."""

@@ -222,6 +222,14 @@ def test_a_reference_study_prefills_the_form_and_comes_back_unchanged(name):
     assert preview.ladder == []
 
 
+def test_a_reference_starts_under_a_free_name_when_its_own_is_taken():
+    # the Overview imports the recorded reference-cpu under that name: a new launch needs another
+    assert start_form("reference-cpu", CPU).name == "reference-cpu"
+    assert start_form("reference-cpu", CPU, taken={"reference-cpu"}).name == "reference-cpu-2"
+    assert start_form("reference-cpu", CPU, taken={"reference-cpu", "reference-cpu-2"}).name == \
+        "reference-cpu-3"
+
+
 def test_reference_cpu_fills_the_widgets():
     state = form_state(start_form("reference-cpu", CPU))
     assert state["launch_presets"] == ["cpu-xs", "cpu-s", "cpu-demo"]

@@ -84,7 +84,8 @@ def chosen_rates(runs: pd.DataFrame, presets: Iterable[str], by_variant: bool,
     if swept_only and swept_cells(lr_table(counted)).empty:
         return {}
     diverged = diverged_rows(runs)      # a rate that diverged on a seed: +inf, never chosen...
-    lanes = set(zip(counted["preset"], counted["arch"]))   # ...where another rate finished
-    tried = pd.concat([counted, diverged[[k in lanes for k in zip(diverged["preset"], diverged["arch"])]]])
+    cells = set(zip(counted["preset"], counted["arch"], counted["tokens"]))   # ...in a cell where
+    keep = [cell in cells for cell in zip(diverged["preset"], diverged["arch"], diverged["tokens"])]
+    tried = pd.concat([counted, diverged[keep]]) if any(keep) else counted    # another rate finished
     return {f"{preset} {lane}": lr for preset in presets
             for lane, lr in best_lrs(tried, preset).items()}

@@ -144,11 +144,12 @@ def _log_multipliers(fit: ComputeFit, dc: pd.DataFrame) -> np.ndarray:
 
 def _speed_parts(tf: pd.DataFrame, dc: pd.DataFrame, device: str, logm: np.ndarray
                  ) -> tuple[float, float, float]:
-    """(speed ratio, FLOPs ratio, net benefit): geometric means over the DCFormer runs whose size
-    has a tokens/s ratio on device (NaN for all three without one)."""
+    """(speed ratio, FLOPs ratio, net benefit): geometric means over the DCFormer runs, NaN for all
+    three unless every DCFormer run's size has a tokens/s ratio on device (a size left out would
+    make the net benefit another set of runs than the multiplier's)."""
     at_run = ratios_at_runs(pd.concat([tf, dc]), device)
     ok = (np.isfinite(at_run["speed"]) & np.isfinite(at_run["flops"]) & np.isfinite(logm)).to_numpy()
-    if not ok.any():
+    if not len(ok) or not ok.all():
         return math.nan, math.nan, math.nan
     log_speed = np.log(at_run["speed"].to_numpy(float)[ok])
     log_flops = np.log(at_run["flops"].to_numpy(float)[ok])
@@ -226,6 +227,14 @@ def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
         return missing(("why.beyond_fit", {}), fit)
     m_mean = float(np.exp(logm.mean()))
     ratio, flops, net = _speed_parts(tf, dc, device, logm)
+    if not (pd.concat([tf, dc]).groupby(["arch", "preset"]).size() > 1).any():
+        # one run per size and side: resampling within sizes has nothing to vary (a zero-width
+        # "interval" would pass for certainty)
+        one = ("why.one_seed", {})
+        return MultiplierResult(fit, _per_run(fit, tf, dc, logm),
+                                Interval(m_mean, None, None, len(dc), "", one), ratio, device,
+                                Interval(net, None, None, len(dc), "", one), corpus, n_sizes,
+                                flops_ratio=flops)
     boot_m, boot_net = _bootstrap(tf, dc, device, n_boot, seed)
     m_int = percentile_interval(m_mean, boot_m, n_boot, len(dc))
     net_int = percentile_interval(net, [v for v in boot_net if math.isfinite(v)], n_boot, len(dc))

@@ -179,12 +179,25 @@ def _speed_row(mult, params: float) -> PaperRow:
                     why, THROUGHPUT[0].source_key, THROUGHPUT[0].note_key)
 
 
+def _against_plain(decision) -> pd.DataFrame | None:
+    """DCFormer minus the paper's baseline (Transformer++ without QK-norm) per size: a ladder's
+    attribution 'total' rows when they reach the verdict's largest size, else the verdict's
+    equal-token rows (the claim is read at the largest size, so both must mean the same size)."""
+    parts, tokens = decision.attribution, decision.equal_tokens
+    total = parts[parts["part"].eq("total")].sort_values("params", kind="stable") \
+        if parts is not None and len(parts) else None
+    if total is not None and len(total) and tokens is not None and len(tokens) \
+            and total["preset"].iloc[-1] == tokens["preset"].iloc[-1]:
+        return total
+    return tokens
+
+
 def compare_with_paper(decision, runs: pd.DataFrame) -> PaperComparison:
     """The study's multiplier, loss difference at its largest size and speed ratio beside the
     paper's (see the module's rule). ``decision``: a verdict.Decision; ``runs``: the study's runs."""
     params, tokens = _largest(runs)
     mult = decision.multiplier
-    rows = (_multiplier_row(mult, params), _loss_row(decision.equal_tokens, params),
+    rows = (_multiplier_row(mult, params), _loss_row(_against_plain(decision), params),
             _speed_row(mult, params))
     findings = {r.finding for r in rows}
     overall = "contradicts" if "contradicts" in findings else "agrees" if "agrees" in findings \

@@ -140,10 +140,12 @@ def _needed(decision: Decision, counted: pd.DataFrame, thresholds: Thresholds) -
     if mult.n_sizes < thresholds.min_sizes:
         needed.append(("need.sizes", {"n": thresholds.min_sizes - mult.n_sizes,
                                       "have": mult.n_sizes}))
-    # every size counts: a size whose runs never pair by seed has 0 pairs (not skipped, or the
-    # next size down would pass for the largest)
+    # every size both architectures finished counts: one whose runs never pair by seed has 0 pairs
+    # (not skipped, or the next size down would pass for the largest); a size where one side is
+    # still running is left to finish
     paired = tokens.groupby("preset")["n_pairs"].min() if not tokens.empty else pd.Series(dtype=int)
-    sizes = set(counted["preset"]) if not counted.empty else set()
+    both = counted.groupby("preset")["arch"].nunique() if not counted.empty else pd.Series(dtype=int)
+    sizes = set(both.index[both >= len(ARCHS)])
     pairs = int(min((paired.get(p, 0) for p in sizes), default=0))
     if pairs < thresholds.min_seeds:
         needed.append(("need.seeds", {"n": thresholds.min_seeds - pairs, "have": pairs}))

@@ -155,7 +155,8 @@ def headline_by_preset(runs: pd.DataFrame, study: str | None = None,
 
 
 def _headline_row(key: dict, group: pd.DataFrame) -> dict:
-    counted = tuning.at_best_lr(group[group["counted"]].assign(tokens=0))   # one budget per group
+    counted = tuning.at_best_lr(group[group["counted"]].assign(tokens=0),   # one budget per group
+                                tuning.diverged_rows(group).assign(tokens=0))
     pairs = seed_pairs(counted)   # as the verdict reads them: seeds both sides ran, paired
     if len(pairs):
         tf_loss, dc_loss = float(pairs["tf"].mean()), float(pairs["dc"].mean())
@@ -223,7 +224,10 @@ def config_differences(configs: Mapping[str, Mapping]) -> pd.DataFrame:
         if len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1 or \
                 any(name not in f for f in flat.values()):
             rows[name] = values
-    return pd.DataFrame.from_dict(rows, orient="index", columns=list(flat)).rename_axis("field")
+    # object dtype: a run whose differing values are all numbers keeps 1 as 1 (not 1.0) and a
+    # missing field as None (not NaN)
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(flat),
+                                  dtype=object).rename_axis("field")
 
 
 def filter_runs(runs: pd.DataFrame, study: str | None = None, statuses: list[str] | None = None,

@@ -194,7 +194,8 @@ def meeting_phrases(sd: StudyDecision, lang: str) -> list[str]:
     if tokens is not None and len(tokens):
         largest = tokens.iloc[-1]
         phrases.append(t("phrase.result", lang).format(
-            preset=largest["preset"], diff=interval_text(row_interval(largest, "loss"), "+.4f", lang)))
+            preset=largest["preset"], diff=interval_text(row_interval(largest, "loss"), "+.4f", lang),
+            baseline=d.pair_labels()["transformer"]))
     else:
         phrases.append(t("phrase.result_none", lang))
     mult = d.multiplier

@@ -73,7 +73,7 @@ class Database:
         except (sa_exc.ArgumentError, ValueError) as e:
             raise StoreError(
                 f"malformed database URL {url!r} ({e}); use a SQLAlchemy URL such as "
-                "sqlite:///runs/dcpoc.db or postgresql://user@host/dbname") from e
+                "sqlite:///runs/dcpoc.db or postgresql+psycopg2://user@host/dbname") from e
         self.shown_url: str = self.parsed.render_as_string(hide_password=True)
         self.is_sqlite: bool = self.parsed.get_backend_name() == "sqlite"
         self.sqlite_path: Path | None = None

@@ -42,7 +42,7 @@ def refuse_recorded(store: Store, study: str | None) -> None:
     if recorded:
         raise ConfigError(f"study '{study}' holds recorded results (imported; measured "
                           f"{recorded.get('date', '?')} on {recorded.get('machine', '?')}); new runs "
-                          "would mix with them: give another study name")
+                          "would mix with them: give another study name (--name)")
 
 
 def run_row(run: RunConfig, corpus_fingerprint: str = "") -> dict:

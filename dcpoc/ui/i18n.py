@@ -418,9 +418,9 @@ STRINGS: dict[str, dict[str, str]] = {
                       "ja": "同じデータで Transformer++ と DCFormer を学習させ、{presets} のサイズ、"
                             "シード {seeds} で計 {n} 件の実行を比較しました。"},
     "phrase.result": {"en": "At {preset}, with equal training tokens, DCFormer's validation loss "
-                            "differs from Transformer++ by {diff}; below zero favours DCFormer.",
+                            "differs from {baseline} by {diff}; below zero favours DCFormer.",
                       "ja": "{preset} で学習トークン数を揃えると、DCFormer の検証損失は "
-                            "Transformer++ との差が {diff} でした（マイナスなら DCFormer が優位）。"},
+                            "{baseline} との差が {diff} でした（マイナスなら DCFormer が優位）。"},
     "phrase.result_none": {"en": "We have no pair of runs to compare yet, so there is no result "
                                  "to quote.",
                            "ja": "比較できる実行の組がまだないため、お伝えできる結果はありません。"},
@@ -446,8 +446,9 @@ STRINGS: dict[str, dict[str, str]] = {
                          "gives no interval.",
                    "ja": "両アーキテクチャでシードをあと {n} 個実行してください（現在の対は {have}）。"
                          "シードが 1 つでは信頼区間を出せません。"},
-    "need.speed": {"en": "Measure both architectures on the same device to get the speed ratio.",
-                   "ja": "速度比を得るため、両アーキテクチャを同じデバイスで測定してください。"},
+    "need.speed": {"en": "Measure both architectures at every size on the same device to get the "
+                         "speed ratio.",
+                   "ja": "速度比を得るため、すべてのサイズで両アーキテクチャを同じデバイスで測定してください。"},
     "why.no_pairs": {"en": "No seed run by both architectures.", "ja": "両方で実行したシードがありません。"},
     "why.one_seed": {"en": "One seed: no interval exists.", "ja": "シードが 1 つのため区間は出せません。"},
     "why.no_arch": {"en": "Both architectures are needed.", "ja": "両アーキテクチャの実行が必要です。"},

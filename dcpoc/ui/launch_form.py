@@ -4,6 +4,7 @@ it would queue. No Streamlit: the page reads widgets into a LaunchForm and calls
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -208,13 +209,16 @@ def form_from_spec(spec: StudySpec) -> LaunchForm:
 
 
 def start_form(start: str, offered_presets: list[str], device: str = "auto",
-               lang: str = "en") -> LaunchForm:
+               lang: str = "en", taken: Collection[str] = ()) -> LaunchForm:
     """The form for a starting point: START_BLANK or a reference study's name (its question in
-    lang)."""
+    lang; its name, or name-2, name-3 ... when `taken` already holds it: the recorded reference
+    study the Overview imports has the reference's own name)."""
     if start == START_BLANK:
         return blank_form(offered_presets, device)
     form = form_from_spec(reference_study(start))
-    return replace(form, question=study_question(form.question, lang))
+    name = next(n for n in (form.name, *(f"{form.name}-{i}" for i in range(2, 10**6)))
+                if n not in taken)
+    return replace(form, question=study_question(form.question, lang), name=name)
 
 
 def plan_only(start: str, gpu_name: str | None) -> bool:

@@ -48,8 +48,8 @@ def start_page(title_key: str) -> tuple[str, str]:
     for script, label, icon in PAGES:
         st.sidebar.page_link(script, label=t(label, lang), icon=icon, query_params={"lang": lang})
     st.title(t(title_key, lang))
-    url = default_url()
     try:
+        url = default_url()   # refuses an in-memory DCPOC_DB
         store(url)
     except StoreError as e:
         st.error(f"{t('home.db_error', lang)}: {e}")
