@@ -123,7 +123,8 @@ def test_another_programs_sqlite_file_is_not_taken_over(tmp_path, monkeypatch):
     _assert_one_line_error(run_cli("runs"), "not a dcpoc database", "customers")
     with sqlite3.connect(theirs) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"customers"}
+        journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    assert tables == {"customers"} and journal == "delete"      # not even switched to WAL
 
 
 def test_help_lists_commands_and_set_keys():

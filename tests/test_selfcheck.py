@@ -160,7 +160,7 @@ def test_a_plain_cpu_run_records_the_torch_path_everywhere(dcpoc_home, monkeypat
     at = open_page("pages/2_Runs.py")
     assert any(c.value.startswith("Trained on the torch attention path: ") for c in at.caption)
     at = open_page("pages/6_Decision.py")
-    assert "Measured with DCFormer on the torch attention path (cpu)." in [c.value for c in at.caption]
+    assert "Measured with DCFormer on the torch attention path (CPU)." in [c.value for c in at.caption]
 
 
 @needs_interpreter

@@ -10,7 +10,8 @@ with the same code: nothing else is SQLite-specific.
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+import sqlite3
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -161,6 +162,8 @@ def _check_sqlite_file(url: URL, shown_url: str) -> Path | None:
         if head and head != _SQLITE_MAGIC:  # an empty file is a valid empty database
             raise StoreError(f"{path} is not a dcpoc database (not an SQLite file); "
                              "set DCPOC_DB to a dcpoc database or to a new file path")
+        if head:
+            _refuse_foreign_tables(path)
         if not os.access(path, os.W_OK):
             raise StoreError(f"{where}: file {path} is not writable; "
                              "fix its permissions or set DCPOC_DB to a writable location")
@@ -178,6 +181,23 @@ def _check_sqlite_file(url: URL, shown_url: str) -> Path | None:
         raise StoreError(f"{where}: directory {parent} is not writable; "
                          "set DCPOC_DB to a writable location")
     return path
+
+
+def _refuse_foreign_tables(path: Path) -> None:
+    """StoreError when an SQLite file holds tables and none of dcpoc's: another program's file.
+    Read through a read-only connection before any engine opens it (an engine's first connection
+    switches the file to WAL)."""
+    from .migrate import PRE_MIGRATION_COLUMNS   # here: migrate imports this module
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            tables = {row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error:
+        return                              # locked or damaged: the engine's error says which
+    if tables and not tables & {*PRE_MIGRATION_COLUMNS, "alembic_version"}:
+        raise StoreError(f"{path} is not a dcpoc database (it holds other tables: "
+                         f"{', '.join(sorted(tables)[:3])}); set DCPOC_DB to a dcpoc database or "
+                         "to a new file path")
 
 
 def _install_sqlite_hooks(engine: Engine, timeout_ms: int, foreign_keys: bool = True) -> None:

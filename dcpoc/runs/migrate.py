@@ -87,10 +87,6 @@ def database_state(db: Database, conn: Any) -> tuple[str | None, bool]:
                     "DCPOC_DB to another database")
             return versions[0], True
     ours = [name for name in PRE_MIGRATION_COLUMNS if name in tables]
-    if not ours and tables and db.is_sqlite:   # a file of another program's: leave it alone
-        raise StoreError(f"{db.shown_url} is not a dcpoc database (it holds other tables: "
-                         f"{', '.join(sorted(tables)[:3])}); set DCPOC_DB to a dcpoc database or "
-                         "to a new file path")
     if not ours:
         return None, False
     for name in ours:
