@@ -59,6 +59,13 @@ def test_inspect_page_reports_a_bad_text_in_one_sentence(twins):
     assert at.error and "too short" in at.error[0].value
 
 
+def test_a_dcformer_run_is_refused_as_the_twin(twins):
+    from conftest import run_cli
+    dc = twins.list_runs().query("arch == 'dcformer'")["id"].iloc[0]
+    done = run_cli("inspect", "--run", dc, "--text", "some text", "--twin", dc)
+    assert done.returncode == 2 and "give a Transformer++ run" in done.stderr, done.stderr
+
+
 def test_compare_page_shows_the_latest_infer_benchmark(twins):
     at = open_page("pages/3_Compare.py", "en")
     assert any("bench infer" in i.value for i in at.info)

@@ -122,8 +122,8 @@ class MultiplierResult:
     by that run's compute; geometric mean over DCFormer runs) and the net benefit (multiplier x
     speed_ratio x flops_ratio, see the module's docstring), each with a bootstrap 95% interval.
     speed_ratio and flops_ratio: DCFormer / Transformer++ tokens/s on speed_device and FLOPs per
-    token at each DCFormer run's size, geometric means over the DCFormer runs whose size has both
-    (sizes weighted as the multiplier weighs them)."""
+    token at each DCFormer run's size, geometric means over the DCFormer runs (sizes weighted as
+    the multiplier weighs them); NaN unless every DCFormer run's size has both."""
     fit: ComputeFit | None
     per_run: pd.DataFrame            # PER_RUN_COLUMNS, one row per DCFormer run
     multiplier: Interval

@@ -125,9 +125,10 @@ def headline_by_preset(runs: pd.DataFrame, study: str | None = None,
     `treatment`; at a size the confirmation stage (confirm_seeds) has settled, the fresh seeds
     only): mean final val loss of each side over the seeds both sides ran (succeeded, finite
     loss; paired by seed as the verdict pairs them; each side's own mean where no seed pairs),
-    their difference (DCFormer minus the baseline; negative favours DCFormer; NaN without a pair), the tokens/s ratio DCFormer / baseline measured on
-    one device (speed_device; see compare.speed_ratio), and per side the runs counted (n_*),
-    failed (failed_*) and diverged (diverged_*). A group lacking a side shows NaN."""
+    their difference (DCFormer minus the baseline; negative favours DCFormer; NaN without a
+    pair), the tokens/s ratio DCFormer / baseline measured on one device (speed_device; see
+    compare.speed_ratio), and per side the runs counted (n_*), failed (failed_*) and diverged
+    (diverged_*). A group lacking a side shows NaN."""
     if runs.empty:
         return pd.DataFrame(columns=HEADLINE_COLUMNS)
     if study is None:
