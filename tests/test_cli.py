@@ -1,6 +1,7 @@
 """The command line as a user meets it: real subprocesses, a real database, one-line errors."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -8,14 +9,23 @@ import pytest
 
 from dcpoc.runs.store import Store
 
-from conftest import REPO_ROOT, run_cli
+from conftest import REPO_ROOT, home_env, run_cli
+
+
+@pytest.fixture(scope="module")
+def one_run_home(tmp_path_factory):
+    """A home whose database holds one finished run (trained once for the module)."""
+    home = tmp_path_factory.mktemp("cli") / "home"
+    result = run_cli("train", "--arch", "transformer", "--preset", "tiny", "--steps", "5", "--no-progress",
+                     env=home_env(home))
+    assert result.returncode == 0, result.stderr
+    return home
 
 
 @pytest.fixture
-def populated_db(dcpoc_home):
-    """A database that already holds one finished run, to check bad input leaves it intact."""
-    result = run_cli("train", "--arch", "transformer", "--preset", "tiny", "--steps", "5", "--no-progress")
-    assert result.returncode == 0, result.stderr
+def populated_db(dcpoc_home, one_run_home):
+    """This test's own copy of one_run_home, to check bad input leaves its database intact."""
+    shutil.copytree(one_run_home, dcpoc_home)
     return Store().list_runs()
 
 

@@ -147,12 +147,10 @@ def settings_table(differences: pd.DataFrame, runs: pd.DataFrame, lang: str) -> 
     """config_differences' fields against runs, turned for reading: one row per run (its
     variant, preset and seed), one column per setting named in lang, values worded
     (i18n.setting_value). Rows, not columns, per run: a study has dozens of runs."""
-    names = dict(zip(runs["id"], run_name(with_variant(runs))))
-    by_id = runs.set_index("id")
-    index = [f"{run_id} · {names[run_id]} · {by_id.at[run_id, 'preset']} · "
-             f"{t('col.seed', lang)} {by_id.at[run_id, 'seed']}" for run_id in differences.columns]
+    labels = run_labels(runs, lang)
     table = pd.DataFrame({setting_label(key, lang): [setting_value(key, v, lang) for v in row]
-                          for key, row in differences.iterrows()}, index=index)
+                          for key, row in differences.iterrows()},
+                         index=[labels[run_id] for run_id in differences.columns])
     return table.rename_axis(t("col.id", lang))
 
 
