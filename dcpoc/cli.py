@@ -261,10 +261,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) > 0:   # a torchrun follower: rank 0 reports
         return 0 if summary["status"] in (Status.SUCCEEDED, Status.CANCELLED) else 1
     loss = summary["final_val_loss"]
-    print(f"run {run_id} {summary['status']}: step {summary['step']}, val loss {loss:.4f} nats/byte, "
-          f"{loss / math.log(2):.4f} bits/byte, {summary['tokens_per_s']:.0f} tokens/s, "
+    measured = (f"val loss {loss:.4f} nats/byte, {loss / math.log(2):.4f} bits/byte"
+                if math.isfinite(loss) else "no validation loss yet")
+    print(f"run {run_id} {summary['status']}: step {summary['step']}, {measured}, "
+          f"{summary['tokens_per_s']:.0f} tokens/s, "
           f"{summary['wall_s']:.1f} s ({100 * summary['record_s'] / max(summary['wall_s'], 1e-9):.2f}% "
           "of it recording metrics)" + (f" ({summary['error']})" if summary["error"] else ""))
+    if summary["status"] == Status.CANCELLED and summary.get("interrupted"):
+        # Ctrl-C: stopped, not done, so `train ... && report ...` does not go on
+        print(f"interrupted: resume it with `python -m dcpoc train --resume {run_id}`", file=sys.stderr)
+        return 130
     return 0 if summary["status"] in (Status.SUCCEEDED, Status.CANCELLED) else 1
 
 

@@ -106,6 +106,7 @@ class StopSignals:
 
     def __init__(self) -> None:
         self.requested = False
+        self.interrupted = False   # a Ctrl-C asked: the command line exits 130, as interrupted commands do
         self.previous: dict[int, object] = {}
 
     def __enter__(self) -> "StopSignals":
@@ -124,6 +125,7 @@ class StopSignals:
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested = True
+        self.interrupted = self.interrupted or signum == signal.SIGINT
 
 
 def prepare_data(run: RunConfig):
@@ -179,7 +181,7 @@ def _train(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device:
             status = loop.train(progress)
         except KeyboardInterrupt:   # a second Ctrl-C: stop now; the last checkpoint stays valid
             loop.flush()
-            status = "cancelled"
+            status, stop.interrupted = "cancelled", True
         except BaseException as e:
             loop.flush()
             sink.on_end("failed", loop.summary(), one_line(e))
@@ -190,7 +192,7 @@ def _train(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device:
                                    f"{loop.state.step}); lower the learning rate")
     summary = loop.summary()
     sink.on_end(status, summary, error)
-    return {**summary, "status": status, "error": error}
+    return {**summary, "status": status, "error": error, "interrupted": stop.interrupted}
 
 
 def _setup(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device: torch.device,

@@ -267,8 +267,9 @@ def test_a_succeeded_run_cannot_move(dcpoc_home):
         retry_run(store, run_id, start_worker=False)
     with pytest.raises(RunError, match="only a failed or cancelled run can be resumed"):
         resume_run(store, run_id, start_worker=False)
-    with pytest.raises(RunError, match="already finished"):
-        _take(store, store.get_run(run_id), resume=True)
+    for resume in (True, False):   # `train --resume` and `train --run-id` say the same
+        with pytest.raises(RunError, match="already finished; start a new run"):
+            _take(store, store.get_run(run_id), resume=resume)
     row = store.get_run(run_id)
     assert row["status"] == "succeeded" and not row["cancel_requested"]
 

@@ -184,6 +184,40 @@ def test_pdf_without_a_cjk_font_names_the_package(trained, monkeypatch, tmp_path
         report.render(load_decision(trained, "s1"), "pdf", "en")
 
 
+def _latin_only_font(path):
+    """A real TrueType file that draws only 'A' (fontTools' builder)."""
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    builder = FontBuilder(1000, isTTF=True)
+    builder.setupGlyphOrder([".notdef", "A"])
+    builder.setupCharacterMap({ord("A"): "A"})
+    pen = TTGlyphPen(None)
+    pen.moveTo((0, 0)), pen.lineTo((500, 700)), pen.lineTo((1000, 0)), pen.closePath()
+    builder.setupGlyf({".notdef": TTGlyphPen(None).glyph(), "A": pen.glyph()})
+    builder.setupHorizontalMetrics({".notdef": (500, 0), "A": (1000, 0)})
+    builder.setupHorizontalHeader(ascent=800, descent=-200)
+    builder.setupNameTable({"familyName": "Latin Only", "styleName": "Regular"})
+    builder.setupOS2(), builder.setupPost()
+    builder.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_pdf_refuses_a_font_that_is_not_one_or_draws_no_japanese(trained, monkeypatch, tmp_path, lang):
+    """DCPOC_PDF_FONT at a text file failed inside fpdf2 (an internal error); at a Latin-only font it
+    wrote a PDF whose Japanese was blank. Both are one sentence in the report's language now."""
+    from dcpoc.ui.i18n import t
+    sd = load_decision(trained, "s1")
+    (tmp_path / "notes.ttf").write_text("not a font")
+    for path, key in ((tmp_path / "notes.ttf", "rep.font_unreadable"),
+                      (_latin_only_font(tmp_path / "latin.ttf"), "rep.font_not_japanese")):
+        monkeypatch.setenv(report.PDF_FONT_ENV, str(path))
+        with pytest.raises(report.ReportError) as caught:
+            report.render(sd, "pdf", lang)
+        assert str(caught.value).startswith(t(key, lang).split("{path}")[0].format(env=report.PDF_FONT_ENV))
+        assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_pptx_has_a_verdict_slide_then_one_slide_per_section(trained, lang):
     from pptx import Presentation

@@ -177,6 +177,20 @@ def test_sigterm_stops_at_a_step_boundary_with_a_resumable_checkpoint(dcpoc_home
     assert steps == list(range(1, 3001)) and store.get_run(run_id)["status"] == "succeeded"
 
 
+def test_ctrl_c_stops_at_a_step_boundary_and_exits_as_interrupted(dcpoc_home):
+    """The first Ctrl-C stops the run with a checkpoint like SIGTERM does, but the command exits 130
+    (not 0: `train ... && report ...` must not go on) and says how to resume."""
+    store = Store()
+    proc = _start_cli_run("--steps", "3000", "--set", "ckpt_every=100000")
+    run_id = _wait_for(lambda: next(iter(store.list_runs()["id"]), None))
+    _wait_for(lambda: (store.get_run(run_id)["step"] or 0) >= 5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    row = store.get_run(run_id)
+    assert proc.returncode == 130 and row["status"] == "cancelled" and row["checkpoint_path"]
+    assert f"train --resume {run_id}" in err
+
+
 class _RecordingSink(NullSink):
     def __init__(self):
         self.ended, self.checkpoints = None, []

@@ -32,7 +32,7 @@ def cjk_font(lang: str = "en") -> str:
     given = os.environ.get(PDF_FONT_ENV)
     if given:
         if os.path.isfile(given):
-            return given
+            return _checked_font(given, lang)
         raise ReportError(t("rep.font_missing", lang))
     for path in _PDF_FONT_PATHS:
         if os.path.isfile(path):
@@ -47,6 +47,23 @@ def cjk_font(lang: str = "en") -> str:
     if found:
         return found[0]
     raise ReportError(t("rep.font_missing", lang))
+
+
+def _checked_font(path: str, lang: str) -> str:
+    """A user's font file must be TrueType or OpenType and draw Japanese: otherwise fpdf2 fails
+    deep inside, or writes a PDF whose Japanese text is blank."""
+    from fontTools.ttLib import TTFont, TTLibError    # fpdf2's own dependency
+    try:
+        with TTFont(path, fontNumber=0, lazy=True) as font:
+            covered = font.getBestCmap() or {}
+    except (TTLibError, OSError, ValueError) as e:
+        raise ReportError(t("rep.font_unreadable", lang).format(env=PDF_FONT_ENV, path=path,
+                                                                why=e)) from None
+    missing = "".join(c for c in "日本語の報告" if ord(c) not in covered)
+    if missing:
+        raise ReportError(t("rep.font_not_japanese", lang).format(env=PDF_FONT_ENV, path=path,
+                                                                  chars=missing))
+    return path
 
 
 class _Writer:

@@ -59,8 +59,8 @@ def _take(store: Store, row: dict, resume: bool) -> None:
     if status == Status.QUEUED:
         if store.claim_run(f"cli-{os.getpid()}", socket.gethostname(), run_id=run_id) is None:
             raise RunError(_not_claimable(store, run_id))
-    elif status == Status.SUCCEEDED and resume:
-        raise RunError(f"run {run_id} already finished; start a new run instead of resuming it")
+    elif status == Status.SUCCEEDED:
+        raise RunError(f"run {run_id} already finished; start a new run instead of training it again")
     elif status == Status.RUNNING and _alive_elsewhere(row):
         raise RunError(f"run {run_id} is still running (pid {row['pid']} on {row['host']}); "
                        "cancel it first")

@@ -205,6 +205,16 @@ STRINGS: dict[str, dict[str, str]] = {
                          "ja": "PDF 用の日本語フォントが見つかりません。Debian の fonts-ipaexfont-gothic を"
                                "インストールする（apt-get install fonts-ipaexfont-gothic）か、"
                                "DCPOC_PDF_FONT に .ttf ファイルを指定してください。"},
+    "rep.font_unreadable": {"en": "{env}={path} is not a TrueType or OpenType font ({why}); point it "
+                                  "at a .ttf or .otf file, or unset it to use fonts-ipaexfont-gothic.",
+                            "ja": "{env}={path} は TrueType / OpenType フォントではありません（{why}）。"
+                                  ".ttf か .otf ファイルを指定するか、設定を外して "
+                                  "fonts-ipaexfont-gothic を使ってください。"},
+    "rep.font_not_japanese": {"en": "{env}={path} has no Japanese glyphs (none for {chars}); point it "
+                                    "at a Japanese font, or unset it to use fonts-ipaexfont-gothic.",
+                              "ja": "{env}={path} には日本語の字形がありません（{chars} がない）。"
+                                    "日本語フォントを指定するか、設定を外して fonts-ipaexfont-gothic "
+                                    "を使ってください。"},
     "dec.thresholds": {"en": "Thresholds", "ja": "判定しきい値"},
     "dec.go_net_low": {"en": "GO when net benefit's lower bound exceeds (default 1.1)",
                        "ja": "GO の条件：正味の効果の下限がこの値を超える（既定 1.1）"},
