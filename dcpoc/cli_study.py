@@ -169,12 +169,22 @@ STAGE_WORDS = {"sweeping": "running; the larger sizes wait for it",
                "blocked": "runs missing, retry them on the Runs page",
                "ready": "done; the larger sizes are queued by the next worker",
                "queued": "done; larger sizes queued with the best rates"}
+CONFIRM_WORDS = {"waiting": "waits for the sweep and the larger sizes",
+                 "blocked": "runs missing, retry them on the Runs page",
+                 "ready": "ready; the next worker queues fresh seeds at the chosen rates",
+                 "queued": "fresh seeds queued at the chosen rates",
+                 "done": "done; fresh seeds trained at the chosen rates"}
+
+
+def _rates(best: dict[str, float]) -> str:
+    """': cpu-s dcformer 0.001, cpu-s transformer 0.003' (nothing when no rate is chosen yet)."""
+    return (": " + ", ".join(f"{key} {lr:g}" for key, lr in best.items())) if best else ""
 
 
 def _study_list(store, as_json: bool) -> int:
     from .runs import study_stage
     from .runs.stages import confirm_stage
-    from .runs.status import STATUSES
+    from .runs.status import ACTIVE, STATUSES
     studies = store.list_studies()
     runs = store.list_runs()
     counts = runs.groupby(["study", "status"]).size().unstack(fill_value=0)
@@ -203,10 +213,12 @@ def _study_list(store, as_json: bool) -> int:
                       f"{row['recorded'].get('machine')}")
             if row["stage"] != "none":
                 print(f"  learning-rate sweep: {STAGE_WORDS[row['stage']]}"
-                      + "".join(f"; {arch} {lr:g}" for arch, lr in row["carried_lr"].items())
+                      + _rates(row["carried_lr"])
                       + (f" ({', '.join(row['missing'])})" if row.get("missing") else ""))
             if "confirm_stage" in row:
-                print(f"  confirmation stage: {row['confirm_stage']}"
-                      + "".join(f"; {key} {lr:g}" for key, lr in row["confirmed_lr"].items())
+                # the last stage: queued with nothing queued or running in the study means done
+                done = row["confirm_stage"] == "queued" and not any(row[s] for s in ACTIVE)
+                print(f"  confirmation stage: {CONFIRM_WORDS['done' if done else row['confirm_stage']]}"
+                      + _rates(row["confirmed_lr"])
                       + (f" ({', '.join(row['confirm_missing'])})" if row.get("confirm_missing") else ""))
     return 0
