@@ -92,6 +92,11 @@ def _study_variants(spec, args: argparse.Namespace) -> None:
     """--archs (QK-norm on, as before the ladder), --variants / --ladder, --confirm-seeds."""
     from .config import VARIANTS, variant_config
     from .studies import parse_seeds
+    given = [flag for flag, on in (("--archs", args.archs is not None), ("--ladder", args.ladder),
+                                   ("--variants", args.variants is not None)) if on]
+    if len(given) > 1:   # each names the whole set of models: one would silently win
+        raise ConfigError(f"give one of {' and '.join(given)}: --archs (QK-norm on), --variants, "
+                          "or --ladder (all three variants)")
     if args.archs is not None:
         spec.archs, spec.variants = _split(args.archs), []
     if args.ladder or args.variants is not None:

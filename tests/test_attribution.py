@@ -355,3 +355,7 @@ def test_cli_plans_the_ladder_with_its_confirmation_and_refuses_bad_seeds(dcpoc_
     assert bad.returncode == 2 and bad.stderr.startswith("error: --confirm-seeds")
     clash = run_cli("study", "plan", "--name", "l", "--presets", "tiny", "--variants", "transformer,gpt")
     assert clash.returncode == 2 and "variants must be" in clash.stderr
+    for flags in (["--ladder", "--archs", "dcformer"], ["--archs", "dcformer", "--variants", "transformer"]):
+        both = run_cli("study", "plan", "--name", "l", "--presets", "tiny", *flags)   # one silently won
+        assert both.returncode == 2 and both.stderr.startswith("error: give one of ") and \
+            both.stderr.count("\n") == 1, both.stderr
