@@ -247,7 +247,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                               f"{run.train.nproc}` (the worker starts torchrun)")
         from .train import preflight
         corpus = preflight(run)   # bad device, kernels or data: fail before anything is written
-        _check_home()
+        from .runs.paths import writable_home
+        writable_home()
         from .runs.lifecycle import refuse_recorded
         store = Store()
         refuse_recorded(store, args.study)
@@ -272,15 +273,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"interrupted: resume it with `python -m dcpoc train --resume {run_id}`", file=sys.stderr)
         return 130
     return 0 if summary["status"] in (Status.SUCCEEDED, Status.CANCELLED) else 1
-
-
-def _check_home() -> None:
-    """A run's folder must be writable before its row is: else the row would stay 'running'."""
-    from .runs.paths import writable_home
-    try:
-        writable_home()
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -60,7 +60,7 @@ def _write(path, data: bytes):
 
 @pytest.mark.parametrize("case", ["preset", "set-key", "set-type", "heads", "zero-heads", "vocab", "gpu-type",
                                   "empty", "binary", "missing", "too-small", "no-cuda", "resume-unknown",
-                                  "no-arch", "beta1", "beta2", "adam-eps", "seed-overflow", "home",
+                                  "no-arch", "beta1", "beta2", "adam-eps", "seed-overflow", "home", "study-home",
                                   "report-out", "report-out-dir", "temperature", "top-k", "nproc", "status"])
 def test_bad_input_exits_with_one_line_and_keeps_the_database(populated_db, tmp_path, case):
     base = ["train", "--arch", "dcformer", "--preset", "tiny", "--steps", "3", "--no-progress"]
@@ -87,6 +87,8 @@ def test_bad_input_exits_with_one_line_and_keeps_the_database(populated_db, tmp_
         "adam-eps": (base + ["--set", "adam_eps=-1"], ["adam_eps (-1.0)", "> 0"]),
         "seed-overflow": (base + ["--seed", "99999999999999999999"], ["seed", "2^63"]),
         "home": (base, ["DCPOC_HOME", "cannot be created"]),
+        "study-home": (["study", "launch", "--name", "h", "--presets", "tiny", "--steps", "2"],
+                       ["DCPOC_HOME", "cannot be created"]),
         "report-out": (["report", "--study", "s", "--out", str(tmp_path / "no" / "dir" / "r.md")],
                        ["cannot write", "--out"]),
         "report-out-dir": (["report", "--study", "s", "--out", str(tmp_path)], ["cannot write"]),
@@ -96,13 +98,14 @@ def test_bad_input_exits_with_one_line_and_keeps_the_database(populated_db, tmp_
         "status": (["runs", "--status", "bogus"], ["--status", "invalid choice"]),
         "top-k": (["generate", "--run", populated_db.iloc[0]["id"], "--prompt", "a", "--top-k", "-3"], ["--top-k"]),
     }[case]
-    env = {"DCPOC_HOME": str(_write(tmp_path / "a-file", b"x") / "home")} if case == "home" else None
+    env = {"DCPOC_HOME": str(_write(tmp_path / "a-file", b"x") / "home")} if case.endswith("home") else None
     if case.startswith("report"):
         Store().ensure_study("s")
     _assert_one_line_error(run_cli(*args, env=env), *fragments)
     after = Store().list_runs()
     assert list(after["id"]) == list(populated_db["id"])
     assert after.iloc[0]["final_val_loss"] == populated_db.iloc[0]["final_val_loss"]
+    assert Store().get_study("h") is None                  # a refused launch leaves no study behind
 
 
 def test_unwritable_database_location(tmp_path, monkeypatch):

@@ -60,7 +60,12 @@ def _in_memory(url: str) -> bool:
         parsed = make_url(url)
     except (sa_exc.ArgumentError, ValueError):
         return False                       # malformed: Database says so with its own message
-    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    return parsed.get_backend_name() == "sqlite" and _memory_database(parsed)
+
+
+def _memory_database(url: URL) -> bool:
+    """An SQLite URL without a file: sqlite://, sqlite:///, sqlite:///:memory:."""
+    return url.database in (None, "", ":memory:")
 
 
 class Database:
@@ -105,7 +110,7 @@ class Database:
         a migration that rebuilds a table drops the old one, and with foreign keys on that drop
         would cascade into the rows that point at it (SQLite's own advice for ALTER TABLE).
         An in-memory database lives in its one connection: it is migrated there."""
-        if not self.is_sqlite or self.parsed.database in (None, "", ":memory:"):
+        if not self.is_sqlite or _memory_database(self.parsed):
             yield self.write_engine
             return
         engine = self._create_engine(foreign_keys=False, poolclass=NullPool)
@@ -146,7 +151,7 @@ def _check_sqlite_file(url: URL, shown_url: str) -> Path | None:
     """Refuse an unusable SQLite path before anything is created or written; the file's path
     (None for an in-memory database)."""
     database = url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    if _memory_database(url) or database.startswith("file:"):
         return None
     path = Path(database).expanduser()
     where = f"cannot open database {shown_url}"

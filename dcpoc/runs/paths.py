@@ -17,16 +17,18 @@ def home_dir() -> Path:
 
 
 def writable_home() -> Path:
-    """home_dir(), created if needed; OSError's one-line cause as a ValueError when it cannot be
-    created or written (a run's checkpoint and log go there)."""
+    """home_dir(), created if needed; a one-line ConfigError when it cannot be created or written
+    (a run's checkpoint and log go there): checked before a run's row is written, else the row
+    would stay queued or running with nowhere to train."""
+    from ..config import ConfigError
     home = home_dir()
     try:
         home.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ValueError(f"DCPOC_HOME {home} cannot be created ({e.strerror}); set DCPOC_HOME to a "
+        raise ConfigError(f"DCPOC_HOME {home} cannot be created ({e.strerror}); set DCPOC_HOME to a "
                          "writable folder") from e
     if not os.access(home, os.W_OK | os.X_OK):
-        raise ValueError(f"DCPOC_HOME {home} is not writable; set DCPOC_HOME to a writable folder "
+        raise ConfigError(f"DCPOC_HOME {home} is not writable; set DCPOC_HOME to a writable folder "
                          "(runs keep their checkpoints and logs there)")
     return home
 

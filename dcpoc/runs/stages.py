@@ -12,7 +12,7 @@ from ..decision.tuning import run_lr
 from ..studies.spec import (StudySpec, carry_lr, ladder, lane, plan_confirmation, plan_stages,
                             validate_name)
 from .lifecycle import create_run, refuse_recorded, run_row, write_run_files
-from .paths import say
+from .paths import say, writable_home
 from .registry import start_workers
 from .status import ACTIVE, DONE, Status
 from .store import Store, StoreError
@@ -27,6 +27,7 @@ def launch_study(store: Store, spec: StudySpec, *, start_worker: bool = True) ->
     corpus = load_corpus(spec.corpus)
     name = validate_name(spec.name)
     refuse_recorded(store, name)
+    writable_home()
     if spec.executor != "local":   # the scheduler and the cluster are checked before any write
         from .executors import check_cluster, slurm_options
         check_cluster(store, slurm_options(store, spec))
