@@ -25,7 +25,8 @@ with st.sidebar.expander(t("dec.thresholds", lang), expanded=True):
         go_net_low=st.number_input(t("dec.go_net_low", lang), 0.0, 10.0, default.go_net_low, 0.05),
         nogo_net_high=st.number_input(t("dec.nogo_net_high", lang), 0.0, 10.0, default.nogo_net_high, 0.05),
         min_seeds=int(st.number_input(t("dec.min_seeds", lang), 1, 20, default.min_seeds)),
-        min_sizes=int(st.number_input(t("dec.min_sizes", lang), 2, 10, default.min_sizes)))
+        min_sizes=int(st.number_input(t("dec.min_sizes", lang), 2, 10, default.min_sizes)),
+        go_min_sizes=int(st.number_input(t("dec.go_min_sizes", lang), 2, 10, default.go_min_sizes)))
 
 # The target inputs sit below the verdict but are read first: the decision carries the projection.
 verdict_area = st.container()

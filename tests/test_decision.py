@@ -169,6 +169,20 @@ def test_dcformer_worse_at_equal_tokens_is_no_go_even_with_a_good_net_benefit():
     assert decide(ladder(multiplier=1.2, speed_ratio=1.2), "st").verdict == "GO"
 
 
+def test_two_sizes_can_say_no_go_or_conditional_but_not_go():
+    """Through two sizes the compute curve is an unchecked straight line: evidence that would be a
+    GO on three sizes is CONDITIONAL, with the size to add as what would flip it."""
+    from dcpoc.decision.next_step import _needed as planned
+    two = ladder(multiplier=2.0, speed_ratio=0.8, presets=("s3", "s4"))
+    held = decide(two, "st")
+    assert held.multiplier.net_benefit.low > Thresholds().go_net_low      # the net benefit says GO
+    assert held.verdict == "CONDITIONAL" and held.flips[0][0] == "flip.go_sizes"
+    assert held.flips[0][1]["n"] == 2 and held.flips[0][1]["need"] == 3
+    assert planned(held) == {"need.sizes": {"n": 1}}                     # the next step: a larger size
+    assert decide(two, "st", Thresholds(go_min_sizes=2)).verdict == "GO"
+    assert decide(ladder(multiplier=2.0, speed_ratio=0.3, presets=("s3", "s4")), "st").verdict == "NO-GO"
+
+
 def test_thresholds_are_configurable():
     runs = ladder(multiplier=2.0, speed_ratio=0.8)
     assert decide(runs, "st", Thresholds(go_net_low=5.0)).verdict == "CONDITIONAL"

@@ -112,9 +112,12 @@ def _study_device(runs: pd.DataFrame, study: str | None) -> str:
 # ----------------------------------------------------------------------------- what to run next
 def _needed(decision) -> dict[str, dict] | None:
     """The open items to plan for, by need.* key: the Decision's own, one more seed for
-    CONDITIONAL, the next larger size for GO; None for NO-GO."""
+    CONDITIONAL, the next larger size for GO (and for a GO held back by its count of sizes);
+    None for NO-GO."""
     if decision.verdict == "NO-GO":
         return None
+    if decision.verdict == "CONDITIONAL" and decision.flips and decision.flips[0][0] == "flip.go_sizes":
+        return {"need.sizes": {"n": 1}}                 # a GO held back for want of a size
     if decision.verdict == "CONDITIONAL":
         return {"need.seeds": {"n": 1}}
     if decision.verdict == "GO":

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..config import ARCH_LABELS, ARCHS, VARIANT_LABELS
 from ..runs.status import FINISHED, Status
-from ..studies.spec import ladder
+from ..studies.spec import MIN_LADDER_SIZES, ladder
 from . import tuning
 from .attribution import decisive_pair, pair_frame
 from .compare import (COMPARISON_COLUMNS, compare_equal_cost, compare_equal_tokens, counted_runs,
@@ -32,11 +32,14 @@ class Thresholds:
     GO: net benefit's 95% lower bound > go_net_low AND the equal-token loss difference's interval
     lies entirely below 0 at the largest size. NO-GO: net benefit's upper bound < nogo_net_high, or
     the loss interval lies entirely above 0 (DCFormer worse). Otherwise CONDITIONAL. Fewer than
-    min_seeds paired seeds or min_sizes model sizes: insufficient evidence."""
+    min_seeds paired seeds or min_sizes model sizes: insufficient evidence. GO also needs
+    go_min_sizes sizes: through two the compute curve is a straight line that nothing checks (the
+    planner asks for MIN_LADDER_SIZES too), so two sizes can say NO-GO or CONDITIONAL, not adopt."""
     go_net_low: float = 1.1
     nogo_net_high: float = 1.0
     min_seeds: int = 2
     min_sizes: int = 2
+    go_min_sizes: int = MIN_LADDER_SIZES
 
 
 @dataclass
@@ -176,6 +179,9 @@ def _judge(decision: Decision, thresholds: Thresholds) -> None:
     per_speed = mult.flops_ratio   # net = multiplier x speed ratio x flops ratio: the speed it takes
     if net.high < thresholds.nogo_net_high or loss_worse:
         decision.verdict, flip, ratio = "NO-GO", "flip.nogo", thresholds.nogo_net_high / (m.high * per_speed)
+    elif net.low > thresholds.go_net_low and loss_better and mult.n_sizes < thresholds.go_min_sizes:
+        decision.verdict, flip, ratio = "CONDITIONAL", "flip.go_sizes", math.nan
+        values = {**values, "n": mult.n_sizes, "need": thresholds.go_min_sizes}
     elif net.low > thresholds.go_net_low and loss_better:
         decision.verdict, flip, ratio = "GO", "flip.go", thresholds.go_net_low / (m.low * per_speed)
     else:

@@ -222,6 +222,8 @@ STRINGS: dict[str, dict[str, str]] = {
                           "ja": "見送りの条件：正味の効果の上限がこの値を下回る（既定 1.0）"},
     "dec.min_seeds": {"en": "Seeds needed per size (default 2)", "ja": "サイズごとに必要なシード数（既定 2）"},
     "dec.min_sizes": {"en": "Model sizes needed (default 2)", "ja": "必要なモデルサイズ数（既定 2）"},
+    "dec.go_min_sizes": {"en": "Model sizes GO needs (default 3)",
+                         "ja": "GO に必要なモデルサイズ数（既定 3）"},
     "dec.target_params": {"en": "Parameters (millions)", "ja": "パラメータ数（百万）"},
     "dec.target_tokens": {"en": "Training tokens (billions)", "ja": "学習トークン数（十億）"},
     "dec.gpu": {"en": "GPU type", "ja": "GPU の種類"},
@@ -378,6 +380,12 @@ STRINGS: dict[str, dict[str, str]] = {
                          "ja": "GO には正味の効果の下限が {go:.2f} を超える必要があります。速度比 "
                                "{ratio_needed:.2f} 以上（現在 {ratio:.2f}）、またはシードとサイズの追加で"
                                "区間を狭めることが条件です。"},
+    "flip.go_sizes": {"en": "Everything else says GO, but from {n} model sizes: GO needs {need}, since "
+                            "through two sizes the compute curve is a straight line nothing checks. "
+                            "Add a size above the largest.",
+                      "ja": "ほかの条件はすべて GO を示していますが、モデルサイズが {n} 個だけです。"
+                            "2 サイズでは計算量曲線が検証できない直線になるため、GO には {need} サイズ"
+                            "が必要です。最大サイズより大きいサイズを追加してください。"},
     "flip.nogo": {"en": "It would leave NO-GO with a speed ratio of at least {ratio_needed:.2f} (now "
                         "{ratio:.2f}), e.g. from a faster kernel, and a loss interval not above zero.",
                   "ja": "速度比が {ratio_needed:.2f} 以上（現在 {ratio:.2f}）になり（例えばカーネルの高速化）、"
