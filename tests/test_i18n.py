@@ -9,6 +9,7 @@ from dcpoc.costs import DEFAULT_PRICES_USD_PER_HOUR
 from dcpoc.decision.verdict import RISKS
 from dcpoc.decision.views import RUNS_TABLE_COLUMNS, flatten
 from dcpoc.report import FORMATS
+from dcpoc.report.blocks import FOOTER_FIELDS
 from dcpoc.runs.status import STATUSES
 from dcpoc.studies import REFERENCE_STUDIES, SWEEPS
 from dcpoc.ui.charts import COMPOSITION_NAMES
@@ -28,6 +29,7 @@ DYNAMIC = ([f"status.{s}" for s in STATUSES] + [f"settings.device.{d}" for d in 
            + [f"launch.budget.{b}" for b in BUDGET_KINDS]
            + [f"launch.start.{s}" for s in ("blank", *REFERENCE_STUDIES)]
            + [f"launch.sweep.{s}" for s in SWEEPS]
+           + [f"rep.foot.{f}" for f in FOOTER_FIELDS]                     # report.blocks.footer
            + [f"launch.plan.stage{n}" for n in (1, 2)]
            + [f"launch.est.measured_{b}" for b in ("all", "some", "none")]   # Launch's estimate basis
            + [f"next.what.{w}_ladder" for w in ("sizes", "seeds", "confirm")]   # next_step._part

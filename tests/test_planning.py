@@ -187,7 +187,7 @@ def test_the_plan_table_groups_seeds_and_names_the_carried_rate():
         ["2: after the sweep", "cpu-xs", "Transformer++", "1, 2", "best of the sweep", 10, 10 * 16 * 128],
         ["2: after the sweep", "cpu-xs", "DCFormer", "1, 2", "best of the sweep", 10, 10 * 16 * 128]]
     ja = plan_table(preview.stages, "ja")
-    assert ja.columns[0] == "段階" and ja.iloc[-1, 4] == "スイープの最良値"
+    assert ja.columns[0] == "ステージ" and ja.iloc[-1, 4] == "探索での最良値"
     # without a sweep every run is queued at launch, at its preset's rate
     plain = plan_table(preview_study(LaunchForm(name="", seeds="1"), [], CPU).stages)
     assert plain["Stage"].tolist() == ["1: queued at launch"] * 2 and plain["Learning rate"].tolist() == ["0.003"] * 2

@@ -235,7 +235,7 @@ def _add_tuning(decision: Decision, scoped: pd.DataFrame, counted: pd.DataFrame)
         diffs = "; ".join(f"{lr_label(lr)}: {d:+.3f}" for lr, d in sorted(found["diff_by_lr"].items()))
         decision.risks.insert(1, ("risk.tuning_flip", {"diffs": diffs, "baseline": labels["transformer"]}))
     if found["edge"]:
-        names = ", ".join(labels[a] for a in found["edge"])
+        names = [labels[a] for a in found["edge"]]   # say() joins them in the reader's language
         decision.risks.insert(1, ("risk.lr_edge", {"archs": names}))
     if found["diverged"]:
         where = "; ".join(f"{labels[a]} {', '.join(lr_label(x) for x in lrs)}"

@@ -13,7 +13,7 @@ from .. import costs
 from ..config import ARCH_LABELS
 from ..decision import StudyDecision, run_summary
 from ..decision.compare import attention_paths
-from ..ui.i18n import kind_label, money, num, study_question, t
+from ..ui.i18n import device_text, kind_label, money, num, study_question, t
 from .context import (gap_lines, gap_table, paper_lines, paper_notes, paper_table, projection_table,
                       speed_lines)
 from .evidence import attribution_table, evidence_lines, recommendation_lines
@@ -110,7 +110,7 @@ def build(sd: StudyDecision, lang: str) -> list[Block]:
             Heading(t("dec.risks", lang)), bullets((say(r, lang) for r in d.risks), small=True),
             Heading(t("rep.next_step", lang)), bullets(next_steps(d, lang, sd.next)),
             Heading(t("rep.phrases", lang)), bullets(meeting_phrases(sd, lang)),
-            Heading(t("rep.repro", lang)), Facts(footer(sd), small=True),
+            Heading(t("rep.repro", lang)), Facts(footer(sd, lang), small=True),
             Paragraph(validation_text(sd.val_tokens, lang), small=True)]
 
 
@@ -205,7 +205,10 @@ def _lr_chart(sd: StudyDecision, lang: str) -> Chart:
     return Chart(spec, lr_sweep_table(sd.decision, lang), with_table=True, empty=t("dec.lr_none", lang))
 
 
-def footer(sd: StudyDecision) -> tuple[tuple[str, str], ...]:
+FOOTER_FIELDS = ("runs", "commit", "versions", "corpus", "seeds", "devices", "attn_path", "date")
+
+
+def footer(sd: StudyDecision, lang: str = "en") -> tuple[tuple[str, str], ...]:
     """What reproduces the study: run ids, commits, library versions, corpora, seeds, devices, date."""
     runs = sd.runs
     versions: dict = {}
@@ -213,8 +216,7 @@ def footer(sd: StudyDecision) -> tuple[tuple[str, str], ...]:
         versions.update(v or {})
     col = lambda c: ", ".join(sorted({str(x) for x in runs[c].dropna()})) if c in runs else ""  # noqa: E731
     ids = ", ".join(runs["id"].astype(str)) if "id" in runs else ""
-    return (("runs", ids), ("commit", col("git_commit")),
-            ("versions", ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))),
-            ("corpus", col("corpus_fingerprint")), ("seeds", col("seed")),
-            ("devices", col("device")), ("DCFormer attention path", attention_paths(runs)),
-            ("date", sd.created))
+    devices = sorted({device_text(str(d), lang) for d in runs["device"].dropna()}) if "device" in runs else []
+    values = (ids, col("git_commit"), ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
+              col("corpus_fingerprint"), col("seed"), ", ".join(devices), attention_paths(runs), sd.created)
+    return tuple((t(f"rep.foot.{key}", lang), value) for key, value in zip(FOOTER_FIELDS, values))

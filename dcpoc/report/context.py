@@ -127,16 +127,20 @@ def projection_rows(sd: StudyDecision, lang: str) -> list[tuple[str, str, str]]:
         label = ""
     elif sd.projection_span is not None:
         ends = sd.projection_span
-        label = f" ({t('dec.speed.label', lang).format(kind=kind_label(sd.target.gpu_kind, lang))})"
+        label = t('dec.speed.label', lang).format(kind=kind_label(sd.target.gpu_kind, lang))
     else:
         return []
     rows = []
     for key, (h, usd) in zip(keys, fields):
-        ranged = label if key != "dec.proj.tf" else ""        # Transformer++ needs no DCFormer ratio
         low, high = getattr(ends[0], usd), getattr(ends[1], usd)
         if key == "dec.proj.saved" and max(low, high) < 0:   # DCFormer costs more: say so, unsigned
             key, low, high = "dec.proj.extra", -low, -high
-        rows.append((t(key, lang) + ranged,
+        name = t(key, lang)
+        if label and key != "dec.proj.tf":                  # Transformer++ needs no DCFormer ratio
+            # 'DCFormer (same tokens) (not measured)' reads 'DCFormer (same tokens, not measured)'
+            name = (f"{name[:-1]}{t('sep.list', lang)}{label}{name[-1]}" if name[-1] in ")）"
+                    else f"{name} ({label})")
+        rows.append((name,
                      _span(getattr(ends[0], h), getattr(ends[1], h), hours) if h else hours(None),
                      _span(low, high, money)))
     return rows

@@ -26,6 +26,9 @@ def say(reason: Reason, lang: str) -> str:
         clean["kind"] = kind_label(clean["kind"], lang)
     if isinstance(clean.get("device"), str):   # a device label: 'cpu' reads 'CPU'
         clean["device"] = device_text(clean["device"], lang)
+    for name, value in clean.items():         # names listed as the language lists them
+        if isinstance(value, (list, tuple)):
+            clean[name] = t("sep.list", lang).join(map(str, value))
     return t(key, lang).format(**clean)
 
 

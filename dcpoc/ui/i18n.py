@@ -28,7 +28,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "col.id": {"en": "Run", "ja": "実行 ID"},
     "col.study": {"en": "Study", "ja": "スタディ"},
     "col.arch": {"en": "Architecture", "ja": "アーキテクチャ"},
-    "col.variant": {"en": "Variant", "ja": "モデル構成"},
+    "col.variant": {"en": "Variant", "ja": "バリアント"},
     "col.preset": {"en": "Preset", "ja": "プリセット"},
     "col.status": {"en": "Status", "ja": "ステータス"},
     "col.seed": {"en": "Seed", "ja": "シード"},
@@ -41,13 +41,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "col.tokens_per_s": {"en": "Tokens/s", "ja": "トークン/秒"},
     "col.peak_mem_mb": {"en": "Peak memory (MB)", "ja": "ピークメモリ (MB)"},
     "col.wall_s": {"en": "Wall time (s)", "ja": "経過時間 (秒)"},
-    "col.cost_usd": {"en": "Cost ($)", "ja": "コスト ($)"},
+    "col.cost_usd": {"en": "Cost ($)", "ja": "費用 ($)"},
     "col.diverged": {"en": "Diverged", "ja": "発散"},
     "col.corpus": {"en": "Corpus", "ja": "コーパス"},
     "col.progress": {"en": "Progress", "ja": "進捗"},
     "col.eta": {"en": "Time left", "ja": "残り時間"},
     "col.loss_trend": {"en": "Train loss trend", "ja": "学習損失の推移"},
-    "col.cost_so_far_usd": {"en": "Cost so far ($)", "ja": "現在までのコスト ($)"},
+    "col.cost_so_far_usd": {"en": "Cost so far ($)", "ja": "現在までの費用 ($)"},
 
     "nav.home": {"en": "Overview", "ja": "概要"},
     "nav.launch": {"en": "Launch a study", "ja": "スタディを開始"},
@@ -78,9 +78,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.needed": {"en": "What to run next", "ja": "次に実行すべきこと"},
     "dec.flips": {"en": "What would change the verdict", "ja": "判定が変わる条件"},
     "dec.risks": {"en": "Risks and mitigations", "ja": "リスクと対策"},
-    "dec.q1": {"en": "Same quality for less compute?", "ja": "少ない計算量で同じ品質が出せるか"},
-    "dec.q2": {"en": "Easy to drop into what we run?", "ja": "既存の環境に導入しやすいか"},
-    "dec.q3": {"en": "Risks in operation?", "ja": "運用上のリスクは"},
+    "dec.q1": {"en": "Same quality for less compute?", "ja": "少ない計算量で同じ品質を出せるか？"},
+    "dec.q2": {"en": "Easy to drop into what we run?", "ja": "既存の環境に導入しやすいか？"},
+    "dec.q3": {"en": "Risks in operation?", "ja": "運用上のリスクは？"},
     "dec.a1": {"en": "Compute multiplier {m}; net of speed {net}.",
                "ja": "計算量倍率は {m}、速度差を差し引いた正味の効果は {net} です。"},
     "dec.a2": {"en": "Same training loop and data; only the attention layer changes. Training speed "
@@ -118,14 +118,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.fit": {"en": "Fit: {kind} over {n} {baseline} runs",
                 "ja": "当てはめ: {baseline} の {n} 件の実行に対する{kind}"},
     "dec.fit.power": {"en": "power law with irreducible term (L = E + A·C^-α)",
-                      "ja": "べき乗則（既約項あり, L = E + A·C^-α）"},
+                      "ja": "べき乗則（既約項あり、L = E + A·C^-α）"},
     "dec.fit.loglinear": {"en": "log-linear fit (L = a + b·ln C; fewer than 4 points)",
                           "ja": "対数線形の当てはめ（L = a + b·ln C、点が 4 未満のため）"},
     "dec.no_interval": {"en": "no interval", "ja": "区間なし"},
     "dec.interval95": {"en": "95% interval {low}–{high}", "ja": "95% 区間 {low}〜{high}"},
     "dec.table.basis": {"en": "Compared at", "ja": "比較条件"},
     "dec.basis.tokens": {"en": "equal tokens", "ja": "同一トークン数"},
-    "dec.basis.cost": {"en": "equal cost", "ja": "同一コスト"},
+    "dec.basis.cost": {"en": "equal cost", "ja": "同一費用"},
     "dec.table.pairs": {"en": "Seed pairs", "ja": "シード対の数"},
     "dec.table.loss_diff": {"en": "Loss difference (95% CI)", "ja": "損失の差 (95% 信頼区間)"},
     "dec.table.ppl_diff": {"en": "Perplexity difference (95% CI)",
@@ -185,8 +185,8 @@ STRINGS: dict[str, dict[str, str]] = {
                               "で学習しました）。"},
     "rep.recorded": {"en": "Recorded results, imported: measured on {date} on {machine}, not in "
                            "this database.",
-                     "ja": "記録済みの結果をインポートしたものです: {date} に {machine} で測定しました"
-                           "（このデータベースで測定したものではありません）。"},
+                     "ja": "記録済みの結果をインポートしたものです：{date} に {machine} で測定しま"
+                           "した（実行記録はこのデータベースにはありません）。"},
     "home.import_offer": {"en": "Want a real verdict now? dcpoc ships the recorded results of the "
                                 "reference study: import them and every page works at once.",
                           "ja": "今すぐ実際の判定を見たいですか？ dcpoc には参照スタディの記録済み"
@@ -205,6 +205,15 @@ STRINGS: dict[str, dict[str, str]] = {
                          "ja": "PDF 用の日本語フォントが見つかりません。Debian の fonts-ipaexfont-gothic を"
                                "インストールする（apt-get install fonts-ipaexfont-gothic）か、"
                                "DCPOC_PDF_FONT に .ttf ファイルを指定してください。"},
+    "rep.foot.runs": {"en": "runs", "ja": "実行 ID"},
+    "rep.foot.commit": {"en": "commit", "ja": "コミット"},
+    "rep.foot.versions": {"en": "versions", "ja": "バージョン"},
+    "rep.foot.corpus": {"en": "corpus (SHA-256)", "ja": "コーパス (SHA-256)"},
+    "rep.foot.seeds": {"en": "seeds", "ja": "シード"},
+    "rep.foot.devices": {"en": "devices", "ja": "デバイス"},
+    "rep.foot.attn_path": {"en": "DCFormer attention path", "ja": "DCFormer のアテンション実装"},
+    "rep.foot.date": {"en": "date", "ja": "作成日時"},
+    "sep.list": {"en": ", ", "ja": "、"},
     "rep.font_unreadable": {"en": "{env}={path} is not a TrueType or OpenType font ({why}); point it "
                                   "at a .ttf or .otf file, or unset it to use fonts-ipaexfont-gothic.",
                             "ja": "{env}={path} は TrueType / OpenType フォントではありません（{why}）。"
@@ -263,8 +272,8 @@ STRINGS: dict[str, dict[str, str]] = {
                                    "損失差が確実に 0 を下回る必要があります）。"},
     # -- where the gain comes from, how sure (decision/evidence.py, report/evidence.py) -------------
     "ev.baseline": {"en": "The verdict compares {treat} with {base}, the best cheap baseline this study ran.",
-                    "ja": "判定は {treat} を、このスタディで実行した最良の低コストなベースラインである "
-                          "{base} と比較しています。"},
+                    "ja": "判定は {treat} を、本調査で実行した最良の低コストなベースラインである {base}"
+                          " と比較しています。"},
     "ev.attribution": {"en": "Where the gain comes from at {preset} (val loss difference in nats/byte with "
                              "its 95% interval; speed = tokens/s ratio): QK-norm alone {qk_norm} at "
                              "{qk_norm_speed}; DCMHA on top of it {dcmha} at {dcmha_speed}; together "
@@ -275,15 +284,18 @@ STRINGS: dict[str, dict[str, str]] = {
     "ev.pooled": {"en": "Pooled over {sizes} sizes ({n} seed pairs): {diff} nats/byte. Assumption: the "
                         "per-seed differences share one variance at every size (pooled sd {sd}, {df} "
                         "degrees of freedom) and one mean; the sizes agree (no two differ at the 5% level).",
-                  "ja": "{sizes} 個のサイズをまとめた推定（シード対 {n} 組）は {diff} nats/byte です。前提: "
-                        "シードごとの差はどのサイズでも同じ分散（併合標準偏差 {sd}、自由度 {df}）と同じ平均を"
-                        "持ちます。サイズ同士の差は 5% 水準で有意ではありません。"},
+                  "ja": "{sizes} サイズをまとめた推定（シード対 {n} 組）"
+                        "は {diff} nats/byte です。前提：シードごとの差は、"
+                        "どのサイズでも分散（併合標準偏差 {sd}、自由度 {df}）"
+                        "と平均が共通であると仮定しています。サイズ間の結果は整合しています（5% 水準で有意に異"
+                        "なる組はありません）。"},
     "ev.pooled_apart": {"en": "Not pooled: {a} and {b} differ beyond chance (5% level; pooled sd {sd}, {df} "
                               "degrees of freedom), so one mean for all {sizes} sizes would hide a trend. "
                               "Read each size on its own (pooling would give {diff} from {n} pairs).",
-                        "ja": "まとめた推定は示しません: {a} と {b} の差は偶然の範囲を超えています（5% 水準、"
-                              "併合標準偏差 {sd}、自由度 {df}）。{sizes} 個のサイズに共通の平均を置くと傾向が"
-                              "隠れるため、サイズごとにお読みください（まとめると {n} 組で {diff} です）。"},
+                        "ja": "まとめた推定は示しません：{a} と {b} の差は偶然の範囲を超えています（5% 水準、"
+                              "併合標準偏差 {sd}、自由度 {df}）。"
+                              "{sizes} サイズに共通の平均を置くと傾向が隠れるため、"
+                              "サイズごとにお読みください（まとめると {n} 組で {diff} です）。"},
     "ev.two_seeds": {"en": "Unreliable interval at {presets}: only 2 seeds, so the t interval has one degree "
                            "of freedom and its width rests on a single spread (far too narrow or too wide "
                            "by chance). Run a third seed.",
@@ -315,9 +327,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "rec.qk_norm": {"en": "Whatever the verdict: add QK-norm to the {base} we run today. At {preset}, "
                           "{with} is {diff:+.4f} nats/byte ({low:+.4f} to {high:+.4f}, {n} seeds) at "
                           "{ratio} the speed: almost free.",
-                    "ja": "判定に関わらず有効な提案: 現在の {base} に QK-norm を加えてください。{preset} で "
-                          "{with} は {diff:+.4f} nats/byte（{low:+.4f}〜{high:+.4f}、シード {n} 個）、"
-                          "速度比は {ratio} で、ほぼ無償です。"},
+                    "ja": "判定がどうであれ、現在の {base} に QK-norm を加えることをお勧めします。"
+                          "{preset} では {with} と {base} の検証損失の差が {diff:+.4f}"
+                          " nats/byte（{low:+.4f}〜{high:+.4f}、シード {n} 個）、"
+                          "速度比は {ratio} で、追加の費用はほとんどかかりません。"},
     "rec.qk_norm_unclear": {"en": "QK-norm alone: at {preset}, {with} differs from {base} by {diff:+.4f} "
                                   "nats/byte ({low:+.4f} to {high:+.4f}, {n} seeds) at {ratio} the "
                                   "speed; the interval includes zero, so its gain is not established yet.",
@@ -327,22 +340,24 @@ STRINGS: dict[str, dict[str, str]] = {
     "rec.qk_norm_no_interval": {"en": "QK-norm alone: at {preset}, {with} differs from {base} by "
                                       "{diff:+.4f} nats/byte from {n} seed pair (no interval yet) at "
                                       "{ratio} the speed; more seeds will tell whether it is a gain.",
-                                "ja": "QK-norm のみの効果: {preset} で {with} と {base} の差は {diff:+.4f} "
-                                      "nats/byte（シードの組 {n} 個のため区間はまだありません）、速度比は "
-                                      "{ratio} です。効果かどうかはシードを増やすと分かります。"},
+                                "ja": "QK-norm のみの効果：{preset} で {with} と {base} の差は"
+                                      " {diff:+.4f} nats/byte、"
+                                      "速度比は {ratio} です（シード対 {n} 組のため区間はまだありません）。"
+                                      "効果かどうかはシードを増やすと分かります。"},
     "risk.no_qknorm_baseline": {"en": "The baseline is {base} without QK-norm: part of DCFormer's gain may be "
                                       "QK-norm, which Transformer++ gets almost for free. Run the ablation "
                                       "ladder (--ladder) to split it.",
-                                "ja": "ベースラインは QK-norm なしの {base} です: DCFormer の効果の一部は、"
-                                      "Transformer++ でもほぼ無償で得られる QK-norm によるものかもしれません。"
-                                      "アブレーションの段階（--ladder）を実行して分けてください。"},
+                                "ja": "ベースラインは QK-norm なしの {base} です："
+                                      "DCFormer の効果の一部は、Transformer++ でもほぼ無償で得られる Q"
+                                      "K-norm によるものかもしれません。段階的アブレーション（--ladder）"
+                                      "を実行して分けてください。"},
     "dec.evidence": {"en": "Where the gain comes from, and how sure we are", "ja": "効果の出どころと確からしさ"},
     "dec.recommend": {"en": "Recommendations that do not depend on DCFormer",
                       "ja": "DCFormer の採否に関わらない提案"},
     "att.none": {"en": "No ablation ladder at any size: the gain cannot be split into its QK-norm and "
                        "DCMHA parts.",
-                 "ja": "どのサイズにもアブレーションの段階がないため、効果を QK-norm と DCMHA の部分に"
-                       "分けられません。"},
+                 "ja": "どのサイズにも段階的アブレーションがないため、"
+                       "効果を QK-norm と DCMHA の部分に分けられません。"},
     "att.col.part": {"en": "Part", "ja": "内訳"},
     "att.col.rungs": {"en": "Compared", "ja": "比較"},
     "att.col.loss": {"en": "Val loss difference (95% interval)", "ja": "検証損失の差（95% 区間）"},
@@ -372,8 +387,8 @@ STRINGS: dict[str, dict[str, str]] = {
                                   "当てはめの外挿に基づいています。"},
     "flip.go": {"en": "It would drop from GO if the lower bound fell to {go:.2f} or below, e.g. a speed "
                       "ratio under {ratio_needed:.2f} on your hardware.",
-                "ja": "下限が {go:.2f} 以下に下がれば GO ではなくなります。例えば御社のハードウェアで"
-                      "速度比が {ratio_needed:.2f} を下回る場合です。"},
+                "ja": "下限が {go:.2f} 以下に下がれば GO ではなくなります。例えば、"
+                      "実際に使うハードウェアで速度比が {ratio_needed:.2f} を下回る場合です。"},
     "flip.conditional": {"en": "GO needs a net-benefit lower bound above {go:.2f}: a speed ratio of at "
                                "least {ratio_needed:.2f} (now {ratio:.2f}), or a narrower interval from "
                                "more seeds and sizes.",
@@ -411,18 +426,18 @@ STRINGS: dict[str, dict[str, str]] = {
                         "ja": "{presets} で両アーキテクチャにシード {seeds} を追加"},
     "next.what.sizes_ladder": {"en": "run {presets} with every variant of the ladder ({variants}; "
                                      "seeds {seeds})",
-                               "ja": "{presets} をアブレーションの全バリアント（{variants}）で実行"
-                                     "（シード {seeds}）"},
+                               "ja": "{presets} を段階的アブレーションの全バリアント（{variants}）"
+                                     "で実行（シード {seeds}）"},
     "next.what.seeds_ladder": {"en": "add seed(s) {seeds} for every variant ({variants}) at {presets}",
                                "ja": "{presets} で全バリアント（{variants}）にシード {seeds} を追加"},
     "next.what.confirm_ladder": {"en": "add confirmation seed(s) {seeds} for every variant "
                                        "({variants}) at its chosen learning rate, at {presets}",
-                                 "ja": "{presets} で全バリアント（{variants}）に、それぞれが選んだ学習率で"
-                                       "確認用シード {seeds} を追加"},
+                                 "ja": "{presets} で全バリアント（{variants}）に、"
+                                       "それぞれに選ばれた学習率で確認用シード {seeds} を追加"},
     "next.what.confirm": {"en": "add confirmation seed(s) {seeds} for both architectures at their "
                                 "chosen learning rates, at {presets}",
-                          "ja": "{presets} で両アーキテクチャに、それぞれが選んだ学習率で確認用シード "
-                                "{seeds} を追加"},
+                          "ja": "{presets} で両アーキテクチャに、"
+                                "それぞれに選ばれた学習率で確認用シード {seeds} を追加"},
     "next.what.arch": {"en": "run {arch} at {presets}", "ja": "{presets} で {arch} を実行"},
     "next.what.failed": {"en": "rerun the {n} failed run(s)", "ja": "失敗した {n} 件を再実行"},
     "next.join": {"en": "; ", "ja": "、"},
@@ -437,8 +452,9 @@ STRINGS: dict[str, dict[str, str]] = {
                             "シード {seeds} で計 {n} 件の実行を比較しました。"},
     "phrase.result": {"en": "At {preset}, with equal training tokens, DCFormer's validation loss "
                             "differs from {baseline} by {diff}; below zero favours DCFormer.",
-                      "ja": "{preset} で学習トークン数を揃えると、DCFormer の検証損失は "
-                            "{baseline} との差が {diff} でした（マイナスなら DCFormer が優位）。"},
+                      "ja": "{preset} で学習トークン数を揃えると、"
+                            "DCFormer と {baseline} の検証損失の差は {diff} でした（マイ"
+                            "ナスなら DCFormer が優位）。"},
     "phrase.result_none": {"en": "We have no pair of runs to compare yet, so there is no result "
                                  "to quote.",
                            "ja": "比較できる実行の組がまだないため、お伝えできる結果はありません。"},
@@ -462,8 +478,8 @@ STRINGS: dict[str, dict[str, str]] = {
                          "複数サイズが必要です。"},
     "need.seeds": {"en": "Run {n} more seed(s) of both architectures (have {have} paired): one seed "
                          "gives no interval.",
-                   "ja": "両アーキテクチャでシードをあと {n} 個実行してください（現在の対は {have}）。"
-                         "シードが 1 つでは信頼区間を出せません。"},
+                   "ja": "両アーキテクチャでシードをあと {n} 個実行してください（現在のシード対は {have}"
+                         " 組）。シードが 1 つでは信頼区間を出せません。"},
     "need.speed": {"en": "Measure both architectures at every size on the same device to get the "
                          "speed ratio.",
                    "ja": "速度比を得るため、すべてのサイズで両アーキテクチャを同じデバイスで測定してください。"},
@@ -503,20 +519,21 @@ STRINGS: dict[str, dict[str, str]] = {
     "risk.tuning_flip": {"en": "At one shared rate the answer changes sign (DCFormer minus "
                                "{baseline} by rate: {diffs} nats/byte): a single-rate comparison "
                                "would have been misleading.",
-                         "ja": "共通の学習率で比べると結論の符号が変わります（学習率ごとの DCFormer − "
-                               "{baseline}：{diffs} nats/byte）。単一の学習率による比較は誤解を招きます。"},
+                         "ja": "どの学習率で揃えて比べるかによって、差の符号が逆転します（学習率ごとの DCFormer"
+                               " − {baseline}：{diffs} nats/byte）。"
+                               "単一の学習率だけで比較していたら、誤った結論になっていたところです。"},
     "risk.lr_diverged": {"en": "Training diverged at {preset} at these rates: {where}. Mitigation: keep "
                                "to the rates that trained, and watch the loss of every production run.",
                          "ja": "{preset} では次の学習率で学習が発散しました：{where}。対策：学習できた学習率を"
                                "使い、本番の全実行で損失を監視してください。"},
     "risk.lr_edge": {"en": "The best rate of {archs} is at the edge of the grid tried: a better one may "
                            "lie outside it. Mitigation: widen the grid.",
-                     "ja": "{archs} の最良の学習率が探索範囲の端にあり、範囲外により良い値があり得ます。"
-                           "対策：探索範囲を広げてください。"},
+                     "ja": "最良の学習率が探索範囲の端にあるものがあり（{archs}）、"
+                           "範囲外により良い値があり得ます。対策：探索範囲を広げてください。"},
     "risk.extrapolation": {"en": "Small-scale extrapolation: the PoC's models are far smaller than "
                                  "production. Mitigation: confirm at one larger size before committing.",
-                           "ja": "小規模からの外挿です。PoC のモデルは本番よりはるかに小さいため、本格導入の前に"
-                                 "一段大きいサイズで確認してください。"},
+                           "ja": "小規模からの外挿です。PoC のモデルは本番よりはるかに小さいモデルです。対策："
+                                 "本格導入の前に、一段大きいサイズで確認してください。"},
     "risk.seed_variance": {"en": "Seed variance: differences this small can come from the random seed. "
                                  "Mitigation: at least 3 seeds at the decisive size.",
                            "ja": "シードによるばらつきです。この程度の差は乱数シードでも生じ得ます。対策：判断に"
@@ -528,9 +545,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "rep.infer": {"en": "Inference ({preset} on {device}, {date}, batch 1): DCFormer decodes at {decode:.2f}× "
                         "Transformer++'s tokens/s (median latency {dc_p50:.2f} vs {tf_p50:.2f} ms per "
                         "token) with {cache:.2f}× the cache bytes per token.",
-                  "ja": "推論（{preset}、{device}、{date}、バッチ 1）：DCFormer の生成速度は Transformer++ の "
-                        "{decode:.2f} 倍（1 トークンあたりの遅延の中央値 {dc_p50:.2f} ms 対 {tf_p50:.2f} ms）、"
-                        "キャッシュ容量は 1 トークンあたり {cache:.2f} 倍。"},
+                  "ja": "推論（{preset}、{device}、{date}、バッチ 1）："
+                        "DCFormer の生成速度は Transformer++ の {decode:.2f}"
+                        " 倍（1 トークンあたりの遅延の中央値 {dc_p50:.2f} ms 対 {tf_p50:.2f}"
+                        " ms）、1 トークンあたりのキャッシュ容量は {cache:.2f} 倍です。"},
     "rep.infer_none": {"en": "Inference speed not measured yet: run `python -m dcpoc bench infer`.",
                        "ja": "推論速度は未計測です。`python -m dcpoc bench infer` を実行してください。"},
     "risk.inference": {"en": "Inference speed: composition adds work per generated token. Mitigation: "
@@ -574,8 +592,8 @@ STRINGS: dict[str, dict[str, str]] = {
               "target size.\n5. **Report**: the meeting summary in Markdown, HTML, PDF or PowerPoint, "
               "English or Japanese.\n6. **Inspect**: what DCFormer's head composition learned, and "
               "text generated by a trained run.\n7. **Settings**: your GPU prices.",
-        "ja": "1. **スタディを開始**: プリセット、両アーキテクチャ（またはアブレーションの段階比較）、"
-              "いくつかのシードを選びます。実行前に所要時間とコストの見積もりが表示されます。\n"
+        "ja": "1. **スタディを開始**: プリセット、両アーキテクチャ（または段階的アブレーション）、"
+              "いくつかのシードを選びます。実行前に所要時間と費用の見積もりが表示されます。\n"
               "2. **実行一覧**: 進捗をリアルタイムで確認し、キャンセルや再開ができます。\n"
               "3. **比較**: トークン数・時間・費用に対する品質を比較します。\n"
               "4. **導入判断**: 判定、改善の内訳、本番規模での試算を示します。\n"
@@ -593,20 +611,20 @@ STRINGS: dict[str, dict[str, str]] = {
                                 "sizes, tokens scaled with size, and a learning-rate sweep. Every "
                                 "field can still be changed.",
                           "ja": "参照スタディを選ぶと、公平な比較の設定（3 つのサイズ、サイズに比例した"
-                                "トークン数、学習率スイープ）がフォームに入力されます。各項目は後から"
+                                "トークン数、学習率探索）がフォームに入力されます。各項目は後から"
                                 "変更できます。"},
     "launch.start.blank": {"en": "A blank study", "ja": "空のスタディ"},
     "launch.start.reference-cpu": {"en": "Reference study for a CPU (3 sizes, learning-rate sweep)",
-                                   "ja": "CPU 向け参照スタディ（3 サイズ、学習率スイープ付き）"},
+                                   "ja": "CPU 向け参照スタディ（3 サイズ、学習率探索付き）"},
     "launch.start.reference-gpu": {"en": "Reference study for one GPU (3 sizes, learning-rate sweep)",
-                                   "ja": "GPU 1 基向け参照スタディ（3 サイズ、学習率スイープ付き）"},
+                                   "ja": "GPU 1 基向け参照スタディ（3 サイズ、学習率探索付き）"},
     "launch.start.plan_only_label": {"en": "{label}: plan only, needs a GPU",
                                      "ja": "{label}：計画の確認のみ（GPU が必要）"},
     "launch.start.plan_only": {"en": "This server has no GPU, so this study cannot be launched here. "
                                      "Its plan and cost are shown for one {gpu}; launch it on a GPU "
                                      "server (python -m dcpoc study launch --reference {study}).",
                                "ja": "このサーバーには GPU がないため、このスタディはここでは開始できません。"
-                                     "計画とコストは {gpu} 1 基の場合を示しています。GPU サーバーで開始して"
+                                     "計画と費用は {gpu} 1 基の場合を示しています。GPU サーバーで開始して"
                                      "ください（python -m dcpoc study launch --reference {study}）。"},
     "launch.start.evals": {"en": "From the reference study: each run is evaluated {n} times.",
                            "ja": "参照スタディの設定: 各実行で {n} 回評価します。"},
@@ -663,7 +681,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                  "ja": "各サイズを（埋め込みを除く）パラメータ 1 つあたりこのトークン数で"
                                        "学習します。大きなモデルほど多くのトークンで学習するため、"
                                        "計算量倍率の推定に必要です。"},
-    "launch.sweep": {"en": "Learning-rate sweep", "ja": "学習率スイープ"},
+    "launch.sweep": {"en": "Learning-rate sweep", "ja": "学習率探索"},
     "launch.sweep_help": {"en": "Each architecture is compared at its own best learning rate, so "
                                 "neither wins only because the default rate happens to suit it.",
                           "ja": "各アーキテクチャをそれぞれ最良の学習率で比較し、既定の学習率との"
@@ -671,9 +689,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.sweep.none": {"en": "None: each preset's own rate",
                           "ja": "なし（各プリセットの既定の学習率）"},
     "launch.sweep.smallest": {"en": "At the smallest size; the best rate carries over to the larger sizes",
-                              "ja": "最小サイズでスイープし、最良の学習率を大きいサイズに引き継ぐ"},
-    "launch.sweep.each": {"en": "At every size", "ja": "全サイズでスイープ"},
-    "launch.lrs": {"en": "Learning rates to sweep", "ja": "スイープする学習率"},
+                              "ja": "最小サイズで探索し、最良の学習率を大きいサイズに引き継ぐ"},
+    "launch.sweep.each": {"en": "At every size", "ja": "全サイズで探索"},
+    "launch.lrs": {"en": "Learning rates to sweep", "ja": "探索する学習率"},
     "launch.lrs_hint": {"en": "e.g. 3e-4, 1e-3, 3e-3", "ja": "例: 3e-4, 1e-3, 3e-3"},
     "launch.lrs_help": {"en": "Separated by commas. Empty: three rates around each preset's own "
                               "(÷3.3, ×1, ×3).",
@@ -684,14 +702,15 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.executor_help": {
         "en": "Where the runs train: this machine's dcpoc workers, or a SLURM cluster (each run "
               "is one batch job; the compute nodes must reach the database and DCPOC_HOME).",
-        "ja": "実行する場所を選びます。このマシンの dcpoc ワーカーか、SLURM クラスター (1 実行が 1 バッチ"
-              "ジョブになります。計算ノードからデータベースと DCPOC_HOME に届く必要があります) です。"},
+        "ja": "実行する場所を選びます。このマシンの dcpoc ワーカーか、"
+              "SLURM クラスター（1 実行が 1 バッチジョブになります。"
+              "計算ノードからデータベースと DCPOC_HOME にアクセスできる必要があります）です。"},
     "launch.executor.local": {"en": "This machine's workers", "ja": "このマシンのワーカー"},
     "launch.executor.slurm": {"en": "SLURM cluster (sbatch)", "ja": "SLURM クラスター (sbatch)"},
     "launch.slurm.partition": {"en": "Partition (empty: the cluster's default)",
-                               "ja": "パーティション (空欄ならクラスターの既定)"},
+                               "ja": "パーティション（空欄ならクラスターの既定）"},
     "launch.slurm.account": {"en": "Account (empty: your default)",
-                             "ja": "アカウント (空欄なら既定)"},
+                             "ja": "アカウント（空欄なら既定）"},
     "launch.slurm.gpus_per_node": {"en": "GPUs per node", "ja": "ノードあたりの GPU 数"},
     "launch.slurm.nodes": {"en": "Nodes per run", "ja": "1 実行あたりのノード数"},
     "launch.slurm.time_limit": {"en": "Time limit per job", "ja": "ジョブあたりの制限時間"},
@@ -701,13 +720,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "SLURM の書式 (分、HH:MM:SS、D-HH:MM:SS) で指定します。空欄ならパーティションの上限です。"
               "上限に達した実行はチェックポイントから再開できます。"},
     "launch.slurm.extra": {"en": "More #SBATCH options, one a line",
-                           "ja": "追加の #SBATCH オプション (1 行に 1 つ)"},
+                           "ja": "追加の #SBATCH オプション（1 行に 1 つ）"},
     "launch.slurm.extra_help": {"en": "For example --qos=high or --constraint=a100.",
                                 "ja": "例: --qos=high や --constraint=a100 などです。"},
     "launch.err.slurm": {"en": "SLURM options: {detail}", "ja": "SLURM の設定に問題があります: {detail}"},
     "launch.plan": {"en": "Runs of the study", "ja": "スタディの実行計画"},
     "launch.plan.stage1": {"en": "1: queued at launch", "ja": "1: 開始時に登録"},
-    "launch.plan.stage2": {"en": "2: after the sweep", "ja": "2: スイープ完了後に登録"},
+    "launch.plan.stage2": {"en": "2: after the sweep", "ja": "2: 探索完了後に登録"},
     "launch.plan.stage3": {"en": "3: confirmation", "ja": "3: 確認ステージ"},
     "launch.plan.confirm_note": {"en": "Stage 3, the confirmation, is queued automatically once every earlier "
                                        "run has finished: fresh seeds at each variant's chosen rate. The "
@@ -716,7 +735,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                        "バリアントの選ばれた学習率で新しいシードを学習します。判定に用いる比較は"
                                        "これらを使います。"},
     "launch.plan.chosen": {"en": "chosen rate", "ja": "選ばれた学習率"},
-    "launch.ladder": {"en": "Ablation ladder", "ja": "アブレーションの段階"},
+    "launch.ladder": {"en": "Ablation ladder", "ja": "段階的アブレーション"},
     "launch.ladder_help": {"en": "Run three variants instead of the architectures above: Transformer++ as the "
                                  "paper defines it (no QK-norm), Transformer++ with QK-norm, and DCFormer "
                                  "(DCMHA + QK-norm). The decision then splits DCFormer's gain into the QK-norm "
@@ -730,18 +749,18 @@ STRINGS: dict[str, dict[str, str]] = {
                                         "e.g. 101, 102, 103; the comparison that decides uses them (no "
                                         "winner's curse). Empty: no confirmation stage, and the report "
                                         "calls the estimate optimistic.",
-                                  "ja": "スイープの後、各バリアントの選ばれた学習率で学習する新しいシードです"
+                                  "ja": "探索の後、各バリアントの選ばれた学習率で学習する新しいシードです"
                                         "（例: 101, 102, 103）。判定に用いる比較はこれらを使います（勝者の呪いを"
                                         "避けます）。空欄: 確認ステージなし。レポートは推定を楽観的と明記します。"},
     "launch.err.confirm_seeds": {"en": "Write distinct whole numbers that the sweep does not use, e.g. 101, 102, 103.",
-                                 "ja": "スイープで使わない、重複のない整数を書いてください（例: 101, 102, 103）。"},
-    "launch.plan.best": {"en": "best of the sweep", "ja": "スイープの最良値"},
+                                 "ja": "探索で使わない、重複のない整数を書いてください（例: 101, 102, 103）。"},
+    "launch.plan.best": {"en": "best of the sweep", "ja": "探索での最良値"},
     "launch.plan.later_note": {"en": "Stage 2 is queued automatically once the sweep at {preset} has "
                                      "finished, each architecture at its own best rate. The estimate "
                                      "below includes it.",
-                               "ja": "段階 2 は {preset} でのスイープが完了すると自動で登録され、各アーキテクチャ"
-                                     "はそれぞれ最良の学習率で学習します。下の見積もりにも含まれています。"},
-    "launch.col.stage": {"en": "Stage", "ja": "段階"},
+                               "ja": "ステージ 2 は {preset} での探索が完了すると自動で登録され、"
+                                     "各アーキテクチャはそれぞれ最良の学習率で学習します。下の見積もりにも含まれています。"},
+    "launch.col.stage": {"en": "Stage", "ja": "ステージ"},
     "launch.col.preset": {"en": "Preset", "ja": "プリセット"},
     "launch.col.arch": {"en": "Architecture", "ja": "アーキテクチャ"},
     "launch.col.seeds": {"en": "Seeds", "ja": "シード"},
@@ -756,12 +775,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.est.workers": {"en": "with its {n} worker slots: about {wall}",
                            "ja": "ワーカー {n} 個で並行実行すると約 {wall}"},
     "launch.est.device_hours": {"en": "Device-hours", "ja": "デバイス時間"},
-    "launch.est.cost": {"en": "Cost", "ja": "コスト"},
+    "launch.est.cost": {"en": "Cost", "ja": "費用"},
     "launch.est.basis": {"en": "On {device}: {throughput}; {tokens} training tokens, {flops} FLOPs. "
                                "The wall time adds about {startup} s of start-up per run; device-hours "
                                "and cost count training time, as finished runs do.",
                          "ja": "{device} で計算。{throughput}。学習トークン {tokens}、{flops} FLOP。所要時間には"
-                               "実行ごとに約 {startup} 秒の起動時間を含みます。デバイス時間とコストは、完了した"
+                               "実行ごとに約 {startup} 秒の起動時間を含みます。デバイス時間と費用は、完了した"
                                "実行と同じく学習時間のみで計算します。"},
     "launch.est.measured_all": {"en": "throughput measured on earlier runs for all {total} runs",
                                 "ja": "全 {total} 件とも過去の実行で測定したスループットを使用"},
@@ -777,7 +796,7 @@ STRINGS: dict[str, dict[str, str]] = {
                       "ja": "スタディ「{study}」の {n} 件の実行を登録しました: {ids}"},
     "launch.queued_later": {"en": "The other {n} runs, at the larger sizes, are queued when the sweep "
                                   "has finished.",
-                            "ja": "大きいサイズの残り {n} 件は、スイープの完了後に登録されます。"},
+                            "ja": "大きいサイズの残り {n} 件は、探索の完了後に登録されます。"},
     "launch.go_runs": {"en": "Watch them on the Runs page", "ja": "実行一覧で進捗を見る"},
     "launch.err.name_empty": {"en": "Give the study a name.", "ja": "スタディ名を入力してください。"},
     "launch.err.name_bad": {"en": "Use at most {max} printable characters.",
@@ -844,7 +863,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "runs.tab.curves": {"en": "Loss curves", "ja": "損失曲線"},
     "runs.tab.log": {"en": "Log", "ja": "ログ"},
     "runs.tab.config": {"en": "Configuration", "ja": "設定内容"},
-    "runs.tab.env": {"en": "Environment", "ja": "実行環境"},
+    "runs.tab.env": {"en": "Environment", "ja": "環境情報"},
     "runs.x_axis": {"en": "Against", "ja": "横軸"},
     "runs.no_metrics": {"en": "No metrics recorded yet.", "ja": "まだ指標が記録されていません。"},
     "runs.no_log": {"en": "(no log yet)", "ja": "（ログはまだありません）"},
@@ -903,15 +922,15 @@ STRINGS: dict[str, dict[str, str]] = {
     "compare.tab.cost_usd": {"en": "Per dollar", "ja": "費用あたり"},
     "compare.pareto_help": {"en": "The dashed line is the Pareto front: the runs that no other run beats "
                                   "on both cost and perplexity.",
-                            "ja": "破線はパレートフロント（コストとパープレキシティの両方で他の実行に負けない実行）です。"},
+                            "ja": "破線はパレートフロント（費用とパープレキシティの両方で他の実行に負けない実行）です。"},
     "compare.config": {"en": "Settings that differ between these runs",
                        "ja": "これらの実行で異なる設定"},
     "compare.config_same": {"en": "All these runs share one configuration.",
                             "ja": "これらの実行はすべて同じ設定です。"},
     "compare.config_help": {"en": "One row per run; the config key is in brackets (the Runs page's "
                                   "Configuration tab shows every key).",
-                            "ja": "1 行が 1 つの実行です。括弧内は設定キーです（すべてのキーは実行ページの"
-                                  "「設定内容」タブにあります）。"},
+                            "ja": "1 行が 1 つの実行です。括弧内は設定キーです（すべてのキーは「実行一覧」ページの「設"
+                                  "定内容」タブにあります）。"},
     "value.yes": {"en": "yes", "ja": "あり"},
     "value.no": {"en": "no", "ja": "なし"},
     "value.missing": {"en": "(not set)", "ja": "（未設定）"},
@@ -948,7 +967,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "settings.title": {"en": "Settings", "ja": "設定"},
     "settings.prices": {"en": "Price per device-hour (USD)", "ja": "デバイス 1 時間あたりの価格 (USD)"},
     "settings.prices_help": {"en": "Used for every cost on these pages and for runs that finish from now on.",
-                             "ja": "各ページのコスト表示と、今後完了する実行のコスト計算に使います。"},
+                             "ja": "各ページの費用表示と、今後完了する実行の費用計算に使います。"},
     "settings.kind.cpu": {"en": "CPU", "ja": "CPU"},
     "settings.kind.a100": {"en": "A100", "ja": "A100"},
     "settings.kind.h100": {"en": "H100", "ja": "H100"},
@@ -986,7 +1005,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "chart.axis.step": {"en": "Step", "ja": "ステップ"},
     "chart.axis.tokens": {"en": "Training tokens", "ja": "学習トークン数"},
     "chart.axis.wall_s": {"en": "Training time (s)", "ja": "学習時間 (秒)"},
-    "chart.axis.cost_usd": {"en": "Cost ($)", "ja": "コスト ($)"},
+    "chart.axis.cost_usd": {"en": "Cost ($)", "ja": "費用 ($)"},
     "chart.axis.loss": {"en": "Loss (nats/byte)", "ja": "損失 (nats/byte)"},
     "chart.axis.val_loss": {"en": "Validation loss (nats/byte)", "ja": "検証損失 (nats/byte)"},
     "chart.axis.split": {"en": "Data", "ja": "データ"},
@@ -1002,7 +1021,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "chart.val_vs": {"en": "Validation loss against {x}", "ja": "{x}に対する検証損失"},
     "chart.bars.tokens_per_s": {"en": "Throughput (higher is faster)", "ja": "スループット（高いほど速い）"},
     "chart.bars.peak_mem_mb": {"en": "Peak memory (lower is better)", "ja": "ピークメモリ（低いほど良い）"},
-    "chart.pareto": {"en": "Perplexity against cost", "ja": "コストに対するパープレキシティ"},
+    "chart.pareto": {"en": "Perplexity against cost", "ja": "費用に対するパープレキシティ"},
     "chart.composition": {"en": "Effective head-composition matrices (identity = no composition)",
                           "ja": "実効的なヘッド合成行列（単位行列 = 合成なし）"},
     "chart.attention_maps": {"en": "Attention map of the chosen head", "ja": "選んだヘッドのアテンションマップ"},
@@ -1083,7 +1102,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "paper.col.claim": {"en": "Published claim", "ja": "論文の主張"},
     "paper.col.paper": {"en": "Paper", "ja": "論文"},
     "paper.col.ours": {"en": "This study", "ja": "本調査"},
-    "paper.col.finding": {"en": "Finding", "ja": "判定"},
+    "paper.col.finding": {"en": "Finding", "ja": "照合結果"},
     "paper.col.why": {"en": "Why", "ja": "理由"},
     "paper.claim.multiplier": {"en": "Compute multiplier", "ja": "計算量倍率"},
     "paper.claim.loss": {"en": "Loss, DCFormer minus Transformer++", "ja": "損失の差（DCFormer − Transformer++）"},
@@ -1112,7 +1131,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                     "融合カーネルなしの TPU での値です。"},
     "paper.finding.agrees": {"en": "agrees", "ja": "一致"},
     "paper.finding.contradicts": {"en": "contradicts", "ja": "矛盾"},
-    "paper.finding.cannot": {"en": "cannot speak to it", "ja": "判断できません"},
+    "paper.finding.cannot": {"en": "cannot speak to it", "ja": "判断不能"},
     "paper.overall.agrees": {"en": "Overall, this study agrees with the published claims it can speak to.",
                              "ja": "全体として、本調査は判断できる範囲で論文の主張と一致しています。"},
     "paper.overall.contradicts": {"en": "Overall, this study contradicts at least one published claim.",
@@ -1150,9 +1169,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Speed not measured on {kind}: the net benefit above uses the speed ratio measured on {device} "
               "({ratio:.2f}), which says nothing about {kind}. With the paper's ratios for the target size "
               "(and ours measured on other GPUs) the net benefit on {kind} would be {net}.",
-        "ja": "{kind} での速度は未測定です。上記の正味の効果は {device} で測った速度比（{ratio:.2f}）を使っており、"
-              "{kind} での速度は判断できません。目標サイズでの論文の速度比（と他の GPU での本調査の測定値）を"
-              "使うと、{kind} での正味の効果は {net} になります。"},
+        "ja": "{kind} での速度は未測定です。上記の正味の効果は {device} で測った速度比"
+              "（{ratio:.2f}）を使っており、{kind} での速度については何も言えません。"
+              "目標サイズについて論文が報告する速度比（他の GPU での本調査の測定値があればそれも含む）"
+              "を使うと、{kind} での正味の効果は {net} になります。"},
     "dec.speed.study": {"en": "Speed ratio on {kind}: {ratio:.2f}×, measured by this study's runs on {kind}.",
                         "ja": "{kind} での速度比：{ratio:.2f} 倍（本調査の {kind} での実行による測定値）。"},
     "dec.speed.bench": {"en": "Speed ratio on {kind}: {ratio:.2f}×, measured on {kind} ({detail}).",
@@ -1162,11 +1182,13 @@ STRINGS: dict[str, dict[str, str]] = {
                               "ratios measured on other GPUs, if any). This study's {ratio} "
                               "on {device} is not used: it times another code path on other hardware. Run "
                               "`python -m dcpoc bench model` on {kind} to measure it.",
-                        "ja": "{kind} では未測定です。費用は速度比 {span} で示しています"
-                              "（論文ではこのサイズで {paper}、融合なしの TPU。"
-                              "他の GPU で測定した本調査の値も含みます）。本調査の {device} での {ratio} は、別の"
-                              "実装と別のハードウェアでの値のため使っていません。{kind} で "
-                              "`python -m dcpoc bench model` を実行すると測定できます。"},
+                        "ja": "{kind} では未測定です。費用は速度比 {span} で示しています（論文ではこのサ"
+                              "イズで {paper}、融合カーネルなしの TPU での値です。"
+                              "他の GPU で本調査の測定値があれば、その値もこの範囲に含めています）。"
+                              "本調査の {device} での {ratio} は、"
+                              "別の実装と別のハードウェアでの値のため使っていません。"
+                              "{kind} で `python -m dcpoc bench model` を実行する"
+                              "と測定できます。"},
     "dec.speed.label": {"en": "not measured on {kind}", "ja": "{kind} では未測定"},
     "dec.speed.kernel": {"en": "Triton self-check on {kind}: DCMHA attention ran {x:.1f}× as fast as the "
                                "PyTorch path (attention only: supporting evidence, not a model speed ratio).",
