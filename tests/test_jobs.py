@@ -164,6 +164,32 @@ def test_a_run_queued_to_resume_is_claimed_only_on_its_host(dcpoc_home):
     assert store.get_run(run_id)["worker_id"] == "w-a"
 
 
+def test_a_worker_passes_over_runs_that_ask_for_gpus_it_does_not_have(dcpoc_home, capsys):
+    """A CPU worker used to claim a run set to device cuda (or to 2 GPUs) and fail it; it now
+    leaves it queued for a worker with the GPUs, trains what it can, and says why it stopped."""
+    import torch
+    from dcpoc.runs.worker import DeviceFit, run_worker
+    store = Store()
+    on_gpu = create_run(store, make_config("transformer", "tiny", [], steps=3, device="cuda"))
+    two_gpus = create_run(store, make_config("transformer", "tiny", ["nproc=2"], steps=3, device="cuda"))
+    anywhere = queue_tiny(store)
+    runs = {run_id: store.get_run(run_id) for run_id in (on_gpu, two_gpus, anywhere)}
+    fits = lambda device, run_id: DeviceFit(device).accepts(runs[run_id])   # noqa: E731
+    assert [fits("cpu:1", r) for r in (on_gpu, two_gpus, anywhere)] == [False, False, True]
+    assert [fits("cuda:0", r) for r in (on_gpu, two_gpus, anywhere)] == [True, False, True]
+    assert fits("cuda:2,3", two_gpus) and fits("auto", on_gpu) == (torch.cuda.device_count() >= 1)
+    two_procs = create_run(store, make_config("transformer", "tiny", ["nproc=2"], steps=3))
+    assert DeviceFit("cpu").accepts(store.get_run(two_procs))    # auto, 2 processes: gloo on the CPU
+    assert DeviceFit("cuda:0").accepts(store.get_run(two_procs)) is False   # 1 GPU for 2 processes
+    store.update_run(two_procs, status="cancelled")
+
+    assert run_worker(store, device="cpu") == 1                  # trains the run it can
+    assert store.get_run(anywhere)["status"] == "succeeded"
+    assert {store.get_run(r)["status"] for r in (on_gpu, two_gpus)} == {"queued"}
+    said = capsys.readouterr()
+    assert "left 2 queued run(s) that ask for more GPUs than device cpu has (0)" in said.out + said.err
+
+
 def test_cli_resume_takes_a_stopped_run_by_compare_and_set(dcpoc_home):
     store = Store()
     here = socket.gethostname()

@@ -12,7 +12,7 @@ import json
 import uuid
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 from sqlalchemy import delete, func, or_, select, tuple_, update
@@ -236,7 +236,8 @@ class Store:
 
     # -- queue and workers --------------------------------------------------------------------
 
-    def claim_run(self, worker_id: str, host: str, run_id: str | None = None) -> dict | None:
+    def claim_run(self, worker_id: str, host: str, run_id: str | None = None,
+                  accepts: Callable[[dict], bool] | None = None) -> dict | None:
         """Atomically take the oldest queued run (or run ``run_id`` if it is queued) for a worker:
         status running, worker_id and host set, pid cleared, heartbeat now, resume_requested reset.
         Returns the run as it was while queued (its ``resume_requested`` says how to start it), or
@@ -245,6 +246,9 @@ class Store:
         A run queued to resume is claimable only from the host it last ran on (when it has one):
         its checkpoint lies under that host's DCPOC_HOME, and elsewhere it would restart from
         step 0. Workers on other hosts pass over it.
+
+        accepts (the run as queued -> bool): a worker passes over runs it cannot train (a run
+        that asks for GPUs it does not have) and takes the next one.
 
         Two claimers never get the same run: the UPDATE matches only a row that is still queued.
         On SQLite the IMMEDIATE transaction serialises claimers; on PostgreSQL FOR UPDATE SKIP
@@ -258,15 +262,21 @@ class Store:
         if run_id is not None:
             query = query.where(Run.id == run_id)
         query = query.order_by(Run.created_at, Run.id).limit(1).with_for_update(skip_locked=True)
+        passed: list[str] = []
         with self._write() as session:
-            for _ in range(8):  # a lost race moves on to the next queued run
-                candidate = session.scalar(query)
+            races = 0
+            while races < 8:  # a lost race moves on to the next queued run
+                candidate = session.scalar(query.where(Run.id.notin_(passed)) if passed else query)
                 if candidate is None:
                     return None
                 row = session.execute(select(Run, Study.name)
                                       .outerjoin(Study, Run.study_id == Study.id)
                                       .where(Run.id == candidate)).one()
                 queued = run_dict(row[0], row[1])
+                if accepts is not None and not accepts(queued):
+                    passed.append(candidate)
+                    continue
+                races += 1
                 claim = (update(Run).where(Run.id == candidate, *claimable)
                          .values(status=_RUNNING, worker_id=worker_id, host=host, pid=None,
                                  heartbeat_at=_utcnow(), resume_requested=False)

@@ -29,6 +29,48 @@ WATCH_S = 0.25            # how often the worker looks at its run's process and 
 DEVICE_PATTERN = re.compile(r"auto|cpu(:\d+)?|cuda(:\d+(,\d+)*)?")
 
 
+class DeviceFit:
+    """Which queued runs a worker's device can train: a run that asks for CUDA (or for nproc GPUs)
+    is left to a worker that has them, where this one would only fail it. The GPUs are counted
+    once, when a run first asks (importing torch for it only then)."""
+
+    def __init__(self, device: str) -> None:
+        self.device, self._gpus = device, None
+        self.passed: set[str] = set()
+
+    def gpus(self) -> int:
+        if self._gpus is None:
+            if self.device.startswith("cpu"):
+                self._gpus = 0
+            elif self.device.startswith("cuda:"):
+                self._gpus = len(self.device.removeprefix("cuda:").split(","))
+            else:   # auto or cuda: every GPU this process sees
+                import torch
+                self._gpus = torch.cuda.device_count()
+        return self._gpus
+
+    def accepts(self, run: dict) -> bool:
+        try:
+            train = RunConfig.from_dict(run["config"]).train
+        except ConfigError:
+            return True            # the worker fails it with the config's own error
+        if train.device == "cuda":
+            fits = self.gpus() >= train.nproc
+        else:   # cpu: any worker; auto: one process anywhere, nproc on the CPU or on nproc GPUs
+            fits = (train.device == "cpu" or train.nproc == 1 or self.gpus() == 0
+                    or self.gpus() >= train.nproc)
+        if not fits:
+            self.passed.add(run["id"])
+        return fits
+
+    def say_passed(self, worker: "WorkerInfo") -> None:
+        """Why this worker leaves runs queued: they wait for a worker with the GPUs they ask for."""
+        if self.passed:
+            say(f"worker {worker.id}: left {len(self.passed)} queued run(s) that ask for more GPUs "
+                f"than device {self.device} has ({self.gpus()}), e.g. {sorted(self.passed)[0]}: start "
+                "a worker on a GPU machine (python -m dcpoc worker --device cuda)")
+
+
 def reap_lost_runs(store: Store, stale_after_s: float = LOST_AFTER_S) -> list[str]:
     """Mark failed every running run without a heartbeat for stale_after_s (its process and worker
     died: killed, out of memory, machine rebooted), with its log tail; returns their ids. A run
@@ -74,6 +116,7 @@ def run_worker(store: Store, *, forever: bool = False, poll_s: float = 1.0,
     say(f"worker {worker.id} (pid {os.getpid()}) serves device {device} on {worker.host}")
     processed = 0
     slurm_reconciler = PeriodicReconcile()
+    fits = DeviceFit(device)
     try:
         with sigterm_as_interrupt():
             while still_registered(store, worker):
@@ -83,13 +126,15 @@ def run_worker(store: Store, *, forever: bool = False, poll_s: float = 1.0,
                 # finish the sweep between them, and its later stage must not be missed
                 _, waiting = advance_stages(store)
                 waiting = waiting or slurm_busy
-                run = store.claim_run(worker.id, worker.host)
+                fits.passed.clear()
+                run = store.claim_run(worker.id, worker.host, accepts=fits.accepts)
                 if run is not None:
                     _supervise(store, worker, run)
                     processed += 1
                 elif forever or waiting:
                     _idle(store, worker, poll_s)
                 else:
+                    fits.say_passed(worker)
                     break
     except KeyboardInterrupt:
         say(f"worker {worker.id} stopped")
