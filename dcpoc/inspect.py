@@ -96,10 +96,15 @@ def analyse(model, ids: list[int], token: int = -1, head: int = 0) -> dict[str, 
     gates per head, distances from identity, and the attention map of `head` before and after
     composition. A Transformer++ model gives its attention maps only. JSON-serialisable."""
     import torch
+    from .config import ConfigError
     T = len(ids)
     H = model.cfg.n_head
+    if not -T <= token < T:      # was wrapped around: another token than the one asked for
+        raise ConfigError(f"query token {token} is outside this text's {T} tokens: use 0 to {T - 1} "
+                          f"(or -1 to -{T} from the end)")
+    if not 0 <= head < H:        # was clamped: another head than the one asked for
+        raise ConfigError(f"head {head} does not exist: this model has {H} heads, 0 to {H - 1}")
     token = token % T
-    head = min(max(head, 0), H - 1)
     idx = torch.tensor([ids], device=next(model.parameters()).device)
     layers = []
     with torch.no_grad():

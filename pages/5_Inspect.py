@@ -39,7 +39,8 @@ source = st.radio(t("inspect.source", lang), ["text", "sample"], horizontal=True
 text = st.text_area(t("inspect.text", lang), DEFAULT_TEXT) if source == "text" else None
 c1, c2 = st.columns(2)
 token = int(c1.number_input(t("inspect.token", lang), value=-1, step=1))
-head = int(c2.number_input(t("inspect.head", lang), min_value=0, value=0, step=1))
+n_head = int(dcformer.set_index("id").loc[run_id, "config"]["model"]["n_head"])
+head = int(c2.number_input(t("inspect.head", lang), min_value=0, max_value=n_head - 1, value=0, step=1))
 try:
     with st.spinner():
         result = inspection(run_id, text, source == "sample", token, head, twin)

@@ -48,6 +48,19 @@ def test_trained_like_weights_move_away_from_identity_and_maps_are_causal():
     assert len(gate_frame(result, 2, "mean")) == 4 * dc.cfg.n_head
 
 
+def test_a_token_or_head_outside_the_text_or_model_is_refused_not_wrapped():
+    """--token 500 on a 27-token text showed token 14 (wrapped), --head 9 head 3 (clamped)."""
+    from dcpoc.config import ConfigError
+    dc = model("dcformer")
+    assert analyse(dc, IDS, token=-len(IDS))["token"] == 0
+    with pytest.raises(ConfigError, match=rf"query token {len(IDS)} is outside this text's {len(IDS)} tokens"):
+        analyse(dc, IDS, token=len(IDS))
+    with pytest.raises(ConfigError, match=rf"-{len(IDS) + 1} is outside"):
+        analyse(dc, IDS, token=-len(IDS) - 1)
+    with pytest.raises(ConfigError, match=rf"head {dc.cfg.n_head} does not exist: this model has {dc.cfg.n_head} heads"):
+        analyse(dc, IDS, head=dc.cfg.n_head)
+
+
 def test_local_window_maps_stay_inside_the_window():
     dc = model("dcformer", "dc_init_std=0.3", "window_pattern=local:4")
     after = torch.tensor(analyse(dc, IDS)["layers"][0]["attention_after"])
