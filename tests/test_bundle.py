@@ -2,6 +2,7 @@
 PostgreSQL when DCPOC_TEST_PG_URL is set) with real tiny runs; clashes, damaged files and newer
 formats each give one line and change nothing; the empty Overview offers the shipped bundle."""
 import gzip
+import io
 import json
 import math
 
@@ -107,6 +108,12 @@ def test_imported_study_decides_and_reports_as_recorded(source, bundle, tmp_path
     text = report.render(theirs, "md", "en").decode()
     assert f"measured on {theirs.recorded['date']} on {theirs.recorded['machine']}" in text
     assert "same fixed sample of 4,096 tokens" in text
+    # the recorded note comes before the first section: the deck had no slide for it (a crash)
+    from pptx import Presentation
+    deck = Presentation(io.BytesIO(report.render(theirs, "pptx", "ja")))
+    title_slide = " ".join(shape.text_frame.text for shape in deck.slides[0].shapes if shape.has_text_frame)
+    assert theirs.recorded["machine"] in title_slide
+    assert all(s.top + s.height <= deck.slide_height for s in deck.slides[0].shapes)
 
 
 @pytest.mark.parametrize("damage, message", [

@@ -40,6 +40,9 @@ class _Deck:
         created = _dt.datetime.strptime(block.created, "%Y-%m-%d %H:%M UTC")
         props = self.deck.core_properties
         props.title, props.created, props.modified = block.study, created, created
+        # what comes before the first section (the note on an imported study's recorded results)
+        # goes under the subtitle
+        self.slide, self.top = first, 6.1
 
     def section(self, title: str) -> None:
         from pptx.util import Inches
