@@ -183,6 +183,22 @@ def test_two_sizes_can_say_no_go_or_conditional_but_not_go():
     assert decide(ladder(multiplier=2.0, speed_ratio=0.3, presets=("s3", "s4")), "st").verdict == "NO-GO"
 
 
+@pytest.mark.parametrize("speed, flip", [(0.8, "flip.conditional_loss"), (0.5, "flip.conditional_both")])
+def test_a_conditional_names_every_go_condition_still_open(speed, flip):
+    """The loss at the largest size ties (seed noise on DCFormer's side): a faster kernel alone
+    would not make it a GO, so the flip must not say it would (it named only a speed ratio)."""
+    from dcpoc.report import say
+    runs = ladder(multiplier=2.0, speed_ratio=speed)
+    largest = runs["preset"].eq("s4") & runs["arch"].eq("dcformer")
+    runs.loc[largest, "final_val_loss"] += [0.08, -0.06, 0.03]
+    decision = decide(runs, "st")
+    low, high = decision.equal_tokens.iloc[-1][["loss_low", "loss_high"]]
+    assert decision.verdict == "CONDITIONAL" and low < 0 < high and decision.flips[0][0] == flip
+    assert (decision.multiplier.net_benefit.low > Thresholds().go_net_low) == (flip == "flip.conditional_loss")
+    for lang in ("en", "ja"):
+        assert f"{high:+.4f}" in say(decision.flips[0], lang)
+
+
 def test_thresholds_are_configurable():
     runs = ladder(multiplier=2.0, speed_ratio=0.8)
     assert decide(runs, "st", Thresholds(go_net_low=5.0)).verdict == "CONDITIONAL"

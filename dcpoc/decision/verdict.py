@@ -184,9 +184,11 @@ def _judge(decision: Decision, thresholds: Thresholds) -> None:
         values = {**values, "n": mult.n_sizes, "need": thresholds.go_min_sizes}
     elif net.low > thresholds.go_net_low and loss_better:
         decision.verdict, flip, ratio = "GO", "flip.go", thresholds.go_net_low / (m.low * per_speed)
-    else:
-        decision.verdict, flip, ratio = ("CONDITIONAL", "flip.conditional",
-                                         thresholds.go_net_low / (m.low * per_speed))
+    else:   # say every GO condition still open: a speed ratio alone would not flip a loss tie
+        net_short = not net.low > thresholds.go_net_low
+        flip = ("flip.conditional" if loss_better else "flip.conditional_one_seed" if not interval
+                else "flip.conditional_both" if net_short else "flip.conditional_loss")
+        decision.verdict, ratio = "CONDITIONAL", thresholds.go_net_low / (m.low * per_speed)
     decision.flips = [(flip, {**values, "ratio_needed": ratio})]
 
 

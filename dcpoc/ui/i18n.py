@@ -395,6 +395,32 @@ STRINGS: dict[str, dict[str, str]] = {
                          "ja": "GO には正味の効果の下限が {go:.2f} を超える必要があります。速度比 "
                                "{ratio_needed:.2f} 以上（現在 {ratio:.2f}）、またはシードとサイズの追加で"
                                "区間を狭めることが条件です。"},
+    "flip.conditional_both": {"en": "GO needs two things: a net-benefit lower bound above {go:.2f} (a speed "
+                                    "ratio of at least {ratio_needed:.2f}, now {ratio:.2f}, or a narrower "
+                                    "interval from more seeds and sizes), and DCFormer's loss at {preset} "
+                                    "below the baseline's beyond doubt (its interval is now {diff_low:+.4f} "
+                                    "to {diff_high:+.4f}; more seeds at that size narrow it).",
+                              "ja": "GO には 2 つの条件が必要です。正味の効果の下限が {go:.2f} を超えること"
+                                    "（速度比 {ratio_needed:.2f} 以上（現在 {ratio:.2f}）、またはシードと"
+                                    "サイズの追加で区間を狭める）、そして {preset} で DCFormer の損失が"
+                                    "ベースラインを確実に下回ること（現在の区間は {diff_low:+.4f}〜"
+                                    "{diff_high:+.4f}。このサイズでシードを増やすと区間が狭まります）です。"},
+    "flip.conditional_loss": {"en": "The net benefit already clears GO's bar (lower bound {net_low:.2f} > "
+                                    "{go:.2f}); GO also needs DCFormer's loss at {preset} below the "
+                                    "baseline's beyond doubt (its interval is now {diff_low:+.4f} to "
+                                    "{diff_high:+.4f}; more seeds at that size narrow it).",
+                              "ja": "正味の効果は GO の基準をすでに満たしています（下限 {net_low:.2f} > "
+                                    "{go:.2f}）。GO にはさらに、{preset} で DCFormer の損失がベースラインを"
+                                    "確実に下回ることが必要です（現在の区間は {diff_low:+.4f}〜"
+                                    "{diff_high:+.4f}。このサイズでシードを増やすと区間が狭まります）。"},
+    "flip.conditional_one_seed": {"en": "GO needs a net-benefit lower bound above {go:.2f} (now "
+                                        "{net_low:.2f}) and DCFormer's loss at {preset} below the "
+                                        "baseline's beyond doubt, which one seed cannot show: run more "
+                                        "seeds at that size.",
+                                  "ja": "GO には、正味の効果の下限が {go:.2f} を超えること（現在 "
+                                        "{net_low:.2f}）と、{preset} で DCFormer の損失がベースラインを"
+                                        "確実に下回ることが必要です。1 シードでは示せないため、このサイズで"
+                                        "シードを増やしてください。"},
     "flip.go_sizes": {"en": "Everything else says GO, but from {n} model sizes: GO needs {need}, since "
                             "through two sizes the compute curve is a straight line nothing checks. "
                             "Add a size above the largest.",
