@@ -224,15 +224,21 @@ def attention_frame(result: dict[str, Any], layer: int, labels: dict[str, str]) 
 
 
 def find_twin(runs: pd.DataFrame, run_id: str) -> str | None:
-    """A succeeded Transformer++ run of the same study, preset and seed as run_id (newest first)."""
+    """A succeeded Transformer++ run of the same study, preset and seed as run_id (newest first),
+    one with the DCFormer run's QK-norm setting first: in a ladder, the rung that differs from it
+    by DCMHA alone."""
+    from .decision.facts import with_variant
     run = runs[runs["id"].eq(run_id)]
     if run.empty:
         return None
-    r = run.iloc[0]
+    runs = with_variant(runs)
+    r = runs[runs["id"].eq(run_id)].iloc[0]
     same_study = runs["study"].eq(r["study"]) if pd.notna(r["study"]) else runs["study"].isna()
     twins = runs[runs["arch"].eq("transformer") & runs["status"].eq("succeeded") & same_study
                  & runs["preset"].eq(r["preset"]) & runs["seed"].eq(r["seed"])]
-    return None if twins.empty else str(twins.iloc[0]["id"])
+    qk_norm = r["variant"] != "dcformer-noqknorm"
+    twins = twins.assign(other=twins["variant"].eq("transformer-qknorm") != qk_norm)
+    return None if twins.empty else str(twins.sort_values("other", kind="stable").iloc[0]["id"])
 
 
 def run_inspect_cli(run_id: str, *, text: str | None, sample: bool, token: int, head: int,

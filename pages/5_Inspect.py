@@ -4,8 +4,8 @@ text, next to the same head of its Transformer++ twin. The numbers come from
 import streamlit as st
 
 from dcpoc.ui import page as ui
-from dcpoc.ui.charts import (ARCH_LABELS, attention_heatmaps, composition_heatmaps, gate_bars,
-                          identity_distance)
+from dcpoc.ui.charts import (attention_heatmaps, composition_heatmaps, gate_bars, identity_distance,
+                             run_name)
 from dcpoc.ui.i18n import t
 from dcpoc.inspect import (attention_frame, distance_frame, find_twin, gate_frame, matrix_frame,
                            run_inspect_cli)
@@ -32,7 +32,8 @@ labels = {r.id: f"{r.id} · {r.preset} · {t('col.seed', lang)} {r.seed}"
           + (f" · {r.study}" if isinstance(r.study, str) else "") for r in dcformer.itertuples()}
 run_id = st.selectbox(t("inspect.run", lang), list(labels), format_func=labels.get)
 twin = find_twin(finished, run_id)
-st.caption(f"{t('inspect.twin', lang)}: {twin}" if twin else t("inspect.no_twin", lang))
+twin_name = run_name(finished[finished["id"].eq(twin)]).iloc[0] if twin else ""
+st.caption(f"{t('inspect.twin', lang)}: {twin} ({twin_name})" if twin else t("inspect.no_twin", lang))
 
 source = st.radio(t("inspect.source", lang), ["text", "sample"], horizontal=True,
                   format_func=lambda s: t(f"inspect.source.{s}", lang))
@@ -60,5 +61,5 @@ where = st.radio(t("inspect.where", lang), ["at", "mean"], horizontal=True,
 st.altair_chart(composition_heatmaps(matrix_frame(result, layer, where), lang))
 st.altair_chart(gate_bars(gate_frame(result, layer, where), lang))
 panels = {"before": t("inspect.before", lang), "after": t("inspect.after", lang),
-          "twin": ARCH_LABELS["transformer"]}
+          "twin": twin_name}
 st.altair_chart(attention_heatmaps(attention_frame(result, layer, panels), lang))

@@ -85,5 +85,12 @@ def test_find_twin_matches_study_preset_and_seed():
         {"id": "t2", "arch": "transformer", "study": "s", "preset": "tiny", "seed": 2, "status": "succeeded"},
         {"id": "t1", "arch": "transformer", "study": "s", "preset": "tiny", "seed": 1, "status": "succeeded"},
         {"id": "t0", "arch": "transformer", "study": "o", "preset": "tiny", "seed": 1, "status": "succeeded"}])
+    runs = runs.assign(config=[{}] * len(runs))       # QK-norm on, as configs before it was optional
     assert find_twin(runs, "d1") == "t1" and find_twin(runs, "zz") is None
     assert find_twin(runs[runs["id"] != "t1"], "d1") is None
+    # a ladder: the rung that differs from DCFormer by DCMHA alone (QK-norm on, as DCFormer's)
+    plain = {"id": "t3", "arch": "transformer", "study": "s", "preset": "tiny", "seed": 1,
+             "status": "succeeded", "variant": "transformer"}
+    ladder = pd.concat([pd.DataFrame([plain]), runs.drop(columns="config").assign(variant=runs["arch"].map(
+        {"dcformer": "dcformer", "transformer": "transformer-qknorm"}))])
+    assert find_twin(ladder, "d1") == "t1"

@@ -111,7 +111,7 @@ def test_markdown_shows_the_numbers_behind_the_trade_off_chart(trained):
     md = report.render(sd, "md", "en").decode()
     section = md.split("## Trade-off: quality against cost", 1)[1].split("## ", 1)[0]
     assert all(f"| {run_id} |" in section for run_id in sd.runs["id"])
-    assert "| Run | Architecture | Preset | Seed | Cost ($) | Perplexity (per byte) | Pareto front |" in section
+    assert "| Run | Variant | Preset | Seed | Cost ($) | Perplexity (per byte) | Pareto front |" in section
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])

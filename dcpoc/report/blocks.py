@@ -10,7 +10,6 @@ from typing import Union
 import pandas as pd
 
 from .. import costs
-from ..config import ARCH_LABELS
 from ..decision import StudyDecision, run_summary
 from ..decision.compare import attention_paths
 from ..ui.i18n import device_text, kind_label, money, num, study_question, t
@@ -180,13 +179,13 @@ def _gap(sd: StudyDecision, lang: str) -> list[Block]:
 
 def _tradeoff_chart(sd: StudyDecision, lang: str) -> Chart:
     """Perplexity against cost per finished run (the Compare page's Pareto chart) and its numbers."""
-    from ..ui.charts import pareto_scatter
+    from ..ui.charts import pareto_scatter, run_name
     runs = run_summary(sd.runs) if not sd.runs.empty else pd.DataFrame()
     if runs.empty:
         return Chart("", empty=t("rep.no_chart", lang))
     front = {True: t("chart.front.yes", lang), False: t("chart.front.no", lang)}
     table = pd.DataFrame({
-        t("chart.axis.run", lang): runs["id"].astype(str), t("col.arch", lang): runs["arch"].map(ARCH_LABELS),
+        t("chart.axis.run", lang): runs["id"].astype(str), t("col.variant", lang): run_name(runs),   # a ladder's two Transformer++ rungs apart
         t("col.preset", lang): runs["preset"], t("col.seed", lang): runs["seed"],
         t("chart.axis.cost_usd", lang): [money(c) for c in runs["cost_usd"]],
         t("chart.axis.perplexity", lang): [num(p, ".3f") for p in runs["perplexity"]],
