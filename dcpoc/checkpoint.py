@@ -15,8 +15,7 @@ import torch
 
 from .config import ConfigError, RunConfig
 from .model import LanguageModel
-
-CHECKPOINT_NAME = "checkpoint.pt"
+from .runs.paths import CHECKPOINT_NAME  # noqa: F401  (train.py reads it here)
 
 
 class CheckpointError(RuntimeError):
@@ -76,14 +75,17 @@ def load_run_model(run_id: str, store=None, device: str = "cpu",
                    dtype: torch.dtype = torch.float32) -> tuple[LanguageModel, RunConfig]:
     """The model of a run from runs/<id>/checkpoint.pt, in eval mode. ConfigError (one line) when
     the run or its checkpoint is missing."""
-    from .runs.paths import run_dir
+    from .runs.paths import found_checkpoint
+    from .runs.status import Status
     from .runs.store import Store
     run = (store or Store()).get_run(run_id)
     if run is None:
         raise ConfigError(f"no run '{run_id}': list the runs with `python -m dcpoc runs`")
-    path = Path(run.get("checkpoint_path") or run_dir(run_id) / CHECKPOINT_NAME)
-    if not path.exists():
-        path = run_dir(run_id) / CHECKPOINT_NAME
-    if not path.exists():
-        raise ConfigError(f"run '{run_id}' has no checkpoint yet ({path}); wait until it has trained")
+    path = found_checkpoint(run)
+    if path is None and run["status"] == Status.SUCCEEDED:
+        raise ConfigError(f"run '{run_id}' finished on {run['host'] or 'another machine'}, but its "
+                          "checkpoint is not on this machine (recorded results imported from a study "
+                          f"file keep only their numbers): copy its folder {run_id}/ into DCPOC_HOME")
+    if path is None:
+        raise ConfigError(f"run '{run_id}' has no checkpoint yet; wait until it has trained")
     return load_checkpoint_model(path, device, dtype)

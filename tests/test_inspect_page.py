@@ -80,3 +80,23 @@ def test_compare_page_shows_the_latest_infer_benchmark(twins):
     at = open_page("pages/3_Compare.py", "ja")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["デコード速度比"] == "0.80×" and metrics["キャッシュサイズ比"] == "1.16×"
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_runs_without_weights_here_are_named_not_offered(twins, lang):
+    """A finished run whose checkpoint is on another machine (imported recorded results) was
+    offered, and inspecting it said 'wait until it has trained' in English."""
+    from pathlib import Path
+
+    from conftest import run_cli
+    from dcpoc.ui.i18n import t
+    dc = twins.list_runs().query("arch == 'dcformer'").iloc[0]
+    weights = Path(dc["checkpoint_path"])
+    weights.rename(weights.with_suffix(".away"))
+    try:
+        at = open_page("pages/5_Inspect.py", lang)
+        assert [i.value for i in at.info] == [t("inspect.elsewhere", lang).format(n=1), t("inspect.none", lang)]
+        done = run_cli("inspect", "--run", dc["id"], "--text", "some text")
+        assert done.returncode == 2 and "its checkpoint is not on this machine" in done.stderr, done.stderr
+    finally:
+        weights.with_suffix(".away").rename(weights)

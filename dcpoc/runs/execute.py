@@ -12,7 +12,7 @@ import sys
 from .. import __version__
 from ..config import RunConfig
 from .lifecycle import RunError, existing_run
-from .paths import REPO_ROOT, checkpoint_name, now_utc, run_dir
+from .paths import CHECKPOINT_NAME, REPO_ROOT, now_utc, run_dir
 from .processes import pid_alive
 from .sink import StoreSink
 from .status import RESTARTABLE, Status
@@ -39,7 +39,7 @@ def execute_run(store: Store, run_id: str, *, resume: bool = False, progress: bo
             fields["cancel_requested"] = False
         store.update_run(run_id, **fields)
         folder.mkdir(parents=True, exist_ok=True)
-        if resume and not (folder / checkpoint_name()).exists():
+        if resume and not (folder / CHECKPOINT_NAME).exists():
             print(f"no checkpoint under {folder} on {socket.gethostname()}: training run {run_id} "
                   "from step 0", file=sys.stderr)
     from ..train import train   # it turns SIGTERM / Ctrl-C into a stop at the next step boundary

@@ -37,13 +37,20 @@ def run_dir(run_id: str) -> Path:
     return home_dir() / run_id
 
 
-def checkpoint_name() -> str:
-    from ..checkpoint import CHECKPOINT_NAME   # it imports torch: only when a checkpoint is looked at
-    return CHECKPOINT_NAME
+CHECKPOINT_NAME = "checkpoint.pt"    # in the run's folder
 
 
 def checkpoint_path(run_id: str) -> Path:
-    return run_dir(run_id) / checkpoint_name()
+    return run_dir(run_id) / CHECKPOINT_NAME
+
+
+def found_checkpoint(run: dict) -> Path | None:
+    """The run's checkpoint on this machine: the path its row records, else the one in its folder
+    here; None when neither exists (not trained yet, or trained and kept on another machine)."""
+    for path in (run.get("checkpoint_path"), checkpoint_path(run["id"])):
+        if path and Path(path).exists():
+            return Path(path)
+    return None
 
 
 def log_tail(run_id: str, lines: int = 40) -> str:

@@ -1080,6 +1080,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "inspect.none": {"en": "No finished DCFormer run yet: train one and come back.",
                      "ja": "完了した DCFormer の実行がまだありません。学習してから戻ってください。"},
     "inspect.run": {"en": "DCFormer run", "ja": "DCFormer の実行"},
+    "inspect.elsewhere": {"en": "{n} finished DCFormer run(s) have no checkpoint on this machine (e.g. "
+                                "recorded results imported from a study file, which carry no weights): "
+                                "they cannot be inspected here.",
+                          "ja": "完了した DCFormer の実行のうち {n} 件は、このマシンにチェックポイントがあり"
+                                "ません（スタディファイルからインポートした記録済みの結果など。重みは含ま"
+                                "れません）。ここでは中身を確認できません。"},
     "inspect.twin": {"en": "Its twin without DCMHA (same study, preset, seed)",
                      "ja": "DCMHA なしの対照実行（同じスタディ・プリセット・シード）"},
     "inspect.no_twin": {"en": "No Transformer++ run with the same study, preset and seed.",
