@@ -334,6 +334,15 @@ def test_next_step_by_verdict():
     assert on_gpu.device == "NVIDIA H100" and on_gpu.estimate["cost_usd"] > 0
 
 
+def test_a_cpu_study_grows_by_the_sizes_a_cpu_can_run():
+    """At the CPU ladder's top, 'one more size' planned gpu-xs priced on the CPU (days); it plans
+    the CPU rung still unrun, and a GPU's next rung when the next step is priced on a GPU."""
+    runs = _study_runs(presets=("cpu-xs", "cpu-s", "cpu-demo"))
+    more = _decision("INSUFFICIENT", [("need.sizes", {"n": 1, "have": 3})])
+    assert {r.preset for r in next_step(more, runs, "st").plan} == {"tiny"}
+    assert {r.preset for r in next_step(more, runs, "st", device_name="NVIDIA H100").plan} == {"gpu-xs"}
+
+
 def test_next_step_runs_the_missing_architecture_and_failed_runs_again():
     runs = _study_runs(seeds=(1, 2))
     runs = runs[runs["arch"].eq("transformer")].assign(config=[{"train": {"nproc": 1, "lr": 2e-3}}] * 2,

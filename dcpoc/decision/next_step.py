@@ -12,7 +12,7 @@ import pandas as pd
 from ..config import ARCHS, PRESETS, VARIANT_LABELS, VARIANTS, ConfigError, RunConfig, make_config
 from ..counts import count_parameters
 from ..studies import (StudySpec, ThroughputKey, estimate_study, ladder, measured_throughput,
-                       plan_study)
+                       plan_study, runnable_presets)
 from ..studies.spec import lane
 from . import tuning
 from .compare import counted_runs
@@ -125,13 +125,14 @@ def _needed(decision) -> dict[str, dict] | None:
     return {key: values for key, values in decision.needed}
 
 
-def _larger_presets(spec: StudySpec, n: int) -> list[str]:
-    """The next n presets of the ladder the study has not run, larger ones first after its
-    largest; smaller unrun ones only when the ladder ends."""
-    ladder = list(PRESETS)
-    top = max(ladder.index(p) for p in spec.presets)
-    above = [p for p in ladder[top + 1:] if p not in spec.presets]
-    below = [p for p in reversed(ladder[:top]) if p not in spec.presets]
+def _larger_presets(spec: StudySpec, n: int, device: str) -> list[str]:
+    """The next n presets of the ladder the study has not run that device can run (a CPU: its
+    rungs only), larger ones first after its largest; smaller unrun ones only when they end."""
+    order = list(PRESETS)
+    largest = max(order.index(p) for p in spec.presets)
+    runnable = [p for p in runnable_presets(None if device == "cpu" else device) if p not in spec.presets]
+    above = [p for p in runnable if order.index(p) > largest]
+    below = [p for p in reversed(runnable) if order.index(p) < largest]
     return (above + below)[:max(n, 0)]
 
 
@@ -149,7 +150,7 @@ def _part(key: str, spec: StudySpec, **params: str) -> Reason:
 
 
 def _growth(spec: StudySpec, needed: dict[str, dict], base: dict, confirm_seeds: list[int],
-            sweep: str) -> tuple[list[StudySpec], list[Reason]]:
+            sweep: str, device: str) -> tuple[list[StudySpec], list[Reason]]:
     """need.sizes: the next larger preset(s) for every lane with the study's sweep seeds (new
     ones included) and, in a study with a confirmation stage, its confirmation seeds; need.seeds:
     new seeds at every preset, new presets included: in a study with a confirmation stage, fresh
@@ -157,7 +158,8 @@ def _growth(spec: StudySpec, needed: dict[str, dict], base: dict, confirm_seeds:
     setting (a sweep at the smallest size reads back from the runs as none)."""
     specs: list[StudySpec] = []
     parts: list[Reason] = []
-    new_presets = _larger_presets(spec, needed["need.sizes"]["n"]) if "need.sizes" in needed else []
+    new_presets = (_larger_presets(spec, needed["need.sizes"]["n"], device)
+                   if "need.sizes" in needed else [])
     # after every seed the study has run or will run (fresh seeds still to come are taken too)
     new_seeds = _new_seeds(spec.seeds + confirm_seeds, needed["need.seeds"]["n"]) \
         if "need.seeds" in needed else []
@@ -281,9 +283,10 @@ def next_step(decision, runs: pd.DataFrame, study: str | None, device_name: str 
                 tokens_per_param=spec.tokens_per_param, overrides=list(spec.overrides),
                 sweep=spec.sweep, lr_grid=list(spec.lr_grid), device="auto", nproc=spec.nproc,
                 variants=list(spec.variants))
+    device = device_name or _study_device(runs, study)
     specs, parts = [], []
     for more_specs, more_parts in (_growth(spec, needed, base, confirm_seeds,
-                                           str(config.get("sweep") or spec.sweep)),
+                                           str(config.get("sweep") or spec.sweep), device),
                                    _missing_arch(spec, needed, base),
                                    _failed_again(runs, study, needed, base)):
         specs += more_specs
@@ -291,6 +294,5 @@ def next_step(decision, runs: pd.DataFrame, study: str | None, device_name: str 
     plan = _plan(specs, _chosen_rates(runs, study, spec, confirmed)) if specs else None
     if plan is None:
         return None
-    device = device_name or _study_device(runs, study)
     measured = measured_throughput(runs) if measured is None else measured
     return NextStep(parts, specs, plan, estimate_study(plan, device, measured, prices), device)
