@@ -159,7 +159,7 @@ def test_headline_interval_captions():
 def test_config_settings_are_worded_for_the_reader():
     assert setting_label("model.qk_norm", "en") == "QK-norm (model.qk_norm)"
     assert setting_label("train.lr", "ja") == "学習率 (train.lr)"
-    assert setting_label("train.beta2", "ja") == "train.beta2"      # not in the catalogue: the key
+    assert setting_label("model.no_such_key", "ja") == "model.no_such_key"      # not in the catalogue: the key
     assert setting_value("model.qk_norm", True, "ja") == "あり"
     assert setting_value("model.dc_static", False, "en") == "no"
     assert setting_value("model.arch", "transformer", "en") == "Transformer++"
@@ -172,3 +172,15 @@ def test_every_worded_setting_is_a_real_config_key():
     keys = set(flatten(RunConfig().to_dict()))
     named = {key.removeprefix("setting.") for key in STRINGS if key.startswith("setting.")}
     assert named <= keys, f"not config keys: {sorted(named - keys)}"
+
+
+def test_every_config_key_has_a_name_in_both_languages():
+    """The Compare page's settings table names each differing key (ckpt_every had none)."""
+    import dataclasses
+
+    from dcpoc.config import ModelConfig, TrainConfig
+    keys = [f"{section}.{f.name}" for section, cls in (("model", ModelConfig), ("train", TrainConfig))
+            for f in dataclasses.fields(cls)]
+    unnamed = [key for key in keys if f"setting.{key}" not in STRINGS]
+    assert not unnamed, unnamed
+    assert setting_label("train.ckpt_every", "ja") == "チェックポイントの間隔（ステップ） (train.ckpt_every)"
