@@ -85,6 +85,7 @@ with verdict_area:
     if decision.lr_sweep is not None and len(decision.lr_sweep):
         st.altair_chart(lr_curves(decision.lr_sweep, lang))
         st.dataframe(report.lr_sweep_table(decision, lang), hide_index=True)
+        st.caption(report.lr_sweep_note(decision, lang))
     else:
         st.info(t("dec.lr_none", lang))
 

@@ -221,6 +221,11 @@ def test_the_confirmation_runs_decide_and_no_confirmation_is_called_optimistic()
     assert optimistic.equal_tokens["loss_diff"].to_numpy() == pytest.approx([-0.10] * 3)   # the lucky draw
     assert "ev.confirm.optimistic" in [k for k, _ in optimistic.evidence]
     assert "reason.best_lr" in dict(optimistic.reasons)              # the sweep's runs are compared
+    # the sweep table says whose losses it shows: the fresh seeds' verdict differs from it
+    from dcpoc.report import lr_sweep_note
+    from dcpoc.ui.i18n import t
+    assert lr_sweep_note(confirmed, "ja") == t("dec.lr_note.confirmed", "ja")
+    assert lr_sweep_note(optimistic, "en") == t("dec.lr_note", "en")
     # fresh seeds still queued: the sweep's runs keep deciding until one of them has finished
     pending = runs.assign(status=["queued" if s > 100 else "succeeded" for s in runs["seed"]])
     waiting = decide(pending, "st", confirm_seeds=[101, 102, 103])

@@ -17,8 +17,8 @@ from .context import (gap_lines, gap_table, paper_lines, paper_notes, paper_tabl
                       speed_lines)
 from .evidence import attribution_table, evidence_lines, recommendation_lines
 from .text import (answers, comparison_table, cost_quality_text, fit_text, inference_text,
-                   lr_sweep_table, meeting_phrases, next_steps, recorded_text, say, validation_text,
-                   verdict_line)
+                   lr_sweep_note, lr_sweep_table, meeting_phrases, next_steps, recorded_text, say,
+                   validation_text, verdict_line)
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def build(sd: StudyDecision, lang: str) -> list[Block]:
             *_paper(sd, lang),
             *_gap(sd, lang),
             Heading(t("rep.chart", lang)), _tradeoff_chart(sd, lang),
-            Heading(t("dec.lr", lang)), _lr_chart(sd, lang),
+            Heading(t("dec.lr", lang)), *_lr_chart(sd, lang),
             Heading(t("dec.risks", lang)), bullets((say(r, lang) for r in d.risks), small=True),
             Heading(t("rep.next_step", lang)), bullets(next_steps(d, lang, sd.next)),
             Heading(t("rep.phrases", lang)), bullets(meeting_phrases(sd, lang)),
@@ -194,14 +194,16 @@ def _tradeoff_chart(sd: StudyDecision, lang: str) -> Chart:
     return Chart(spec, table, with_table=False, empty=t("rep.no_chart", lang))
 
 
-def _lr_chart(sd: StudyDecision, lang: str) -> Chart:
-    """Loss against learning rate with the sweep table beside it in every format."""
+def _lr_chart(sd: StudyDecision, lang: str) -> list[Block]:
+    """Loss against learning rate with the sweep table beside it in every format, and what its
+    losses are."""
     from ..ui.charts import lr_curves
     sweep = sd.decision.lr_sweep
     if sweep is None or sweep.empty:
-        return Chart("", empty=t("dec.lr_none", lang))
+        return [Chart("", empty=t("dec.lr_none", lang))]
     spec = lr_curves(sweep, lang).properties(width=480, height=240).to_json()
-    return Chart(spec, lr_sweep_table(sd.decision, lang), with_table=True, empty=t("dec.lr_none", lang))
+    return [Chart(spec, lr_sweep_table(sd.decision, lang), with_table=True, empty=t("dec.lr_none", lang)),
+            Paragraph(lr_sweep_note(sd.decision, lang), small=True)]
 
 
 FOOTER_FIELDS = ("runs", "commit", "versions", "corpus", "seeds", "devices", "attn_path", "date")

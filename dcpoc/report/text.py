@@ -159,6 +159,15 @@ def lr_sweep_table(decision: Decision, lang: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def lr_sweep_note(decision: Decision, lang: str) -> str:
+    """What the sweep table's losses are and why the verdict's differ where a confirmation stage
+    trained fresh seeds at the chosen rates ('' without a sweep)."""
+    if decision.lr_sweep is None or decision.lr_sweep.empty:
+        return ""
+    confirmed = decision.confirmation in ("confirmed", "partial")
+    return t("dec.lr_note.confirmed" if confirmed else "dec.lr_note", lang)
+
+
 def next_what(step: NextStep, lang: str) -> str:
     """The planned runs in words ('run cpu-demo with both architectures (seeds 1, 2)')."""
     return t("next.join", lang).join(say(part, lang) for part in step.parts)

@@ -1044,6 +1044,16 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.lr": {"en": "Learning-rate sensitivity", "ja": "学習率への感度"},
     "dec.lr_none": {"en": "No learning-rate sweep in this study: both architectures ran at one rate.",
                     "ja": "このスタディには学習率探索がありません。両アーキテクチャとも同じ学習率です。"},
+    "dec.lr_note": {"en": "Mean validation loss over each size's seeds at each rate; * marks each variant's "
+                          "best rate, the one the verdict compares.",
+                    "ja": "各サイズ・各学習率でのシード平均の検証損失です。* は各バリアントの最良の学習率で、"
+                          "判定はその学習率の実行を比較しています。"},
+    "dec.lr_note.confirmed": {"en": "Mean validation loss of the sweep's runs at each rate; * marks each "
+                                    "variant's best rate. The verdict compares fresh seeds trained at those "
+                                    "rates (the confirmation stage), so its numbers differ from these.",
+                              "ja": "探索の実行について、各学習率での検証損失の平均です。* は各バリアントの"
+                                    "最良の学習率です。判定はその学習率で新しいシードを学習した実行（確認"
+                                    "ステージ）を比較するため、判定の数値はこの表と異なります。"},
     "dec.lr_col.preset": {"en": "Size", "ja": "サイズ"},
     "dec.lr_col.lr": {"en": "Learning rate", "ja": "学習率"},
     "dec.lr_col.diff": {"en": "DCFormer − {baseline}", "ja": "差（DCFormer − {baseline}）"},
