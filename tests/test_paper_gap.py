@@ -101,6 +101,10 @@ def test_dcformer_can_lead_early_and_be_caught():
     assert gaps["gap"].tolist() == pytest.approx([-0.15, -0.045, 0.01])
     assert gaps["gap_low"].tolist() == pytest.approx([-0.2, -0.05, 0.01])
     assert gaps["tokens"].tolist() == [1e5, 2e5, 3e5]
+    # the size is DCFormer's, as the paper comparison states it (the pair's mean was no model's)
+    sized = gap_over_training(runs.assign(n_params=runs["arch"].map({"dcformer": 915e3, "transformer": 870e3})),
+                              curves)
+    assert set(sized["params"]) == {915e3}
     row = gap_summary(gaps).iloc[0]
     assert (row["lead"], row["lead_step"], row["pattern"]) == (pytest.approx(-0.15), 100, "caught")
     lines = context.gap_lines(gaps, "en")

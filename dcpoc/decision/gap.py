@@ -65,7 +65,9 @@ def gap_over_training(runs: pd.DataFrame, curves: pd.DataFrame | None, baseline:
                               "gap": by["gap"].mean(), "gap_low": by["gap"].min(),
                               "gap_high": by["gap"].max()}).reset_index()
         frame = frame[frame["n_seeds"].eq(len(per_seed))]
-        params = float(pd.to_numeric(group["n_params"], errors="coerce").astype(float).mean())
+        # DCFormer's size, as the paper comparison states it (the pair's mean matches no model)
+        treated = group[group[column].eq(treatment)]
+        params = float(pd.to_numeric(treated["n_params"], errors="coerce").astype(float).mean())
         frames.append(frame.assign(preset=preset, params=params))
     if not frames:
         return pd.DataFrame(columns=GAP_COLUMNS)
