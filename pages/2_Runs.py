@@ -8,7 +8,7 @@ from dcpoc.ui import page as ui
 from dcpoc.decision import downsample, filter_runs, live_runs_table, run_environment
 from dcpoc.ui.charts import ARCH_LABELS, CURVE_AXES, loss_curves
 from dcpoc.config import ARCHS, config_variant
-from dcpoc.ui.i18n import attention_reason, duration, t
+from dcpoc.ui.i18n import attention_reason, device_text, duration, t
 from dcpoc.runs.status import ACTIVE, RESTARTABLE, STATUSES
 from dcpoc.runs.store import StoreError
 
@@ -111,7 +111,8 @@ def run_detail(run_id: str) -> None:
     environment.dataframe(
         [{t("runs.env.field", lang): t(f"env.{k}", lang) if not k.startswith("version:")
           else k.removeprefix("version:"),
-          t("runs.env.value", lang): attention_reason(v, lang) if k == "attn_reason" else v}
+          t("runs.env.value", lang): attention_reason(v, lang) if k == "attn_reason"
+          else device_text(v, lang) if k == "device" and v != "—" else v}
          for k, v in run_environment(run)], hide_index=True)
 
 
