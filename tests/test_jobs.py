@@ -189,6 +189,13 @@ def test_a_worker_passes_over_runs_that_ask_for_gpus_it_does_not_have(dcpoc_home
     said = capsys.readouterr()
     assert "left 2 queued run(s) that ask for more GPUs than device cpu has (0)" in said.out + said.err
 
+    # a sweep only a GPU can train holds its study's later stage: a CPU worker does not wait on it
+    spec = StudySpec(name="gpu-sweep", presets=["tiny", "cpu-xs"], steps=3, sweep="smallest",
+                     lr_grid=[1e-3, 3e-3], device="cuda")
+    swept = launch_study(store, spec, start_worker=False)
+    assert run_worker(store, device="cpu") == 0
+    assert {store.get_run(r)["status"] for r in swept} == {"queued"}
+
 
 def test_cli_resume_takes_a_stopped_run_by_compare_and_set(dcpoc_home):
     store = Store()

@@ -247,8 +247,10 @@ class Store:
         its checkpoint lies under that host's DCPOC_HOME, and elsewhere it would restart from
         step 0. Workers on other hosts pass over it.
 
-        accepts (the run as queued -> bool): a worker passes over runs it cannot train (a run
-        that asks for GPUs it does not have) and takes the next one.
+        accepts ({"id", "config"} -> bool): a worker passes over runs it cannot train (a run that
+        asks for GPUs it does not have) and takes the next one. It is asked before the write
+        transaction, from an unlocked read: no lock is held while it runs, and no passed-over row
+        is locked from the workers that can train it.
 
         Two claimers never get the same run: the UPDATE matches only a row that is still queued.
         On SQLite the IMMEDIATE transaction serialises claimers; on PostgreSQL FOR UPDATE SKIP
@@ -261,22 +263,23 @@ class Store:
         query = select(Run.id).where(*claimable)
         if run_id is not None:
             query = query.where(Run.id == run_id)
+        if accepts is not None:
+            with self._read() as session:
+                queued_runs = session.execute(select(Run.id, Run.config_json).where(*claimable)).all()
+            allowed = [i for i, config in queued_runs if accepts({"id": i, "config": json.loads(config)})]
+            if not allowed:
+                return None
+            query = query.where(Run.id.in_(allowed))
         query = query.order_by(Run.created_at, Run.id).limit(1).with_for_update(skip_locked=True)
-        passed: list[str] = []
         with self._write() as session:
-            races = 0
-            while races < 8:  # a lost race moves on to the next queued run
-                candidate = session.scalar(query.where(Run.id.notin_(passed)) if passed else query)
+            for _ in range(8):  # a lost race moves on to the next queued run
+                candidate = session.scalar(query)
                 if candidate is None:
                     return None
                 row = session.execute(select(Run, Study.name)
                                       .outerjoin(Study, Run.study_id == Study.id)
                                       .where(Run.id == candidate)).one()
                 queued = run_dict(row[0], row[1])
-                if accepts is not None and not accepts(queued):
-                    passed.append(candidate)
-                    continue
-                races += 1
                 claim = (update(Run).where(Run.id == candidate, *claimable)
                          .values(status=_RUNNING, worker_id=worker_id, host=host, pid=None,
                                  heartbeat_at=_utcnow(), resume_requested=False)

@@ -36,7 +36,8 @@ class DeviceFit:
 
     def __init__(self, device: str) -> None:
         self.device, self._gpus = device, None
-        self.passed: set[str] = set()
+        self.passed: set[str] = set()     # the runs passed over in the last claim
+        self._said: set[str] = set()
 
     def gpus(self) -> int:
         if self._gpus is None:
@@ -55,20 +56,22 @@ class DeviceFit:
         except ConfigError:
             return True            # the worker fails it with the config's own error
         if train.device == "cuda":
-            fits = self.gpus() >= train.nproc
+            ok = self.gpus() >= train.nproc
         else:   # cpu: any worker; auto: one process anywhere, nproc on the CPU or on nproc GPUs
-            fits = (train.device == "cpu" or train.nproc == 1 or self.gpus() == 0
-                    or self.gpus() >= train.nproc)
-        if not fits:
+            ok = train.device == "cpu" or train.nproc == 1 or self.gpus() == 0 or self.gpus() >= train.nproc
+        if not ok:
             self.passed.add(run["id"])
-        return fits
+        return ok
 
     def say_passed(self, worker: "WorkerInfo") -> None:
-        """Why this worker leaves runs queued: they wait for a worker with the GPUs they ask for."""
-        if self.passed:
+        """Why this worker leaves runs queued (once per set of runs): they wait for a worker with
+        the GPUs they ask for."""
+        if self.passed and self.passed != self._said:
             say(f"worker {worker.id}: left {len(self.passed)} queued run(s) that ask for more GPUs "
                 f"than device {self.device} has ({self.gpus()}), e.g. {sorted(self.passed)[0]}: start "
-                "a worker on a GPU machine (python -m dcpoc worker --device cuda)")
+                "a worker with that many GPUs (python -m dcpoc worker --device cuda:0,1,...), or "
+                "queue them again with device=cpu or fewer processes (nproc)")
+        self._said = set(self.passed)
 
 
 def reap_lost_runs(store: Store, stale_after_s: float = LOST_AFTER_S) -> list[str]:
@@ -116,7 +119,7 @@ def run_worker(store: Store, *, forever: bool = False, poll_s: float = 1.0,
     say(f"worker {worker.id} (pid {os.getpid()}) serves device {device} on {worker.host}")
     processed = 0
     slurm_reconciler = PeriodicReconcile()
-    fits = DeviceFit(device)
+    device_fit = DeviceFit(device)
     try:
         with sigterm_as_interrupt():
             while still_registered(store, worker):
@@ -126,15 +129,17 @@ def run_worker(store: Store, *, forever: bool = False, poll_s: float = 1.0,
                 # finish the sweep between them, and its later stage must not be missed
                 _, waiting = advance_stages(store)
                 waiting = waiting or slurm_busy
-                fits.passed.clear()
-                run = store.claim_run(worker.id, worker.host, accepts=fits.accepts)
+                device_fit.passed.clear()
+                run = store.claim_run(worker.id, worker.host, accepts=device_fit.accepts)
                 if run is not None:
                     _supervise(store, worker, run)
                     processed += 1
-                elif forever or waiting:
+                elif forever or (waiting and not device_fit.passed):
+                    # a stage that waits on runs only another worker can train is not this one's
+                    device_fit.say_passed(worker)
                     _idle(store, worker, poll_s)
                 else:
-                    fits.say_passed(worker)
+                    device_fit.say_passed(worker)
                     break
     except KeyboardInterrupt:
         say(f"worker {worker.id} stopped")
