@@ -178,7 +178,7 @@ def test_two_sizes_can_say_no_go_or_conditional_but_not_go():
     assert held.multiplier.net_benefit.low > Thresholds().go_net_low      # the net benefit says GO
     assert held.verdict == "CONDITIONAL" and held.flips[0][0] == "flip.go_sizes"
     assert held.flips[0][1]["n"] == 2 and held.flips[0][1]["need"] == 3
-    assert planned(held) == {"need.sizes": {"n": 1}}                     # the next step: a larger size
+    assert planned(held) == {"need.sizes": {"n": 1, "above": True}}     # the next step: a larger size
     assert decide(two, "st", Thresholds(go_min_sizes=2)).verdict == "GO"
     assert decide(ladder(multiplier=2.0, speed_ratio=0.3, presets=("s3", "s4")), "st").verdict == "NO-GO"
 
@@ -197,6 +197,25 @@ def test_a_conditional_names_every_go_condition_still_open(speed, flip):
     assert (decision.multiplier.net_benefit.low > Thresholds().go_net_low) == (flip == "flip.conditional_loss")
     for lang in ("en", "ja"):
         assert f"{high:+.4f}" in say(decision.flips[0], lang)
+
+
+@pytest.mark.parametrize("speed, flip", [(0.8, "flip.conditional_one_seed"), (0.5, "flip.conditional_one_seed_both")])
+def test_one_seed_at_the_largest_size_asks_for_seeds_and_only_what_is_still_open(speed, flip):
+    runs = ladder(multiplier=2.0, speed_ratio=speed)
+    runs = runs[~(runs["preset"].eq("s4") & runs["seed"].gt(1))]
+    decision = decide(runs, "st", Thresholds(min_seeds=1))              # the Decision page allows 1
+    assert decision.verdict == "CONDITIONAL" and decision.flips[0][0] == flip
+    assert (decision.multiplier.net_benefit.low > Thresholds().go_net_low) == flip.endswith("one_seed")
+
+
+def test_a_conditional_on_too_few_sizes_names_the_sizes_too():
+    runs = ladder(multiplier=2.0, speed_ratio=0.8, presets=("s3", "s4"))
+    largest = runs["preset"].eq("s4") & runs["arch"].eq("dcformer")
+    runs.loc[largest, "final_val_loss"] += [0.08, -0.06, 0.03]          # the loss ties
+    decision = decide(runs, "st")
+    assert decision.flips[0][0] in ("flip.conditional_loss", "flip.conditional_both")
+    assert decision.flips[1][0] == "flip.go_sizes_also"
+    assert decision.flips[1][1] == {"n": 2, "need": 3}
 
 
 def test_thresholds_are_configurable():

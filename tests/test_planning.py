@@ -335,12 +335,28 @@ def test_next_step_by_verdict():
 
 
 def test_a_cpu_study_grows_by_the_sizes_a_cpu_can_run():
-    """At the CPU ladder's top, 'one more size' planned gpu-xs priced on the CPU (days); it plans
-    the CPU rung still unrun, and a GPU's next rung when the next step is priced on a GPU."""
+    """At the CPU ladder's top, 'one more size' planned gpu-xs priced on the CPU (days), then the
+    test preset tiny: a CPU has no size left to add; priced on a GPU, the ladder's next rung."""
     runs = _study_runs(presets=("cpu-xs", "cpu-s", "cpu-demo"))
     more = _decision("INSUFFICIENT", [("need.sizes", {"n": 1, "have": 3})])
-    assert {r.preset for r in next_step(more, runs, "st").plan} == {"tiny"}
+    assert next_step(more, runs, "st") is None
     assert {r.preset for r in next_step(more, runs, "st", device_name="NVIDIA H100").plan} == {"gpu-xs"}
+    # GO's next size is a larger one: never a smaller rung
+    assert next_step(_decision("GO"), _study_runs(presets=("cpu-s", "cpu-demo")), "st") is None
+    # runs still queued (no device yet) that ask for CUDA: a GPU study, planned on a GPU
+    queued = _study_runs(presets=("gpu-xs",), status="queued")
+    queued = queued.assign(device=None, config=[{"train": {"device": "cuda", "nproc": 1}}] * len(queued))
+    assert {r.preset for r in next_step(more, queued, "st").plan} == {"gpu-s"}
+
+
+def test_a_conditional_plans_what_its_flips_name():
+    from dcpoc.decision import Decision
+    tie = Decision("CONDITIONAL", flips=[("flip.conditional_loss", {}), ("flip.go_sizes_also", {"n": 2, "need": 3})])
+    runs = _study_runs(presets=("tiny", "cpu-xs"))
+    planned = {(r.preset, r.train.seed) for r in next_step(tie, runs, "st").plan}
+    assert ("cpu-s", 1) in planned and any(seed == 3 for _, seed in planned)   # a size and a seed
+    held = Decision("CONDITIONAL", flips=[("flip.go_sizes", {"n": 2, "need": 4})])
+    assert {r.preset for r in next_step(held, runs, "st").plan} == {"cpu-s", "cpu-demo"}
 
 
 def test_next_step_runs_the_missing_architecture_and_failed_runs_again():

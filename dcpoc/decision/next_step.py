@@ -11,8 +11,8 @@ import pandas as pd
 
 from ..config import ARCHS, PRESETS, VARIANT_LABELS, VARIANTS, ConfigError, RunConfig, make_config
 from ..counts import count_parameters
-from ..studies import (StudySpec, ThroughputKey, estimate_study, ladder, measured_throughput,
-                       plan_study, runnable_presets)
+from ..studies import (StudySpec, ThroughputKey, estimate_device, estimate_study, ladder,
+                       measured_throughput, plan_study, runnable_presets)
 from ..studies.spec import lane
 from . import tuning
 from .compare import counted_runs
@@ -104,36 +104,46 @@ def _tokens_per_param(scoped: pd.DataFrame) -> float | None:
 
 
 def _study_device(runs: pd.DataFrame, study: str | None) -> str:
+    """The device most of the study's runs trained on; before any has, the device its runs ask
+    for (cuda: priced on the planning GPU)."""
     scoped = _scoped(runs, study) if not runs.empty else runs
     devices = scoped["device"].dropna() if "device" in scoped else pd.Series(dtype=object)
-    return str(devices.mode().iloc[0]) if len(devices) else "cpu"
+    if len(devices):
+        return str(devices.mode().iloc[0])
+    asked = [(c.get("train") or {}).get("device", "auto") if isinstance(c, dict) else "auto"
+             for c in scoped.get("config", [])]
+    return estimate_device("cuda" if "cuda" in asked else "cpu", None)
 
 
 # ----------------------------------------------------------------------------- what to run next
 def _needed(decision) -> dict[str, dict] | None:
-    """The open items to plan for, by need.* key: the Decision's own, one more seed for
-    CONDITIONAL, the next larger size for GO (and for a GO held back by its count of sizes);
-    None for NO-GO."""
+    """The open items to plan for, by need.* key: the Decision's own; for GO the next larger size;
+    for CONDITIONAL one more seed, and the sizes GO still lacks (larger ones: "above"); None for
+    NO-GO."""
     if decision.verdict == "NO-GO":
         return None
-    if decision.verdict == "CONDITIONAL" and decision.flips and decision.flips[0][0] == "flip.go_sizes":
-        return {"need.sizes": {"n": 1}}                 # a GO held back for want of a size
-    if decision.verdict == "CONDITIONAL":
-        return {"need.seeds": {"n": 1}}
     if decision.verdict == "GO":
-        return {"need.sizes": {"n": 1}}
-    return {key: values for key, values in decision.needed}
+        return {"need.sizes": {"n": 1, "above": True}}
+    if decision.verdict != "CONDITIONAL":
+        return {key: values for key, values in decision.needed}
+    flips = dict(decision.flips)
+    sizes = flips.get("flip.go_sizes") or flips.get("flip.go_sizes_also")
+    needed = {"need.sizes": {"n": sizes["need"] - sizes["n"], "above": True}} if sizes else {}
+    if "flip.go_sizes" not in flips:           # a loss or net benefit still open: another seed
+        needed["need.seeds"] = {"n": 1}
+    return needed
 
 
-def _larger_presets(spec: StudySpec, n: int, device: str) -> list[str]:
+def _larger_presets(spec: StudySpec, n: int, device: str, above: bool = False) -> list[str]:
     """The next n presets of the ladder the study has not run that device can run (a CPU: its
-    rungs only), larger ones first after its largest; smaller unrun ones only when they end."""
+    rungs only), larger ones first after its largest; unless above, smaller unrun ones when those
+    end (never the test preset tiny)."""
     order = list(PRESETS)
     largest = max(order.index(p) for p in spec.presets)
     runnable = [p for p in runnable_presets(None if device == "cpu" else device) if p not in spec.presets]
-    above = [p for p in runnable if order.index(p) > largest]
-    below = [p for p in reversed(runnable) if order.index(p) < largest]
-    return (above + below)[:max(n, 0)]
+    larger = [p for p in runnable if order.index(p) > largest]
+    smaller = [] if above else [p for p in reversed(runnable) if order.index(p) < largest and p != "tiny"]
+    return (larger + smaller)[:max(n, 0)]
 
 
 def _new_seeds(taken: list[int], n: int) -> list[int]:
@@ -158,8 +168,8 @@ def _growth(spec: StudySpec, needed: dict[str, dict], base: dict, confirm_seeds:
     setting (a sweep at the smallest size reads back from the runs as none)."""
     specs: list[StudySpec] = []
     parts: list[Reason] = []
-    new_presets = (_larger_presets(spec, needed["need.sizes"]["n"], device)
-                   if "need.sizes" in needed else [])
+    sizes = needed.get("need.sizes")
+    new_presets = _larger_presets(spec, sizes["n"], device, bool(sizes.get("above"))) if sizes else []
     # after every seed the study has run or will run (fresh seeds still to come are taken too)
     new_seeds = _new_seeds(spec.seeds + confirm_seeds, needed["need.seeds"]["n"]) \
         if "need.seeds" in needed else []

@@ -177,19 +177,31 @@ def _judge(decision: Decision, thresholds: Thresholds) -> None:
     decision.reasons = [("reason.net", values), ("reason.loss" if interval else "reason.loss_one_seed",
                                                  values)]
     per_speed = mult.flops_ratio   # net = multiplier x speed ratio x flops ratio: the speed it takes
+    net_met = net.low > thresholds.go_net_low
+    sizes = {"n": mult.n_sizes, "need": thresholds.go_min_sizes}
+    sizes_short = mult.n_sizes < thresholds.go_min_sizes
     if net.high < thresholds.nogo_net_high or loss_worse:
         decision.verdict, flip, ratio = "NO-GO", "flip.nogo", thresholds.nogo_net_high / (m.high * per_speed)
-    elif net.low > thresholds.go_net_low and loss_better and mult.n_sizes < thresholds.go_min_sizes:
+    elif net_met and loss_better and sizes_short:
         decision.verdict, flip, ratio = "CONDITIONAL", "flip.go_sizes", math.nan
-        values = {**values, "n": mult.n_sizes, "need": thresholds.go_min_sizes}
-    elif net.low > thresholds.go_net_low and loss_better:
+    elif net_met and loss_better:
         decision.verdict, flip, ratio = "GO", "flip.go", thresholds.go_net_low / (m.low * per_speed)
     else:   # say every GO condition still open: a speed ratio alone would not flip a loss tie
-        net_short = not net.low > thresholds.go_net_low
-        flip = ("flip.conditional" if loss_better else "flip.conditional_one_seed" if not interval
-                else "flip.conditional_both" if net_short else "flip.conditional_loss")
         decision.verdict, ratio = "CONDITIONAL", thresholds.go_net_low / (m.low * per_speed)
-    decision.flips = [(flip, {**values, "ratio_needed": ratio})]
+        flip = _conditional_flip(net_met, loss_better, interval)
+    decision.flips = [(flip, {**values, **sizes, "ratio_needed": ratio})]
+    if decision.verdict == "CONDITIONAL" and flip != "flip.go_sizes" and sizes_short:
+        decision.flips.append(("flip.go_sizes_also", sizes))
+
+
+def _conditional_flip(net_met: bool, loss_better: bool, interval: bool) -> str:
+    """The flip text of a CONDITIONAL: the net benefit short, the loss not surely lower (one seed:
+    no interval), or both."""
+    if loss_better:
+        return "flip.conditional"
+    if not interval:
+        return "flip.conditional_one_seed" if net_met else "flip.conditional_one_seed_both"
+    return "flip.conditional_loss" if net_met else "flip.conditional_both"
 
 
 # ----------------------------------------------------------------------------- learning rates

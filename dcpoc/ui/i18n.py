@@ -413,20 +413,32 @@ STRINGS: dict[str, dict[str, str]] = {
                                     "{go:.2f}）。GO にはさらに、{preset} で DCFormer の損失がベースラインを"
                                     "確実に下回ることが必要です（現在の区間は {diff_low:+.4f}〜"
                                     "{diff_high:+.4f}。このサイズでシードを増やすと区間が狭まります）。"},
-    "flip.conditional_one_seed": {"en": "GO needs a net-benefit lower bound above {go:.2f} (now "
-                                        "{net_low:.2f}) and DCFormer's loss at {preset} below the "
-                                        "baseline's beyond doubt, which one seed cannot show: run more "
-                                        "seeds at that size.",
-                                  "ja": "GO には、正味の効果の下限が {go:.2f} を超えること（現在 "
-                                        "{net_low:.2f}）と、{preset} で DCFormer の損失がベースラインを"
-                                        "確実に下回ることが必要です。1 シードでは示せないため、このサイズで"
-                                        "シードを増やしてください。"},
-    "flip.go_sizes": {"en": "Everything else says GO, but from {n} model sizes: GO needs {need}, since "
-                            "through two sizes the compute curve is a straight line nothing checks. "
-                            "Add a size above the largest.",
-                      "ja": "ほかの条件はすべて GO を示していますが、モデルサイズが {n} 個だけです。"
-                            "2 サイズでは計算量曲線が検証できない直線になるため、GO には {need} サイズ"
-                            "が必要です。最大サイズより大きいサイズを追加してください。"},
+    "flip.conditional_one_seed": {"en": "The net benefit already clears GO's bar (lower bound "
+                                        "{net_low:.2f} > {go:.2f}); GO also needs DCFormer's loss at "
+                                        "{preset} below the baseline's beyond doubt, which one seed "
+                                        "cannot show: run more seeds at that size.",
+                                  "ja": "正味の効果は GO の基準をすでに満たしています（下限 {net_low:.2f} > "
+                                        "{go:.2f}）。GO にはさらに、{preset} で DCFormer の損失が"
+                                        "ベースラインを確実に下回ることが必要ですが、1 シードでは示せません。"
+                                        "このサイズでシードを増やしてください。"},
+    "flip.conditional_one_seed_both": {"en": "GO needs a net-benefit lower bound above {go:.2f} (now "
+                                             "{net_low:.2f}) and DCFormer's loss at {preset} below the "
+                                             "baseline's beyond doubt, which one seed cannot show: run "
+                                             "more seeds at that size.",
+                                       "ja": "GO には、正味の効果の下限が {go:.2f} を超えること（現在 "
+                                             "{net_low:.2f}）と、{preset} で DCFormer の損失がベースライン"
+                                             "を確実に下回ることが必要です。1 シードでは示せないため、この"
+                                             "サイズでシードを増やしてください。"},
+    "flip.go_sizes_also": {"en": "GO also needs {need} model sizes (the study has {n}): add a size above "
+                                 "the largest.",
+                           "ja": "GO にはさらに {need} 個のモデルサイズが必要です（現在 {n} 個）。最大サイズ"
+                                 "より大きいサイズを追加してください。"},
+    "flip.go_sizes": {"en": "Everything else says GO, but the study has {n} model sizes and GO needs "
+                            "{need}: with fewer, nothing checks the compute curve (through two sizes it "
+                            "is a straight line). Add a size above the largest.",
+                      "ja": "ほかの条件はすべて GO を示していますが、モデルサイズは {n} 個で、GO には "
+                            "{need} 個が必要です。それより少ないと計算量曲線を検証できません（2 サイズ"
+                            "では直線になります）。最大サイズより大きいサイズを追加してください。"},
     "flip.nogo": {"en": "It would leave NO-GO with a speed ratio of at least {ratio_needed:.2f} (now "
                         "{ratio:.2f}), e.g. from a faster kernel, and a loss interval not above zero.",
                   "ja": "速度比が {ratio_needed:.2f} 以上（現在 {ratio:.2f}）になり（例えばカーネルの高速化）、"
