@@ -15,7 +15,6 @@ import torch
 
 from .config import ConfigError, RunConfig
 from .model import LanguageModel
-from .runs.paths import CHECKPOINT_NAME  # noqa: F401  (train.py reads it here)
 
 
 class CheckpointError(RuntimeError):
@@ -71,6 +70,18 @@ def load_checkpoint_model(path: Path, device: str = "cpu",
     return model.to(device=device, dtype=dtype).eval(), run
 
 
+def _where_its_weights_are(run: dict, store) -> str:
+    """Why a finished run has no checkpoint here, and what to do."""
+    import socket
+    study = store.get_study(run["study"]) if run.get("study") else None
+    if study and (study.get("config") or {}).get("recorded"):
+        return "it is a recorded result imported from a study file, which carries no weights"
+    if run.get("host") and run["host"] != socket.gethostname():
+        return (f"it trained on {run['host']}; copy its folder {run['id']}/ from that machine's "
+                "DCPOC_HOME into this one's")
+    return "its checkpoint file was deleted or moved; train the run again to inspect it"
+
+
 def load_run_model(run_id: str, store=None, device: str = "cpu",
                    dtype: torch.dtype = torch.float32) -> tuple[LanguageModel, RunConfig]:
     """The model of a run from runs/<id>/checkpoint.pt, in eval mode. ConfigError (one line) when
@@ -83,9 +94,8 @@ def load_run_model(run_id: str, store=None, device: str = "cpu",
         raise ConfigError(f"no run '{run_id}': list the runs with `python -m dcpoc runs`")
     path = found_checkpoint(run)
     if path is None and run["status"] == Status.SUCCEEDED:
-        raise ConfigError(f"run '{run_id}' finished on {run['host'] or 'another machine'}, but its "
-                          "checkpoint is not on this machine (recorded results imported from a study "
-                          f"file keep only their numbers): copy its folder {run_id}/ into DCPOC_HOME")
+        raise ConfigError(f"run '{run_id}' finished, but its checkpoint is not on this machine: "
+                          + _where_its_weights_are(run, store or Store()))
     if path is None:
         raise ConfigError(f"run '{run_id}' has no checkpoint yet; wait until it has trained")
     return load_checkpoint_model(path, device, dtype)

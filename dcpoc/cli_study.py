@@ -178,7 +178,8 @@ CONFIRM_WORDS = {"waiting": "waits for the sweep and the larger sizes",
                  "blocked": "runs missing, retry them on the Runs page",
                  "ready": "ready; the next worker queues fresh seeds at the chosen rates",
                  "queued": "fresh seeds queued at the chosen rates",
-                 "done": "done; fresh seeds trained at the chosen rates"}
+                 "done": "done; fresh seeds trained at the chosen rates",
+                 "ended": "ended with runs failed or cancelled: retry them on the Runs page"}
 
 
 def _rates(best: dict[str, float]) -> str:
@@ -221,9 +222,11 @@ def _study_list(store, as_json: bool) -> int:
                       + _rates(row["carried_lr"])
                       + (f" ({', '.join(row['missing'])})" if row.get("missing") else ""))
             if "confirm_stage" in row:
-                # the last stage: queued with nothing queued or running in the study means done
-                done = row["confirm_stage"] == "queued" and not any(row[s] for s in ACTIVE)
-                print(f"  confirmation stage: {CONFIRM_WORDS['done' if done else row['confirm_stage']]}"
+                # the last stage: queued with nothing queued or running in the study has ended
+                state = row["confirm_stage"]
+                if state == "queued" and not any(row[s] for s in ACTIVE):
+                    state = "ended" if row["failed"] or row["cancelled"] else "done"
+                print(f"  confirmation stage: {CONFIRM_WORDS[state]}"
                       + _rates(row["confirmed_lr"])
                       + (f" ({', '.join(row['confirm_missing'])})" if row.get("confirm_missing") else ""))
     return 0

@@ -223,6 +223,16 @@ def attention_frame(result: dict[str, Any], layer: int, labels: dict[str, str]) 
                          for s, v in enumerate(row)], columns=["panel", "query", "key", "value"])
 
 
+def inspectable_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """(the succeeded runs whose weights are on this machine, how many succeeded DCFormer runs'
+    weights are not): imported recorded results carry only their numbers."""
+    from .runs.paths import found_checkpoint
+    finished = runs[runs["status"].eq("succeeded")] if not runs.empty else runs
+    here = [found_checkpoint(run) is not None for run in finished.to_dict("records")]
+    here = pd.Series(here, index=finished.index, dtype=bool)
+    return finished[here], int((~here & finished["arch"].eq("dcformer")).sum()) if len(finished) else 0
+
+
 def find_twin(runs: pd.DataFrame, run_id: str) -> str | None:
     """A succeeded Transformer++ run of the same study, preset and seed as run_id (newest first),
     one with the DCFormer run's QK-norm setting first: in a ladder, the rung that differs from it

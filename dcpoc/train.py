@@ -24,12 +24,13 @@ from typing import Protocol
 import torch
 
 from . import costs
-from .checkpoint import CHECKPOINT_NAME, LoopState, load_checkpoint, save_checkpoint
+from .checkpoint import LoopState, load_checkpoint, save_checkpoint
 from .config import ConfigError, RunConfig
 from .data import Batches, load_corpus, split_corpus
 from .distributed import Distributed, device_name, init_distributed, resolve_device
 from .kernels.selfcheck import one_line
 from .model import LanguageModel, count_parameters, flops_per_token
+from .runs.paths import CHECKPOINT_NAME
 
 HEARTBEAT_S = 2.0       # heartbeat and cancel-flag period
 FLUSH_S = 2.0           # metrics are flushed at least this often

@@ -6,10 +6,9 @@ import streamlit as st
 from dcpoc.ui import page as ui
 from dcpoc.ui.charts import (attention_heatmaps, composition_heatmaps, gate_bars, identity_distance,
                              run_name)
-from dcpoc.runs.paths import found_checkpoint
 from dcpoc.ui.i18n import t
-from dcpoc.inspect import (attention_frame, distance_frame, find_twin, gate_frame, matrix_frame,
-                           run_inspect_cli)
+from dcpoc.inspect import (attention_frame, distance_frame, find_twin, gate_frame, inspectable_runs,
+                           matrix_frame, run_inspect_cli)
 
 DEFAULT_TEXT = "def greet(name):\n    return 'Hello, ' + name\n\nprint(greet('world'))\n"
 
@@ -23,16 +22,13 @@ def inspection(run_id: str, text: str | None, sample: bool, token: int, head: in
 lang, url = ui.start_page("inspect.title")
 st.caption(t("inspect.caption", lang))
 runs = ui.load_runs(url)
-finished = runs[runs["status"].eq("succeeded")] if not runs.empty else runs
-# the weights must be on this machine: imported recorded results carry only their numbers
-elsewhere = [found_checkpoint(run) is None for run in finished.to_dict("records")]
-n_elsewhere = int(finished[elsewhere]["arch"].eq("dcformer").sum()) if elsewhere else 0
-finished = finished[[not e for e in elsewhere]] if elsewhere else finished
+finished, n_elsewhere = inspectable_runs(runs)
 dcformer = finished[finished["arch"].eq("dcformer")] if not finished.empty else finished
 if n_elsewhere:
     (st.info if dcformer.empty else st.caption)(t("inspect.elsewhere", lang).format(n=n_elsewhere))
 if dcformer.empty:
-    st.info(t("inspect.none", lang))
+    if not n_elsewhere:
+        st.info(t("inspect.none", lang))
     st.stop()
 
 labels = {r.id: f"{r.id} · {r.preset} · {t('col.seed', lang)} {r.seed}"

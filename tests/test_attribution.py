@@ -307,6 +307,8 @@ def test_confirmation_stage_waits_then_queues_fresh_seeds_at_each_chosen_rate_on
     for run_id in queued:     # once nothing is left to train, the stage reads as done (it was "queued")
         store.update_run(run_id, status="succeeded")
     assert "confirmation stage: done; fresh seeds trained at the chosen rates: " in run_cli("study", "list").stdout
+    store.update_run(queued[0], status="failed")
+    assert "confirmation stage: ended with runs failed or cancelled" in run_cli("study", "list").stdout
 
 
 def test_a_real_worker_runs_the_sweep_then_the_confirmation_into_the_report(dcpoc_home):

@@ -6,6 +6,7 @@ import pytest
 
 from dcpoc.config import DEVICES, RunConfig
 from dcpoc.costs import DEFAULT_PRICES_USD_PER_HOUR
+from dcpoc.decision.confirmation import FRESH_SEEDS_DECIDE
 from dcpoc.decision.verdict import RISKS
 from dcpoc.decision.views import RUNS_TABLE_COLUMNS, flatten
 from dcpoc.report import FORMATS
@@ -30,6 +31,7 @@ DYNAMIC = ([f"status.{s}" for s in STATUSES] + [f"settings.device.{d}" for d in 
            + [f"launch.start.{s}" for s in ("blank", *REFERENCE_STUDIES)]
            + [f"launch.sweep.{s}" for s in SWEEPS]
            + [f"rep.foot.{f}" for f in FOOTER_FIELDS]                     # report.blocks.footer
+           + [f"dec.lr_note.{s}" for s in FRESH_SEEDS_DECIDE]              # report.text.lr_sweep_note
            + [f"launch.plan.stage{n}" for n in (1, 2)]
            + [f"launch.est.measured_{b}" for b in ("all", "some", "none")]   # Launch's estimate basis
            + [f"next.what.{w}_ladder" for w in ("sizes", "seeds", "confirm")]   # next_step._part

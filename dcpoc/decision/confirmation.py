@@ -16,6 +16,8 @@ from .compare import counted_runs
 from .facts import with_variant
 from .tuning import best_lrs, diverged_rows, lr_table, swept_cells
 
+FRESH_SEEDS_DECIDE = ("confirmed", "partial")   # the states where fresh seeds decide some size
+
 
 def split_confirmation(runs: pd.DataFrame, confirm_seeds: Collection[int]
                        ) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -17,7 +17,7 @@ from . import tuning
 from .attribution import decisive_pair, pair_frame
 from .compare import (COMPARISON_COLUMNS, compare_equal_cost, compare_equal_tokens, counted_runs,
                       main_corpus, on_main_corpus)
-from .confirmation import decisive_runs, split_confirmation
+from .confirmation import FRESH_SEEDS_DECIDE, decisive_runs, split_confirmation
 from .evidence import add_evidence
 from .facts import study_key, with_variant
 from .multiplier import MultiplierResult, compute_multiplier
@@ -98,7 +98,7 @@ def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thres
     selection = pair_frame(split_confirmation(scoped, confirm_seeds)[0], baseline, treatment)
     used = _add_tuning(decision, selection, counted_runs(selection))
     add_evidence(decision, scoped, chosen, pair, selection, confirm_seeds)
-    if used and decision.confirmation in ("confirmed", "partial"):
+    if used and decision.confirmation in FRESH_SEEDS_DECIDE:
         used = ("reason.best_lr_chosen", used[1])     # fresh seeds decide, not the sweep's runs
     used = [used] if used else []
     decision.needed = _needed(decision, counted, thresholds)

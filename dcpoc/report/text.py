@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..decision import Decision, Interval, Reason, lr_label
+from ..decision.confirmation import FRESH_SEEDS_DECIDE
 from ..studies import ladder
 from ..ui.i18n import device_text, duration, hours, kind_label, money, t
 
@@ -164,8 +165,9 @@ def lr_sweep_note(decision: Decision, lang: str) -> str:
     trained fresh seeds at the chosen rates ('' without a sweep)."""
     if decision.lr_sweep is None or decision.lr_sweep.empty:
         return ""
-    confirmed = decision.confirmation in ("confirmed", "partial")
-    return t("dec.lr_note.confirmed" if confirmed else "dec.lr_note", lang)
+    if decision.confirmation not in FRESH_SEEDS_DECIDE:
+        return t("dec.lr_note", lang)
+    return t(f"dec.lr_note.{decision.confirmation}", lang)
 
 
 def next_what(step: NextStep, lang: str) -> str:

@@ -1066,6 +1066,14 @@ STRINGS: dict[str, dict[str, str]] = {
                               "ja": "探索の実行について、各学習率での検証損失の平均です。* は各バリアントの"
                                     "最良の学習率です。判定はその学習率で新しいシードを学習した実行（確認"
                                     "ステージ）を比較するため、判定の数値はこの表と異なります。"},
+    "dec.lr_note.partial": {"en": "Mean validation loss of the sweep's runs at each rate; * marks each "
+                                  "variant's best rate. At the sizes whose confirmation stage has "
+                                  "finished the verdict compares fresh seeds trained at those rates, so "
+                                  "its numbers there differ from these.",
+                            "ja": "探索の実行について、各学習率での検証損失の平均です。* は各バリアントの"
+                                  "最良の学習率です。確認ステージが完了したサイズでは、判定はその学習率で"
+                                  "新しいシードを学習した実行を比較するため、そのサイズの判定の数値はこの表"
+                                  "と異なります。"},
     "dec.lr_col.preset": {"en": "Size", "ja": "サイズ"},
     "dec.lr_col.lr": {"en": "Learning rate", "ja": "学習率"},
     "dec.lr_col.diff": {"en": "DCFormer − {baseline}", "ja": "差（DCFormer − {baseline}）"},
