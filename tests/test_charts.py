@@ -70,7 +70,7 @@ def test_a_ladders_qk_norm_rung_has_its_own_name_and_colour():
 
 def test_pareto_scatter_draws_the_front_as_a_line():
     spec = spec_of(pareto_scatter(summary(), "ja"))
-    assert spec["title"] == "コストに対するパープレキシティ"
+    assert spec["title"] == "費用に対するパープレキシティ"
     marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
              for layer in spec["layer"]]
     assert marks == ["line", "point"]
