@@ -221,9 +221,10 @@ STRINGS: dict[str, dict[str, str]] = {
                                   "fonts-ipaexfont-gothic を使ってください。"},
     "rep.font_not_japanese": {"en": "{env}={path} has no Japanese glyphs (none for {chars}); point it "
                                     "at a Japanese font, or unset it to use fonts-ipaexfont-gothic.",
-                              "ja": "{env}={path} には日本語の字形がありません（{chars} がない）。"
-                                    "日本語フォントを指定するか、設定を外して fonts-ipaexfont-gothic "
-                                    "を使ってください。"},
+                              "ja": "{env}={path} のフォントには日本語の字形がありません（「{chars}」が含"
+                                    "まれていません）。日本語フォントを指定するか、"
+                                    "{env} の設定を解除して fonts-ipaexfont-gothic を使ってくだ"
+                                    "さい。"},
     "dec.thresholds": {"en": "Thresholds", "ja": "判定しきい値"},
     "dec.go_net_low": {"en": "GO when net benefit's lower bound exceeds (default 1.1)",
                        "ja": "GO の条件：正味の効果の下限がこの値を超える（既定 1.1）"},
@@ -286,9 +287,8 @@ STRINGS: dict[str, dict[str, str]] = {
                         "degrees of freedom) and one mean; the sizes agree (no two differ at the 5% level).",
                   "ja": "{sizes} サイズをまとめた推定（シード対 {n} 組）"
                         "は {diff} nats/byte です。前提：シードごとの差は、"
-                        "どのサイズでも分散（併合標準偏差 {sd}、自由度 {df}）"
-                        "と平均が共通であると仮定しています。サイズ間の結果は整合しています（5% 水準で有意に異"
-                        "なる組はありません）。"},
+                        "どのサイズでも分散（併合標準偏差 {sd}、自由度 {df}）と平均が共通です。"
+                        "サイズ間の結果は整合しています（5% 水準で有意に異なる組はありません）。"},
     "ev.pooled_apart": {"en": "Not pooled: {a} and {b} differ beyond chance (5% level; pooled sd {sd}, {df} "
                               "degrees of freedom), so one mean for all {sizes} sizes would hide a trend. "
                               "Read each size on its own (pooling would give {diff} from {n} pairs).",
@@ -400,11 +400,13 @@ STRINGS: dict[str, dict[str, str]] = {
                                     "interval from more seeds and sizes), and DCFormer's loss at {preset} "
                                     "below the baseline's beyond doubt (its interval is now {diff_low:+.4f} "
                                     "to {diff_high:+.4f}; more seeds at that size narrow it).",
-                              "ja": "GO には 2 つの条件が必要です。正味の効果の下限が {go:.2f} を超えること"
-                                    "（速度比 {ratio_needed:.2f} 以上（現在 {ratio:.2f}）、またはシードと"
-                                    "サイズの追加で区間を狭める）、そして {preset} で DCFormer の損失が"
-                                    "ベースラインを確実に下回ること（現在の区間は {diff_low:+.4f}〜"
-                                    "{diff_high:+.4f}。このサイズでシードを増やすと区間が狭まります）です。"},
+                              "ja": "GO には 2 つの条件を満たす必要があります。"
+                                    "1 つは正味の効果の下限が {go:.2f} を超えることで、"
+                                    "速度比 {ratio_needed:.2f} 以上（現在 {ratio:.2f}）か、"
+                                    "シードとサイズの追加による区間の縮小が必要です。"
+                                    "もう 1 つは {preset} で DCFormer の損失がベースラインを確実に下回"
+                                    "ることで、現在の区間は {diff_low:+.4f}〜{diff_high:+.4f}"
+                                    " です（このサイズでシードを増やすと区間が狭まります）。"},
     "flip.conditional_loss": {"en": "The net benefit already clears GO's bar (lower bound {net_low:.2f} > "
                                     "{go:.2f}); GO also needs DCFormer's loss at {preset} below the "
                                     "baseline's beyond doubt (its interval is now {diff_low:+.4f} to "
@@ -431,8 +433,8 @@ STRINGS: dict[str, dict[str, str]] = {
                                              "サイズでシードを増やしてください。"},
     "flip.go_sizes_also": {"en": "GO also needs {need} model sizes (the study has {n}): add a size above "
                                  "the largest.",
-                           "ja": "GO にはさらに {need} 個のモデルサイズが必要です（現在 {n} 個）。最大サイズ"
-                                 "より大きいサイズを追加してください。"},
+                           "ja": "また、GO にはモデルサイズが {need} 個必要です（このスタディは {n} 個）。"
+                                 "最大サイズより大きいサイズを追加してください。"},
     "flip.go_sizes": {"en": "Everything else says GO, but the study has {n} model sizes and GO needs "
                             "{need}: with fewer, nothing checks the compute curve (through two sizes it "
                             "is a straight line). Add a size above the largest.",
@@ -566,12 +568,12 @@ STRINGS: dict[str, dict[str, str]] = {
                                "使い、本番の全実行で損失を監視してください。"},
     "risk.lr_edge": {"en": "The best rate of {archs} is at the edge of the grid tried: a better one may "
                            "lie outside it. Mitigation: widen the grid.",
-                     "ja": "最良の学習率が探索範囲の端にあるものがあり（{archs}）、"
-                           "範囲外により良い値があり得ます。対策：探索範囲を広げてください。"},
+                     "ja": "{archs} の最良の学習率が探索範囲の端にあり、"
+                           "範囲外により良い学習率があるかもしれません。対策：探索範囲を広げてください。"},
     "risk.extrapolation": {"en": "Small-scale extrapolation: the PoC's models are far smaller than "
                                  "production. Mitigation: confirm at one larger size before committing.",
-                           "ja": "小規模からの外挿です。PoC のモデルは本番よりはるかに小さいモデルです。対策："
-                                 "本格導入の前に、一段大きいサイズで確認してください。"},
+                           "ja": "小規模からの外挿です。PoC のモデルは本番よりはるかに小規模です。対策：本格導入の前に、"
+                                 "一段大きいサイズで確認してください。"},
     "risk.seed_variance": {"en": "Seed variance: differences this small can come from the random seed. "
                                  "Mitigation: at least 3 seeds at the decisive size.",
                            "ja": "シードによるばらつきです。この程度の差は乱数シードでも生じ得ます。対策：判断に"
@@ -631,15 +633,17 @@ STRINGS: dict[str, dict[str, str]] = {
               "English or Japanese.\n6. **Inspect**: what DCFormer's head composition learned, beside "
               "the same head of a Transformer++ twin (text from a trained run: `python -m dcpoc "
               "generate`).\n7. **Settings**: your GPU prices.",
-        "ja": "1. **スタディを開始**: プリセット、両アーキテクチャ（または段階的アブレーション）、"
-              "いくつかのシードを選びます。実行前に所要時間と費用の見積もりが表示されます。\n"
-              "2. **実行一覧**: 進捗をリアルタイムで確認し、キャンセルや再開ができます。\n"
-              "3. **比較**: トークン数・時間・費用に対する品質を比較します。\n"
-              "4. **導入判断**: 判定、改善の内訳、本番規模での試算を示します。\n"
-              "5. **会議用レポート**: 会議用のまとめを Markdown・HTML・PDF・PowerPoint で、日本語または"
-              "英語で出力します。\n6. **モデルの中身**: DCFormer のヘッド合成が学んだ内容を、"
-              "Transformer++ の対照実行の同じヘッドと並べて確認します（学習済みモデルによる文章生成は "
-              "`python -m dcpoc generate`）。\n7. **設定**: GPU の価格を設定します。"},
+        "ja": "1. **スタディを開始**：プリセット、両アーキテクチャ（または段階的アブレーション）、"
+              "いくつかのシードを選びます。実行前に所要時間と費用の見積もりが表示されます。"
+              "\n2. **実行一覧**：進捗をリアルタイムで確認し、キャンセルや再開ができます。"
+              "\n3. **比較**：トークン数・時間・費用に対する品質を比較します。"
+              "\n4. **導入判断**：判定、改善の内訳、本番規模での試算を示します。"
+              "\n5. **会議用レポート**：会議用のまとめを Markdown・HTML・PDF・PowerPoint で、"
+              "日本語または英語で出力します。"
+              "\n6. **モデルの中身**：DCFormer のヘッド合成が学んだ内容を、Transformer++ の"
+              "対照実行の同じヘッドと並べて確認します（学習済みモデルによる文章生成は "
+              "`python -m dcpoc generate` で行えます）。"
+              "\n7. **設定**：GPU の価格を設定します。"},
 
     "launch.title": {"en": "Launch a study", "ja": "スタディを開始"},
     "launch.hardware_gpu": {"en": "This server has a GPU ({gpu}): every preset is offered.",
@@ -789,11 +793,11 @@ STRINGS: dict[str, dict[str, str]] = {
                                         "e.g. 101, 102, 103; the comparison that decides uses them (no "
                                         "winner's curse). Empty: no confirmation stage, and the report "
                                         "calls the estimate optimistic.",
-                                  "ja": "探索の後、各バリアントの選ばれた学習率で学習する新しいシードです"
-                                        "（例: 101, 102, 103）。判定に用いる比較はこれらを使います（勝者の呪いを"
-                                        "避けます）。空欄: 確認ステージなし。レポートは推定を楽観的と明記します。"},
+                                  "ja": "探索の後、各バリアントの選ばれた学習率で学習する新しいシードです（例："
+                                        "101, 102, 103）。判定に用いる比較はこれらを使います（勝者の呪いを避けます）。"
+                                        "空欄の場合は確認ステージを行わず、レポートでは推定が楽観的であると明記します。"},
     "launch.err.confirm_seeds": {"en": "Write distinct whole numbers that the sweep does not use, e.g. 101, 102, 103.",
-                                 "ja": "探索で使わない、重複のない整数を書いてください（例: 101, 102, 103）。"},
+                                 "ja": "探索で使わない、重複のない整数を書いてください（例：101, 102, 103）。"},
     "launch.plan.best": {"en": "best of the sweep", "ja": "探索での最良値"},
     "launch.plan.later_note": {"en": "Stage 2 is queued automatically once the sweep at {preset} has "
                                      "finished, each architecture at its own best rate. The estimate "
