@@ -185,7 +185,8 @@ def _tradeoff_chart(sd: StudyDecision, lang: str) -> Chart:
         return Chart("", empty=t("rep.no_chart", lang))
     front = {True: t("chart.front.yes", lang), False: t("chart.front.no", lang)}
     table = pd.DataFrame({
-        t("chart.axis.run", lang): runs["id"].astype(str), t("col.variant", lang): run_name(runs),   # a ladder's two Transformer++ rungs apart
+        t("chart.axis.run", lang): runs["id"].astype(str),
+        t("col.variant", lang): run_name(runs),            # a ladder's two Transformer++ rungs apart
         t("col.preset", lang): runs["preset"], t("col.seed", lang): runs["seed"],
         t("chart.axis.cost_usd", lang): [money(c) for c in runs["cost_usd"]],
         t("chart.axis.perplexity", lang): [num(p, ".3f") for p in runs["perplexity"]],
