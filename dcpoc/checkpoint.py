@@ -89,13 +89,14 @@ def load_run_model(run_id: str, store=None, device: str = "cpu",
     from .runs.paths import found_checkpoint
     from .runs.status import Status
     from .runs.store import Store
-    run = (store or Store()).get_run(run_id)
+    store = store or Store()
+    run = store.get_run(run_id)
     if run is None:
         raise ConfigError(f"no run '{run_id}': list the runs with `python -m dcpoc runs`")
     path = found_checkpoint(run)
     if path is None and run["status"] == Status.SUCCEEDED:
         raise ConfigError(f"run '{run_id}' finished, but its checkpoint is not on this machine: "
-                          + _where_its_weights_are(run, store or Store()))
+                          + _where_its_weights_are(run, store))
     if path is None:
         raise ConfigError(f"run '{run_id}' has no checkpoint yet; wait until it has trained")
     return load_checkpoint_model(path, device, dtype)

@@ -238,11 +238,11 @@ def find_twin(runs: pd.DataFrame, run_id: str) -> str | None:
     one with the DCFormer run's QK-norm setting first: in a ladder, the rung that differs from it
     by DCMHA alone."""
     from .decision.facts import with_variant
+    runs = with_variant(runs)
     run = runs[runs["id"].eq(run_id)]
     if run.empty:
         return None
-    runs = with_variant(runs)
-    r = runs[runs["id"].eq(run_id)].iloc[0]
+    r = run.iloc[0]
     same_study = runs["study"].eq(r["study"]) if pd.notna(r["study"]) else runs["study"].isna()
     twins = runs[runs["arch"].eq("transformer") & runs["status"].eq("succeeded") & same_study
                  & runs["preset"].eq(r["preset"]) & runs["seed"].eq(r["seed"])]
