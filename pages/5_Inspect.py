@@ -31,12 +31,12 @@ if dcformer.empty:
         st.info(t("inspect.none", lang))
     st.stop()
 
-labels = {r.id: f"{r.id} · {r.preset} · {t('col.seed', lang)} {r.seed}"
-          + (f" · {r.study}" if isinstance(r.study, str) else "") for r in dcformer.itertuples()}
+labels = ui.run_labels(dcformer, lang, study=True)
 run_id = st.selectbox(t("inspect.run", lang), list(labels), format_func=labels.get)
 twin = find_twin(finished, run_id)
 twin_name = run_name(finished[finished["id"].eq(twin)]).iloc[0] if twin else ""
-st.caption(f"{t('inspect.twin', lang)}: {twin} ({twin_name})" if twin else t("inspect.no_twin", lang))
+st.caption(f"{t('inspect.twin', lang)}{t('sep.label', lang)}{twin} ({twin_name})" if twin
+           else t("inspect.no_twin", lang))
 
 source = st.radio(t("inspect.source", lang), ["text", "sample"], horizontal=True,
                   format_func=lambda s: t(f"inspect.source.{s}", lang))

@@ -124,19 +124,34 @@ def test_old_runs_without_qk_norm_in_their_config_keep_their_meaning():
 
 
 def test_pooled_interval_by_hand():
-    # a: mean -0.2, squares 0.02; b: mean -0.3, squares 0.02; df = 5 - 2 = 3, sd = sqrt(0.04 / 3)
+    # a: n 3, mean -0.2, s^2 0.01; b: n 2, mean -0.3, s^2 0.02; pooled mean (3 x -0.2 + 2 x -0.3) / 5
     got = pooled_interval({"a": [-0.1, -0.2, -0.3], "b": [-0.2, -0.4]})
-    sd = math.sqrt(0.04 / 3)
-    assert got.df == 3 and got.sd == pytest.approx(sd) and got.n_sizes == 2
-    assert got.interval.mean == pytest.approx(-0.24) and got.interval.n == 5
-    half = 3.182 * sd / math.sqrt(5)
+    va, vb = 3 * 0.01 / 25, 2 * 0.02 / 25                  # n_g s_g^2 / n_total^2
+    df = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 1)          # Welch-Satterthwaite: 2.39
+    assert got.df == pytest.approx(df) == pytest.approx(2.39, abs=0.01) and got.se == pytest.approx(math.sqrt(va + vb))
+    assert got.n_sizes == 2 and got.interval.mean == pytest.approx(-0.24) and got.interval.n == 5
+    half = 4.303 * math.sqrt(va + vb)                      # t at floor(2.39) = 2 degrees of freedom
     assert (got.interval.low, got.interval.high) == (pytest.approx(-0.24 - half), pytest.approx(-0.24 + half))
-    # agree: |-0.2 - -0.3| = 0.1 < 3.182 x sd x sqrt(1/3 + 1/2)
+    assert got.interval.method == "pooled-welch"
+    # agree: |-0.2 - -0.3| = 0.1 < t(floor(df_ab)) x sqrt(0.01 / 3 + 0.02 / 2)
     assert got.agree and got.apart is None
     apart = pooled_interval({"a": [-0.1, -0.11, -0.09], "b": [0.5, 0.51, 0.49]})
     assert not apart.agree and apart.apart == ("a", "b")
     assert pooled_interval({"a": [-0.1, -0.2]}) is None                 # one size
-    assert pooled_interval({"a": [-0.1], "b": [-0.2]}) is None          # no degree of freedom left
+    assert pooled_interval({"a": [-0.1], "b": [-0.2]}) is None          # no spread of their own
+    assert pooled_interval({"a": [-0.1, -0.2], "b": [-0.2]}) is None    # b has none
+
+
+def test_a_noisy_size_does_not_lend_its_precision_to_a_quiet_one():
+    # the reference study's shape: spreads 35x apart. A common variance (sd about 0.08) would call
+    # a quiet size's 0.05 shift chance; Welch reads each size's own spread, so the two quiet sizes,
+    # 10 standard errors apart, are not pooled, and the pooled interval is no narrower than the
+    # noisy size allows
+    noisy, quiet, shifted = [-0.2, 0.0, 0.2], [0.000, 0.002, 0.004], [0.050, 0.052, 0.054]
+    assert pooled_interval({"xs": noisy, "s": quiet, "demo": shifted}).apart == ("s", "demo")
+    got = pooled_interval({"xs": noisy, "s": quiet, "demo": quiet})
+    assert got.agree and got.df < 3                         # the noisy size's 2 dfs dominate
+    assert got.se == pytest.approx(math.sqrt(3 * 0.04) / 9, rel=1e-3)
 
 
 def test_pooled_estimate_reaches_the_decision_where_sizes_agree():
@@ -154,7 +169,7 @@ def test_two_seed_intervals_are_flagged_unreliable_on_the_page_and_in_the_report
     assert "ev.two_seeds" in [k for k, _ in decision.evidence]
     shown = comparison_table(decision, "en")
     assert set(shown["Note"]) == {"2 seeds: unreliable"}
-    assert set(comparison_table(decision, "ja")["注記"]) == {"シード 2 つ: 信頼性が低い"}
+    assert set(comparison_table(decision, "ja")["注記"]) == {"シード 2 つ：信頼性が低い"}
 
 
 def swept_with_confirmation():

@@ -274,3 +274,40 @@ def test_a_size_without_a_speed_ratio_on_the_device_leaves_the_net_benefit_to_be
     decision = decide(runs, "st")
     assert math.isnan(decision.multiplier.net_benefit.mean)
     assert decision.verdict == "INSUFFICIENT" and ("need.speed", {}) in decision.needed
+
+
+def test_percentiles_match_numpy_and_reach_an_infinite_resample():
+    from dcpoc.decision.stats import percentile, percentile_interval
+    rng = np.random.default_rng(3)
+    for n in (20, 37, 300):
+        x = rng.normal(size=n)
+        for q in (0, 2.5, 50, 97.5, 100):
+            assert percentile(x, q) == pytest.approx(np.percentile(x, q), abs=1e-12)
+    # 300 resamples, the top 5 infinite: the 97.5th percentile (position 291.525) interpolates
+    # between the 292nd and 293rd values, both finite; with the top 8 infinite it reaches one
+    finite = list(np.linspace(1.0, 2.0, 300))
+    assert math.isfinite(percentile(finite[:295] + [math.inf] * 5, 97.5))
+    assert percentile(finite[:292] + [math.inf] * 8, 97.5) == math.inf
+    got = percentile_interval(1.5, finite[:292] + [math.inf] * 8, 300, 12)
+    assert got.exists and math.isfinite(got.low) and got.high == math.inf
+
+
+def test_resamples_beyond_the_fits_floor_count_as_infinite_not_dropped():
+    # DCFormer at 30x the compute with noisy seeds: about 5% of the refits put one of its losses
+    # below Transformer++'s floor E. Dropping those resamples would cap the upper bound (pulling it
+    # towards NO-GO exactly where DCFormer looks best); counted as infinite, it reads unbounded
+    runs = ladder(multiplier=30, noise=(0.0, 0.05, -0.05))
+    result = compute_multiplier(runs)
+    assert math.isfinite(result.multiplier.mean) and result.resamples == 300
+    assert 300 * 0.025 < result.unbounded < 300 * 0.5
+    assert result.multiplier.high == math.inf and result.net_benefit.high == math.inf
+    assert 1 < result.multiplier.low < result.multiplier.mean
+    decision = decide(runs, "st")
+    assert decision.verdict != "NO-GO"
+    assert ("ev.unbounded", {"n": result.unbounded, "total": 300}) in decision.evidence
+    from dcpoc.report.text import interval_caption, interval_text, say
+    for lang in ("en", "ja"):
+        assert interval_text(result.multiplier, ".2f", lang, "×").endswith("–∞)")
+        assert "∞" in interval_caption(result.net_benefit, ".2f", lang)
+        assert "∞" in say(decision.reasons[0], lang) and "inf" not in say(decision.reasons[0], lang)
+        assert str(result.unbounded) in say(("ev.unbounded", {"n": result.unbounded, "total": 300}), lang)

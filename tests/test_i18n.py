@@ -86,7 +86,7 @@ def test_every_catalogue_key_is_used():
 
 
 def test_japanese_strings_are_japanese_and_keep_the_placeholders():
-    japanese = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff]")   # punctuation, kana, kanji
+    japanese = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]")   # punctuation, kana, kanji, full-width forms
     for key, entry in STRINGS.items():
         assert set(re.findall(r"{(\w+)}", entry["en"])) == set(re.findall(r"{(\w+)}", entry["ja"])), key
         if not re.fullmatch(r"[A-Za-z0-9 ()/\-+]+", entry["en"]) or key.startswith("nav."):
@@ -130,14 +130,14 @@ def test_recorded_attention_reasons_read_in_the_readers_language():
     from dcpoc.ui.i18n import attention_reason
     _, slower = decide(True, None, 2.0, 1.0)
     _, failed = decide(False, "output differs by 3e-1", None, None)
-    for reason, ja in ((slower, "このデバイスでは Triton の方が低速: "),
-                       (failed, "セルフチェックに失敗したため PyTorch 実装: output differs by 3e-1"),
+    for reason, ja in ((slower, "このデバイスでは Triton の方が低速："),
+                       (failed, "セルフチェックに失敗したため PyTorch 実装：output differs by 3e-1"),
                        ("CPU: the PyTorch path", "CPU のため PyTorch 実装"),
                        ("attn_impl=torch set in the config", "設定で attn_impl=torch が指定されています")):
         assert attention_reason(reason, "en") == reason
         assert attention_reason(reason, "ja").startswith(ja), attention_reason(reason, "ja")
     both = f"attn_impl=triton set in the config; {slower}"
-    assert attention_reason(both, "ja").startswith("設定で attn_impl=triton が指定されています; このデバイス")
+    assert attention_reason(both, "ja").startswith("設定で attn_impl=triton が指定されています。このデバイス")
     assert attention_reason("a reason from a newer dcpoc", "ja") == "a reason from a newer dcpoc"
     assert attention_reason(None, "ja") == "—"
 
@@ -186,3 +186,11 @@ def test_every_config_key_has_a_name_in_both_languages():
     unnamed = [key for key in keys if f"setting.{key}" not in STRINGS]
     assert not unnamed, unnamed
     assert setting_label("train.ckpt_every", "ja") == "チェックポイントの間隔（ステップ） (train.ckpt_every)"
+
+
+def test_japanese_text_uses_full_width_colons():
+    """A colon after Japanese text is the full-width ：, never ': ' (the Japanese reviews' rule)."""
+    import re
+    from dcpoc.ui.i18n import STRINGS
+    half = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff）」][:;] ")
+    assert [k for k, v in STRINGS.items() if half.search(v.get("ja", ""))] == []

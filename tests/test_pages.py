@@ -472,3 +472,14 @@ def test_a_slurm_study_from_launch_to_cancel_on_the_runs_page(launch_page, monke
     from dcpoc.runs.executors import reconcile
     wait_for(lambda: reconcile(Store()) is not None and
              Store().get_run(run["id"])["job_state"] == "CANCELLED", timeout=30, every=0.5)
+
+
+def test_run_pickers_share_one_label_and_name_the_study_where_they_mix_studies():
+    import pandas as pd
+    from dcpoc.ui import page as ui
+    runs = pd.DataFrame({"id": ["ra", "rb"], "arch": ["dcformer", "transformer"], "preset": ["tiny"] * 2,
+                         "seed": [1, 2], "study": ["st", None], "variant": ["dcformer", "transformer-qknorm"]})
+    assert ui.run_labels(runs, "en") == {"ra": "ra · DCFormer · tiny · Seed 1",
+                                         "rb": "rb · Transformer++ + QK-norm · tiny · Seed 2"}
+    assert ui.run_labels(runs, "ja", study=True)["ra"] == "ra · DCFormer · tiny · シード 1 · st"
+    assert ui.run_labels(runs, "en", study=True)["rb"].endswith("Seed 2")

@@ -6,6 +6,7 @@ import pytest
 from dcpoc import costs
 from dcpoc.config import make_config
 from dcpoc.decision.next_step import next_step
+from dcpoc.report.text import next_what
 from dcpoc.studies import (PLANNING_GPU, REFERENCE_STUDIES, STARTUP_S_PER_RUN, StudySpec, detect_gpu,
                            estimate_device, estimate_study, measured_throughput, parse_lr_grid,
                            parse_seeds, plan_stages, plan_study, reference_study, runnable_presets)
@@ -302,7 +303,9 @@ def test_next_step_adds_the_next_preset_with_the_same_seeds():
     expected = plan_study(StudySpec(name="st", presets=["cpu-xs"], seeds=[1, 2], steps=60))
     assert step.estimate == estimate_study(expected, "cpu", measured_throughput(runs))
     assert step.estimate["n_runs"] == 4 and step.estimate["n_measured"] == 0   # cpu-demo: assumed
-    assert step.parts == [("next.what.sizes", {"presets": "cpu-xs", "seeds": "1, 2"})]
+    assert step.parts == [("next.what.sizes", {"presets": ["cpu-xs"], "seeds": ["1", "2"]})]
+    # lists, joined in the reader's language
+    assert "シード 1、2" in next_what(step, "ja") and "(seeds 1, 2)" in next_what(step, "en")
 
 
 def test_next_step_adds_seeds_everywhere_and_uses_measured_speed():
@@ -367,7 +370,7 @@ def test_next_step_runs_the_missing_architecture_and_failed_runs_again():
     runs.loc[runs["seed"].eq(2), "status"] = "failed"
     step = next_step(_decision("INSUFFICIENT", [("need.arch", {"arch": "DCFormer"}),
                                                 ("need.failed", {"n": 1})]), runs, "st")
-    assert step.parts == [("next.what.arch", {"arch": "DCFormer", "presets": "tiny"}),
+    assert step.parts == [("next.what.arch", {"arch": "DCFormer", "presets": ["tiny"]}),
                           ("next.what.failed", {"n": 1})]
     assert [(r.model.arch, r.train.seed) for r in step.plan] == [("dcformer", 1), ("dcformer", 2),
                                                                   ("transformer", 2)]
@@ -400,7 +403,8 @@ def test_next_step_of_a_ladder_study_adds_confirmation_seeds_at_the_chosen_rates
               "confirmed_lr": {f"{p} {v}": lr for p in ("tiny", "cpu-xs") for v, lr in chosen.items()}}
     step = next_step(_decision("CONDITIONAL"), runs, "st", study_config=config)
     assert step.parts == [("next.what.confirm_ladder", {
-        "seeds": "103", "presets": "tiny, cpu-xs", "variants": "Transformer++, Transformer++ + QK-norm, DCFormer"})]
+        "seeds": ["103"], "presets": ["tiny", "cpu-xs"],
+        "variants": ["Transformer++", "Transformer++ + QK-norm", "DCFormer"]})]
     planned = {(r.preset, r.model.arch, r.model.qk_norm, r.train.seed, r.train.lr) for r in step.plan}
     assert len(step.plan) == 6 and planned == {
         (p, "dcformer" if v == "dcformer" else "transformer", v != "transformer", 103, lr)
@@ -410,7 +414,7 @@ def test_next_step_of_a_ladder_study_adds_confirmation_seeds_at_the_chosen_rates
         _decision("CONDITIONAL"), runs, "st", study_config={**config, "confirm_stage": "waiting"}).plan} \
         == {(p, v != "transformer", lr) for p in ("tiny", "cpu-xs") for v, lr in chosen.items()}
     grown = next_step(_decision("GO"), runs, "st", study_config=config)
-    assert grown.parts[0][0] == "next.what.sizes_ladder" and grown.parts[0][1]["presets"] == "cpu-s"
+    assert grown.parts[0][0] == "next.what.sizes_ladder" and grown.parts[0][1]["presets"] == ["cpu-s"]
     # the new size is swept (seed 1, two rates) and confirmed (seeds 101, 102): 3 x (2 + 2) runs
     assert len(grown.plan) == 12 and {r.preset for r in grown.plan} == {"cpu-s"}
     assert {r.train.seed for r in grown.plan} == {1, 101, 102}

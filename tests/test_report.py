@@ -267,7 +267,7 @@ def test_markdown_has_the_next_step_with_its_cost_and_meeting_phrases(trained, l
     row = sd.decision.equal_tokens.iloc[-1]
     diff = f"{row['loss_diff']:+.4f} ({row['loss_low']:+.4f}–{row['loss_high']:+.4f})"
     assert diff in phrases[1]                                   # the result with its interval
-    assert f"{len(sd.runs)}" in phrases[0] and "1, 2" in phrases[0]
+    assert f"{len(sd.runs)}" in phrases[0] and ("1, 2" if lang == "en" else "1、2") in phrases[0]
     assert report.verdict_line(sd.decision, lang) in phrases[-2]
     assert money(step.estimate["cost_usd"]) in phrases[-1]
     page = report.render(sd, "html", lang).decode()
@@ -329,3 +329,19 @@ def test_validation_text_names_whole_split_mixed_and_unrecorded_counts():
     assert "different numbers" in report.validation_text(((4096, 40832), (40832, 40832)), "en")
     assert "not recorded" in report.validation_text((), "en")
     assert "40,832" in report.validation_text(((40832, 40832),), "ja")
+
+
+def test_the_footer_lists_seeds_as_numbers_in_the_readers_language():
+    """Seeds 2 and 11 in number order (as text 11 would come first); lists and the key-value
+    separator as Japanese writes them."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+    from dcpoc.report.blocks import footer
+    runs = pd.DataFrame({"id": ["ra", "rb", "rc"], "seed": [11.0, 2.0, None], "device": ["cpu"] * 3,
+                         "git_commit": ["abc", "abc", "def"], "arch": ["dcformer"] * 3,
+                         "attn_path": ["torch"] * 3})
+    sd = SimpleNamespace(runs=runs, created="2026-12-07 08:00 UTC")
+    en, ja = dict(footer(sd, "en")), dict(footer(sd, "ja"))
+    assert en["seeds"] == "2, 11" and en["runs"] == "ra, rb, rc" and en["commit"] == "abc, def"
+    assert ja["シード"] == "2、11" and ja["コミット"] == "abc、def"

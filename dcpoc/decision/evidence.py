@@ -36,11 +36,14 @@ def add_evidence(decision: Any, scoped: pd.DataFrame, chosen: pd.DataFrame, pair
         rec = free_part(decision.attribution)
         decision.recommendations = [rec] if rec else []
     evidence += _pooled_reasons(decision.pooled)
+    mult = decision.multiplier
+    if mult is not None and mult.unbounded:
+        evidence.append(("ev.unbounded", {"n": mult.unbounded, "total": mult.resamples}))
     tokens = decision.equal_tokens
     fragile = tokens[tokens["unreliable"].eq(True)] if tokens is not None and len(tokens) else None
     if fragile is not None and len(fragile):
-        evidence.append(("ev.two_seeds", {"presets": ", ".join(map(str, fragile["preset"]))}))
-    seeds = ", ".join(str(s) for s in sorted(confirm_seeds))
+        evidence.append(("ev.two_seeds", {"presets": [str(p) for p in fragile["preset"]]}))
+    seeds = [str(s) for s in sorted(confirm_seeds)]
     evidence.append((CONFIRM_KEYS[decision.confirmation], {"seeds": seeds}))
     decision.evidence = evidence
 
@@ -59,7 +62,7 @@ def _attribution_values(table: pd.DataFrame) -> dict:
 def _pooled_reasons(found: Any) -> list[tuple[str, dict]]:
     if found is None:
         return []
-    values = {"n": found.interval.n, "sizes": found.n_sizes, "df": found.df, "sd": f"{found.sd:.4f}",
+    values = {"n": found.interval.n, "sizes": found.n_sizes, "df": f"{found.df:.1f}", "se": f"{found.se:.4f}",
               "diff": _interval(found.interval.mean, found.interval.low, found.interval.high)}
     if found.agree:
         return [("ev.pooled", values)]

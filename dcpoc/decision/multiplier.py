@@ -134,6 +134,8 @@ class MultiplierResult:
     n_sizes: int                     # distinct Transformer++ compute values (the ladder)
     reason: Reason | None = None
     flops_ratio: float = math.nan
+    unbounded: int = 0               # resamples with an infinite multiplier (see _bootstrap)
+    resamples: int = 0               # resamples that could be fitted
 
 
 def _log_multipliers(fit: ComputeFit, dc: pd.DataFrame) -> np.ndarray:
@@ -146,9 +148,10 @@ def _speed_parts(tf: pd.DataFrame, dc: pd.DataFrame, device: str, logm: np.ndarr
                  ) -> tuple[float, float, float]:
     """(speed ratio, FLOPs ratio, net benefit): geometric means over the DCFormer runs, NaN for all
     three unless every DCFormer run's size has a tokens/s ratio on device (a size left out would
-    make the net benefit another set of runs than the multiplier's)."""
+    make the net benefit another set of runs than the multiplier's). A log multiplier of +inf (a
+    loss below the fit's floor) makes the net benefit +inf."""
     at_run = ratios_at_runs(pd.concat([tf, dc]), device)
-    ok = (np.isfinite(at_run["speed"]) & np.isfinite(at_run["flops"]) & np.isfinite(logm)).to_numpy()
+    ok = (np.isfinite(at_run["speed"]) & np.isfinite(at_run["flops"]) & ~np.isnan(logm)).to_numpy()
     if not len(ok) or not ok.all():
         return math.nan, math.nan, math.nan
     log_speed = np.log(at_run["speed"].to_numpy(float)[ok])
@@ -168,7 +171,10 @@ def _bootstrap(tf: pd.DataFrame, dc: pd.DataFrame, device: str, n_boot: int, see
                ) -> tuple[list[float], list[float]]:
     """Resample each architecture's runs within each size, refit and invert: the geometric-mean
     multipliers and net benefits (tokens/s ratios from the same resample) of the resamples that
-    could be fitted."""
+    could be fitted. A resample whose refit never reaches one of its DCFormer losses (below the
+    power law's floor E) counts as an infinite multiplier: Transformer++ would need unbounded
+    compute. Dropping it instead would pull the upper bound down, towards NO-GO, exactly when
+    DCFormer looks best."""
     rng = np.random.default_rng(seed)
     boot_m, boot_net = [], []
     for _ in range(n_boot):
@@ -177,7 +183,7 @@ def _bootstrap(tf: pd.DataFrame, dc: pd.DataFrame, device: str, n_boot: int, see
         if fit_b is None:
             continue
         logm_b = _log_multipliers(fit_b, dc_b)
-        if not np.isfinite(logm_b).all():
+        if np.isnan(logm_b).any():
             continue
         boot_m.append(float(np.exp(logm_b.mean())))
         boot_net.append(_speed_parts(tf_b, dc_b, device, logm_b)[2])
@@ -237,11 +243,12 @@ def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
                                 flops_ratio=flops)
     boot_m, boot_net = _bootstrap(tf, dc, device, n_boot, seed)
     m_int = percentile_interval(m_mean, boot_m, n_boot, len(dc))
-    net_int = percentile_interval(net, [v for v in boot_net if math.isfinite(v)], n_boot, len(dc))
+    net_int = percentile_interval(net, [v for v in boot_net if not math.isnan(v)], n_boot, len(dc))
     if not math.isfinite(ratio):
         net_int = replace_reason(Interval(math.nan, None, None, len(dc)), ("why.no_speed", {}))
     return MultiplierResult(fit, _per_run(fit, tf, dc, logm), m_int, ratio, device, net_int,
-                            corpus, n_sizes, flops_ratio=flops)
+                            corpus, n_sizes, flops_ratio=flops,
+                            unbounded=sum(math.isinf(v) for v in boot_m), resamples=len(boot_m))
 
 
 # ----------------------------------------------------------------------------- projection

@@ -151,11 +151,11 @@ def _new_seeds(taken: list[int], n: int) -> list[int]:
     return list(range(start, start + max(n, 0)))
 
 
-def _part(key: str, spec: StudySpec, **params: str) -> Reason:
-    """A next.what.* Reason; a ladder study's names its variants (key + "_ladder")."""
+def _part(key: str, spec: StudySpec, **params: list[str]) -> Reason:
+    """A next.what.* Reason (lists, which say() joins in the reader's language); a ladder study's
+    names its variants (key + "_ladder")."""
     if spec.variants:
-        return f"{key}_ladder", {**params, "variants": ", ".join(VARIANT_LABELS.get(v, v)
-                                                                for v in spec.variants)}
+        return f"{key}_ladder", {**params, "variants": [VARIANT_LABELS.get(v, v) for v in spec.variants]}
     return key, params
 
 
@@ -180,14 +180,14 @@ def _growth(spec: StudySpec, needed: dict[str, dict], base: dict, confirm_seeds:
                  else dict(seeds=spec.seeds + new_seeds))
         specs.append(StudySpec(presets=new_presets, **grown, **base))
         every_seed = grown["seeds"] + grown.get("confirm_seeds", [])
-        parts.append(_part("next.what.sizes", spec, presets=", ".join(new_presets),
-                           seeds=", ".join(map(str, every_seed))))
+        parts.append(_part("next.what.sizes", spec, presets=list(new_presets),
+                           seeds=[str(s) for s in every_seed]))
     if new_seeds:
         again = {**base, "sweep": "none", "lr_grid": []} if into_confirm else base
         specs.append(StudySpec(presets=list(spec.presets), seeds=new_seeds, **again))
         parts.append(_part("next.what.confirm" if into_confirm else "next.what.seeds", spec,
-                           seeds=", ".join(map(str, new_seeds)),
-                           presets=", ".join(spec.presets + new_presets)))
+                           seeds=[str(s) for s in new_seeds],
+                           presets=list(spec.presets + new_presets)))
     return specs, parts
 
 
@@ -200,7 +200,7 @@ def _missing_arch(spec: StudySpec, needed: dict[str, dict], base: dict
     return ([StudySpec(presets=list(spec.presets), seeds=list(spec.seeds),
                        **{**base, "archs": missing, "variants": []})],
             [("next.what.arch", {"arch": needed["need.arch"]["arch"],
-                                 "presets": ", ".join(spec.presets)})])
+                                 "presets": list(spec.presets)})])
 
 
 def _failed_again(runs: pd.DataFrame, study: str | None, needed: dict[str, dict], base: dict

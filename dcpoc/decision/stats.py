@@ -65,13 +65,24 @@ def replace_reason(interval: Interval, reason: Reason) -> Interval:
     return Interval(interval.mean, interval.low, interval.high, interval.n, interval.method, reason)
 
 
+def percentile(samples: list[float] | np.ndarray, q: float) -> float:
+    """The q-th percentile (0..100) by numpy's default linear interpolation, where a sample may be
+    +inf: a percentile that interpolates towards an infinite sample is inf (numpy gives inf or NaN
+    there, depending on where it falls)."""
+    x = np.sort(np.asarray(samples, dtype=float))
+    position = q / 100.0 * (len(x) - 1)
+    below, above = int(math.floor(position)), int(math.ceil(position))
+    if math.isinf(x[above]) and (position > below or math.isinf(x[below])):
+        return float(x[above])
+    return float(x[below] + (x[above] - x[below]) * (position - below)) if above > below else float(x[below])
+
+
 def percentile_interval(mean: float, samples: list[float], n_boot: int, n: int) -> Interval:
-    """Bootstrap percentile interval; none when under half of the resamples could be fitted (the
-    ladder is too short for a resample to keep two sizes)."""
+    """Bootstrap percentile interval (a bound may be inf when resamples are); none when under half
+    of the resamples could be fitted (the ladder is too short for a resample to keep two sizes)."""
     if len(samples) < max(20, n_boot // 2):
         return Interval(mean, None, None, n, "", ("why.bootstrap_degenerate", {}))
-    low, high = np.percentile(samples, [2.5, 97.5])
-    return Interval(mean, float(low), float(high), n, "bootstrap")
+    return Interval(mean, percentile(samples, 2.5), percentile(samples, 97.5), n, "bootstrap")
 
 
 UNRELIABLE_BELOW = 3      # a paired t interval from fewer seeds (one degree of freedom) is flagged
@@ -85,35 +96,51 @@ def unreliable(n_pairs: int) -> bool:
 
 @dataclass(frozen=True)
 class Pooled:
-    """The mean difference pooled over sizes. Assumption: the per-seed differences at every size
-    share one variance (sd) and, when agree, one mean. interval: the n-weighted mean of all
-    differences +- t(0.975, df) x sd / sqrt(n_total), df = n_total - n_sizes; agree: every pair
-    of sizes' means lies within t(0.975, df) x sd x sqrt(1/n_a + 1/n_b) of each other (a pooled
-    two-sample t test at 5% per pair); apart names the first pair that does not."""
+    """The mean difference pooled over sizes, each size keeping its own variance (Welch): sizes'
+    spreads differ by far more than chance (35x between the reference study's smallest and largest
+    size), so one common variance would overstate the precision that the noisiest size allows.
+    interval: the n-weighted mean of all differences +- t(0.975, floor(df)) x se, se^2 =
+    sum_g n_g s_g^2 / n_total^2 and df by Welch-Satterthwaite; agree: no pair of sizes differs by a
+    Welch t test at 5%; apart names the first pair that does. Assumption: one mean at every size."""
     interval: Interval
-    sd: float
-    df: int
+    se: float
+    df: float
     n_sizes: int
     agree: bool
     apart: tuple[str, str] | None = None
 
 
+def welch(parts: list[tuple[float, int]]) -> tuple[float, float]:
+    """(standard error, Welch-Satterthwaite degrees of freedom) of sum_g c_g mean_g, parts: one
+    (c_g^2 s_g^2 / n_g, n_g) per group; with no spread at all, se 0 and df sum_g (n_g - 1)."""
+    total = sum(v for v, _ in parts)
+    if total <= 0:
+        return 0.0, float(sum(n - 1 for _, n in parts))
+    return math.sqrt(total), total**2 / sum(v**2 / (n - 1) for v, n in parts)
+
+
+def _t(df: float) -> float:
+    """t(0.975) at the whole degrees of freedom below a Welch df (the conservative side)."""
+    return t_quantile_975(max(1, int(math.floor(df + 1e-9))))
+
+
 def pooled_interval(groups: dict[str, list[float] | np.ndarray]) -> Pooled | None:
-    """Pool per-size paired differences (groups: size -> its per-seed differences) under a common
-    variance; None with fewer than 2 sizes or no degree of freedom left (every size one seed)."""
+    """Pool per-size paired differences (groups: size -> its per-seed differences), each size with
+    its own variance; None with fewer than 2 sizes or a size with under 2 differences (no spread
+    of its own to weigh it by)."""
     clean = {k: np.asarray(v, dtype=float) for k, v in groups.items()}
     clean = {k: v[np.isfinite(v)] for k, v in clean.items() if np.isfinite(v).any()}
-    n_total, k = sum(len(v) for v in clean.values()), len(clean)
-    if k < 2 or n_total - k < 1:
+    if len(clean) < 2 or min(len(v) for v in clean.values()) < 2:
         return None
-    df = n_total - k
-    within = sum(float(((v - v.mean()) ** 2).sum()) for v in clean.values())
-    sd = math.sqrt(within / df)
+    n_total = sum(len(v) for v in clean.values())
+    var = {k: float(v.var(ddof=1)) for k, v in clean.items()}
+    se, df = welch([(len(v) * var[k] / n_total**2, len(v)) for k, v in clean.items()])
     mean = float(np.concatenate(list(clean.values())).mean())   # = sum n_g mean_g / n_total
-    half = t_quantile_975(df) * sd / math.sqrt(n_total)
-    t = t_quantile_975(df)
-    apart = next(((a, b) for i, a in enumerate(clean) for b in list(clean)[i + 1:]
-                  if abs(clean[a].mean() - clean[b].mean())
-                  > t * sd * math.sqrt(1 / len(clean[a]) + 1 / len(clean[b]))), None)
-    return Pooled(Interval(mean, mean - half, mean + half, n_total, "pooled-t"), sd, df, k,
+    half = _t(df) * se
+
+    def differ(a: str, b: str) -> bool:
+        se_ab, df_ab = welch([(var[a] / len(clean[a]), len(clean[a])), (var[b] / len(clean[b]), len(clean[b]))])
+        return abs(clean[a].mean() - clean[b].mean()) > _t(df_ab) * se_ab
+    apart = next(((a, b) for i, a in enumerate(clean) for b in list(clean)[i + 1:] if differ(a, b)), None)
+    return Pooled(Interval(mean, mean - half, mean + half, n_total, "pooled-welch"), se, df, len(clean),
                   apart is None, apart)

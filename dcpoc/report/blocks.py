@@ -52,9 +52,11 @@ class Bullets:
 
 @dataclass(frozen=True)
 class Facts:
-    """Key-value lines ('GPU type: h100'); values may be user text, keys never are."""
+    """Key-value lines ('GPU type: h100'); values may be user text, keys never are. sep: what
+    comes between key and value in the report's language (': ', or Japanese '：')."""
     pairs: tuple[tuple[str, str], ...]
     small: bool = False
+    sep: str = ": "
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,7 +111,7 @@ def build(sd: StudyDecision, lang: str) -> list[Block]:
             Heading(t("dec.risks", lang)), bullets((say(r, lang) for r in d.risks), small=True),
             Heading(t("rep.next_step", lang)), bullets(next_steps(d, lang, sd.next)),
             Heading(t("rep.phrases", lang)), bullets(meeting_phrases(sd, lang)),
-            Heading(t("rep.repro", lang)), Facts(footer(sd, lang), small=True),
+            Heading(t("rep.repro", lang)), Facts(footer(sd, lang), small=True, sep=t("sep.label", lang)),
             Paragraph(validation_text(sd.val_tokens, lang), small=True)]
 
 
@@ -149,7 +151,7 @@ def _projection(sd: StudyDecision, lang: str) -> list[Block]:
     facts = Facts(((t("dec.target_params", lang), num(target.params / 1e6, ",.6g")),
                    (t("dec.target_tokens", lang), num(target.tokens / 1e9, ",.6g")),
                    (t("dec.gpu", lang), kind_label(target.gpu_kind, lang)),
-                   (t("dec.price", lang), num(price, ",.2f"))))
+                   (t("dec.price", lang), num(price, ",.2f"))), sep=t("sep.label", lang))
     out: list[Block] = [Heading(t("dec.projection", lang)), facts]
     table = projection_table(sd, lang)
     if table.empty:
@@ -216,9 +218,13 @@ def footer(sd: StudyDecision, lang: str = "en") -> tuple[tuple[str, str], ...]:
     versions: dict = {}
     for v in runs.get("versions", pd.Series(dtype=object)):
         versions.update(v or {})
-    col = lambda c: ", ".join(sorted({str(x) for x in runs[c].dropna()})) if c in runs else ""  # noqa: E731
-    ids = ", ".join(runs["id"].astype(str)) if "id" in runs else ""
+    listed = t("sep.list", lang).join
+
+    def col(c: str) -> str:       # one column's distinct values, in order (seeds as numbers: 2 before 11)
+        found = sorted(set(runs[c].dropna())) if c in runs else []
+        return listed(str(int(x)) if isinstance(x, float) and x.is_integer() else str(x) for x in found)
+    ids = listed(runs["id"].astype(str)) if "id" in runs else ""
     devices = sorted({device_text(str(d), lang) for d in runs["device"].dropna()}) if "device" in runs else []
-    values = (ids, col("git_commit"), ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
-              col("corpus_fingerprint"), col("seed"), ", ".join(devices), attention_paths(runs), sd.created)
+    values = (ids, col("git_commit"), listed(f"{k} {v}" for k, v in sorted(versions.items())),
+              col("corpus_fingerprint"), col("seed"), listed(devices), attention_paths(runs), sd.created)
     return tuple((t(f"rep.foot.{key}", lang), value) for key, value in zip(FOOTER_FIELDS, values))

@@ -85,7 +85,8 @@ def paper_lines(comparison: PaperComparison, lang: str) -> list[str]:
 
 def paper_notes(comparison: PaperComparison, lang: str) -> list[str]:
     """The notes on each published figure (units, hardware) and its source."""
-    return [f"{t(_CLAIMS[r.claim], lang)}: {t(r.note_key, lang)} ({t(r.source_key, lang)})" for r in comparison.rows]
+    return [t("paper.note_line", lang).format(claim=t(_CLAIMS[r.claim], lang), note=t(r.note_key, lang),
+                                              source=t(r.source_key, lang)) for r in comparison.rows]
 
 
 # ----------------------------------------------------------------------------- the target's speed

@@ -36,7 +36,7 @@ def _lines(block: Block) -> list[str]:
     if isinstance(block, Bullets):
         return [f"- **{lead}** {text}" if lead else f"- {text}" for lead, text in block.items] + [""]
     if isinstance(block, Facts):
-        return [f"- {key}: {md_escape(value) or '—'}" for key, value in block.pairs] + [""]
+        return [f"- {key}{block.sep}{md_escape(value) or '—'}" for key, value in block.pairs] + [""]
     if isinstance(block, Table):
         return _table(block.frame)
     if isinstance(block, Chart):            # no picture here: the numbers behind it

@@ -97,7 +97,7 @@ class _Writer:
             self.text(block.study, 11, 6, _BLUE)
             self.text(block.verdict, 17, 9)
             if block.question:
-                self.text(f"{t('rep.question', self.lang)}: {block.question}", 10.5, 5.5)
+                self.text(f"{t('rep.question', self.lang)}{t('sep.label', self.lang)}{block.question}", 10.5, 5.5)
         elif isinstance(block, Heading):
             self.pdf.ln(1.5)
             self.pdf.start_section(block.text)            # the reader's bookmark pane
@@ -109,7 +109,7 @@ class _Writer:
                 self.text(f"• {lead} {body}" if lead else f"• {body}", *((8.5, 4.3) if block.small else ()))
         elif isinstance(block, Facts):
             for key, value in block.pairs:
-                self.text(f"{key}: {value or '—'}", *((7.5, 3.8) if block.small else ()))
+                self.text(f"{key}{block.sep}{value or '—'}", *((7.5, 3.8) if block.small else ()))
         elif isinstance(block, Table):
             self.table(block.frame)
         elif isinstance(block, Chart):

@@ -106,7 +106,7 @@ class _Deck:
             self.text([(lead, f"• {body}" if not lead else body) for lead, body in block.items],
                       11 if block.small else 14)
         elif isinstance(block, Facts):
-            self.text([("", f"{key}: {value or '—'}") for key, value in block.pairs],
+            self.text([("", f"{key}{block.sep}{value or '—'}") for key, value in block.pairs],
                       11 if block.small else 14)
         elif isinstance(block, Table):
             self.table(block.frame)

@@ -19,6 +19,19 @@ if TYPE_CHECKING:                     # annotations only: both load the run plan
 _FORMAT_KEYS = ("net_low", "net_high", "diff_low", "diff_high", "m_low", "m_high")
 
 
+class _Unbounded(float):
+    """An infinite bound that any format spec writes as ∞ (a multiplier's upper bound is infinite
+    when bootstrap resamples put DCFormer's loss below Transformer++'s fitted floor)."""
+
+    def __format__(self, spec: str) -> str:
+        return "∞" if self > 0 else "−∞"
+
+
+def bound(value: float, spec: str) -> str:
+    """One end of an interval in spec, ∞ when it is unbounded."""
+    return format(_Unbounded(value) if math.isinf(value) else value, spec)
+
+
 def say(reason: Reason, lang: str) -> str:
     """A Reason (i18n key, values) as a sentence in lang."""
     key, values = reason
@@ -30,6 +43,8 @@ def say(reason: Reason, lang: str) -> str:
     for name, value in clean.items():         # names listed as the language lists them
         if isinstance(value, (list, tuple)):
             clean[name] = t("sep.list", lang).join(map(str, value))
+        elif isinstance(value, float) and math.isinf(value):
+            clean[name] = _Unbounded(value)
     return t(key, lang).format(**clean)
 
 
@@ -40,7 +55,7 @@ def interval_text(interval: Interval | None, spec: str, lang: str, suffix: str =
     mean = f"{interval.mean:{spec}}{suffix}"
     if not interval.exists:
         return f"{mean} ({t('dec.no_interval', lang)})"
-    return f"{mean} ({interval.low:{spec}}–{interval.high:{spec}})"
+    return f"{mean} ({bound(interval.low, spec)}–{bound(interval.high, spec)})"
 
 
 def interval_caption(interval: Interval | None, spec: str, lang: str) -> str:
@@ -50,7 +65,7 @@ def interval_caption(interval: Interval | None, spec: str, lang: str) -> str:
         return ""
     if not interval.exists:
         return t("dec.no_interval", lang)
-    return t("dec.interval95", lang).format(low=f"{interval.low:{spec}}", high=f"{interval.high:{spec}}")
+    return t("dec.interval95", lang).format(low=bound(interval.low, spec), high=bound(interval.high, spec))
 
 
 def row_interval(row: pd.Series, name: str) -> Interval:
@@ -202,8 +217,9 @@ def meeting_phrases(sd: StudyDecision, lang: str) -> list[str]:
     if not runs.empty:
         presets = ladder(list(runs["preset"].dropna()))
         seeds = sorted({int(s) for s in runs["seed"].dropna()})
-        phrases.append(t("phrase.tested", lang).format(n=len(runs), presets=", ".join(presets),
-                                                       seeds=", ".join(map(str, seeds))))
+        listed = t("sep.list", lang).join
+        phrases.append(t("phrase.tested", lang).format(n=len(runs), presets=listed(presets),
+                                                       seeds=listed(map(str, seeds))))
     tokens = d.equal_tokens
     if tokens is not None and len(tokens):
         largest = tokens.iloc[-1]
@@ -229,7 +245,7 @@ def validation_text(counts: tuple[tuple[int, int], ...], lang: str) -> str:
     if not counts:
         return t("rep.val.unknown", lang)
     if len(counts) > 1:
-        return t("rep.val.mixed", lang).format(tokens=", ".join(f"{n:,}" for n, _ in counts))
+        return t("rep.val.mixed", lang).format(tokens=t("sep.list", lang).join(f"{n:,}" for n, _ in counts))
     tokens, split = counts[0]
     key = "rep.val.whole" if tokens == split else "rep.val.sample"
     return t(key, lang).format(tokens=f"{tokens:,}", split=f"{split:,}")

@@ -116,7 +116,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.speed_path": {"en": "Measured with DCFormer on the {path} attention path ({device}).",
                        "ja": "DCFormer は {path} のアテンション実装で計測しました（{device}）。"},
     "dec.fit": {"en": "Fit: {kind} over {n} {baseline} runs",
-                "ja": "当てはめ: {baseline} の {n} 件の実行に対する{kind}"},
+                "ja": "当てはめ：{baseline} の {n} 件の実行に対する{kind}"},
     "dec.fit.power": {"en": "power law with irreducible term (L = E + A·C^-α)",
                       "ja": "べき乗則（既約項あり、L = E + A·C^-α）"},
     "dec.fit.loglinear": {"en": "log-linear fit (L = a + b·ln C; fewer than 4 points)",
@@ -169,19 +169,19 @@ STRINGS: dict[str, dict[str, str]] = {
     "rep.repro": {"en": "Reproducibility", "ja": "再現のための情報"},
     "rep.val.whole": {"en": "Validation: every run is scored on the same {tokens} tokens, the whole "
                             "validation split in non-overlapping windows.",
-                      "ja": "検証: すべての実行を同じ {tokens} トークン（検証用分割全体を重ならない窓に"
+                      "ja": "検証：すべての実行を同じ {tokens} トークン（検証用分割全体を重ならない窓に"
                             "区切ったもの）で評価しています。"},
     "rep.val.sample": {"en": "Validation: every run is scored on the same fixed sample of {tokens} "
                              "tokens (of {split} in the validation split).",
-                       "ja": "検証: すべての実行を同じ固定サンプル {tokens} トークン（検証用分割の "
+                       "ja": "検証：すべての実行を同じ固定サンプル {tokens} トークン（検証用分割の "
                              "{split} トークンのうち）で評価しています。"},
     "rep.val.mixed": {"en": "Validation: the runs were scored on different numbers of validation "
                             "tokens ({tokens}); compare their losses with care.",
-                      "ja": "検証: 実行ごとに評価したトークン数が異なります（{tokens}）。損失の比較には"
+                      "ja": "検証：実行ごとに評価したトークン数が異なります（{tokens}）。損失の比較には"
                             "注意してください。"},
     "rep.val.unknown": {"en": "Validation: the number of validation tokens was not recorded for these "
                               "runs (trained by an earlier dcpoc).",
-                        "ja": "検証: これらの実行では検証トークン数が記録されていません（以前の dcpoc "
+                        "ja": "検証：これらの実行では検証トークン数が記録されていません（以前の dcpoc "
                               "で学習しました）。"},
     "rep.recorded": {"en": "Recorded results, imported: measured on {date} on {machine}, not in "
                            "this database.",
@@ -196,7 +196,7 @@ STRINGS: dict[str, dict[str, str]] = {
                            "ja": "記録済みの参照スタディをインポートします（{study}、{n} 件の実行、{date}、"
                                  "{machine}）"},
     "home.import_done": {"en": "Imported study {study}: {n} runs of recorded results.",
-                         "ja": "スタディ {study} をインポートしました: 記録済みの結果 {n} 件の実行です。"},
+                         "ja": "スタディ {study} をインポートしました：記録済みの結果 {n} 件の実行です。"},
     "home.import_failed": {"en": "The import failed, nothing was changed",
                            "ja": "インポートに失敗しました。何も変更していません"},
     "rep.font_missing": {"en": "No Japanese font for the PDF: install Debian's fonts-ipaexfont-gothic "
@@ -214,6 +214,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "rep.foot.attn_path": {"en": "DCFormer attention path", "ja": "DCFormer のアテンション実装"},
     "rep.foot.date": {"en": "date", "ja": "作成日時"},
     "sep.list": {"en": ", ", "ja": "、"},
+    "sep.clause": {"en": "; ", "ja": "。"},
+    "sep.label": {"en": ": ", "ja": "："},
     "rep.font_unreadable": {"en": "{env}={path} is not a TrueType or OpenType font ({why}); point it "
                                   "at a .ttf or .otf file, or unset it to use fonts-ipaexfont-gothic.",
                             "ja": "{env}={path} は TrueType / OpenType フォントではありません（{why}）。"
@@ -280,50 +282,57 @@ STRINGS: dict[str, dict[str, str]] = {
                              "{qk_norm_speed}; DCMHA on top of it {dcmha} at {dcmha_speed}; together "
                              "{total} at {total_speed}.",
                        "ja": "{preset} での効果の内訳（検証損失の差 nats/byte と 95% 区間、速度はトークン/秒"
-                             "の比）: QK-norm のみで {qk_norm}（速度 {qk_norm_speed}）、その上に DCMHA を"
+                             "の比）：QK-norm のみで {qk_norm}（速度 {qk_norm_speed}）、その上に DCMHA を"
                              "加えて {dcmha}（速度 {dcmha_speed}）、合計 {total}（速度 {total_speed}）です。"},
-    "ev.pooled": {"en": "Pooled over {sizes} sizes ({n} seed pairs): {diff} nats/byte. Assumption: the "
-                        "per-seed differences share one variance at every size (pooled sd {sd}, {df} "
-                        "degrees of freedom) and one mean; the sizes agree (no two differ at the 5% level).",
-                  "ja": "{sizes} サイズをまとめた推定（シード対 {n} 組）"
-                        "は {diff} nats/byte です。前提：シードごとの差は、"
-                        "どのサイズでも分散（併合標準偏差 {sd}、自由度 {df}）と平均が共通です。"
-                        "サイズ間の結果は整合しています（5% 水準で有意に異なる組はありません）。"},
-    "ev.pooled_apart": {"en": "Not pooled: {a} and {b} differ beyond chance (5% level; pooled sd {sd}, {df} "
-                              "degrees of freedom), so one mean for all {sizes} sizes would hide a trend. "
-                              "Read each size on its own (pooling would give {diff} from {n} pairs).",
-                        "ja": "まとめた推定は示しません：{a} と {b} の差は偶然の範囲を超えています（5% 水準、"
-                              "併合標準偏差 {sd}、自由度 {df}）。"
-                              "{sizes} サイズに共通の平均を置くと傾向が隠れるため、"
+    "ev.pooled": {"en": "Pooled over {sizes} sizes ({n} seed pairs): {diff} nats/byte, each size keeping "
+                        "its own seed-to-seed spread (Welch: standard error {se}, {df} degrees of freedom). "
+                        "Assumption: one mean at every size; the sizes agree (no two differ at the 5% level).",
+                  "ja": "{sizes} サイズをまとめた推定（シード対 {n} 組）は {diff} nats/byte です。"
+                        "各サイズのシード間のばらつきはサイズごとに扱っています（Welch 法：標準誤差 {se}、"
+                        "自由度 {df}）。前提：平均はどのサイズでも共通です。サイズ間の結果は整合しています"
+                        "（5% 水準で有意に異なる組はありません）。"},
+    "ev.pooled_apart": {"en": "Not pooled: {a} and {b} differ beyond chance (Welch's t test at the 5% level), "
+                              "so one mean for all {sizes} sizes would hide a trend. Read each size on its "
+                              "own (pooling would give {diff} from {n} pairs).",
+                        "ja": "まとめた推定は示しません：{a} と {b} の差は偶然の範囲を超えています"
+                              "（Welch の t 検定、5% 水準）。{sizes} サイズに共通の平均を置くと傾向が隠れるため、"
                               "サイズごとにお読みください（まとめると {n} 組で {diff} です）。"},
+    "ev.unbounded": {"en": "In {n} of {total} bootstrap resamples a DCFormer loss lies below the lowest loss "
+                           "the refitted Transformer++ curve can reach, so Transformer++ would need unbounded "
+                           "compute there: those resamples count as an infinite multiplier, and an upper "
+                           "bound they reach reads ∞.",
+                     "ja": "ブートストラップ再標本 {total} 個のうち {n} 個では、DCFormer の損失が、当てはめ直した "
+                           "Transformer++ の曲線が到達できる最低の損失を下回ります。そこでは Transformer++ "
+                           "に必要な計算量に上限がないため、これらの再標本は倍率を無限大として数え、"
+                           "その影響が及ぶ上限は ∞ と表示します。"},
     "ev.two_seeds": {"en": "Unreliable interval at {presets}: only 2 seeds, so the t interval has one degree "
                            "of freedom and its width rests on a single spread (far too narrow or too wide "
                            "by chance). Run a third seed.",
-                     "ja": "{presets} の区間は信頼できません: シードが 2 つしかなく、t 区間の自由度は 1 で、"
+                     "ja": "{presets} の区間は信頼できません：シードが 2 つしかなく、t 区間の自由度は 1 で、"
                            "幅はたまたまのばらつき 1 つで決まります（偶然に狭すぎたり広すぎたりします）。"
                            "3 つ目のシードを実行してください。"},
     "ev.confirm.confirmed": {"en": "Confirmed: the comparison that decides uses fresh seeds ({seeds}) at each "
                                    "variant's chosen learning rate, not the sweep runs that chose it (no "
                                    "winner's curse).",
-                             "ja": "確認済み: 判定に用いる比較は、学習率を選んだ探索の実行ではなく、各バリアントの"
+                             "ja": "確認済み：判定に用いる比較は、学習率を選んだ探索の実行ではなく、各バリアントの"
                                    "選ばれた学習率で新しいシード（{seeds}）を用いた実行です（学習率選びの偶然による過大評価、いわゆる勝者の呪いは含まれません）。"},
     "ev.confirm.partial": {"en": "Partly confirmed: at some sizes the comparison uses fresh seeds ({seeds}); at "
                                  "the others it uses the sweep's own runs, whose estimates are optimistic.",
-                           "ja": "一部のみ確認済み: 一部のサイズでは新しいシード（{seeds}）で比較していますが、"
+                           "ja": "一部のみ確認済み：一部のサイズでは新しいシード（{seeds}）で比較していますが、"
                                  "残りのサイズでは探索自体の実行を用いており、その推定は楽観的です。"},
     "ev.confirm.optimistic": {"en": "Optimistic: no confirmation stage. The learning rates were chosen on the "
                                     "same runs that are compared, so the luck of the best-looking rate counts "
                                     "as gain (winner's curse). Launch with confirmation seeds to remove it.",
-                              "ja": "楽観的な推定です: 確認ステージがありません。比較する実行そのもので学習率を"
+                              "ja": "楽観的な推定です：確認ステージがありません。比較する実行そのもので学習率を"
                                     "選んだため、最良に見えた学習率の運の良さが効果に含まれます（勝者の呪い）。"
                                     "確認用シードを指定して実行すると取り除けます。"},
     "ev.confirm.none": {"en": "No learning-rate sweep: no rate was chosen on the data, so there is nothing "
                               "to confirm.",
-                        "ja": "学習率の探索はありません: データに基づいて選んだ学習率がないため、確認するものは"
+                        "ja": "学習率の探索はありません：データに基づいて選んだ学習率がないため、確認するものは"
                               "ありません。"},
     "reason.optimistic": {"en": "Optimistic: no confirmation stage (the learning rates were chosen on the "
                                 "compared runs).",
-                          "ja": "楽観的な推定です: 確認ステージがありません（比較した実行で学習率を選んでいます）。"},
+                          "ja": "楽観的な推定です：確認ステージがありません（比較した実行で学習率を選んでいます）。"},
     "rec.qk_norm": {"en": "Whatever the verdict: add QK-norm to the {base} we run today. At {preset}, "
                           "{with} is {diff:+.4f} nats/byte ({low:+.4f} to {high:+.4f}, {n} seeds) at "
                           "{ratio} the speed: almost free.",
@@ -334,7 +343,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "rec.qk_norm_unclear": {"en": "QK-norm alone: at {preset}, {with} differs from {base} by {diff:+.4f} "
                                   "nats/byte ({low:+.4f} to {high:+.4f}, {n} seeds) at {ratio} the "
                                   "speed; the interval includes zero, so its gain is not established yet.",
-                            "ja": "QK-norm のみの効果: {preset} で {with} と {base} の差は {diff:+.4f} "
+                            "ja": "QK-norm のみの効果：{preset} で {with} と {base} の差は {diff:+.4f} "
                                   "nats/byte（{low:+.4f}〜{high:+.4f}、シード {n} 個）、速度比は {ratio} "
                                   "です。区間が 0 を含むため、効果はまだ確認できていません。"},
     "rec.qk_norm_no_interval": {"en": "QK-norm alone: at {preset}, {with} differs from {base} by "
@@ -367,7 +376,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "att.part.total": {"en": "Total", "ja": "合計"},
     "dec.table.spread": {"en": "Seed-to-seed sd", "ja": "シード間の標準偏差"},
     "dec.table.flag": {"en": "Note", "ja": "注記"},
-    "dec.unreliable": {"en": "2 seeds: unreliable", "ja": "シード 2 つ: 信頼性が低い"},
+    "dec.unreliable": {"en": "2 seeds: unreliable", "ja": "シード 2 つ：信頼性が低い"},
     "reason.best_lr": {"en": "Each architecture is compared at its own best learning rate ({rates}): "
                              "{n} runs counted, {excluded} sweep runs at other rates left out of the "
                              "comparison.",
@@ -671,15 +680,15 @@ STRINGS: dict[str, dict[str, str]] = {
                                      "計画と費用は {gpu} 1 基の場合を示しています。GPU サーバーで開始して"
                                      "ください（python -m dcpoc study launch --reference {study}）。"},
     "launch.start.evals": {"en": "From the reference study: each run is evaluated {n} times.",
-                           "ja": "参照スタディの設定: 各実行で {n} 回評価します。"},
+                           "ja": "参照スタディの設定：各実行で {n} 回評価します。"},
     "launch.start.workers": {"en": "From the reference study: the launch starts {n} CPU worker slots, "
                                    "so {n} one-thread runs train at once.",
-                             "ja": "参照スタディの設定: 開始時に CPU ワーカーを {n} 個起動し、1 スレッドの実行を "
+                             "ja": "参照スタディの設定：開始時に CPU ワーカーを {n} 個起動し、1 スレッドの実行を "
                                    "{n} 件ずつ並行して学習します。"},
     "launch.start.overrides": {"en": "From the reference study: every run also sets {overrides}.",
-                               "ja": "参照スタディの設定: 全実行に {overrides} も指定します。"},
+                               "ja": "参照スタディの設定：全実行に {overrides} も指定します。"},
     "launch.name": {"en": "Study name", "ja": "スタディ名"},
-    "launch.name_hint": {"en": "e.g. dcformer-vs-transformer-june", "ja": "例: dcformer比較-6月"},
+    "launch.name_hint": {"en": "e.g. dcformer-vs-transformer-june", "ja": "例：dcformer比較-6月"},
     "launch.question": {"en": "Question this study answers", "ja": "このスタディで答えたい問い"},
     # the reference studies' question: product text, so shown in the reader's language
     "study.reference_question": {
@@ -690,7 +699,7 @@ STRINGS: dict[str, dict[str, str]] = {
               "に達するか（それぞれ自身の最適な学習率で比較）。また、DCFormer の改善のうち QK-norm だけ"
               "による分はどれほどか？"},
     "launch.question_hint": {"en": "e.g. Does DCFormer reach the same loss with less compute on our data?",
-                             "ja": "例: 自社データで DCFormer は少ない計算量で同じ損失に達するか？"},
+                             "ja": "例：自社データで DCFormer は少ない計算量で同じ損失に達するか？"},
     "launch.corpus": {"en": "Training text (corpus)", "ja": "学習テキスト（コーパス）"},
     "launch.corpus.pydoc": {"en": "Python documentation (built-in)", "ja": "Python ドキュメント（組み込み）"},
     "launch.corpus.stdlib": {"en": "Python standard library source (built-in)",
@@ -736,7 +745,7 @@ STRINGS: dict[str, dict[str, str]] = {
                               "ja": "最小サイズで探索し、最良の学習率を大きいサイズに引き継ぐ"},
     "launch.sweep.each": {"en": "At every size", "ja": "全サイズで探索"},
     "launch.lrs": {"en": "Learning rates to sweep", "ja": "探索する学習率"},
-    "launch.lrs_hint": {"en": "e.g. 3e-4, 1e-3, 3e-3", "ja": "例: 3e-4, 1e-3, 3e-3"},
+    "launch.lrs_hint": {"en": "e.g. 3e-4, 1e-3, 3e-3", "ja": "例：3e-4, 1e-3, 3e-3"},
     "launch.lrs_help": {"en": "Separated by commas. Empty: three rates around each preset's own "
                               "(÷3.3, ×1, ×3).",
                         "ja": "カンマ区切りで入力します。空欄の場合は、各プリセットの既定値を中心とした "
@@ -766,8 +775,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.slurm.extra": {"en": "More #SBATCH options, one a line",
                            "ja": "追加の #SBATCH オプション（1 行に 1 つ）"},
     "launch.slurm.extra_help": {"en": "For example --qos=high or --constraint=a100.",
-                                "ja": "例: --qos=high や --constraint=a100 などです。"},
-    "launch.err.slurm": {"en": "SLURM options: {detail}", "ja": "SLURM の設定に問題があります: {detail}"},
+                                "ja": "例：--qos=high や --constraint=a100 などです。"},
+    "launch.err.slurm": {"en": "SLURM options: {detail}", "ja": "SLURM の設定に問題があります：{detail}"},
     "launch.plan": {"en": "Runs of the study", "ja": "スタディの実行計画"},
     "launch.plan.stage1": {"en": "1: queued at launch", "ja": "1: 開始時に登録"},
     "launch.plan.stage2": {"en": "2: after the sweep", "ja": "2: 探索完了後に登録"},
@@ -775,7 +784,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.plan.confirm_note": {"en": "Stage 3, the confirmation, is queued automatically once every earlier "
                                        "run has finished: fresh seeds at each variant's chosen rate. The "
                                        "comparison that decides uses them.",
-                                 "ja": "ステージ 3（確認）は、それまでの実行がすべて終わると自動で登録されます: 各"
+                                 "ja": "ステージ 3（確認）は、それまでの実行がすべて終わると自動で登録されます：各"
                                        "バリアントの選ばれた学習率で新しいシードを学習します。判定に用いる比較は"
                                        "これらを使います。"},
     "launch.plan.chosen": {"en": "chosen rate", "ja": "選ばれた学習率"},
@@ -784,7 +793,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                  "paper defines it (no QK-norm), Transformer++ with QK-norm, and DCFormer "
                                  "(DCMHA + QK-norm). The decision then splits DCFormer's gain into the QK-norm "
                                  "part (almost free) and the DCMHA part on top of it.",
-                           "ja": "上のアーキテクチャの代わりに 3 つのバリアントを実行します: 論文の定義どおりの "
+                           "ja": "上のアーキテクチャの代わりに 3 つのバリアントを実行します：論文の定義どおりの "
                                  "Transformer++（QK-norm なし）、QK-norm 付き Transformer++、DCFormer（DCMHA + "
                                  "QK-norm）。判定では DCFormer の効果を、ほぼ無償の QK-norm の部分と、その上に"
                                  "加わる DCMHA の部分に分けます。"},
@@ -837,7 +846,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.submit": {"en": "Launch study", "ja": "スタディを開始"},
     "launch.failed": {"en": "Not launched", "ja": "開始できませんでした"},
     "launch.queued": {"en": "Queued {n} runs of study “{study}”: {ids}",
-                      "ja": "スタディ「{study}」の {n} 件の実行を登録しました: {ids}"},
+                      "ja": "スタディ「{study}」の {n} 件の実行を登録しました：{ids}"},
     "launch.queued_later": {"en": "The other {n} runs, at the larger sizes, are queued when the sweep "
                                   "has finished.",
                             "ja": "大きいサイズの残り {n} 件は、探索の完了後に登録されます。"},
@@ -862,19 +871,19 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.err.no_arch": {"en": "Choose at least one architecture (both, to compare them).",
                            "ja": "アーキテクチャを 1 つ以上選んでください（比較するには両方）。"},
     "launch.err.seeds": {"en": "Write distinct whole numbers, e.g. 1, 2, 3.",
-                         "ja": "異なる整数を入力してください（例: 1, 2, 3）。"},
+                         "ja": "異なる整数を入力してください（例：1, 2, 3）。"},
     "launch.err.too_many": {"en": "That makes {n} runs; one study may have at most {max}.",
                             "ja": "実行数が {n} 件になります。1 つのスタディは最大 {max} 件です。"},
     "launch.err.budget": {"en": "Use a whole number from 1 to {max}.",
                           "ja": "1 から {max} までの整数を入力してください。"},
     "launch.err.budget_ratio": {"en": "Use a number above 0 and below {max}, e.g. 20.",
-                                "ja": "0 より大きく {max} 未満の数値を入力してください（例: 20）。"},
+                                "ja": "0 より大きく {max} 未満の数値を入力してください（例：20）。"},
     "launch.err.lrs": {"en": "Write distinct rates between 0 and 1, separated by commas, e.g. 3e-4, "
                              "1e-3, 3e-3.",
                        "ja": "0 より大きく 1 未満の異なる値をカンマ区切りで入力してください"
-                             "（例: 3e-4, 1e-3, 3e-3）。"},
+                             "（例：3e-4, 1e-3, 3e-3）。"},
     "launch.err.plan": {"en": "The study cannot run as set: {detail}",
-                        "ja": "この設定ではスタディを実行できません: {detail}"},
+                        "ja": "この設定ではスタディを実行できません：{detail}"},
 
     "runs.title": {"en": "Runs", "ja": "実行一覧"},
     "runs.all": {"en": "All studies", "ja": "すべてのスタディ"},
@@ -903,7 +912,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "runs.slurm_cancel_help": {"en": "For a SLURM run this also cancels its batch job (scancel).",
                                "ja": "SLURM の実行では、バッチジョブも取り消します (scancel)。"},
     "runs.attn_path": {"en": "Trained on the {path} attention path: {reason}",
-                       "ja": "{path} のアテンション実装で学習しました。理由: {reason}"},
+                       "ja": "{path} のアテンション実装で学習しました。理由：{reason}"},
     "runs.tab.curves": {"en": "Loss curves", "ja": "損失曲線"},
     "runs.tab.log": {"en": "Log", "ja": "ログ"},
     "runs.tab.config": {"en": "Configuration", "ja": "設定内容"},
@@ -929,13 +938,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "attn.reason.no_triton": {"en": "triton is not installed: the PyTorch path",
                               "ja": "triton が入っていないため PyTorch 実装"},
     "attn.reason.failed": {"en": "self-check failed: {error}",
-                           "ja": "セルフチェックに失敗したため PyTorch 実装: {error}"},
+                           "ja": "セルフチェックに失敗したため PyTorch 実装：{error}"},
     "attn.reason.untimed": {"en": "self-check passed but was not timed",
                             "ja": "セルフチェックは合格しましたが、速度は測定されていません"},
     "attn.reason.faster": {"en": "self-check passed; Triton faster on this device: {timing}",
-                           "ja": "セルフチェック合格、このデバイスでは Triton の方が高速: {timing}"},
+                           "ja": "セルフチェック合格、このデバイスでは Triton の方が高速：{timing}"},
     "attn.reason.slower": {"en": "Triton slower on this device: {timing}",
-                           "ja": "このデバイスでは Triton の方が低速: {timing}"},
+                           "ja": "このデバイスでは Triton の方が低速：{timing}"},
     "attn.reason.rank0": {"en": "rank 0's choice", "ja": "ランク 0 の選択に従う"},
     "env.host": {"en": "Host", "ja": "ホスト"},
     "env.pid": {"en": "Process id", "ja": "プロセス ID"},
@@ -1190,6 +1199,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "paper.col.claim": {"en": "Published claim", "ja": "論文の主張"},
     "paper.col.paper": {"en": "Paper", "ja": "論文"},
     "paper.col.ours": {"en": "This study", "ja": "本調査"},
+    "paper.note_line": {"en": "{claim}: {note} ({source})", "ja": "{claim}：{note}（{source}）"},
     "paper.col.finding": {"en": "Finding", "ja": "照合結果"},
     "paper.col.why": {"en": "Why", "ja": "理由"},
     "paper.claim.multiplier": {"en": "Compute multiplier", "ja": "計算量倍率"},
@@ -1336,8 +1346,8 @@ _ATTN_REASONS = [(re.compile(pattern), key) for pattern, key in (
 
 def attention_reason(reason: str | None, lang: str) -> str:
     """A run's recorded attention-path reason (English, kernels/selfcheck.py) in lang; the parts
-    of it the catalogue knows, joined by '; ' (attn_impl=triton adds the check's reason), the
-    rest (error texts, timings) as recorded."""
+    of it the catalogue knows, joined as lang joins clauses (attn_impl=triton adds the check's
+    reason), the rest (error texts, timings) as recorded."""
     if not reason:
         return "—"
     parts = []
@@ -1348,7 +1358,7 @@ def attention_reason(reason: str | None, lang: str) -> str:
                 part = t(key, lang).format(**found.groupdict())
                 break
         parts.append(part)
-    return "; ".join(parts)
+    return t("sep.clause", lang).join(parts)
 
 
 def kind_label(kind: str, lang: str) -> str:

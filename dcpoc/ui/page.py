@@ -135,12 +135,15 @@ def show_runs(table: pd.DataFrame, lang: str) -> None:
     st.dataframe(shown.rename(columns=labels), hide_index=True, column_config=config)
 
 
-def run_labels(runs: pd.DataFrame, lang: str) -> dict[str, str]:
+def run_labels(runs: pd.DataFrame, lang: str, study: bool = False) -> dict[str, str]:
     """'id · variant · preset · seed n' per run id, for run pickers (the variant tells the
-    ladder's plain Transformer++ from the one with QK-norm)."""
+    ladder's plain Transformer++ from the one with QK-norm); study: ' · study' after it, where
+    the picker mixes studies."""
     names = run_name(with_variant(runs))
+    studies = runs["study"] if study and "study" in runs else pd.Series([None] * len(runs))
     return {r.id: f"{r.id} · {name} · {r.preset} · {t('col.seed', lang)} {r.seed}"
-            for r, name in zip(runs.itertuples(), names)}
+            + (f" · {where}" if isinstance(where, str) and where else "")
+            for r, name, where in zip(runs.itertuples(), names, studies)}
 
 
 def settings_table(differences: pd.DataFrame, runs: pd.DataFrame, lang: str) -> pd.DataFrame:
