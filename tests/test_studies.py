@@ -279,14 +279,18 @@ def test_a_diverged_high_rate_is_a_sweep_result_not_a_failure():
     assert decision.n_failed == 0 and "need.failed" not in dict(decision.needed)
     assert decision.lr_sensitivity["preset"] == "cpu-demo"             # the largest swept size
     reason = dict(decision.reasons)["reason.best_lr"]
-    assert reason["rates"] == ("cpu-xs: Transformer++ + QK-norm 1e-3, DCFormer 1e-3; cpu-s: Transformer++ + QK-norm 1e-3, "
-                               "DCFormer 1e-3; cpu-demo: Transformer++ + QK-norm 1e-3, DCFormer 1e-3")
+    from dcpoc.report.text import listing
+    assert listing(reason["rates"], "en") == (
+        "cpu-xs: Transformer++ + QK-norm 1e-3, DCFormer 1e-3; cpu-s: Transformer++ + QK-norm 1e-3, "
+        "DCFormer 1e-3; cpu-demo: Transformer++ + QK-norm 1e-3, DCFormer 1e-3")
+    assert listing(reason["rates"], "ja").startswith(
+        "cpu-xs：Transformer++ + QK-norm 1e-3、DCFormer 1e-3；cpu-s：")
     assert (reason["n"], reason["excluded"]) == (12, 6)
     from dcpoc.report import lr_sweep_table
     table = lr_sweep_table(decision, "en")
     assert set(table.loc[table["Learning rate"].eq("3e-3"), "DCFormer"]) == {"diverged"}
     risk = dict(decision.risks)["risk.lr_diverged"]
-    assert risk == {"where": "DCFormer 3e-3", "preset": "cpu-demo"}
+    assert risk == {"where": [("DCFormer", ["3e-3"])], "preset": "cpu-demo"}
 
 
 def test_a_rate_that_diverged_on_one_seed_is_not_chosen_on_the_others():

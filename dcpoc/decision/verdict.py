@@ -246,28 +246,28 @@ def _add_tuning(decision: Decision, scoped: pd.DataFrame, counted: pd.DataFrame)
     # one best rate for both: the rate matters, but DCFormer needs no rate of its own
     decision.risks.insert(0, ("risk.tuning" if tf_lr != dc_lr else "risk.tuning_same", values))
     if found["flips"]:
-        diffs = "; ".join(f"{lr_label(lr)}: {d:+.3f}" for lr, d in sorted(found["diff_by_lr"].items()))
+        diffs = [(lr_label(lr), [f"{d:+.3f}"]) for lr, d in sorted(found["diff_by_lr"].items())]
         decision.risks.insert(1, ("risk.tuning_flip", {"diffs": diffs, "baseline": labels["transformer"]}))
     if found["edge"]:
         names = [labels[a] for a in found["edge"]]   # say() joins them in the reader's language
         decision.risks.insert(1, ("risk.lr_edge", {"archs": names}))
     if found["diverged"]:
-        where = "; ".join(f"{labels[a]} {', '.join(lr_label(x) for x in lrs)}"
-                          for a, lrs in found["diverged"].items())
+        where = [(labels[a], [lr_label(x) for x in lrs]) for a, lrs in found["diverged"].items()]
         decision.risks.insert(1, ("risk.lr_diverged", {"where": where, "preset": found["preset"]}))
     used = counted[counted["id"].isin(every["id"])]
     return ("reason.best_lr", {"rates": _rates_used(used, labels), "n": len(used),
                                "excluded": len(every) - len(used)})
 
 
-def _rates_used(used: pd.DataFrame, labels: dict[str, str]) -> str:
-    """'cpu-xs: Transformer++ + QK-norm 3e-3, DCFormer 1e-3; cpu-s: ...', smallest size first;
-    labels: the pair's display name per side (arch transformer / dcformer)."""
+def _rates_used(used: pd.DataFrame, labels: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """[('cpu-xs', ['Transformer++ + QK-norm 3e-3', 'DCFormer 1e-3']), ('cpu-s', ...)], smallest
+    size first (say() writes 'cpu-xs: ..., ...; cpu-s: ...' in the reader's language); labels: the
+    pair's display name per side (arch transformer / dcformer)."""
     frame = tuning.with_lr(used)
     sizes = []
     for preset in ladder(list(frame["preset"])):
         here = frame[frame["preset"].eq(preset)]
         rates = {a: "/".join(lr_label(x) for x in sorted(set(here.loc[here["arch"].eq(a), "lr"])))
                  for a in ARCHS}
-        sizes.append(f"{preset}: " + ", ".join(f"{labels[a]} {r}" for a, r in rates.items() if r))
-    return "; ".join(sizes)
+        sizes.append((preset, [f"{labels[a]} {r}" for a, r in rates.items() if r]))
+    return sizes

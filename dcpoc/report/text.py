@@ -32,6 +32,16 @@ def bound(value: float, spec: str) -> str:
     return format(_Unbounded(value) if math.isinf(value) else value, spec)
 
 
+def listing(values: list | tuple, lang: str) -> str:
+    """A list as lang writes one ('a, b' / 'a、b'); a list of (head, items) groups as
+    'head: a, b; head: c' ('head：a、b；head：c')."""
+    if values and all(isinstance(v, (list, tuple)) and len(v) == 2 and isinstance(v[1], (list, tuple))
+                      for v in values):
+        return t("sep.group", lang).join(f"{head}{t('sep.label', lang)}{listing(items, lang)}"
+                                         for head, items in values)
+    return t("sep.list", lang).join(map(str, values))
+
+
 def say(reason: Reason, lang: str) -> str:
     """A Reason (i18n key, values) as a sentence in lang."""
     key, values = reason
@@ -42,7 +52,7 @@ def say(reason: Reason, lang: str) -> str:
         clean["device"] = device_text(clean["device"], lang)
     for name, value in clean.items():         # names listed as the language lists them
         if isinstance(value, (list, tuple)):
-            clean[name] = t("sep.list", lang).join(map(str, value))
+            clean[name] = listing(value, lang)
         elif isinstance(value, float) and math.isinf(value):
             clean[name] = _Unbounded(value)
     return t(key, lang).format(**clean)

@@ -216,6 +216,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "sep.list": {"en": ", ", "ja": "、"},
     "sep.clause": {"en": "; ", "ja": "。"},
     "sep.label": {"en": ": ", "ja": "："},
+    "sep.group": {"en": "; ", "ja": "；"},
     "rep.font_unreadable": {"en": "{env}={path} is not a TrueType or OpenType font ({why}); point it "
                                   "at a .ttf or .otf file, or unset it to use fonts-ipaexfont-gothic.",
                             "ja": "{env}={path} は TrueType / OpenType フォントではありません（{why}）。"
@@ -571,9 +572,9 @@ STRINGS: dict[str, dict[str, str]] = {
                          "ja": "どの学習率で揃えて比べるかによって、差の符号が逆転します（学習率ごとの DCFormer"
                                " − {baseline}：{diffs} nats/byte）。"
                                "単一の学習率だけで比較していたら、誤った結論になっていたところです。"},
-    "risk.lr_diverged": {"en": "Training diverged at {preset} at these rates: {where}. Mitigation: keep "
+    "risk.lr_diverged": {"en": "Training diverged at {preset} at these rates ({where}). Mitigation: keep "
                                "to the rates that trained, and watch the loss of every production run.",
-                         "ja": "{preset} では次の学習率で学習が発散しました：{where}。対策：学習できた学習率を"
+                         "ja": "{preset} では次の学習率で学習が発散しました（{where}）。対策：学習できた学習率を"
                                "使い、本番の全実行で損失を監視してください。"},
     "risk.lr_edge": {"en": "The best rate of {archs} is at the edge of the grid tried: a better one may "
                            "lie outside it. Mitigation: widen the grid.",
