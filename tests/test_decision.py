@@ -311,3 +311,76 @@ def test_resamples_beyond_the_fits_floor_count_as_infinite_not_dropped():
         assert "∞" in interval_caption(result.net_benefit, ".2f", lang)
         assert "∞" in say(decision.reasons[0], lang) and "inf" not in say(decision.reasons[0], lang)
         assert str(result.unbounded) in say(("ev.unbounded", {"n": result.unbounded, "total": 300}), lang)
+
+
+def test_a_near_flat_curve_neither_overflows_nor_fakes_a_power_law():
+    # Transformer++'s loss barely moves with compute: the least-squares power law wants alpha below
+    # the scan (a power law near alpha 0 is the straight line in ln C), and inverting it would raise
+    # a float to the power 1000 (OverflowError before): the log-linear fit, inverted in logs
+    rows = []
+    for preset in ("s1", "s2", "s3", "s4"):
+        params, tokens = SIZES[preset]
+        loss = 3.0 - 0.0002 * math.log(6 * params * tokens / 6e14)
+        for seed in (1, 2):
+            rows += [run("transformer", preset, seed, loss), run("dcformer", preset, seed, loss - 0.2)]
+    result = compute_multiplier(pd.DataFrame(rows))
+    assert result.fit.kind == "loglinear"
+    assert result.multiplier.mean == math.inf        # e^1000 x the compute: past a float, not an error
+    from dcpoc.decision.multiplier import ComputeFit, _log_multipliers
+    line = ComputeFit("loglinear", 3.0, -0.001, math.nan, 3)    # far above the curve: tiny, not 0
+    logm = _log_multipliers(line, pd.DataFrame({"loss": [2.0, 3.9], "compute": [1e15, 1e15]}))
+    assert np.isfinite(logm).all() and logm[1] < -800
+
+
+def test_an_interval_unbounded_above_and_short_of_go_is_insufficient_with_a_plan():
+    # DCFormer worse at every size and half as fast, on a curve whose floor E sits within the
+    # seeds' noise of every loss: a quarter of the refits never reach a DCFormer loss. The interval
+    # (about 0 to infinity) says nothing, and its infinite end would block NO-GO: insufficient
+    # evidence, with a larger size and a seed as the next step
+    base, noise, extra = {"s1": 3.000, "s2": 2.990, "s3": 2.985}, (0.0, 0.03, -0.03), (0.05, -0.01, 0.04)
+    rows = [r for preset, loss in base.items() for seed, eps, more in zip((1, 2, 3), noise, extra)
+            for r in (run("transformer", preset, seed, loss + eps),
+                      run("dcformer", preset, seed, loss + eps + more, speed=500.0))]
+    decision = decide(pd.DataFrame(rows), "st")
+    mult = decision.multiplier
+    assert mult.net_benefit.high == math.inf and mult.net_benefit.low < 1.1 and mult.unbounded > 7
+    assert decision.verdict == "INSUFFICIENT"
+    assert decision.needed == [("why.unbounded", {"n": mult.unbounded, "total": 300})]
+    from dcpoc.decision.next_step import _needed
+    assert _needed(decision) == {"why.unbounded": {"n": mult.unbounded, "total": 300},
+                                 "need.sizes": {"n": 1, "above": True}, "need.seeds": {"n": 1}}
+
+
+def test_sizes_are_model_sizes_and_the_largest_sizes_longest_budget_decides():
+    # two presets, each at two token budgets: four compute values but two model sizes, so no GO;
+    # the longer budget ran first, and the verdict still reads the longer one at the largest size
+    rows = [run(arch, preset, seed, tf_loss((2.0 if arch == "dcformer" else 1.0) * 6 * SIZES[preset][0] * tokens)
+                + eps * (1.5 if arch == "dcformer" else 1.0), tokens=tokens)
+            for tokens in (4e8, 1e8) for preset in ("s1", "s2") for arch in ("transformer", "dcformer")
+            for seed, eps in zip((1, 2, 3), (0.0, 0.01, -0.01))]
+    decision = decide(pd.DataFrame(rows), "st")
+    assert decision.multiplier.n_sizes == 2 and decision.verdict == "CONDITIONAL"
+    assert decision.flips[0][0] == "flip.go_sizes"            # GO's other conditions hold
+    longest = compare_equal_tokens(pd.DataFrame([r for r in rows if r["tokens_seen"] == 4e8
+                                                 and r["preset"] == "s2"]))
+    assert decision.equal_tokens.iloc[-1]["loss_diff"] == pytest.approx(longest.iloc[0]["loss_diff"])
+
+
+def test_a_dcformer_loss_above_every_baseline_loss_is_flagged_extrapolated_too():
+    runs = ladder(multiplier=2.0)
+    worst = runs["arch"].eq("dcformer") & runs["preset"].eq("s1")
+    runs.loc[worst, "final_val_loss"] = runs.loc[runs["arch"].eq("transformer"), "final_val_loss"].max() + 0.01
+    per_run = compute_multiplier(runs).per_run
+    assert per_run.loc[per_run["preset"].eq("s1"), "extrapolated"].all()
+    assert not per_run.loc[per_run["preset"].eq("s3"), "extrapolated"].any()
+
+
+def test_a_loss_below_the_fits_floor_asks_for_a_larger_size_and_plans_it():
+    from dcpoc.decision.next_step import _needed
+    runs = ladder(speed_ratio=1.0)
+    best = runs["arch"].eq("dcformer") & runs["preset"].eq("s4")
+    runs.loc[best, "final_val_loss"] = E - 0.05 + np.array([0.0, 0.002, -0.002])
+    decision = decide(runs, "st")
+    assert decision.verdict == "INSUFFICIENT" and decision.needed == [("why.beyond_fit", {})]
+    assert _needed(decision) == {"why.beyond_fit": {}, "need.sizes": {"n": 1, "above": True},
+                                 "need.seeds": {"n": 1}}

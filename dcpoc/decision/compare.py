@@ -141,10 +141,11 @@ def compare_equal_tokens(runs: pd.DataFrame, study: str | None = None) -> pd.Dat
     """DCFormer minus Transformer++ at equal training tokens, per preset: runs of the main corpus
     (see main_corpus) paired by seed within the same (preset, tokens seen); mean difference of
     final val loss and of perplexity with a 95% paired t interval over seeds (None with one seed).
-    Negative favours DCFormer."""
+    Negative favours DCFormer. Rows by size, and at one size by token budget (the last row is the
+    largest size's longest budget, the one the verdict reads)."""
     counted = on_main_corpus(counted_runs(runs, study))
-    rows = [_comparison_row(preset, "tokens", seed_pairs(group), group)
-            for (preset, _tokens), group in counted.groupby(["preset", "tokens"], sort=False)]
+    groups = sorted(counted.groupby(["preset", "tokens"], sort=False), key=lambda item: item[0][1])
+    rows = [_comparison_row(preset, "tokens", seed_pairs(group), group) for (preset, _), group in groups]
     return _comparison_frame([r for r in rows if r["n_pairs"] > 0])
 
 

@@ -63,6 +63,7 @@ def _pooled_reasons(found: Any) -> list[tuple[str, dict]]:
     if found is None:
         return []
     values = {"n": found.interval.n, "sizes": found.n_sizes, "df": f"{found.df:.1f}", "se": f"{found.se:.4f}",
+              "min_n": found.min_n,
               "diff": _interval(found.interval.mean, found.interval.low, found.interval.high)}
     if found.agree:
         return [("ev.pooled", values)]

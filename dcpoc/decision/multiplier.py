@@ -47,15 +47,21 @@ class ComputeFit:
             return self.E + self.A * c ** (-self.alpha)
         return self.E + self.A * np.log(c)
 
-    def compute_for(self, loss: float) -> float:
-        """The compute at which this curve reaches loss (inf when it never does)."""
+    def log_compute_for(self, loss: float) -> float:
+        """ln of the compute at which this curve reaches loss (+inf when it never does), in logs:
+        a flat curve's compute overflows a float (alpha near 0 raises it to the power 1/alpha)."""
         if self.kind == "power":
             if loss <= self.E or self.A <= 0:
                 return math.inf
-            return float((self.A / (loss - self.E)) ** (1.0 / self.alpha))
+            return (math.log(self.A) - math.log(loss - self.E)) / self.alpha
         if self.A >= 0:
             return math.inf
-        return float(math.exp(min((loss - self.E) / self.A, 700.0)))
+        return (loss - self.E) / self.A
+
+    def compute_for(self, loss: float) -> float:
+        """The compute at which this curve reaches loss (inf when it never does or overflows)."""
+        log_c = self.log_compute_for(loss)
+        return math.exp(log_c) if log_c < 700.0 else math.inf
 
 
 def _power_sse(alphas: np.ndarray, x: np.ndarray, y: np.ndarray
@@ -73,12 +79,17 @@ def _power_sse(alphas: np.ndarray, x: np.ndarray, y: np.ndarray
 
 def _fit_power(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | None:
     """(E, A, alpha) of the power law on scaled compute x: alpha by the log-spaced scan, then
-    golden-section refinement between the best scan point's neighbours; None without an A > 0."""
+    golden-section refinement between the best scan point's neighbours; None without an A > 0
+    or when the best alpha is at an end of the scan (the least-squares optimum lies outside it:
+    near alpha 0 the power law is the log-linear curve, with a floor that means nothing and an
+    inversion that overflows)."""
     sse, _, A = _power_sse(_ALPHAS, x, y)
     sse = np.where(A > 0, sse, np.inf)
     if not np.isfinite(sse).any():
         return None
     best = int(np.argmin(sse))
+    if best in (0, len(_ALPHAS) - 1):
+        return None
     lo, hi = _ALPHAS[max(best - 1, 0)], _ALPHAS[min(best + 1, len(_ALPHAS) - 1)]
     golden = (math.sqrt(5) - 1) / 2
     for _ in range(60):
@@ -131,17 +142,24 @@ class MultiplierResult:
     speed_device: str
     net_benefit: Interval
     corpus_fingerprint: str
-    n_sizes: int                     # distinct Transformer++ compute values (the ladder)
+    n_sizes: int                     # distinct Transformer++ model sizes (presets; not token budgets)
     reason: Reason | None = None
     flops_ratio: float = math.nan
     unbounded: int = 0               # resamples with an infinite multiplier (see _bootstrap)
     resamples: int = 0               # resamples that could be fitted
 
 
+def _exp(x: float | np.ndarray) -> np.ndarray:
+    """exp, inf past a float's range without a warning (a near-flat curve's multiplier)."""
+    with np.errstate(over="ignore"):
+        return np.exp(x)
+
+
 def _log_multipliers(fit: ComputeFit, dc: pd.DataFrame) -> np.ndarray:
-    tf_compute = np.array([fit.compute_for(loss) for loss in dc["loss"]])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log(tf_compute / dc["compute"].to_numpy(float))
+    """ln(Transformer++'s compute for each DCFormer run's loss / that run's compute): +inf where
+    the curve never reaches the loss; never -inf or NaN (the logs are taken before dividing)."""
+    log_tf = np.array([fit.log_compute_for(loss) for loss in dc["loss"]], dtype=float)
+    return log_tf - np.log(dc["compute"].to_numpy(float))
 
 
 def _speed_parts(tf: pd.DataFrame, dc: pd.DataFrame, device: str, logm: np.ndarray
@@ -156,15 +174,15 @@ def _speed_parts(tf: pd.DataFrame, dc: pd.DataFrame, device: str, logm: np.ndarr
         return math.nan, math.nan, math.nan
     log_speed = np.log(at_run["speed"].to_numpy(float)[ok])
     log_flops = np.log(at_run["flops"].to_numpy(float)[ok])
-    net = float(np.exp((logm[ok] + log_speed + log_flops).mean()))
+    net = float(_exp((logm[ok] + log_speed + log_flops).mean()))
     return float(np.exp(log_speed.mean())), float(np.exp(log_flops.mean())), net
 
 
 def _resample(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Runs drawn with replacement within each size (every size keeps its count of runs: a
-    resample that lost a size would change the ladder and the sizes' mix, not the seed noise)."""
+    """Runs drawn with replacement within each size and token budget (every one keeps its count
+    of runs: a resample that lost one would change the ladder and its mix, not the seed noise)."""
     return pd.concat([group.iloc[rng.integers(0, len(group), len(group))]
-                      for _, group in frame.groupby("preset", sort=False)])
+                      for _, group in frame.groupby(["preset", "tokens"], sort=False, dropna=False)])
 
 
 def _bootstrap(tf: pd.DataFrame, dc: pd.DataFrame, device: str, n_boot: int, seed: int
@@ -185,7 +203,7 @@ def _bootstrap(tf: pd.DataFrame, dc: pd.DataFrame, device: str, n_boot: int, see
         logm_b = _log_multipliers(fit_b, dc_b)
         if np.isnan(logm_b).any():
             continue
-        boot_m.append(float(np.exp(logm_b.mean())))
+        boot_m.append(float(_exp(logm_b.mean())))
         boot_net.append(_speed_parts(tf_b, dc_b, device, logm_b)[2])
     return boot_m, boot_net
 
@@ -194,8 +212,9 @@ def _per_run(fit: ComputeFit, tf: pd.DataFrame, dc: pd.DataFrame, logm: np.ndarr
     return pd.DataFrame({
         "id": dc["id"].to_numpy(), "preset": dc["preset"].to_numpy(), "seed": dc["seed"].to_numpy(),
         "loss": dc["loss"].to_numpy(), "compute": dc["compute"].to_numpy(),
-        "tf_compute": np.exp(logm) * dc["compute"].to_numpy(float), "multiplier": np.exp(logm),
-        "extrapolated": (dc["loss"] < tf["loss"].min()).to_numpy()})
+        "tf_compute": _exp(logm) * dc["compute"].to_numpy(float), "multiplier": _exp(logm),
+        # read off the curve outside the losses Transformer++ measured, on either side
+        "extrapolated": ((dc["loss"] < tf["loss"].min()) | (dc["loss"] > tf["loss"].max())).to_numpy()})
 
 
 def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
@@ -214,7 +233,7 @@ def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
     tf = counted[counted["arch"].eq("transformer") & (counted["compute"] > 0)]
     dc = counted[counted["arch"].eq("dcformer") & (counted["compute"] > 0)]
     device = speed_ratio(counted)[0] if not counted.empty else ""
-    n_sizes = int(tf["compute"].nunique())
+    n_sizes = int(tf["preset"].nunique())    # the ladder is model sizes: budgets at one size add none
     none = Interval(math.nan, None, None, 0)
     ratio, flops, _ = _speed_parts(tf, dc, device, np.zeros(len(dc)))
 
@@ -231,7 +250,7 @@ def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
     logm = _log_multipliers(fit, dc)
     if not np.isfinite(logm).all():
         return missing(("why.beyond_fit", {}), fit)
-    m_mean = float(np.exp(logm.mean()))
+    m_mean = float(_exp(logm.mean()))
     ratio, flops, net = _speed_parts(tf, dc, device, logm)
     if not (pd.concat([tf, dc]).groupby(["arch", "preset"]).size() > 1).any():
         # one run per size and side: resampling within sizes has nothing to vary (a zero-width
@@ -292,8 +311,8 @@ def project(params: float, tokens: float, gpu_kind: str, price_per_hour: float |
     dc_hours = tf_hours / speed_ratio if speed_ratio > 0 else math.nan
     equal = dc_hours / (m.mean * flops_ratio) if m.mean > 0 else math.nan
 
-    def saved(mult: float | None) -> float | None:
-        return None if mult is None else (tf_hours - dc_hours / (mult * flops_ratio)) * price
+    def saved(mult: float | None) -> float | None:     # a bound of 0: DCFormer never gets there
+        return None if mult is None or not mult > 0 else (tf_hours - dc_hours / (mult * flops_ratio)) * price
     return Projection(params, tokens, gpu_kind, price, speed_ratio, m.mean, tf_hours,
                       tf_hours * price, dc_hours, dc_hours * price, equal, equal * price,
                       (tf_hours - equal) * price, saved(m.low), saved(m.high), flops_ratio)

@@ -116,6 +116,10 @@ def _study_device(runs: pd.DataFrame, study: str | None) -> str:
 
 
 # ----------------------------------------------------------------------------- what to run next
+# an INSUFFICIENT whose compute curve cannot give the multiplier an interval
+CURVE_REASONS = {"why.beyond_fit", "why.unbounded", "why.bootstrap_degenerate"}
+
+
 def _needed(decision) -> dict[str, dict] | None:
     """The open items to plan for, by need.* key: the Decision's own; for GO the next larger size;
     for CONDITIONAL one more seed, and the sizes GO still lacks (larger ones: "above"); None for
@@ -125,7 +129,11 @@ def _needed(decision) -> dict[str, dict] | None:
     if decision.verdict == "GO":
         return {"need.sizes": {"n": 1, "above": True}}
     if decision.verdict != "CONDITIONAL":
-        return {key: values for key, values in decision.needed}
+        needed = {key: values for key, values in decision.needed}
+        if needed.keys() & CURVE_REASONS:      # a larger size gives the curve a lower loss to fit
+            needed.setdefault("need.sizes", {"n": 1, "above": True})
+            needed.setdefault("need.seeds", {"n": 1})
+        return needed
     flips = dict(decision.flips)
     sizes = flips.get("flip.go_sizes") or flips.get("flip.go_sizes_also")
     needed = {"need.sizes": {"n": sizes["need"] - sizes["n"], "above": True}} if sizes else {}

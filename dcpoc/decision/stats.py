@@ -108,6 +108,7 @@ class Pooled:
     n_sizes: int
     agree: bool
     apart: tuple[str, str] | None = None
+    min_n: int = 0                   # the fewest differences at one size (the test's power)
 
 
 def welch(parts: list[tuple[float, int]]) -> tuple[float, float]:
@@ -143,4 +144,4 @@ def pooled_interval(groups: dict[str, list[float] | np.ndarray]) -> Pooled | Non
         return abs(clean[a].mean() - clean[b].mean()) > _t(df_ab) * se_ab
     apart = next(((a, b) for i, a in enumerate(clean) for b in list(clean)[i + 1:] if differ(a, b)), None)
     return Pooled(Interval(mean, mean - half, mean + half, n_total, "pooled-welch"), se, df, len(clean),
-                  apart is None, apart)
+                  apart is None, apart, min(len(v) for v in clean.values()))

@@ -156,6 +156,11 @@ def _needed(decision: Decision, counted: pd.DataFrame, thresholds: Thresholds) -
         needed.append(("need.speed", {}))
     if not needed and not (mult.multiplier.exists and mult.net_benefit.exists):
         needed.append(mult.net_benefit.reason or mult.multiplier.reason or ("why.no_pairs", {}))
+    elif not needed and math.isinf(mult.net_benefit.high) and not mult.net_benefit.low > thresholds.go_net_low:
+        # unbounded above and short of GO below: Transformer++'s floor is within the seeds' noise
+        # of DCFormer's losses, and the interval says nothing (an infinite bound would also
+        # silence NO-GO). Unbounded with a lower bound past GO's bar is still a GO.
+        needed.append(("why.unbounded", {"n": mult.unbounded, "total": mult.resamples}))
     return needed
 
 

@@ -287,17 +287,18 @@ STRINGS: dict[str, dict[str, str]] = {
                              "加えて {dcmha}（速度 {dcmha_speed}）、合計 {total}（速度 {total_speed}）です。"},
     "ev.pooled": {"en": "Pooled over {sizes} sizes ({n} seed pairs): {diff} nats/byte, each size keeping "
                         "its own seed-to-seed spread (Welch: standard error {se}, {df} degrees of freedom). "
-                        "Assumption: one mean at every size; the sizes agree (no two differ at the 5% level).",
+                        "Assumption: one mean at every size; no two sizes differ detectably (Welch's t test "
+                        "at the 5% level, which with {min_n} seeds at a size finds only large differences).",
                   "ja": "{sizes} サイズをまとめた推定（シード対 {n} 組）は {diff} nats/byte です。"
                         "各サイズのシード間のばらつきはサイズごとに扱っています（Welch 法：標準誤差 {se}、"
-                        "自由度 {df}）。前提：平均はどのサイズでも共通です。サイズ間の結果は整合しています"
-                        "（5% 水準で有意に異なる組はありません）。"},
+                        "自由度 {df}）。前提：平均はどのサイズでも共通です。サイズ間に検出できる差はありません"
+                        "（Welch の t 検定、5% 水準。1 サイズあたりシード {min_n} 個では大きな差しか検出できません）。"},
     "ev.pooled_apart": {"en": "Not pooled: {a} and {b} differ beyond chance (Welch's t test at the 5% level), "
                               "so one mean for all {sizes} sizes would hide a trend. Read each size on its "
-                              "own (pooling would give {diff} from {n} pairs).",
+                              "own (pooling would give {diff} from {n} pairs; at least {min_n} seeds a size).",
                         "ja": "まとめた推定は示しません：{a} と {b} の差は偶然の範囲を超えています"
                               "（Welch の t 検定、5% 水準）。{sizes} サイズに共通の平均を置くと傾向が隠れるため、"
-                              "サイズごとにお読みください（まとめると {n} 組で {diff} です）。"},
+                              "サイズごとにお読みください（まとめると {n} 組で {diff} です。1 サイズあたりシード {min_n} 個以上）。"},
     "ev.unbounded": {"en": "In {n} of {total} bootstrap resamples a DCFormer loss lies below the lowest loss "
                            "the refitted Transformer++ curve can reach, so Transformer++ would need unbounded "
                            "compute there: those resamples count as an infinite multiplier, and an upper "
@@ -391,10 +392,10 @@ STRINGS: dict[str, dict[str, str]] = {
                               "ja": "各アーキテクチャの学習率は探索で選びました（{rates}。その学習率の"
                                     "探索実行 {n} 件、他の学習率 {excluded} 件）。その学習率で新しい"
                                     "シードの実行が完了したサイズでは、それらだけを比較しています。"},
-    "reason.extrapolated": {"en": "Some DCFormer losses lie below every Transformer++ point: the "
-                                  "multiplier extrapolates the fit.",
-                            "ja": "DCFormer の損失の一部は Transformer++ のどの点よりも低く、倍率は"
-                                  "当てはめの外挿に基づいています。"},
+    "reason.extrapolated": {"en": "Some DCFormer losses lie outside the losses Transformer++ measured "
+                                  "(below its best or above its worst): the multiplier extrapolates the fit.",
+                            "ja": "DCFormer の損失の一部は Transformer++ が測った損失の範囲外（最良より低い、"
+                                  "または最悪より高い）にあり、倍率は当てはめの外挿に基づいています。"},
     "flip.go": {"en": "It would drop from GO if the lower bound fell to {go:.2f} or below, e.g. a speed "
                       "ratio under {ratio_needed:.2f} on your hardware.",
                 "ja": "下限が {go:.2f} 以下に下がれば GO ではなくなります。例えば、"
@@ -538,9 +539,22 @@ STRINGS: dict[str, dict[str, str]] = {
     "why.no_arch": {"en": "Both architectures are needed.", "ja": "両アーキテクチャの実行が必要です。"},
     "why.one_size": {"en": "Transformer++ ran at {n} compute value(s): a fit needs two.",
                      "ja": "Transformer++ の計算量が {n} 種類のみで、当てはめには 2 種類以上が必要です。"},
-    "why.beyond_fit": {"en": "A DCFormer loss lies below Transformer++'s fitted floor: no finite "
-                             "multiplier.",
-                       "ja": "DCFormer の損失が Transformer++ の当てはめの下限を下回り、倍率が有限になりません。"},
+    "why.beyond_fit": {"en": "A DCFormer loss lies below the lowest loss Transformer++'s fitted curve can "
+                             "reach: no finite multiplier on this ladder. A larger size gives the curve a "
+                             "lower Transformer++ loss to fit.",
+                       "ja": "DCFormer の損失が、Transformer++ の当てはめ曲線が到達できる最低の損失を下回るため、"
+                             "この段階では倍率が有限になりません。より大きなサイズで、当てはめに使う"
+                             " Transformer++ のより低い損失が得られます。"},
+    "why.unbounded": {"en": "The compute multiplier is not pinned down: in {n} of {total} bootstrap resamples "
+                            "Transformer++'s refitted curve never reaches a DCFormer loss (its floor lies "
+                            "within the seeds' noise of DCFormer's losses), so the interval is unbounded above "
+                            "while its lower bound does not clear GO's bar. A larger size (a lower "
+                            "Transformer++ loss to fit) or more seeds pin the floor down.",
+                      "ja": "計算量倍率が定まりません：ブートストラップ再標本 {total} 個のうち {n} 個で、当てはめ直した "
+                            "Transformer++ の曲線が DCFormer の損失に到達しません（曲線の下限が DCFormer の損失と"
+                            "シード間のばらつきの範囲内にあります）。そのため区間の上限がなく、下限も GO の基準に"
+                            "届きません。より大きなサイズ（当てはめに使う Transformer++ のより低い損失）か"
+                            "シードの追加で下限が定まります。"},
     "why.bootstrap_degenerate": {"en": "Too few runs for a bootstrap interval.",
                                  "ja": "ブートストラップ区間を出すには実行数が足りません。"},
     "why.no_speed": {"en": "No speed ratio measured on one device.",
