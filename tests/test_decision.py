@@ -79,7 +79,7 @@ def test_multiplier_and_net_benefit_on_an_exact_ladder():
     assert result.multiplier.mean == pytest.approx(2.0, rel=1e-3)
     assert result.speed_ratio == pytest.approx(0.8)
     assert result.net_benefit.mean == pytest.approx(1.6, rel=1e-3)
-    assert result.multiplier.method == "bootstrap"
+    assert result.multiplier.method == "bootstrap-t"      # percentile, widened for 3 seeds
     assert result.multiplier.low == pytest.approx(2.0, rel=1e-2)
     assert (result.per_run["multiplier"] - 2.0).abs().max() < 1e-2
 
@@ -333,15 +333,11 @@ def test_a_near_flat_curve_neither_overflows_nor_fakes_a_power_law():
 
 
 def test_an_interval_unbounded_above_and_short_of_go_is_insufficient_with_a_plan():
-    # DCFormer worse at every size and half as fast, on a curve whose floor E sits within the
-    # seeds' noise of every loss: a quarter of the refits never reach a DCFormer loss. The interval
-    # (about 0 to infinity) says nothing, and its infinite end would block NO-GO: insufficient
-    # evidence, with a larger size and a seed as the next step
-    base, noise, extra = {"s1": 3.000, "s2": 2.990, "s3": 2.985}, (0.0, 0.03, -0.03), (0.05, -0.01, 0.04)
-    rows = [r for preset, loss in base.items() for seed, eps, more in zip((1, 2, 3), noise, extra)
-            for r in (run("transformer", preset, seed, loss + eps),
-                      run("dcformer", preset, seed, loss + eps + more, speed=500.0))]
-    decision = decide(pd.DataFrame(rows), "st")
+    # DCFormer at 30x the compute on noisy seeds (some refits never reach its loss) but a twentieth
+    # of the speed: the net benefit's interval runs from under GO's bar to infinity. It says
+    # nothing, and its infinite end would block NO-GO: insufficient evidence, with a larger size
+    # and a seed as the next step
+    decision = decide(ladder(multiplier=30, noise=(0.0, 0.05, -0.05), speed_ratio=0.05), "st")
     mult = decision.multiplier
     assert mult.net_benefit.high == math.inf and mult.net_benefit.low < 1.1 and mult.unbounded > 7
     assert decision.verdict == "INSUFFICIENT"
@@ -349,6 +345,21 @@ def test_an_interval_unbounded_above_and_short_of_go_is_insufficient_with_a_plan
     from dcpoc.decision.next_step import _needed
     assert _needed(decision) == {"why.unbounded": {"n": mult.unbounded, "total": 300},
                                  "need.sizes": {"n": 1, "above": True}, "need.seeds": {"n": 1}}
+
+
+def test_a_rising_straight_line_says_nothing_and_a_worse_dcformer_stays_no_go():
+    # DCFormer worse at every size and half as fast, on a curve whose floor sits within the seeds'
+    # noise: refits whose straight line does not fall with compute are dropped (they say nothing
+    # about any loss; counted as infinite they blocked NO-GO), and the verdict is NO-GO
+    base, noise, extra = {"s1": 3.000, "s2": 2.990, "s3": 2.985}, (0.0, 0.03, -0.03), (0.05, -0.01, 0.04)
+    rows = [r for preset, loss in base.items() for seed, eps, more in zip((1, 2, 3), noise, extra)
+            for r in (run("transformer", preset, seed, loss + eps),
+                      run("dcformer", preset, seed, loss + eps + more, speed=500.0))]
+    decision = decide(pd.DataFrame(rows), "st")
+    assert decision.verdict == "NO-GO" and decision.multiplier.net_benefit.high < 1.0
+    assert decision.multiplier.resamples < 300                  # the rising lines, dropped
+    from dcpoc.decision.multiplier import ComputeFit
+    assert math.isnan(ComputeFit("loglinear", 3.0, 0.001, math.nan, 3).log_compute_for(2.0))
 
 
 def test_sizes_are_model_sizes_and_the_largest_sizes_longest_budget_decides():
@@ -384,3 +395,20 @@ def test_a_loss_below_the_fits_floor_asks_for_a_larger_size_and_plans_it():
     assert decision.verdict == "INSUFFICIENT" and decision.needed == [("why.beyond_fit", {})]
     assert _needed(decision) == {"why.beyond_fit": {}, "need.sizes": {"n": 1, "above": True},
                                  "need.seeds": {"n": 1}}
+
+
+def test_a_few_seeds_widen_the_bootstrap_interval_by_t_and_the_plug_in_spread():
+    from dcpoc.decision.multiplier import small_sample_factor, widen
+    runs = ladder(multiplier=2.0).rename(columns={"final_val_loss": "loss"}).assign(tokens=lambda f: f["tokens_seen"])
+    tf, dc = runs[runs["arch"].eq("transformer")], runs[runs["arch"].eq("dcformer")]
+    # 3 seeds at each of 4 sizes: n 3, df 12 - 4 = 8
+    assert small_sample_factor(tf, dc) == pytest.approx(2.306 * math.sqrt(3 / 2) / 1.959964)
+    two = runs[runs["seed"].le(2)]
+    assert small_sample_factor(two[two["arch"].eq("transformer")], two[two["arch"].eq("dcformer")]) \
+        == pytest.approx(2.776 * math.sqrt(2) / 1.959964)
+    got = widen(Interval(2.0, 1.5, 2.5, 9, "bootstrap"), 2.0)     # in log space: (bound / mean) ^ 2
+    assert (got.low, got.high, got.method) == (pytest.approx(1.125), pytest.approx(3.125), "bootstrap-t")
+    assert widen(Interval(2.0, 1.5, math.inf, 9, "bootstrap"), 2.0).high == math.inf
+    result = compute_multiplier(ladder(multiplier=2.0, noise=(0.0, 0.01, -0.01)))
+    assert result.widening == pytest.approx(2.306 * math.sqrt(1.5) / 1.959964)
+    assert result.multiplier.method == "bootstrap-t" and result.multiplier.low < 2.0 < result.multiplier.high

@@ -138,7 +138,12 @@ def _unmeasured_reason(decision: Decision, speed: TargetSpeed, target: Target) -
     m = decision.multiplier.multiplier.mean * target_flops_ratio(target.params)[0]
     return ("reason.speed_not_on_target", {
         "kind": speed.kind, "device": speed.study_device or "—", "ratio": speed.study_ratio,
-        "net": f"{m * speed.low:.2f}" + (f" – {m * speed.high:.2f}" if speed.high > speed.low else "")})
+        "net": _two(m * speed.low) + (f" – {_two(m * speed.high)}" if speed.high > speed.low else "")})
+
+
+def _two(value: float) -> str:
+    """A net benefit to two decimals, ∞ when the multiplier is unbounded."""
+    return "∞" if math.isinf(value) else f"{value:.2f}"
 
 
 def projection_at(decision: Decision, target: Target, prices: Mapping[str, float],

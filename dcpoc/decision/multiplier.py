@@ -21,7 +21,7 @@ from .. import costs, counts
 from ..config import PRESETS, make_config
 from .compare import counted_runs, main_corpus, on_main_corpus, ratios_at_runs, speed_ratio
 from .facts import device_label
-from .stats import Interval, Reason, percentile_interval, replace_reason
+from .stats import Z_975, Interval, Reason, percentile_interval, replace_reason, t_quantile_975
 
 POWER_LAW_MIN_POINTS = 4
 _ALPHAS = np.geomspace(1e-3, 3.0, 400)
@@ -48,20 +48,21 @@ class ComputeFit:
         return self.E + self.A * np.log(c)
 
     def log_compute_for(self, loss: float) -> float:
-        """ln of the compute at which this curve reaches loss (+inf when it never does), in logs:
-        a flat curve's compute overflows a float (alpha near 0 raises it to the power 1/alpha)."""
+        """ln of the compute at which this curve reaches loss (+inf below a power law's floor; NaN
+        on a straight line that does not fall with compute, which says nothing about any loss),
+        in logs: a flat curve's compute overflows a float (alpha near 0: a power 1/alpha)."""
         if self.kind == "power":
             if loss <= self.E or self.A <= 0:
                 return math.inf
             return (math.log(self.A) - math.log(loss - self.E)) / self.alpha
         if self.A >= 0:
-            return math.inf
+            return math.nan
         return (loss - self.E) / self.A
 
     def compute_for(self, loss: float) -> float:
         """The compute at which this curve reaches loss (inf when it never does or overflows)."""
         log_c = self.log_compute_for(loss)
-        return math.exp(log_c) if log_c < 700.0 else math.inf
+        return math.exp(log_c) if log_c < 700.0 else math.inf if log_c > 0 else math.nan
 
 
 def _power_sse(alphas: np.ndarray, x: np.ndarray, y: np.ndarray
@@ -147,6 +148,7 @@ class MultiplierResult:
     flops_ratio: float = math.nan
     unbounded: int = 0               # resamples with an infinite multiplier (see _bootstrap)
     resamples: int = 0               # resamples that could be fitted
+    widening: float = 1.0            # small_sample_factor applied to both percentile intervals
 
 
 def _exp(x: float | np.ndarray) -> np.ndarray:
@@ -208,6 +210,38 @@ def _bootstrap(tf: pd.DataFrame, dc: pd.DataFrame, device: str, n_boot: int, see
     return boot_m, boot_net
 
 
+def small_sample_factor(tf: pd.DataFrame, dc: pd.DataFrame) -> float:
+    """How much wider than the percentile bootstrap a 95% interval must be with a few seeds per
+    size: a resample of n runs has the plug-in spread, sqrt((n-1)/n) of the seeds' own, and the
+    spread is itself estimated, so t(0.975, df) stands for 1.96. n: the fewest runs of one side
+    at one size (and budget) that has several; df: DCFormer's runs less its sizes. 1.53 at 3 seeds
+    and 3 sizes, 2.30 at 2 seeds and 3 sizes, 1.0 in the limit. Measured coverage of the true
+    multiplier (scripts/bootstrap_coverage.py, README): 96% at 3 seeds and at 2 (the plain
+    percentile interval: 81% and 76%)."""
+    groups = pd.concat([tf, dc]).groupby(["arch", "preset", "tokens"], dropna=False).size()
+    several = groups[groups > 1]
+    dc_groups = dc.groupby(["preset", "tokens"], dropna=False).size()
+    df = int((dc_groups - 1).sum())
+    if several.empty or df < 1:
+        return 1.0
+    n = int(several.min())
+    return t_quantile_975(df) * math.sqrt(n / (n - 1)) / Z_975
+
+
+def widen(interval: Interval, factor: float) -> Interval:
+    """The interval's bounds moved away from its mean by factor in log space (the multiplier and
+    the net benefit are ratios): mean x (bound / mean) ^ factor; an infinite or zero bound stays."""
+    if not interval.exists or factor == 1.0 or not interval.mean > 0 or math.isinf(interval.mean):
+        return interval
+
+    def away(bound: float, side: float) -> float:   # only outwards: a bound past the mean stays
+        if bound <= 0 or math.isinf(bound) or (bound - interval.mean) * side <= 0:
+            return bound
+        return interval.mean * (bound / interval.mean) ** factor
+    return Interval(interval.mean, away(interval.low, -1), away(interval.high, 1), interval.n, "bootstrap-t",
+                    interval.reason)
+
+
 def _per_run(fit: ComputeFit, tf: pd.DataFrame, dc: pd.DataFrame, logm: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({
         "id": dc["id"].to_numpy(), "preset": dc["preset"].to_numpy(), "seed": dc["seed"].to_numpy(),
@@ -248,11 +282,13 @@ def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
     if fit is None:
         return missing(("why.one_size", {"n": n_sizes}))
     logm = _log_multipliers(fit, dc)
+    if np.isnan(logm).any():
+        return missing(("why.flat_curve", {}), fit)
     if not np.isfinite(logm).all():
         return missing(("why.beyond_fit", {}), fit)
     m_mean = float(_exp(logm.mean()))
     ratio, flops, net = _speed_parts(tf, dc, device, logm)
-    if not (pd.concat([tf, dc]).groupby(["arch", "preset"]).size() > 1).any():
+    if not (pd.concat([tf, dc]).groupby(["arch", "preset", "tokens"], dropna=False).size() > 1).any():
         # one run per size and side: resampling within sizes has nothing to vary (a zero-width
         # "interval" would pass for certainty)
         one = ("why.one_seed", {})
@@ -261,13 +297,16 @@ def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
                                 Interval(net, None, None, len(dc), "", one), corpus, n_sizes,
                                 flops_ratio=flops)
     boot_m, boot_net = _bootstrap(tf, dc, device, n_boot, seed)
-    m_int = percentile_interval(m_mean, boot_m, n_boot, len(dc))
-    net_int = percentile_interval(net, [v for v in boot_net if not math.isnan(v)], n_boot, len(dc))
+    factor = small_sample_factor(tf, dc)
+    m_int = widen(percentile_interval(m_mean, boot_m, n_boot, len(dc)), factor)
+    net_int = widen(percentile_interval(net, [v for v in boot_net if not math.isnan(v)], n_boot, len(dc)),
+                    factor)
     if not math.isfinite(ratio):
         net_int = replace_reason(Interval(math.nan, None, None, len(dc)), ("why.no_speed", {}))
     return MultiplierResult(fit, _per_run(fit, tf, dc, logm), m_int, ratio, device, net_int,
                             corpus, n_sizes, flops_ratio=flops,
-                            unbounded=sum(math.isinf(v) for v in boot_m), resamples=len(boot_m))
+                            unbounded=sum(math.isinf(v) for v in boot_m), resamples=len(boot_m),
+                            widening=factor)
 
 
 # ----------------------------------------------------------------------------- projection

@@ -117,7 +117,7 @@ def _study_device(runs: pd.DataFrame, study: str | None) -> str:
 
 # ----------------------------------------------------------------------------- what to run next
 # an INSUFFICIENT whose compute curve cannot give the multiplier an interval
-CURVE_REASONS = {"why.beyond_fit", "why.unbounded", "why.bootstrap_degenerate"}
+CURVE_REASONS = {"why.beyond_fit", "why.unbounded", "why.bootstrap_degenerate", "why.flat_curve"}
 
 
 def _needed(decision) -> dict[str, dict] | None:

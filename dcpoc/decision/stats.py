@@ -37,7 +37,7 @@ class Interval:
     low: float | None
     high: float | None
     n: int
-    method: str = ""            # "paired-t", "bootstrap", "" (none)
+    method: str = ""            # "paired-t", "bootstrap", "bootstrap-t" (widened), "pooled-welch", ""
     reason: Reason | None = None
 
     @property

@@ -156,12 +156,21 @@ def _needed(decision: Decision, counted: pd.DataFrame, thresholds: Thresholds) -
         needed.append(("need.speed", {}))
     if not needed and not (mult.multiplier.exists and mult.net_benefit.exists):
         needed.append(mult.net_benefit.reason or mult.multiplier.reason or ("why.no_pairs", {}))
-    elif not needed and math.isinf(mult.net_benefit.high) and not mult.net_benefit.low > thresholds.go_net_low:
+    elif not needed and math.isinf(mult.net_benefit.high) and not mult.net_benefit.low > thresholds.go_net_low \
+            and not _worse_beyond_doubt(tokens):
         # unbounded above and short of GO below: Transformer++'s floor is within the seeds' noise
         # of DCFormer's losses, and the interval says nothing (an infinite bound would also
         # silence NO-GO). Unbounded with a lower bound past GO's bar is still a GO.
         needed.append(("why.unbounded", {"n": mult.unbounded, "total": mult.resamples}))
     return needed
+
+
+def _worse_beyond_doubt(tokens: pd.DataFrame) -> bool:
+    """DCFormer's loss at the largest size above the baseline's beyond doubt (a NO-GO on its own)."""
+    if tokens is None or tokens.empty:
+        return False
+    low = tokens.iloc[-1]["loss_low"]
+    return low is not None and pd.notna(low) and low > 0
 
 
 def _judge(decision: Decision, thresholds: Thresholds) -> None:
@@ -186,17 +195,23 @@ def _judge(decision: Decision, thresholds: Thresholds) -> None:
     sizes = {"n": mult.n_sizes, "need": thresholds.go_min_sizes}
     sizes_short = mult.n_sizes < thresholds.go_min_sizes
     if net.high < thresholds.nogo_net_high or loss_worse:
-        decision.verdict, flip, ratio = "NO-GO", "flip.nogo", thresholds.nogo_net_high / (m.high * per_speed)
+        decision.verdict, flip, ratio = "NO-GO", "flip.nogo", _needed_ratio(thresholds.nogo_net_high, m.high, per_speed)
     elif net_met and loss_better and sizes_short:
         decision.verdict, flip, ratio = "CONDITIONAL", "flip.go_sizes", math.nan
     elif net_met and loss_better:
-        decision.verdict, flip, ratio = "GO", "flip.go", thresholds.go_net_low / (m.low * per_speed)
+        decision.verdict, flip, ratio = "GO", "flip.go", _needed_ratio(thresholds.go_net_low, m.low, per_speed)
     else:   # say every GO condition still open: a speed ratio alone would not flip a loss tie
-        decision.verdict, ratio = "CONDITIONAL", thresholds.go_net_low / (m.low * per_speed)
+        decision.verdict, ratio = "CONDITIONAL", _needed_ratio(thresholds.go_net_low, m.low, per_speed)
         flip = _conditional_flip(net_met, loss_better, interval)
     decision.flips = [(flip, {**values, **sizes, "ratio_needed": ratio})]
     if decision.verdict == "CONDITIONAL" and flip != "flip.go_sizes" and sizes_short:
         decision.flips.append(("flip.go_sizes_also", sizes))
+
+
+def _needed_ratio(bar: float, bound: float, per_speed: float) -> float:
+    """The speed ratio that would put the net benefit's bound at bar (NaN for a bound of 0 or inf:
+    no speed ratio moves it)."""
+    return bar / (bound * per_speed) if 0 < bound < math.inf and per_speed > 0 else math.nan
 
 
 def _conditional_flip(net_met: bool, loss_better: bool, interval: bool) -> str:

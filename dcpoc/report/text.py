@@ -60,9 +60,9 @@ def say(reason: Reason, lang: str) -> str:
 
 def interval_text(interval: Interval | None, spec: str, lang: str, suffix: str = "") -> str:
     """'1.82× (1.51–2.20)', or the mean and 'no interval' when none exists, '—' with no mean."""
-    if interval is None or not math.isfinite(interval.mean):
+    if interval is None or math.isnan(interval.mean):
         return "—"
-    mean = f"{interval.mean:{spec}}{suffix}"
+    mean = f"{bound(interval.mean, spec)}{suffix}"
     if not interval.exists:
         return f"{mean} ({t('dec.no_interval', lang)})"
     return f"{mean} ({bound(interval.low, spec)}–{bound(interval.high, spec)})"
@@ -71,7 +71,7 @@ def interval_text(interval: Interval | None, spec: str, lang: str, suffix: str =
 def interval_caption(interval: Interval | None, spec: str, lang: str) -> str:
     """The 95% interval shown under a headline number ('95% interval 0.61–1.17'), 'no interval',
     or '' when there is no number at all."""
-    if interval is None or not math.isfinite(interval.mean):
+    if interval is None or math.isnan(interval.mean):
         return ""
     if not interval.exists:
         return t("dec.no_interval", lang)

@@ -555,6 +555,11 @@ STRINGS: dict[str, dict[str, str]] = {
                             "シード間のばらつきの範囲内にあります）。そのため区間の上限がなく、下限も GO の基準に"
                             "届きません。より大きなサイズ（当てはめに使う Transformer++ のより低い損失）か"
                             "シードの追加で下限が定まります。"},
+    "why.flat_curve": {"en": "Transformer++'s loss does not fall with compute across these sizes: the fitted "
+                             "line gives no multiplier. Larger sizes, or more seeds to see through the noise, "
+                             "are needed.",
+                       "ja": "これらのサイズでは Transformer++ の損失が計算量とともに下がらず、当てはめた直線から"
+                             "倍率は得られません。より大きなサイズか、ばらつきを見通すためのシードの追加が必要です。"},
     "why.bootstrap_degenerate": {"en": "Too few runs for a bootstrap interval.",
                                  "ja": "ブートストラップ区間を出すには実行数が足りません。"},
     "why.no_speed": {"en": "No speed ratio measured on one device.",
@@ -633,7 +638,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "home.group": {"en": "{steps} steps  ·  corpus {corpus} ({fingerprint})",
                    "ja": "{steps} ステップ  ·  コーパス {corpus}（{fingerprint}）"},
     "home.arch_counts": {"en": "{arch}: {n} counted, {failed} failed, {diverged} diverged",
-                         "ja": "{arch}: 集計 {n} 件、失敗 {failed} 件、発散 {diverged} 件"},
+                         "ja": "{arch}：集計 {n} 件、失敗 {failed} 件、発散 {diverged} 件"},
     "home.loss_of": {"en": "{arch} val loss", "ja": "{arch} の検証損失"},
     "home.loss_diff": {"en": "Loss difference", "ja": "損失の差"},
     "home.loss_diff_help": {"en": "DCFormer's loss minus {baseline}'s, over the runs the verdict "
@@ -726,11 +731,11 @@ STRINGS: dict[str, dict[str, str]] = {
                                 "ja": "許可されたデータフォルダ内の UTF-8 テキストファイル、または "
                                       ".txt / .md / .jsonl ファイルを含むフォルダ。"},
     "launch.data_dirs": {"en": "Allowed data folders (DCPOC_DATA_DIRS): {dirs}",
-                         "ja": "許可されたデータフォルダ (DCPOC_DATA_DIRS): {dirs}"},
+                         "ja": "許可されたデータフォルダ（DCPOC_DATA_DIRS）：{dirs}"},
     "launch.presets": {"en": "Model sizes (presets)", "ja": "モデルサイズ（プリセット）"},
     "launch.presets_help": {"en": "tiny: seconds on a CPU; cpu-xs, cpu-s, cpu-demo: minutes on a CPU; "
                                   "the gpu-* and paper-405m rungs need a GPU.",
-                            "ja": "tiny: CPU で数秒、cpu-xs・cpu-s・cpu-demo: CPU で数分。gpu-* と "
+                            "ja": "tiny：CPU で数秒、cpu-xs・cpu-s・cpu-demo：CPU で数分。gpu-* と "
                                   "paper-405m は GPU が必要です。"},
     "launch.archs": {"en": "Architectures", "ja": "アーキテクチャ"},
     "launch.seeds": {"en": "Seeds", "ja": "シード"},
@@ -793,9 +798,9 @@ STRINGS: dict[str, dict[str, str]] = {
                                 "ja": "例：--qos=high や --constraint=a100 などです。"},
     "launch.err.slurm": {"en": "SLURM options: {detail}", "ja": "SLURM の設定に問題があります：{detail}"},
     "launch.plan": {"en": "Runs of the study", "ja": "スタディの実行計画"},
-    "launch.plan.stage1": {"en": "1: queued at launch", "ja": "1: 開始時に登録"},
-    "launch.plan.stage2": {"en": "2: after the sweep", "ja": "2: 探索完了後に登録"},
-    "launch.plan.stage3": {"en": "3: confirmation", "ja": "3: 確認ステージ"},
+    "launch.plan.stage1": {"en": "1: queued at launch", "ja": "1：開始時に登録"},
+    "launch.plan.stage2": {"en": "2: after the sweep", "ja": "2：探索完了後に登録"},
+    "launch.plan.stage3": {"en": "3: confirmation", "ja": "3：確認ステージ"},
     "launch.plan.confirm_note": {"en": "Stage 3, the confirmation, is queued automatically once every earlier "
                                        "run has finished: fresh seeds at each variant's chosen rate. The "
                                        "comparison that decides uses them.",
@@ -910,7 +915,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "runs.pick": {"en": "Run to inspect", "ja": "詳しく見る実行"},
     "runs.gone": {"en": "This run no longer exists.", "ja": "この実行は存在しません。"},
     "runs.detail": {"en": "Run {id}: {status}, step {step} of {total}",
-                    "ja": "実行 {id}: {status}（ステップ {step} / {total}）"},
+                    "ja": "実行 {id}：{status}（ステップ {step} / {total}）"},
     "runs.cancel": {"en": "Cancel", "ja": "キャンセル"},
     "runs.cancel_done": {"en": "Cancel requested; a running run stops within seconds.",
                          "ja": "キャンセルを要求しました。実行中の場合は数秒以内に停止します。"},
@@ -923,7 +928,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "runs.resume_done": {"en": "Queued to resume.", "ja": "再開を登録しました。"},
     "col.job": {"en": "SLURM job", "ja": "SLURM ジョブ"},
     "runs.slurm_job": {"en": "SLURM job {job}: {state}",
-                       "ja": "SLURM ジョブ {job}: {state}"},
+                       "ja": "SLURM ジョブ {job}：{state}"},
     "runs.slurm_cancel_help": {"en": "For a SLURM run this also cancels its batch job (scancel).",
                                "ja": "SLURM の実行では、バッチジョブも取り消します (scancel)。"},
     "runs.attn_path": {"en": "Trained on the {path} attention path: {reason}",
@@ -1426,9 +1431,11 @@ def column_labels(columns, lang: str) -> dict[str, str]:
 
 
 def num(value: float | None, spec: str = ".4g", suffix: str = "") -> str:
-    """A number for display; a dash where there is none (NaN, None)."""
-    if value is None or not math.isfinite(float(value)):
+    """A number for display; ∞ for an unbounded one; a dash where there is none (NaN, None)."""
+    if value is None or math.isnan(float(value)):
         return "—"
+    if math.isinf(float(value)):
+        return ("∞" if float(value) > 0 else "−∞") + suffix
     return f"{float(value):{spec}}{suffix}"
 
 
