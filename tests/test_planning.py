@@ -66,6 +66,10 @@ def test_a_valid_form_becomes_a_study_spec():
 def test_form_problems_by_field(change, field, key):
     spec, problems = check_form(LaunchForm(**{"name": "s", **change}), [], CPU)
     assert spec is None and problems[field][0] == key
+    from dcpoc.ui.page import problem_text
+    if key == "launch.err.preset_hw":       # the presets this machine offers, listed in the language
+        assert "tiny、cpu-xs" in problem_text(problems[field], "ja")
+        assert "tiny, cpu-xs" in problem_text(problems[field], "en")
 
 
 def test_plan_study_is_the_last_check():
@@ -188,7 +192,7 @@ def test_the_plan_table_groups_seeds_and_names_the_carried_rate():
         ["2: after the sweep", "cpu-xs", "Transformer++", "1, 2", "best of the sweep", 10, 10 * 16 * 128],
         ["2: after the sweep", "cpu-xs", "DCFormer", "1, 2", "best of the sweep", 10, 10 * 16 * 128]]
     ja = plan_table(preview.stages, "ja")
-    assert ja.columns[0] == "ステージ" and ja.iloc[-1, 4] == "探索での最良値"
+    assert ja.columns[0] == "ステージ" and ja.iloc[-1, 4] == "探索での最良値" and ja.iloc[0, 3] == "1、2"
     # without a sweep every run is queued at launch, at its preset's rate
     plain = plan_table(preview_study(LaunchForm(name="", seeds="1"), [], CPU).stages)
     assert plain["Stage"].tolist() == ["1: queued at launch"] * 2 and plain["Learning rate"].tolist() == ["0.003"] * 2

@@ -107,7 +107,7 @@ def _check_grid(form: LaunchForm, offered_presets: list[str], problems: dict[str
     if not form.presets:
         problems["presets"] = ("launch.err.no_preset", {})
     elif any(p not in offered_presets for p in form.presets):
-        problems["presets"] = ("launch.err.preset_hw", {"presets": ", ".join(offered_presets)})
+        problems["presets"] = ("launch.err.preset_hw", {"presets": list(offered_presets)})
     if not form.archs and not form.ladder:
         problems["archs"] = ("launch.err.no_arch", {})
     try:
@@ -301,5 +301,5 @@ def plan_table(stages: StudyPlan, lang: str = "en") -> pd.DataFrame:
             row["seeds"].append(run.train.seed)
     table = pd.DataFrame(list(rows.values()),
                          columns=["stage", "preset", "arch", "seeds", "lr", "steps", "tokens"])
-    table["seeds"] = table["seeds"].map(lambda seeds: ", ".join(map(str, seeds)))
+    table["seeds"] = table["seeds"].map(lambda seeds: t("sep.list", lang).join(map(str, seeds)))
     return table.rename(columns={c: t(f"launch.col.{c}", lang) for c in table.columns})

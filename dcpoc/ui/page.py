@@ -187,8 +187,10 @@ def refresh_every(runs: pd.DataFrame) -> float:
 
 
 def problem_text(problem: Problem, lang: str) -> str:
+    """A form problem in lang (lists joined as lang lists them)."""
     key, values = problem
-    return t(key, lang).format(**values)
+    return t(key, lang).format(**{k: t("sep.list", lang).join(map(str, v)) if isinstance(v, list) else v
+                                  for k, v in values.items()})
 
 
 @st.cache_resource(show_spinner=False)
