@@ -70,4 +70,4 @@ def test_home_headline_is_one_study_with_its_failures_and_a_study_picker(dcpoc_h
 
     at.sidebar.selectbox[0].set_value("ja").run()             # the picked study stays picked
     assert not at.exception
-    assert "DCFormer: 集計 1 件、失敗 0 件、発散 0 件" in " ".join(c.value for c in at.caption)
+    assert "DCFormer：集計 1 件、失敗 0 件、発散 0 件" in " ".join(c.value for c in at.caption)

@@ -412,3 +412,6 @@ def test_a_few_seeds_widen_the_bootstrap_interval_by_t_and_the_plug_in_spread():
     result = compute_multiplier(ladder(multiplier=2.0, noise=(0.0, 0.01, -0.01)))
     assert result.widening == pytest.approx(2.306 * math.sqrt(1.5) / 1.959964)
     assert result.multiplier.method == "bootstrap-t" and result.multiplier.low < 2.0 < result.multiplier.high
+    assert result.fewest_runs == 3      # the evidence says so, with the factor
+    assert ("ev.widened", {"factor": "1.44", "n": 3}) in decide(ladder(multiplier=2.0, noise=(0.0, 0.01, -0.01)),
+                                                              "st").evidence

@@ -37,6 +37,8 @@ def add_evidence(decision: Any, scoped: pd.DataFrame, chosen: pd.DataFrame, pair
         decision.recommendations = [rec] if rec else []
     evidence += _pooled_reasons(decision.pooled)
     mult = decision.multiplier
+    if mult is not None and mult.widening > 1.0 and mult.multiplier.exists:
+        evidence.append(("ev.widened", {"factor": f"{mult.widening:.2f}", "n": mult.fewest_runs}))
     if mult is not None and mult.unbounded:
         evidence.append(("ev.unbounded", {"n": mult.unbounded, "total": mult.resamples}))
     tokens = decision.equal_tokens

@@ -149,6 +149,7 @@ class MultiplierResult:
     unbounded: int = 0               # resamples with an infinite multiplier (see _bootstrap)
     resamples: int = 0               # resamples that could be fitted
     widening: float = 1.0            # small_sample_factor applied to both percentile intervals
+    fewest_runs: int = 0             # ... for this many runs at a size (fewest_runs)
 
 
 def _exp(x: float | np.ndarray) -> np.ndarray:
@@ -218,14 +219,18 @@ def small_sample_factor(tf: pd.DataFrame, dc: pd.DataFrame) -> float:
     and 3 sizes, 2.30 at 2 seeds and 3 sizes, 1.0 in the limit. Measured coverage of the true
     multiplier (scripts/bootstrap_coverage.py, README): 96% at 3 seeds and at 2 (the plain
     percentile interval: 81% and 76%)."""
-    groups = pd.concat([tf, dc]).groupby(["arch", "preset", "tokens"], dropna=False).size()
-    several = groups[groups > 1]
-    dc_groups = dc.groupby(["preset", "tokens"], dropna=False).size()
-    df = int((dc_groups - 1).sum())
-    if several.empty or df < 1:
+    n = fewest_runs(tf, dc)
+    df = int((dc.groupby(["preset", "tokens"], dropna=False).size() - 1).sum())
+    if n < 2 or df < 1:
         return 1.0
-    n = int(several.min())
     return t_quantile_975(df) * math.sqrt(n / (n - 1)) / Z_975
+
+
+def fewest_runs(tf: pd.DataFrame, dc: pd.DataFrame) -> int:
+    """The fewest runs of one architecture at one size and budget, among those with several (0
+    when none has)."""
+    groups = pd.concat([tf, dc]).groupby(["arch", "preset", "tokens"], dropna=False).size()
+    return int(groups[groups > 1].min()) if (groups > 1).any() else 0
 
 
 def widen(interval: Interval, factor: float) -> Interval:
@@ -306,7 +311,7 @@ def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
     return MultiplierResult(fit, _per_run(fit, tf, dc, logm), m_int, ratio, device, net_int,
                             corpus, n_sizes, flops_ratio=flops,
                             unbounded=sum(math.isinf(v) for v in boot_m), resamples=len(boot_m),
-                            widening=factor)
+                            widening=factor, fewest_runs=fewest_runs(tf, dc))
 
 
 # ----------------------------------------------------------------------------- projection
