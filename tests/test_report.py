@@ -252,6 +252,7 @@ def test_markdown_has_the_next_step_with_its_cost_and_meeting_phrases(trained, l
     from dcpoc.ui.i18n import duration, money
     sd = load_decision(trained, "s1")
     md = report.render(sd, "md", lang).decode()
+    assert md.startswith(f"# s1{': ' if lang == 'en' else ' ｜ '}{report.verdict_line(sd.decision, lang)}")
     step = sd.next                          # one size, seeds 1 and 2: the next preset, same seeds
     assert step is not None and {r.preset for r in step.plan} == {"cpu-xs"}
     assert sorted(r.train.seed for r in step.plan) == [1, 1, 2, 2]

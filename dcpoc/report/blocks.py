@@ -29,6 +29,7 @@ class Title:
     verdict: str
     question: str
     created: str
+    sep: str = ": "             # between study and verdict in a one-line title, in the language
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ def build(sd: StudyDecision, lang: str) -> list[Block]:
     d = sd.decision
     bullets = lambda lines, small=False: Bullets(tuple(("", s) for s in lines), small)  # noqa: E731
     recorded = recorded_text(sd.recorded, lang)
-    return [Title(sd.study, verdict_line(d, lang), study_question(sd.question, lang), sd.created),
+    return [Title(sd.study, verdict_line(d, lang), study_question(sd.question, lang), sd.created,
+                  t("sep.title", lang)),
             *([Paragraph(recorded)] if recorded else []),
             *_key_numbers(sd, lang),
             Heading(t("dec.reasons", lang)), bullets(say(r, lang) for r in d.reasons + d.needed + d.flips),

@@ -15,7 +15,7 @@ def _part(block: Block) -> str:
     e = html.escape
     if isinstance(block, Title):
         quote = f"<blockquote>{e(block.question)}</blockquote>" if block.question else ""
-        return f"<h1>{e(block.study)}: {e(block.verdict)}</h1>{quote}"
+        return f"<h1>{e(block.study)}{e(block.sep)}{e(block.verdict)}</h1>{quote}"
     if isinstance(block, Heading):
         return f"<h2>{e(block.text)}</h2>"
     small = " class='small'" if getattr(block, "small", False) else ""

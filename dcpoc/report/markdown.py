@@ -28,7 +28,7 @@ def _table(frame: pd.DataFrame) -> list[str]:
 def _lines(block: Block) -> list[str]:
     if isinstance(block, Title):
         quote = [f"> {md_escape(block.question)}", ""] if block.question else []
-        return [f"# {md_escape(block.study)}: {block.verdict}", ""] + quote
+        return [f"# {md_escape(block.study)}{block.sep}{block.verdict}", ""] + quote
     if isinstance(block, Heading):
         return [f"## {block.text}", ""]
     if isinstance(block, Paragraph):

@@ -216,6 +216,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "sep.list": {"en": ", ", "ja": "、"},
     "sep.clause": {"en": "; ", "ja": "。"},
     "sep.label": {"en": ": ", "ja": "："},
+    "sep.title": {"en": ": ", "ja": " ｜ "},
     "sep.group": {"en": "; ", "ja": "；"},
     "rep.font_unreadable": {"en": "{env}={path} is not a TrueType or OpenType font ({why}); point it "
                                   "at a .ttf or .otf file, or unset it to use fonts-ipaexfont-gothic.",
