@@ -160,7 +160,8 @@ def _exp(x: float | np.ndarray) -> np.ndarray:
 
 def _log_multipliers(fit: ComputeFit, dc: pd.DataFrame) -> np.ndarray:
     """ln(Transformer++'s compute for each DCFormer run's loss / that run's compute): +inf where
-    the curve never reaches the loss; never -inf or NaN (the logs are taken before dividing)."""
+    the curve never reaches the loss, NaN on a line that does not fall with compute; never -inf
+    (the logs are taken before dividing)."""
     log_tf = np.array([fit.log_compute_for(loss) for loss in dc["loss"]], dtype=float)
     return log_tf - np.log(dc["compute"].to_numpy(float))
 
@@ -195,7 +196,8 @@ def _bootstrap(tf: pd.DataFrame, dc: pd.DataFrame, device: str, n_boot: int, see
     could be fitted. A resample whose refit never reaches one of its DCFormer losses (below the
     power law's floor E) counts as an infinite multiplier: Transformer++ would need unbounded
     compute. Dropping it instead would pull the upper bound down, towards NO-GO, exactly when
-    DCFormer looks best."""
+    DCFormer looks best. A resample whose straight line does not fall with compute says nothing
+    about any loss and is dropped."""
     rng = np.random.default_rng(seed)
     boot_m, boot_net = [], []
     for _ in range(n_boot):
@@ -263,7 +265,8 @@ def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
     corpus, invert it at each DCFormer run's loss, and bootstrap: resample the runs of each
     architecture with replacement (fixed seed), refit, and take the 2.5 / 97.5 percentiles of the
     geometric-mean multiplier and of the net benefit (whose speed ratio is recomputed from the same
-    resample, so throughput noise is in its interval). Resampling stays within each size."""
+    resample, so throughput noise is in its interval), widened for few seeds (small_sample_factor).
+    Resampling stays within each size and token budget."""
     counted = counted_runs(runs, study)
     corpus, _ = main_corpus(counted)
     counted = on_main_corpus(counted)

@@ -195,7 +195,8 @@ def _judge(decision: Decision, thresholds: Thresholds) -> None:
     sizes = {"n": mult.n_sizes, "need": thresholds.go_min_sizes}
     sizes_short = mult.n_sizes < thresholds.go_min_sizes
     if net.high < thresholds.nogo_net_high or loss_worse:
-        decision.verdict, flip, ratio = "NO-GO", "flip.nogo", _needed_ratio(thresholds.nogo_net_high, m.high, per_speed)
+        decision.verdict, flip = "NO-GO", "flip.nogo"
+        ratio = _needed_ratio(thresholds.nogo_net_high, m.high, per_speed)
     elif net_met and loss_better and sizes_short:
         decision.verdict, flip, ratio = "CONDITIONAL", "flip.go_sizes", math.nan
     elif net_met and loss_better:
