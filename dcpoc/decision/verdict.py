@@ -187,7 +187,8 @@ def _judge(decision: Decision, thresholds: Thresholds) -> None:
               "diff_low": largest["loss_low"], "diff_high": largest["loss_high"]}
     low, high = largest["loss_low"], largest["loss_high"]
     interval = low is not None and high is not None and pd.notna(low) and pd.notna(high)
-    loss_better, loss_worse = interval and high < 0, interval and low > 0   # one seed: neither
+    # one seed: neither
+    loss_better, loss_worse = interval and high < 0, _worse_beyond_doubt(decision.equal_tokens)
     decision.reasons = [("reason.net", values), ("reason.loss" if interval else "reason.loss_one_seed",
                                                  values)]
     per_speed = mult.flops_ratio   # net = multiplier x speed ratio x flops ratio: the speed it takes

@@ -17,8 +17,8 @@ from .context import (gap_lines, gap_table, paper_lines, paper_notes, paper_tabl
                       speed_lines)
 from .evidence import attribution_table, evidence_lines, recommendation_lines
 from .text import (answers, comparison_table, cost_quality_text, fit_text, inference_text,
-                   lr_sweep_note, lr_sweep_table, meeting_phrases, next_steps, recorded_text, say,
-                   validation_text, verdict_line)
+                   listing, lr_sweep_note, lr_sweep_table, meeting_phrases, next_steps, recorded_text,
+                   say, validation_text, verdict_line)
 
 
 @dataclass(frozen=True)
@@ -220,13 +220,13 @@ def footer(sd: StudyDecision, lang: str = "en") -> tuple[tuple[str, str], ...]:
     versions: dict = {}
     for v in runs.get("versions", pd.Series(dtype=object)):
         versions.update(v or {})
-    listed = t("sep.list", lang).join
 
     def col(c: str) -> str:       # one column's distinct values, in order (seeds as numbers: 2 before 11)
         found = sorted(set(runs[c].dropna())) if c in runs else []
-        return listed(str(int(x)) if isinstance(x, float) and x.is_integer() else str(x) for x in found)
-    ids = listed(runs["id"].astype(str)) if "id" in runs else ""
+        return listing([str(int(x)) if isinstance(x, float) and x.is_integer() else str(x) for x in found],
+                       lang)
+    ids = listing(list(runs["id"].astype(str)), lang) if "id" in runs else ""
     devices = sorted({device_text(str(d), lang) for d in runs["device"].dropna()}) if "device" in runs else []
-    values = (ids, col("git_commit"), listed(f"{k} {v}" for k, v in sorted(versions.items())),
-              col("corpus_fingerprint"), col("seed"), listed(devices), attention_paths(runs), sd.created)
+    values = (ids, col("git_commit"), listing([f"{k} {v}" for k, v in sorted(versions.items())], lang),
+              col("corpus_fingerprint"), col("seed"), listing(devices, lang), attention_paths(runs), sd.created)
     return tuple((t(f"rep.foot.{key}", lang), value) for key, value in zip(FOOTER_FIELDS, values))

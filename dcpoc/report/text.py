@@ -11,7 +11,7 @@ import pandas as pd
 from ..decision import Decision, Interval, Reason, lr_label
 from ..decision.confirmation import FRESH_SEEDS_DECIDE
 from ..studies import ladder
-from ..ui.i18n import device_text, duration, hours, kind_label, money, t
+from ..ui.i18n import device_text, duration, hours, kind_label, money, num, t
 
 if TYPE_CHECKING:                     # annotations only: both load the run planner
     from ..decision import NextStep, StudyDecision
@@ -25,11 +25,6 @@ class _Unbounded(float):
 
     def __format__(self, spec: str) -> str:
         return "∞" if self > 0 else "−∞"
-
-
-def bound(value: float, spec: str) -> str:
-    """One end of an interval in spec, ∞ when it is unbounded."""
-    return format(_Unbounded(value) if math.isinf(value) else value, spec)
 
 
 def listing(values: list | tuple, lang: str) -> str:
@@ -62,10 +57,10 @@ def interval_text(interval: Interval | None, spec: str, lang: str, suffix: str =
     """'1.82× (1.51–2.20)', or the mean and 'no interval' when none exists, '—' with no mean."""
     if interval is None or math.isnan(interval.mean):
         return "—"
-    mean = f"{bound(interval.mean, spec)}{suffix}"
+    mean = num(interval.mean, spec, suffix)            # ∞ when unbounded
     if not interval.exists:
         return f"{mean} ({t('dec.no_interval', lang)})"
-    return f"{mean} ({bound(interval.low, spec)}–{bound(interval.high, spec)})"
+    return f"{mean} ({num(interval.low, spec)}–{num(interval.high, spec)})"
 
 
 def interval_caption(interval: Interval | None, spec: str, lang: str) -> str:
@@ -75,7 +70,7 @@ def interval_caption(interval: Interval | None, spec: str, lang: str) -> str:
         return ""
     if not interval.exists:
         return t("dec.no_interval", lang)
-    return t("dec.interval95", lang).format(low=bound(interval.low, spec), high=bound(interval.high, spec))
+    return t("dec.interval95", lang).format(low=num(interval.low, spec), high=num(interval.high, spec))
 
 
 def row_interval(row: pd.Series, name: str) -> Interval:
@@ -227,9 +222,8 @@ def meeting_phrases(sd: StudyDecision, lang: str) -> list[str]:
     if not runs.empty:
         presets = ladder(list(runs["preset"].dropna()))
         seeds = sorted({int(s) for s in runs["seed"].dropna()})
-        listed = t("sep.list", lang).join
-        phrases.append(t("phrase.tested", lang).format(n=len(runs), presets=listed(presets),
-                                                       seeds=listed(map(str, seeds))))
+        phrases.append(t("phrase.tested", lang).format(n=len(runs), presets=listing(presets, lang),
+                                                       seeds=listing(seeds, lang)))
     tokens = d.equal_tokens
     if tokens is not None and len(tokens):
         largest = tokens.iloc[-1]
@@ -255,7 +249,7 @@ def validation_text(counts: tuple[tuple[int, int], ...], lang: str) -> str:
     if not counts:
         return t("rep.val.unknown", lang)
     if len(counts) > 1:
-        return t("rep.val.mixed", lang).format(tokens=t("sep.list", lang).join(f"{n:,}" for n, _ in counts))
+        return t("rep.val.mixed", lang).format(tokens=listing([f"{n:,}" for n, _ in counts], lang))
     tokens, split = counts[0]
     key = "rep.val.whole" if tokens == split else "rep.val.sample"
     return t(key, lang).format(tokens=f"{tokens:,}", split=f"{split:,}")

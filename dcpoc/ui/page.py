@@ -7,7 +7,7 @@ import os
 import pandas as pd
 import streamlit as st
 
-from ..report.text import interval_caption
+from ..report.text import interval_caption, say
 from .charts import run_name
 from .i18n import LANGUAGES, STRINGS, num, setting_label, setting_value, t
 from ..studies import detect_gpu
@@ -187,10 +187,8 @@ def refresh_every(runs: pd.DataFrame) -> float:
 
 
 def problem_text(problem: Problem, lang: str) -> str:
-    """A form problem in lang (lists joined as lang lists them)."""
-    key, values = problem
-    return t(key, lang).format(**{k: t("sep.list", lang).join(map(str, v)) if isinstance(v, list) else v
-                                  for k, v in values.items()})
+    """A form problem in lang (a Reason: lists joined as lang lists them)."""
+    return say(problem, lang)
 
 
 @st.cache_resource(show_spinner=False)
