@@ -11,6 +11,7 @@ import platform
 import statistics
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -45,14 +46,17 @@ def bench_result(kind: str, device: torch.device, **body) -> dict:
             "command": "python -m dcpoc " + " ".join(sys.argv[1:]), "machine": _machine(device), **body}
 
 
-def _train_step_timer(arch: str, preset: str, device: torch.device, compile_model: bool):
-    """A closure that runs one training step (forward, backward, AdamW) and returns seconds."""
+def _train_step_timer(arch: str, preset: str, device: torch.device, compile_model: bool,
+                      micro: int | None = None, attn_impl: str = "auto"):
+    """A closure that runs one training step (forward, backward, AdamW) and returns seconds;
+    micro: the micro-batch (default the preset's batch over its accumulation steps)."""
     run = make_config(arch, preset)
+    run = replace(run, model=replace(run.model, attn_impl=attn_impl))
     torch.manual_seed(0)
     model = LanguageModel(run.model).to(device)
     optimizer = make_optimizer(model, run)
     step_model = torch.compile(model) if compile_model else model
-    micro = run.train.batch_size // run.train.grad_accum
+    micro = micro or preset_micro_batch(preset)
     x = torch.randint(0, 256, (micro, run.model.seq_len), device=device)
     y = torch.randint(0, 256, (micro, run.model.seq_len), device=device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
@@ -71,42 +75,74 @@ def _train_step_timer(arch: str, preset: str, device: torch.device, compile_mode
     return step, x.numel(), run
 
 
+def preset_micro_batch(preset: str) -> int:
+    run = make_config("transformer", preset)
+    return run.train.batch_size // run.train.grad_accum
+
+
 def bench_model(preset: str | None = None, steps: int | None = None, device: str = "auto",
                 compile_model: bool = False, deadline: float | None = None) -> dict:
     """Training tokens/s of Transformer++ and DCFormer, alternating rounds, median step time.
-    deadline (time.monotonic()): presets not started by then are listed as skipped; a preset that
-    runs out of GPU memory or fails is listed as skipped too, and the others still run."""
+    deadline (time.monotonic()): presets not started by then are listed as skipped, and one that
+    has started stops its timed rounds there (after 3). A preset out of GPU memory is timed once
+    more at half its micro-batch; one whose DCFormer fails on the Triton path once more on the
+    PyTorch path (both said in notes); a preset that still fails is listed as skipped, and the
+    others still run."""
     dev = resolve_device(device)
     # on a GPU the paper's shape first: its ratio is the one issue 12 sets a target for
     presets = [preset] if preset else (["paper-405m", "gpu-125m"] if dev.type == "cuda" else ["cpu-demo"])
     steps = steps or 20
-    rows, skipped = [], {}
+    rows, skipped, notes = [], {}, {}
     for name in presets:
         if deadline is not None and time.monotonic() >= deadline:
             skipped[name] = "time budget spent"
             continue
-        try:
-            rows += _time_preset(name, steps, dev, compile_model)
-        except torch.OutOfMemoryError:
-            skipped[name] = "out of memory"
-        except Exception as e:   # noqa: BLE001 - e.g. a kernel that fails on this GPU: next preset
-            skipped[name] = f"failed: {one_line(e)}"
-        finally:
-            if dev.type == "cuda":
-                torch.cuda.empty_cache()
+        rows += _time_preset_or_retry(name, steps, dev, compile_model, deadline, skipped, notes)
     ratios = {}
     for name in presets:
         by_arch = {r["arch"]: r for r in rows if r["preset"] == name}
         if len(by_arch) == 2:
             ratios[name] = by_arch["dcformer"]["tokens_per_s"] / by_arch["transformer"]["tokens_per_s"]
     return bench_result("model", dev, steps=steps, rows=rows, dcformer_over_transformer=ratios,
-                        skipped=skipped)
+                        skipped=skipped, notes=notes)
 
 
-def _time_preset(name: str, steps: int, dev: torch.device, compile_model: bool) -> list[dict]:
+def _time_preset_or_retry(name: str, steps: int, dev: torch.device, compile_model: bool,
+                          deadline: float | None, skipped: dict, notes: dict) -> list[dict]:
+    """_time_preset, retried once at half the micro-batch after running out of GPU memory and
+    once on the PyTorch path after a failure on the Triton path; what happened goes into skipped
+    (nothing timed) or notes (timed otherwise than asked)."""
+    micro, attn_impl = preset_micro_batch(name), "auto"
+    for _ in range(3):
+        try:
+            return _time_preset(name, steps, dev, compile_model, deadline, micro, attn_impl)
+        except torch.OutOfMemoryError:
+            if micro < 2 or name in notes:
+                skipped[name] = f"out of memory at micro-batch {micro}"
+                return []
+            notes[name] = f"out of memory at micro-batch {micro}: timed at {micro // 2}"
+            micro //= 2
+        except Exception as e:   # noqa: BLE001 - e.g. a kernel that fails on this GPU
+            if attn_impl == "torch" or _attention_path("dcformer", dev) != "triton":
+                skipped[name] = f"failed: {one_line(e)}"
+                return []
+            notes[name] = "; ".join(filter(None, [notes.get(name), f"the Triton path failed "
+                                                  f"({one_line(e)}): DCFormer timed on the PyTorch path"]))
+            attn_impl = "torch"
+        finally:
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+    skipped[name] = f"failed: {notes[name]}"
+    return []
+
+
+def _time_preset(name: str, steps: int, dev: torch.device, compile_model: bool,
+                 deadline: float | None = None, micro: int | None = None,
+                 attn_impl: str = "auto") -> list[dict]:
     """Both architectures of one preset, warmed up, then timed in alternating rounds."""
     rows = []
-    timers = {arch: _train_step_timer(arch, name, dev, compile_model) for arch in ("transformer", "dcformer")}
+    timers = {arch: _train_step_timer(arch, name, dev, compile_model, micro, attn_impl)
+              for arch in ("transformer", "dcformer")}
     times: dict[str, list[float]] = {arch: [] for arch in timers}
     peak: dict[str, int | None] = {}
     for arch, (step, _, _) in timers.items():      # warm-up (and compile) outside the timing
@@ -118,15 +154,19 @@ def _time_preset(name: str, steps: int, dev: torch.device, compile_model: bool) 
             step()
         # the step's own peak (activations, gradients, optimizer state) above what was resident
         peak[arch] = torch.cuda.max_memory_allocated(dev) - resident if dev.type == "cuda" else None
-    for _ in range(steps):
+    for round_ in range(steps):
+        if round_ >= 3 and deadline is not None and time.monotonic() >= deadline:
+            break
         for arch, (step, _, _) in timers.items():
             times[arch].append(step())
     for arch, (_, tokens, run) in timers.items():
         median = statistics.median(times[arch])
+        path = "torch" if attn_impl == "torch" and arch == "dcformer" else _attention_path(arch, dev)
         rows.append({"preset": name, "arch": arch, "tokens_per_step": tokens,
                      "median_step_s": median, "tokens_per_s": tokens / median,
+                     "timed_steps": len(times[arch]),
                      "params": count_parameters(run.model)["total"], "peak_mem_bytes": peak[arch],
-                     "attn_impl": run.model.attn_impl, "attn_path": _attention_path(arch, dev),
+                     "attn_impl": run.model.attn_impl, "attn_path": path,
                      "compile": compile_model})
     return rows
 
@@ -169,24 +209,31 @@ def _blocks_for(impl: str) -> contextlib.AbstractContextManager:
     return block_overrides(**TRITON_ALTERNATIVES[impl])
 
 
-def _kernel_impls(device: torch.device, compile_up_to_t: int) -> dict:
-    """name -> fn(q, k, v, pre, post, T) -> out (None when that impl does not run at this T)."""
+# the rows issue 12's targets read (plain attention, our kernels, the eager spec, the PyTorch path)
+CORE_IMPLS = ("sdpa", "triton", "reference", "torch")
+COMPILED_AT_T = 2048   # torch.compile of the reference: one length only (each length is a compile)
+
+
+def _kernel_impls(device: torch.device) -> dict:
+    """name -> fn(q, k, v, pre, post, T) -> out (None when that impl does not run at this T), in
+    the order a GPU run should spend its budget: CORE_IMPLS, the Triton alternatives, then the
+    compiled reference (two cold compiles, with and without grad)."""
     import torch.nn.functional as F
     from .kernels import dcmha_reference, dcmha_torch, dcmha_triton
-    compiled = torch.compile(dcmha_reference, dynamic=False)
     impls = {
         "sdpa": lambda q, k, v, pre, post, T: F.scaled_dot_product_attention(q, k, v, is_causal=True),
         "reference": lambda q, k, v, pre, post, T: dcmha_reference(q, k, v, pre, post),
-        "reference_compiled": lambda q, k, v, pre, post, T: (
-            compiled(q, k, v, pre, post) if T <= compile_up_to_t else None),
         "torch": lambda q, k, v, pre, post, T: dcmha_torch(q, k, v, pre, post),
     }
-    if device.type == "cuda":
-        impls["triton"] = lambda q, k, v, pre, post, T: dcmha_triton(q, k, v, pre, post)
+    if device.type == "cuda":   # on the CPU a smoke test of the reference paths only
+        compiled = torch.compile(dcmha_reference, dynamic=False)
+        triton = lambda q, k, v, pre, post, T: dcmha_triton(q, k, v, pre, post)  # noqa: E731
+        impls = {"sdpa": impls["sdpa"], "triton": triton, "reference": impls["reference"],
+                 "torch": impls["torch"]}
         for name in TRITON_ALTERNATIVES:   # the same kernels with other tiles (bench_kernels)
-            impls[name] = impls["triton"]
-    else:
-        del impls["reference_compiled"]   # the CPU run is a smoke test of the reference paths
+            impls[name] = triton
+        impls["reference_compiled"] = lambda q, k, v, pre, post, T: (
+            compiled(q, k, v, pre, post) if T == COMPILED_AT_T else None)
     return impls
 
 
@@ -210,7 +257,7 @@ def _measure(row: dict, run, leaves: list, dev: torch.device) -> None:
     gpu = dev.type == "cuda"
     try:
         if run() is None:
-            row["skipped"] = "compiled only up to T 2048 (one compile per length)"
+            row["skipped"] = f"compiled at T {COMPILED_AT_T} only (one compile per length)"
             return
         out_grad = torch.randn_like(leaves[0])
 
@@ -237,11 +284,12 @@ def _measure(row: dict, run, leaves: list, dev: torch.device) -> None:
 
 
 def bench_kernels(device: str = "auto", seq_lens: list[int] | None = None,
-                  deadline: float | None = None) -> dict:
+                  deadline: float | None = None, only: tuple[str, ...] | None = None) -> dict:
     """Forward and forward+backward time and peak memory of plain attention (SDPA) and every DCMHA
     path, same inputs, side by side; ratios to SDPA. GPU: bf16, H 16, d 64, B x T = 32K tokens.
     FLOPs (causal attention core, forward): 2 x 2 x B x H x T^2 x d / 2; backward 2.5x that.
-    deadline (time.monotonic()): rows not started by then are marked skipped."""
+    deadline (time.monotonic()): rows not started by then are marked skipped. only: these impls
+    (SDPA always runs: every ratio is to it)."""
     dev = resolve_device(device)
     gpu = dev.type == "cuda"
     H, d, R = (16, 64, 2) if gpu else (4, 32, 2)
@@ -249,7 +297,8 @@ def bench_kernels(device: str = "auto", seq_lens: list[int] | None = None,
     # on a GPU T 2048 first: issue 12's targets are set there, and a budget may end the run early
     seq_lens = seq_lens or ([2048, 512, 1024, 4096, 8192] if gpu else [128, 256, 512])
     dtype = torch.bfloat16 if gpu else torch.float32
-    impls = _kernel_impls(dev, compile_up_to_t=2048)
+    impls = {name: fn for name, fn in _kernel_impls(dev).items()
+             if only is None or name in only or name == "sdpa"}
     rows = []
     for T in seq_lens:
         B = max(1, tokens // T)
@@ -326,6 +375,8 @@ def format_result(result: dict) -> str:
         lines.append(f"{name}: DCFormer / Transformer++ tokens/s = {ratio:.3f}")
     for name, why in result.get("skipped", {}).items():
         lines.append(f"{name}: skipped ({why})")
+    for name, note in result.get("notes", {}).items():
+        lines.append(f"{name}: {note}")
     return "\n".join(lines)
 
 

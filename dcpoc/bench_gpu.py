@@ -1,8 +1,9 @@
 """`python -m dcpoc bench gpu`: the prepared script for a lent or new GPU, in stages, inside a budget.
 
 A GPU may be lent for a few minutes only, and a command that overruns is killed, so the script runs
-the stages most worth having first (the self-check, correctness in float32 and bf16, the kernel
-benchmark at T 2048, the paper-405m model benchmark), rewrites its JSON after every stage (a killed
+the stages most worth having first (a one-line kernel launch, the self-check at the paper's shape,
+correctness in float32 and bf16, the kernel benchmark at T 2048, the paper-405m model benchmark,
+then the other lengths and the compiled reference), rewrites its JSON after every stage (a killed
 run leaves what finished), skips what no longer fits the time budget, and records a failing stage's
 one-line error instead of losing the stages after it. scripts/gpu-bench.sh runs it on a machine
 that has PyTorch and Triton but not our other requirements (the GPU image): see README.
@@ -16,14 +17,35 @@ from typing import Callable
 
 import torch
 
-from .bench import (bench_kernels, bench_model, bench_result, format_checks, format_result,
-                    random_attention_inputs)
+from .bench import (CORE_IMPLS, TRITON_ALTERNATIVES, bench_kernels, bench_model, bench_result,
+                    format_checks, format_result, random_attention_inputs)
 from .config import ConfigError
 from .kernels.selfcheck import one_line
 
 # a lent GPU's command may run 600 s: the stages' budget leaves room for Python and CUDA start-up,
 # a unit started just before the deadline, and scripts/gpu-bench.sh's register table
 DEFAULT_BUDGET_S = 420.0
+KERNEL_T = 2048                       # issue 12's kernel targets are set at T 2048
+MORE_LENGTHS = [512, 1024, 4096, 8192]
+SELFCHECK_PRESET = "paper-405m"       # H 16, d 64: the shape the kernel and model stages time
+
+
+def launch_check(deadline: float, device: str = "cuda") -> dict:
+    """Whether this machine can build and launch a Triton kernel at all: a failure here is the
+    environment (C compiler, Python headers, driver), not our kernels."""
+    from .kernels.triton_dcmha import launch_smoke
+    started = time.monotonic()
+    launch_smoke(torch.device(device))
+    return {"ok": True, "seconds": round(time.monotonic() - started, 1)}
+
+
+def more_kernels(deadline: float) -> dict:
+    """The kernel benchmark at the other lengths, then the compiled reference at T 2048 (two cold
+    compiles): after the model stage, since issue 12's targets do not read them."""
+    result = bench_kernels("cuda", MORE_LENGTHS, deadline, only=CORE_IMPLS)
+    compiled = bench_kernels("cuda", [KERNEL_T], deadline, only=("reference_compiled",))
+    result["rows"] = sorted(result["rows"] + compiled["rows"], key=lambda row: row["T"])
+    return result
 
 
 def check_kernels_on_gpu() -> list[dict]:
@@ -80,7 +102,7 @@ def run_stages(result: dict, stages: list[Stage], out: Path, budget_s: float,
 def _echo(name: str, value: object) -> None:
     if name == "checks":
         print(format_checks(value), flush=True)
-    elif name in ("kernels", "model"):
+    elif name in ("kernels", "model", "kernels_more"):
         print(format_result(value), flush=True)
 
 
@@ -95,10 +117,13 @@ def bench_gpu(out: Path, budget_s: float | None = None) -> dict:
         raise ConfigError("bench gpu needs a CUDA GPU; on a CPU run `python -m dcpoc bench model` or `bench kernels`")
     from .runs.selfchecks import selfcheck_for_bench
     stages: list[Stage] = [
-        ("selfcheck", lambda deadline: selfcheck_for_bench()),
+        ("launch", launch_check),
+        ("selfcheck", lambda deadline: selfcheck_for_bench(SELFCHECK_PRESET)),
         ("checks", lambda deadline: check_kernels_on_gpu()),
-        ("kernels", lambda deadline: bench_kernels("cuda", deadline=deadline)),
+        ("kernels", lambda deadline: bench_kernels("cuda", [KERNEL_T], deadline,
+                                                   only=CORE_IMPLS + tuple(TRITON_ALTERNATIVES))),
         ("model", lambda deadline: bench_model(device="cuda", steps=10, deadline=deadline)),
+        ("kernels_more", more_kernels),
     ]
     return run_stages(bench_result("gpu", torch.device("cuda")), stages, out, budget_s, _echo)
 
@@ -118,11 +143,14 @@ def gaps(result: dict) -> list[str]:
     lines += [f"check {c['shape']} {c['dtype']} window={c['window']} failed: error "
               f"{c['max_rel_error']:.2e} over {c['tolerance']}" for c in result.get("checks", [])
               if not c["ok"]]
-    for row in result.get("kernels", {}).get("rows", []):
-        if row.get("skipped", "").startswith(("failed", "time budget")):
-            lines.append(f"kernels T {row['T']} {row['impl']}: {row['skipped']}")
+    for stage in ("kernels", "kernels_more"):
+        for row in result.get(stage, {}).get("rows", []):
+            if row.get("skipped", "").startswith(("failed", "time budget")):
+                lines.append(f"kernels T {row['T']} {row['impl']}: {row['skipped']}")
     for preset, why in result.get("model", {}).get("skipped", {}).items():
         lines.append(f"model {preset}: {why}")
+    for preset, note in result.get("model", {}).get("notes", {}).items():
+        lines.append(f"model {preset}: {note}")
     return lines
 
 
@@ -134,11 +162,13 @@ def format_gaps(result: dict) -> str:
 def format_gpu(result: dict) -> str:
     """The stages that ran, in order, then what was skipped or failed."""
     lines = []
+    if "launch" in result:
+        lines.append(f"Triton launches a kernel here ({result['launch']['seconds']:g} s)")
     if "selfcheck" in result:
         lines.append(f"auto trains on: {result['selfcheck'].get('chosen', '?')}")
     if "checks" in result:
         lines.append(format_checks(result["checks"]))
-    for name in ("kernels", "model"):
+    for name in ("kernels", "model", "kernels_more"):
         if name in result:
             lines.append(format_result(result[name]))
     return "\n".join(lines + gaps(result))

@@ -87,11 +87,16 @@ def test_gaps_name_what_keeps_a_result_from_complete():
               "kernels": {"rows": [{"T": 2048, "impl": "triton", "fwd_ms": 1.0},
                                    {"T": 2048, "impl": "reference", "skipped": "out of memory"},
                                    {"T": 2048, "impl": "triton_8warps", "skipped": "failed: E: x"},
-                                   {"T": 4096, "impl": "triton", "skipped": "time budget spent"}]}}
+                                   {"T": 4096, "impl": "triton", "skipped": "time budget spent"}]},
+              "kernels_more": {"rows": [{"T": 8192, "impl": "torch", "skipped": "failed: E: y"}]},
+              "model": {"skipped": {}, "notes": {"paper-405m": "out of memory at micro-batch 16: "
+                                                                "timed at 8"}}}
     assert gaps(result) == [
         "skipped (time budget of 60 s spent): model",
         "check B2-H16-T333-d64-R2 torch.bfloat16 window=None failed: error 5.00e-01 over 0.02",
-        "kernels T 2048 triton_8warps: failed: E: x", "kernels T 4096 triton: time budget spent"]
+        "kernels T 2048 triton_8warps: failed: E: x", "kernels T 4096 triton: time budget spent",
+        "kernels T 8192 torch: failed: E: y",
+        "model paper-405m: out of memory at micro-batch 16: timed at 8"]
     complete = {"budget_s": 60, "skipped": [], "errors": {}, "selfcheck": {"passed": True},
                 "checks": [{**check, "ok": True}], "model": {"skipped": {}},
                 "kernels": {"rows": result["kernels"]["rows"][:2]}}
@@ -124,9 +129,10 @@ assert "streamlit" in blocked and "torch" not in blocked   # the simulation bloc
 
 from pathlib import Path
 from dcpoc.bench import bench_kernels, bench_model
-from dcpoc.bench_gpu import run_stages
+from dcpoc.bench_gpu import launch_check, run_stages
 from dcpoc.runs.selfchecks import selfcheck_for_bench
-stages = [("selfcheck", lambda deadline: selfcheck_for_bench()),
+stages = [("launch", lambda deadline: launch_check(deadline, "cpu")),
+          ("selfcheck", lambda deadline: selfcheck_for_bench()),
           ("kernels", lambda deadline: bench_kernels("cpu", [16], deadline=deadline)),
           ("model", lambda deadline: bench_model("tiny", 1, "cpu", deadline=deadline))]
 result = run_stages({"benchmark": "gpu"}, stages, Path(sys.argv[1]), budget_s=600)
@@ -147,7 +153,7 @@ def test_the_gpu_script_needs_only_the_image_and_the_kit(tmp_path):
                          env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])
-    assert summary["errors"] == {} and summary["stages"] == ["selfcheck", "kernels", "model"]
+    assert summary["errors"] == {} and summary["stages"] == ["launch", "selfcheck", "kernels", "model"]
     assert summary["chosen"] in ("triton", "torch") and summary["cli_rc"] == 0
     assert _kit_packages() == {"sqlalchemy", "alembic", "mako"}
 

@@ -84,6 +84,23 @@ def test_a_passing_check_is_stored_and_reused_until_its_key_changes(on_cpu):
     other = checked(gpu_name(CPU), replace(spec, n_heads=1), CPU, cache)   # another head count
     assert other["id"] != first["id"] and other["n_heads"] == 1
     assert len(list_selfchecks(on_cpu)) == 2
+    # same heads and head dim, another rank or window: that check says nothing for this one
+    for changed in (replace(spec, rank=1), replace(spec, window=3), replace(spec, post=())):
+        assert cache.get(gpu_name(CPU), changed) is None
+    assert cache.get(gpu_name(CPU), spec)["id"] == first["id"]
+
+
+@needs_interpreter
+def test_a_model_outside_the_kernels_limits_trains_on_torch_without_a_check(on_cpu):
+    cache = StoreCache(on_cpu)
+    assert choose_attention(TINY.model, TINY.train, CPU, cache).check["passed"]  # a check exists
+    wide = replace(TINY.model, dc_rank=5)       # the config allows rank 8; the kernels take 4
+    choice = choose_attention(wide, TINY.train, CPU, cache)
+    assert (choice.path, choice.impl, choice.check) == ("torch", "torch", None)
+    assert choice.reason == "dc_rank 5 is above the Triton kernels' 4: the PyTorch path"
+    assert len(list_selfchecks(on_cpu)) == 1                 # nothing ran or was stored for it
+    with pytest.raises(SelfCheckError, match=r"^attn_impl=triton: dc_rank 5 is above .* use attn_impl=auto"):
+        choose_attention(replace(wide, attn_impl="triton"), TINY.train, CPU, cache)
 
 
 @needs_interpreter

@@ -311,6 +311,19 @@ def checked(name: str, spec: CheckSpec, device: torch.device, cache: Optional[Ch
     return record(name, spec, result)
 
 
+def outside_kernel_limits(model: Any) -> Optional[str]:
+    """Why the fused kernels cannot take this model's attention (ModelConfig), or None."""
+    from .triton_dcmha import HEAD_DIMS, MAX_HEADS, MAX_RANK
+    low, high = HEAD_DIMS
+    if not low <= model.head_dim <= high:
+        return f"head dim {model.head_dim} is outside the Triton kernels' {low}..{high}"
+    if model.n_head > MAX_HEADS:
+        return f"{model.n_head} heads are more than the Triton kernels' {MAX_HEADS}"
+    if model.dc_lowrank and model.dc_rank > MAX_RANK:
+        return f"dc_rank {model.dc_rank} is above the Triton kernels' {MAX_RANK}"
+    return None
+
+
 def choose_attention(model: Any, train: Any, device: torch.device,
                      cache: Optional[CheckCache] = None) -> AttnChoice:
     """Which path a run (model: ModelConfig, train: TrainConfig) trains on, and why. Under
@@ -331,6 +344,12 @@ def choose_attention(model: Any, train: Any, device: torch.device,
         if explicit:
             raise SelfCheckError("attn_impl=triton needs the triton package; use attn_impl=auto")
         return AttnChoice("torch", "triton is not installed: the PyTorch path", "torch")
+    outside = outside_kernel_limits(model)
+    if outside:
+        if explicit:
+            raise SelfCheckError(f"attn_impl=triton: {outside}; use attn_impl=auto, which trains "
+                                 "on the PyTorch path")
+        return AttnChoice("torch", f"{outside}: the PyTorch path", "torch")
     try:
         name = gpu_name(device)
         check = checked(name, spec_for_model(model, train, device), device, cache)

@@ -930,6 +930,27 @@ class DCMHAFunction(torch.autograd.Function):
 
 
 # ----------------------------------------------------------------------------------------------
+# Can this machine launch a Triton kernel at all?
+# ----------------------------------------------------------------------------------------------
+
+@triton.jit
+def _plus_one_kernel(x_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(x_ptr + offs, tl.load(x_ptr + offs, mask=offs < n) + 1.0, mask=offs < n)
+
+
+def launch_smoke(device: torch.device) -> None:
+    """Build and run a one-line kernel: Triton's first launch on a machine compiles its launcher
+    with the system C compiler and Python's headers, which neither the interpreter nor a
+    cross-compile ever needs. Raises RuntimeError (one line) if the result is wrong; a missing
+    compiler raises Triton's own error."""
+    x = torch.arange(4, device=device, dtype=torch.float32)
+    _plus_one_kernel[(1,)](x, 4, BLOCK=4)
+    if x.tolist() != [1.0, 2.0, 3.0, 4.0]:
+        raise RuntimeError(f"a one-line Triton kernel computed {x.tolist()} instead of [1, 2, 3, 4]")
+
+
+# ----------------------------------------------------------------------------------------------
 # Public function
 # ----------------------------------------------------------------------------------------------
 

@@ -1,9 +1,12 @@
 """The selfchecks table: Triton self-checks (kernels/selfcheck.py) stored and reused while the GPU,
-the triton and torch versions, the dcpoc commit and the shape (heads, head dim) stay the same; and
-`python -m dcpoc bench selfcheck`, which runs one on demand."""
+the triton and torch versions, the dcpoc commit and the whole checked shape (heads, head dim, rank,
+composition terms, window, timed batch and length) stay the same; and `python -m dcpoc bench
+selfcheck`, which runs one on demand."""
 from __future__ import annotations
 
 import hashlib
+import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
@@ -37,10 +40,14 @@ def _with_reason(check: dict) -> dict:
     return {**check, "reason": reason, "injected_fault": bool(check["result"].get("injected_fault"))}
 
 
-def find_selfcheck(store: Store, key: dict) -> Optional[dict]:
-    """The newest stored self-check with this reuse key, or None."""
-    found = read_selfchecks(store, key=key, limit=1)
-    return _with_reason(found[0]) if found else None
+def find_selfcheck(store: Store, key: dict, spec: Optional[CheckSpec] = None) -> Optional[dict]:
+    """The newest stored self-check with this reuse key and (if given) this very CheckSpec, or
+    None: a check at rank 2 says nothing about rank 4, a timing at T 1024 nothing about T 4096."""
+    wanted = None if spec is None else json.loads(json.dumps(asdict(spec)))   # tuples as lists
+    for found in read_selfchecks(store, key=key):
+        if wanted is None or found["result"].get("spec") == wanted:
+            return _with_reason(found)
+    return None
 
 
 def save_selfcheck(store: Store, key: dict, result: SelfCheckResult) -> dict:
@@ -63,7 +70,7 @@ class StoreCache:
         self.store = store
 
     def get(self, name: str, spec: CheckSpec) -> Optional[dict]:
-        return find_selfcheck(self.store, reuse_key(name, spec))
+        return find_selfcheck(self.store, reuse_key(name, spec), spec)
 
     def put(self, name: str, spec: CheckSpec, result: SelfCheckResult) -> dict:
         return save_selfcheck(self.store, reuse_key(name, spec), result)
@@ -104,15 +111,15 @@ def format_selfcheck(check: dict) -> str:
     return "\n".join(lines)
 
 
-def selfcheck_for_bench() -> dict:
-    """`bench gpu` runs the self-check first: printed, stored when the database is reachable, and
-    returned JSON-ready for the benchmark's result."""
+def selfcheck_for_bench(preset: Optional[str] = None) -> dict:
+    """`bench gpu` runs the self-check first (at preset's DCFormer shape): printed, stored when the
+    database is reachable, and returned JSON-ready for the benchmark's result."""
     try:
         store: Optional[Store] = Store()
     except StoreError as e:
         print(f"self-check not stored: {e}", flush=True)
         store = None
-    check = selfcheck_now(store) or {}
+    check = selfcheck_now(store, preset) or {}
     if check:
         print(format_selfcheck(check), flush=True)
     return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in check.items()}
