@@ -60,7 +60,8 @@ with st.container(border=True):
         st.caption("  ·  ".join(t("home.arch_counts", lang).format(
             arch=label, n=getattr(row, f"n_{arch}"), failed=getattr(row, f"failed_{arch}"),
             diverged=getattr(row, f"diverged_{arch}")) for arch, label in labels.items()))
-        c1, c2, c3, c4 = st.columns(4)
+        # two by two: four metrics abreast cut their values off on a laptop with the sidebar open
+        (c1, c2), (c3, c4) = st.columns(2), st.columns(2)
         c1.metric(t("home.loss_of", lang).format(arch=labels["transformer"]), num(row.loss_transformer, ".4f"))
         c2.metric(t("home.loss_of", lang).format(arch=labels["dcformer"]), num(row.loss_dcformer, ".4f"))
         c3.metric(t("home.loss_diff", lang), num(row.loss_diff, "+.4f"),

@@ -193,4 +193,5 @@ def test_japanese_text_uses_full_width_colons():
     product's name 'dcpoc: DCFormer' is a name."""
     import re
     from dcpoc.ui.i18n import STRINGS
-    assert [k for k, v in STRINGS.items() if re.search(r"[:;] ", v.get("ja", "")) and k != "app.title"] == []
+    half_width = re.compile(r"[:;] |[:;]$|(?<=[\u3000-\u30ff\u4e00-\u9fff]):")   # 'x: ', a last ':', '字:'
+    assert [k for k, v in STRINGS.items() if half_width.search(v.get("ja", "")) and k != "app.title"] == []

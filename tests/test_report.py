@@ -6,6 +6,7 @@ import io
 import re
 import subprocess
 
+import pandas as pd
 import pytest
 
 from conftest import run_cli, skip_without_pdf_tools
@@ -57,7 +58,8 @@ def headings(fmt: str, data: bytes, tmp_path) -> list[str]:
         assert all(m in lines for m in marks), (marks, lines)
         return marks
     from pptx import Presentation
-    return [slide.shapes.title.text for slide in Presentation(io.BytesIO(data)).slides][1:]
+    titles = [slide.shapes.title.text for slide in Presentation(io.BytesIO(data)).slides][1:]
+    return [title for i, title in enumerate(titles) if i == 0 or title != titles[i - 1]]  # continued
 
 
 def every_format_text(sd, lang: str, tmp_path) -> dict[str, str]:
@@ -346,3 +348,28 @@ def test_the_footer_lists_seeds_as_numbers_in_the_readers_language():
     en, ja = dict(footer(sd, "en")), dict(footer(sd, "ja"))
     assert en["seeds"] == "2, 11" and en["runs"] == "ra, rb, rc" and en["commit"] == "abc, def"
     assert ja["シード"] == "2、11" and ja["コミット"] == "abc、def"
+
+
+def test_pptx_continues_what_does_not_fit_on_a_slide_of_the_same_title():
+    """A long Japanese paragraph, then a table of wrapped rows taller than a slide: nothing runs
+    off a slide; the table goes on under its header repeated, on slides with the section's title."""
+    from pptx import Presentation
+    from pptx.util import Emu
+
+    from dcpoc.report.blocks import Heading, Paragraph, Table, Title
+    from dcpoc.report.pptx import to_pptx
+    cell = "合成前のクエリ側の重みが効いている区間の検証損失の差（95% 信頼区間）" * 2
+    frame = pd.DataFrame({"モデルサイズ": [f"cpu-{i}" for i in range(24)], "説明": [cell] * 24,
+                          "値": [f"{i / 7:.4f}" for i in range(24)]})
+    blocks = [Title("s", "条件付き", "", "2026-12-07 12:00 UTC"), Heading("効果の出どころ"),
+              Paragraph("計算量倍率の区間は広く、" * 40), Table(frame)]
+    deck = Presentation(io.BytesIO(to_pptx(blocks)))
+    slides = list(deck.slides)[1:]
+    assert len(slides) >= 3 and {s.shapes.title.text for s in slides} == {"効果の出どころ"}
+    tables = [shape.table for s in slides for shape in s.shapes if shape.has_table]
+    assert len(tables) >= 2 and sum(len(t.rows) - 1 for t in tables) == 24
+    assert {t.cell(0, 1).text for t in tables} == {"説明"}
+    for slide in deck.slides:
+        for shape in slide.shapes:
+            bottom = shape.top + (sum(r.height for r in shape.table.rows) if shape.has_table else shape.height)
+            assert Emu(bottom).inches <= 7.5, slide.shapes.title.text

@@ -191,29 +191,32 @@ def _judge(decision: Decision, thresholds: Thresholds) -> None:
     loss_better, loss_worse = interval and high < 0, _worse_beyond_doubt(decision.equal_tokens)
     decision.reasons = [("reason.net", values), ("reason.loss" if interval else "reason.loss_one_seed",
                                                  values)]
-    per_speed = mult.flops_ratio   # net = multiplier x speed ratio x flops ratio: the speed it takes
     net_met = net.low > thresholds.go_net_low
     sizes = {"n": mult.n_sizes, "need": thresholds.go_min_sizes}
     sizes_short = mult.n_sizes < thresholds.go_min_sizes
     if net.high < thresholds.nogo_net_high or loss_worse:
         decision.verdict, flip = "NO-GO", "flip.nogo"
-        ratio = _needed_ratio(thresholds.nogo_net_high, m.high, per_speed)
+        ratio = _needed_ratio(thresholds.nogo_net_high, net.high, mult.speed_ratio)
     elif net_met and loss_better and sizes_short:
         decision.verdict, flip, ratio = "CONDITIONAL", "flip.go_sizes", math.nan
     elif net_met and loss_better:
-        decision.verdict, flip, ratio = "GO", "flip.go", _needed_ratio(thresholds.go_net_low, m.low, per_speed)
+        decision.verdict, flip = "GO", "flip.go"
+        ratio = _needed_ratio(thresholds.go_net_low, net.low, mult.speed_ratio)
     else:   # say every GO condition still open: a speed ratio alone would not flip a loss tie
-        decision.verdict, ratio = "CONDITIONAL", _needed_ratio(thresholds.go_net_low, m.low, per_speed)
+        decision.verdict, ratio = "CONDITIONAL", _needed_ratio(thresholds.go_net_low, net.low,
+                                                               mult.speed_ratio)
         flip = _conditional_flip(net_met, loss_better, interval)
     decision.flips = [(flip, {**values, **sizes, "ratio_needed": ratio})]
     if decision.verdict == "CONDITIONAL" and flip != "flip.go_sizes" and sizes_short:
         decision.flips.append(("flip.go_sizes_also", sizes))
 
 
-def _needed_ratio(bar: float, bound: float, per_speed: float) -> float:
-    """The speed ratio that would put the net benefit's bound at bar (NaN for a bound of 0 or inf:
-    no speed ratio moves it)."""
-    return bar / (bound * per_speed) if 0 < bound < math.inf and per_speed > 0 else math.nan
+def _needed_ratio(bar: float, net_bound: float, speed_ratio: float) -> float:
+    """The speed ratio that would put the net benefit's bound at bar, the rest as measured: the
+    net benefit is proportional to the speed ratio, so the bound scales with it (the interval the
+    page shows, throughput noise included). NaN for a bound of 0 or inf: no speed ratio moves it."""
+    ok = 0 < net_bound < math.inf and 0 < speed_ratio < math.inf
+    return bar * speed_ratio / net_bound if ok else math.nan
 
 
 def _conditional_flip(net_met: bool, loss_better: bool, interval: bool) -> str:

@@ -24,8 +24,9 @@ def attribution_table(decision: Decision, lang: str) -> pd.DataFrame:
     return pd.DataFrame({
         t("col.preset", lang): rows["preset"],
         t("att.col.part", lang): [t(PART_KEYS[p], lang) for p in rows["part"]],
-        t("att.col.rungs", lang): [f"{VARIANT_LABELS[u]} − {VARIANT_LABELS[lo]}"
-                                   for lo, u in zip(rows["lower"], rows["upper"])],
+        # the lower rung bracketed: "A − B + QK-norm" would read as arithmetic
+        t("att.col.rungs", lang): [f"{VARIANT_LABELS[u]} −" + ("（{}）" if lang == "ja" else " ({})").format(
+                                   VARIANT_LABELS[lo]) for lo, u in zip(rows["lower"], rows["upper"])],
         t("dec.table.pairs", lang): rows["n_pairs"].astype(int),
         t("att.col.loss", lang): [interval_text(row_interval(r, "loss"), "+.4f", lang) + flag(r)
                                   for _, r in rows.iterrows()],

@@ -1,6 +1,7 @@
 """The summary as a PowerPoint deck: a title slide with the verdict, then one slide per section
-(its heading as the slide title), blocks stacked top to bottom. python-pptx writes text as XML
-text nodes, so user text stays literal."""
+(its heading as the slide title), blocks stacked top to bottom; what does not fit under the blocks
+above it goes on a continuation slide with the same title, a table taller than a slide over several
+(its header row on each). python-pptx writes text as XML text nodes, so user text stays literal."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -14,13 +15,24 @@ from .blocks import Block, Bullets, Chart, Facts, Heading, Paragraph, Table, Tit
 _LEFT, _WIDTH, _TOP, _BOTTOM = 0.6, 12.1, 1.4, 7.2     # inches on a 13.333 x 7.5 slide
 
 
+def _wrapped_rows(line: str, size: int, width_in: float) -> int:
+    """Rows a line takes at `size` points in a box width_in inches wide (0.1 inch of margins each
+    side): full-width (CJK) characters are about `size` wide, others about half."""
+    width_pt = max(size, width_in * 72 - 14)
+    return max(1, math.ceil(sum(size if ord(c) > 0x2E80 else 0.52 * size for c in line) / width_pt))
+
+
 def _text_height(lines: list[str], size: int) -> float:
-    """Inches a text box of these lines needs at `size` points: full-width (CJK) characters are
-    about `size` wide, others about half, wrapped at the box's width."""
-    width_pt = _WIDTH * 72 - 14
-    rows = sum(max(1, math.ceil(sum(size if ord(c) > 0x2E80 else 0.52 * size for c in line) / width_pt))
-               for line in lines)
-    return rows * size * 1.25 / 72 + 0.15
+    """Inches a full-width text box of these lines needs at `size` points."""
+    return sum(_wrapped_rows(line, size, _WIDTH) for line in lines) * size * 1.25 / 72 + 0.15
+
+
+def _row_heights(frame: pd.DataFrame, size: int) -> list[float]:
+    """Inches per table row (the header first), each as tall as its most wrapped cell."""
+    column_in = _WIDTH / max(1, len(frame.columns))
+    rows = [[str(c) for c in frame.columns]] + frame.astype(str).values.tolist()
+    return [max(_wrapped_rows(cell, size, column_in) for cell in row) * size * 1.25 / 72 + 0.12
+            for row in rows]
 
 
 class _Deck:
@@ -31,7 +43,12 @@ class _Deck:
         from pptx.util import Inches
         self.deck = Presentation()
         self.deck.slide_width, self.deck.slide_height = Inches(13.333), Inches(7.5)
-        self.slide, self.top = None, _TOP
+        self.slide, self.top, self.title = None, _TOP, ""
+
+    def _room(self, height: float) -> None:
+        """A continuation slide (same title) when height inches do not fit under what is here."""
+        if self.top + height > _BOTTOM and self.top > _TOP:
+            self.section(self.title)
 
     def title_slide(self, block: Title) -> None:
         first = self.deck.slides.add_slide(self.deck.slide_layouts[0])
@@ -42,19 +59,20 @@ class _Deck:
         props.title, props.created, props.modified = block.study, created, created
         # what comes before the first section (the note on an imported study's recorded results)
         # goes under the subtitle
-        self.slide, self.top = first, 6.1
+        self.slide, self.top, self.title = first, 6.1, block.study
 
     def section(self, title: str) -> None:
         from pptx.util import Inches
         self.slide = self.deck.slides.add_slide(self.deck.slide_layouts[5])     # title only
         self.slide.shapes.title.text = title
         self.slide.shapes.title.left, self.slide.shapes.title.width = Inches(0.5), Inches(12.3)
-        self.top = _TOP
+        self.top, self.title = _TOP, title
 
     def text(self, lines: list[tuple[str, str]], size: int) -> None:
         """(bold lead, text) lines in one text box."""
         from pptx.util import Inches, Pt
         height = _text_height([f"{lead} {body}" for lead, body in lines], size)
+        self._room(height)
         frame = self.slide.shapes.add_textbox(Inches(_LEFT), Inches(self.top), Inches(_WIDTH),
                                               Inches(height)).text_frame
         frame.word_wrap = True
@@ -67,10 +85,30 @@ class _Deck:
         self.top += height
 
     def table(self, frame: pd.DataFrame, size: int = 12) -> None:
+        """The table under what is here, else on a continuation slide; rows past a slide's room go
+        on the next one, under the header repeated."""
+        heights = _row_heights(frame, size)
+        header, rows = heights[0], heights[1:]
+        whole = sum(heights) + 0.15
+        self._room(whole if whole <= _BOTTOM - _TOP else header + (rows[0] if rows else 0.0))
+        start = 0
+        while True:
+            end, room = start, _BOTTOM - self.top - header
+            while end < len(rows) and (rows[end] <= room or end == start):
+                room -= rows[end]
+                end += 1
+            self._table_part(frame.iloc[start:end], [header] + rows[start:end], size)
+            if end >= len(rows):
+                return
+            self.section(self.title)
+            start = end
+
+    def _table_part(self, frame: pd.DataFrame, heights: list[float], size: int) -> None:
         from pptx.util import Inches, Pt
-        row_h = size * 2.2 / 72
         shape = self.slide.shapes.add_table(len(frame) + 1, len(frame.columns), Inches(_LEFT),
-                                            Inches(self.top), Inches(_WIDTH), Inches(row_h * (len(frame) + 1)))
+                                            Inches(self.top), Inches(_WIDTH), Inches(sum(heights)))
+        for i, height in enumerate(heights):
+            shape.table.rows[i].height = Inches(height)
         for j, name in enumerate(frame.columns):
             shape.table.cell(0, j).text = str(name)
         for i, row in enumerate(frame.astype(str).values.tolist(), start=1):
@@ -79,7 +117,7 @@ class _Deck:
         for cell in shape.table.iter_cells():
             for paragraph in cell.text_frame.paragraphs:
                 paragraph.font.size = Pt(size)
-        self.top += row_h * (len(frame) + 1) + 0.15
+        self.top += sum(heights) + 0.15
 
     def chart(self, block: Chart) -> None:
         from pptx.util import Inches
@@ -87,7 +125,8 @@ class _Deck:
             self.text([("", block.empty)], 16)
             return
         size = 10
-        table_h = (size * 2.2 / 72) * (len(block.table) + 1) + 0.15 if block.with_table else 0.0
+        table_h = sum(_row_heights(block.table, size)) + 0.15 if block.with_table else 0.0
+        self._room(1.5 + min(table_h, 2.0))   # a chart of 1.5 inches at least, and its table's start
         height = max(1.5, min(5.6, _BOTTOM - self.top - table_h))
         self.slide.shapes.add_picture(io.BytesIO(block.png()), Inches(_LEFT), Inches(self.top),
                                       height=Inches(height))

@@ -16,7 +16,7 @@ VARIANT_COLORS = {"transformer": ARCH_COLORS["transformer"], "transformer-qknorm
 # x axes a loss curve can be drawn against: column -> i18n key of the axis title (with its unit)
 CURVE_AXES = {"step": "chart.axis.step", "tokens": "chart.axis.tokens",
               "wall_s": "chart.axis.wall_s", "cost_usd": "chart.axis.cost_usd"}
-AXIS_FORMATS = {"step": ",d", "tokens": "~s", "wall_s": ",~g", "cost_usd": "$~g"}   # d3-format
+AXIS_FORMATS = {"step": ",d", "tokens": "~s", "wall_s": ",~f", "cost_usd": "$~g"}   # d3-format (~g wrote 1e+2)
 WIDTH = "container"
 
 
@@ -179,7 +179,8 @@ def _grouped_bars(data: pd.DataFrame, x: str, y: str, title_key: str, x_key: str
                   height: int, lang: str) -> alt.Chart:
     """Bars of y per x, one bar per composition (the ``label`` column) side by side."""
     order = [t(f"inspect.matrix.{n}", lang) for n in COMPOSITION_NAMES]
-    return (alt.Chart(data, title=t(title_key, lang)).mark_bar()
+    # padding: with xOffset bars the autosized view cut the y title and the title's first letter
+    return (alt.Chart(data, title=t(title_key, lang), padding={"left": 28, "top": 6}).mark_bar()
             .encode(x=alt.X(f"{x}:O", title=t(x_key, lang), axis=alt.Axis(labelAngle=0)),
                     xOffset=alt.XOffset("label:N", sort=order),
                     y=alt.Y(f"{y}:Q", title=t(y_key, lang)),

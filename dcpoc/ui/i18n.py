@@ -63,14 +63,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "login.submit": {"en": "Sign in", "ja": "サインイン"},
     "login.wrong": {"en": "That password is not correct.", "ja": "パスワードが正しくありません。"},
 
-    "home.empty_cli": {"en": "Or, from a terminal:", "ja": "またはターミナルから:"},
+    "home.empty_cli": {"en": "Or, from a terminal:", "ja": "またはターミナルから："},
     "home.go_launch": {"en": "Launch your first study", "ja": "最初のスタディを開始する"},
     # --- the decision (decision.verdict.decide) and the meeting summary (dcpoc/report/)
     "dec.verdict.GO": {"en": "GO: adopt DCFormer", "ja": "GO：DCFormer の採用を推奨"},
     "dec.verdict.CONDITIONAL": {"en": "CONDITIONAL: promising, not yet proven",
                                 "ja": "条件付き：有望だが未確定"},
     "dec.verdict.NO-GO": {"en": "NO-GO: stay with Transformer++",
-                          "ja": "見送り：Transformer++ を継続"},
+                          "ja": "NO-GO（見送り）：Transformer++ を継続"},
     "dec.verdict.INSUFFICIENT": {"en": "Insufficient evidence: no verdict yet",
                                  "ja": "根拠不足：まだ判定できません"},
     "dec.card": {"en": "Verdict", "ja": "判定"},
@@ -98,6 +98,8 @@ STRINGS: dict[str, dict[str, str]] = {
                             "ja": "DCFormer と同じ損失に達するのに {baseline} が必要とする学習計算量の倍率"
                                   "（論文では 1.7〜2 倍）。実行単位のブートストラップによる 95% 区間。"},
     "dec.net": {"en": "Net benefit", "ja": "正味の効果"},
+    "dec.above_one": {"en": "Above 1: {arch} ahead; below 1: behind",
+                      "ja": "1 を超えれば {arch} が有利、1 未満なら不利"},
     "dec.net_help": {"en": "The training time (and $) {baseline} needs to reach DCFormer's loss, over "
                            "DCFormer's: multiplier × speed ratio × DCFormer's FLOPs per token relative "
                            "to {baseline}'s (the multiplier already charges DCMHA's extra FLOPs and the "
@@ -130,9 +132,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.table.loss_diff": {"en": "Loss difference (95% CI)", "ja": "損失の差 (95% 信頼区間)"},
     "dec.table.ppl_diff": {"en": "Perplexity difference (95% CI)",
                            "ja": "パープレキシティの差 (95% 信頼区間)"},
-    "dec.table_note": {"en": "DCFormer minus {baseline}, runs paired by seed on one corpus "
+    "dec.table_note": {"en": "DCFormer minus ({baseline}), runs paired by seed on one corpus "
                              "({fingerprint}); negative favours DCFormer. Interval: paired t over seeds.",
-                       "ja": "DCFormer − {baseline}。同一コーパス（{fingerprint}）の実行をシードで"
+                       "ja": "DCFormer −（{baseline}）。同一コーパス（{fingerprint}）の実行をシードで"
                              "対応付けた差で、負なら DCFormer が優位。区間はシード間の対応のある t 区間。"},
     "dec.page_title": {"en": "Decision", "ja": "導入判断"},
     # --- the Report page and the PDF / PPTX exports (dcpoc/report/)
@@ -140,8 +142,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "rep.lang": {"en": "Report language", "ja": "レポートの言語"},
     "rep.format": {"en": "Format", "ja": "形式"},
     "rep.format.md": {"en": "Markdown (wiki, chat)", "ja": "Markdown（Wiki・チャット向け）"},
-    "rep.format.html": {"en": "HTML one-pager", "ja": "HTML（1 ページ要約）"},
-    "rep.format.pdf": {"en": "PDF one-pager", "ja": "PDF（1 ページ要約）"},
+    "rep.format.html": {"en": "HTML page (self-contained)", "ja": "HTML（1 ファイルで完結）"},
+    "rep.format.pdf": {"en": "PDF (A4, to print)", "ja": "PDF（A4・印刷向け）"},
     "rep.format.pptx": {"en": "PowerPoint deck", "ja": "PowerPoint 資料"},
     "rep.download": {"en": "Download {name}", "ja": "{name} をダウンロード"},
     "rep.preview": {"en": "Preview (the Markdown version; every format has the same sections)",
@@ -233,7 +235,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.go_net_low": {"en": "GO when net benefit's lower bound exceeds (default 1.1)",
                        "ja": "GO の条件：正味の効果の下限がこの値を超える（既定 1.1）"},
     "dec.nogo_net_high": {"en": "NO-GO when net benefit's upper bound is below (default 1.0)",
-                          "ja": "見送りの条件：正味の効果の上限がこの値を下回る（既定 1.0）"},
+                          "ja": "NO-GO（見送り）の条件：正味の効果の上限がこの値を下回る（既定 1.0）"},
     "dec.min_seeds": {"en": "Seeds needed per size (default 2)", "ja": "サイズごとに必要なシード数（既定 2）"},
     "dec.min_sizes": {"en": "Model sizes needed (default 2)", "ja": "必要なモデルサイズ数（既定 2）"},
     "dec.go_min_sizes": {"en": "Model sizes GO needs (default 3)",
@@ -264,7 +266,7 @@ STRINGS: dict[str, dict[str, str]] = {
                    "ja": "正味の効果は {net:.2f}（95% 区間 {net_low:.2f}〜{net_high:.2f}）で、計算量倍率 "
                          "{m:.2f} × 速度比 {ratio:.2f} × トークンあたり FLOP の比 {flops:.2f} から"
                          "求めています（倍率は DCMHA の追加 FLOP を既に計上）。GO には下限が {go:.2f} を超える"
-                         "必要があり、上限が {nogo:.2f} を下回れば見送りです。"},
+                         "必要があり、上限が {nogo:.2f} を下回れば NO-GO（見送り）です。"},
     "reason.loss": {"en": "At equal tokens on {preset}, DCFormer's val loss differs by {diff:+.4f} "
                           "(95% interval {diff_low:+.4f} to {diff_high:+.4f}).",
                     "ja": "{preset} で同一トークン数のとき、DCFormer の検証損失の差は {diff:+.4f}"
@@ -468,7 +470,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "flip.nogo": {"en": "It would leave NO-GO with a speed ratio of at least {ratio_needed:.2f} (now "
                         "{ratio:.2f}), e.g. from a faster kernel, and a loss interval not above zero.",
                   "ja": "速度比が {ratio_needed:.2f} 以上（現在 {ratio:.2f}）になり（例えばカーネルの高速化）、"
-                        "損失差の区間が 0 を上回らなければ、見送りではなくなります。"},
+                        "損失差の区間が 0 を上回らなければ、NO-GO ではなくなります。"},
     "ladder.one_arch": {"en": "Only one architecture: there is nothing to compare; choose both.",
                         "ja": "アーキテクチャが 1 つだけでは比較できません。両方を選んでください。"},
     "ladder.few_sizes": {"en": "{n} model size(s): a reliable compute multiplier needs at least "
@@ -601,10 +603,10 @@ STRINGS: dict[str, dict[str, str]] = {
                                "学習率の範囲で損失は {tf_spread:.3f}（{baseline}）、{dc_spread:.3f} "
                                "nats/byte（DCFormer）変動しました。対策：本番規模でも学習率を探索してください。"},
     "risk.tuning_flip": {"en": "At one shared rate the answer changes sign (DCFormer minus "
-                               "{baseline} by rate: {diffs} nats/byte): a single-rate comparison "
+                               "({baseline}) by rate: {diffs} nats/byte): a single-rate comparison "
                                "would have been misleading.",
                          "ja": "どの学習率で揃えて比べるかによって、差の符号が逆転します（学習率ごとの DCFormer"
-                               " − {baseline}：{diffs} nats/byte）。"
+                               " −（{baseline}）：{diffs} nats/byte）。"
                                "単一の学習率だけで比較していたら、誤った結論になっていたところです。"},
     "risk.lr_diverged": {"en": "Training diverged at {preset} at these rates ({where}). Mitigation: keep "
                                "to the rates that trained, and watch the loss of every production run.",
@@ -730,7 +732,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Does DCMHA reach a lower loss than the best cheap baseline (Transformer++ with QK-norm) "
               "for the same compute, each at its own best learning rate, and how much of DCFormer's "
               "gain is QK-norm alone?",
-        "ja": "同じ計算量で、DCMHA は最良の安価なベースライン（QK-norm 付き Transformer++）より低い損失"
+        "ja": "同じ計算量で、DCMHA は最良の低コストなベースライン（Transformer++ + QK-norm）より低い損失"
               "に達するか（それぞれ自身の最適な学習率で比較）。また、DCFormer の改善のうち QK-norm だけ"
               "による分はどれほどか？"},
     "launch.question_hint": {"en": "e.g. Does DCFormer reach the same loss with less compute on our data?",
@@ -829,7 +831,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                  "(DCMHA + QK-norm). The decision then splits DCFormer's gain into the QK-norm "
                                  "part (almost free) and the DCMHA part on top of it.",
                            "ja": "上のアーキテクチャの代わりに 3 つのバリアントを実行します：論文の定義どおりの "
-                                 "Transformer++（QK-norm なし）、QK-norm 付き Transformer++、DCFormer（DCMHA + "
+                                 "Transformer++（QK-norm なし）、Transformer++ + QK-norm、DCFormer（DCMHA + "
                                  "QK-norm）。判定では DCFormer の効果を、ほぼ無償の QK-norm の部分と、その上に"
                                  "加わる DCMHA の部分に分けます。"},
     "launch.confirm_seeds": {"en": "Confirmation seeds", "ja": "確認用シード"},
@@ -1005,9 +1007,9 @@ STRINGS: dict[str, dict[str, str]] = {
                          "ja": "スタディに属する完了済みの実行はありません。"},
     "compare.pick": {"en": "Runs", "ja": "実行"},
     "compare.pick_some": {"en": "Pick at least one run.", "ja": "実行を 1 つ以上選んでください。"},
-    "compare.tab.tokens": {"en": "Per token", "ja": "トークン数あたり"},
-    "compare.tab.wall_s": {"en": "Per hour of training", "ja": "学習時間あたり"},
-    "compare.tab.cost_usd": {"en": "Per dollar", "ja": "費用あたり"},
+    "compare.tab.tokens": {"en": "Against tokens", "ja": "横軸：学習トークン数"},
+    "compare.tab.wall_s": {"en": "Against training time", "ja": "横軸：学習時間"},
+    "compare.tab.cost_usd": {"en": "Against cost", "ja": "横軸：費用"},
     "compare.pareto_help": {"en": "The dashed line is the Pareto front: the runs that no other run beats "
                                   "on both cost and perplexity.",
                             "ja": "破線はパレートフロント（費用とパープレキシティの両方で他の実行に負けない実行）です。"},
@@ -1124,7 +1126,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                   "と異なります。"},
     "dec.lr_col.preset": {"en": "Size", "ja": "サイズ"},
     "dec.lr_col.lr": {"en": "Learning rate", "ja": "学習率"},
-    "dec.lr_col.diff": {"en": "DCFormer − {baseline}", "ja": "差（DCFormer − {baseline}）"},
+    "dec.lr_col.diff": {"en": "DCFormer − ({baseline})", "ja": "差（DCFormer −（{baseline}））"},
     "dec.lr_diverged": {"en": "diverged", "ja": "発散"},
     "chart.axis.arch": {"en": "Architecture", "ja": "アーキテクチャ"},
     "chart.axis.run": {"en": "Run", "ja": "実行"},
@@ -1238,7 +1240,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "paper.col.finding": {"en": "Finding", "ja": "照合結果"},
     "paper.col.why": {"en": "Why", "ja": "理由"},
     "paper.claim.multiplier": {"en": "Compute multiplier", "ja": "計算量倍率"},
-    "paper.claim.loss": {"en": "Loss, DCFormer minus Transformer++", "ja": "損失の差（DCFormer − Transformer++）"},
+    "paper.claim.loss": {"en": "Loss, DCFormer minus Transformer++ (no QK-norm, as in the paper)",
+                         "ja": "損失の差（DCFormer − Transformer++、論文と同じく QK-norm なし）"},
     "paper.claim.throughput": {"en": "Training speed ratio", "ja": "学習速度比"},
     "paper.val.multiplier": {"en": "{low:.1f}× to {high:.1f}× at 405M to 6.9B",
                              "ja": "405M〜6.9B で {low:.1f} 倍〜{high:.1f} 倍"},

@@ -161,7 +161,8 @@ def headline_metrics(decision, lang: str) -> list:
     """Compute multiplier, net benefit and speed ratio as three metrics, each interval in a caption
     under its mean (a mean with its interval overflows a metric at three columns and was cut off).
     Returns the three columns, for what a page adds under them."""
-    mult, baseline = decision.multiplier, decision.pair_labels()["transformer"]
+    mult, labels = decision.multiplier, decision.pair_labels()
+    baseline = labels["transformer"]
     columns = st.columns(3)
     for column, (key, help_key), interval in zip(
             columns, (("dec.multiplier", "dec.multiplier_help"), ("dec.net", "dec.net_help")),
@@ -169,6 +170,7 @@ def headline_metrics(decision, lang: str) -> list:
         column.metric(t(key, lang), num(interval.mean if interval else None, ".2f", "×"),
                       help=t(help_key, lang).format(baseline=baseline))
         column.caption(interval_caption(interval, ".2f", lang))
+        column.caption(t("dec.above_one", lang).format(arch=labels["dcformer"]))   # not good news under 1
     columns[2].metric(t("dec.speed", lang), num(mult.speed_ratio, ".2f", "×"))
     columns[2].caption(t("dec.speed_scope", lang))   # not one size's ratio (the per-size cards)
     return columns
