@@ -33,6 +33,7 @@ with st.container(border=True):
         ui.recorded_note(url, [study], lang)
         found = ui.study_decision(url, study, Thresholds(), Target())   # the Decision page's defaults
         decision = found.decision
+        ui.progress_note(found.runs, lang)
         (st.success if decision.verdict == "GO" else st.error if decision.verdict == "NO-GO"
          else st.warning)(report.verdict_line(decision, lang))
         for question, answer in report.answers(decision, lang):

@@ -43,6 +43,7 @@ found = ui.study_decision(url, study, thresholds, Target(params_m * 1e6, tokens_
 decision = found.decision
 
 with verdict_area:
+    ui.progress_note(found.runs, lang)
     (st.success if decision.verdict == "GO" else st.error if decision.verdict == "NO-GO"
      else st.warning)(report.verdict_line(decision, lang))
     for reason in decision.reasons:

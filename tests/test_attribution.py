@@ -244,13 +244,14 @@ def test_the_confirmation_runs_decide_and_no_confirmation_is_called_optimistic()
     # fresh seeds still queued: the sweep's runs keep deciding until one of them has finished
     pending = runs.assign(status=["queued" if s > 100 else "succeeded" for s in runs["seed"]])
     waiting = decide(pending, "st", confirm_seeds=[101, 102, 103])
-    assert waiting.confirmation == "optimistic" and set(waiting.equal_tokens["seeds"]) == {"1"}
+    assert waiting.confirmation == "pending" and set(waiting.equal_tokens["seeds"]) == {"1"}
+    assert "ev.confirm.pending" in [k for k, _ in waiting.evidence]      # not "launch with seeds"
     # one rung's fresh run finished first (the worker runs them in turn): still the sweep's runs
     first = runs.index[(runs["seed"] > 100)][0]
     one_done = pending.assign(status=["succeeded" if i == first or s < 100 else "queued"
                                       for i, s in zip(pending.index, pending["seed"])])
     early = decide(one_done, "st", confirm_seeds=[101, 102, 103])
-    assert early.confirmation == "optimistic" and set(early.equal_tokens["seeds"]) == {"1"}
+    assert early.confirmation == "pending" and set(early.equal_tokens["seeds"]) == {"1"}
     assert len(early.equal_tokens) == 3                          # no size lost its comparison
 
 

@@ -373,3 +373,26 @@ def test_pptx_continues_what_does_not_fit_on_a_slide_of_the_same_title():
         for shape in slide.shapes:
             bottom = shape.top + (sum(r.height for r in shape.table.rows) if shape.has_table else shape.height)
             assert Emu(bottom).inches <= 7.5, slide.shapes.title.text
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_study_still_running_says_so_and_plans_nothing_yet(trained_copy, lang):
+    """A report pulled mid-study read like a finished one: it counted queued runs as trained and
+    planned runs that were already queued. Now it says how many are still to come, counts only
+    trained runs, and plans the next step once they are done."""
+    from dcpoc.config import make_config
+    from dcpoc.runs.lifecycle import create_run
+    from dcpoc.ui.i18n import t
+    finished = load_decision(trained_copy, "s1")
+    assert finished.next is not None and report.progress_text(finished.runs, lang) == ""
+    for seed in (3, 4):
+        create_run(trained_copy, make_config("dcformer", "tiny", seed=seed), study="s1")
+    sd = load_decision(trained_copy, "s1")
+    total, done = len(sd.runs), len(finished.runs)
+    assert sd.next is None
+    note = t("rep.in_progress", lang).format(done=done, total=total, active=2)
+    md = report.render(sd, "md", lang).decode()
+    assert note in md and md.index(note) < md.index("## ")          # under the title, first
+    from dcpoc.report.text import listing
+    tested = t("phrase.tested", lang).format(n=done, presets="tiny", seeds=listing([1, 2], lang))
+    assert tested in md and report.next_step_line(sd.next, lang) == ""

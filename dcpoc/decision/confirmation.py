@@ -4,8 +4,9 @@ study with a confirmation stage trains fresh seeds (the spec's confirm_seeds) at
 chosen rate once the sweep has finished: at a size where it did, only those runs decide.
 
 States (Decision.confirmation): "confirmed" (every size decided on fresh seeds), "partial" (some
-sizes), "optimistic" (a sweep chose the rates and no size has fresh seeds: the estimate is
-optimistic), "" (no sweep: no rate was chosen on the data, nothing to confirm)."""
+sizes), "pending" (as optimistic, but the study has confirmation seeds still to finish),
+"optimistic" (a sweep chose the rates and no size has fresh seeds: the estimate is optimistic), ""
+(no sweep: no rate was chosen on the data, nothing to confirm)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
@@ -68,7 +69,9 @@ def confirmation_state(runs: pd.DataFrame, counted_selection: pd.DataFrame,
     if done:
         return "partial"
     swept = swept_cells(lr_table(counted_selection)) if len(counted_selection) else counted_selection
-    return "optimistic" if len(swept) else ""
+    if not len(swept):
+        return ""
+    return "pending" if len(confirm_seeds) else "optimistic"
 
 
 def chosen_rates(runs: pd.DataFrame, presets: Iterable[str], by_variant: bool,

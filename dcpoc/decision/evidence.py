@@ -15,7 +15,8 @@ from .confirmation import confirmation_state
 
 
 CONFIRM_KEYS = {"confirmed": "ev.confirm.confirmed", "partial": "ev.confirm.partial",
-                "optimistic": "ev.confirm.optimistic", "": "ev.confirm.none"}
+                "pending": "ev.confirm.pending", "optimistic": "ev.confirm.optimistic",
+                "": "ev.confirm.none"}
 
 
 def add_evidence(decision: Any, scoped: pd.DataFrame, chosen: pd.DataFrame, pair: pd.DataFrame,

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..config import ARCHS, PRESETS, VARIANT_LABELS, VARIANTS, ConfigError, RunConfig, make_config
 from ..counts import count_parameters
+from ..runs.status import ACTIVE
 from ..studies import (StudySpec, ThroughputKey, estimate_device, estimate_study, ladder,
                        measured_throughput, plan_study, runnable_presets)
 from ..studies.spec import lane
@@ -288,7 +289,10 @@ def next_step(decision, runs: pd.DataFrame, study: str | None, device_name: str 
     the failed runs again. CONDITIONAL: one more seed at every size; GO: the next larger preset to
     confirm; NO-GO, or nothing to plan: None. study_config (the study's stored config): a ladder
     study plans its variants, and one with a confirmation stage adds confirmation seeds at the
-    chosen rates instead of sweeping again."""
+    chosen rates instead of sweeping again. None while some of the study's runs are queued or
+    running: what they add decides what is still missing."""
+    if not runs.empty and _scoped(runs, study)["status"].isin(ACTIVE).any():
+        return None
     spec = study_spec_from_runs(runs, study)
     needed = _needed(decision) if spec is not None else None
     if needed is None:

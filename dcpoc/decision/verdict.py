@@ -60,7 +60,7 @@ class Decision:
     treatment: str = "dcformer"
     attribution: pd.DataFrame | None = None   # attribution.attribute rows: the gain split by rung
     pooled: Pooled | None = None           # the decisive difference pooled over sizes
-    confirmation: str = ""                 # confirmation.py: confirmed | partial | optimistic | ""
+    confirmation: str = ""                 # confirmation.py: confirmed | partial | pending | optimistic | ""
     evidence: list[Reason] = field(default_factory=list)        # how sure, in words (ev.*)
     recommendations: list[Reason] = field(default_factory=list)  # what holds without DCFormer (rec.*)
 
@@ -109,8 +109,8 @@ def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thres
     if any(mult.per_run["extrapolated"]):
         decision.reasons.append(("reason.extrapolated", {}))
     decision.reasons += used
-    if decision.confirmation == "optimistic":     # the rates were chosen on the compared runs
-        decision.reasons.append(("reason.optimistic", {}))
+    if decision.confirmation in ("optimistic", "pending"):   # rates chosen on the compared runs
+        decision.reasons.append((f"reason.{decision.confirmation}", {}))
     return decision
 
 

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from .pdf import PDF_FONT_ENV, PDF_FONT_PACKAGE, ReportError, cjk_font
 from .text import (answers, comparison_table, cost_quality_text, fit_text, inference_text,
                    interval_text, lr_sweep_note, lr_sweep_table, meeting_phrases, next_step_line,
-                   next_steps, next_what, recorded_text, say, validation_text, verdict_line)
+                   next_steps, next_what, progress_text, recorded_text, say, validation_text,
+                   verdict_line)
 
 if TYPE_CHECKING:
     from ..decision import StudyDecision
@@ -19,7 +20,7 @@ FORMATS = ("md", "html", "pdf", "pptx")
 __all__ = ["FORMATS", "PDF_FONT_ENV", "PDF_FONT_PACKAGE", "ReportError", "answers", "cjk_font",
            "comparison_table", "cost_quality_text", "fit_text", "inference_text", "interval_text",
            "lr_sweep_note", "lr_sweep_table", "meeting_phrases", "next_step_line", "next_steps",
-           "next_what", "recorded_text", "render", "say", "validation_text", "verdict_line"]
+           "next_what", "progress_text", "recorded_text", "render", "say", "validation_text", "verdict_line"]
 
 
 def render(sd: StudyDecision, fmt: str, lang: str) -> bytes:

@@ -17,8 +17,8 @@ from .context import (gap_lines, gap_table, paper_lines, paper_notes, paper_tabl
                       speed_lines)
 from .evidence import attribution_table, evidence_lines, recommendation_lines
 from .text import (answers, comparison_table, cost_quality_text, fit_text, inference_text,
-                   listing, lr_sweep_note, lr_sweep_table, meeting_phrases, next_steps, recorded_text,
-                   say, validation_text, verdict_line)
+                   listing, lr_sweep_note, lr_sweep_table, meeting_phrases, next_steps, progress_text,
+                   recorded_text, say, validation_text, verdict_line)
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,11 @@ def build(sd: StudyDecision, lang: str) -> list[Block]:
     """The summary of sd in lang: the Title, then the sections in reading order."""
     d = sd.decision
     bullets = lambda lines, small=False: Bullets(tuple(("", s) for s in lines), small)  # noqa: E731
-    recorded = recorded_text(sd.recorded, lang)
+    recorded, progress = recorded_text(sd.recorded, lang), progress_text(sd.runs, lang)
     return [Title(sd.study, verdict_line(d, lang), study_question(sd.question, lang), sd.created,
                   t("sep.title", lang)),
             *([Paragraph(recorded)] if recorded else []),
+            *([Paragraph(progress)] if progress else []),
             *_key_numbers(sd, lang),
             Heading(t("dec.reasons", lang)), bullets(say(r, lang) for r in d.reasons + d.needed + d.flips),
             *_evidence(sd, lang),

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..decision import Decision, Interval, Reason, lr_label
 from ..decision.confirmation import FRESH_SEEDS_DECIDE
+from ..runs.status import ACTIVE
 from ..studies import ladder
 from ..ui.i18n import device_text, duration, hours, kind_label, money, num, t
 
@@ -219,10 +220,11 @@ def meeting_phrases(sd: StudyDecision, lang: str) -> list[str]:
     its interval, the net benefit, the recommendation, and what it costs to be sure."""
     d, runs = sd.decision, sd.runs
     phrases = []
-    if not runs.empty:
-        presets = ladder(list(runs["preset"].dropna()))
-        seeds = sorted({int(s) for s in runs["seed"].dropna()})
-        phrases.append(t("phrase.tested", lang).format(n=len(runs), presets=listing(presets, lang),
+    trained = runs[runs["status"].eq("succeeded")] if not runs.empty else runs   # not queued, failed
+    if not trained.empty:
+        presets = ladder(list(trained["preset"].dropna()))
+        seeds = sorted({int(s) for s in trained["seed"].dropna()})
+        phrases.append(t("phrase.tested", lang).format(n=len(trained), presets=listing(presets, lang),
                                                        seeds=listing(seeds, lang)))
     tokens = d.equal_tokens
     if tokens is not None and len(tokens):
@@ -261,3 +263,13 @@ def recorded_text(recorded: dict | None, lang: str) -> str:
         return ""
     return t("rep.recorded", lang).format(date=recorded.get("date", "?"),
                                           machine=recorded.get("machine", "?"))
+
+
+def progress_text(runs: pd.DataFrame, lang: str) -> str:
+    """'Study in progress: ...' while some of the study's runs are queued or running, else ''."""
+    if runs is None or runs.empty:
+        return ""
+    active = int(runs["status"].isin(ACTIVE).sum())
+    if not active:
+        return ""
+    return t("rep.in_progress", lang).format(done=len(runs) - active, total=len(runs), active=active)

@@ -148,6 +148,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "rep.download": {"en": "Download {name}", "ja": "{name} をダウンロード"},
     "rep.preview": {"en": "Preview (the Markdown version; every format has the same sections)",
                     "ja": "プレビュー（Markdown 版。どの形式も同じ章立てです）"},
+    "rep.in_progress": {"en": "Study in progress: {done} of {total} runs finished, {active} queued or "
+                              "running. This verdict reads the finished runs only and may change; the next "
+                              "step is planned once they are all done.",
+                        "ja": "スタディは進行中です：{total} 件中 {done} 件が完了し、{active} 件が待機中または"
+                              "実行中です。この判定は完了した実行だけに基づく暫定のもので、変わる可能性があります。"
+                              "次のステップは全件の完了後に計画します。"},
     "rep.no_study": {"en": "No study with finished runs yet: launch one first.",
                      "ja": "完了した実行を含むスタディがまだありません。先にスタディを開始してください。"},
     "rep.question": {"en": "Question", "ja": "検討事項"},
@@ -342,6 +348,11 @@ STRINGS: dict[str, dict[str, str]] = {
                               "ja": "楽観的な推定です：確認ステージがありません。比較する実行そのもので学習率を"
                                     "選んだため、最良に見えた学習率の運の良さが効果に含まれます（勝者の呪い）。"
                                     "確認用シードを指定して実行すると取り除けます。"},
+    "ev.confirm.pending": {"en": "Optimistic for now: the learning rates were chosen on the same runs that are "
+                                 "compared. The confirmation stage (seeds {seeds}) has not finished; once it "
+                                 "has, only its runs decide.",
+                           "ja": "現時点では楽観的な推定です：比較する実行そのもので学習率を選んでいます。確認ステージ"
+                                 "（シード {seeds}）はまだ完了しておらず、完了すればその実行だけで判定します。"},
     "ev.confirm.none": {"en": "No learning-rate sweep: no rate was chosen on the data, so there is nothing "
                               "to confirm.",
                         "ja": "学習率の探索はありません：データに基づいて選んだ学習率がないため、確認するものは"
@@ -349,6 +360,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "reason.optimistic": {"en": "Optimistic: no confirmation stage (the learning rates were chosen on the "
                                 "compared runs).",
                           "ja": "楽観的な推定です：確認ステージがありません（比較した実行で学習率を選んでいます）。"},
+    "reason.pending": {"en": "Optimistic until the confirmation stage finishes (the learning rates were "
+                             "chosen on the compared runs).",
+                       "ja": "確認ステージが完了するまでは楽観的な推定です（比較した実行で学習率を選んでいます）。"},
     "rec.qk_norm": {"en": "Whatever the verdict: add QK-norm to the {base} we run today. At {preset}, "
                           "{with} is {diff:+.4f} nats/byte ({low:+.4f} to {high:+.4f}, {n} seeds) at "
                           "{ratio} the speed: almost free.",

@@ -34,6 +34,7 @@ APP_ICON = ":material/balance:"          # the browser tab's
 NEXT_ICON = ":material/arrow_forward:"   # the next step's line
 DOWNLOAD_ICON = ":material/download:"
 RECORDED_ICON = ":material/history:"   # recorded (imported) results
+PROGRESS_ICON = ":material/hourglass_top:"   # a study whose runs are still queued or running
 REFRESH_S = 3.0        # live parts rerun this often while a run is queued or running
 IDLE_REFRESH_S = 15.0  # ... and this often otherwise (a run launched elsewhere still shows up)
 FRAME_TTL_S = 2.0      # cached frames are at most this old
@@ -232,6 +233,14 @@ def load_recorded(url: str) -> dict[str, dict]:
     """Imported studies' labels by study name ({"date", "machine"}; runs.bundle)."""
     return {row.name: row.config["recorded"] for row in store(url).list_studies().itertuples()
             if isinstance(row.config, dict) and row.config.get("recorded")}
+
+
+def progress_note(runs: pd.DataFrame, lang: str) -> None:
+    """While a study's runs are queued or running: its verdict is provisional (report.progress_text)."""
+    from ..report import progress_text
+    text = progress_text(runs, lang)
+    if text:
+        st.warning(text, icon=PROGRESS_ICON)
 
 
 def recorded_note(url: str, studies, lang: str) -> None:
