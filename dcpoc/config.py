@@ -277,32 +277,34 @@ def validate(run: RunConfig) -> None:
          f"attn_impl '{m.attn_impl}' must be one of {', '.join(ATTN_IMPLS)}"),
         (lambda: t.device in DEVICES, f"device '{t.device}' must be one of {', '.join(DEVICES)}"),
         (lambda: t.gpu_type in gpu_types, f"gpu_type '{t.gpu_type}' must be one of {', '.join(gpu_types)}"),
-        (lambda: m.n_layer >= 1 and m.n_head >= 1 and m.n_embd >= 1,
-         "n_layer, n_head and n_embd must be >= 1"),
+        *_int_range_checks(m, {"n_layer": 1024, "n_head": 1024, "n_embd": 65536, "ffn_hidden": 2**20,
+                                "seq_len": 2**20}, low={"seq_len": 2}),
         (lambda: m.n_embd % m.n_head == 0,
          f"n_embd ({m.n_embd}) must be divisible by n_head ({m.n_head}); change one of them"),
         (lambda: m.head_dim % 2 == 0, "the head dim n_embd / n_head must be even for rotary embeddings"),
         (lambda: m.vocab_size >= 256, f"vocab_size ({m.vocab_size}) must be at least 256: the tokenizer is bytes"),
-        (lambda: m.ffn_hidden >= 1 and m.seq_len >= 2, "ffn_hidden must be >= 1 and seq_len >= 2"),
         (lambda: 1 <= m.dc_rank <= 8, f"dc_rank ({m.dc_rank}) must be between 1 and 8 (the paper uses 1, 2 or 4)"),
         (lambda: m.dc_hidden >= 0, "dc_hidden must be >= 0 (0 means 2 * n_head * dc_rank)"),
-        (lambda: t.steps >= 1 and t.batch_size >= 1, "steps and batch_size must be >= 1"),
-        (lambda: t.grad_accum >= 1 and t.nproc >= 1, "grad_accum and nproc must be >= 1"),
+        (lambda: 0 < m.norm_eps < 1, f"norm_eps ({m.norm_eps}) must be in (0, 1) (the paper's 1e-6)"),
+        (lambda: 1 < m.rope_base < math.inf, f"rope_base ({m.rope_base}) must be a number above 1 (10000 is usual)"),
+        (lambda: 0 <= m.dc_init_std <= 1, f"dc_init_std ({m.dc_init_std}) must be in [0, 1] (1e-4 starts near identity)"),
+        *_int_range_checks(t, {"steps": 10**9, "batch_size": 65536, "grad_accum": 65536, "nproc": 4096,
+                               "eval_every": 10**9, "eval_batches": 10**6, "log_every": 10**9,
+                               "ckpt_every": 10**9}),
         (lambda: t.batch_size % (t.grad_accum * t.nproc) == 0,
          f"batch_size ({t.batch_size}) must be a multiple of grad_accum x nproc ({t.grad_accum} x {t.nproc})"),
-        (lambda: t.lr > 0 and math.isfinite(t.lr), f"lr ({t.lr}) must be a positive number"),
-        (lambda: t.dc_lr_mult > 0, "dc_lr_mult must be > 0"),
-        (lambda: 0 <= t.min_lr_ratio <= 1 and 0 <= t.warmup_frac < 1,
-         "min_lr_ratio must be in [0,1], warmup_frac in [0,1)"),
+        (lambda: 0 < t.lr <= 10, f"lr ({t.lr}) must be a number in (0, 10] (1e-3 is usual)"),
+        (lambda: 0 < t.dc_lr_mult <= 1000, f"dc_lr_mult ({t.dc_lr_mult}) must be in (0, 1000]"),
+        (lambda: 0 <= t.min_lr_ratio <= 1, f"min_lr_ratio ({t.min_lr_ratio}) must be in [0, 1]"),
+        (lambda: 0 <= t.warmup_frac < 1, f"warmup_frac ({t.warmup_frac}) must be in [0, 1)"),
         (lambda: 0 < t.val_fraction < 0.5, f"val_fraction ({t.val_fraction}) must be in (0, 0.5)"),
-        (lambda: min(t.eval_every, t.eval_batches, t.log_every, t.ckpt_every) >= 1,
-         "eval_every, eval_batches, log_every and ckpt_every must be >= 1"),
         (lambda: t.val_tokens >= m.seq_len,
          f"val_tokens ({t.val_tokens}) must be at least seq_len ({m.seq_len}): one validation window"),
-        (lambda: t.grad_clip >= 0 and t.weight_decay >= 0, "grad_clip and weight_decay must be >= 0"),
+        (lambda: 0 <= t.grad_clip < math.inf, f"grad_clip ({t.grad_clip}) must be >= 0 (0: no clipping)"),
+        (lambda: 0 <= t.weight_decay < math.inf, f"weight_decay ({t.weight_decay}) must be >= 0"),
         (lambda: 0 <= t.beta1 < 1 and 0 <= t.beta2 < 1,
          f"beta1 ({t.beta1}) and beta2 ({t.beta2}) must be in [0, 1) (AdamW; the paper uses 0.9, 0.95)"),
-        (lambda: t.adam_eps > 0, f"adam_eps ({t.adam_eps}) must be > 0"),
+        (lambda: 0 < t.adam_eps < 1, f"adam_eps ({t.adam_eps}) must be in (0, 1) (1e-8 is usual)"),
         (lambda: 0 <= t.seed < 2**63, f"seed ({t.seed}) must be between 0 and 2^63 - 1"),
         (lambda: t.threads >= 0, "threads must be >= 0 (0 = all cores)"),
     ]
@@ -310,6 +312,16 @@ def validate(run: RunConfig) -> None:
         if not ok():
             raise ConfigError(message)
     parse_window_pattern(m.window_pattern)
+
+
+def _int_range_checks(section: Any, highs: dict[str, int], low: dict[str, int] | None = None) -> list:
+    """(check, message) per integer field: low (default 1) <= value <= high, the value named. The
+    highs are far past anything that trains here; they stop a typo before it allocates or
+    overflows the database's integer."""
+    def check(name: str, lo: int, hi: int):
+        value = getattr(section, name)
+        return (lambda: lo <= value <= hi), f"{name} ({value}) must be between {lo} and {hi:,}"
+    return [check(name, (low or {}).get(name, 1), hi) for name, hi in highs.items()]
 
 
 def config_keys() -> list[str]:

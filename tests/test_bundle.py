@@ -183,6 +183,32 @@ def test_a_bad_row_is_damage_and_changes_nothing(bundle, tmp_path):
     assert table_rows(target.url) == before
 
 
+@pytest.mark.parametrize("edit, says", [
+    (lambda run: run.update(config_json="{bad"), "its config is not a JSON object"),
+    (lambda run: run.update(final_val_loss="abc"), "final_val_loss is str 'abc'"),
+    (lambda run: run.update(status="running"), "status 'running' (a bundle holds finished runs only)"),
+    (lambda run: run.pop("arch"), "no arch"),
+    (lambda run: run.update(seed=True), "seed is bool"),
+])
+def test_a_hand_edited_run_is_refused_by_name_and_changes_nothing(bundle, tmp_path, edit, says):
+    """A run whose config was not JSON imported, and then every listing of the database failed on
+    it; a text loss failed inside the INSERT with pages of SQL. Each is refused in one line."""
+    target = Store(f"sqlite:///{tmp_path / 'target.db'}")
+    before = table_rows(target.url)
+    bad = edited(bundle, tmp_path, lambda d: edit(d["runs"][0]))
+    with pytest.raises(BundleError) as refused:
+        import_study(target, bad)
+    message = str(refused.value)
+    assert says in message and "bad row" in message and "\n" not in message
+    assert table_rows(target.url) == before and target.list_runs().empty
+
+
+def test_a_bundle_without_runs_is_refused(bundle, tmp_path):
+    target = Store(f"sqlite:///{tmp_path / 'target.db'}")
+    with pytest.raises(BundleError, match="it holds no runs"):
+        import_study(target, edited(bundle, tmp_path, lambda d: d.update(runs=[], metrics=[])))
+
+
 def test_clash_of_study_name_or_run_id_changes_nothing(bundle, tmp_path):
     target = Store(f"sqlite:///{tmp_path / 'target.db'}")
     import_study(target, bundle)

@@ -183,13 +183,15 @@ def import_study(store: Store, path: str | Path) -> dict:
                "recorded": bundle["recorded"]}
     with store.session(write=True) as session:   # one transaction: all or nothing
         if session.scalar(select(Study.id).where(Study.name == study.name)) is not None:
-            raise BundleError(f"study '{study.name}' already exists in {store.url}; delete it "
-                              "there or import into another database (DCPOC_DB)")
+            raise BundleError(f"study '{study.name}' already exists in {store.url}; import it into "
+                              "another database: DCPOC_DB=sqlite:///PATH python -m dcpoc study import "
+                              f"{name}")
         ids = [r.id for r in runs]
         clash = session.scalars(select(Run.id).where(Run.id.in_(ids)).limit(3)).all()
         if clash:
             raise BundleError(f"run id(s) {', '.join(clash)} of {name} already exist in "
-                              f"{store.url}; import into another database (DCPOC_DB)")
+                              f"{store.url}; import it into another database: "
+                              f"DCPOC_DB=sqlite:///PATH python -m dcpoc study import {name}")
         session.add(study)
         session.flush()
         for run in runs:
@@ -216,10 +218,10 @@ def _rows(bundle: dict) -> tuple[Study, list[Run], list[dict], list[Benchmark]]:
                   created_at=_from_json(s["created_at"], UTCDateTime()),
                   config_json=json.dumps(config))
     runs = []
+    if not bundle["runs"]:
+        raise ValueError("it holds no runs")
     for row in bundle["runs"]:
-        unknown = set(row) - set(_RUN_COLUMNS)
-        if unknown:
-            raise ValueError(f"unknown run column(s) {sorted(unknown)}")
+        _check_run(row)
         values = {k: _from_json(v, _RUN_COLUMNS[k].type) for k, v in row.items() if k != "study_id"}
         runs.append(Run(**values))
     ids = {r.id for r in runs}
@@ -233,6 +235,38 @@ def _rows(bundle: dict) -> tuple[Study, list[Run], list[dict], list[Benchmark]]:
                             machine=str(b["machine"]), result_json=json.dumps(b["result"]))
                   for b in bundle["benchmarks"]]
     return study, runs, metrics, benchmarks
+
+
+_PYTHON_TYPES = {"Integer": (int,), "BigInteger": (int,), "Float": (int, float), "Boolean": (bool,),
+                 "String": (str,), "Text": (str,)}   # by SQLAlchemy type name; dates are parsed
+
+
+def _check_run(row: dict) -> None:
+    """ValueError naming the run and the field when a row could not have been exported: unknown or
+    missing columns, a value of the wrong type, an unfinished status, a config that is not a JSON
+    object (every later read of the runs would fail on it)."""
+    where = f"run {row.get('id', '?')}"
+    unknown = set(row) - set(_RUN_COLUMNS)
+    if unknown:
+        raise ValueError(f"{where}: unknown column(s) {sorted(unknown)}")
+    for key, column in _RUN_COLUMNS.items():
+        value = row.get(key)
+        if value is None:
+            if not column.nullable and column.default is None:
+                raise ValueError(f"{where}: no {key}")
+            continue
+        kinds = _PYTHON_TYPES.get(type(column.type).__name__, ())
+        wrong_bool = isinstance(value, bool) and bool not in kinds
+        if kinds and (not isinstance(value, kinds) or wrong_bool):
+            raise ValueError(f"{where}: {key} is {type(value).__name__} {str(value)[:20]!r}")
+    if row.get("status") in ACTIVE:
+        raise ValueError(f"{where}: status '{row['status']}' (a bundle holds finished runs only)")
+    try:
+        config = json.loads(row.get("config_json") or "{}")
+    except ValueError:
+        config = None
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: its config is not a JSON object")
 
 
 def _from_json(value: Any, sql_type: Any) -> Any:
