@@ -303,7 +303,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from .decision import runs_table
     from .runs.executors import job_labels
     from .runs.store import Store
-    runs = Store().list_runs(study=args.study, status=args.status, arch=args.arch)
+    from .runs.worker import reap_dead_here
+    store = Store()
+    reap_dead_here(store)   # a run killed outside a worker would read 'running' forever
+    runs = store.list_runs(study=args.study, status=args.status, arch=args.arch)
     frame = runs_table(runs)
     if not frame.empty:   # as on the Runs page: a SLURM job's state by its status
         jobs = frame["id"].map(job_labels(runs))

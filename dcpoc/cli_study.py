@@ -191,6 +191,8 @@ def _study_list(store, as_json: bool) -> int:
     from .runs import study_stage
     from .runs.stages import confirm_stage
     from .runs.status import ACTIVE, STATUSES
+    from .runs.worker import reap_dead_here
+    reap_dead_here(store)
     studies = store.list_studies()
     runs = store.list_runs()
     counts = runs.groupby(["study", "status"]).size().unstack(fill_value=0)

@@ -104,6 +104,13 @@ def test_killed_run_resumes_with_contiguous_metrics(dcpoc_home):
     proc.wait(timeout=30)
     killed = store.get_run(run_id)
     assert killed["status"] == "running" and killed["step"] < steps   # the kill left it mid-way
+    # no worker watches a foreground run: `runs`, `study list` and the dashboard settle it
+    from dcpoc.runs.worker import reap_dead_here
+    assert reap_dead_here(store, grace_s=0.0) == [run_id] and reap_dead_here(store, 0.0) == []
+    lost = store.get_run(run_id)
+    assert lost["status"] == "failed" and lost["step"] == killed["step"]
+    assert f"ended without a word (killed, or out of memory); resume it: python -m dcpoc train " \
+           f"--resume {run_id}" in lost["error"]
 
     resumed = subprocess.run([sys.executable, "-m", "dcpoc", "train", "--resume", run_id, "--no-progress"],
                              cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},

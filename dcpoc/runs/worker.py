@@ -24,6 +24,7 @@ from .status import Status
 from .store import Store, StoreError, UnknownRunError
 
 LOST_AFTER_S = 30.0       # a running run whose heartbeat is older is lost
+DEAD_GRACE_S = 10.0       # a run of this machine whose process is gone this long is lost at once
 WORKER_BEAT_S = 2.0       # worker heartbeat period (its own row and the run it supervises)
 WATCH_S = 0.25            # how often the worker looks at its run's process and cancel flag
 DEVICE_PATTERN = re.compile(r"auto|cpu(:\d+)?|cuda(:\d+(,\d+)*)?")
@@ -89,13 +90,40 @@ def reap_lost_runs(store: Store, stale_after_s: float = LOST_AFTER_S) -> list[st
         last = run["heartbeat_at"] or run["started_at"] or run["created_at"]
         error = (f"lost: no heartbeat since {last:%Y-%m-%d %H:%M:%S} UTC (host {run['host']}, "
                  f"pid {run['pid']}); resume it from its last checkpoint")
-        tail = log_tail(run["id"])
-        if store.transition_run(run["id"], (Status.RUNNING,), stale_before=cutoff,
-                                status=Status.FAILED, finished_at=now_utc(),
-                                error=error + ("\n" + tail if tail else "")):
+        if _mark_lost(store, run, cutoff, error):
             lost.append(run["id"])
     forget_dead_workers(store, max(stale_after_s, WORKER_STALE_S))
     return lost
+
+
+def reap_dead_here(store: Store, grace_s: float = DEAD_GRACE_S) -> list[str]:
+    """Mark failed, at once, the running runs of this machine whose process is gone (a `train`
+    killed with SIGKILL or by the out-of-memory killer shows as running forever otherwise, as no
+    worker watches it). `runs`, `study list` and the dashboard call it before they read the runs;
+    grace_s spares a run whose process is starting. Returns their ids; a database that is locked
+    or read-only leaves them as they are (the readers still show what it holds)."""
+    cutoff = now_utc() - timedelta(seconds=grace_s)
+    here, lost = socket.gethostname(), []
+    try:
+        for run in store.stale_runs(cutoff):
+            if run["host"] != here or not run["pid"] or pid_alive(int(run["pid"])) \
+                    or run["executor"] == "slurm":
+                continue
+            error = (f"lost: its process (pid {run['pid']}) ended without a word (killed, or out "
+                     f"of memory); resume it: python -m dcpoc train --resume {run['id']}")
+            if _mark_lost(store, run, cutoff, error):
+                lost.append(run["id"])
+    except StoreError:
+        pass
+    return lost
+
+
+def _mark_lost(store: Store, run: dict, cutoff, error: str) -> bool:
+    """Running -> failed with error and the log's tail, unless it gave a sign of life since cutoff."""
+    tail = log_tail(run["id"])
+    return store.transition_run(run["id"], (Status.RUNNING,), stale_before=cutoff,
+                                status=Status.FAILED, finished_at=now_utc(),
+                                error=error + ("\n" + tail if tail else ""))
 
 
 def run_worker(store: Store, *, forever: bool = False, poll_s: float = 1.0,

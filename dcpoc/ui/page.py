@@ -206,6 +206,8 @@ def detected_gpu() -> str | None:
 
 @st.cache_data(ttl=FRAME_TTL_S, show_spinner=False)
 def load_runs(url: str) -> pd.DataFrame:
+    from ..runs.worker import reap_dead_here
+    reap_dead_here(store(url))   # a run killed outside a worker: failed, not 'running' forever
     return store(url).list_runs()
 
 
