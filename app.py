@@ -44,7 +44,7 @@ with st.container(border=True):
         step_line = report.next_step_line(found.next, lang)
         if step_line:
             st.info(step_line, icon=ui.NEXT_ICON)
-        summary = run_summary(found.runs)
+        summary = run_summary(found.runs, found.prices)
         if len(summary):
             st.altair_chart(pareto_scatter(summary, lang))
         st.page_link("pages/6_Decision.py", label=t("dec.open_decision", lang),
@@ -76,7 +76,7 @@ for column, (status, n) in zip(st.columns(5), status_counts(runs).items()):
     column.metric(t(f"status.{status}", lang), n)
 
 st.subheader(t("home.latest", lang))
-ui.show_runs(runs_table(runs.head(10)), lang)
+ui.show_runs(runs_table(runs.head(10), ui.load_settings(url)["prices"]), lang)
 
 st.subheader(t("home.start", lang))
 st.markdown(t("home.start_text", lang))

@@ -307,7 +307,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     store = Store()
     reap_dead_here(store)   # a run killed outside a worker would read 'running' forever
     runs = store.list_runs(study=args.study, status=args.status, arch=args.arch)
-    frame = runs_table(runs)
+    frame = runs_table(runs, store.prices())   # costs at today's price table, as every page
     if not frame.empty:   # as on the Runs page: a SLURM job's state by its status
         jobs = frame["id"].map(job_labels(runs))
         if jobs.str.len().sum() or args.json:

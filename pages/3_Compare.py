@@ -42,7 +42,7 @@ for tab, x in zip(st.tabs([t("compare.tab.tokens", lang), t("compare.tab.wall_s"
                            t("compare.tab.cost_usd", lang)]), ["tokens", "wall_s", "cost_usd"]):
     tab.altair_chart(val_loss_against(curves, x, lang))
 
-summary = run_summary(chosen)
+summary = run_summary(chosen, ui.load_settings(url)["prices"])
 c1, c2 = st.columns(2)
 c1.altair_chart(arch_bars(summary, "tokens_per_s", lang))
 c2.altair_chart(arch_bars(summary, "peak_mem_mb", lang))

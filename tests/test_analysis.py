@@ -138,7 +138,8 @@ def test_live_runs_table_progress_eta_trend_and_cost_so_far():
     assert 2 <= len(table.loc["run", "loss_trend"]) <= 11
     assert table.loc["run", "loss_trend"][-1] == pytest.approx(4.5)     # the last point is kept
     assert table.loc["done", "progress"] == 1.0 and math.isnan(table.loc["done", "eta_s"])
-    assert table.loc["done", "cost_so_far_usd"] == pytest.approx(0.001)
+    from dcpoc.costs import DEFAULT_PRICES_USD_PER_HOUR   # a finished run at today's table
+    assert table.loc["done", "cost_so_far_usd"] == pytest.approx(10 / 3600 * DEFAULT_PRICES_USD_PER_HOUR["cpu"])
     assert table.loc["wait", "progress"] == 0.0 and table.loc["wait", "loss_trend"] == []
     assert table.loc["wait", "cost_so_far_usd"] == 0.0
 

@@ -3,6 +3,7 @@ load_decision as the CLI and the Report page read it: every format carries the s
 user text stays literal, and every cost uses the store's price table."""
 import html
 import io
+import json
 import re
 import subprocess
 
@@ -161,6 +162,20 @@ def test_report_command_prices_the_next_step_with_the_stores_price_table(trained
         text = {"md": lambda: data.decode(), "html": lambda: html.unescape(data.decode()),
                 "pdf": lambda: pdf_text(data, tmp_path), "pptx": lambda: "\n".join(pptx_texts(data))}[fmt]()
         assert squeeze(line) in squeeze(text), (fmt, line)
+    # the runs' own costs too: stored at the price of the day they ran, shown at today's
+    from dcpoc.decision import run_summary, runs_table
+    runs = trained_copy.list_runs()
+    priced = run_summary(runs, {"cpu": 100.0})
+    wall = dict(zip(runs["id"], runs["wall_s"]))
+    assert priced["cost_usd"].tolist() == pytest.approx([wall[i] / 36.0 for i in priced["id"]])
+    assert runs_table(runs)["cost_usd"].tolist() == pytest.approx(runs["cost_usd"].tolist())
+    assert run_cli("prices", "--set", "cpu=90000").returncode == 0   # tiny runs: cents at last
+    md = report.render(load_decision(trained_copy, "s1"), "md", "en").decode()
+    dearest = money(run_summary(runs, {"cpu": 90000.0})["cost_usd"].max())
+    assert dearest in md and dearest != "< $0.01"
+    listed = run_cli("runs", "--json")
+    assert {r["id"]: r["cost_usd"] for r in json.loads(listed.stdout)} == pytest.approx(
+        {i: c * 900 for i, c in zip(priced["id"], priced["cost_usd"])})
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])

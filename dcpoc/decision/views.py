@@ -31,8 +31,10 @@ HEADLINE_COLUMNS = (HEADLINE_GROUP + ["corpus", "baseline", "treatment", "loss_t
 
 
 # ----------------------------------------------------------------------------- runs listing
-def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """The runs listing: one row per run with final quality, speed, memory, time and cost."""
+def runs_table(runs: pd.DataFrame, prices: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """The runs listing: one row per run with final quality, speed, memory, time and cost. prices:
+    the price table to cost each run's device-hours at (the one every other number uses), else the
+    cost stored when the run ended (the table of that day)."""
     if runs.empty:
         return pd.DataFrame(columns=RUNS_TABLE_COLUMNS)
     loss = pd.to_numeric(runs["final_val_loss"], errors="coerce").astype(float)
@@ -45,10 +47,22 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
         "perplexity": np.exp(loss), "bits_per_byte": loss / math.log(2),
         "tokens_per_s": runs["tokens_per_s"],
         "peak_mem_mb": pd.to_numeric(runs["peak_mem_bytes"], errors="coerce") / 2**20,
-        "wall_s": runs["wall_s"], "cost_usd": runs["cost_usd"], "diverged": runs["diverged"],
+        "wall_s": runs["wall_s"], "cost_usd": _cost(runs, prices), "diverged": runs["diverged"],
         "corpus": runs["corpus_spec"],
     })
     return table.reset_index(drop=True)
+
+
+def _cost(runs: pd.DataFrame, prices: Mapping[str, float] | None) -> pd.Series:
+    """Each finished run's $ at prices; the stored cost_usd without prices, and for a run that has
+    none yet (running: live_runs_table costs its progress so far)."""
+    stored = pd.to_numeric(runs["cost_usd"], errors="coerce").astype(float)
+    if prices is None:
+        return stored
+    wall = pd.to_numeric(runs["wall_s"], errors="coerce").astype(float)
+    price = pd.Series([run_price_per_hour(d, c, prices) for d, c in zip(runs["device"], runs["config"])],
+                      index=runs.index, dtype=float)
+    return (wall / 3600.0 * price).where(wall.notna() & stored.notna(), stored)
 
 
 def status_counts(table: pd.DataFrame) -> dict[str, int]:
@@ -76,7 +90,7 @@ def live_runs_table(runs: pd.DataFrame, train_loss: pd.DataFrame,
     the run's own pace so far), loss_trend (a short train-loss history) and cost_so_far_usd.
 
     ``train_loss``: metric rows (run_id, step, value, wall_s) of key train_loss for these runs."""
-    table = runs_table(runs)
+    table = runs_table(runs, prices)
     if table.empty:
         return pd.DataFrame(columns=RUNS_TABLE_COLUMNS + LIVE_COLUMNS)
     total = pd.to_numeric(runs["total_steps"], errors="coerce").astype(float).to_numpy()
@@ -100,7 +114,7 @@ def live_runs_table(runs: pd.DataFrame, train_loss: pd.DataFrame,
     price = np.array([run_price_per_hour(d, c, prices)
                       for d, c in zip(runs["device"], runs["config"])], dtype=float)
     so_far = np.nan_to_num(last_wall, nan=0.0) / 3600.0 * price
-    cost = pd.to_numeric(runs["cost_usd"], errors="coerce").astype(float).to_numpy()
+    cost = table["cost_usd"].astype(float).to_numpy()
     table["cost_so_far_usd"] = np.where(np.isfinite(cost), cost, so_far)
     return table
 
@@ -191,10 +205,10 @@ def pareto_front(frame: pd.DataFrame, x: str, y: str) -> pd.Series:
     return front
 
 
-def run_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per finished run for the Compare page: perplexity, cost, speed, memory, and whether
-    the run is on the perplexity-versus-cost Pareto front."""
-    table = runs_table(runs)
+def run_summary(runs: pd.DataFrame, prices: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """One row per finished run for the Compare page: perplexity, cost (at prices, as runs_table),
+    speed, memory, and whether the run is on the perplexity-versus-cost Pareto front."""
+    table = runs_table(runs, prices)
     table = table[np.isfinite(table["perplexity"].astype(float))].reset_index(drop=True)
     table["cost_usd"] = pd.to_numeric(table["cost_usd"], errors="coerce").astype(float)
     table["pareto"] = pareto_front(table, "cost_usd", "perplexity")

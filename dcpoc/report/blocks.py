@@ -185,7 +185,7 @@ def _gap(sd: StudyDecision, lang: str) -> list[Block]:
 def _tradeoff_chart(sd: StudyDecision, lang: str) -> Chart:
     """Perplexity against cost per finished run (the Compare page's Pareto chart) and its numbers."""
     from ..ui.charts import pareto_scatter, run_name
-    runs = run_summary(sd.runs) if not sd.runs.empty else pd.DataFrame()
+    runs = run_summary(sd.runs, sd.prices) if not sd.runs.empty else pd.DataFrame()
     if runs.empty:
         return Chart("", empty=t("rep.no_chart", lang))
     front = {True: t("chart.front.yes", lang), False: t("chart.front.no", lang)}
