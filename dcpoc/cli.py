@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("md", "html", "pdf", "pptx"), default="md",
                    help="pdf needs a Japanese font (Debian: fonts-ipaexfont-gothic)")
     p.add_argument("--lang", choices=("en", "ja"), default="en")
-    p.add_argument("--out", required=True, help="file to write")
+    p.add_argument("--out", help="file to write (default STUDY-LANG.FORMAT here)")
 
     p = sub.add_parser("runs", help="list runs")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -182,7 +182,7 @@ def _add_study_parser(sub) -> None:
     q = study.add_parser("export", help="write a finished study (runs, metrics, benchmarks) to "
                          "one .dcpoc-study.json.gz file")
     q.add_argument("--study", required=True, help="the study to export")
-    q.add_argument("--out", required=True, help="file to write, e.g. NAME.dcpoc-study.json.gz")
+    q.add_argument("--out", help="file to write (default STUDY.dcpoc-study.json.gz here)")
     q = study.add_parser("import", help="read a study file into this database (ids kept; shown "
                          "as recorded results with their date and machine)")
     q.add_argument("file", help="a .dcpoc-study.json.gz file from `study export`")
@@ -281,8 +281,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .runs.store import Store
     store = Store()
     if store.get_study(args.study) is None:
-        print(f"error: no study named '{args.study}'", file=sys.stderr)
+        print(f"error: no study named '{args.study}'; `python -m dcpoc study list` names them",
+              file=sys.stderr)
         return 2
+    args.out = args.out or f"{args.study}-{args.lang}.{args.format}"
     sd = load_decision(store, args.study)      # the store's price table, as every page uses
     try:
         data = report.render(sd, args.format, args.lang)

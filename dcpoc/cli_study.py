@@ -36,9 +36,9 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def _study_bundle(store, args: argparse.Namespace) -> int:
-    from .runs.bundle import export_study, import_study
+    from .runs.bundle import SUFFIX, export_study, import_study
     if args.study_command == "export":
-        done = export_study(store, args.study, args.out)
+        done = export_study(store, args.study, args.out or f"{args.study}{SUFFIX}")
         print(f"wrote {done['path']}: study '{done['study']}', {done['n_runs']} runs, "
               f"{done['n_metrics']:,} metric rows, {done['bytes']:,} bytes (recorded "
               f"{done['recorded']['date']} on {done['recorded']['machine']})")

@@ -286,3 +286,20 @@ def test_no_offer_without_the_bundle_file(tmp_path, monkeypatch, fresh_caches):
     at = open_page("app.py")
     assert not [b for b in at.button if b.label.startswith("Import the recorded")]
     assert [s for s in at.info if "No runs yet" in s.value]
+
+
+def test_report_and_export_write_next_to_the_user_without_out(trained, tmp_path):
+    """The README's `report --study NAME --format md` and `study export --study NAME` failed
+    ('--out is required'): both now write STUDY-LANG.FORMAT / STUDY.dcpoc-study.json.gz here."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    for args, written in ((["report", "--study", STUDY, "--lang", "ja"], f"{STUDY}-ja.md"),
+                          (["study", "export", "--study", STUDY], f"{STUDY}.dcpoc-study.json.gz")):
+        done = subprocess.run([sys.executable, "-m", "dcpoc", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and (tmp_path / written).stat().st_size > 0, done.stderr
+        assert written in done.stdout

@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from dcpoc.config import ConfigError, make_config
 from dcpoc.data import CorpusError
@@ -361,3 +362,17 @@ def test_study_plan_prints_runs_and_totals(dcpoc_home):
     assert out.stdout.count("\ntiny ") == 4 and out.stdout.count("\ncpu-demo ") == 4
     assert "device-hours" in out.stdout and "$" in out.stdout
     assert not Store().list_runs().shape[0]                    # planning queues nothing
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="auto is the CPU only on a machine without a GPU")
+def test_an_auto_worker_beside_a_cpu_worker_exits(dcpoc_home, capsys):
+    """`study launch --workers 2` starts workers for cpu and cpu:1; a plain `python -m dcpoc worker`
+    (auto) beside them trained a third run on two cores. On a machine without a GPU auto is cpu."""
+    import socket
+    from dcpoc.runs.worker import run_worker
+    store = Store()
+    queue_tiny(store, steps=2)
+    assert store.register_worker("wslot", socket.gethostname(), os.getpid(), "cpu")   # alive: us
+    assert run_worker(store, device="auto") == 0
+    assert "a worker already serves device cpu on" in capsys.readouterr().out
+    assert store.list_runs()["status"].tolist() == ["queued"]

@@ -140,6 +140,8 @@ def run_worker(store: Store, *, forever: bool = False, poll_s: float = 1.0,
                           "cuda:N,M")
     if poll_s <= 0 or lost_after_s <= 0:
         raise ConfigError("the poll interval and the lost-run timeout must be positive seconds")
+    if device == "auto" and DeviceFit("auto").gpus() == 0:
+        device = "cpu"   # auto is the CPU here: one registration, so a second CPU worker exits
     worker = register(store, device)
     if worker is None:
         say(f"a worker already serves device {device} on {socket.gethostname()}; exiting")
