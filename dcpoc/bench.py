@@ -415,7 +415,8 @@ def _percentile(values: list[float], q: float) -> float:
 def bench_infer(preset: str | None = None, new_tokens: int | None = None, device: str = "auto",
                 rounds: int = 3) -> dict:
     """KV-cached inference of fresh random models of both architectures, alternating, batch 1:
-    prefill tokens/s, decode tokens/s (1 / mean per-token latency), latency p50/p95/p99 and the
+    prefill tokens/s, decode tokens/s (1 / median per-token latency: a few steps slowed by another
+    job on a shared machine moved a mean-based ratio 7x), latency p50/p95/p99 and the
     spread of the median latency across prompt lengths ((max - min) / min), cache bytes per token
     (K and V: 2 x n_layer x D values; DCFormer adds 2 x (2R + 1) x H per layer for the key-side
     dynamic weights). Ratios are DCFormer over Transformer++. On the CPU DCFormer's decode step
@@ -455,7 +456,7 @@ def _infer_row(arch: str, preset: str, raw: dict[int, list[dict]], prompt_lens: 
                   for n in prompt_lens}
     prefill = [n / statistics.median(r["prefill_s"] for r in raw[n]) for n in prompt_lens]
     return {"arch": arch, "preset": preset,
-            "decode_tokens_per_s": len(all_lat) / sum(all_lat),
+            "decode_tokens_per_s": 1.0 / statistics.median(all_lat),
             "prefill_tokens_per_s": statistics.median(prefill),
             "latency_p50_ms": _percentile(all_lat, 50) * 1e3,
             "latency_p95_ms": _percentile(all_lat, 95) * 1e3,
