@@ -346,3 +346,34 @@ def test_locked_database(store, url):
     assert store.get_run(rid)["preset"] == "tiny"
     store.log_metrics(rid, [{"step": 2, "key": "lr", "value": 0.2}])  # works once released
     assert len(store.get_metrics(rid)) == 2
+
+
+def test_a_training_run_waits_out_a_locked_database(store, url):
+    """A database locked past the busy timeout stopped a training run (a failed run, and 'retry'
+    started a new one). The sink keeps the metrics in memory and writes them with the next batch;
+    heartbeats and checkpoint notes wait for the next one. Past its patience it gives up."""
+    from dcpoc.runs.sink import StoreSink
+    rid = _run(store)
+    sink = StoreSink(Store(url, busy_timeout_ms=200), rid)
+    locker = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        sink.on_metrics([{"step": 1, "key": "train_loss", "value": 5.0}])      # waits in memory
+        sink.on_heartbeat(1)
+        sink.on_checkpoint(1, "ckpt.pt")
+        assert store.get_metrics(rid).empty
+    finally:
+        locker.execute("ROLLBACK")
+    sink.on_metrics([{"step": 2, "key": "train_loss", "value": 4.0}])          # both go in now
+    assert store.get_metrics(rid)["step"].tolist() == [1, 2]
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        sink.on_metrics([{"step": 3, "key": "train_loss", "value": 3.0}])      # starts waiting
+        sink.BUSY_PATIENCE_S = 0.0                                               # ... too long
+        with pytest.raises(StoreError, match="is locked by another process"):
+            sink.on_metrics([{"step": 4, "key": "train_loss", "value": 2.0}])
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+        sink._stop_heartbeat()
+    assert store.get_metrics(rid)["step"].tolist() == [1, 2]

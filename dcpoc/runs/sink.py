@@ -1,15 +1,18 @@
 """The sink the training loop reports to: the only place that joins train and the store. It writes
 metrics in small batched transactions, heartbeats from a thread of its own, and prices the run
-when it ends."""
+when it ends. A database that is busy (locked by another process past the busy timeout) or briefly
+unreachable does not stop the run: metrics wait in memory and go in with the next batch, for up to
+BUSY_PATIENCE_S; a heartbeat or checkpoint note that fails is given again by the next one."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from .. import costs
 from .paths import now_utc
 from .status import Status
-from .store import Store, StoreError
+from .store import Store, StoreError, UnknownRunError
 
 if TYPE_CHECKING:
     from .selfchecks import StoreCache
@@ -22,9 +25,12 @@ class StoreSink:
     checkpoint does not make the run look lost to a reaper on another machine."""
 
     BACKGROUND_HEARTBEAT_S = 5.0
+    BUSY_PATIENCE_S = 600.0      # metrics kept in memory this long before the run gives up
 
     def __init__(self, store: Store, run_id: str):
         self.store, self.run_id = store, run_id
+        self._pending: list[dict] = []            # metric rows the database has not taken yet
+        self._busy_since: float | None = None
         self._stopped = threading.Event()
         self._beater = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
         self._beater.start()
@@ -55,19 +61,42 @@ class StoreSink:
         return StoreCache(self.store)
 
     def on_metrics(self, rows: list[dict]) -> None:
-        self.store.log_metrics(self.run_id, rows)
+        self._pending += rows
+        try:
+            self.store.log_metrics(self.run_id, self._pending)
+        except UnknownRunError:   # the run's row is gone: nothing to wait for
+            raise
+        except StoreError:
+            self._busy_since = self._busy_since or time.monotonic()
+            if time.monotonic() - self._busy_since > self.BUSY_PATIENCE_S:
+                raise
+            return
+        self._pending, self._busy_since = [], None
+
+    def _flush(self) -> None:
+        """The metrics still waiting, now (on_end); StoreError if the database still refuses."""
+        if self._pending:
+            self.store.log_metrics(self.run_id, self._pending)
+            self._pending, self._busy_since = [], None
 
     def on_checkpoint(self, step: int, path: str) -> None:
-        self.store.update_run(self.run_id, checkpoint_path=path, step=step)
+        try:
+            self.store.update_run(self.run_id, checkpoint_path=path, step=step)
+        except StoreError:   # the file is written; the next checkpoint or the end records it
+            pass
 
     def on_heartbeat(self, step: int) -> None:
-        self.store.heartbeat(self.run_id, step)
+        try:
+            self.store.heartbeat(self.run_id, step)
+        except StoreError:   # the background beat and the next step retry
+            pass
 
     def should_cancel(self) -> bool:
         return self.store.cancel_requested(self.run_id)
 
     def on_end(self, status: str, summary: dict, error: str | None) -> None:
         self._stop_heartbeat()
+        self._flush()
         prices = self.store.prices()
         run = self.store.get_run(self.run_id)
         if summary["step"] == 0 and run and (run.get("step") or 0) > 0:
