@@ -381,6 +381,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from .data import decode, encode
     from .generate import generate_text
     if not (math.isfinite(args.temperature) and args.temperature >= 0):
         raise ConfigError(f"--temperature ({args.temperature}) must be a number >= 0 (0 is greedy)")
@@ -388,7 +389,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--top-k ({args.top_k}) must be >= 0 (0: all)")
     text = generate_text(args.run, args.prompt, args.max_tokens, args.temperature,
                          args.top_k or None, args.seed)
-    print(args.prompt + text)
+    print(decode(encode(args.prompt)) + text)   # a prompt's non-UTF-8 bytes print replaced
     return 0
 
 

@@ -48,7 +48,9 @@ _STDLIB_SKIP_DIRS = frozenset({"site-packages", "dist-packages", "test", "tests"
 
 
 def encode(text: str) -> list[int]:
-    return list(text.encode("utf-8"))
+    """UTF-8 bytes; bytes that were not UTF-8 on the command line (Python keeps them as surrogates)
+    come back as they were: the tokenizer is bytes, any byte is a token."""
+    return list(text.encode("utf-8", errors="surrogateescape"))
 
 
 def decode(ids: Sequence[int]) -> str:

@@ -51,11 +51,15 @@ def generate_ids(model: LanguageModel, prompt: list[int], max_tokens: int, *,
     return out
 
 
+MAX_NEW_TOKENS = 100_000
+
+
 def generate_text(run_id: str, prompt: str, max_tokens: int = 200, temperature: float = 0.8,
                   top_k: int | None = 40, seed: int = 0, device: str = "cpu") -> str:
     """The text a finished run writes after prompt (byte-level; invalid UTF-8 shown replaced)."""
-    if max_tokens < 0:
-        raise ConfigError(f"--max-tokens {max_tokens}: give a number >= 0")
+    if not 0 <= max_tokens <= MAX_NEW_TOKENS:
+        raise ConfigError(f"--max-tokens {max_tokens}: give a number from 0 to {MAX_NEW_TOKENS:,} "
+                          "(bytes; a tiny model on a CPU writes a few hundred a second)")
     if temperature < 0:
         raise ConfigError(f"--temperature {temperature}: give a number >= 0 (0 is greedy)")
     model, _ = load_run_model(run_id, device=device)

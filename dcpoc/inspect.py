@@ -149,10 +149,12 @@ def inspect_run(run_id: str, *, text: str | None = None, sample: bool = False, t
                           "(pass the Transformer++ run as --twin)")
     if sample:
         text = validation_sample(run.train.corpus, run.train.val_fraction, model.cfg.seq_len)
-    ids = encode(text or "")[-model.cfg.seq_len:]
+    given = encode(text or "")
+    ids = given[-model.cfg.seq_len:]
     if len(ids) < 2:
         raise ConfigError("the text is too short: give at least two characters")
-    result = {"run": run_id, "text": bytes(ids).decode("utf-8", errors="replace"),
+    cut = {"kept": len(ids), "given": len(given)} if len(given) > len(ids) else None
+    result = {"run": run_id, "text": bytes(ids).decode("utf-8", errors="replace"), "cut": cut,
               **analyse(model, ids, token, head), "twin": None}
     if twin:
         twin_model, _ = load_run_model(twin)
@@ -175,7 +177,11 @@ def validation_sample(corpus: str, val_fraction: float, n_bytes: int) -> str:
 def format_inspection(result: dict[str, Any]) -> str:
     """A plain-text summary: distance from identity per layer."""
     lines = [f"run {result['run']}: {result['n_tokens']} tokens, query token {result['token']}, "
-             f"head {result['head']}", "distance from identity (mean over tokens of ||M - I||_F):"]
+             f"head {result['head']}" + (f"; the text's last {result['cut']['kept']} of "
+                                         f"{result['cut']['given']} bytes (the model's context)"
+                                         if result.get("cut") else "")
+             + (f"; Transformer++ twin {result['twin']['run']}" if result.get("twin") else ""),
+             "distance from identity (mean over tokens of ||M - I||_F):"]
     frame = distance_frame(result)
     lines.append(frame.pivot(index="layer", columns="matrix", values="distance")
                  .to_string(float_format=lambda v: f"{v:.4f}"))

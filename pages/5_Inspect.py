@@ -53,6 +53,8 @@ except (RuntimeError, OSError, ValueError) as e:
     st.stop()
 st.caption(t("inspect.tokens", lang).format(n=result["n_tokens"], token=result["token"],
                                             char=result["tokens"][result["token"]]))
+if result.get("cut"):
+    st.caption(t("inspect.cut", lang).format(**result["cut"]))
 
 st.subheader(t("inspect.summary", lang))
 st.altair_chart(identity_distance(distance_frame(result), lang))

@@ -104,6 +104,11 @@ def test_generate_cli_from_a_real_tiny_run(dcpoc_home):
     assert first.stdout == again.stdout and first.stdout.startswith("import ")
     bad = run_cli("generate", "--run", "nope", "--prompt", "x")
     assert bad.returncode == 2 and "no run 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+    endless = run_cli("generate", "--run", run_id, "--prompt", "x", "--max-tokens", "100000000")
+    assert endless.returncode == 2 and endless.stderr.startswith("error: --max-tokens 100000000: give")
+    latin1 = run_cli("generate", "--run", run_id, "--prompt", "caf\udce9 ", "--max-tokens", "3",
+                     env={"PYTHONIOENCODING": "utf-8"})    # the byte 0xE9 on argv, not UTF-8
+    assert latin1.returncode == 0 and latin1.stdout.startswith("caf\ufffd "), latin1.stderr
     ckpt_model, run = load_checkpoint_model(dcpoc_home / run_id / "checkpoint.pt")
     assert run.model.arch == "dcformer" and not ckpt_model.training
 

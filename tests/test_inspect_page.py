@@ -59,6 +59,19 @@ def test_inspect_page_reports_a_bad_text_in_one_sentence(twins):
     assert at.error and "too short" in at.error[0].value
 
 
+def test_a_text_longer_than_the_context_says_it_was_cut(twins):
+    """inspect cut a 5,000-character text to the model's context without a word."""
+    from conftest import run_cli
+    from dcpoc.ui.i18n import t
+    dc = twins.list_runs().query("arch == 'dcformer'").iloc[0]
+    seq_len = dc["config"]["model"]["seq_len"]
+    done = run_cli("inspect", "--run", dc["id"], "--text", "ab" * 2500)
+    assert done.returncode == 0 and f"the text's last {seq_len} of 5000 bytes" in done.stdout
+    at = open_page("pages/5_Inspect.py", "ja")
+    at.text_area[0].set_value("ab" * 2500).run()
+    assert t("inspect.cut", "ja").format(kept=seq_len, given=5000) in [c.value for c in at.caption]
+
+
 def test_a_dcformer_run_is_refused_as_the_twin(twins):
     from conftest import run_cli
     dc = twins.list_runs().query("arch == 'dcformer'")["id"].iloc[0]

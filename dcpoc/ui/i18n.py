@@ -1221,6 +1221,8 @@ STRINGS: dict[str, dict[str, str]] = {
                                    "does; larger means more composition.",
                              "ja": "0 はその層がヘッドを混ぜずに通すこと（Transformer++ と同じ）を意味し、"
                                    "大きいほど合成が強いことを示します。"},
+    "inspect.cut": {"en": "The model reads at most its context: the text's last {kept} of {given} bytes are shown.",
+                    "ja": "モデルが読めるのは文脈長までです：テキストの末尾 {kept} バイト（全 {given} バイト中）を表示しています。"},
     "inspect.tokens": {"en": "{n} tokens; query token {token} is '{char}'",
                        "ja": "{n} トークン。クエリトークン {token} は '{char}'"},
     "inspect.before": {"en": "DCFormer before composition", "ja": "DCFormer 合成前"},
