@@ -2,7 +2,7 @@
 import streamlit as st
 
 from dcpoc import report
-from dcpoc.decision import (Target, Thresholds, headline_by_preset, headline_studies, run_summary,
+from dcpoc.decision import (headline_by_preset, headline_studies, run_summary,
                             runs_table, status_counts)
 from dcpoc.ui import page as ui
 from dcpoc.config import VARIANT_LABELS
@@ -31,7 +31,8 @@ with st.container(border=True):
                              format_func=lambda s: s or t("home.no_study", lang))
         st.caption(t("home.scope", lang))
         ui.recorded_note(url, [study], lang)
-        found = ui.study_decision(url, study, Thresholds(), Target())   # the Decision page's defaults
+        found = ui.study_decision(url, study, *ui.decision_settings())   # as set on the Decision page
+        ui.decision_settings_note(lang)
         decision = found.decision
         ui.progress_note(found.runs, lang)
         (st.success if decision.verdict == "GO" else st.error if decision.verdict == "NO-GO"

@@ -19,27 +19,32 @@ if not studies:
 study = st.selectbox(t("col.study", lang), studies, format_func=lambda s: s or t("home.no_study", lang))
 ui.recorded_note(url, [study], lang)
 
-default = Thresholds()
+kept, target_kept = ui.decision_settings()     # what this session set here before (Overview, Report use it)
 with st.sidebar.expander(t("dec.thresholds", lang), expanded=True):
     thresholds = Thresholds(
-        go_net_low=st.number_input(t("dec.go_net_low", lang), 0.0, 10.0, default.go_net_low, 0.05),
-        nogo_net_high=st.number_input(t("dec.nogo_net_high", lang), 0.0, 10.0, default.nogo_net_high, 0.05),
-        min_seeds=int(st.number_input(t("dec.min_seeds", lang), 1, 20, default.min_seeds)),
-        min_sizes=int(st.number_input(t("dec.min_sizes", lang), 2, 10, default.min_sizes)),
-        go_min_sizes=int(st.number_input(t("dec.go_min_sizes", lang), 2, 10, default.go_min_sizes)))
+        go_net_low=st.number_input(t("dec.go_net_low", lang), 0.0, 10.0, kept.go_net_low, 0.05),
+        nogo_net_high=st.number_input(t("dec.nogo_net_high", lang), 0.0, 10.0, kept.nogo_net_high, 0.05),
+        min_seeds=int(st.number_input(t("dec.min_seeds", lang), 1, 20, kept.min_seeds)),
+        min_sizes=int(st.number_input(t("dec.min_sizes", lang), 2, 10, kept.min_sizes)),
+        go_min_sizes=int(st.number_input(t("dec.go_min_sizes", lang), 2, 10, kept.go_min_sizes)))
 
 # The target inputs sit below the verdict but are read first: the decision carries the projection.
 verdict_area = st.container()
 st.subheader(t("dec.projection", lang))
 c1, c2, c3, c4 = st.columns(4)
-params_m = c1.number_input(t("dec.target_params", lang), 1.0, 1e6, 405.0)
-tokens_b = c2.number_input(t("dec.target_tokens", lang), 0.001, 1e5, 8.0)
+params_m = c1.number_input(t("dec.target_params", lang), 1.0, 1e6, target_kept.params / 1e6)
+tokens_b = c2.number_input(t("dec.target_tokens", lang), 0.001, 1e5, target_kept.tokens / 1e9)
 kinds = [k for k in costs.DEFAULT_PRICES_USD_PER_HOUR if k != "cpu"]
-gpu = c3.selectbox(t("dec.gpu", lang), kinds, index=kinds.index("h100"),
+gpu = c3.selectbox(t("dec.gpu", lang), kinds, index=kinds.index(target_kept.gpu_kind),
                    format_func=lambda k: kind_label(k, lang))
+table_price = costs.price_per_hour(gpu, ui.load_settings(url)["prices"])
+kept_price = target_kept.price_per_hour if gpu == target_kept.gpu_kind else None
 price = c4.number_input(t("dec.price", lang), 0.0, 1000.0,
-                        costs.price_per_hour(gpu, ui.load_settings(url)["prices"]), 0.1)
-found = ui.study_decision(url, study, thresholds, Target(params_m * 1e6, tokens_b * 1e9, gpu, price))
+                        table_price if kept_price is None else kept_price, 0.1)
+# a price equal to the table's is the table's: it follows the Settings page from then on
+target = Target(params_m * 1e6, tokens_b * 1e9, gpu, None if price == table_price else price)
+ui.keep_decision_settings(thresholds, target)
+found = ui.study_decision(url, study, thresholds, target)
 decision = found.decision
 
 with verdict_area:

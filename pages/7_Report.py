@@ -22,7 +22,9 @@ fmt = st.radio(t("rep.format", lang), report.FORMATS, format_func=lambda f: t(f"
                horizontal=True)
 ui.recorded_note(url, [study], lang)
 
-sd = load_decision(ui.store(url), study, runs=runs)
+thresholds, target = ui.decision_settings()     # as set on the Decision page in this session
+ui.decision_settings_note(lang)
+sd = load_decision(ui.store(url), study, thresholds, target=target, runs=runs)
 st.markdown(f"**{report.verdict_line(sd.decision, report_lang)}**")
 try:
     data = report.render(sd, fmt, report_lang)

@@ -50,6 +50,15 @@ def test_decision_page_updates_with_thresholds_and_target(trained, lang):
     assert not at.exception
     texts = " ".join(m.value for m in at.markdown)
     assert ("3 more seed" if lang == "en" else "シードをあと 3 個") in texts
+    # the Overview and the Report decide with what was set here, and say so; so does a return visit
+    from dcpoc.ui.i18n import t
+    for page in ("pages/7_Report.py", "app.py", "pages/6_Decision.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        assert t("dec.settings_used", lang) in [c.value for c in at.caption] or page.endswith("Decision.py")
+        shown = " ".join(m.value for m in at.markdown)
+        assert ("3 more seed" if lang == "en" else "シードをあと 3 個") in shown, page
+    assert by_label(at.number_input, label).value == 5
 
 
 def _next_step_line(at) -> str:

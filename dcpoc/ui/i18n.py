@@ -237,6 +237,9 @@ STRINGS: dict[str, dict[str, str]] = {
                                     "まれていません）。日本語フォントを指定するか、"
                                     "{env} の設定を解除して fonts-ipaexfont-gothic を使ってくだ"
                                     "さい。"},
+    "dec.settings_used": {"en": "Decided with the thresholds and target scale set on the Decision page "
+                                "in this session (not the defaults).",
+                          "ja": "このセッションで判定ページに設定したしきい値と目標規模で判定しています（既定値ではありません）。"},
     "dec.thresholds": {"en": "Thresholds", "ja": "判定しきい値"},
     "dec.go_net_low": {"en": "GO when net benefit's lower bound exceeds (default 1.1)",
                        "ja": "GO の条件：正味の効果の下限がこの値を超える（既定 1.1）"},

@@ -223,6 +223,27 @@ def load_settings(url: str) -> dict:
             "default_device": s.get_setting("default_device", "auto")}
 
 
+_DECISION_SETTINGS = "decision_settings"   # session_state: (Thresholds, Target) of the Decision page
+
+
+def decision_settings() -> tuple[Thresholds, Target]:
+    """The thresholds and target scale set on the Decision page in this browser session (the
+    defaults until then): Overview and Report decide with them too, so no page shows another
+    verdict than the one the user set up."""
+    return st.session_state.get(_DECISION_SETTINGS, (Thresholds(), Target()))
+
+
+def keep_decision_settings(thresholds: Thresholds, target: Target) -> None:
+    st.session_state[_DECISION_SETTINGS] = (thresholds, target)
+
+
+def decision_settings_note(lang: str) -> None:
+    """A caption on a page that decides with settings other than the defaults."""
+    thresholds, target = decision_settings()
+    if thresholds != Thresholds() or target != Target():
+        st.caption(t("dec.settings_used", lang))
+
+
 @st.cache_data(ttl=FRAME_TTL_S, show_spinner=False)
 def study_decision(url: str, study: str | None, thresholds: Thresholds, target: Target) -> StudyDecision:
     """The one way a page gets a study's decision (load_decision on the store's own price table), so
