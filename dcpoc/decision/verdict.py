@@ -110,7 +110,8 @@ def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thres
         decision.reasons.append(("reason.extrapolated", {}))
     decision.reasons += used
     if decision.confirmation in ("optimistic", "pending"):   # rates chosen on the compared runs
-        decision.reasons.append((f"reason.{decision.confirmation}", {}))
+        decision.reasons.append(("reason.optimistic" if decision.confirmation == "optimistic"
+                                 else "reason.pending", {}))
     return decision
 
 
