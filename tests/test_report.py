@@ -411,3 +411,15 @@ def test_a_study_still_running_says_so_and_plans_nothing_yet(trained_copy, lang)
     from dcpoc.report.text import listing
     tested = t("phrase.tested", lang).format(n=done, presets="tiny", seeds=listing([1, 2], lang))
     assert tested in md and report.next_step_line(sd.next, lang) == ""
+
+
+def test_a_command_reads_as_code_in_html_and_without_backticks_in_pdf_and_pptx(trained, tmp_path):
+    """Markdown's `code` marks showed as raw backticks in the PDF and the deck."""
+    skip_without_pdf_tools()
+    sd = load_decision(trained, "s1")
+    command = "python -m dcpoc bench infer"
+    assert f"`{command}`" in report.render(sd, "md", "ja").decode()
+    assert f"<code>{command}</code>" in report.render(sd, "html", "ja").decode()
+    for text in (pdf_text(report.render(sd, "pdf", "ja"), tmp_path),
+                 "\n".join(pptx_texts(report.render(sd, "pptx", "ja")))):
+        assert "`" not in text and command in "".join(text.split("\n"))

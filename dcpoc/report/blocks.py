@@ -4,6 +4,7 @@ Every renderer (markdown, html, pdf, pptx) walks this same list, so every format
 same sections in the same order."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -19,6 +20,14 @@ from .evidence import attribution_table, evidence_lines, recommendation_lines
 from .text import (answers, comparison_table, cost_quality_text, fit_text, inference_text,
                    listing, lr_sweep_note, lr_sweep_table, meeting_phrases, next_steps, progress_text,
                    recorded_text, say, validation_text, verdict_line)
+
+
+CODE_SPAN = re.compile(r"`([^`\n]+)`")   # a command in a sentence, Markdown's `code`
+
+
+def without_code_marks(text: str) -> str:
+    """text with Markdown's code backticks removed, for the formats that draw no code font."""
+    return CODE_SPAN.sub(r"\1", text)
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,8 @@ def _evidence(sd: StudyDecision, lang: str) -> list[Block]:
     """Where the gain comes from (the attribution table) and how sure we are; the recommendations
     that hold whatever the verdict, in bold, first."""
     d = sd.decision
-    recs = tuple((t("dec.recommend", lang), line) for line in recommendation_lines(d, lang))
+    lead = (t("dec.recommend", lang) + t("sep.label", lang)).rstrip()   # "...: Whatever the verdict"
+    recs = tuple((lead, line) for line in recommendation_lines(d, lang))
     table = attribution_table(d, lang)
     return [Heading(t("dec.evidence", lang)), Bullets(recs + tuple(("", s) for s in evidence_lines(d, lang))),
             *([Table(table)] if len(table) else [])]

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import html
 
-from .blocks import Block, Bullets, Chart, Facts, Heading, Paragraph, Table, Title
+from .blocks import CODE_SPAN, Block, Bullets, Chart, Facts, Heading, Paragraph, Table, Title
 
 _STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
           "td,th{border:1px solid #999;padding:.2em .5em}.small{font-size:.8em;color:#555}"
           "dt{font-weight:bold}")
 
 
+def _escape(text: str) -> str:
+    """Escaped text, Markdown's `code` spans as <code> (after escaping: user text stays inert)."""
+    return CODE_SPAN.sub(r"<code>\1</code>", html.escape(text))
+
+
 def _part(block: Block) -> str:
-    e = html.escape
+    e = _escape
     if isinstance(block, Title):
         quote = f"<blockquote>{e(block.question)}</blockquote>" if block.question else ""
         return f"<h1>{e(block.study)}{e(block.sep)}{e(block.verdict)}</h1>{quote}"

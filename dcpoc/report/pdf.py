@@ -12,7 +12,7 @@ import subprocess
 import pandas as pd
 
 from ..ui.i18n import t
-from .blocks import Block, Bullets, Chart, Facts, Heading, Paragraph, Table, Title
+from .blocks import Block, Bullets, Chart, Facts, Heading, Paragraph, Table, Title, without_code_marks
 
 
 class ReportError(Exception):
@@ -75,7 +75,8 @@ class _Writer:
     def text(self, body: str, size: float = 9.5, height: float = 4.8, color=(0, 0, 0)) -> None:
         self.pdf.set_text_color(*color)
         self.pdf.set_font("cjk", size=size)
-        self.pdf.multi_cell(0, height, body, align="L", new_x="LMARGIN", new_y="NEXT")
+        self.pdf.multi_cell(0, height, without_code_marks(body), align="L", new_x="LMARGIN",
+                            new_y="NEXT")
         self.pdf.set_text_color(0, 0, 0)
 
     def table(self, frame: pd.DataFrame) -> None:

@@ -10,7 +10,8 @@ import math
 
 import pandas as pd
 
-from .blocks import Block, Bullets, Chart, Facts, Heading, Paragraph, Table, Title
+from .blocks import (Block, Bullets, Chart, Facts, Heading, Paragraph, Table, Title,
+                     without_code_marks)
 
 _LEFT, _WIDTH, _TOP, _BOTTOM = 0.6, 12.1, 1.4, 7.2     # inches on a 13.333 x 7.5 slide
 
@@ -81,7 +82,7 @@ class _Deck:
             for part, bold in ((f"{lead} " if lead else "", True), (body, False)):
                 if part:
                     run = paragraph.add_run()
-                    run.text, run.font.size, run.font.bold = part, Pt(size), bold
+                    run.text, run.font.size, run.font.bold = without_code_marks(part), Pt(size), bold
         self.top += height
 
     def table(self, frame: pd.DataFrame, size: int = 12) -> None:
