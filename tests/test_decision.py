@@ -307,7 +307,7 @@ def test_resamples_beyond_the_fits_floor_count_as_infinite_not_dropped():
     assert ("ev.unbounded", {"n": result.unbounded, "total": 300}) in decision.evidence
     from dcpoc.report.text import interval_caption, interval_text, say
     for lang in ("en", "ja"):
-        assert interval_text(result.multiplier, ".2f", lang, "×").endswith("–∞)")
+        assert interval_text(result.multiplier, ".2f", lang, "×").endswith("〜∞）" if lang == "ja" else "–∞)")
         assert "∞" in interval_caption(result.net_benefit, ".2f", lang)
         assert "∞" in say(decision.reasons[0], lang) and "inf" not in say(decision.reasons[0], lang)
         assert str(result.unbounded) in say(("ev.unbounded", {"n": result.unbounded, "total": 300}), lang)

@@ -283,7 +283,10 @@ def test_markdown_has_the_next_step_with_its_cost_and_meeting_phrases(trained, l
     phrases = report.meeting_phrases(sd, lang)
     assert 3 <= len(phrases) <= 5 and all(f"- {p}" in md for p in phrases)
     row = sd.decision.equal_tokens.iloc[-1]
-    diff = f"{row['loss_diff']:+.4f} ({row['loss_low']:+.4f}–{row['loss_high']:+.4f})"
+    low, high = f"{row['loss_low']:+.4f}", f"{row['loss_high']:+.4f}"
+    diff = (f"{row['loss_diff']:+.4f}（{low}〜{high}）" if lang == "ja" else
+            f"{row['loss_diff']:+.4f} ({low} to {high})" if min(row['loss_low'], row['loss_high']) < 0 else
+            f"{row['loss_diff']:+.4f} ({low}–{high})")
     assert diff in phrases[1]                                   # the result with its interval
     assert f"{len(sd.runs)}" in phrases[0] and ("1, 2" if lang == "en" else "1、2") in phrases[0]
     assert report.verdict_line(sd.decision, lang) in phrases[-2]

@@ -59,9 +59,13 @@ def interval_text(interval: Interval | None, spec: str, lang: str, suffix: str =
     if interval is None or math.isnan(interval.mean):
         return "—"
     mean = num(interval.mean, spec, suffix)            # ∞ when unbounded
+    low, high = num(interval.low, spec), num(interval.high, spec)
+    if lang == "ja":   # full-width brackets and 〜, as the Japanese captions write a range
+        return f"{mean}（{t('dec.no_interval', lang)}）" if not interval.exists else f"{mean}（{low}〜{high}）"
     if not interval.exists:
         return f"{mean} ({t('dec.no_interval', lang)})"
-    return f"{mean} ({num(interval.low, spec)}–{num(interval.high, spec)})"
+    # "-0.0383 to -0.0246": an en dash between two minus signs reads as arithmetic
+    return f"{mean} ({low} to {high})" if min(interval.low, interval.high) < 0 else f"{mean} ({low}–{high})"
 
 
 def interval_caption(interval: Interval | None, spec: str, lang: str) -> str:
