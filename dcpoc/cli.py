@@ -365,7 +365,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif args.what == "kernels":
         result = bench.bench_kernels(args.device, _int_list(args.seq_lens, "--seq-lens"))
     elif args.what == "infer":
-        result = bench.bench_infer(args.preset, args.steps, args.device)
+        from .bench_infer import bench_infer
+        result = bench_infer(args.preset, args.steps, args.device)
         from .runs.store import Store
         result["benchmark_id"] = Store().add_benchmark("infer", result)
     else:

@@ -84,8 +84,8 @@ def test_round_trip_into_postgresql_keeps_every_row(source, bundle, pg_url):  # 
 
 
 def test_the_newest_inference_benchmark_travels_with_the_study(source, tmp_path):
-    from dcpoc import bench
-    result = bench.bench_infer("tiny", 4, "cpu", rounds=1)   # real, small: the Compare page's table
+    from dcpoc import bench_infer
+    result = bench_infer.bench_infer("tiny", 4, "cpu", rounds=1)   # real, small: the Compare page's table
     source.add_benchmark("infer", result)
     # A newer result from another device is not this study's: it stays behind.
     source.add_benchmark("infer", {**result, "machine": {**result["machine"], "device": "NVIDIA H100"}})

@@ -200,7 +200,7 @@ def test_rope_matrices_rotate_as_apply_rope():
 
 
 def test_bench_infer_reports_both_architectures_and_the_decode_path():
-    from dcpoc.bench import bench_infer, format_infer
+    from dcpoc.bench_infer import bench_infer, format_infer
     result = bench_infer("tiny", new_tokens=4, device="cpu", rounds=1)
     assert [r["arch"] for r in result["rows"]] == ["transformer", "dcformer"]
     assert result["dcformer_decode"] in ("fused CPU kernel", "torch ops")

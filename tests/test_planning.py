@@ -350,10 +350,12 @@ def test_a_cpu_study_grows_by_the_sizes_a_cpu_can_run():
     assert {r.preset for r in next_step(more, runs, "st", device_name="NVIDIA H100").plan} == {"gpu-xs"}
     # GO's next size is a larger one: never a smaller rung
     assert next_step(_decision("GO"), _study_runs(presets=("cpu-s", "cpu-demo")), "st") is None
-    # runs still queued (no device yet) that ask for CUDA: a GPU study, planned on a GPU
-    queued = _study_runs(presets=("gpu-xs",), status="queued")
-    queued = queued.assign(device=None, config=[{"train": {"device": "cuda", "nproc": 1}}] * len(queued))
-    assert {r.preset for r in next_step(more, queued, "st").plan} == {"gpu-s"}
+    # runs that never reached a device (failed at once) but ask for CUDA: a GPU study, planned on a GPU
+    unplaced = _study_runs(presets=("gpu-xs",), status="failed")
+    unplaced = unplaced.assign(device=None, config=[{"train": {"device": "cuda", "nproc": 1}}] * len(unplaced))
+    assert {r.preset for r in next_step(more, unplaced, "st").plan} == {"gpu-s"}
+    # while some are still queued, nothing is planned: what they add decides what is missing
+    assert next_step(more, unplaced.assign(status="queued"), "st") is None
 
 
 def test_a_conditional_plans_what_its_flips_name():

@@ -304,7 +304,7 @@ def test_markdown_escape_keeps_versions_and_prices_readable_and_user_text_inert(
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_every_format_carries_the_inference_benchmark(trained, lang):
-    from dcpoc.bench import bench_infer
+    from dcpoc.bench_infer import bench_infer
     result = bench_infer("tiny", new_tokens=4, device="cpu", rounds=1)     # a real measurement
     sd = load_decision(trained, "s1")
     assert report.inference_text(None, lang) in report.render(sd, "md", lang).decode()

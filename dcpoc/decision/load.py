@@ -44,7 +44,7 @@ class StudyDecision:
     target: Target = field(default_factory=Target)
     thresholds: Thresholds = field(default_factory=Thresholds)
     prices: dict[str, float] = field(default_factory=dict)
-    inference: dict | None = None         # the newest `bench infer` result (bench.bench_infer)
+    inference: dict | None = None         # the newest `bench infer` result (bench_infer.bench_infer)
     speed: TargetSpeed | None = None      # the speed ratio the projection used, and where from
     # Without a ratio measured on the target's kind: the projection at the range's slow and fast
     # ends (projection is then None: a CPU's ratio never prices a GPU).

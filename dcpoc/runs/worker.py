@@ -12,7 +12,7 @@ import subprocess
 import time
 from datetime import timedelta
 
-from ..config import ConfigError, RunConfig
+from ..config import ConfigError, RunConfig, variant_of
 from .paths import log_tail, now_utc, run_dir, say
 from .processes import (CANCEL_GRACE_S, child_env, kill_tree, pid_alive, sigterm_as_interrupt,
                         start_detached, stop, train_command)
@@ -190,14 +190,17 @@ def _supervise(store: Store, worker: WorkerInfo, run: dict) -> None:
     status if the process ended without recording one."""
     run_id, resume = run["id"], bool(run["resume_requested"])
     try:
-        nproc = RunConfig.from_dict(run["config"]).train.nproc
+        config = RunConfig.from_dict(run["config"])
     except ConfigError as e:
         store.transition_run(run_id, (Status.RUNNING,), status=Status.FAILED,
                              finished_at=now_utc(), error=f"bad stored config: {e}")
         return
+    nproc = config.train.nproc
     folder = run_dir(run_id)
     folder.mkdir(parents=True, exist_ok=True)
-    say(f"run {run_id}: {run['arch']} {run['preset']} seed {run['seed']}"
+    # the variant and rate tell a ladder's or a sweep's runs apart in the worker's log
+    variant = variant_of(config.model.arch, config.model.qk_norm)
+    say(f"run {run_id}: {variant} {run['preset']} lr {config.train.lr:g} seed {run['seed']}"
         f"{' (resume)' if resume else ''}{f', {nproc} processes' if nproc > 1 else ''}")
     command = train_command(run_id, resume=resume, nproc=nproc)
     with open(folder / "log.txt", "ab") as log:

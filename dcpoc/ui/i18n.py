@@ -29,7 +29,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "col.study": {"en": "Study", "ja": "スタディ"},
     "col.arch": {"en": "Architecture", "ja": "アーキテクチャ"},
     "col.variant": {"en": "Variant", "ja": "バリアント"},
-    "col.preset": {"en": "Preset", "ja": "プリセット"},
+    "col.preset": {"en": "Preset", "ja": "モデルサイズ"},
     "col.status": {"en": "Status", "ja": "ステータス"},
     "col.seed": {"en": "Seed", "ja": "シード"},
     "col.lr": {"en": "Learning rate", "ja": "学習率"},
@@ -868,7 +868,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                "ja": "ステージ 2 は {preset} での探索が完了すると自動で登録され、"
                                      "各アーキテクチャはそれぞれ最良の学習率で学習します。下の見積もりにも含まれています。"},
     "launch.col.stage": {"en": "Stage", "ja": "ステージ"},
-    "launch.col.preset": {"en": "Preset", "ja": "プリセット"},
+    "launch.col.preset": {"en": "Preset", "ja": "モデルサイズ"},
     "launch.col.arch": {"en": "Architecture", "ja": "アーキテクチャ"},
     "launch.col.seeds": {"en": "Seeds", "ja": "シード"},
     "launch.col.lr": {"en": "Learning rate", "ja": "学習率"},
