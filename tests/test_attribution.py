@@ -349,7 +349,7 @@ def test_a_real_worker_runs_the_sweep_then_the_confirmation_into_the_report(dcpo
     text = report.render(found, "md", "en").decode()
     section = text.split("## Where the gain comes from, and how sure we are", 1)[1].split("\n## ", 1)[0]
     assert "Confirmed: the comparison that decides uses fresh seeds (11, 12)" in section
-    assert "| tiny | QK-norm | Transformer++ + QK-norm − (Transformer++) | 2 |" in section
+    assert "| tiny | QK-norm | Transformer++ + QK-norm − Transformer++ | 2 |" in section
     ja = report.render(found, "md", "ja").decode()
     assert "## 効果の出どころと確からしさ" in ja and "確認済み" in ja
 

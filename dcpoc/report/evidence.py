@@ -24,9 +24,8 @@ def attribution_table(decision: Decision, lang: str) -> pd.DataFrame:
     return pd.DataFrame({
         t("col.preset", lang): rows["preset"],
         t("att.col.part", lang): [t(PART_KEYS[p], lang) for p in rows["part"]],
-        # the lower rung bracketed: "A − B + QK-norm" would read as arithmetic
-        t("att.col.rungs", lang): [f"{VARIANT_LABELS[u]} −" + ("（{}）" if lang == "ja" else " ({})").format(
-                                   VARIANT_LABELS[lo]) for lo, u in zip(rows["lower"], rows["upper"])],
+        t("att.col.rungs", lang): [f"{VARIANT_LABELS[u]} − {_operand(VARIANT_LABELS[lo], lang)}"
+                                   for lo, u in zip(rows["lower"], rows["upper"])],
         t("dec.table.pairs", lang): rows["n_pairs"].astype(int),
         t("att.col.loss", lang): [interval_text(row_interval(r, "loss"), "+.4f", lang) + flag(r)
                                   for _, r in rows.iterrows()],
@@ -45,3 +44,10 @@ def evidence_lines(decision: Decision, lang: str) -> list[str]:
 def recommendation_lines(decision: Decision, lang: str) -> list[str]:
     """What holds whatever the verdict (QK-norm alone), [] without the ladder."""
     return [say(r, lang) for r in decision.recommendations]
+
+
+def _operand(label: str, lang: str) -> str:
+    """A subtracted label, bracketed when it is itself a sum: "A − B + QK-norm" reads as arithmetic."""
+    if " + " not in label:
+        return label
+    return f"（{label}）" if lang == "ja" else f"({label})"
