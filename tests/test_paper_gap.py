@@ -201,6 +201,14 @@ def test_the_gap_chart_draws_a_line_a_band_and_zero(lang):
     assert spec["layer"][1]["encoding"]["y"]["title"] == t("chart.axis.gap", lang)
     table = context.gap_table(gaps, lang)
     assert table[t("gap.col.pattern", lang)].tolist() == [t("gap.pattern.caught", lang)] * 2
+    assert table[t("gap.col.lead", lang)].tolist() == ["-0.1000 (100)"] * 2
+    # never ahead: no "largest lead" beside "never led"
+    behind = {(a, s): [3.0, 2.5, 2.2] if a == "transformer" else [3.1, 2.6, 2.25]
+              for a in ("transformer", "dcformer") for s in (1, 2)}
+    curves = pd.concat([_curves(runs[runs["preset"].eq(p)], behind) for p in ("s1", "s2")])
+    table = context.gap_table(gap_over_training(runs, curves), lang)
+    assert table[t("gap.col.pattern", lang)].tolist() == [t("gap.pattern.behind", lang)] * 2
+    assert table[t("gap.col.lead", lang)].tolist() == ["—"] * 2
 
 
 def test_a_stored_h100_self_check_supports_but_never_sets_the_ratio(dcpoc_home):

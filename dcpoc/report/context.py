@@ -183,6 +183,8 @@ def gap_table(gaps: pd.DataFrame | None, lang: str) -> pd.DataFrame:
         t("col.preset", lang): summary["preset"],
         t("gap.col.params", lang): [_size(p) for p in summary["params"]],
         t("chart.axis.seeds", lang): summary["n_seeds"],
-        t("gap.col.lead", lang): [f"{v:+.4f} ({s:,})" for v, s in zip(summary["lead"], summary["lead_step"])],
+        # never led: its closest approach is no lead, so the column says none
+        t("gap.col.lead", lang): ["—" if p == "behind" else f"{v:+.4f} ({s:,})"
+                                  for v, s, p in zip(summary["lead"], summary["lead_step"], summary["pattern"])],
         t("gap.col.final", lang): [f"{v:+.4f} ({s:,})" for v, s in zip(summary["final"], summary["final_step"])],
         t("gap.col.pattern", lang): [t(patterns[p], lang) for p in summary["pattern"]]})
