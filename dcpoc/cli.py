@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=STATUSES)
     p.add_argument("--arch", choices=ARCHS)
 
+    p = sub.add_parser("cancel", help="cancel runs: a queued one at once, a running one within "
+                       "seconds (it keeps its last checkpoint; resume it with train --resume)")
+    p.add_argument("runs", nargs="+", metavar="RUN_ID")
+
     p = sub.add_parser("prices", help="show or edit the $ per device-hour price table")
     p.add_argument("--set", dest="prices", action="append", default=[], metavar="KIND=USD",
                    help="e.g. --set h100=2.20 (kinds: cpu, a100, h100, h200, other-gpu)")
@@ -194,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = {"train": cmd_train, "runs": cmd_runs, "prices": cmd_prices, "bench": cmd_bench,
                     "worker": cmd_worker, "study": _cmd_study, "generate": cmd_generate,
                     "inspect": cmd_inspect, "report": cmd_report, "db": cmd_db,
-                    "slurm": cmd_slurm}
+                    "slurm": cmd_slurm, "cancel": cmd_cancel}
         code = commands[args.command](args)
         sys.stdout.flush()   # inside the try: a reader that went away is seen here, not at exit
         return code
@@ -301,6 +305,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from .runs.lifecycle import cancel_run
+    from .runs.store import Store
+    store = Store()
+    for run_id in args.runs:
+        status = cancel_run(store, run_id)
+        print(f"run {run_id}: " + {"cancelled": "cancelled", "running": "stopping (cancel requested)"}
+              .get(status, f"already {status}; nothing to cancel"))
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from .decision import runs_table
     from .runs.executors import job_labels
@@ -314,7 +329,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         jobs = frame["id"].map(job_labels(runs))
         if jobs.str.len().sum() or args.json:
             frame.insert(frame.columns.get_loc("status") + 1, "job", jobs)
-    if args.json:
+    if args.json:   # with why a run failed (its first line: the log's tail follows it)
+        frame["error"] = [e.splitlines()[0] if isinstance(e, str) and e else None for e in runs["error"]]
         print(frame.to_json(orient="records", indent=2, date_format="iso"))
     elif frame.empty and (args.study or args.status or args.arch):
         print("no run matches these filters (`python -m dcpoc runs` lists every run)")

@@ -161,3 +161,25 @@ def test_a_closed_pipe_ends_quietly(populated_db):
     listing.stdout.close()                  # the reader went away, as `| head` does
     assert listing.wait(timeout=120) == 0
     assert "error" not in listing.stderr.read().decode().lower()
+
+
+def test_cancel_from_the_command_line_and_why_a_run_failed(dcpoc_home):
+    """'cancel it first' named no command; `runs` never showed why a run failed."""
+    import json as json_
+    from dcpoc.config import make_config
+    from dcpoc.runs import create_run
+    from dcpoc.runs.store import Store
+    store = Store()
+    queued = create_run(store, make_config("dcformer", "tiny"))
+    failed = create_run(store, make_config("transformer", "tiny"))
+    store.update_run(failed, status="failed", error="training diverged at step 3\nlog tail ...")
+    done = run_cli("cancel", queued, failed)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"run {queued}: cancelled",
+                                        f"run {failed}: already failed; nothing to cancel"]
+    assert store.get_run(queued)["status"] == "cancelled"
+    listed = {r["id"]: r for r in json_.loads(run_cli("runs", "--json").stdout)}
+    assert listed[failed]["error"] == "training diverged at step 3" and listed[queued]["error"] is None
+    unknown = run_cli("cancel", "nope")
+    assert unknown.returncode == 2 and unknown.stderr.strip() == \
+        "error: no run with id 'nope': see `python -m dcpoc runs`"

@@ -63,7 +63,7 @@ def _take(store: Store, row: dict, resume: bool) -> None:
         raise RunError(f"run {run_id} already finished; start a new run instead of training it again")
     elif status == Status.RUNNING and _alive_elsewhere(row):
         raise RunError(f"run {run_id} is still running (pid {row['pid']} on {row['host']}); "
-                       "cancel it first")
+                       f"cancel it first (python -m dcpoc cancel {run_id}), or wait for it to end")
     elif status != Status.RUNNING and not resume:
         raise RunError(f"run {run_id} is {status}; resume it with --resume, or retry it")
     elif status in RESTARTABLE:

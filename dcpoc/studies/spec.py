@@ -143,7 +143,9 @@ def _check_variants(spec: StudySpec) -> None:
         if any(o.split("=", 1)[0].strip() in ("qk_norm", "model.qk_norm") for o in spec.overrides):
             raise ConfigError("the variants set qk_norm: remove --set qk_norm, or name archs instead")
     elif not spec.archs or any(a not in ARCHS for a in spec.archs):
-        raise ConfigError(f"architectures must be a non-empty subset of {', '.join(ARCHS)}")
+        unknown = [a for a in spec.archs if a not in ARCHS]
+        named = f"unknown architecture(s) {', '.join(unknown)}: " if unknown else ""
+        raise ConfigError(f"{named}architectures must be a non-empty subset of {', '.join(ARCHS)}")
     fresh = spec.confirm_seeds
     if fresh:
         if len(set(fresh)) != len(fresh) or min(fresh) < 0 or set(fresh) & set(spec.seeds):
