@@ -377,3 +377,18 @@ def test_a_training_run_waits_out_a_locked_database(store, url):
         locker.close()
         sink._stop_heartbeat()
     assert store.get_metrics(rid)["step"].tolist() == [1, 2]
+
+
+def test_a_damaged_database_file_says_so_and_what_to_do(tmp_path):
+    """A file cut short read 'check DCPOC_DB (a writable location, a reachable server)'."""
+    path = tmp_path / "dcpoc.db"
+    store = Store(f"sqlite:///{path}")
+    for _ in range(40):
+        _run(store)
+    store.dispose()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(StoreError) as e:
+        Store(f"sqlite:///{path}").list_runs()
+    message = _one_line(e)
+    assert "is damaged" in message and "backup" in message and "move it away" in message

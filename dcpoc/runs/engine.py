@@ -131,6 +131,10 @@ class Database:
             wait = f"{self.busy_timeout_ms / 1000:g} s"
             return StoreError(f"database {self.shown_url} is locked by another process (busy "
                               f"timeout {wait}); retry, or stop the process holding the lock")
+        if "malformed" in low:   # a file cut short or overwritten in part
+            return StoreError(f"database {self.shown_url} is damaged ({cause}); put back a copy (the "
+                              "dcpoc.db.backup-* files beside it are taken before each upgrade) or "
+                              "move it away to start a new database")
         if "not a database" in low or "file is encrypted" in low:
             return StoreError(f"{self.shown_url} is not a dcpoc database ({cause}); "
                               "set DCPOC_DB to a dcpoc database or to a new file path")
