@@ -19,8 +19,11 @@ def cmd_study(args: argparse.Namespace) -> int:
         return _study_plan(Store(), spec)
     from .runs import home_dir, launch_study, start_workers
     store = Store()
+    before = store.list_runs(study=spec.name.strip())   # a name in use: its runs are joined
     ids = launch_study(store, spec, start_worker=False)
-    print(f"queued {len(ids)} runs of study '{spec.name.strip()}': {', '.join(ids)}")
+    joined = (f" (added to the {len(before)} runs it already had: the verdict compares them all; "
+              "a new --name starts a separate study)" if len(before) else "")
+    print(f"queued {len(ids)} runs of study '{spec.name.strip()}'{joined}: {', '.join(ids)}")
     if spec.executor == "slurm":
         jobs = [store.get_run(run_id)["job_id"] for run_id in ids]
         print(f"submitted as SLURM jobs {', '.join(j or '-' for j in jobs)}; the worker below "

@@ -376,3 +376,13 @@ def test_an_auto_worker_beside_a_cpu_worker_exits(dcpoc_home, capsys):
     assert run_worker(store, device="auto") == 0
     assert "a worker already serves device cpu on" in capsys.readouterr().out
     assert store.list_runs()["status"].tolist() == ["queued"]
+
+
+def test_launching_into_a_study_name_in_use_says_the_runs_join_it(dcpoc_home):
+    args = ("study", "launch", "--name", "a", "--presets", "tiny", "--steps", "2", "--no-worker")
+    first = run_cli(*args)
+    assert first.returncode == 0 and "added to" not in first.stdout, first.stderr
+    again = run_cli(*args[:-2], "5", "--no-worker")
+    assert again.returncode == 0, again.stderr
+    assert "queued 2 runs of study 'a' (added to the 2 runs it already had: the verdict compares " \
+           "them all; a new --name starts a separate study)" in again.stdout
