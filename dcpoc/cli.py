@@ -316,6 +316,20 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cell(value: object) -> str:
+    """A runs-table cell as `runs` prints it: '-' for anything missing, thousands separated."""
+    import numbers
+
+    import pandas as pd
+    if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.5g}"
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from .decision import runs_table
     from .runs.executors import job_labels
@@ -337,7 +351,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     elif frame.empty:
         print("no runs yet: start one with `python -m dcpoc train --arch dcformer --preset tiny`")
     else:
-        print(frame.to_string(index=False, na_rep="-", float_format=lambda x: f"{x:.4g}"))
+        print(frame.map(_cell).to_string(index=False))
     return 0
 
 

@@ -120,7 +120,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.fit": {"en": "Fit: {kind} over {n} {baseline} runs",
                 "ja": "当てはめ：{baseline} の {n} 件の実行に対する{kind}"},
     "dec.fit.power": {"en": "power law with irreducible term (L = E + A·C^-α)",
-                      "ja": "べき乗則（既約項あり、L = E + A·C^-α）"},
+                      "ja": "べき乗則（到達下限 E を含む、L = E + A·C^-α）"},
     "dec.fit.loglinear": {"en": "log-linear fit (L = a + b·ln C; fewer than 4 points)",
                           "ja": "対数線形の当てはめ（L = a + b·ln C、点が 4 未満のため）"},
     "dec.no_interval": {"en": "no interval", "ja": "区間なし"},
@@ -246,7 +246,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.nogo_net_high": {"en": "NO-GO when net benefit's upper bound is below (default 1.0)",
                           "ja": "NO-GO（見送り）の条件：正味の効果の上限がこの値を下回る（既定 1.0）"},
     "dec.min_seeds": {"en": "Seeds needed per size (default 2)", "ja": "サイズごとに必要なシード数（既定 2）"},
-    "dec.min_sizes": {"en": "Model sizes needed (default 2)", "ja": "必要なモデルサイズ数（既定 2）"},
+    "dec.min_sizes": {"en": "Model sizes needed for any verdict (default 2)",
+                      "ja": "判定に必要なモデルサイズ数（既定 2）"},
     "dec.go_min_sizes": {"en": "Model sizes GO needs (default 3)",
                          "ja": "GO に必要なモデルサイズ数（既定 3）"},
     "dec.target_params": {"en": "Parameters (millions)", "ja": "パラメータ数（百万）"},
@@ -257,7 +258,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.proj.tf": {"en": "Transformer++", "ja": "Transformer++"},
     "dec.proj.dc_same": {"en": "DCFormer, same tokens", "ja": "DCFormer（同一トークン数）"},
     "dec.proj.dc_equal": {"en": "DCFormer, equal quality", "ja": "DCFormer（同等品質）"},
-    "dec.proj.hours": {"en": "GPU-hours", "ja": "GPU 時間"},
+    "dec.proj.hours": {"en": "GPU-hours", "ja": "GPU 時間（h）"},
     "dec.proj.cost": {"en": "Cost", "ja": "費用"},
     "dec.proj.saved": {"en": "Saved for equal quality", "ja": "同等品質での削減額"},
     "dec.proj.extra": {"en": "Extra cost for equal quality (DCFormer costs more)",
@@ -881,7 +882,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.est.wall": {"en": "Wall time (one after another)", "ja": "所要時間（順番に実行）"},
     "launch.est.workers": {"en": "with its {n} worker slots: about {wall}",
                            "ja": "ワーカー {n} 個で並行実行すると約 {wall}"},
-    "launch.est.device_hours": {"en": "Device-hours", "ja": "デバイス時間"},
+    "launch.est.device_hours": {"en": "Device-hours", "ja": "デバイス使用時間（h）"},
     "launch.est.cost": {"en": "Cost", "ja": "費用"},
     "launch.est.basis": {"en": "On {device}: {throughput}; {tokens} training tokens, {flops} FLOPs. "
                                "The wall time adds about {startup} s of start-up per run; device-hours "
@@ -1300,8 +1301,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "paper.why.none": {"en": "Not measured by this study yet.", "ja": "本調査ではまだ測定していません。"},
     "paper.why.scale": {"en": "This study's largest size is {gap:,.0f}× smaller than the paper's smallest "
                               "(the limit is {limit:,.0f}×).",
-                        "ja": "本調査の最大サイズは論文の最小サイズより {gap:,.0f} 倍小さく、上限の {limit:,.0f} 倍を"
-                              "超えています。"},
+                        "ja": "本調査の最大サイズは論文の最小サイズの {gap:,.0f} 分の 1 で、比較できる範囲（{limit:,.0f} 分の 1 まで）"
+                              "を下回っています。"},
     "paper.why.wide": {"en": "The interval is missing or spans more than a factor of {limit:.0f}.",
                        "ja": "区間がないか、{limit:.0f} 倍を超える幅があります。"},
     "paper.why.straddles": {"en": "The interval is missing or includes zero.",
