@@ -67,7 +67,8 @@ def run_detail(run_id: str) -> None:
         st.warning(t("runs.gone", lang))
         return
     st.subheader(t("runs.detail", lang).format(id=run_id, status=t(f"status.{run['status']}", lang),
-                                               step=run["step"], total=run["total_steps"]))
+                                               step=f"{run['step'] or 0:,}",
+                                               total=f"{run['total_steps'] or 0:,}"))
     if run["job_id"]:
         st.caption(t("runs.slurm_job", lang).format(job=run["job_id"], state=job_label(run)))
     if run["attn_path"]:
