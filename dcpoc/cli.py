@@ -269,7 +269,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     measured = (f"val loss {loss:.4f} nats/byte, {loss / math.log(2):.4f} bits/byte"
                 if math.isfinite(loss) else "no validation loss yet")
     print(f"run {run_id} {summary['status']}: step {summary['step']}, {measured}, "
-          f"{summary['tokens_per_s']:.0f} tokens/s, "
+          f"{summary['tokens_per_s']:,.0f} tokens/s, "
           f"{summary['wall_s']:.1f} s ({100 * summary['record_s'] / max(summary['wall_s'], 1e-9):.2f}% "
           "of it recording metrics)" + (f" ({summary['error']})" if summary["error"] else ""))
     if summary["status"] == Status.CANCELLED and summary.get("interrupted"):

@@ -297,9 +297,12 @@ class _Loop:
                     return "diverged"
             if state.step % t.ckpt_every == 0 or state.step == t.steps:
                 self.checkpoint()
-            if bar is not None:
+            if bar is not None:   # the postfix first, unrefreshed: one line per refresh, not two
+                shown = {"loss": f"{loss:.3f}"}
+                if math.isfinite(state.val_loss):      # nothing to show before the first evaluation
+                    shown["val"] = f"{state.val_loss:.3f}"
+                bar.set_postfix(shown, refresh=False)
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss:.3f}", val=f"{state.val_loss:.3f}")
             if self.periodic():
                 self.checkpoint()
                 return "cancelled"
@@ -399,4 +402,6 @@ class _Loop:
 
 def _progress_bar(total: int, initial: int):
     from tqdm import tqdm
-    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
+    # into a file or a pipe every refresh is a line: one every 10 s there, not one per step
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True,
+                mininterval=0.1 if sys.stderr.isatty() else 10.0)
