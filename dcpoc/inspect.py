@@ -157,9 +157,12 @@ def inspect_run(run_id: str, *, text: str | None = None, sample: bool = False, t
     result = {"run": run_id, "text": bytes(ids).decode("utf-8", errors="replace"), "cut": cut,
               **analyse(model, ids, token, head), "twin": None}
     if twin:
-        twin_model, _ = load_run_model(twin)
+        twin_model, twin_run = load_run_model(twin)
         if twin_model.cfg.arch != "transformer":
             raise ConfigError(f"--twin '{twin}' is a {twin_model.cfg.arch} run: give a Transformer++ run")
+        if twin_run.preset != run.preset:   # other heads and context: maps that do not line up
+            raise ConfigError(f"--twin '{twin}' is a {twin_run.preset} run and '{run_id}' a "
+                              f"{run.preset} run: give the Transformer++ run of the same preset")
         twin_ids = ids[-twin_model.cfg.seq_len:]
         shown = analyse(twin_model, twin_ids, token, head)
         result["twin"] = {"run": twin, "arch": twin_model.cfg.arch,

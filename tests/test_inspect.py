@@ -94,3 +94,16 @@ def test_find_twin_matches_study_preset_and_seed():
     ladder = pd.concat([pd.DataFrame([plain]), runs.drop(columns="config").assign(variant=runs["arch"].map(
         {"dcformer": "dcformer", "transformer": "transformer-qknorm"}))])
     assert find_twin(ladder, "d1") == "t1"
+
+
+def test_a_twin_of_another_preset_is_refused_in_one_line(dcpoc_home):
+    """A Transformer++ run of another size was accepted as the twin: its heads and context differ."""
+    from conftest import run_cli
+    ids = []
+    for arch, preset in (("dcformer", "tiny"), ("transformer", "cpu-xs")):
+        done = run_cli("train", "--arch", arch, "--preset", preset, "--steps", "2", "--no-progress")
+        assert done.returncode == 0, done.stderr
+        ids.append(done.stdout.split()[1])
+    refused = run_cli("inspect", "--run", ids[0], "--text", "some text", "--twin", ids[1])
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert f"--twin '{ids[1]}' is a cpu-xs run and '{ids[0]}' a tiny run" in refused.stderr
