@@ -38,6 +38,16 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _basis(total: dict) -> str:
+    """Where an estimate's speeds come from: measured runs, FLOP counts, or both."""
+    measured, runs = total["n_measured"], total["n_runs"]
+    if measured == runs:
+        return "every run from measured throughput"
+    if measured == 0:
+        return "from FLOP counts: no run of these shapes was measured here yet"
+    return f"{measured} of {runs} runs from measured throughput, the rest from FLOP counts"
+
+
 def _study_bundle(store, args: argparse.Namespace) -> int:
     from .runs.bundle import SUFFIX, export_study, import_study
     if args.study_command == "export":
@@ -138,9 +148,7 @@ def _study_plan(store, spec) -> int:
               f"{_duration(one['wall_s']):>10}{one['cost_usd']:>10.2f}")
     total = estimate_study(plan.runs, device, measured, prices)
     print(f"total: {_duration(total['wall_s'])} of training one run after another, "
-          f"{total['device_hours']:.2f} device-hours, ${total['cost_usd']:.2f} "
-          f"({total['n_measured']} of {total['n_runs']} runs from measured throughput, the rest "
-          "from FLOP counts)")
+          f"{total['device_hours']:.2f} device-hours, ${total['cost_usd']:.2f} ({_basis(total)})")
     if spec.workers > 1:
         print(f"with {spec.workers} CPU worker slots (`study launch` starts them): about "
               f"{_duration(total['wall_s'] / spec.workers)}")

@@ -359,6 +359,7 @@ def test_cli_bad_study_is_one_line(dcpoc_home, args):
 def test_study_plan_prints_runs_and_totals(dcpoc_home):
     out = run_cli("study", "plan", "--name", "p", "--presets", "tiny,cpu-demo", "--seeds", "1,2")
     assert out.returncode == 0, out.stderr
+    assert "(from FLOP counts: no run of these shapes was measured here yet)" in out.stdout
     assert out.stdout.count("\ntiny ") == 4 and out.stdout.count("\ncpu-demo ") == 4
     assert "device-hours" in out.stdout and "$" in out.stdout
     assert not Store().list_runs().shape[0]                    # planning queues nothing
