@@ -57,7 +57,8 @@ def test_val_loss_against(x, unit):
 @pytest.mark.parametrize("field", ["tokens_per_s", "peak_mem_mb"])
 def test_arch_bars(field):
     spec = spec_of(arch_bars(summary(), field, "en"))
-    assert spec["title"] in ("Throughput (higher is faster)", "Peak memory (lower is better)")
+    assert spec["title"]["text"] in ("Throughput (higher is faster)", "Peak memory (lower is better)")
+    assert spec["title"]["subtitle"].startswith("Bar: the mean")
     assert colour_scale(spec)["range"] == [ARCH_COLORS["transformer"], ARCH_COLORS["dcformer"]]
 
 

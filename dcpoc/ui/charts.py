@@ -76,20 +76,23 @@ def val_loss_against(curves: pd.DataFrame, x: str, lang: str) -> alt.Chart:
 
 
 def arch_bars(summary: pd.DataFrame, field: str, lang: str) -> alt.Chart:
-    """Mean of field (tokens_per_s or peak_mem_mb) per architecture as bars, each run as a dot.
+    """Mean of field (tokens_per_s or peak_mem_mb) per architecture as horizontal bars, each run as
+    a dot (a vertical bar's long name, "Transformer++ + QK-norm", was dropped from its axis).
     ``summary``: one row per run (id, arch, field)."""
     data = _with_arch_label(summary)[["id", "arch_label", field]].dropna()
     axis = t(f"chart.axis.{field}", lang)
     base = alt.Chart(data)
-    x = alt.X("arch_label:N", title=None, sort=[VARIANT_LABELS[v] for v in VARIANT_COLORS],
-              axis=alt.Axis(labelAngle=0))
-    bars = base.mark_bar(opacity=0.7).encode(x=x, y=alt.Y(f"mean({field}):Q", title=axis),
+    y = alt.Y("arch_label:N", title=None, sort=[VARIANT_LABELS[v] for v in VARIANT_COLORS],
+              axis=alt.Axis(labelLimit=300))
+    bars = base.mark_bar(opacity=0.7).encode(y=y, x=alt.X(f"mean({field}):Q", title=axis),
                                              color=_arch_color(data, lang).legend(None))
     dots = base.mark_circle(size=50, color="black").encode(
-        x=x, y=f"{field}:Q",
+        y=y, x=f"{field}:Q",
         tooltip=[alt.Tooltip("id:N", title=t("chart.axis.run", lang)),
                  alt.Tooltip(f"{field}:Q", title=axis, format=",.1f")])
-    return (bars + dots).properties(title=t(f"chart.bars.{field}", lang), width=WIDTH, height=260)
+    title = alt.TitleParams(t(f"chart.bars.{field}", lang), subtitle=t("chart.bars.note", lang))
+    return (bars + dots).properties(title=title, width=WIDTH,
+                                   height=60 * max(1, data["arch_label"].nunique()))
 
 
 def pareto_scatter(summary: pd.DataFrame, lang: str) -> alt.Chart:

@@ -1167,6 +1167,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "chart.val_vs": {"en": "Validation loss against {x}", "ja": "{x}に対する検証損失"},
     "chart.bars.tokens_per_s": {"en": "Throughput (higher is faster)", "ja": "スループット（高いほど速い）"},
     "chart.bars.peak_mem_mb": {"en": "Peak memory (lower is better)", "ja": "ピークメモリ（低いほど良い）"},
+    "chart.bars.note": {"en": "Bar: the mean of the runs shown (every size together); dot: one run",
+                        "ja": "棒：表示中の実行の平均（全サイズをまとめたもの）、点：各実行"},
     "chart.pareto": {"en": "Perplexity against cost", "ja": "費用に対するパープレキシティ"},
     "chart.composition": {"en": "Effective head-composition matrices (identity = no composition)",
                           "ja": "実効的なヘッド合成行列（単位行列 = 合成なし）"},
