@@ -44,3 +44,16 @@ def flops_per_token(cfg: ModelConfig) -> dict[str, float]:
             compose += 3 * t_eff * per_comp * (cfg.dc_pre + cfg.dc_post)
     return {"matmul": matmul, "attention": attention, "compose": compose,
             "total": matmul + attention + compose}
+
+
+def training_memory_bytes(cfg: ModelConfig, micro_batch: int) -> float:
+    """A rough estimate of a float32 training step's memory on the CPU: weights, gradients and
+    AdamW's two moments (16 bytes a parameter), the activations autograd keeps per layer (the usual
+    34 x B T D + 5 x B H T^2 values, doubled for float32, plus DCMHA's [B, H, T, T] score tensors)
+    and the logits with their gradient. Good to a factor of about two at large sizes (small models
+    also pay fixed overheads it leaves out): for refusing a run that cannot fit, not for planning."""
+    B, T, D, H, L = micro_batch, cfg.seq_len, cfg.n_embd, cfg.n_head, cfg.n_layer
+    per_layer = 2 * (34 * B * T * D + 5 * B * H * T * T)
+    if cfg.arch == "dcformer":
+        per_layer += 4 * 4 * B * H * T * T      # pre, post, probabilities and their gradients
+    return 16.0 * count_parameters(cfg)["total"] + L * per_layer + 12.0 * B * T * cfg.vocab_size

@@ -142,7 +142,8 @@ def prepare_data(run: RunConfig):
 def preflight(run: RunConfig):
     """Every check that can fail on user input, before a run row is written: the device, the
     attention implementation and the data. Returns the corpus."""
-    resolve_device(run.train.device)
+    if resolve_device(run.train.device).type == "cpu":
+        _check_cpu_memory(run)
     if run.model.arch == "dcformer" and run.model.attn_impl == "triton":
         from .kernels import triton_available
         from .kernels.selfcheck import interpreter_mode
@@ -150,6 +151,24 @@ def preflight(run: RunConfig):
             raise ConfigError("attn_impl=triton needs a CUDA GPU and the triton package; "
                               "use attn_impl=auto")
     return prepare_data(run)[0]
+
+
+def _check_cpu_memory(run: RunConfig) -> None:
+    """ConfigError when a CPU run's estimated memory is over twice what this machine has free (the
+    out-of-memory killer ends such a run without a word, mid-way; twice, because the estimate is
+    rough)."""
+    from .counts import training_memory_bytes
+    try:
+        meminfo = Path("/proc/meminfo").read_text()
+        free = int(next(l for l in meminfo.splitlines() if l.startswith("MemAvailable")).split()[1]) * 1024
+    except (OSError, StopIteration, ValueError, IndexError):
+        return          # not Linux, or not said: nothing to compare with
+    t = run.train
+    need = training_memory_bytes(run.model, max(1, t.batch_size // t.grad_accum // t.nproc))
+    if need > 2 * free:
+        raise ConfigError(f"preset {run.preset} needs about {need / 2**30:,.0f} GiB to train on the "
+                          f"CPU and this machine has {free / 2**30:,.0f} GiB free: use a smaller "
+                          "preset (cpu-demo, cpu-s, cpu-xs), a smaller batch_size, or a GPU")
 
 
 def train(run: RunConfig, run_dir: Path, sink: Sink, *, resume: bool = False,
@@ -199,6 +218,8 @@ def _train(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device:
 def _setup(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device: torch.device,
            resume: bool, stop: StopSignals) -> "_Loop":
     t, m = run.train, run.model
+    if device.type == "cpu":
+        _check_cpu_memory(run)             # a worker's run: fail with the reason, not be OOM-killed
     if t.threads:
         torch.set_num_threads(t.threads)   # small models lose more to thread sync than they gain
     attention = _attention_path(run, sink, dist, device)   # before the seed: it draws no numbers

@@ -239,3 +239,24 @@ def test_failure_before_the_first_step_is_recorded(dcpoc_home, tmp_path):
         execute_run(store, run_id, resume=True)
     row = store.get_run(run_id)
     assert row["status"] == "failed" and "cannot be read" in row["error"]
+
+
+def test_a_cpu_run_that_cannot_fit_in_memory_is_refused_before_it_starts(dcpoc_home):
+    """paper-405m on a CPU was killed by the out-of-memory killer at 22 GB, its row left running."""
+    from conftest import run_cli
+    done = run_cli("train", "--arch", "dcformer", "--preset", "paper-405m", "--steps", "1",
+                   "--device", "cpu")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("error: preset paper-405m needs about ") and "GiB free" in done.stderr
+    assert Store().list_runs().empty
+    # a worker's run (no preflight) fails with the same reason instead of being killed
+    from dcpoc.config import make_config
+    from dcpoc.runs import create_run, execute_run
+    store = Store()
+    run_id = create_run(store, make_config("transformer", "paper-405m", steps=1, device="cpu"),
+                        status="running")
+    from dcpoc.config import ConfigError
+    with pytest.raises(ConfigError, match="needs about"):
+        execute_run(store, run_id)
+    row = store.get_run(run_id)
+    assert row["status"] == "failed" and "needs about" in row["error"]
