@@ -41,6 +41,7 @@ class Sink(Protocol):
 
     def on_start(self, info: dict) -> None: ...
     def on_metrics(self, rows: list[dict]) -> None: ...
+    def holds_unstored(self) -> bool: ...   # metrics taken but not yet stored (a busy database)
     def on_checkpoint(self, step: int, path: str) -> None: ...
     def on_heartbeat(self, step: int) -> None: ...
     def should_cancel(self) -> bool: ...
@@ -52,6 +53,7 @@ class NullSink:
 
     def on_start(self, info: dict) -> None: pass
     def on_metrics(self, rows: list[dict]) -> None: pass
+    def holds_unstored(self) -> bool: return False
     def on_checkpoint(self, step: int, path: str) -> None: pass
     def on_heartbeat(self, step: int) -> None: pass
     def should_cancel(self) -> bool: return False
@@ -203,7 +205,10 @@ def _train(run: RunConfig, run_dir: Path, sink: Sink, dist: Distributed, device:
             loop.flush()
             status, stop.interrupted = "cancelled", True
         except BaseException as e:
-            loop.flush()
+            try:
+                loop.flush()
+            except Exception:   # noqa: BLE001 - the sink gave up on them: the end is still recorded
+                pass
             sink.on_end("failed", loop.summary(), one_line(e))
             raise
     if status == "diverged":
@@ -387,6 +392,8 @@ class _Loop:
         if not self.dist.is_main:
             return
         self.flush()   # metrics up to the checkpoint step are stored before the checkpoint exists
+        if self.sink.holds_unstored():
+            return     # not stored yet (a busy database): a resume from here would leave a gap
         save_checkpoint(self.ckpt_path, self.model, self.optimizer, self.state, self.run)
         self.sink.on_checkpoint(self.state.step, str(self.ckpt_path))
 

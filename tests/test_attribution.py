@@ -246,6 +246,9 @@ def test_the_confirmation_runs_decide_and_no_confirmation_is_called_optimistic()
     waiting = decide(pending, "st", confirm_seeds=[101, 102, 103])
     assert waiting.confirmation == "pending" and set(waiting.equal_tokens["seeds"]) == {"1"}
     assert "ev.confirm.pending" in [k for k, _ in waiting.evidence]      # not "launch with seeds"
+    # the confirmation runs failed (or an imported study's never ran): nothing is still to come
+    given_up = runs.assign(status=["failed" if s > 100 else "succeeded" for s in runs["seed"]])
+    assert decide(given_up, "st", confirm_seeds=[101, 102, 103]).confirmation == "optimistic"
     # one rung's fresh run finished first (the worker runs them in turn): still the sweep's runs
     first = runs.index[(runs["seed"] > 100)][0]
     one_done = pending.assign(status=["succeeded" if i == first or s < 100 else "queued"

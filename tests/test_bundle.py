@@ -189,6 +189,7 @@ def test_a_bad_row_is_damage_and_changes_nothing(bundle, tmp_path):
     (lambda run: run.update(status="running"), "status 'running' (a bundle holds finished runs only)"),
     (lambda run: run.pop("arch"), "no arch"),
     (lambda run: run.update(seed=True), "seed is bool"),
+    (lambda run: run.update(status=None), "status None (a bundle holds finished runs only)"),
 ])
 def test_a_hand_edited_run_is_refused_by_name_and_changes_nothing(bundle, tmp_path, edit, says):
     """A run whose config was not JSON imported, and then every listing of the database failed on
@@ -201,6 +202,17 @@ def test_a_hand_edited_run_is_refused_by_name_and_changes_nothing(bundle, tmp_pa
     message = str(refused.value)
     assert says in message and "bad row" in message and "\n" not in message
     assert table_rows(target.url) == before and target.list_runs().empty
+
+
+def test_a_metric_that_is_not_a_number_is_refused_by_run(bundle, tmp_path):
+    target = Store(f"sqlite:///{tmp_path / 'target.db'}")
+
+    def text_value(d):
+        value = d["metric_columns"].index("value") if "metric_columns" in d else 3
+        d["metrics"][0][value] = "abc"
+    with pytest.raises(BundleError, match=r"bad row: ValueError run \w+: a metric row .* is not a number"):
+        import_study(target, edited(bundle, tmp_path, text_value))
+    assert target.list_runs().empty
 
 
 def test_a_bundle_without_runs_is_refused(bundle, tmp_path):

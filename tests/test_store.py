@@ -392,3 +392,28 @@ def test_a_damaged_database_file_says_so_and_what_to_do(tmp_path):
         Store(f"sqlite:///{path}").list_runs()
     message = _one_line(e)
     assert "is damaged" in message and "backup" in message and "move it away" in message
+
+
+def test_no_checkpoint_gets_ahead_of_its_metrics_and_the_end_waits_out_a_lock(store, url):
+    """A checkpoint saved while its metrics waited in memory left a gap after a crash and resume;
+    a lock still held at the end failed a finished run. The loop skips that checkpoint (the next
+    one tries again) and on_end waits for the lock like any write."""
+    import threading
+    from dcpoc.config import make_config
+    from dcpoc.runs import create_run
+    from dcpoc.runs.sink import StoreSink
+    rid = create_run(store, make_config("transformer", "tiny"), status="running")
+    sink = StoreSink(Store(url, busy_timeout_ms=200), rid)
+    locker = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False)
+    locker.execute("BEGIN EXCLUSIVE")
+    sink.on_metrics([{"step": 1, "key": "train_loss", "value": 5.0}])
+    assert sink.holds_unstored()               # the loop does not save a checkpoint now
+    release = threading.Timer(1.5, lambda: (locker.execute("ROLLBACK"), locker.close()))
+    release.start()
+    summary = {"step": 1, "tokens_seen": 8, "wall_s": 1.0, "final_val_loss": 4.0, "diverged": False,
+               "tokens_per_s": 8.0, "peak_mem_bytes": None, "mfu": None, "device": "cpu"}
+    sink.on_end("succeeded", summary, None)     # waits out the lock, then records everything
+    release.join()
+    assert not sink.holds_unstored() and store.get_metrics(rid)["step"].tolist() == [1]
+    assert store.get_run(rid)["status"] == "succeeded"
+

@@ -4,7 +4,7 @@ study with a confirmation stage trains fresh seeds (the spec's confirm_seeds) at
 chosen rate once the sweep has finished: at a size where it did, only those runs decide.
 
 States (Decision.confirmation): "confirmed" (every size decided on fresh seeds), "partial" (some
-sizes), "pending" (as optimistic, but the study has confirmation seeds still to finish),
+sizes), "pending" (as optimistic, while the study has confirmation seeds and runs still to come),
 "optimistic" (a sweep chose the rates and no size has fresh seeds: the estimate is optimistic), ""
 (no sweep: no rate was chosen on the data, nothing to confirm)."""
 from __future__ import annotations
@@ -58,9 +58,10 @@ def _confirmed_presets(runs: pd.DataFrame, fresh: pd.DataFrame) -> set:
 
 
 def confirmation_state(runs: pd.DataFrame, counted_selection: pd.DataFrame,
-                       confirm_seeds: Collection[int]) -> str:
+                       confirm_seeds: Collection[int], still_running: bool = False) -> str:
     """See the module docstring. ``counted_selection``: compare.counted_runs(..., best_lr=False)
-    of the rate-choosing runs (a sweep shows as a cell with several rates)."""
+    of the rate-choosing runs (a sweep shows as a cell with several rates); still_running: some of
+    the study's runs are queued or running (a confirmation still to come)."""
     _, fresh = split_confirmation(runs, confirm_seeds)
     sizes = set(runs["preset"]) if len(runs) else set()
     done = _confirmed_presets(runs, fresh)
@@ -71,7 +72,8 @@ def confirmation_state(runs: pd.DataFrame, counted_selection: pd.DataFrame,
     swept = swept_cells(lr_table(counted_selection)) if len(counted_selection) else counted_selection
     if not len(swept):
         return ""
-    return "pending" if len(confirm_seeds) else "optimistic"
+    # pending only while runs are still to come: failed, cancelled or imported confirmations never end
+    return "pending" if len(confirm_seeds) and still_running else "optimistic"
 
 
 def chosen_rates(runs: pd.DataFrame, presets: Iterable[str], by_variant: bool,

@@ -11,6 +11,7 @@ import pandas as pd
 from ..config import VARIANT_LABELS
 from .attribution import attribute, free_part, pooled
 from .compare import counted_runs
+from ..runs.status import ACTIVE
 from .confirmation import confirmation_state
 
 
@@ -28,7 +29,8 @@ def add_evidence(decision: Any, scoped: pd.DataFrame, chosen: pd.DataFrame, pair
     decision.attribution = attribute(chosen)
     decision.pooled = pooled(pair)
     decision.confirmation = confirmation_state(
-        pair, counted_runs(selection, best_lr=False) if len(selection) else selection, confirm_seeds)
+        pair, counted_runs(selection, best_lr=False) if len(selection) else selection, confirm_seeds,
+        still_running=bool(len(scoped)) and scoped["status"].isin(ACTIVE).any())
     evidence = [("ev.baseline", {"base": base, "treat": treat})]
     if decision.baseline == "transformer" and decision.treatment == "dcformer":
         decision.risks.insert(0, ("risk.no_qknorm_baseline", {"base": base}))

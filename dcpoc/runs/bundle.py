@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from .engine import StoreError
 from .schema import Benchmark, Metric, Run, Study, UTCDateTime
-from .status import ACTIVE
+from .status import ACTIVE, Status
 from .store import Store
 
 FORMAT = "dcpoc-study"
@@ -231,12 +231,19 @@ def _rows(bundle: dict) -> tuple[Study, list[Run], list[dict], list[Benchmark]]:
     metrics = [dict(zip(columns, row, strict=True)) for row in bundle["metrics"]]
     if any(m["run_id"] not in ids for m in metrics):
         raise ValueError("a metric of a run not in the bundle")
+    number = lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))  # noqa: E731
+    for m in metrics:   # a text value failed inside the INSERT, with pages of SQL
+        if not isinstance(m["step"], int) or not isinstance(m["key"], str) or not number(m["value"]) \
+                or not number(m.get("wall_s")) or not (m.get("tokens") is None or isinstance(m["tokens"], int)):
+            raise ValueError(f"run {m['run_id']}: a metric row ({m['key']!r} at step "
+                             f"{m['step']!r}) is not a number")
     benchmarks = [Benchmark(kind=str(b["kind"]), created_at=_from_json(b["created_at"], UTCDateTime()),
                             machine=str(b["machine"]), result_json=json.dumps(b["result"]))
                   for b in bundle["benchmarks"]]
     return study, runs, metrics, benchmarks
 
 
+ENDED = (Status.SUCCEEDED.value, Status.FAILED.value, Status.CANCELLED.value)
 _PYTHON_TYPES = {"Integer": (int,), "BigInteger": (int,), "Float": (int, float), "Boolean": (bool,),
                  "String": (str,), "Text": (str,)}   # by SQLAlchemy type name; dates are parsed
 
@@ -259,8 +266,8 @@ def _check_run(row: dict) -> None:
         wrong_bool = isinstance(value, bool) and bool not in kinds
         if kinds and (not isinstance(value, kinds) or wrong_bool):
             raise ValueError(f"{where}: {key} is {type(value).__name__} {str(value)[:20]!r}")
-    if row.get("status") in ACTIVE:
-        raise ValueError(f"{where}: status '{row['status']}' (a bundle holds finished runs only)")
+    if row.get("status") not in ENDED:   # a missing status would default to queued: trained again
+        raise ValueError(f"{where}: status {row.get('status')!r} (a bundle holds finished runs only)")
     try:
         config = json.loads(row.get("config_json") or "{}")
     except ValueError:

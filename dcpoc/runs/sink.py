@@ -73,10 +73,26 @@ class StoreSink:
             return
         self._pending, self._busy_since = [], None
 
+    def holds_unstored(self) -> bool:
+        return bool(self._pending)
+
+    def _patiently(self, write) -> None:
+        """write() until it goes through or BUSY_PATIENCE_S has passed (then its StoreError)."""
+        since = self._busy_since or time.monotonic()
+        while True:
+            try:
+                return write()
+            except UnknownRunError:
+                raise
+            except StoreError:
+                if time.monotonic() - since > self.BUSY_PATIENCE_S:
+                    raise
+                time.sleep(1.0)
+
     def _flush(self) -> None:
-        """The metrics still waiting, now (on_end); StoreError if the database still refuses."""
+        """The metrics still waiting, now (on_end), waiting out a busy database."""
         if self._pending:
-            self.store.log_metrics(self.run_id, self._pending)
+            self._patiently(lambda: self.store.log_metrics(self.run_id, self._pending))
             self._pending, self._busy_since = [], None
 
     def on_checkpoint(self, step: int, path: str) -> None:
@@ -92,11 +108,17 @@ class StoreSink:
             pass
 
     def should_cancel(self) -> bool:
-        return self.store.cancel_requested(self.run_id)
+        try:
+            return self.store.cancel_requested(self.run_id)
+        except StoreError:   # unreachable for a moment: asked again in a few seconds
+            return False
 
     def on_end(self, status: str, summary: dict, error: str | None) -> None:
         self._stop_heartbeat()
         self._flush()
+        self._patiently(lambda: self._record_end(status, summary, error))
+
+    def _record_end(self, status: str, summary: dict, error: str | None) -> None:
         prices = self.store.prices()
         run = self.store.get_run(self.run_id)
         if summary["step"] == 0 and run and (run.get("step") or 0) > 0:
