@@ -308,7 +308,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     from .runs.lifecycle import cancel_run
     from .runs.store import Store
+    from .runs.worker import reap_dead_here
     store = Store()
+    reap_dead_here(store)   # a foreground run killed outside a worker: failed, nothing to stop
     for run_id in args.runs:
         status = cancel_run(store, run_id)
         print(f"run {run_id}: " + {"cancelled": "cancelled", "running": "stopping (cancel requested)"}

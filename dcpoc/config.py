@@ -278,13 +278,12 @@ def validate(run: RunConfig) -> None:
         (lambda: t.device in DEVICES, f"device '{t.device}' must be one of {', '.join(DEVICES)}"),
         (lambda: t.gpu_type in gpu_types, f"gpu_type '{t.gpu_type}' must be one of {', '.join(gpu_types)}"),
         *_int_range_checks(m, {"n_layer": 1024, "n_head": 1024, "n_embd": 65536, "ffn_hidden": 2**20,
-                                "seq_len": 2**20}, low={"seq_len": 2}),
+                                "seq_len": 2**20, "vocab_size": 2**20, "dc_hidden": 2**20},
+                           low={"seq_len": 2, "vocab_size": 256, "dc_hidden": 0}),
         (lambda: m.n_embd % m.n_head == 0,
          f"n_embd ({m.n_embd}) must be divisible by n_head ({m.n_head}); change one of them"),
         (lambda: m.head_dim % 2 == 0, "the head dim n_embd / n_head must be even for rotary embeddings"),
-        (lambda: m.vocab_size >= 256, f"vocab_size ({m.vocab_size}) must be at least 256: the tokenizer is bytes"),
         (lambda: 1 <= m.dc_rank <= 8, f"dc_rank ({m.dc_rank}) must be between 1 and 8 (the paper uses 1, 2 or 4)"),
-        (lambda: m.dc_hidden >= 0, "dc_hidden must be >= 0 (0 means 2 * n_head * dc_rank)"),
         (lambda: 0 < m.norm_eps < 1, f"norm_eps ({m.norm_eps}) must be in (0, 1) (the paper's 1e-6)"),
         (lambda: 1 < m.rope_base < math.inf, f"rope_base ({m.rope_base}) must be a number above 1 (10000 is usual)"),
         (lambda: 0 <= m.dc_init_std <= 1, f"dc_init_std ({m.dc_init_std}) must be in [0, 1] (1e-4 starts near identity)"),
@@ -298,6 +297,7 @@ def validate(run: RunConfig) -> None:
         (lambda: 0 <= t.min_lr_ratio <= 1, f"min_lr_ratio ({t.min_lr_ratio}) must be in [0, 1]"),
         (lambda: 0 <= t.warmup_frac < 1, f"warmup_frac ({t.warmup_frac}) must be in [0, 1)"),
         (lambda: 0 < t.val_fraction < 0.5, f"val_fraction ({t.val_fraction}) must be in (0, 0.5)"),
+        *_int_range_checks(t, {"val_tokens": 2**34, "threads": 4096}, low={"val_tokens": 1, "threads": 0}),
         (lambda: t.val_tokens >= m.seq_len,
          f"val_tokens ({t.val_tokens}) must be at least seq_len ({m.seq_len}): one validation window"),
         (lambda: 0 <= t.grad_clip < math.inf, f"grad_clip ({t.grad_clip}) must be >= 0 (0: no clipping)"),
@@ -306,7 +306,6 @@ def validate(run: RunConfig) -> None:
          f"beta1 ({t.beta1}) and beta2 ({t.beta2}) must be in [0, 1) (AdamW; the paper uses 0.9, 0.95)"),
         (lambda: 0 < t.adam_eps < 1, f"adam_eps ({t.adam_eps}) must be in (0, 1) (1e-8 is usual)"),
         (lambda: 0 <= t.seed < 2**63, f"seed ({t.seed}) must be between 0 and 2^63 - 1"),
-        (lambda: t.threads >= 0, "threads must be >= 0 (0 = all cores)"),
     ]
     for ok, message in checks:
         if not ok():

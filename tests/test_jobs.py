@@ -387,3 +387,28 @@ def test_launching_into_a_study_name_in_use_says_the_runs_join_it(dcpoc_home):
     assert again.returncode == 0, again.stderr
     assert "queued 2 runs of study 'a' (added to the 2 runs it already had: the verdict compares " \
            "them all; a new --name starts a separate study)" in again.stdout
+
+
+def test_the_dead_run_reaper_leaves_what_it_cannot_judge(dcpoc_home):
+    """reap_dead_here marks failed only a run of this host whose process is gone and that no live
+    worker watches: not another host's, not a SLURM job's, not one without a pid yet."""
+    import socket
+    from dcpoc.runs.worker import reap_dead_here
+    store = Store()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()                                                    # a pid that has ended
+    here = socket.gethostname()
+    assert store.register_worker("wlive", here, os.getpid(), "cpu:7")
+    cases = {"watched": dict(host=here, pid=gone.pid, worker_id="wlive"),
+             "elsewhere": dict(host="another-host", pid=gone.pid),
+             "no-pid": dict(host=here, pid=None),
+             "slurm": dict(host=here, pid=gone.pid, executor="slurm", job_id="42"),
+             "dead": dict(host=here, pid=gone.pid)}
+    ids = {}
+    for name, fields in cases.items():
+        ids[name] = queue_tiny(store, steps=2)
+        store.update_run(ids[name], status="running", **fields)
+    assert reap_dead_here(store, grace_s=0.0) == [ids["dead"]]
+    assert {n: store.get_run(i)["status"] for n, i in ids.items()} == {
+        "watched": "running", "elsewhere": "running", "no-pid": "running", "slurm": "running",
+        "dead": "failed"}

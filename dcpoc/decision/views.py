@@ -62,7 +62,7 @@ def _cost(runs: pd.DataFrame, prices: Mapping[str, float] | None) -> pd.Series:
     wall = pd.to_numeric(runs["wall_s"], errors="coerce").astype(float)
     price = pd.Series([run_price_per_hour(d, c, prices) for d, c in zip(runs["device"], runs["config"])],
                       index=runs.index, dtype=float)
-    return (wall / 3600.0 * price).where(wall.notna() & stored.notna(), stored)
+    return (wall / 3600.0 * price).where(wall.notna() & stored.notna() & price.notna(), stored)
 
 
 def status_counts(table: pd.DataFrame) -> dict[str, int]:

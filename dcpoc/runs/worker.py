@@ -16,7 +16,7 @@ from ..config import ConfigError, RunConfig, variant_of
 from .paths import log_tail, now_utc, run_dir, say
 from .processes import (CANCEL_GRACE_S, child_env, kill_tree, pid_alive, sigterm_as_interrupt,
                         start_detached, stop, train_command)
-from .registry import (WORKER_STALE_S, WorkerInfo, forget_dead_workers, register,
+from .registry import (WORKER_STALE_S, WorkerInfo, forget_dead_workers, register, worker_live,
                        still_registered)
 from .executors import PeriodicReconcile
 from .stages import advance_stages
@@ -105,9 +105,11 @@ def reap_dead_here(store: Store, grace_s: float = DEAD_GRACE_S) -> list[str]:
     cutoff = now_utc() - timedelta(seconds=grace_s)
     here, lost = socket.gethostname(), []
     try:
+        # a live worker settles its own runs (and knows their processes better than a pid does)
+        watched = {w["id"] for w in store.list_workers().to_dict("records") if worker_live(w)}
         for run in store.stale_runs(cutoff):
             if run["host"] != here or not run["pid"] or pid_alive(int(run["pid"])) \
-                    or run["executor"] == "slurm":
+                    or run["executor"] == "slurm" or run.get("worker_id") in watched:
                 continue
             error = (f"lost: its process (pid {run['pid']}) ended without a word (killed, or out "
                      f"of memory); resume it: python -m dcpoc train --resume {run['id']}")
