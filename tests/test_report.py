@@ -374,19 +374,23 @@ def test_pptx_continues_what_does_not_fit_on_a_slide_of_the_same_title():
     from pptx import Presentation
     from pptx.util import Emu
 
-    from dcpoc.report.blocks import Heading, Paragraph, Table, Title
+    from dcpoc.report.blocks import Bullets, Heading, Paragraph, Table, Title
     from dcpoc.report.pptx import to_pptx
     cell = "合成前のクエリ側の重みが効いている区間の検証損失の差（95% 信頼区間）" * 2
     frame = pd.DataFrame({"モデルサイズ": [f"cpu-{i}" for i in range(24)], "説明": [cell] * 24,
                           "値": [f"{i / 7:.4f}" for i in range(24)]})
+    bullets = Bullets(tuple(("", "確認ステージの実行がまだ終わっていないため、" * 5) for _ in range(14)))
     blocks = [Title("s", "条件付き", "", "2026-12-07 12:00 UTC"), Heading("効果の出どころ"),
-              Paragraph("計算量倍率の区間は広く、" * 40), Table(frame)]
+              Paragraph("計算量倍率の区間は広く、" * 40), Table(frame), bullets]
     deck = Presentation(io.BytesIO(to_pptx(blocks)))
     slides = list(deck.slides)[1:]
     assert len(slides) >= 3 and {s.shapes.title.text for s in slides} == {"効果の出どころ"}
     tables = [shape.table for s in slides for shape in s.shapes if shape.has_table]
     assert len(tables) >= 2 and sum(len(t.rows) - 1 for t in tables) == 24
     assert {t.cell(0, 1).text for t in tables} == {"説明"}
+    texts = [p.text for s in slides for shape in s.shapes if shape.has_text_frame and shape != s.shapes.title
+             for p in shape.text_frame.paragraphs]
+    assert sum(text.startswith("• 確認ステージ") for text in texts) == 14   # every bullet, on its slides
     for slide in deck.slides:
         for shape in slide.shapes:
             bottom = shape.top + (sum(r.height for r in shape.table.rows) if shape.has_table else shape.height)
@@ -426,3 +430,17 @@ def test_a_command_reads_as_code_in_html_and_without_backticks_in_pdf_and_pptx(t
     for text in (pdf_text(report.render(sd, "pdf", "ja"), tmp_path),
                  "\n".join(pptx_texts(report.render(sd, "pptx", "ja")))):
         assert "`" not in text and command in "".join(text.split("\n"))
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_report_decided_with_other_thresholds_says_which(trained, lang):
+    """The Report page decides with the Decision page's thresholds; the file says so, since the
+    command line's report (defaults) could read otherwise."""
+    from dcpoc.decision import Thresholds
+    from dcpoc.ui.i18n import t
+    plain = report.render(load_decision(trained, "s1"), "md", lang).decode()
+    assert t("rep.thresholds", lang).split("{")[0] not in plain
+    strict = Thresholds(go_net_low=1.5, min_seeds=3)
+    md = report.render(load_decision(trained, "s1", strict), "md", lang).decode()
+    assert t("rep.thresholds", lang).format(go=1.5, nogo=1.0, seeds=3, sizes=strict.min_sizes,
+                                            go_sizes=strict.go_min_sizes) in md

@@ -11,7 +11,7 @@ from typing import Union
 import pandas as pd
 
 from .. import costs
-from ..decision import StudyDecision, run_summary
+from ..decision import StudyDecision, Thresholds, run_summary
 from ..decision.compare import attention_paths
 from ..ui.i18n import device_text, kind_label, money, num, study_question, t
 from .context import (gap_lines, gap_table, paper_lines, paper_notes, paper_table, projection_table,
@@ -110,6 +110,7 @@ def build(sd: StudyDecision, lang: str) -> list[Block]:
                   t("sep.title", lang)),
             *([Paragraph(recorded)] if recorded else []),
             *([Paragraph(progress)] if progress else []),
+            *_thresholds_note(sd, lang),
             *_key_numbers(sd, lang),
             Heading(t("dec.reasons", lang)), bullets(say(r, lang) for r in d.reasons + d.needed + d.flips),
             *_evidence(sd, lang),
@@ -141,6 +142,17 @@ def _evidence(sd: StudyDecision, lang: str) -> list[Block]:
     table = attribution_table(d, lang)
     return [Heading(t("dec.evidence", lang)), Bullets(recs + tuple(("", s) for s in evidence_lines(d, lang))),
             *([Table(table)] if len(table) else [])]
+
+
+def _thresholds_note(sd: StudyDecision, lang: str) -> list[Block]:
+    """What the verdict was decided with, when the Decision page changed the defaults (the command
+    line's report, with the defaults, could then read otherwise)."""
+    th = sd.thresholds
+    if th == Thresholds():
+        return []
+    return [Paragraph(t("rep.thresholds", lang).format(
+        go=th.go_net_low, nogo=th.nogo_net_high, seeds=th.min_seeds, sizes=th.min_sizes,
+        go_sizes=th.go_min_sizes))]
 
 
 def _key_numbers(sd: StudyDecision, lang: str) -> list[Block]:

@@ -70,10 +70,23 @@ class _Deck:
         self.top, self.title = _TOP, title
 
     def text(self, lines: list[tuple[str, str]], size: int) -> None:
-        """(bold lead, text) lines in one text box."""
+        """(bold lead, text) lines in text boxes: one under what is here if they fit, else on a
+        continuation slide; lines past a slide's room go on the next one."""
+        heights = [_text_height([f"{lead} {body}"], size) - 0.15 for lead, body in lines]
+        self._room(sum(heights) + 0.15 if sum(heights) + 0.15 <= _BOTTOM - _TOP else heights[0] + 0.15)
+        start = 0
+        while start < len(lines):
+            end, room = start, _BOTTOM - self.top - 0.15
+            while end < len(lines) and (heights[end] <= room or end == start):
+                room -= heights[end]
+                end += 1
+            self._text_box(lines[start:end], sum(heights[start:end]) + 0.15, size)
+            if end < len(lines):
+                self.section(self.title)
+            start = end
+
+    def _text_box(self, lines: list[tuple[str, str]], height: float, size: int) -> None:
         from pptx.util import Inches, Pt
-        height = _text_height([f"{lead} {body}" for lead, body in lines], size)
-        self._room(height)
         frame = self.slide.shapes.add_textbox(Inches(_LEFT), Inches(self.top), Inches(_WIDTH),
                                               Inches(height)).text_frame
         frame.word_wrap = True

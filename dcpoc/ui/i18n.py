@@ -154,6 +154,12 @@ STRINGS: dict[str, dict[str, str]] = {
                         "ja": "スタディは進行中です：{total} 件中 {done} 件が完了し、{active} 件が待機中または"
                               "実行中です。この判定は完了した実行だけに基づく暫定のもので、変わる可能性があります。"
                               "次のステップは全件の完了後に計画します。"},
+    "rep.thresholds": {"en": "Decided with thresholds other than the defaults: GO when the net benefit's lower "
+                             "bound is above {go:.2f}, NO-GO when its upper bound is below {nogo:.2f}; "
+                             "{seeds} seeds a size, {sizes} sizes for a verdict, {go_sizes} for GO.",
+                       "ja": "既定値とは異なるしきい値で判定しています：正味の効果の下限が {go:.2f} を超えれば GO、"
+                             "上限が {nogo:.2f} を下回れば NO-GO、サイズごとのシード {seeds} 個、判定に"
+                             "モデルサイズ {sizes} 個、GO に {go_sizes} 個。"},
     "rep.no_study": {"en": "No study with finished runs yet: launch one first.",
                      "ja": "完了した実行を含むスタディがまだありません。先にスタディを開始してください。"},
     "rep.question": {"en": "Question", "ja": "検討事項"},
