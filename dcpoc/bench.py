@@ -77,7 +77,7 @@ def _train_step_timer(arch: str, preset: str, device: torch.device, compile_mode
 
 def preset_micro_batch(preset: str) -> int:
     run = make_config("transformer", preset)
-    return run.train.batch_size // run.train.grad_accum
+    return run.train.micro_batch
 
 
 def bench_model(preset: str | None = None, steps: int | None = None, device: str = "auto",

@@ -100,6 +100,11 @@ class TrainConfig:
     gpu_type: str = "auto"            # price-table key for the cost; auto = from the device name
     threads: int = 0                  # CPU threads for torch; 0 = torch's default (all cores)
 
+    @property
+    def micro_batch(self) -> int:
+        """Sequences one process runs forward and backward at a time."""
+        return max(1, self.batch_size // max(1, self.grad_accum * self.nproc))
+
 
 @dataclass
 class RunConfig:

@@ -161,12 +161,11 @@ def _check_cpu_memory(run: RunConfig) -> None:
     rough)."""
     from .counts import training_memory_bytes
     try:
-        meminfo = Path("/proc/meminfo").read_text()
-        free = int(next(l for l in meminfo.splitlines() if l.startswith("MemAvailable")).split()[1]) * 1024
+        lines = Path("/proc/meminfo").read_text().splitlines()
+        free = int(next(line for line in lines if line.startswith("MemAvailable")).split()[1]) * 1024
     except (OSError, StopIteration, ValueError, IndexError):
         return          # not Linux, or not said: nothing to compare with
-    t = run.train
-    need = training_memory_bytes(run.model, max(1, t.batch_size // t.grad_accum // t.nproc))
+    need = training_memory_bytes(run.model, run.train.micro_batch)
     if need > 2 * free:
         raise ConfigError(f"preset {run.preset} needs about {need / 2**30:,.0f} GiB to train on the "
                           f"CPU and this machine has {free / 2**30:,.0f} GiB free: use a smaller "

@@ -114,7 +114,7 @@ def spec_for_model(model: Any, train: Any, device: torch.device) -> CheckSpec:
                                              ("kdd", k and gate), ("static", model.dc_static)) if keep)
     windows = model.layer_windows()
     local = [w for w in windows if w is not None]
-    micro = max(1, train.batch_size // max(1, train.grad_accum) // max(1, train.nproc))
+    micro = train.micro_batch
     common = dict(n_heads=model.n_head, head_dim=model.head_dim, rank=model.dc_rank,
                   pre=fields(model.dc_pre), post=fields(model.dc_post))
     if device.type == "cpu":   # the interpreter: seconds, two 16-row blocks

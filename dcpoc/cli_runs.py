@@ -1,0 +1,56 @@
+"""`python -m dcpoc runs` and `cancel`: the runs as a table, and stopping them."""
+from __future__ import annotations
+
+import argparse
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from .runs.lifecycle import cancel_run
+    from .runs.store import Store
+    from .runs.worker import reap_dead_here
+    store = Store()
+    reap_dead_here(store)   # a foreground run killed outside a worker: failed, nothing to stop
+    for run_id in args.runs:
+        status = cancel_run(store, run_id)
+        print(f"run {run_id}: " + {"cancelled": "cancelled", "running": "stopping (cancel requested)"}
+              .get(status, f"already {status}; nothing to cancel"))
+    return 0
+
+
+def _cell(value: object) -> str:
+    """A runs-table cell as `runs` prints it: '-' for anything missing, thousands separated."""
+    import numbers
+
+    import pandas as pd
+    if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.5g}"
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .decision import runs_table
+    from .runs.executors import job_labels
+    from .runs.store import Store
+    from .runs.worker import reap_dead_here
+    store = Store()
+    reap_dead_here(store)   # a run killed outside a worker would read 'running' forever
+    runs = store.list_runs(study=args.study, status=args.status, arch=args.arch)
+    frame = runs_table(runs, store.prices())   # costs at today's price table, as every page
+    if not frame.empty:   # as on the Runs page: a SLURM job's state by its status
+        jobs = frame["id"].map(job_labels(runs))
+        if jobs.str.len().sum() or args.json:
+            frame.insert(frame.columns.get_loc("status") + 1, "job", jobs)
+    if args.json:   # with why a run failed (its first line: the log's tail follows it)
+        frame["error"] = [e.splitlines()[0] if isinstance(e, str) and e else None for e in runs["error"]]
+        print(frame.to_json(orient="records", indent=2, date_format="iso"))
+    elif frame.empty and (args.study or args.status or args.arch):
+        print("no run matches these filters (`python -m dcpoc runs` lists every run)")
+    elif frame.empty:
+        print("no runs yet: start one with `python -m dcpoc train --arch dcformer --preset tiny`")
+    else:
+        print(frame.map(_cell).to_string(index=False))
+    return 0
