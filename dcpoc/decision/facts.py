@@ -55,11 +55,16 @@ def run_price_per_hour(device: str | None, config: dict | None,
         return math.nan
 
 
+def run_prices(runs: pd.DataFrame, prices: Mapping[str, float] | None = None) -> pd.Series:
+    """$ per hour of each run (run_price_per_hour), on the runs' index."""
+    return pd.Series([run_price_per_hour(d, c, prices) for d, c in zip(runs["device"], runs["config"])],
+                     index=runs.index, dtype=float)
+
+
 def with_cost(curves: pd.DataFrame, runs: pd.DataFrame,
               prices: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Metric rows (run_id, wall_s, ...) plus arch, variant and cost_usd: the $ spent by each point."""
-    price = {r: run_price_per_hour(d, c, prices)
-             for r, d, c in zip(runs["id"], runs["device"], runs["config"])}
+    price = dict(zip(runs["id"], run_prices(runs, prices)))
     out = curves.copy()
     out["arch"] = out["run_id"].map(dict(zip(runs["id"], runs["arch"])))
     out["variant"] = out["run_id"].map(dict(zip(runs["id"], with_variant(runs)["variant"])))

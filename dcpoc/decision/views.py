@@ -16,7 +16,7 @@ from . import tuning
 from .attribution import decisive_pair, pair_frame
 from .compare import seed_pairs, speed_ratio
 from .confirmation import decisive_runs
-from .facts import device_label, run_price_per_hour, study_key, with_variant
+from .facts import device_label, run_prices, study_key, with_variant
 
 RUNS_TABLE_COLUMNS = ["id", "study", "arch", "variant", "preset", "status", "seed", "lr", "step",
                       "total_steps",
@@ -60,8 +60,7 @@ def _cost(runs: pd.DataFrame, prices: Mapping[str, float] | None) -> pd.Series:
     if prices is None:
         return stored
     wall = pd.to_numeric(runs["wall_s"], errors="coerce").astype(float)
-    price = pd.Series([run_price_per_hour(d, c, prices) for d, c in zip(runs["device"], runs["config"])],
-                      index=runs.index, dtype=float)
+    price = run_prices(runs, prices)
     return (wall / 3600.0 * price).where(wall.notna() & stored.notna() & price.notna(), stored)
 
 
@@ -111,8 +110,7 @@ def live_runs_table(runs: pd.DataFrame, train_loss: pd.DataFrame,
     trend = trend.assign(value=trend["value"].astype(float).round(4))
     sparks = trend.groupby("run_id")["value"].agg(list)
     table["loss_trend"] = [sparks.get(run_id, []) for run_id in runs["id"]]
-    price = np.array([run_price_per_hour(d, c, prices)
-                      for d, c in zip(runs["device"], runs["config"])], dtype=float)
+    price = run_prices(runs, prices).to_numpy()
     so_far = np.nan_to_num(last_wall, nan=0.0) / 3600.0 * price
     cost = table["cost_usd"].astype(float).to_numpy()
     table["cost_so_far_usd"] = np.where(np.isfinite(cost), cost, so_far)

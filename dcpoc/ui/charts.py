@@ -91,8 +91,10 @@ def arch_bars(summary: pd.DataFrame, field: str, lang: str) -> alt.Chart:
         tooltip=[alt.Tooltip("id:N", title=t("chart.axis.run", lang)),
                  alt.Tooltip(f"{field}:Q", title=axis, format=",.1f")])
     title = alt.TitleParams(t(f"chart.bars.{field}", lang), subtitle=t("chart.bars.note", lang))
+    # Streamlit fits the whole chart (titles and axes included) into the height: room for those
+    # first, then a band per variant (at 60 px a variant, two variants' bars had no height left)
     return (bars + dots).properties(title=title, width=WIDTH,
-                                   height=60 * max(1, data["arch_label"].nunique()))
+                                   height=120 + 50 * max(1, data["arch_label"].nunique()))
 
 
 def pareto_scatter(summary: pd.DataFrame, lang: str) -> alt.Chart:
