@@ -64,7 +64,8 @@ with st.container(border=True):
             diverged=getattr(row, f"diverged_{arch}")) for arch, label in labels.items()))
         # two by two: four metrics abreast cut their values off on a laptop with the sidebar open
         (c1, c2), (c3, c4) = st.columns(2), st.columns(2)
-        c1.metric(t("home.loss_of", lang).format(arch=labels["transformer"]), num(row.loss_transformer, ".4f"))
+        c1.metric(t("home.loss_baseline", lang), num(row.loss_transformer, ".4f"),   # a long name was cut
+                  help=labels["transformer"])
         c2.metric(t("home.loss_of", lang).format(arch=labels["dcformer"]), num(row.loss_dcformer, ".4f"))
         c3.metric(t("home.loss_diff", lang), num(row.loss_diff, "+.4f"),
                   help=t("home.loss_diff_help", lang).format(baseline=labels["transformer"]))

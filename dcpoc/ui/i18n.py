@@ -681,6 +681,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "home.arch_counts": {"en": "{arch}: {n} counted, {failed} failed, {diverged} diverged",
                          "ja": "{arch}：集計 {n} 件、失敗 {failed} 件、発散 {diverged} 件"},
     "home.loss_of": {"en": "{arch} val loss", "ja": "{arch} の検証損失"},
+    "home.loss_baseline": {"en": "Baseline val loss", "ja": "ベースラインの検証損失"},
     "home.loss_diff": {"en": "Loss difference", "ja": "損失の差"},
     "home.loss_diff_help": {"en": "DCFormer's loss minus {baseline}'s, over the runs the verdict "
                                   "compares. Negative means DCFormer reaches a lower (better) loss.",
