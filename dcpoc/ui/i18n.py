@@ -158,8 +158,8 @@ STRINGS: dict[str, dict[str, str]] = {
                              "bound is above {go:.2f}, NO-GO when its upper bound is below {nogo:.2f}; "
                              "{seeds} seeds a size, {sizes} sizes for a verdict, {go_sizes} for GO.",
                        "ja": "既定値とは異なるしきい値で判定しています：正味の効果の下限が {go:.2f} を超えれば GO、"
-                             "上限が {nogo:.2f} を下回れば NO-GO、サイズごとのシード {seeds} 個、判定に"
-                             "モデルサイズ {sizes} 個、GO に {go_sizes} 個。"},
+                             "上限が {nogo:.2f} を下回れば NO-GO（見送り）とし、各サイズにシード {seeds} 個、"
+                             "判定にはモデルサイズ {sizes} 個、GO には {go_sizes} 個を必要とします。"},
     "rep.no_study": {"en": "No study with finished runs yet: launch one first.",
                      "ja": "完了した実行を含むスタディがまだありません。先にスタディを開始してください。"},
     "rep.question": {"en": "Question", "ja": "検討事項"},
@@ -245,7 +245,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                     "さい。"},
     "dec.settings_used": {"en": "Decided with the thresholds and target scale set on the Decision page "
                                 "in this session (not the defaults).",
-                          "ja": "このセッションで判定ページに設定したしきい値と目標規模で判定しています（既定値ではありません）。"},
+                          "ja": "このセッションで判定ページに設定したしきい値と本番規模で判定しています（既定値ではありません）。"},
     "dec.thresholds": {"en": "Thresholds", "ja": "判定しきい値"},
     "dec.go_net_low": {"en": "GO when net benefit's lower bound exceeds (default 1.1)",
                        "ja": "GO の条件：正味の効果の下限がこの値を超える（既定 1.1）"},
@@ -362,7 +362,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                  "compared. The confirmation stage (seeds {seeds}) has not finished; once it "
                                  "has, only its runs decide.",
                            "ja": "現時点では楽観的な推定です：比較する実行そのもので学習率を選んでいます。確認ステージ"
-                                 "（シード {seeds}）はまだ完了しておらず、完了すればその実行だけで判定します。"},
+                                 "（シード {seeds}）はまだ完了していません。完了後は確認ステージの実行だけで判定します。"},
     "ev.confirm.none": {"en": "No learning-rate sweep: no rate was chosen on the data, so there is nothing "
                               "to confirm.",
                         "ja": "学習率の探索はありません：データに基づいて選んだ学習率がないため、確認するものは"
@@ -493,8 +493,9 @@ STRINGS: dict[str, dict[str, str]] = {
                             "では直線になります）。最大サイズより大きいサイズを追加してください。"},
     "flip.nogo": {"en": "It would leave NO-GO with a speed ratio of at least {ratio_needed:.2f} (now "
                         "{ratio:.2f}), e.g. from a faster kernel, and a loss interval not above zero.",
-                  "ja": "速度比が {ratio_needed:.2f} 以上（現在 {ratio:.2f}）になり（例えばカーネルの高速化）、"
-                        "損失差の区間が 0 を上回らなければ、NO-GO ではなくなります。"},
+                  "ja": "速度比が {ratio_needed:.2f} 以上（現在 {ratio:.2f}。カーネルの高速化などによる）になり、"
+                        "かつ損失差の区間全体が 0 を上回る（DCFormer の損失が明らかに悪い）状態でなければ、"
+                        "NO-GO（見送り）から外れます。"},
     "ladder.one_arch": {"en": "Only one architecture: there is nothing to compare; choose both.",
                         "ja": "アーキテクチャが 1 つだけでは比較できません。両方を選んでください。"},
     "ladder.few_sizes": {"en": "{n} model size(s): a reliable compute multiplier needs at least "
@@ -889,7 +890,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.est.wall": {"en": "Wall time (one after another)", "ja": "所要時間（順番に実行）"},
     "launch.est.workers": {"en": "with its {n} worker slots: about {wall}",
                            "ja": "ワーカー {n} 個で並行実行すると約 {wall}"},
-    "launch.est.device_hours": {"en": "Device-hours", "ja": "デバイス使用時間（h）"},
+    "launch.est.device_hours": {"en": "Device-hours", "ja": "デバイス時間（h）"},
     "launch.est.cost": {"en": "Cost", "ja": "費用"},
     "launch.est.basis": {"en": "On {device}: {throughput}; {tokens} training tokens, {flops} FLOPs. "
                                "The wall time adds about {startup} s of start-up per run; device-hours "
@@ -1310,8 +1311,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "paper.why.none": {"en": "Not measured by this study yet.", "ja": "本調査ではまだ測定していません。"},
     "paper.why.scale": {"en": "This study's largest size is {gap:,.0f}× smaller than the paper's smallest "
                               "(the limit is {limit:,.0f}×).",
-                        "ja": "本調査の最大サイズは論文の最小サイズの {gap:,.0f} 分の 1 で、比較できる範囲（{limit:,.0f} 分の 1 まで）"
-                              "を下回っています。"},
+                        "ja": "本調査の最大サイズは論文の最小サイズの {gap:,.0f} 分の 1 しかなく、比較できる限度"
+                              "（{limit:,.0f} 分の 1）より小さすぎます。"},
     "paper.why.wide": {"en": "The interval is missing or spans more than a factor of {limit:.0f}.",
                        "ja": "区間がないか、{limit:.0f} 倍を超える幅があります。"},
     "paper.why.straddles": {"en": "The interval is missing or includes zero.",
