@@ -45,7 +45,8 @@ def test_home_shows_headline_numbers_of_both_architectures(trained):
     assert metrics["succeeded"] == "4" and metrics["queued"] == "0"
     runs = trained.list_runs()
     tf = runs[runs["arch"] == "transformer"]["final_val_loss"].mean()
-    assert metrics["Transformer++ + QK-norm val loss"] == f"{tf:.4f}"   # dcpoc's default: QK-norm on
+    assert metrics["Baseline val loss"] == f"{tf:.4f}"
+    assert {m.help for m in at.metric if m.label == "Baseline val loss"} == {"Transformer++ + QK-norm"}
     speed = [value for label, value in metrics.items() if label.startswith("Speed ratio on ")]
     assert len(speed) == 1 and float(speed[0].rstrip("×")) > 0
     assert any("Insufficient evidence" in w.value for w in at.warning)   # tiny runs, one size
