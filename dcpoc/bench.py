@@ -56,7 +56,7 @@ def _train_step_timer(arch: str, preset: str, device: torch.device, compile_mode
     model = LanguageModel(run.model).to(device)
     optimizer = make_optimizer(model, run)
     step_model = torch.compile(model) if compile_model else model
-    micro = micro or preset_micro_batch(preset)
+    micro = micro or run.train.micro_batch
     x = torch.randint(0, 256, (micro, run.model.seq_len), device=device)
     y = torch.randint(0, 256, (micro, run.model.seq_len), device=device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
@@ -113,7 +113,7 @@ def _time_preset_or_retry(name: str, steps: int, dev: torch.device, compile_mode
     once on the PyTorch path after a failure on the Triton path; what happened goes into skipped
     (nothing timed) or notes (timed otherwise than asked)."""
     micro, attn_impl = preset_micro_batch(name), "auto"
-    for _ in range(3):
+    while True:   # each retry changes what is tried, and a second failure of a kind returns
         try:
             return _time_preset(name, steps, dev, compile_model, deadline, micro, attn_impl)
         except torch.OutOfMemoryError:
@@ -132,8 +132,6 @@ def _time_preset_or_retry(name: str, steps: int, dev: torch.device, compile_mode
         finally:
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
-    skipped[name] = f"failed: {notes[name]}"
-    return []
 
 
 def _time_preset(name: str, steps: int, dev: torch.device, compile_model: bool,

@@ -72,6 +72,10 @@ class Decision:
                 "dcformer": VARIANT_LABELS.get(self.treatment, "DCFormer")}
 
 
+# the caveat a verdict carries when the sweep's own runs chose the rates (confirmation.py)
+OPTIMISTIC_REASONS = {"optimistic": "reason.optimistic", "pending": "reason.pending"}
+
+
 def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thresholds(),
            val_curves: pd.DataFrame | None = None,
            prices: Mapping[str, float] | None = None, confirm_seeds: Collection[int] = ()
@@ -109,9 +113,9 @@ def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thres
     if any(mult.per_run["extrapolated"]):
         decision.reasons.append(("reason.extrapolated", {}))
     decision.reasons += used
-    if decision.confirmation in ("optimistic", "pending"):   # rates chosen on the compared runs
-        decision.reasons.append(("reason.optimistic" if decision.confirmation == "optimistic"
-                                 else "reason.pending", {}))
+    caveat = OPTIMISTIC_REASONS.get(decision.confirmation)   # rates chosen on the compared runs
+    if caveat:
+        decision.reasons.append((caveat, {}))
     return decision
 
 

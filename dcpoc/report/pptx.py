@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import math
+from typing import Iterator
 
 import pandas as pd
 
@@ -69,21 +70,33 @@ class _Deck:
         self.slide.shapes.title.left, self.slide.shapes.title.width = Inches(0.5), Inches(12.3)
         self.top, self.title = _TOP, title
 
+    def _parts(self, heights: list[float], fixed: float, after: float = 0.0) -> Iterator[tuple[int, int]]:
+        """(start, end) runs of consecutive items (of these heights, inches) that fit a slide each,
+        under `fixed` inches every part repeats (a table's header, a text box's margin). The first
+        goes under what is here if the whole fits there, else on a continuation slide (the first
+        item alone deciding when the whole fits no slide); one more between parts."""
+        whole = fixed + sum(heights) + after
+        self._room(whole if whole <= _BOTTOM - _TOP else fixed + (heights[0] if heights else 0.0))
+        start = 0
+        while True:
+            end, room = start, _BOTTOM - self.top - fixed
+            while end < len(heights) and (heights[end] <= room or end == start):
+                room -= heights[end]
+                end += 1
+            yield start, end
+            if end >= len(heights):
+                return
+            self.section(self.title)
+            start = end
+
     def text(self, lines: list[tuple[str, str]], size: int) -> None:
         """(bold lead, text) lines in text boxes: one under what is here if they fit, else on a
         continuation slide; lines past a slide's room go on the next one."""
+        if not lines:
+            return
         heights = [_text_height([f"{lead} {body}"], size) - 0.15 for lead, body in lines]
-        self._room(sum(heights) + 0.15 if sum(heights) + 0.15 <= _BOTTOM - _TOP else heights[0] + 0.15)
-        start = 0
-        while start < len(lines):
-            end, room = start, _BOTTOM - self.top - 0.15
-            while end < len(lines) and (heights[end] <= room or end == start):
-                room -= heights[end]
-                end += 1
+        for start, end in self._parts(heights, fixed=0.15):
             self._text_box(lines[start:end], sum(heights[start:end]) + 0.15, size)
-            if end < len(lines):
-                self.section(self.title)
-            start = end
 
     def _text_box(self, lines: list[tuple[str, str]], height: float, size: int) -> None:
         from pptx.util import Inches, Pt
@@ -101,21 +114,9 @@ class _Deck:
     def table(self, frame: pd.DataFrame, size: int = 12) -> None:
         """The table under what is here, else on a continuation slide; rows past a slide's room go
         on the next one, under the header repeated."""
-        heights = _row_heights(frame, size)
-        header, rows = heights[0], heights[1:]
-        whole = sum(heights) + 0.15
-        self._room(whole if whole <= _BOTTOM - _TOP else header + (rows[0] if rows else 0.0))
-        start = 0
-        while True:
-            end, room = start, _BOTTOM - self.top - header
-            while end < len(rows) and (rows[end] <= room or end == start):
-                room -= rows[end]
-                end += 1
+        header, *rows = _row_heights(frame, size)
+        for start, end in self._parts(rows, fixed=header, after=0.15):
             self._table_part(frame.iloc[start:end], [header] + rows[start:end], size)
-            if end >= len(rows):
-                return
-            self.section(self.title)
-            start = end
 
     def _table_part(self, frame: pd.DataFrame, heights: list[float], size: int) -> None:
         from pptx.util import Inches, Pt
