@@ -81,13 +81,15 @@ def preset_micro_batch(preset: str) -> int:
 
 
 def bench_model(preset: str | None = None, steps: int | None = None, device: str = "auto",
-                compile_model: bool = False, deadline: float | None = None) -> dict:
+                compile_model: bool = False, deadline: float | None = None,
+                dcformer_impl: str = "auto") -> dict:
     """Training tokens/s of Transformer++ and DCFormer, alternating rounds, median step time.
     deadline (time.monotonic()): presets not started by then are listed as skipped, and one that
     has started stops its timed rounds there (after 3). A preset out of GPU memory is timed once
     more at half its micro-batch; one whose DCFormer fails on the Triton path once more on the
     PyTorch path (both said in notes); a preset that still fails is listed as skipped, and the
-    others still run."""
+    others still run. dcformer_impl="torch" keeps DCFormer off the Triton kernels (bench gpu after
+    a crashed self-check)."""
     dev = resolve_device(device)
     # on a GPU the paper's shape first: its ratio is the one issue 12 sets a target for
     presets = [preset] if preset else (["paper-405m", "gpu-125m"] if dev.type == "cuda" else ["cpu-demo"])
@@ -97,7 +99,8 @@ def bench_model(preset: str | None = None, steps: int | None = None, device: str
         if deadline is not None and time.monotonic() >= deadline:
             skipped[name] = "time budget spent"
             continue
-        rows += _time_preset_or_retry(name, steps, dev, compile_model, deadline, skipped, notes)
+        rows += _time_preset_or_retry(name, steps, dev, compile_model, deadline, skipped, notes,
+                                      dcformer_impl)
     ratios = {}
     for name in presets:
         by_arch = {r["arch"]: r for r in rows if r["preset"] == name}
@@ -108,11 +111,12 @@ def bench_model(preset: str | None = None, steps: int | None = None, device: str
 
 
 def _time_preset_or_retry(name: str, steps: int, dev: torch.device, compile_model: bool,
-                          deadline: float | None, skipped: dict, notes: dict) -> list[dict]:
+                          deadline: float | None, skipped: dict, notes: dict,
+                          attn_impl: str = "auto") -> list[dict]:
     """_time_preset, retried once at half the micro-batch after running out of GPU memory and
     once on the PyTorch path after a failure on the Triton path; what happened goes into skipped
     (nothing timed) or notes (timed otherwise than asked)."""
-    micro, attn_impl = preset_micro_batch(name), "auto"
+    micro = preset_micro_batch(name)
     while True:   # each retry changes what is tried, and a second failure of a kind returns
         try:
             return _time_preset(name, steps, dev, compile_model, deadline, micro, attn_impl)

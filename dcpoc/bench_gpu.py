@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 
@@ -39,17 +39,34 @@ def launch_check(deadline: float, device: str = "cuda") -> dict:
     return {"ok": True, "seconds": round(time.monotonic() - started, 1)}
 
 
-def more_kernels(deadline: float) -> dict:
+def triton_withheld(result: dict) -> Optional[str]:
+    """Why this process must launch no Triton kernel, or None: the self-check's own process died
+    or hung on them (selfcheck_process.py), and a CUDA fault here would end every later stage."""
+    check = result.get("selfcheck") or {}
+    if (check.get("result") or {}).get("crashed"):
+        return f"the self-check's process crashed on the Triton kernels ({check.get('error')})"
+    return None
+
+
+def _without_triton(impls: tuple[str, ...], result: dict) -> tuple[str, ...]:
+    return impls if triton_withheld(result) is None else tuple(
+        impl for impl in impls if not impl.startswith("triton"))
+
+
+def more_kernels(deadline: float, impls: tuple[str, ...] = CORE_IMPLS) -> dict:
     """The kernel benchmark at the other lengths, then the compiled reference at T 2048 (two cold
     compiles): after the model stage, since issue 12's targets do not read them."""
-    result = bench_kernels("cuda", MORE_LENGTHS, deadline, only=CORE_IMPLS)
+    result = bench_kernels("cuda", MORE_LENGTHS, deadline, only=impls)
     compiled = bench_kernels("cuda", [KERNEL_T], deadline, only=("reference_compiled",))
     result["rows"] = sorted(result["rows"] + compiled["rows"], key=lambda row: row["T"])
     return result
 
 
-def check_kernels_on_gpu() -> list[dict]:
-    """dcmha_triton against dcmha_reference on the GPU: output and every gradient, fp32 and bf16."""
+def check_kernels_on_gpu(withheld: Optional[str] = None) -> list[dict]:
+    """dcmha_triton against dcmha_reference on the GPU: output and every gradient, fp32 and bf16.
+    withheld: triton_withheld()'s reason, which stops the stage before any launch."""
+    if withheld:
+        raise RuntimeError(f"not run: {withheld}")
     from .kernels import dcmha_reference, dcmha_triton
     dev = torch.device("cuda")
     checks = []
@@ -116,16 +133,21 @@ def bench_gpu(out: Path, budget_s: float | None = None) -> dict:
     if not torch.cuda.is_available():
         raise ConfigError("bench gpu needs a CUDA GPU; on a CPU run `python -m dcpoc bench model` or `bench kernels`")
     from .runs.selfchecks import selfcheck_for_bench
+    result = bench_result("gpu", torch.device("cuda"))
+    # after a crashed self-check the later stages keep to what cannot fault on our kernels
     stages: list[Stage] = [
         ("launch", launch_check),
-        ("selfcheck", lambda deadline: selfcheck_for_bench(SELFCHECK_PRESET)),
-        ("checks", lambda deadline: check_kernels_on_gpu()),
-        ("kernels", lambda deadline: bench_kernels("cuda", [KERNEL_T], deadline,
-                                                   only=CORE_IMPLS + tuple(TRITON_ALTERNATIVES))),
-        ("model", lambda deadline: bench_model(device="cuda", steps=10, deadline=deadline)),
-        ("kernels_more", more_kernels),
+        ("selfcheck", lambda deadline: selfcheck_for_bench(SELFCHECK_PRESET, deadline)),
+        ("checks", lambda deadline: check_kernels_on_gpu(triton_withheld(result))),
+        ("kernels", lambda deadline: bench_kernels(
+            "cuda", [KERNEL_T], deadline,
+            only=_without_triton(CORE_IMPLS + tuple(TRITON_ALTERNATIVES), result))),
+        ("model", lambda deadline: bench_model(
+            device="cuda", steps=10, deadline=deadline,
+            dcformer_impl="auto" if triton_withheld(result) is None else "torch")),
+        ("kernels_more", lambda deadline: more_kernels(deadline, _without_triton(CORE_IMPLS, result))),
     ]
-    return run_stages(bench_result("gpu", torch.device("cuda")), stages, out, budget_s, _echo)
+    return run_stages(result, stages, out, budget_s, _echo)
 
 
 def gaps(result: dict) -> list[str]:
@@ -140,6 +162,9 @@ def gaps(result: dict) -> list[str]:
     lines += [f"stage {name} failed: {error}" for name, error in result.get("errors", {}).items()]
     if result.get("selfcheck", {}).get("passed") is False:
         lines.append(f"self-check failed: {result['selfcheck'].get('error')}")
+    if triton_withheld(result):
+        lines.append("no Triton kernel benchmarked and DCFormer timed on the PyTorch path: "
+                     "the self-check's process crashed")
     lines += [f"check {c['shape']} {c['dtype']} window={c['window']} failed: error "
               f"{c['max_rel_error']:.2e} over {c['tolerance']}" for c in result.get("checks", [])
               if not c["ok"]]

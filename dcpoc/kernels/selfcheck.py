@@ -4,7 +4,9 @@ and composition switches, then both paths timed on the run's shape. attn_impl=au
 where it is correct AND faster; everything here is caught and recorded, never raised into a run.
 
 Pure: no database. runs/selfchecks.py stores results and reuses them (the cache protocol below);
-train.py asks choose_attention() which path a run trains on.
+train.py asks choose_attention() which path a run trains on. checked() runs run_selfcheck() in a
+process of its own (selfcheck_process.py), so a kernel that faults or hangs cannot take the caller
+with it.
 
 On the CPU the Triton kernels run only in Triton's interpreter (TRITON_INTERPRET=1); the check runs
 there when DCPOC_SELFCHECK_ON_CPU=1 is also set (tests), at tiny sizes. DCPOC_INJECT_TRITON_FAULT=1
@@ -68,6 +70,7 @@ class SelfCheckResult:
     spec: dict
     cases: list[dict] = field(default_factory=list)
     injected_fault: bool = False
+    crashed: bool = False                 # the check's process died or hung (selfcheck_process.py)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -294,15 +297,19 @@ def record(name: str, spec: CheckSpec, result: SelfCheckResult) -> dict:
 
 
 def checked(name: str, spec: CheckSpec, device: torch.device, cache: Optional[CheckCache] = None,
-            *, fresh: bool = False) -> dict:
-    """The stored self-check for (device, versions, commit, shape), else a new one, stored. An
-    injected fault is never served from, nor reused out of, the cache."""
-    fault = os.environ.get(FAULT_ENV) == "1"
+            *, fresh: bool = False, timeout: Optional[float] = None) -> dict:
+    """The stored self-check for (device, versions, commit, shape), else a new one, run in a
+    process of its own (selfcheck_process.py: a kernel fault cannot reach the caller) within
+    timeout seconds, and stored. An injected fault is never served from, nor reused out of, the
+    cache."""
+    from .selfcheck_process import CRASH_ENV, run_isolated
+    fault = os.environ.get(FAULT_ENV) == "1" or os.environ.get(CRASH_ENV) == "1"
     if cache is not None and not (fresh or fault):
         found = cache.get(name, spec)
         if found is not None and not found.get("injected_fault"):
             return found
-    result = run_selfcheck(spec, device)
+    result = run_isolated(spec, device, timeout)
+    result.injected_fault = result.injected_fault or fault
     if cache is not None:
         try:
             return cache.put(name, spec, result)

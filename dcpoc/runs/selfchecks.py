@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
@@ -76,9 +77,11 @@ class StoreCache:
         return save_selfcheck(self.store, reuse_key(name, spec), result)
 
 
-def selfcheck_now(store: Optional[Store], preset: Optional[str] = None) -> Optional[dict]:
+def selfcheck_now(store: Optional[Store], preset: Optional[str] = None,
+                  timeout: Optional[float] = None) -> Optional[dict]:
     """Run the self-check afresh for a preset's DCFormer shape on this machine's GPU (or, under the
-    interpreter with DCPOC_SELFCHECK_ON_CPU=1, the CPU) and store it; None without one."""
+    interpreter with DCPOC_SELFCHECK_ON_CPU=1, the CPU), in a process of its own stopped after
+    timeout seconds (default: selfcheck_process.timeout_s()), and store it; None without one."""
     from ..config import make_config
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not checkable(device):
@@ -86,7 +89,7 @@ def selfcheck_now(store: Optional[Store], preset: Optional[str] = None) -> Optio
     run = make_config("dcformer", preset or ("gpu-small" if device.type == "cuda" else "tiny"))
     spec = spec_for_model(run.model, run.train, device)
     return checked(gpu_name(device), spec, device, StoreCache(store) if store is not None else None,
-                   fresh=True)
+                   fresh=True, timeout=timeout)
 
 
 def format_selfcheck(check: dict) -> str:
@@ -111,15 +114,17 @@ def format_selfcheck(check: dict) -> str:
     return "\n".join(lines)
 
 
-def selfcheck_for_bench(preset: Optional[str] = None) -> dict:
+def selfcheck_for_bench(preset: Optional[str] = None, deadline: Optional[float] = None) -> dict:
     """`bench gpu` runs the self-check first (at preset's DCFormer shape): printed, stored when the
-    database is reachable, and returned JSON-ready for the benchmark's result."""
+    database is reachable, and returned JSON-ready for the benchmark's result. deadline
+    (time.monotonic()): its process is stopped there."""
     try:
         store: Optional[Store] = Store()
     except StoreError as e:
         print(f"self-check not stored: {e}", flush=True)
         store = None
-    check = selfcheck_now(store, preset) or {}
+    timeout = None if deadline is None else max(1.0, deadline - time.monotonic())
+    check = selfcheck_now(store, preset, timeout) or {}
     if check:
         print(format_selfcheck(check), flush=True)
     return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in check.items()}
