@@ -8,6 +8,7 @@ import io
 import os
 import shutil
 import subprocess
+from typing import Callable
 
 import pandas as pd
 
@@ -24,6 +25,76 @@ PDF_FONT_PACKAGE = "fonts-ipaexfont-gothic"
 _PDF_FONT_PATHS = ("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
                    "/usr/share/fonts/truetype/fonts-japanese-gothic.ttf")
 _BLUE = (30, 60, 120)
+_SLACK_MM = 0.05          # our measure and fpdf2's differ by rounding: never leave fpdf2 to re-wrap
+
+# fpdf2 wraps a line only at a space, and Japanese puts none between words: a paragraph broke at
+# its few spaces around Latin words and left lines half empty. (A zero-width space would be a break
+# point to fpdf2, but the Japanese font has no glyph for it and fpdf2 then counts a full width.)
+# So text is broken into lines here, measured in the font it is drawn in, with the usual Japanese
+# rules (kinsoku): a line may break between two characters when either is Japanese, except before
+# closing punctuation, a small kana or a long vowel mark, and after an opening bracket; Latin words
+# and numbers stay whole and break at spaces.
+_NO_LINE_START = frozenset("、。，．・：；？！ー〜～）」』】〕〉》］｝ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ"
+                           ")]},.:;!?%")
+_NO_LINE_END = frozenset("（「『【〔〈《［｛([{")
+
+
+def _wide(char: str) -> bool:
+    return ord(char) >= 0x2E80           # CJK, kana and full-width forms
+
+
+def _chunks(line: str) -> list[str]:
+    """line cut where a new line may start; a space stays at the end of the chunk before it."""
+    chunks, start = [], 0
+    for i in range(1, len(line)):
+        prev, char = line[i - 1], line[i]
+        after_space = prev == " " and char != " "
+        wide_break = ((_wide(prev) or _wide(char)) and prev != " " and char != " "
+                      and char not in _NO_LINE_START and prev not in _NO_LINE_END)
+        if after_space or wide_break:
+            chunks.append(line[start:i])
+            start = i
+    return chunks + [line[start:]]
+
+
+SHORT_CELL_MM = 22.0     # a table value this short (a number, a name, 判断不能) is never broken
+HEADING_MM = 16.0        # a column heading wraps within at least this width
+
+
+def _least_width(text: str, width: Callable[[str], float]) -> float:
+    """The narrowest a table cell may be: whole if short, else its longest unbreakable piece."""
+    whole = width(text)
+    return whole if whole <= SHORT_CELL_MM else max(map(width, _chunks(text)))
+
+
+def column_widths(least: list[float], most: list[float], total: float) -> list[float]:
+    """Table column widths summing to total: each at least its least, the room left shared in
+    proportion to what each still wants (most - least); all scaled alike when the mosts leave
+    room to spare or the leasts do not fit."""
+    most = [max(high, low) for low, high in zip(least, most)]
+    if sum(most) <= total:
+        return [high * total / sum(most) for high in most]
+    if sum(least) >= total:
+        return [low * total / sum(least) for low in least]
+    room, wants = total - sum(least), [high - low for low, high in zip(least, most)]
+    return [low + room * want / sum(wants) for low, want in zip(least, wants)]
+
+
+def wrap_lines(text: str, width: float, measure: Callable[[str], float]) -> str:
+    """text with line breaks so that no line is wider than width by measure (the drawing font's
+    width of a string), breaking at spaces and Japanese break points (above). A chunk wider than
+    a line on its own stays whole for fpdf2 to cut."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for chunk in _chunks(paragraph):
+            if line.strip() and measure((line + chunk).rstrip()) > width:
+                lines.append(line.rstrip())
+                line = chunk.lstrip()
+            else:
+                line += chunk
+        lines.append(line.rstrip())
+    return "\n".join(lines)
 
 
 def cjk_font(lang: str = "en") -> str:
@@ -75,22 +146,32 @@ class _Writer:
     def text(self, body: str, size: float = 9.5, height: float = 4.8, color=(0, 0, 0)) -> None:
         self.pdf.set_text_color(*color)
         self.pdf.set_font("cjk", size=size)
-        self.pdf.multi_cell(0, height, without_code_marks(body), align="L", new_x="LMARGIN",
+        width = self.pdf.epw - 2 * self.pdf.c_margin - _SLACK_MM
+        body = wrap_lines(without_code_marks(body), width, self.pdf.get_string_width)
+        self.pdf.multi_cell(0, height, body, align="L", new_x="LMARGIN",
                             new_y="NEXT")
         self.pdf.set_text_color(0, 0, 0)
 
     def table(self, frame: pd.DataFrame) -> None:
-        """Columns as wide as their longest cell (fpdf2 wraps what does not fit)."""
+        """Columns as wide as their values where the page allows (column_widths), each cell broken
+        into lines here."""
         rows = [list(map(str, frame.columns))] + frame.astype(str).values.tolist()
-        width = lambda cell: sum(2 if ord(c) > 0x2E80 else 1 for c in cell)   # noqa: E731  (CJK: 2)
-        widths = [max(4, max(width(row[j]) for row in rows)) for j in range(len(rows[0]))]
         self.pdf.ln(1)
         self.pdf.set_font("cjk", size=8)
+        pad = 2 * self.pdf.c_margin + self.pdf.line_width + _SLACK_MM   # around a cell's text
+        width = lambda text: self.pdf.get_string_width(text) + pad      # noqa: E731
+        least = [max([width("0000"), *(_least_width(row[j], width) for row in rows[1:]),
+                      *map(width, _chunks(head)), min(width(head), HEADING_MM)])
+                 for j, head in enumerate(rows[0])]
+        # a heading wraps rather than widen its column beyond its values
+        most = [max([low, *(width(row[j]) for row in rows[1:])]) for j, low in enumerate(least)]
+        widths = column_widths(least, most, self.pdf.epw)
+        inner = [w - pad for w in widths]
         with self.pdf.table(col_widths=widths, text_align="LEFT", line_height=4.2) as table:
             for row in rows:
                 cells = table.row()
-                for value in row:
-                    cells.cell(value)
+                for value, room in zip(row, inner):
+                    cells.cell(wrap_lines(value, room, self.pdf.get_string_width))
         self.pdf.ln(1)
 
     def block(self, block: Block) -> None:

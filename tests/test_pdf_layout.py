@@ -1,0 +1,61 @@
+"""PDF line breaking and table columns (report/pdf.py): Japanese text fills its lines and follows
+the line-start and line-end rules, Latin words and numbers stay whole, and fpdf2 draws the lines we
+measured (it re-wraps nothing). Measured in the real embedded font."""
+import pytest
+
+from dcpoc.report.pdf import _chunks, column_widths, cjk_font, wrap_lines
+
+from conftest import skip_without_pdf_tools
+
+JA = ("計算量倍率 0.97×（0.78〜1.15）、速度比 0.83× を掛けた正味の効果は 0.90× です。GO には下限が "
+      "1.10 を超える必要があり、上限が 1.00 を下回れば NO-GO（見送り）です。Transformer++ + QK-norm "
+      "と比べて、DCFormer の検証損失の差は +0.0057（95% 区間 -0.0039〜+0.0152）でした。")
+NO_START = "、。）」〜ー"
+
+
+def test_chunks_break_between_japanese_characters_but_keep_words_and_numbers_whole():
+    assert _chunks("速度比 0.83× です。") == ["速", "度", "比 ", "0.83× ", "で", "す。"]
+    assert _chunks("DCFormer の損失") == ["DCFormer ", "の", "損", "失"]
+    assert _chunks("（見送り）です") == ["（見", "送", "り）", "で", "す"]   # no break after （ or before ）
+    assert "".join(_chunks(JA)) == JA
+
+
+def test_wrapped_lines_fit_and_keep_the_japanese_line_rules():
+    text = wrap_lines(JA, 24, len)
+    lines = text.split("\n")
+    assert all(len(line) <= 24 for line in lines) and len(lines) > 5
+    assert all(line and line[0] not in NO_START and line[-1] != "（" for line in lines)
+    longest = max(map(len, _chunks(JA)))
+    assert all(len(line) > 24 - longest for line in lines[:-1])          # filled: greedy
+    assert text.replace("\n", "").replace(" ", "") == JA.replace(" ", "")   # nothing lost
+    for word in ("Transformer++", "QK-norm", "DCFormer", "+0.0057", "-0.0039〜"):
+        assert any(word in line for line in lines), word
+    assert wrap_lines("一行目\n二行目", 100, len) == "一行目\n二行目"    # given breaks stay
+
+
+def test_a_piece_wider_than_the_line_is_left_whole_for_fpdf2_to_cut():
+    assert wrap_lines("https://example.com/a/very/long/path", 10, len) == \
+        "https://example.com/a/very/long/path"
+
+
+def test_fpdf2_draws_the_lines_we_measured_and_they_are_full():
+    skip_without_pdf_tools()
+    from fpdf import FPDF
+    pdf = FPDF(format="A4")
+    pdf.add_font("cjk", "", cjk_font("ja"))
+    pdf.add_page()
+    pdf.set_font("cjk", size=9.5)
+    width = pdf.epw - 2 * pdf.c_margin - 0.05
+    ours = wrap_lines(JA * 2, width, pdf.get_string_width).split("\n")
+    drawn = pdf.multi_cell(0, 5, "\n".join(ours), dry_run=True, output="LINES")
+    assert drawn == ours and len(ours) >= 4
+    assert all(pdf.get_string_width(line) > 0.85 * width for line in ours[:-1])   # a Latin word may wrap whole
+
+
+def test_columns_get_their_values_width_when_the_page_allows_and_never_less_than_their_least():
+    assert column_widths([10, 10], [20, 40], 120) == [40, 80]           # room to spare: scaled up
+    wide = column_widths([10, 20, 10], [15, 200, 30], 100)
+    assert sum(wide) == pytest.approx(100) and wide[0] >= 10 and wide[2] >= 10
+    assert wide[1] > wide[2] > wide[0]                                   # shared by what each wants
+    squeezed = column_widths([60, 60], [80, 90], 100)                    # even the leasts overflow
+    assert squeezed == [50, 50]
