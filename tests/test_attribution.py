@@ -11,6 +11,7 @@ from dcpoc.config import ConfigError, variant_config, variant_of
 from dcpoc.decision import compare_equal_tokens, decide
 from dcpoc.decision.attribution import attribute, decisive_pair
 from dcpoc.decision.stats import pooled_interval
+from dcpoc.report.text import say
 from dcpoc.studies.spec import StudySpec, plan_stages
 
 SIZES = {"s1": (1e6, 1e8), "s2": (4e6, 2e8), "s3": (1.6e7, 4e8)}
@@ -79,6 +80,11 @@ def test_verdict_is_about_dcmha_on_the_best_cheap_baseline_and_qk_norm_is_its_ow
     assert key == "rec.qk_norm" and values["diff"] == pytest.approx(QK_PART) and values["preset"] == "s3"
     keys = [k for k, _ in decision.evidence]
     assert keys[:2] == ["ev.baseline", "ev.attribution"] and "ev.confirm.none" in keys
+    # each part's interval reads as the language writes one, as everywhere else in the report
+    attribution = decision.evidence[1]
+    assert "DCMHA on top of it -0.0300 (" in say(attribution, "en") and " to " in say(attribution, "en")
+    assert "DCMHA を加えて -0.0300（" in say(attribution, "ja") and "〜" in say(attribution, "ja")
+    assert "[" not in say(attribution, "en") + say(attribution, "ja")
     assert "risk.no_qknorm_baseline" not in [k for k, _ in decision.risks]
     # without the QK-norm rung, the paper's Transformer++ is the baseline and the risk is named
     bare = decide(ladder_runs(rungs=("transformer", "dcformer")), "st")

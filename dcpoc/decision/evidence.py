@@ -13,6 +13,7 @@ from .attribution import attribute, free_part, pooled
 from .compare import counted_runs
 from ..runs.status import ACTIVE
 from .confirmation import confirmation_state
+from .stats import Interval
 
 
 CONFIRM_KEYS = {"confirmed": "ev.confirm.confirmed", "partial": "ev.confirm.partial",
@@ -75,9 +76,8 @@ def _pooled_reasons(found: Any) -> list[tuple[str, dict]]:
     return [("ev.pooled_apart", {**values, "a": found.apart[0], "b": found.apart[1]})]
 
 
-def _interval(mean: float, low: object, high: object) -> str:
-    """'-0.0300 [-0.0410, -0.0190]' (the same in every language), or the mean alone."""
-    if low is None or high is None or pd.isna(low) or pd.isna(high):
-        return f"{mean:+.4f}"
-    return f"{mean:+.4f} [{float(low):+.4f}, {float(high):+.4f}]"
-
+def _interval(mean: float, low: object, high: object) -> Interval:
+    """A loss difference with its interval (None bounds: none), which report.text.say writes as
+    the reader's language writes an interval."""
+    missing = low is None or high is None or pd.isna(low) or pd.isna(high)
+    return Interval(float(mean), None if missing else float(low), None if missing else float(high), 0)

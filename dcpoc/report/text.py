@@ -51,6 +51,8 @@ def say(reason: Reason, lang: str) -> str:
             clean[name] = listing(value, lang)
         elif isinstance(value, float) and math.isinf(value):
             clean[name] = _Unbounded(value)
+        elif isinstance(value, Interval):     # a loss difference: '+0.0057 (-0.0039 to +0.0152)'
+            clean[name] = interval_text(value, "+.4f", lang)
     return t(key, lang).format(**clean)
 
 
