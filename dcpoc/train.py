@@ -34,6 +34,7 @@ from .runs.paths import CHECKPOINT_NAME
 
 HEARTBEAT_S = 2.0       # heartbeat and cancel-flag period
 FLUSH_S = 2.0           # metrics are flushed at least this often
+DIST_CHECK_LIMIT_S = 420.0   # rank 0's self-check under torchrun: inside NCCL's 10-minute timeout
 
 
 class Sink(Protocol):
@@ -258,8 +259,11 @@ def _attention_path(run: RunConfig, sink: Sink, dist: Distributed, device: torch
     choice = None
     if dist.is_main:
         try:
+            # other ranks wait for rank 0's choice inside the process group's timeout
+            limit = DIST_CHECK_LIMIT_S if dist.enabled else None
             choice = choose_attention(run.model, run.train, device,
-                                      getattr(sink, "selfcheck_cache", None))
+                                      getattr(sink, "selfcheck_cache", None), limit,
+                                      "the limit while other ranks wait (torchrun)")
         except SelfCheckError as e:          # attn_impl=triton and the check failed: stop now
             raise ConfigError(str(e)) from None
         print(f"attention path: {choice.path} ({choice.reason})", file=sys.stderr, flush=True)

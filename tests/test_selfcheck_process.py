@@ -1,6 +1,6 @@
 """The self-check runs in a process of its own (kernels/selfcheck_process.py): a check process that
 dies (a real SIGSEGV, injected with DCPOC_INJECT_SELFCHECK_CRASH=1) or outlives its timeout is a
-failed check, auto trains on the PyTorch path in the very process that asked, and `bench gpu`'s
+failed check (kept, unless it was stopped from outside or cut by a caller's limit), auto trains on the PyTorch path in the very process that asked, and `bench gpu`'s
 later stages keep off the Triton kernels. The kernels run under Triton's interpreter."""
 import os
 from dataclasses import replace
@@ -11,7 +11,7 @@ import torch
 from dcpoc.bench_gpu import check_kernels_on_gpu, gaps, triton_withheld, _without_triton
 from dcpoc.config import make_config
 from dcpoc.kernels.selfcheck import CPU_ENV, FAULT_ENV, SelfCheckError, checked, choose_attention, gpu_name, spec_for_model
-from dcpoc.kernels.selfcheck_process import CRASH_ENV, TIMEOUT_ENV, timeout_s
+from dcpoc.kernels.selfcheck_process import CRASH_ENV, TIMEOUT_ENV, _ended, timeout_s
 from dcpoc.runs import create_run, execute_run
 from dcpoc.runs.selfchecks import StoreCache, list_selfchecks, selfcheck_for_bench
 from dcpoc.runs.store import Store
@@ -76,6 +76,33 @@ def test_a_check_that_outlives_its_timeout_is_stopped_and_stored_as_failed(on_cp
                                      "stopped")
     # a hang is kept, so the next run does not wait for it again; `bench selfcheck` reruns it
     assert checked(gpu_name(CPU), spec, CPU, cache)["id"] == check["id"]
+
+
+@needs_interpreter
+def test_a_check_cut_by_a_callers_limit_is_not_kept(on_cpu):
+    """bench gpu's budget or torchrun's wait cut the check: that says nothing of the kernels, so
+    nothing is stored and the next run checks again."""
+    spec = spec_for_model(TINY.model, TINY.train, CPU)
+    cache = StoreCache(on_cpu)
+    cut = checked(gpu_name(CPU), spec, CPU, cache, limit=0.3, limit_why="the test's limit")
+    assert not cut["passed"] and cut["result"]["retry"] and cut["id"] is None
+    assert cut["error"] == ("the self-check process did not finish within 0.3 s, the test's limit; "
+                            "not kept")
+    assert list_selfchecks(on_cpu) == []
+    assert checked(gpu_name(CPU), spec, CPU, cache, limit=600)["passed"]   # a limit it keeps to
+
+
+def test_a_check_process_stopped_from_outside_is_not_kept_but_a_crash_is():
+    import signal
+    spec = spec_for_model(TINY.model, TINY.train, CPU)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL):
+        stopped = _ended(spec, -sig, "KeyboardInterrupt")
+        assert stopped.retry and stopped.crashed and stopped.error.endswith("; not kept")
+    for sig in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS):
+        crash = _ended(spec, -sig, "no output")
+        assert crash.crashed and not crash.retry and f"died of {sig.name}" in crash.error
+    assert _ended(spec, 3, "ImportError: x").error == ("the self-check process exited with status 3 "
+                                                       "without a result; its last line: ImportError: x")
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-5", "nan"])

@@ -70,7 +70,8 @@ class SelfCheckResult:
     spec: dict
     cases: list[dict] = field(default_factory=list)
     injected_fault: bool = False
-    crashed: bool = False                 # the check's process died or hung (selfcheck_process.py)
+    crashed: bool = False                 # its process died, hung or lost its GPU (selfcheck_process)
+    retry: bool = False                   # says nothing of the kernels (stopped, cut): not stored
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -297,20 +298,20 @@ def record(name: str, spec: CheckSpec, result: SelfCheckResult) -> dict:
 
 
 def checked(name: str, spec: CheckSpec, device: torch.device, cache: Optional[CheckCache] = None,
-            *, fresh: bool = False, timeout: Optional[float] = None) -> dict:
+            *, fresh: bool = False, limit: Optional[float] = None, limit_why: str = "") -> dict:
     """The stored self-check for (device, versions, commit, shape), else a new one, run in a
-    process of its own (selfcheck_process.py: a kernel fault cannot reach the caller) within
-    timeout seconds, and stored. An injected fault is never served from, nor reused out of, the
-    cache."""
+    process of its own (selfcheck_process.py: a kernel fault cannot reach the caller), within
+    limit seconds if given (limit_why: whose limit), and stored unless it says nothing of the
+    kernels (retry). An injected fault is never served from, nor reused out of, the cache."""
     from .selfcheck_process import CRASH_ENV, run_isolated
     fault = os.environ.get(FAULT_ENV) == "1" or os.environ.get(CRASH_ENV) == "1"
     if cache is not None and not (fresh or fault):
         found = cache.get(name, spec)
         if found is not None and not found.get("injected_fault"):
             return found
-    result = run_isolated(spec, device, timeout)
+    result = run_isolated(spec, device, limit, limit_why)
     result.injected_fault = result.injected_fault or fault
-    if cache is not None:
+    if cache is not None and not result.retry:
         try:
             return cache.put(name, spec, result)
         except Exception:      # the database is busy or gone: the verdict still holds for this run
@@ -332,7 +333,8 @@ def outside_kernel_limits(model: Any) -> Optional[str]:
 
 
 def choose_attention(model: Any, train: Any, device: torch.device,
-                     cache: Optional[CheckCache] = None) -> AttnChoice:
+                     cache: Optional[CheckCache] = None, limit: Optional[float] = None,
+                     limit_why: str = "") -> AttnChoice:
     """Which path a run (model: ModelConfig, train: TrainConfig) trains on, and why. Under
     attn_impl=auto nothing raises: a failed, slower or crashed Triton path means the PyTorch path.
     attn_impl=triton raises SelfCheckError with the self-check's one-line error."""
@@ -359,7 +361,8 @@ def choose_attention(model: Any, train: Any, device: torch.device,
         return AttnChoice("torch", f"{outside}: the PyTorch path", "torch")
     try:
         name = gpu_name(device)
-        check = checked(name, spec_for_model(model, train, device), device, cache)
+        check = checked(name, spec_for_model(model, train, device), device, cache, limit=limit,
+                        limit_why=limit_why)
     except Exception as e:      # never fail a run under auto; attn_impl=triton fails below
         check = {"passed": False, "error": f"the self-check could not run: {one_line(e)}",
                  "chosen": "torch", "id": None, "gpu_name": str(device)}

@@ -1,17 +1,23 @@
 """The self-check in a Python process of its own.
 
-A kernel that faults on a GPU (an illegal address, a misaligned access) leaves its process's CUDA
-context unusable, and one that hangs never returns: run inside a training process, such a check
-would take the run down with it, which attn_impl=auto promises never to do. So selfcheck.checked()
-runs run_selfcheck() here, in a child Python on the same device, reads the result from a file, and
-turns a child that died, hung or wrote nothing into a failed check (crashed=True) whose error says
-how it ended and the last line it wrote. The parent launches no Triton kernel for the check.
+A kernel that faults on a GPU (an illegal or misaligned address) leaves its process's CUDA context
+unusable, and one that hangs never returns: run inside a training process, such a check would take
+the run down with it, which attn_impl=auto promises never to do. So selfcheck.checked() runs
+run_selfcheck() here, in a child Python on the same device, and reads the result from a file. The
+parent launches no Triton kernel for the check. The result's crashed flag marks a check that left
+its process unusable: a child that died or hung, or one whose CUDA context no longer works after a
+failed case (probed); `bench gpu` then keeps its own process off the Triton kernels. Its retry flag
+marks a check that says nothing about the kernels (stopped from outside, cut by a caller's time
+limit, a GPU that admits one process only): it is not stored, and the next run checks again.
 
-DCPOC_INJECT_SELFCHECK_CRASH=1 makes the child die by SIGSEGV before its first case (tests,
-drills); DCPOC_SELFCHECK_TIMEOUT_S caps the child's seconds (default DEFAULT_TIMEOUT_S).
+The child runs in a session of its own, so a Ctrl-C or a cancel sent to the run's process group
+does not kill it mid-check, and it dies with its parent (PR_SET_PDEATHSIG). On a timeout its whole
+group is killed (ptxas included). DCPOC_INJECT_SELFCHECK_CRASH=1 makes the child die by SIGSEGV
+before its first case (tests, drills); DCPOC_SELFCHECK_TIMEOUT_S caps its seconds.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
@@ -25,7 +31,7 @@ from typing import Optional
 
 import torch
 
-from .selfcheck import CheckSpec, SelfCheckResult, run_selfcheck
+from .selfcheck import CheckSpec, SelfCheckResult, one_line, run_selfcheck
 
 CRASH_ENV = "DCPOC_INJECT_SELFCHECK_CRASH"
 TIMEOUT_ENV = "DCPOC_SELFCHECK_TIMEOUT_S"
@@ -33,6 +39,8 @@ TIMEOUT_ENV = "DCPOC_SELFCHECK_TIMEOUT_S"
 # minutes on a GPU machine's CPU; far beyond that the child is stuck
 DEFAULT_TIMEOUT_S = 900.0
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]      # the folder that holds dcpoc/
+_FROM_OUTSIDE = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL}   # a person, a cancel
+_ONE_PROCESS_GPU = "busy or unavailable"     # CUDA's words for an exclusive-process GPU in use
 
 
 def timeout_s() -> float:
@@ -51,38 +59,61 @@ def timeout_s() -> float:
     return value
 
 
-def run_isolated(spec: CheckSpec, device: torch.device,
-                 timeout: Optional[float] = None) -> SelfCheckResult:
-    """run_selfcheck(spec, device) in a child process, within timeout seconds (default
-    timeout_s()). Never raises for what the child does: a crash, a hang or a missing result is a
-    failed check with crashed=True."""
-    timeout = timeout_s() if timeout is None else timeout
+def run_isolated(spec: CheckSpec, device: torch.device, limit: Optional[float] = None,
+                 limit_why: str = "") -> SelfCheckResult:
+    """run_selfcheck(spec, device) in a child process within timeout_s() seconds, or within limit
+    if that is shorter (limit_why names whose limit it is). Never raises for what the child does."""
+    timeout = timeout_s()
+    cut = limit is not None and limit < timeout
+    timeout = min(timeout, limit) if cut else timeout
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory(prefix="dcpoc-selfcheck-") as tmp:
         out = Path(tmp) / "result.json"
-        command = [sys.executable, "-m", "dcpoc.kernels.selfcheck_process",
+        # -P: this package, not a dcpoc/ folder in the working directory
+        command = [sys.executable, "-P", "-m", "dcpoc.kernels.selfcheck_process",
                    json.dumps(asdict(spec)), str(out), str(device)]
+        child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, errors="replace", start_new_session=True)
         try:
-            child = subprocess.run(command, env=env, capture_output=True, text=True,
-                                   errors="replace", timeout=timeout)
+            stdout, stderr = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            _kill_group(child)
+            if cut:
+                return _crashed(spec, f"the self-check process did not finish within {timeout:g} s, "
+                                      f"{limit_why}; not kept", retry=True)
             return _crashed(spec, f"the self-check process did not finish within {timeout:g} s "
                                   f"and was stopped (a kernel that hangs, or {TIMEOUT_ENV} too low)")
-        if child.returncode == 0 and out.exists():
+        except BaseException:        # Ctrl-C or an error here: the child goes with it
+            _kill_group(child)
+            raise
+        if out.exists():             # written whole (renamed into place), whatever the exit
             return _from_json(json.loads(out.read_text()))
-        last = _last_line(child.stderr) or _last_line(child.stdout) or "no output"
-        return _crashed(spec, f"the self-check process {_how_it_ended(child.returncode)}; its "
-                              f"last line: {last}")
+        return _ended(spec, child.returncode, _last_line(stderr) or _last_line(stdout) or "no output")
 
 
-def _how_it_ended(code: int) -> str:
+def _kill_group(child: subprocess.Popen) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    child.communicate()
+
+
+def _ended(spec: CheckSpec, code: int, last: str) -> SelfCheckResult:
+    """The check of a child that wrote no result: how it ended and its last line."""
     if code < 0:
         try:
-            return f"died of {signal.Signals(-code).name}"
+            sig = signal.Signals(-code)
+            how = f"died of {sig.name}"
         except ValueError:
-            return f"died of signal {-code}"
-    return f"exited with status {code} without a result"
+            sig, how = None, f"died of signal {-code}"
+    else:
+        sig, how = None, f"exited with status {code} without a result"
+    error = f"the self-check process {how}; its last line: {last}"
+    if sig in _FROM_OUTSIDE:         # stopped by someone or something else: says nothing of kernels
+        return _crashed(spec, error + "; not kept", retry=True)
+    return _crashed(spec, error)
 
 
 def _last_line(text: str) -> str:
@@ -90,8 +121,8 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def _crashed(spec: CheckSpec, error: str) -> SelfCheckResult:
-    return SelfCheckResult(False, error, None, None, asdict(spec), crashed=True)
+def _crashed(spec: CheckSpec, error: str, retry: bool = False) -> SelfCheckResult:
+    return SelfCheckResult(False, error, None, None, asdict(spec), crashed=True, retry=retry)
 
 
 def _from_json(data: dict) -> SelfCheckResult:
@@ -105,17 +136,47 @@ def _spec_from_json(data: dict) -> CheckSpec:
                         for key, value in data.items()})
 
 
+def _cuda_still_works(device: torch.device) -> Optional[str]:
+    """None if the device still runs a kernel after a failed check, else why not (a fault such as
+    an illegal address is sticky: every later CUDA call in the process fails)."""
+    try:
+        torch.cuda.synchronize(device)
+        torch.ones(1, device=device).add_(1).item()
+        return None
+    except Exception as e:   # noqa: BLE001 - the answer
+        return one_line(e)
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent dies (a training process killed with -9)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: list[str]) -> int:
     """Child: argv = [spec JSON, result path, device]."""
+    _die_with_parent()
     spec, out, device = _spec_from_json(json.loads(argv[0])), Path(argv[1]), torch.device(argv[2])
     if os.environ.get(CRASH_ENV) == "1":     # a process that dies mid-check, as a fault would
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))     # and leaves no core file behind
         os.kill(os.getpid(), signal.SIGSEGV)
     result = run_selfcheck(spec, device)
+    if not result.passed and result.error and _ONE_PROCESS_GPU in result.error:
+        result.retry = True
+        result.error += ("; the GPU admits one process at a time (exclusive-process mode) and the "
+                         "run holds it: run `python -m dcpoc bench selfcheck` before training")
+    elif not result.passed and device.type == "cuda":
+        broken = _cuda_still_works(device)
+        if broken:
+            result.crashed = True
+            result.error = f"{result.error}; the GPU is unusable in that process after it: {broken}"
     partial = out.with_suffix(".partial")
     partial.write_text(json.dumps(result.to_json()))
-    partial.replace(out)                          # the parent never reads half a result
-    return 0
+    partial.replace(out)                     # the parent never reads half a result
+    sys.stdout.flush()
+    os._exit(0)     # the result is out: a fault in CUDA's teardown must not turn it into a crash
 
 
 if __name__ == "__main__":

@@ -80,11 +80,16 @@ class Database:
             raise StoreError(
                 f"malformed database URL {url!r} ({e}); use a SQLAlchemy URL such as "
                 "sqlite:///runs/dcpoc.db or postgresql+psycopg2://user@host/dbname") from e
-        self.shown_url: str = self.parsed.render_as_string(hide_password=True)
         self.is_sqlite: bool = self.parsed.get_backend_name() == "sqlite"
+        # read-only: asked for (?mode=ro), or an SQLite file this user cannot write; reads work
+        self.read_only: bool = self.is_sqlite and self.parsed.query.get("mode") == "ro"
+        if self.read_only:
+            self.parsed = self.parsed.difference_update_query(["mode"])
+        self.shown_url: str = self.parsed.render_as_string(hide_password=True)
         self.sqlite_path: Path | None = None
         if self.is_sqlite:
-            self.sqlite_path = _check_sqlite_file(self.parsed, self.shown_url)
+            self.sqlite_path, writable = _check_sqlite_file(self.parsed, self.shown_url, self.read_only)
+            self.read_only = self.read_only or not writable
         self.engine: Engine = self._create_engine()
         self.write_engine: Engine = self.engine.execution_options(dcpoc_write=True)
 
@@ -92,6 +97,8 @@ class Database:
         kwargs: dict[str, Any] = {"future": True, **extra}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": self.busy_timeout_ms / 1000}
+        if self.read_only and self.sqlite_path is not None:
+            kwargs["creator"] = self._read_only_connection
         try:
             engine = create_engine(self.parsed, **kwargs)
         except sa_exc.ArgumentError as e:
@@ -101,8 +108,19 @@ class Database:
             raise StoreError(f"cannot open database {self.shown_url}: driver not installed ({e}); "
                              "install it or set DCPOC_DB to another URL") from e
         if self.is_sqlite:
-            _install_sqlite_hooks(engine, self.busy_timeout_ms, foreign_keys)
+            _install_sqlite_hooks(engine, self.busy_timeout_ms, foreign_keys, self.read_only)
         return engine
+
+    def _read_only_connection(self) -> sqlite3.Connection:
+        """The SQLite file opened read-only. WAL needs its -shm file: where none exists and none
+        can be made (a read-only folder), the file is opened as immutable, which it is to us."""
+        path = self.sqlite_path
+        assert path is not None
+        shm = path.with_name(path.name + "-shm")
+        immutable = not shm.exists() and not os.access(path.parent, os.W_OK | os.X_OK)
+        uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+        return sqlite3.connect(uri, uri=True, timeout=self.busy_timeout_ms / 1000,
+                               check_same_thread=False)
 
     @contextmanager
     def migration_engine(self) -> Iterator[Engine]:
@@ -131,6 +149,10 @@ class Database:
             wait = f"{self.busy_timeout_ms / 1000:g} s"
             return StoreError(f"database {self.shown_url} is locked by another process (busy "
                               f"timeout {wait}); retry, or stop the process holding the lock")
+        if "readonly" in low or "read-only" in low:
+            return StoreError(f"database {self.shown_url} is open read-only (asked for with "
+                              "?mode=ro, or the file or its folder is not writable) and this "
+                              "writes; copy it to a writable place and set DCPOC_DB to the copy")
         if "malformed" in low:   # a file cut short or overwritten in part
             return StoreError(f"database {self.shown_url} is damaged ({cause}); put back a copy (the "
                               "dcpoc.db.backup-* files beside it are taken before each upgrade) or "
@@ -151,12 +173,13 @@ class Database:
             raise self.error(e, opening) from e
 
 
-def _check_sqlite_file(url: URL, shown_url: str) -> Path | None:
-    """Refuse an unusable SQLite path before anything is created or written; the file's path
-    (None for an in-memory database)."""
+def _check_sqlite_file(url: URL, shown_url: str, read_only: bool = False) -> tuple[Path | None, bool]:
+    """Refuse an unusable SQLite path before anything is created or written: (the file's path,
+    None for an in-memory database; whether this user can write it and its folder). An existing
+    file that cannot be written is opened read-only; a new one needs a writable folder."""
     database = url.database
     if _memory_database(url) or database.startswith("file:"):
-        return None
+        return None, True
     path = Path(database).expanduser()
     where = f"cannot open database {shown_url}"
     if path.is_dir():
@@ -173,10 +196,12 @@ def _check_sqlite_file(url: URL, shown_url: str) -> Path | None:
                              "set DCPOC_DB to a dcpoc database or to a new file path")
         if head:
             _refuse_foreign_tables(path)
-        if not os.access(path, os.W_OK):
-            raise StoreError(f"{where}: file {path} is not writable; "
-                             "fix its permissions or set DCPOC_DB to a writable location")
     _HEADER_CHECKED.add(path.resolve())   # checked, or to be created by SQLite in this process
+    if path.exists() and path.stat().st_size and (read_only or not _writable(path)):
+        return path, False
+    if read_only:
+        raise StoreError(f"{where}: {path} does not exist or is empty, and ?mode=ro opens only "
+                         "an existing database; drop ?mode=ro to create one")
     parent = path.parent
     if not parent.is_dir():
         try:
@@ -189,7 +214,12 @@ def _check_sqlite_file(url: URL, shown_url: str) -> Path | None:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise StoreError(f"{where}: directory {parent} is not writable; "
                          "set DCPOC_DB to a writable location")
-    return path
+    return path, True
+
+
+def _writable(path: Path) -> bool:
+    """The file and its folder (WAL's -wal and -shm files live beside it) can be written."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
 
 
 def _refuse_foreign_tables(path: Path) -> None:
@@ -209,7 +239,8 @@ def _refuse_foreign_tables(path: Path) -> None:
                          "to a new file path")
 
 
-def _install_sqlite_hooks(engine: Engine, timeout_ms: int, foreign_keys: bool = True) -> None:
+def _install_sqlite_hooks(engine: Engine, timeout_ms: int, foreign_keys: bool = True,
+                          read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take BEGIN away from the sqlite3 module so that _on_begin decides its kind.
@@ -217,8 +248,9 @@ def _install_sqlite_hooks(engine: Engine, timeout_ms: int, foreign_keys: bool = 
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            if not read_only:        # both write the file's header; a reader takes the file as is
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         finally:
             cursor.close()

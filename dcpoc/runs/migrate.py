@@ -108,6 +108,13 @@ def check_on_open(db: Database) -> None:
     head = head_revision()
     if revision == head and versioned:
         return
+    if db.read_only:
+        why = ("holds no dcpoc tables yet" if revision is None else
+               f"has schema revision {revision}, not this dcpoc's {head}" if versioned
+               else "was made by a dcpoc from before schema migrations")
+        raise StoreError(f"database {db.shown_url} {why}, and it is open read-only (?mode=ro, or "
+                         "the file or its folder is not writable), so it cannot be upgraded; copy "
+                         "it to a writable place and set DCPOC_DB to the copy")
     if revision is not None and not db.is_sqlite:
         why = (f"has schema revision {revision}, older than this dcpoc's {head}" if versioned
                else "was made by a dcpoc from before schema migrations")

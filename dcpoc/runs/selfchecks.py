@@ -78,10 +78,10 @@ class StoreCache:
 
 
 def selfcheck_now(store: Optional[Store], preset: Optional[str] = None,
-                  timeout: Optional[float] = None) -> Optional[dict]:
+                  limit: Optional[float] = None, limit_why: str = "") -> Optional[dict]:
     """Run the self-check afresh for a preset's DCFormer shape on this machine's GPU (or, under the
-    interpreter with DCPOC_SELFCHECK_ON_CPU=1, the CPU), in a process of its own stopped after
-    timeout seconds (default: selfcheck_process.timeout_s()), and store it; None without one."""
+    interpreter with DCPOC_SELFCHECK_ON_CPU=1, the CPU), in a process of its own (stopped after
+    limit seconds if given, limit_why saying whose limit), and store it; None without one."""
     from ..config import make_config
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not checkable(device):
@@ -89,7 +89,7 @@ def selfcheck_now(store: Optional[Store], preset: Optional[str] = None,
     run = make_config("dcformer", preset or ("gpu-small" if device.type == "cuda" else "tiny"))
     spec = spec_for_model(run.model, run.train, device)
     return checked(gpu_name(device), spec, device, StoreCache(store) if store is not None else None,
-                   fresh=True, timeout=timeout)
+                   fresh=True, limit=limit, limit_why=limit_why)
 
 
 def format_selfcheck(check: dict) -> str:
@@ -123,8 +123,9 @@ def selfcheck_for_bench(preset: Optional[str] = None, deadline: Optional[float] 
     except StoreError as e:
         print(f"self-check not stored: {e}", flush=True)
         store = None
-    timeout = None if deadline is None else max(1.0, deadline - time.monotonic())
-    check = selfcheck_now(store, preset, timeout) or {}
+    left = None if deadline is None else max(1.0, deadline - time.monotonic())
+    check = selfcheck_now(store, preset, left, "what was left of the benchmark's time budget "
+                                               "(--budget-s)") or {}
     if check:
         print(format_selfcheck(check), flush=True)
     return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in check.items()}

@@ -1,0 +1,119 @@
+"""A database opened read-only (`?mode=ro` on DCPOC_DB, or an SQLite file this user cannot write,
+such as results on a read-only share): every reading command and the dashboard work and the file
+stays byte for byte as it was; a command that writes says in one line that the database is
+read-only and what to do; a schema that would need an upgrade says so instead of upgrading."""
+import hashlib
+import json
+import shutil
+import sqlite3
+import subprocess
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from dcpoc.runs.store import Store
+
+from conftest import open_page, run_cli
+
+FIXTURE = Path(__file__).parent / "fixtures" / "dcpoc-2026-12-05.db"
+
+
+def single_file_copy(source: Path, home: Path) -> Path:
+    """source's database as one checkpointed file in home (as a results file is shipped)."""
+    home.mkdir(parents=True)
+    shutil.copy(source, home / "dcpoc.db")
+    for suffix in ("-wal", "-shm"):
+        if source.with_name(source.name + suffix).exists():
+            shutil.copy(source.with_name(source.name + suffix), home / f"dcpoc.db{suffix}")
+    with closing(sqlite3.connect(home / "dcpoc.db")) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for suffix in ("-wal", "-shm"):
+        (home / f"dcpoc.db{suffix}").unlink(missing_ok=True)
+    return home
+
+
+def state(home: Path) -> tuple:
+    """The database's bytes, what its write-ahead log holds, and the other files in the folder
+    (a reader in a writable folder opens the -wal and -shm files WAL readers share: empty)."""
+    wal = home / "dcpoc.db-wal"
+    others = sorted(p.name for p in home.iterdir() if not p.name.startswith("dcpoc.db"))
+    return (hashlib.sha256((home / "dcpoc.db").read_bytes()).hexdigest(),
+            wal.stat().st_size if wal.exists() else 0, others)
+
+
+@pytest.fixture
+def frozen(trained_home, tmp_path):
+    home = single_file_copy(trained_home / "dcpoc.db", tmp_path / "home")
+    return home, {"DCPOC_HOME": str(home), "DCPOC_DB": f"sqlite:///{home / 'dcpoc.db'}?mode=ro"}
+
+
+def test_reading_commands_work_and_leave_the_file_as_it_was(frozen, tmp_path):
+    home, env = frozen
+    before = state(home)
+    listed = run_cli("runs", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 4
+    for args in (("study", "list"), ("report", "--study", "s1", "--format", "md", "--out",
+                                     str(tmp_path / "r.md")), ("db", "upgrade")):
+        done = run_cli(*args, env=env)
+        assert done.returncode == 0, (args, done.stderr)
+    assert (tmp_path / "r.md").read_text().startswith("# s1")
+    assert state(home) == before
+
+
+def test_the_dashboard_reads_a_read_only_database(frozen, monkeypatch, fresh_caches):
+    home, env = frozen
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    before = state(home)
+    at = open_page("pages/2_Runs.py")
+    assert not at.exception and not at.error
+    assert state(home) == before
+
+
+def test_a_command_that_writes_says_so_in_one_line_and_changes_nothing(frozen):
+    home, env = frozen
+    before = state(home)
+    for args in (("prices", "--set", "h100=3"),
+                 ("train", "--arch", "transformer", "--preset", "tiny", "--steps", "2", "--no-progress")):
+        done = run_cli(*args, env=env)
+        assert done.returncode != 0
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"error: database sqlite:///{home / 'dcpoc.db'} is open read-only"), last
+        assert last.endswith("copy it to a writable place and set DCPOC_DB to the copy")
+    assert state(home)[:2] == before[:2]
+
+
+def test_an_older_schema_is_not_upgraded_read_only(tmp_path):
+    home = single_file_copy(FIXTURE, tmp_path / "home")
+    before = state(home)
+    done = run_cli("runs", env={"DCPOC_HOME": str(home),
+                                "DCPOC_DB": f"sqlite:///{home / 'dcpoc.db'}?mode=ro"})
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert "was made by a dcpoc from before schema migrations" in last and "cannot be upgraded" in last
+    assert state(home) == before                          # no backup, no upgrade, no WAL files
+
+
+def test_mode_ro_opens_only_an_existing_database(tmp_path):
+    from dcpoc.runs.engine import StoreError
+    with pytest.raises(StoreError, match=r"does not exist or is empty, and \?mode=ro opens only"):
+        Store(f"sqlite:///{tmp_path / 'none.db'}?mode=ro")
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_a_file_nobody_may_write_opens_read_only(frozen):
+    """Without ?mode=ro: an immutable file in an immutable folder (chattr +i holds even for root,
+    which file modes do not); skipped where the file system or the user cannot set it."""
+    home, _ = frozen
+    targets = [str(home / "dcpoc.db"), str(home)]
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", *targets],
+                                                       capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        store = Store(f"sqlite:///{home / 'dcpoc.db'}")
+        assert store._db.read_only and len(store.list_runs()) == 4
+        store.dispose()
+    finally:
+        subprocess.run(["chattr", "-i", *targets], check=True)
