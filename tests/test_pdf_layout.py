@@ -18,6 +18,7 @@ def test_chunks_break_between_japanese_characters_but_keep_words_and_numbers_who
     assert _chunks("DCFormer の損失") == ["DCFormer ", "の", "損", "失"]
     assert _chunks("（見送り）です") == ["（見", "送", "り）", "で", "す"]   # no break after （ or before ）
     assert "".join(_chunks(JA)) == JA
+    assert not any(c.startswith("。") for c in _chunks("値は 0.90× 。"))   # nor after a space
 
 
 def test_wrapped_lines_fit_and_keep_the_japanese_line_rules():
@@ -59,3 +60,26 @@ def test_columns_get_their_values_width_when_the_page_allows_and_never_less_than
     assert wide[1] > wide[2] > wide[0]                                   # shared by what each wants
     squeezed = column_widths([60, 60], [80, 90], 100)                    # even the leasts overflow
     assert squeezed == [50, 50]
+
+
+def test_a_long_path_in_a_table_does_not_squeeze_the_numbers_beside_it(tmp_path):
+    """A cell with one long unbreakable piece gets at most LEAST_SHARE of the page (fpdf2 cuts the
+    piece); the numbers in the other columns stay whole. Read back with poppler's pdftotext."""
+    skip_without_pdf_tools()
+    import subprocess
+    import pandas as pd
+    from fpdf import FPDF
+    from dcpoc.report.pdf import _Writer
+    pdf = FPDF(format="A4")
+    pdf.add_font("cjk", "", cjk_font("en"))
+    pdf.add_font("cjk", "B", cjk_font("en"))
+    pdf.add_page()
+    path = "/data/" + "/".join(f"folder{i:02d}" for i in range(24)) + "/corpus.txt"
+    frame = pd.DataFrame({"corpus": [path, "a\nb"], "loss": ["1.234", "2.5"], "ratio": ["0.97", "1.00"],
+                          "note": ["一行目\n二行目", ""]})
+    _Writer(pdf, "en").table(frame)
+    (tmp_path / "t.pdf").write_bytes(bytes(pdf.output()))
+    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "t.pdf"), "-"],
+                          capture_output=True, text=True).stdout
+    for value in ("1.234", "0.97", "2.5", "1.00", "一行目", "二行目"):
+        assert value in text, (value, text)

@@ -48,7 +48,7 @@ def _chunks(line: str) -> list[str]:
     chunks, start = [], 0
     for i in range(1, len(line)):
         prev, char = line[i - 1], line[i]
-        after_space = prev == " " and char != " "
+        after_space = prev == " " and char != " " and char not in _NO_LINE_START
         wide_break = ((_wide(prev) or _wide(char)) and prev != " " and char != " "
                       and char not in _NO_LINE_START and prev not in _NO_LINE_END)
         if after_space or wide_break:
@@ -59,12 +59,18 @@ def _chunks(line: str) -> list[str]:
 
 SHORT_CELL_MM = 22.0     # a table value this short (a number, a name, 判断不能) is never broken
 HEADING_MM = 16.0        # a column heading wraps within at least this width
+LEAST_SHARE = 0.4        # no column claims more of the page as its least (a long path is cut)
 
 
 def _least_width(text: str, width: Callable[[str], float]) -> float:
     """The narrowest a table cell may be: whole if short, else its longest unbreakable piece."""
-    whole = width(text)
-    return whole if whole <= SHORT_CELL_MM else max(map(width, _chunks(text)))
+    whole = _widest(text, width)
+    return whole if whole <= SHORT_CELL_MM else max(map(width, _chunks(text.replace("\n", " "))))
+
+
+def _widest(text: str, width: Callable[[str], float]) -> float:
+    """The width of text's longest line."""
+    return max(width(line) for line in text.split("\n"))
 
 
 def column_widths(least: list[float], most: list[float], total: float) -> list[float]:
@@ -160,11 +166,13 @@ class _Writer:
         self.pdf.set_font("cjk", size=8)
         pad = 2 * self.pdf.c_margin + self.pdf.line_width + _SLACK_MM   # around a cell's text
         width = lambda text: self.pdf.get_string_width(text) + pad      # noqa: E731
-        least = [max([width("0000"), *(_least_width(row[j], width) for row in rows[1:]),
-                      *map(width, _chunks(head)), min(width(head), HEADING_MM)])
+        least = [min(LEAST_SHARE * self.pdf.epw,
+                     max([width("0000"), *(_least_width(row[j], width) for row in rows[1:]),
+                          *map(width, _chunks(head)), min(width(head), HEADING_MM)]))
                  for j, head in enumerate(rows[0])]
         # a heading wraps rather than widen its column beyond its values
-        most = [max([low, *(width(row[j]) for row in rows[1:])]) for j, low in enumerate(least)]
+        most = [max([low, *(_widest(row[j], width) for row in rows[1:])])
+                for j, low in enumerate(least)]
         widths = column_widths(least, most, self.pdf.epw)
         inner = [w - pad for w in widths]
         with self.pdf.table(col_widths=widths, text_align="LEFT", line_height=4.2) as table:
