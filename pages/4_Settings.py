@@ -5,11 +5,24 @@ from dcpoc.ui import page as ui
 from dcpoc.config import DEVICES
 from dcpoc.costs import DEFAULT_PRICES_USD_PER_HOUR, PriceError, parse_price
 from dcpoc.ui.i18n import t
+from dcpoc.runs import StoreError
 from dcpoc.security import hide_url_password
 
 lang, url = ui.start_page("settings.title")
 store = ui.store(url)
 settings = ui.load_settings(url)
+
+
+def save_setting(key: str, value: object) -> bool:
+    """Store one setting; a database that is locked or read-only is said in one line."""
+    try:
+        store.set_setting(key, value)
+    except StoreError as e:
+        st.error(str(e))
+        return False
+    ui.changed()
+    return True
+
 
 st.subheader(t("settings.prices", lang))
 st.caption(t("settings.prices_help", lang))
@@ -23,14 +36,13 @@ with st.form("prices"):
     reset = st.form_submit_button(t("settings.reset", lang))
 if save:
     try:
-        store.set_setting("prices", dict(parse_price(f"{k}={v}") for k, v in typed.items()))
-        ui.changed()
-        st.success(t("settings.saved", lang))
+        prices = dict(parse_price(f"{k}={v}") for k, v in typed.items())
     except PriceError as e:
         st.error(str(e))
-if reset:
-    store.set_setting("prices", {})
-    ui.changed()
+    else:
+        if save_setting("prices", prices):
+            st.success(t("settings.saved", lang))
+if reset and save_setting("prices", {}):
     st.rerun()
 
 st.subheader(t("settings.device", lang))
@@ -39,8 +51,7 @@ device = st.selectbox(t("settings.device_label", lang), DEVICES,
                       if settings["default_device"] in DEVICES else 0,
                       format_func=lambda d: t(f"settings.device.{d}", lang))
 if device != settings["default_device"]:
-    store.set_setting("default_device", device)
-    ui.changed()
+    save_setting("default_device", device)
 
 st.subheader(t("settings.database", lang))
 st.code(hide_url_password(url), language=None)

@@ -163,3 +163,22 @@ def test_without_a_compiler_the_torch_ops_run(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "compose kernel is not available" in done.stderr
     assert float(done.stdout) < 1e-10
+
+
+def test_a_lock_left_by_a_stopped_build_is_removed_not_waited_on_for_ever(kernel, monkeypatch, capsys):
+    """A build killed mid-way leaves torch's lock file, and torch waits for it without end: every
+    later DCFormer run hung. The real build folder, a real lock: an old one is removed at once, a
+    young one waited on until it is older than STALE_LOCK_S (here 2 s), and the build goes on."""
+    from torch.utils import cpp_extension
+    from dcpoc.kernels import cpp_build
+    from dcpoc.kernels.compose_cpu import _build, _variant
+    lock = os.path.join(cpp_extension._get_build_directory(_variant()[0], False), "lock")
+    open(lock, "w").close()
+    os.utime(lock, (0, 0))                                      # 1970: long dead
+    assert _build.__wrapped__() is not None and not os.path.exists(lock)
+    assert "removing " in capsys.readouterr().err
+    monkeypatch.setattr(cpp_build, "STALE_LOCK_S", 2.0)
+    open(lock, "w").close()                                     # young: a build may be running
+    assert _build.__wrapped__() is not None and not os.path.exists(lock)
+    err = capsys.readouterr().err
+    assert "waiting for another process's build" in err and "removing " in err

@@ -14,7 +14,7 @@ import pytest
 
 from dcpoc.runs.store import Store
 
-from conftest import open_page, run_cli
+from conftest import by_label, open_page, run_cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "dcpoc-2026-12-05.db"
 
@@ -34,12 +34,10 @@ def single_file_copy(source: Path, home: Path) -> Path:
 
 
 def state(home: Path) -> tuple:
-    """The database's bytes, what its write-ahead log holds, and the other files in the folder
-    (a reader in a writable folder opens the -wal and -shm files WAL readers share: empty)."""
-    wal = home / "dcpoc.db-wal"
-    others = sorted(p.name for p in home.iterdir() if not p.name.startswith("dcpoc.db"))
+    """The database's bytes and the folder's files: a reader creates none (a -wal or -shm owned by
+    a reader would stop the file's owner from writing)."""
     return (hashlib.sha256((home / "dcpoc.db").read_bytes()).hexdigest(),
-            wal.stat().st_size if wal.exists() else 0, others)
+            sorted(p.name for p in home.iterdir()))
 
 
 @pytest.fixture
@@ -69,6 +67,12 @@ def test_the_dashboard_reads_a_read_only_database(frozen, monkeypatch, fresh_cac
     before = state(home)
     at = open_page("pages/2_Runs.py")
     assert not at.exception and not at.error
+    at = open_page("pages/4_Settings.py")                # a write from a page: one line, no trace
+    by_label(at.button, "Save prices").click().run()
+    by_label(at.selectbox, "New studies run on").set_value("cpu").run()
+    assert not at.exception
+    assert [e.value.split(" is open read-only")[0] for e in at.error] == \
+        [f"database sqlite:///{home / 'dcpoc.db'}"] * len(at.error) and at.error
     assert state(home) == before
 
 
@@ -82,7 +86,7 @@ def test_a_command_that_writes_says_so_in_one_line_and_changes_nothing(frozen):
         last = done.stderr.strip().splitlines()[-1]
         assert last.startswith(f"error: database sqlite:///{home / 'dcpoc.db'} is open read-only"), last
         assert last.endswith("copy it to a writable place and set DCPOC_DB to the copy")
-    assert state(home)[:2] == before[:2]
+    assert state(home) == before
 
 
 def test_an_older_schema_is_not_upgraded_read_only(tmp_path):
@@ -117,3 +121,35 @@ def test_a_file_nobody_may_write_opens_read_only(frozen):
         store.dispose()
     finally:
         subprocess.run(["chattr", "-i", *targets], check=True)
+
+
+def test_a_reader_sees_what_a_live_writer_commits(frozen):
+    """While a process has the database open (its -shm exists), a read-only reader reads as WAL
+    readers do, and each read sees the newest commit."""
+    home, env = frozen
+    writer = Store(f"sqlite:///{home / 'dcpoc.db'}")
+    writer.set_setting("probe", 1)
+    reader = Store(env["DCPOC_DB"])
+    assert reader.get_setting("probe") == 1
+    writer.set_setting("probe", 2)
+    assert reader.get_setting("probe") == 2
+    reader.dispose()
+    writer.dispose()
+
+
+def test_an_unmerged_log_nobody_holds_is_one_line_not_a_silent_loss(frozen):
+    """A copy with a non-empty -wal and no -shm: reading the file alone would drop its commits."""
+    home, env = frozen
+    with closing(sqlite3.connect(home / "dcpoc.db")) as conn:   # a commit left in the log
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("UPDATE runs SET corpus_spec = 'in the log'")
+        conn.commit()
+        shutil.copy(home / "dcpoc.db-wal", home / "kept-wal")
+    (home / "dcpoc.db-shm").unlink(missing_ok=True)
+    shutil.copy(home / "kept-wal", home / "dcpoc.db-wal")
+    done = run_cli("runs", env=env)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert "read-only: unmerged write-ahead log dcpoc.db-wal" in last, last
+    assert last.endswith("(any dcpoc command merges the log)")

@@ -86,8 +86,9 @@ def test_a_check_cut_by_a_callers_limit_is_not_kept(on_cpu):
     cache = StoreCache(on_cpu)
     cut = checked(gpu_name(CPU), spec, CPU, cache, limit=0.3, limit_why="the test's limit")
     assert not cut["passed"] and cut["result"]["retry"] and cut["id"] is None
-    assert cut["error"] == ("the self-check process did not finish within 0.3 s, the test's limit; "
-                            "not kept")
+    assert not cut["result"]["crashed"]                  # a limit, not a hang: Triton not withheld
+    assert cut["error"].startswith("the self-check process did not finish within 0.3 s, the "
+                                   "test's limit; not kept (a check with its full ")
     assert list_selfchecks(on_cpu) == []
     assert checked(gpu_name(CPU), spec, CPU, cache, limit=600)["passed"]   # a limit it keeps to
 
@@ -97,7 +98,7 @@ def test_a_check_process_stopped_from_outside_is_not_kept_but_a_crash_is():
     spec = spec_for_model(TINY.model, TINY.train, CPU)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL):
         stopped = _ended(spec, -sig, "KeyboardInterrupt")
-        assert stopped.retry and stopped.crashed and stopped.error.endswith("; not kept")
+        assert stopped.retry and not stopped.crashed and stopped.error.endswith("; not kept")
     for sig in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS):
         crash = _ended(spec, -sig, "no output")
         assert crash.crashed and not crash.retry and f"died of {sig.name}" in crash.error

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Optional
+
+from .cpp_build import build
 
 _SOURCE = Path(__file__).with_name("compose_cpu.cpp")
 ENV_SWITCH = "DCPOC_CPU_COMPOSE_KERNEL"
@@ -52,23 +53,6 @@ def compose_kernel() -> Optional[ModuleType]:
 @functools.lru_cache(maxsize=None)
 def _build() -> Optional[ModuleType]:
     name, cflags = _variant()
-    try:
-        from torch.utils import cpp_extension
-        build_dir = Path(cpp_extension._get_build_directory(name, False))
-        built = [p.stat().st_mtime for p in build_dir.glob("*.so")]
-        if not built or max(built) < _SOURCE.stat().st_mtime:   # none yet, or older than the source
-            print("building the CPU compose kernel (once per machine and version, under two "
-                  "minutes)", file=sys.stderr)
-    except Exception:  # only the message depends on this private helper
-        pass
-    try:
-        from torch.utils.cpp_extension import load_inline
-        return load_inline(name, cpp_sources=[_SOURCE.read_text()],
-                           functions=["mix_forward", "mix_backward", "sides_forward", "sides_backward",
-                                      "fields_forward", "fields_backward"],
-                           extra_cflags=cflags,
-                           extra_ldflags=["-fopenmp"])
-    except Exception as e:  # no compiler or ninja: the torch ops are the fallback
-        print(f"the CPU compose kernel is not available ({type(e).__name__}); using torch ops",
-              file=sys.stderr)
-        return None
+    return build(name, _SOURCE, ["mix_forward", "mix_backward", "sides_forward", "sides_backward",
+                                 "fields_forward", "fields_backward"],
+                 "CPU compose kernel", cflags, ["-fopenmp"])

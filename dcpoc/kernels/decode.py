@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from pathlib import Path
 from typing import Optional
 
 import torch
 from torch import Tensor
 
+from .cpp_build import build
 from .reference import ComposeWeights, compute_dtype
 
 
@@ -142,18 +142,4 @@ def cpu_decode_kernel():
     built here or DCPOC_CPU_DECODE_KERNEL=0."""
     if os.environ.get("DCPOC_CPU_DECODE_KERNEL", "1") == "0":
         return None
-    try:
-        from torch.utils import cpp_extension
-        if not any(p.endswith(".so") for p in os.listdir(cpp_extension._get_build_directory(
-                "dcpoc_decode", False))):
-            print("building the CPU decode kernel (once per machine, about a minute)", file=sys.stderr)
-    except Exception:  # only the message depends on this private helper
-        pass
-    try:
-        from torch.utils.cpp_extension import load_inline
-        return load_inline("dcpoc_decode", cpp_sources=[_CPU_DECODE_SOURCE.read_text()],
-                           functions=["dcformer_decode"], extra_cflags=["-O3"])
-    except Exception as e:  # no compiler or ninja: the torch ops are the fallback
-        print(f"the CPU decode kernel is not available ({type(e).__name__}); using torch ops",
-              file=sys.stderr)
-        return None
+    return build("dcpoc_decode", _CPU_DECODE_SOURCE, ["dcformer_decode"], "CPU decode kernel", ["-O3"])

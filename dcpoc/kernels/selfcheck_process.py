@@ -12,7 +12,8 @@ limit, a GPU that admits one process only): it is not stored, and the next run c
 
 The child runs in a session of its own, so a Ctrl-C or a cancel sent to the run's process group
 does not kill it mid-check, and it dies with its parent (PR_SET_PDEATHSIG). On a timeout its whole
-group is killed (ptxas included). DCPOC_INJECT_SELFCHECK_CRASH=1 makes the child die by SIGSEGV
+group is killed (ptxas included). It starts in an empty folder, so a dcpoc/ folder in the
+caller's working directory cannot stand in for this package. DCPOC_INJECT_SELFCHECK_CRASH=1 makes the child die by SIGSEGV
 before its first case (tests, drills); DCPOC_SELFCHECK_TIMEOUT_S caps its seconds.
 """
 from __future__ import annotations
@@ -70,18 +71,21 @@ def run_isolated(spec: CheckSpec, device: torch.device, limit: Optional[float] =
         filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory(prefix="dcpoc-selfcheck-") as tmp:
         out = Path(tmp) / "result.json"
-        # -P: this package, not a dcpoc/ folder in the working directory
-        command = [sys.executable, "-P", "-m", "dcpoc.kernels.selfcheck_process",
-                   json.dumps(asdict(spec)), str(out), str(device)]
-        child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True, errors="replace", start_new_session=True)
+        command = [sys.executable, "-m", "dcpoc.kernels.selfcheck_process",
+                   json.dumps(asdict(spec)), str(out), str(device), str(os.getpid())]
+        # cwd tmp: this package, not a dcpoc/ folder in the caller's working directory
+        child = subprocess.Popen(command, env=env, cwd=tmp, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, errors="replace",
+                                 start_new_session=True)
         try:
             stdout, stderr = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(child)
-            if cut:
-                return _crashed(spec, f"the self-check process did not finish within {timeout:g} s, "
-                                      f"{limit_why}; not kept", retry=True)
+            if cut:          # the caller's limit, not a hang: nothing learnt about the kernels
+                return _failed(spec, f"the self-check process did not finish within {timeout:g} s, "
+                                     f"{limit_why}; not kept (a check with its full "
+                                     f"{TIMEOUT_ENV} runs in `python -m dcpoc bench selfcheck` "
+                                     "or a single-process run, and is then reused)", retry=True)
             return _crashed(spec, f"the self-check process did not finish within {timeout:g} s "
                                   f"and was stopped (a kernel that hangs, or {TIMEOUT_ENV} too low)")
         except BaseException:        # Ctrl-C or an error here: the child goes with it
@@ -97,7 +101,10 @@ def _kill_group(child: subprocess.Popen) -> None:
         os.killpg(child.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    child.communicate()
+    try:
+        child.communicate(timeout=10)
+    except subprocess.TimeoutExpired:   # a grandchild outside the group still holds the pipes
+        child.kill()
 
 
 def _ended(spec: CheckSpec, code: int, last: str) -> SelfCheckResult:
@@ -112,7 +119,7 @@ def _ended(spec: CheckSpec, code: int, last: str) -> SelfCheckResult:
         sig, how = None, f"exited with status {code} without a result"
     error = f"the self-check process {how}; its last line: {last}"
     if sig in _FROM_OUTSIDE:         # stopped by someone or something else: says nothing of kernels
-        return _crashed(spec, error + "; not kept", retry=True)
+        return _failed(spec, error + "; not kept", retry=True)
     return _crashed(spec, error)
 
 
@@ -121,8 +128,12 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def _crashed(spec: CheckSpec, error: str, retry: bool = False) -> SelfCheckResult:
-    return SelfCheckResult(False, error, None, None, asdict(spec), crashed=True, retry=retry)
+def _crashed(spec: CheckSpec, error: str) -> SelfCheckResult:
+    return SelfCheckResult(False, error, None, None, asdict(spec), crashed=True)
+
+
+def _failed(spec: CheckSpec, error: str, retry: bool) -> SelfCheckResult:
+    return SelfCheckResult(False, error, None, None, asdict(spec), retry=retry)
 
 
 def _from_json(data: dict) -> SelfCheckResult:
@@ -147,17 +158,20 @@ def _cuda_still_works(device: torch.device) -> Optional[str]:
         return one_line(e)
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this process when its parent dies (a training process killed with -9)."""
+def _die_with_parent(parent: int) -> None:
+    """Linux: SIGKILL this process when its parent dies (a training process killed with -9), and
+    exit now if it died already (while this process imported torch)."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def main(argv: list[str]) -> int:
-    """Child: argv = [spec JSON, result path, device]."""
-    _die_with_parent()
+    """Child: argv = [spec JSON, result path, device, parent pid]."""
+    _die_with_parent(int(argv[3]))
     spec, out, device = _spec_from_json(json.loads(argv[0])), Path(argv[1]), torch.device(argv[2])
     if os.environ.get(CRASH_ENV) == "1":     # a process that dies mid-check, as a fault would
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))     # and leaves no core file behind

@@ -83,8 +83,8 @@ class Database:
         self.is_sqlite: bool = self.parsed.get_backend_name() == "sqlite"
         # read-only: asked for (?mode=ro), or an SQLite file this user cannot write; reads work
         self.read_only: bool = self.is_sqlite and self.parsed.query.get("mode") == "ro"
-        if self.read_only:
-            self.parsed = self.parsed.difference_update_query(["mode"])
+        if self.read_only and not (self.parsed.database or "").startswith("file:"):
+            self.parsed = self.parsed.difference_update_query(["mode"])   # a file: URI keeps it
         self.shown_url: str = self.parsed.render_as_string(hide_password=True)
         self.sqlite_path: Path | None = None
         if self.is_sqlite:
@@ -98,7 +98,8 @@ class Database:
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": self.busy_timeout_ms / 1000}
         if self.read_only and self.sqlite_path is not None:
-            kwargs["creator"] = self._read_only_connection
+            # a connection per session: each decides afresh how the file may be read (below)
+            kwargs.update(creator=self._read_only_connection, poolclass=NullPool)
         try:
             engine = create_engine(self.parsed, **kwargs)
         except sa_exc.ArgumentError as e:
@@ -112,15 +113,20 @@ class Database:
         return engine
 
     def _read_only_connection(self) -> sqlite3.Connection:
-        """The SQLite file opened read-only. WAL needs its -shm file: where none exists and none
-        can be made (a read-only folder), the file is opened as immutable, which it is to us."""
+        """The SQLite file opened read-only, creating no file beside it (a -wal or -shm owned by a
+        reader would stop the file's owner from writing). With the -shm of a process that has it
+        open, read as WAL readers do. Without one, and with no write-ahead log left unmerged, no
+        process has it open and the file alone is the database: read as immutable, on this one
+        session's connection. An unmerged log that nobody has open needs a writer to merge it."""
         path = self.sqlite_path
         assert path is not None
-        shm = path.with_name(path.name + "-shm")
-        immutable = not shm.exists() and not os.access(path.parent, os.W_OK | os.X_OK)
-        uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
-        return sqlite3.connect(uri, uri=True, timeout=self.busy_timeout_ms / 1000,
-                               check_same_thread=False)
+        wal = path.with_name(path.name + "-wal")
+        if not _held_open(path) and wal.exists() and wal.stat().st_size:
+            raise sqlite3.OperationalError(
+                f"unmerged write-ahead log {wal.name} and no process has the database open; "
+                "open it once where it is writable (any dcpoc command merges the log)")
+        return sqlite3.connect(_read_only_uri(path), uri=True,
+                               timeout=self.busy_timeout_ms / 1000, check_same_thread=False)
 
     @contextmanager
     def migration_engine(self) -> Iterator[Engine]:
@@ -149,10 +155,13 @@ class Database:
             wait = f"{self.busy_timeout_ms / 1000:g} s"
             return StoreError(f"database {self.shown_url} is locked by another process (busy "
                               f"timeout {wait}); retry, or stop the process holding the lock")
+        if "unmerged write-ahead log" in low:
+            return StoreError(f"cannot open database {self.shown_url} read-only: {cause}")
         if "readonly" in low or "read-only" in low:
             return StoreError(f"database {self.shown_url} is open read-only (asked for with "
                               "?mode=ro, or the file or its folder is not writable) and this "
-                              "writes; copy it to a writable place and set DCPOC_DB to the copy")
+                              "needs to write; copy it to a writable place and set DCPOC_DB to "
+                              "the copy")
         if "malformed" in low:   # a file cut short or overwritten in part
             return StoreError(f"database {self.shown_url} is damaged ({cause}); put back a copy (the "
                               "dcpoc.db.backup-* files beside it are taken before each upgrade) or "
@@ -217,6 +226,17 @@ def _check_sqlite_file(url: URL, shown_url: str, read_only: bool = False) -> tup
     return path, True
 
 
+def _held_open(path: Path) -> bool:
+    """Whether a process has the SQLite file open in WAL mode (its -shm file exists)."""
+    return path.with_name(path.name + "-shm").exists()
+
+
+def _read_only_uri(path: Path) -> str:
+    """A URI that reads path and creates no -wal or -shm beside it: as WAL readers do while a
+    process holds it open, else the file alone (immutable: no process can change it unseen)."""
+    return f"{path.resolve().as_uri()}?mode=ro" + ("" if _held_open(path) else "&immutable=1")
+
+
 def _writable(path: Path) -> bool:
     """The file and its folder (WAL's -wal and -shm files live beside it) can be written."""
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
@@ -228,7 +248,7 @@ def _refuse_foreign_tables(path: Path) -> None:
     switches the file to WAL)."""
     from .migrate import PRE_MIGRATION_COLUMNS   # here: migrate imports this module
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        with closing(sqlite3.connect(_read_only_uri(path), uri=True)) as conn:
             tables = {row[0] for row in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.Error:
