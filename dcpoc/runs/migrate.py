@@ -108,8 +108,6 @@ def check_on_open(db: Database) -> None:
     head = head_revision()
     if revision == head and versioned:
         return
-    if db.read_only:
-        _refuse_read_only(db, revision, versioned, head)
     if revision is not None and not db.is_sqlite:
         why = (f"has schema revision {revision}, older than this dcpoc's {head}" if versioned
                else "was made by a dcpoc from before schema migrations")
@@ -118,26 +116,23 @@ def check_on_open(db: Database) -> None:
     upgrade(db)
 
 
-def _refuse_read_only(db: Database, revision: str | None, versioned: bool, head: str) -> None:
-    why = ("holds no dcpoc tables yet" if revision is None else
-           f"has schema revision {revision}, not this dcpoc's {head}" if versioned
-           else "was made by a dcpoc from before schema migrations")
-    raise StoreError(f"database {db.shown_url} {why}, and it is open read-only (?mode=ro, or the "
-                     "file or its folder is not writable), so it cannot be upgraded; copy it to a "
-                     "writable place and set DCPOC_DB to the copy")
-
-
 def upgrade(db: Database) -> tuple[str | None, str, Path | None]:
     """Bring the database to head in one transaction: (revision before, head, backup file or None).
-    An SQLite file that had data at an older revision is backed up first."""
+    An SQLite file that had data at an older revision is backed up first; a read-only one (opening
+    it, or `db upgrade`) is refused in one line before any backup."""
     from alembic import command
     head = head_revision()
-    if db.read_only:                       # `db upgrade`: no backup, no half-done upgrade
+    if db.read_only:
         with db.translate(opening=True), db.engine.connect() as conn:
             revision, versioned = database_state(db, conn)
         if revision == head and versioned:
             return revision, head, None
-        _refuse_read_only(db, revision, versioned, head)
+        why = ("holds no dcpoc tables yet" if revision is None else
+               f"has schema revision {revision}, not this dcpoc's {head}" if versioned
+               else "was made by a dcpoc from before schema migrations")
+        raise StoreError(f"database {db.shown_url} {why}, and it is open read-only (?mode=ro, or "
+                         "the file or its folder is not writable), so it cannot be upgraded; copy "
+                         "it to a writable place and set DCPOC_DB to the copy")
     with db.translate(opening=True), db.migration_engine() as engine, engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text(f"SELECT pg_advisory_xact_lock({_PG_LOCK})"))
