@@ -9,7 +9,6 @@ from dcpoc.config import VARIANT_LABELS
 from dcpoc.ui.charts import pareto_scatter
 from dcpoc.ui.i18n import device_text, num, t
 
-st.set_page_config(page_title="dcpoc", page_icon=ui.APP_ICON, layout="wide")
 lang, url = ui.start_page("app.title")
 st.caption(t("app.caption", lang))
 runs = ui.load_runs(url)

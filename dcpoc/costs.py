@@ -66,6 +66,9 @@ def training_flops(flops_per_token: float, tokens: int) -> float:
     return flops_per_token * tokens
 
 
+MAX_PRICE_USD_PER_HOUR = 1000.0    # per device-hour: far above any cloud GPU's list price
+
+
 def parse_price(item: str) -> tuple[str, float]:
     """'h100=2.20' -> ('h100', 2.2); a ValueError names the problem."""
     kind, sep, raw = item.partition("=")
@@ -77,8 +80,9 @@ def parse_price(item: str) -> tuple[str, float]:
         usd = float(raw)
     except ValueError:
         usd = -1.0
-    if not usd >= 0 or usd == float("inf"):
-        raise PriceError(f"price '{item}': USD per hour must be a number >= 0")
+    if not 0 <= usd <= MAX_PRICE_USD_PER_HOUR:   # 2e30 for 2.30 spoilt every cost, plan and report
+        raise PriceError(f"price '{item}': USD per hour must be a number from 0 to "
+                         f"{MAX_PRICE_USD_PER_HOUR:,.0f}")
     return kind, usd
 
 

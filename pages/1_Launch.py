@@ -147,7 +147,8 @@ else:
     device_name = estimate_device(device, gpu)
     estimate = estimate_study(preview.stages.runs, device_name,
                               measured_throughput(ui.load_runs(url)), settings["prices"])
-    c1, c2, c3, c4 = st.columns(4)
+    # two by two, as the Overview: four abreast cut the cost off at 800 px with the sidebar open
+    (c1, c2), (c3, c4) = st.columns(2), st.columns(2)
     c1.metric(t("launch.est.runs", lang), estimate["n_runs"])
     c2.metric(t("launch.est.wall", lang), duration(estimate["wall_s"], lang, estimate=True))
     if spec is not None and spec.workers > 1:

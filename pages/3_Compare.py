@@ -64,7 +64,8 @@ if not infer:
 else:
     bench = infer[0]["result"]
     st.caption(t("compare.infer_caption", lang).format(
-        preset=bench["preset"], device=device_text(bench["machine"]["device"], lang), date=bench["date"][:16]))
+        preset=bench["preset"], device=device_text(bench["machine"]["device"], lang),
+        date=bench["date"][:16].replace("T", " ")))
     ratios = bench["dcformer_over_transformer"]
     for column, key, name in zip(st.columns(3), ("decode_tokens_per_s", "prefill_tokens_per_s",
                                                  "cache_bytes_per_token"),

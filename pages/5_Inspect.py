@@ -29,6 +29,11 @@ if n_elsewhere:
 if dcformer.empty:
     if not n_elsewhere:
         st.info(t("inspect.none", lang))
+    # the way on: a DCFormer run trained here (cpu-demo takes minutes) has the weights to look into
+    st.page_link("pages/1_Launch.py", label=t("inspect.go_launch", lang),
+                 icon=ui.ICONS["pages/1_Launch.py"], query_params={"lang": lang})
+    st.caption(t("home.empty_cli", lang))
+    st.code("python -m dcpoc train --arch dcformer --preset cpu-demo --steps 300 --seed 1 --corpus pydoc")
     st.stop()
 
 labels = ui.run_labels(dcformer, lang, study=True)

@@ -74,7 +74,7 @@ with verdict_area:
     st.caption(report.validation_text(found.val_tokens, lang))
     table = report.comparison_table(decision, lang)
     if len(table):
-        st.dataframe(table, hide_index=True)
+        st.table(table, hide_index=True)
         st.caption(t("dec.table_note", lang).format(fingerprint=mult.corpus_fingerprint[:12] or "—",
                                                     baseline=decision.pair_labels()["transformer"]))
 
@@ -85,19 +85,19 @@ with verdict_area:
         st.markdown(f"- {line}")
     attribution = evidence.attribution_table(decision, lang)
     if len(attribution):
-        st.dataframe(attribution, hide_index=True)
+        st.table(attribution, hide_index=True)
 
     st.subheader(t("dec.lr", lang))
     if decision.lr_sweep is not None and len(decision.lr_sweep):
         st.altair_chart(lr_curves(decision.lr_sweep, lang))
-        st.dataframe(report.lr_sweep_table(decision, lang), hide_index=True)
+        st.table(report.lr_sweep_table(decision, lang), hide_index=True)
         st.caption(report.lr_sweep_note(decision, lang))
     else:
         st.info(t("dec.lr_none", lang))
 
 projected = context.projection_table(found, lang)
 if len(projected):   # a table: metric labels this long were cut off
-    st.dataframe(projected, hide_index=True)
+    st.table(projected, hide_index=True)
     for line in context.speed_lines(found, lang):
         st.caption(line)
 else:
@@ -107,7 +107,7 @@ if found.paper is not None:
     st.subheader(t("paper.title", lang))
     for line in context.paper_lines(found.paper, lang):
         st.markdown(line)
-    st.dataframe(context.paper_table(found.paper, lang), hide_index=True)
+    st.table(context.paper_table(found.paper, lang), hide_index=True)
     for note in context.paper_notes(found.paper, lang):
         st.caption(note)
 
@@ -116,7 +116,7 @@ for line in context.gap_lines(found.gap, lang, found.decision.baseline):
     st.markdown(line)
 if found.gap is not None and len(found.gap):
     st.altair_chart(gap_curves(found.gap, lang))
-    st.dataframe(context.gap_table(found.gap, lang), hide_index=True)
+    st.table(context.gap_table(found.gap, lang), hide_index=True)
 
 st.subheader(t("dec.risks", lang))
 for reason in decision.risks:

@@ -190,6 +190,10 @@ def test_a_bad_row_is_damage_and_changes_nothing(bundle, tmp_path):
     (lambda run: run.pop("arch"), "no arch"),
     (lambda run: run.update(seed=True), "seed is bool"),
     (lambda run: run.update(status=None), "status None (a bundle holds finished runs only)"),
+    # another arch silently left the verdict's pairs; 10**30 failed inside the INSERT
+    (lambda run: run.update(arch="gpt"), "arch 'gpt' (one of transformer, dcformer)"),
+    (lambda run: run.update(step=-5), "step -5 outside 0 to total_steps"),
+    (lambda run: run.update(step=10**30), "step 1000000000000000000000000000000 is out of range"),
 ])
 def test_a_hand_edited_run_is_refused_by_name_and_changes_nothing(bundle, tmp_path, edit, says):
     """A run whose config was not JSON imported, and then every listing of the database failed on
@@ -202,6 +206,29 @@ def test_a_hand_edited_run_is_refused_by_name_and_changes_nothing(bundle, tmp_pa
     message = str(refused.value)
     assert says in message and "bad row" in message and "\n" not in message
     assert table_rows(target.url) == before and target.list_runs().empty
+
+
+def _duplicate_first_run(d):
+    d["runs"].append(dict(d["runs"][0]))
+
+
+@pytest.mark.parametrize("edit, says", [
+    (lambda d: d["study"].update(name=""), "study name '': the study needs a name"),
+    (lambda d: d["study"].update(name="z" * 500), "use at most 80"),
+    (_duplicate_first_run, "appears twice"),
+    (lambda d: d["metrics"].append(list(d["metrics"][0])), "a metric row (run, step, key) appears twice"),
+    (lambda d: d.update(study=5), "its study is int, not dict"),
+    (lambda d: d.update(metrics={"a": 1}), "its metrics is dict, not list"),
+])
+def test_a_hand_edited_bundle_is_refused_in_words_and_changes_nothing(bundle, tmp_path, edit, says):
+    """A study name the CLI refuses (every later runs table padded to 500 characters), a run twice
+    (the database's UNIQUE error said 'retry'), a study that is not an object (raw Python text)."""
+    target = Store(f"sqlite:///{tmp_path / 'target.db'}")
+    before = table_rows(target.url)
+    with pytest.raises(BundleError) as refused:
+        import_study(target, edited(bundle, tmp_path, edit))
+    assert says in str(refused.value) and "\n" not in str(refused.value)
+    assert table_rows(target.url) == before
 
 
 def test_a_metric_that_is_not_a_number_is_refused_by_run(bundle, tmp_path):
@@ -228,7 +255,7 @@ def test_clash_of_study_name_or_run_id_changes_nothing(bundle, tmp_path):
     with pytest.raises(BundleError, match=f"study '{STUDY}' already exists"):
         import_study(target, bundle)
     renamed = edited(bundle, tmp_path, lambda d: d["study"].update(name="other"))
-    with pytest.raises(BundleError, match=r"run id\(s\) r\w+(, r\w+)* of edited.* already exist"):
+    with pytest.raises(BundleError, match=r"run id\(s\) r\w+(, r\w+)* of \S*edited.* already exist"):
         import_study(target, renamed)
     assert table_rows(target.url) == before and target.get_study("other") is None
 

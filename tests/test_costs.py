@@ -20,7 +20,8 @@ def test_run_cost_uses_device_hours_and_overrides():
     assert run_cost_usd(3600, "cpu", kind="h100") == pytest.approx(2.50)
 
 
-@pytest.mark.parametrize("item", ["tpu=1", "h100", "h100=abc", "h100=-2", "h100=inf"])
+@pytest.mark.parametrize("item", ["tpu=1", "h100", "h100=abc", "h100=-2", "h100=inf", "h100=2e30",
+                                  "cpu=1e308", "h100=nan"])
 def test_bad_prices(item):
     with pytest.raises(PriceError):
         parse_price(item)

@@ -10,6 +10,7 @@ from dcpoc.decision import (Interval, Thresholds, compare_equal_cost, compare_eq
                             project, t_quantile_975)
 
 from conftest import A, ALPHA, E, SIZES, ladder, run, tf_loss  # noqa: F401 (frames by hand)
+from dcpoc.decision.verdict import _equal_cost_reason
 
 
 def test_t_quantiles_and_the_paired_interval_by_hand():
@@ -214,8 +215,45 @@ def test_a_conditional_on_too_few_sizes_names_the_sizes_too():
     runs.loc[largest, "final_val_loss"] += [0.08, -0.06, 0.03]          # the loss ties
     decision = decide(runs, "st")
     assert decision.flips[0][0] in ("flip.conditional_loss", "flip.conditional_both")
-    assert decision.flips[1][0] == "flip.go_sizes_also"
-    assert decision.flips[1][1] == {"n": 2, "need": 3}
+    assert decision.flips[-1] == ("flip.go_sizes_also", {"n": 2, "need": 3})
+
+
+@pytest.mark.parametrize("multiplier, speed, flip", [(1.2, 0.8, "flip.seeds_cannot"), (1.5, 0.9, "flip.narrower")])
+def test_a_conditional_says_whether_more_seeds_could_reach_go(multiplier, speed, flip):
+    """Regression: every CONDITIONAL offered 'a narrower interval from more seeds' as a way to GO,
+    also when the net benefit's point estimate was under GO's bar, where no number of seeds can
+    lift the lower bound past it; and a CONDITIONAL under 1 was headlined 'promising'."""
+    from dcpoc.report import say, verdict_line
+    from dcpoc.ui.i18n import t
+    runs = ladder(multiplier=multiplier, speed_ratio=speed)
+    wide = runs["arch"].eq("dcformer")       # seed noise everywhere: wide intervals, a CONDITIONAL
+    runs.loc[wide, "final_val_loss"] += np.resize([0.1, -0.1, 0.0], int(wide.sum()))
+    decision = decide(runs, "st")
+    net = decision.multiplier.net_benefit
+    assert decision.verdict == "CONDITIONAL" and net.low <= Thresholds().go_net_low
+    assert [key for key, _ in decision.flips if key in ("flip.narrower", "flip.seeds_cannot")] == [flip]
+    assert (net.mean > Thresholds().go_net_low) == (flip == "flip.narrower")
+    for lang in ("en", "ja"):
+        said = say(next(r for r in decision.flips if r[0] == flip), lang)
+        assert f"{net.mean:.2f}" in said and "narrower interval" not in say(decision.flips[0], lang)
+        against = net.mean < 1.0
+        assert verdict_line(decision, lang) == t("dec.verdict.CONDITIONAL_against" if against
+                                                 else "dec.verdict.CONDITIONAL", lang)
+
+
+def test_the_reasons_give_the_equal_cost_comparison_too():
+    """At equal cost is where a DCFormer that is slower pays: the Why must say it, not only the
+    equal-token difference."""
+    from dcpoc.report import say
+    decision = decide(ladder(multiplier=2.0, speed_ratio=0.8), "st", val_curves=None)
+    assert not any(key == "reason.cost" for key, _ in decision.reasons)   # no curves, no cost basis
+    cost = pd.DataFrame([{"preset": p, "loss_diff": d, "loss_low": d - 0.01, "loss_high": d + 0.01,
+                          "n_pairs": 3} for p, d in (("s1", -0.02), ("s2", 0.01), ("s4", 0.03))])
+    [(key, values)] = _equal_cost_reason(cost, "s4")
+    assert key == "reason.cost" and values["better"] == 1 and values["sizes"] == 3
+    assert "+0.0300 (+0.0200–+0.0400)" in say((key, values), "en")
+    assert "+0.0300（+0.0200〜+0.0400）です" in say((key, values), "ja")
+    assert _equal_cost_reason(cost, "s9") == [] and _equal_cost_reason(None, "s4") == []
 
 
 def test_thresholds_are_configurable():

@@ -39,11 +39,11 @@ def test_decision_page_updates_with_thresholds_and_target(trained, lang):
     texts = " ".join(m.value for m in at.markdown)
     assert MORE_SIZES[lang] in texts
     assert any(NEXT_STEP[lang] in i.value and "$" in i.value for i in at.info)
-    assert len(at.dataframe[0].value) >= 1    # equal tokens (and cost); the paper and gap tables follow
-    paper = [f.value for f in at.dataframe if ("Published claim" if lang == "en" else "論文の主張") in f.value]
+    assert len(at.table[0].value) >= 1    # equal tokens (and cost); the paper and gap tables follow
+    paper = [f.value for f in at.table if ("Published claim" if lang == "en" else "論文の主張") in f.value]
     assert paper and len(paper[0]) == 3
     assert any(("Seed pairs" if lang == "en" else "シード対の数") == c
-               for c in at.dataframe[0].value.columns)
+               for c in at.table[0].value.columns)
     # fewer sizes required is still one short; the seeds rule moves with its threshold
     label = "Seeds needed per size (default 2)" if lang == "en" else "サイズごとに必要なシード数（既定 2）"
     by_label(at.number_input, label).set_value(5).run()
@@ -93,7 +93,7 @@ def test_decision_page_projection_follows_the_price(dcpoc_home):
     tf_hours = 8e9 / costs.assumed_tokens_per_s(6 * 405e6, "transformer", "h100") / 3600
 
     def projected() -> dict[str, str]:   # the projection table: item -> cost
-        [table] = [f.value for f in at.dataframe if t("dec.proj.cost", "en") in f.value.columns]
+        [table] = [f.value for f in at.table if t("dec.proj.cost", "en") in f.value.columns]
         return dict(zip(table[t("dec.projection", "en")], table[t("dec.proj.cost", "en")]))
 
     assert projected()["Transformer++"] == money(tf_hours * costs.price_per_hour("h100"))
@@ -107,4 +107,4 @@ def test_decision_page_projection_follows_the_price(dcpoc_home):
     captions = " ".join(c.value for c in at.caption)
     assert "Not measured on H100" in captions and "0.80× on CPU is not used" in captions
     assert "The paper beside our numbers" in [h.value for h in at.subheader]
-    assert any("cannot speak to it" in str(frame.value.to_dict()) for frame in at.dataframe)
+    assert any("cannot speak to it" in str(frame.value.to_dict()) for frame in at.table)

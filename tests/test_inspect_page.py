@@ -109,6 +109,8 @@ def test_runs_without_weights_here_are_named_not_offered(twins, lang):
     try:
         at = open_page("pages/5_Inspect.py", lang)
         assert [i.value for i in at.info] == [t("inspect.elsewhere", lang).format(n=1)]
+        # and the way on: train a DCFormer run here
+        assert t("inspect.go_launch", lang) in [link.label for link in at.get("page_link")]
         done = run_cli("inspect", "--run", dc["id"], "--text", "some text")
         assert done.returncode == 2 and "its checkpoint is not on this machine" in done.stderr, done.stderr
     finally:

@@ -11,11 +11,11 @@ import pytest
 from dcpoc import costs
 from dcpoc.decision import Interval, load_decision
 from dcpoc.decision.gap import gap_over_training, gap_summary
-from dcpoc.decision.multiplier import MultiplierResult
+from dcpoc.decision.multiplier import MultiplierResult, target_flops_ratio
 from dcpoc.decision.paper import compare_with_paper, paper_speed_ratio
 from dcpoc.decision.target_speed import target_speed
 from dcpoc.decision.verdict import Decision
-from dcpoc.report import context
+from dcpoc.report import context, say
 from dcpoc.runs.store import Store
 from dcpoc.ui.i18n import hours, money, t
 
@@ -168,14 +168,23 @@ def test_a_cpu_studys_projection_to_an_h100_is_a_labelled_range(dcpoc_home, lang
     label = t("dec.speed.label", lang).format(kind="H100")
     assert rows[0][0] == t("dec.proj.tf", lang) and all(label in r[0] for r in rows[1:])
     assert rows[1][1] == hours(tf_hours / 0.45) and hours(tf_hours / 0.8) not in rows[1][1]
-    assert any("reason.speed_not_on_target" == key for key, _ in sd.decision.reasons)
+    caveat = [(k, v) for k, v in sd.decision.reasons if k.startswith("reason.speed_not_on_target")]
+    assert len(caveat) == 1
+    key, values = caveat[0]
+    m = sd.decision.multiplier.multiplier
+    assert m.exists and key != "reason.speed_not_on_target"     # the multiplier's interval is carried
+    flops = target_flops_ratio(405e6)[0]
+    high = m.high * flops * 0.45
+    assert values["high"] == f"{high:.2f}" and values["low"] == f"{m.low * flops * 0.45:.2f}"
+    assert (key == "reason.speed_not_on_target_below") == (high < 1.0)
+    assert values["low"] in say(caveat[0], lang) and values["high"] in say(caveat[0], lang)
     note = context.speed_lines(sd, lang)[0]
     assert "0.45" in note and "0.80×" in note and "H100" in note
     # the same study measured on the H100 by `bench model`: one number at that ratio
     store.add_benchmark("model", MODEL_BENCH["result"])
     measured = load_decision(store, "cpu")
     assert measured.projection_span is None and measured.projection.speed_ratio == 0.62
-    assert not any(key == "reason.speed_not_on_target" for key, _ in measured.decision.reasons)
+    assert not any(key.startswith("reason.speed_not_on_target") for key, _ in measured.decision.reasons)
     assert np.isclose(measured.projection.tf_gpu_hours, tf_hours)
     # DCFormer dearer at equal quality: the last line says extra cost, as a positive amount
     dearer = dataclasses.replace(measured, projection=dataclasses.replace(measured.projection,

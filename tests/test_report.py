@@ -196,9 +196,26 @@ def test_pdf_holds_the_verdict_in_a_cjk_font_and_user_text_literally(trained, tm
 
 
 def test_pdf_without_a_cjk_font_names_the_package(trained, monkeypatch, tmp_path):
-    monkeypatch.setenv(report.PDF_FONT_ENV, str(tmp_path / "missing.ttf"))
+    from dcpoc.report import pdf
+    monkeypatch.delenv(report.PDF_FONT_ENV, raising=False)
+    monkeypatch.setattr(pdf, "_PDF_FONT_PATHS", [str(tmp_path / "none.ttf")])   # a machine without one
+    monkeypatch.setenv("PATH", str(tmp_path))                                  # no fc-list
+    monkeypatch.setattr(pdf.glob, "glob", lambda *args, **kwargs: [])
     with pytest.raises(report.ReportError, match="fonts-ipaexfont-gothic"):
         report.render(load_decision(trained, "s1"), "pdf", "en")
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_mistyped_pdf_font_path_is_named(trained, monkeypatch, tmp_path, lang):
+    """It said 'install fonts-ipaexfont-gothic or set DCPOC_PDF_FONT' to a user who had set it
+    (and had the font): the path was mistyped."""
+    from dcpoc.ui.i18n import t
+    missing = str(tmp_path / "missing.ttf")
+    monkeypatch.setenv(report.PDF_FONT_ENV, missing)
+    with pytest.raises(report.ReportError) as caught:
+        report.render(load_decision(trained, "s1"), "pdf", lang)
+    assert str(caught.value) == t("rep.font_no_file", lang).format(path=missing)
+    assert "apt-get" not in str(caught.value)
 
 
 def _latin_only_font(path):

@@ -72,11 +72,21 @@ def test_tokens_per_parameter_scales_the_budget_and_evals_per_run():
     ({"sweep": "each", "overrides": ["lr=1e-3"]}, "lr is swept"),
     ({"tokens_per_param": 5.0}, "not several"),
     ({"steps": None, "tokens_per_param": -1.0}, "positive"),
+    # a budget the steps cannot hold: it queued runs of trillions of steps (10^23: an internal error
+    # after the study was written)
+    ({"steps": None, "tokens": 10**15}, r"budget of 1,000,000,000,000,000 tokens per run at .* smaller --tokens"),
+    ({"steps": None, "tokens": 10**23}, "steps .* must be between 1 and 1,000,000,000"),
 ])
 def test_bad_sweep_specs_are_one_line_errors(changes, match):
     with pytest.raises(ConfigError, match=match) as e:
         plan_study(spec(**changes))
     assert "\n" not in str(e.value)
+
+
+def test_a_budget_too_large_writes_nothing(dcpoc_home):
+    done = run_cli("study", "launch", "--name", "huge", "--tokens", str(10**23), "--no-worker")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--tokens" in done.stderr, done.stderr
+    assert "no studies yet" in run_cli("study", "list").stdout
 
 
 # ----------------------------------------------------------------------------- best rate

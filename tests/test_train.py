@@ -47,6 +47,20 @@ def test_cpu_run_is_reproducible_from_its_seed(dcpoc_home):
     assert losses[0] != losses[2]
 
 
+def test_a_compiled_dcformer_trains_on_the_cpu(dcpoc_home):
+    """Regression: compile=true failed every DCFormer CPU run inside Inductor (the C++ compose
+    kernel cannot be traced); the model now compiles around the kernels, with the same losses."""
+    from conftest import run_cli
+    losses = {}
+    for compiled in ("false", "true"):
+        done = run_cli("train", "--arch", "dcformer", "--preset", "tiny", "--steps", "3", "--seed", "3",
+                       "--set", f"compile={compiled}", "--no-progress", timeout=600)
+        assert done.returncode == 0 and "succeeded" in done.stdout, done.stderr[-2000:]
+        run_id = done.stdout.split("run ")[1].split(":")[0]
+        losses[compiled] = list(Store().get_metrics(run_id, ["train_loss"])["value"])
+    assert losses["true"] == pytest.approx(losses["false"], rel=1e-4)
+
+
 def test_final_evaluation_scores_the_stated_validation_tokens(dcpoc_home):
     """The final evaluation scores the whole pydoc validation split (non-overlapping windows) when
     val_tokens allows it, else a fixed sample of val_tokens; the count is recorded with the run, and

@@ -82,7 +82,8 @@ def load_decision(store: Any, study: str | None, thresholds: Thresholds = Thresh
     speed = _target_speed(store, decision, compared, target)
     if speed is not None and not speed.measured and decision.multiplier.multiplier.mean > 0 \
             and math.isfinite(speed.study_ratio):
-        decision.reasons.append(_unmeasured_reason(decision, speed, target))
+        decision.reasons.append(_unmeasured_reason(decision, speed, target,
+                                                   thresholds.nogo_net_high))
     projection, span = projection_at(decision, target, prices, speed)
     return StudyDecision(
         study=name, question=study_row.get("question") or "",
@@ -132,13 +133,23 @@ def _target_speed(store: Any, decision: Decision, compared: pd.DataFrame, target
                         store.list_benchmarks("model"), read_selfchecks(store, passed_only=True))
 
 
-def _unmeasured_reason(decision: Decision, speed: TargetSpeed, target: Target) -> tuple[str, dict]:
+def _unmeasured_reason(decision: Decision, speed: TargetSpeed, target: Target,
+                       nogo: float) -> tuple[str, dict]:
     """The verdict's caveat: its net benefit rests on a ratio measured elsewhere; at the target the
-    net benefit is the multiplier times the range times the target's FLOPs-per-token ratio."""
-    m = decision.multiplier.multiplier.mean * target_flops_ratio(target.params)[0]
-    return ("reason.speed_not_on_target", {
-        "kind": speed.kind, "device": speed.study_device or "—", "ratio": speed.study_ratio,
-        "net": _two(m * speed.low) + (f" – {_two(m * speed.high)}" if speed.high > speed.low else "")})
+    net benefit is the multiplier times the range times the target's FLOPs-per-token ratio, given
+    at the multiplier's point estimate and over its 95% interval (a point alone hid that the whole
+    range can lie under NO-GO's bar)."""
+    m = decision.multiplier.multiplier
+    flops = target_flops_ratio(target.params)[0]
+    point = _two(m.mean * flops * speed.low) + (f" – {_two(m.mean * flops * speed.high)}"
+                                                if speed.high > speed.low else "")
+    values = {"kind": speed.kind, "device": speed.study_device or "—", "ratio": speed.study_ratio,
+              "net": point, "nogo": nogo}
+    if not m.exists:
+        return ("reason.speed_not_on_target", values)
+    low, high = m.low * flops * speed.low, m.high * flops * speed.high
+    key = "reason.speed_not_on_target_below" if high < nogo else "reason.speed_not_on_target_range"
+    return (key, {**values, "low": _two(low), "high": _two(high)})
 
 
 def _two(value: float) -> str:

@@ -21,7 +21,7 @@ from .confirmation import FRESH_SEEDS_DECIDE, decisive_runs, split_confirmation
 from .evidence import add_evidence
 from .facts import study_key, with_variant
 from .multiplier import MultiplierResult, compute_multiplier
-from .stats import Pooled, Reason
+from .stats import Interval, Pooled, Reason
 
 RISKS = ("extrapolation", "seed_variance", "kernel", "inference", "operations")
 
@@ -195,7 +195,7 @@ def _judge(decision: Decision, thresholds: Thresholds) -> None:
     # one seed: neither
     loss_better, loss_worse = interval and high < 0, _worse_beyond_doubt(decision.equal_tokens)
     decision.reasons = [("reason.net", values), ("reason.loss" if interval else "reason.loss_one_seed",
-                                                 values)]
+                                                 values), *_equal_cost_reason(decision.equal_cost, largest["preset"])]
     net_met = net.low > thresholds.go_net_low
     sizes = {"n": mult.n_sizes, "need": thresholds.go_min_sizes}
     sizes_short = mult.n_sizes < thresholds.go_min_sizes
@@ -212,8 +212,29 @@ def _judge(decision: Decision, thresholds: Thresholds) -> None:
                                                                mult.speed_ratio)
         flip = _conditional_flip(net_met, loss_better, interval)
     decision.flips = [(flip, {**values, **sizes, "ratio_needed": ratio})]
+    if decision.verdict == "CONDITIONAL" and not net_met and math.isfinite(net.mean):
+        # more seeds narrow the interval around the point estimate: under the bar they cannot lift
+        # the lower bound past it (the meeting would otherwise buy seeds to reach GO)
+        decision.flips.append(("flip.narrower" if net.mean > thresholds.go_net_low
+                               else "flip.seeds_cannot", values))
     if decision.verdict == "CONDITIONAL" and flip != "flip.go_sizes" and sizes_short:
         decision.flips.append(("flip.go_sizes_also", sizes))
+
+
+def _equal_cost_reason(cost: pd.DataFrame | None, preset: str) -> list[Reason]:
+    """The comparison that prices quality: at equal training cost, the loss difference at the
+    largest size and at how many sizes DCFormer's point estimate is the lower ([] without one)."""
+    if cost is None or cost.empty or not cost["preset"].eq(preset).any():
+        return []
+    row = cost[cost["preset"].eq(preset)].iloc[-1]
+    if not pd.notna(row["loss_diff"]):
+        return []
+    bound = lambda v: float(v) if v is not None and pd.notna(v) else None   # noqa: E731
+    diff = Interval(float(row["loss_diff"]), bound(row["loss_low"]), bound(row["loss_high"]),
+                    int(row["n_pairs"]))
+    diffs = pd.to_numeric(cost["loss_diff"], errors="coerce").dropna()
+    return [("reason.cost", {"preset": preset, "diff": diff, "better": int((diffs < 0).sum()),
+                             "sizes": len(diffs)})]
 
 
 def _needed_ratio(bar: float, net_bound: float, speed_ratio: float) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import torch
 from torch import Tensor
 
 from .reference import ComposeWeights, attention_mask, compose, dcmha_reference
@@ -51,6 +52,9 @@ def dcmha_triton(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
     return impl(q, k, v, pre, post, causal=causal, window=window)
 
 
+# compile=true compiles the model around DCMHA: Dynamo cannot trace the C++ and Triton kernels
+# (on the CPU every DCFormer run failed inside Inductor), so they run as they are, between graphs
+@torch.compiler.disable
 def dcmha(q: Tensor, k: Tensor, v: Tensor, pre: Optional[ComposeWeights],
           post: Optional[ComposeWeights], *, causal: bool = True, window: Optional[int] = None,
           impl: str = "auto") -> Tensor:

@@ -143,6 +143,7 @@ class _DynamicFields(torch.autograd.Function):
         return None, ctx.kernel.fields_backward(grad_w1.contiguous(), grad_w2.contiguous(), w1, inv), None
 
 
+@torch.compiler.disable          # the C++ kernel is opaque to Dynamo, as dcmha's (kernels/__init__)
 def dynamic_fields(dw: Tensor, eps: float) -> tuple[Tensor, Tensor]:
     """The low-rank fields of dynamic weights dw [..., 2, R, H] (hidden @ W2 per token and branch,
     DCMHA.md): w1 RMS-normalised over the heads (no scale, eps) and w2, each [..., R, H].

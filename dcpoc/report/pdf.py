@@ -110,7 +110,8 @@ def cjk_font(lang: str = "en") -> str:
     if given:
         if os.path.isfile(given):
             return _checked_font(given, lang)
-        raise ReportError(t("rep.font_missing", lang))
+        # the user set it: 'install a font or set DCPOC_PDF_FONT' would send them the wrong way
+        raise ReportError(t("rep.font_no_file", lang).format(path=given))
     for path in _PDF_FONT_PATHS:
         if os.path.isfile(path):
             return path

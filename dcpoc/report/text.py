@@ -111,8 +111,18 @@ def comparison_table(decision: Decision, lang: str) -> pd.DataFrame:
 
 
 def verdict_line(decision: Decision, lang: str) -> str:
-    """The verdict as a headline ('GO: adopt DCFormer ...')."""
+    """The verdict as a headline ('GO: adopt DCFormer ...'). A CONDITIONAL whose net benefit is
+    under 1 at its point estimate (as measured, the same quality costs more with DCFormer) reads
+    'leaning against': 'promising' would tell the meeting the opposite of the numbers."""
+    if decision.verdict == "CONDITIONAL" and leans_against(decision):
+        return t("dec.verdict.CONDITIONAL_against", lang)
     return t(f"dec.verdict.{decision.verdict}", lang)
+
+
+def leans_against(decision: Decision) -> bool:
+    """The net benefit's point estimate is under 1: DCFormer's quality costs more than it saves."""
+    mult = decision.multiplier
+    return mult is not None and mult.net_benefit.mean < 1.0
 
 
 def _speed_ratio_text(decision: Decision) -> str:

@@ -23,6 +23,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ..config import ARCHS, ConfigError
+from ..studies.spec import validate_name
 from .engine import StoreError
 from .schema import Benchmark, Metric, Run, Study, UTCDateTime
 from .status import ACTIVE, Status
@@ -139,7 +141,7 @@ def _to_json(value: Any) -> Any:
 # ----------------------------------------------------------------------------- import
 def read_bundle(path: str | Path) -> dict:
     """The bundle in ``path``, checked: BundleError for a missing, damaged or newer file."""
-    shown = Path(path).name
+    shown = str(path)     # as the user gave it: the messages' commands must work as written
     damaged = (f"{shown} is not a readable dcpoc study bundle ({{}}); export it again with "
                "`python -m dcpoc study export`")
     try:
@@ -173,12 +175,12 @@ def import_study(store: Store, path: str | Path) -> dict:
     """Import the bundle in ``path`` into ``store`` in one transaction, keeping its run ids and
     study name; its summary (study, n_runs, n_metrics, recorded). Nothing is written on error."""
     bundle = read_bundle(path)
-    name = Path(path).name
+    name = str(path)
     try:
         study, runs, metrics, benchmarks = _rows(bundle)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise BundleError(f"{name} is not a readable dcpoc study bundle (bad row: "
-                          f"{type(e).__name__} {str(e)[:80]}); export it again") from None
+                          f"{type(e).__name__} {str(e)[:160]}); export it again") from None
     summary = {"study": study.name, "n_runs": len(runs), "n_metrics": len(metrics),
                "recorded": bundle["recorded"]}
     with store.session(write=True) as session:   # one transaction: all or nothing
@@ -210,6 +212,14 @@ def _rows(bundle: dict) -> tuple[Study, list[Run], list[dict], list[Benchmark]]:
     """ORM rows of the bundle (not yet added to a session); KeyError/TypeError/ValueError on a
     malformed entry."""
     s = bundle["study"]
+    for key, kind in (("study", dict), ("runs", list), ("metrics", list), ("benchmarks", list),
+                      ("recorded", dict)):
+        if not isinstance(bundle[key], kind):
+            raise ValueError(f"its {key} is {type(bundle[key]).__name__}, not {kind.__name__}")
+    try:   # a name the CLI would refuse (empty, 500 characters) made every later runs table unreadable
+        validate_name(str(s["name"]))
+    except ConfigError as e:
+        raise ValueError(f"study name {str(s['name'])[:20]!r}: {e}") from None
     config = {**dict(s["config"]), "recorded": dict(bundle["recorded"])}
     for stage in ("later_stage", "confirm_stage"):   # recorded results: no worker adds runs to them
         if config.get(stage) == "waiting":
@@ -221,14 +231,24 @@ def _rows(bundle: dict) -> tuple[Study, list[Run], list[dict], list[Benchmark]]:
     if not bundle["runs"]:
         raise ValueError("it holds no runs")
     for row in bundle["runs"]:
+        if not isinstance(row, dict):
+            raise ValueError(f"a run is {type(row).__name__}, not an object")
         _check_run(row)
         values = {k: _from_json(v, _RUN_COLUMNS[k].type) for k, v in row.items() if k != "study_id"}
         runs.append(Run(**values))
     ids = {r.id for r in runs}
+    if len(ids) < len(runs):          # the database's UNIQUE error blamed the database, not the file
+        raise ValueError(f"run {next(r.id for r in runs if sum(x.id == r.id for x in runs) > 1)} "
+                         "appears twice")
     columns = list(bundle.get("metric_columns", _METRIC_COLUMNS))
     if set(columns) != set(_METRIC_COLUMNS):
         raise ValueError(f"metric columns {columns}")
+    if not all(isinstance(row, list) and len(row) == len(columns) for row in bundle["metrics"]):
+        raise ValueError(f"a metric row is not a list of {len(columns)} values")
     metrics = [dict(zip(columns, row, strict=True)) for row in bundle["metrics"]]
+    keys = {(m["run_id"], m["step"], m["key"]) for m in metrics}
+    if len(keys) < len(metrics):
+        raise ValueError("a metric row (run, step, key) appears twice")
     if any(m["run_id"] not in ids for m in metrics):
         raise ValueError("a metric of a run not in the bundle")
     number = lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))  # noqa: E731
@@ -266,6 +286,15 @@ def _check_run(row: dict) -> None:
         wrong_bool = isinstance(value, bool) and bool not in kinds
         if kinds and (not isinstance(value, kinds) or wrong_bool):
             raise ValueError(f"{where}: {key} is {type(value).__name__} {str(value)[:20]!r}")
+    for key, column in _RUN_COLUMNS.items():   # beyond 64 bits: an OverflowError inside the INSERT
+        value = row.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+            raise ValueError(f"{where}: {key} {value} is out of range")
+    if row.get("arch") not in ARCHS:   # another name silently dropped the run from the verdict's pairs
+        raise ValueError(f"{where}: arch {row.get('arch')!r} (one of {', '.join(ARCHS)})")
+    step, total = row.get("step"), row.get("total_steps")
+    if (step is not None and step < 0) or (step is not None and total is not None and step > total):
+        raise ValueError(f"{where}: step {step} outside 0 to total_steps ({total})")
     if row.get("status") not in ENDED:   # a missing status would default to queued: trained again
         raise ValueError(f"{where}: status {row.get('status')!r} (a bundle holds finished runs only)")
     try:

@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from ..config import (ARCHS, PRESETS, VARIANTS, ConfigError, RunConfig, config_variant, make_config,
-                      variant_config)
+                      validate, variant_config)
 from ..counts import count_parameters
 
 MAX_NAME_LENGTH = 80
@@ -210,8 +210,20 @@ def _runs_at(spec: StudySpec, preset: str, lrs: list[float | None]) -> list[RunC
                 if spec.evals_per_run:
                     run.train.eval_every = max(1, run.train.steps // spec.evals_per_run)
                     run.train.ckpt_every = run.train.eval_every
+                if tokens is not None:      # make_config checked the steps before the budget set them
+                    _check_budget_run(run, preset, tokens)
                 runs.append(run)
     return runs
+
+
+def _check_budget_run(run: RunConfig, preset: str, tokens: int) -> None:
+    """ConfigError naming the token budget when the steps it sets make an invalid run (a budget
+    of 10^15 tokens queued runs of trillions of steps; 10^23 failed inside the database)."""
+    try:
+        validate(run)
+    except ConfigError as e:
+        raise ConfigError(f"a budget of {tokens:,} tokens per run at {preset} does not make a valid "
+                          f"run ({e}): give a smaller --tokens or --tokens-per-param") from None
 
 
 def sweep_grid(spec: StudySpec, preset: str) -> list[float]:

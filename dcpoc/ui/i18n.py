@@ -69,6 +69,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.verdict.GO": {"en": "GO: adopt DCFormer", "ja": "GO：DCFormer の採用を推奨"},
     "dec.verdict.CONDITIONAL": {"en": "CONDITIONAL: promising, not yet proven",
                                 "ja": "条件付き：有望だが未確定"},
+    "dec.verdict.CONDITIONAL_against": {"en": "CONDITIONAL: no gain shown yet, leaning against",
+                                        "ja": "条件付き：効果は未確認（見送り寄り）"},
     "dec.verdict.NO-GO": {"en": "NO-GO: stay with Transformer++",
                           "ja": "NO-GO（見送り）：Transformer++ を継続"},
     "dec.verdict.INSUFFICIENT": {"en": "Insufficient evidence: no verdict yet",
@@ -82,7 +84,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.q2": {"en": "Easy to drop into what we run?", "ja": "既存の環境に導入しやすいか？"},
     "dec.q3": {"en": "Risks in operation?", "ja": "運用上のリスクは？"},
     "dec.a1": {"en": "Compute multiplier {m}; net of speed {net}.",
-               "ja": "計算量倍率は {m}、速度差を差し引いた正味の効果は {net} です。"},
+               "ja": "計算量倍率は {m}、速度差を差し引いた正味の効果は {net}です。"},
     "dec.a2": {"en": "Same training loop and data; only the attention layer changes. Training speed "
                      "ratio {ratio} on {device}.",
                "ja": "学習ループとデータはそのままで、変わるのはアテンション層のみです。"
@@ -213,6 +215,10 @@ STRINGS: dict[str, dict[str, str]] = {
                          "ja": "スタディ {study} をインポートしました：記録済みの結果 {n} 件の実行です。"},
     "home.import_failed": {"en": "The import failed, nothing was changed",
                            "ja": "インポートに失敗しました。何も変更していません"},
+    "rep.font_no_file": {"en": "DCPOC_PDF_FONT={path}: no such file; fix the path to a .ttf file, or unset "
+                               "DCPOC_PDF_FONT to use the installed Japanese font.",
+                         "ja": "DCPOC_PDF_FONT={path}：ファイルがありません。.ttf ファイルへのパスを直す"
+                               "か、DCPOC_PDF_FONT を解除してインストール済みの日本語フォントを使ってください。"},
     "rep.font_missing": {"en": "No Japanese font for the PDF: install Debian's fonts-ipaexfont-gothic "
                                "(apt-get install fonts-ipaexfont-gothic) or set DCPOC_PDF_FONT to a "
                                ".ttf file.",
@@ -276,17 +282,23 @@ STRINGS: dict[str, dict[str, str]] = {
     "reason.insufficient": {"en": "Not enough evidence for a verdict yet.",
                             "ja": "判定に足る根拠がまだ揃っていません。"},
     "reason.net": {"en": "Net benefit {net:.2f} (95% interval {net_low:.2f} to {net_high:.2f}): compute "
-                         "multiplier {m:.2f} × speed ratio {ratio:.2f} × FLOPs per token {flops:.2f} "
+                         "multiplier {m:.2f} × speed ratio {ratio:.2f} (DCFormer's tokens/s over the "
+                         "baseline's, geometric mean over the sizes) × FLOPs per token {flops:.2f} "
                          "(the multiplier already counts DCMHA's extra FLOPs). GO needs the lower bound "
                          "above {go:.2f}; NO-GO when the upper bound is below {nogo:.2f}.",
                    "ja": "正味の効果は {net:.2f}（95% 区間 {net_low:.2f}〜{net_high:.2f}）で、計算量倍率 "
-                         "{m:.2f} × 速度比 {ratio:.2f} × トークンあたり FLOP の比 {flops:.2f} から"
+                         "{m:.2f} × 速度比 {ratio:.2f}（DCFormer とベースラインのトークン/秒の比、サイズ間の"
+                         "幾何平均）× トークンあたり FLOP の比 {flops:.2f} から"
                          "求めています（倍率は DCMHA の追加 FLOP を既に計上）。GO には下限が {go:.2f} を超える"
                          "必要があり、上限が {nogo:.2f} を下回れば NO-GO（見送り）です。"},
     "reason.loss": {"en": "At equal tokens on {preset}, DCFormer's val loss differs by {diff:+.4f} "
                           "(95% interval {diff_low:+.4f} to {diff_high:+.4f}).",
                     "ja": "{preset} で同一トークン数のとき、DCFormer の検証損失の差は {diff:+.4f}"
                           "（95% 区間 {diff_low:+.4f}〜{diff_high:+.4f}）です。"},
+    "reason.cost": {"en": "At equal training cost on {preset}, DCFormer's val loss differs by {diff}; "
+                          "its point estimate is lower than the baseline's at {better} of {sizes} sizes.",
+                    "ja": "{preset} で学習費用を揃えると、DCFormer の検証損失の差は {diff}です。"
+                          "点推定で DCFormer の損失が低いのは {sizes} サイズ中 {better} サイズです。"},
     "reason.loss_one_seed": {"en": "At equal tokens on {preset}, DCFormer's val loss differs by {diff:+.4f} "
                                    "on one seed: no interval, so the loss decides nothing (GO needs it "
                                    "below zero beyond doubt).",
@@ -308,8 +320,8 @@ STRINGS: dict[str, dict[str, str]] = {
                         "its own seed-to-seed spread (Welch: standard error {se}, {df} degrees of freedom). "
                         "Assumption: one mean at every size; no two sizes differ detectably (Welch's t test "
                         "at the 5% level, which with {min_n} seeds at a size finds only large differences).",
-                  "ja": "{sizes} サイズをまとめた推定（シード対 {n} 組）は {diff} nats/b"
-                        "yte です。シード間のばらつきはサイズごとに別々に扱っています（Welch 法：標準誤差"
+                  "ja": "{sizes} サイズをまとめた推定（シード対 {n} 組）は nats/byte 単位で "
+                        "{diff}です。シード間のばらつきはサイズごとに別々に扱っています（Welch 法：標準誤差"
                         " {se}、自由度 {df}）。前提：平均はどのサイズでも共通とみなしています。どの 2 "
                         "サイズの間にも検出できる差はありません（Welch の t 検定、5% 水準。ただし 1 "
                         "サイズあたりシード {min_n} 個では、大きな差しか検出できません）。"},
@@ -440,20 +452,18 @@ STRINGS: dict[str, dict[str, str]] = {
                 "ja": "下限が {go:.2f} 以下に下がれば GO ではなくなります。例えば、"
                       "実際に使うハードウェアで速度比が {ratio_needed:.2f} を下回る場合です。"},
     "flip.conditional": {"en": "GO needs a net-benefit lower bound above {go:.2f}: a speed ratio of at "
-                               "least {ratio_needed:.2f} (now {ratio:.2f}), or a narrower interval from "
-                               "more seeds and sizes.",
-                         "ja": "GO には正味の効果の下限が {go:.2f} を超える必要があります。速度比 "
-                               "{ratio_needed:.2f} 以上（現在 {ratio:.2f}）、またはシードとサイズの追加で"
-                               "区間を狭めることが条件です。"},
+                               "least {ratio_needed:.2f} (now {ratio:.2f}) would give it.",
+                         "ja": "GO には正味の効果の下限が {go:.2f} を超える必要があります。速度比が "
+                               "{ratio_needed:.2f} 以上（現在 {ratio:.2f}）になれば満たします。"},
     "flip.conditional_both": {"en": "GO needs two things: a net-benefit lower bound above {go:.2f} (a speed "
-                                    "ratio of at least {ratio_needed:.2f}, now {ratio:.2f}, or a narrower "
-                                    "interval from more seeds and sizes), and DCFormer's loss at {preset} "
+                                    "ratio of at least {ratio_needed:.2f} would give it; now {ratio:.2f}), "
+                                    "and DCFormer's loss at {preset} "
                                     "below the baseline's beyond doubt (its interval is now {diff_low:+.4f} "
                                     "to {diff_high:+.4f}; more seeds at that size narrow it).",
                               "ja": "GO には 2 つの条件を満たす必要があります。"
                                     "1 つは正味の効果の下限が {go:.2f} を超えることで、"
-                                    "速度比 {ratio_needed:.2f} 以上（現在 {ratio:.2f}）か、"
-                                    "シードとサイズの追加による区間の縮小が必要です。"
+                                    "速度比が {ratio_needed:.2f} 以上（現在 {ratio:.2f}）になれば"
+                                    "満たします。"
                                     "もう 1 つは {preset} で DCFormer の損失がベースラインを確実に下回"
                                     "ることで、現在の区間は {diff_low:+.4f}〜{diff_high:+.4f}"
                                     " です（このサイズでシードを増やすと区間が狭まります）。"},
@@ -481,6 +491,21 @@ STRINGS: dict[str, dict[str, str]] = {
                                              "{net_low:.2f}）と、{preset} で DCFormer の損失がベースライン"
                                              "を確実に下回ることが必要です。1 シードでは示せないため、この"
                                              "サイズでシードを増やしてください。"},
+    "flip.narrower": {"en": "More seeds and sizes can also give it: the net benefit's point estimate "
+                            "({net:.2f}) is above {go:.2f}, so a narrower interval around it would clear "
+                            "the bar.",
+                      "ja": "シードとサイズを増やすことでも満たせます。正味の効果の点推定（{net:.2f}）は "
+                            "{go:.2f} を上回っているため、区間が狭まれば基準を超えます。"},
+    "flip.seeds_cannot": {"en": "More seeds cannot give GO: the net benefit's point estimate ({net:.2f}) "
+                                "is below {go:.2f}, and more seeds only narrow the interval around it. They "
+                                "can confirm or rule out NO-GO (upper bound now {net_high:.2f}; NO-GO "
+                                "below {nogo:.2f}). What could change the answer: the speed ratio on the "
+                                "GPU you would train on, and the multiplier at larger sizes.",
+                          "ja": "シードを増やしても GO にはなりません。正味の効果の点推定（{net:.2f}）が "
+                                "{go:.2f} を下回っており、シードの追加はその周りの区間を狭めるだけだから"
+                                "です。NO-GO かどうかの確認には役立ちます（現在の上限は {net_high:.2f}、"
+                                "{nogo:.2f} 未満なら NO-GO）。結論を変えうるのは、実際に学習に使う GPU "
+                                "での速度比と、より大きなサイズでの計算量倍率です。"},
     "flip.go_sizes_also": {"en": "GO also needs {need} model sizes (the study has {n}): add a size above "
                                  "the largest.",
                            "ja": "また、GO にはモデルサイズが {need} 個必要です（このスタディは {n} 個）。"
@@ -544,19 +569,19 @@ STRINGS: dict[str, dict[str, str]] = {
     "phrase.result": {"en": "At {preset}, with equal training tokens, DCFormer's validation loss "
                             "differs from {baseline} by {diff}; below zero favours DCFormer.",
                       "ja": "{preset} で学習トークン数を揃えると、"
-                            "DCFormer と {baseline} の検証損失の差は {diff} でした（マイ"
+                            "DCFormer と {baseline} の検証損失の差は {diff}でした（マイ"
                             "ナスなら DCFormer が優位）。"},
     "phrase.result_none": {"en": "We have no pair of runs to compare yet, so there is no result "
                                  "to quote.",
                            "ja": "比較できる実行の組がまだないため、お伝えできる結果はありません。"},
     "phrase.net": {"en": "Counting its speed, DCFormer's net benefit is {net}; above 1× the same "
                          "quality costs less.",
-                   "ja": "速度差も含めた DCFormer の正味の効果は {net} です。1 倍を超えれば、"
+                   "ja": "速度差も含めた DCFormer の正味の効果は {net}です。1 倍を超えれば、"
                          "同じ品質をより安く得られます。"},
     "phrase.verdict": {"en": "Our recommendation today: {verdict}.",
                        "ja": "現時点の結論は「{verdict}」です。"},
-    "phrase.next": {"en": "To be sure, we would {what}: about {wall} and {cost}.",
-                    "ja": "確証を得るための次の一手は「{what}」で、所要時間は約 {wall}、"
+    "phrase.next": {"en": "The next step we would take: {what}, about {wall} and {cost}.",
+                    "ja": "次の一手は「{what}」で、所要時間は約 {wall}、"
                           "費用は {cost} の見込みです。"},
     "need.arch": {"en": "Run {arch}: no finished run of it yet.",
                   "ja": "{arch} を実行してください（完了した実行がまだありません）。"},
@@ -1209,6 +1234,8 @@ STRINGS: dict[str, dict[str, str]] = {
                               "チェックポイントから別プロセスで計算します。"},
     "inspect.none": {"en": "No finished DCFormer run yet: train one and come back.",
                      "ja": "完了した DCFormer の実行がまだありません。学習してから戻ってください。"},
+    "inspect.go_launch": {"en": "Train a DCFormer run to inspect (cpu-demo: a few minutes on a CPU)",
+                          "ja": "調べる DCFormer の実行を学習する（cpu-demo：CPU で数分）"},
     "inspect.run": {"en": "DCFormer run", "ja": "DCFormer の実行"},
     "inspect.elsewhere": {"en": "{n} finished DCFormer run(s) have no checkpoint on this machine (e.g. "
                                 "recorded results imported from a study file, which carry no weights): "
@@ -1339,6 +1366,28 @@ STRINGS: dict[str, dict[str, str]] = {
               "（{ratio:.2f}）を使っており、{kind} での速度については何も言えません。"
               "目標サイズについて論文が報告する速度比（他の GPU での本調査の測定値があればそれも含む）"
               "を使うと、{kind} での正味の効果は {net} になります。"},
+    "reason.speed_not_on_target_range": {
+        "en": "Speed not measured on {kind}: the net benefit above uses the speed ratio measured on {device} "
+              "({ratio:.2f}), which says nothing about {kind}. With the paper's ratios for the target size "
+              "(and ours measured on other GPUs) the net benefit on {kind} would be {net} ({low} to {high} "
+              "over the multiplier's 95% interval).",
+        "ja": "{kind} での速度は未測定です。上記の正味の効果は {device} で測った速度比"
+              "（{ratio:.2f}）を使っており、{kind} での速度については何も言えません。"
+              "目標サイズについて論文が報告する速度比（他の GPU での本調査の測定値があればそれも含む）"
+              "を使うと、{kind} での正味の効果は {net}（計算量倍率の 95% 区間では {low}〜{high}）になります。"},
+    "reason.speed_not_on_target_below": {
+        "en": "Speed not measured on {kind}, and there the numbers lean against DCFormer: the net benefit "
+              "above uses the speed ratio measured on {device} ({ratio:.2f}), which says nothing about "
+              "{kind}. With the paper's ratios for the target size (and ours measured on other GPUs) the "
+              "net benefit on {kind} would be {net}, {low} to {high} over the multiplier's 95% interval: "
+              "all of it under NO-GO's bar of {nogo:.2f}. Measure the speed on {kind} (`python -m dcpoc "
+              "bench model`) before deciding.",
+        "ja": "{kind} での速度は未測定で、その条件では DCFormer に不利な数値です。上記の正味の効果は "
+              "{device} で測った速度比（{ratio:.2f}）を使っており、{kind} での速度については何も言えま"
+              "せん。目標サイズについて論文が報告する速度比（他の GPU での本調査の測定値があればそれも"
+              "含む）を使うと、{kind} での正味の効果は {net}、計算量倍率の 95% 区間では {low}〜{high} "
+              "で、すべて NO-GO の基準 {nogo:.2f} を下回ります。判断の前に {kind} で速度を測定してくだ"
+              "さい（`python -m dcpoc bench model`）。"},
     "dec.speed.study": {"en": "Speed ratio on {kind}: {ratio:.2f}×, measured by this study's runs on {kind}.",
                         "ja": "{kind} での速度比：{ratio:.2f} 倍（本調査の {kind} での実行による測定値）。"},
     "dec.speed.bench": {"en": "Speed ratio on {kind}: {ratio:.2f}×, measured on {kind} ({detail}).",

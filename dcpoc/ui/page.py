@@ -44,6 +44,9 @@ NO_AUTOWORKER_ENV = "DCPOC_NO_AUTOWORKER"   # "1": Launch queues runs without st
 def start_page(title_key: str) -> tuple[str, str]:
     """Sidebar (language, navigation), login gate, title. Returns (lang, database URL); stops the
     page with one clear sentence when the database cannot be opened."""
+    # wide on every page: the centred layout left about 700 px at 1280, and the decision's tables
+    # hid their numbers behind a sideways scroll
+    st.set_page_config(page_title="dcpoc", page_icon=APP_ICON, layout="wide")
     lang = language_selector()
     login_gate(lang)
     for script, label, icon in PAGES:
