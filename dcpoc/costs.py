@@ -66,7 +66,7 @@ def training_flops(flops_per_token: float, tokens: int) -> float:
     return flops_per_token * tokens
 
 
-MAX_PRICE_USD_PER_HOUR = 1000.0    # per device-hour: far above any cloud GPU's list price
+MAX_PRICE_USD_PER_HOUR = 100_000.0   # per device-hour: far above any price, below a typo such as 2e30
 
 
 def parse_price(item: str) -> tuple[str, float]:

@@ -189,8 +189,16 @@ def test_a_cpu_studys_projection_to_an_h100_is_a_labelled_range(dcpoc_home, lang
     # DCFormer dearer at equal quality: the last line says extra cost, as a positive amount
     dearer = dataclasses.replace(measured, projection=dataclasses.replace(measured.projection,
                                                                         saved_usd=-50.09))
-    last = context.projection_rows(dearer, lang)[-1]
-    assert last[0] == t("dec.proj.extra", lang) and last[2] == money(50.09)
+    rows = {label: usd for label, _, usd in context.projection_rows(dearer, lang)}
+    assert rows[t("dec.proj.extra", lang)] == money(50.09)
+    # the saving over the multiplier's interval follows it: a point value hid a wide range
+    p = measured.projection
+    interval = [usd for label, _, usd in context.projection_rows(measured, lang) if "95%" in label]
+    assert p.saved_low_usd is not None and len(interval) == 1
+    signed = lambda usd: f"−{money(-usd)}" if usd < 0 else money(usd)   # noqa: E731
+    assert interval[0] in (f"{money(p.saved_low_usd)} – {money(p.saved_high_usd)}",
+                           f"{money(-p.saved_high_usd)} – {money(-p.saved_low_usd)}",
+                           f"{signed(p.saved_low_usd)} – {signed(p.saved_high_usd)}")
     table = context.projection_table(dearer, lang)
     assert list(table.columns) == [t(k, lang) for k in ("dec.projection", "dec.proj.hours", "dec.proj.cost")]
 

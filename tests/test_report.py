@@ -188,6 +188,8 @@ def test_pdf_holds_the_verdict_in_a_cjk_font_and_user_text_literally(trained, tm
     assert report.verdict_line(sd.decision, lang) in text
     assert EVIL in text and sd.runs["id"].iloc[0] in text
     assert ("Risks and mitigations" if lang == "en" else "リスクと対策") in text
+    n = text.count("\f")                                     # pdftotext ends each page with one
+    assert n >= 2 and f"1 / {n}" in text and f"{n} / {n}" in text    # every page numbered
     fonts = subprocess.run(["pdffonts", str(tmp_path / "r.pdf")], capture_output=True, text=True)
     assert "IPAexGothic" in fonts.stdout                     # embedded, so any viewer shows it
     pages = subprocess.run(["pdftoppm", "-png", "-r", "40", str(tmp_path / "r.pdf"), str(tmp_path / "p")],
@@ -329,6 +331,9 @@ def test_every_format_carries_the_inference_benchmark(trained, lang):
     line = report.inference_text(result, lang)
     ratio = f"{result['dcformer_over_transformer']['decode_tokens_per_s']:.2f}"
     assert ratio in line and ("DCFormer decodes at" in line or "DCFormer の生成速度" in line)
+    p95 = {r["arch"]: f"{r['latency_p95_ms']:.2f}" for r in result["rows"]}   # not medians alone
+    assert p95["dcformer"] in line and p95["transformer"] in line
+    assert ("mean tokens/s" in line and "plain" in line) or ("平均トークン/秒" in line and "QK-norm なし" in line)
     assert line in report.render(sd, "md", lang).decode()
     assert html.escape(line) in report.render(sd, "html", lang).decode()
     assert "".join(line.split()) in "".join("".join(pptx_texts(report.render(sd, "pptx", lang))).split())
@@ -461,3 +466,17 @@ def test_a_report_decided_with_other_thresholds_says_which(trained, lang):
     md = report.render(load_decision(trained, "s1", strict), "md", lang).decode()
     assert t("rep.thresholds", lang).format(go=1.5, nogo=1.0, seeds=3, sizes=strict.min_sizes,
                                             go_sizes=strict.go_min_sizes) in md
+
+
+def test_a_note_that_just_misses_a_slide_is_not_a_slide_of_its_own():
+    """The Japanese deck's 'Key numbers' ran on to a slide holding only the fit's formula: a note
+    that misses the room by a little goes smaller into the bottom margin; a long one still moves on."""
+    from dcpoc.report.pptx import _BOTTOM, _Deck
+    deck = _Deck()
+    deck.section("Key numbers")
+    deck.top = _BOTTOM - 0.3
+    deck.text([("", "当てはめ：べき乗則（到達下限 E を含む、L = E + A·C^-α）。" * 3)], 11)
+    assert len(deck.deck.slides) == 1
+    deck.top = _BOTTOM - 0.3
+    deck.text([("", "a much longer note " * 120)], 11)
+    assert len(deck.deck.slides) == 2

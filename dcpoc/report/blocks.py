@@ -160,8 +160,10 @@ def _key_numbers(sd: StudyDecision, lang: str) -> list[Block]:
     d = sd.decision
     out: list[Block] = [Heading(t("rep.metrics", lang)), Bullets(tuple(answers(d, lang)))]
     table = comparison_table(d, lang)
-    if len(table):
-        out.append(Table(table))
+    if len(table):   # what minus what, and which sign favours DCFormer, as the Decision page says
+        fingerprint = d.multiplier.corpus_fingerprint[:12] if d.multiplier is not None else ""
+        out += [Table(table), Paragraph(t("dec.table_note", lang).format(
+            fingerprint=fingerprint or "—", baseline=d.pair_labels()["transformer"]), small=True)]
     fit = fit_text(d, lang)
     return out + ([Paragraph(fit, small=True)] if fit else [])
 

@@ -137,14 +137,36 @@ def projection_rows(sd: StudyDecision, lang: str) -> list[tuple[str, str, str]]:
         if key == "dec.proj.saved" and max(low, high) < 0:   # DCFormer costs more: say so, unsigned
             key, low, high = "dec.proj.extra", -low, -high
         name = t(key, lang)
-        if label and key != "dec.proj.tf":                  # Transformer++ needs no DCFormer ratio
-            # 'DCFormer (same tokens) (not measured)' reads 'DCFormer (same tokens, not measured)'
-            name = (f"{name[:-1]}{t('sep.list', lang)}{label}{name[-1]}" if name[-1] in ")）"
-                    else f"{name} ({label})")
+        if key != "dec.proj.tf":                            # Transformer++ needs no DCFormer ratio
+            name = _labelled(name, label, lang)
         rows.append((name,
                      _span(getattr(ends[0], h), getattr(ends[1], h), hours) if h else hours(None),
                      _span(low, high, money)))
-    return rows
+    interval = _saving_interval(ends, lang)
+    return rows + ([(_labelled(interval[0], label, lang), hours(None), interval[1])] if interval else [])
+
+
+def _labelled(name: str, label: str, lang: str) -> str:
+    """'DCFormer (same tokens) (not measured)' reads 'DCFormer (same tokens, not measured)'."""
+    if not label:
+        return name
+    return f"{name[:-1]}{t('sep.list', lang)}{label}{name[-1]}" if name[-1] in ")）" else f"{name} ({label})"
+
+
+def _saving_interval(ends: tuple, lang: str) -> tuple[str, str] | None:
+    """(label, '$a – $b') of the saving over the multiplier's 95% interval at the speed range's
+    ends: a point saving of $46 hid that the interval reaches from $33 to $67 (None without one)."""
+    lows = [e.saved_low_usd for e in ends if e.saved_low_usd is not None and math.isfinite(e.saved_low_usd)]
+    highs = [e.saved_high_usd for e in ends if e.saved_high_usd is not None]
+    if not lows or not highs:
+        return None
+    low, high = min(lows), max(highs)
+    if high < 0:                                  # DCFormer dearer across the interval: unsigned
+        return t("dec.proj.extra_interval", lang), _span(-high, -low, money)
+    if low >= 0:
+        return t("dec.proj.saved_interval", lang), _span(low, high, money)
+    signed = lambda usd: f"−{money(-usd)}" if usd < 0 else money(usd)   # noqa: E731
+    return t("dec.proj.saved_interval_signed", lang), f"{signed(low)} – {signed(high)}"
 
 
 def projection_table(sd: StudyDecision, lang: str) -> pd.DataFrame:

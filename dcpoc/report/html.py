@@ -3,12 +3,21 @@ charts as inline SVG."""
 from __future__ import annotations
 
 import html
+import re
 
 from .blocks import CODE_SPAN, Block, Bullets, Chart, Facts, Heading, Paragraph, Table, Title
 
+# Japanese may break between any two characters, so a table's auto layout squeezed short cells
+# (判断不能, printed one character a line) and split headers mid-word beside a long column: headers
+# break at spaces and punctuation only (keep-all), short cells not at all (nw)
 _STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
-          "td,th{border:1px solid #999;padding:.2em .5em}.small{font-size:.8em;color:#555}"
-          "dt{font-weight:bold}")
+          "td,th{border:1px solid #999;padding:.2em .5em}th{word-break:keep-all}.nw{white-space:nowrap}"
+          ".small{font-size:.8em;color:#555}dt{font-weight:bold}")
+_SHORT_CELL = re.compile(r"<td>([^<]{1,10})</td>")
+
+
+def _table(frame) -> str:
+    return _SHORT_CELL.sub(r"<td class='nw'>\1</td>", frame.to_html(index=False, escape=True, border=0))
 
 
 def _escape(text: str) -> str:
@@ -33,11 +42,11 @@ def _part(block: Block) -> str:
         return f"<dl{small}>" + "".join(f"<dt>{e(k)}</dt><dd>{e(v) or '—'}</dd>"
                                         for k, v in block.pairs) + "</dl>"
     if isinstance(block, Table):
-        return block.frame.to_html(index=False, escape=True, border=0)
+        return _table(block.frame)
     if isinstance(block, Chart):
         if not block.spec:
             return f"<p>{e(block.empty)}</p>"
-        table = block.table.to_html(index=False, escape=True, border=0) if block.with_table else ""
+        table = _table(block.table) if block.with_table else ""
         return table + block.svg()
     raise TypeError(f"no HTML for {type(block).__name__}")
 

@@ -220,7 +220,16 @@ def to_pdf(blocks: list[Block], lang: str) -> bytes:
     title = blocks[0]
     assert isinstance(title, Title)
     font = cjk_font(lang)
-    pdf = FPDF(format="A4")
+
+    class _Paged(FPDF):
+        def footer(self) -> None:     # 'study · 2 / 5' on every page: a printout gets shuffled
+            self.set_y(-9)
+            self.set_font("cjk", "", 7.5)
+            self.set_text_color(110)
+            self.cell(0, 4, f"{title.study[:60]} · {self.page_no()} / {{nb}}", align="C")
+            self.set_text_color(0)
+
+    pdf = _Paged(format="A4")
     pdf.set_creation_date(_dt.datetime.strptime(title.created, "%Y-%m-%d %H:%M UTC")
                           .replace(tzinfo=_dt.timezone.utc))
     pdf.set_title(title.study)

@@ -15,6 +15,8 @@ from .blocks import (Block, Bullets, Chart, Facts, Heading, Paragraph, Table, Ti
                      without_code_marks)
 
 _LEFT, _WIDTH, _TOP, _BOTTOM = 0.6, 12.1, 1.4, 7.2     # inches on a 13.333 x 7.5 slide
+_SLIDE_HEIGHT = 7.5
+_NOTE_SIZE, _NOTE_FLOOR = 11, 9                          # points: a note's size, and its least
 
 
 def _wrapped_rows(line: str, size: int, width_in: float) -> int:
@@ -94,6 +96,12 @@ class _Deck:
         continuation slide; lines past a slide's room go on the next one."""
         if not lines:
             return
+        if size <= _NOTE_SIZE and self.top > _TOP:   # a note: on a slide of its own it reads as
+            small = _text_height([f"{lead} {body}" for lead, body in lines], _NOTE_FLOOR)   # empty
+            if self.top + _text_height([f"{a} {b}" for a, b in lines], size) > _BOTTOM \
+                    and self.top + small <= _SLIDE_HEIGHT - 0.05:
+                self._text_box(lines, small, _NOTE_FLOOR)   # smaller, into the bottom margin
+                return
         heights = [_text_height([f"{lead} {body}"], size) - 0.15 for lead, body in lines]
         for start, end in self._parts(heights, fixed=0.15):
             self._text_box(lines[start:end], sum(heights[start:end]) + 0.15, size)

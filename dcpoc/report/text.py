@@ -94,7 +94,7 @@ def comparison_table(decision: Decision, lang: str) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     rows = pd.concat(frames, ignore_index=True)
-    return pd.DataFrame({
+    table = pd.DataFrame({
         t("col.preset", lang): rows["preset"],
         t("dec.table.basis", lang): rows["basis"].map(lambda b: t(f"dec.basis.{b}", lang)),
         t("dec.table.pairs", lang): rows["n_pairs"].astype(int),
@@ -108,6 +108,8 @@ def comparison_table(decision: Decision, lang: str) -> pd.DataFrame:
         t("dec.table.flag", lang): [t("dec.unreliable", lang) if r.get("unreliable") in (True,) else ""
                                     for _, r in rows.iterrows()],
     })
+    flags = table[t("dec.table.flag", lang)]
+    return table if flags.ne("").any() else table.drop(columns=[flags.name])   # no empty column
 
 
 def verdict_line(decision: Decision, lang: str) -> str:
@@ -162,15 +164,18 @@ def cost_quality_text(decision: Decision, lang: str) -> str:
 
 def inference_text(result: dict | None, lang: str) -> str:
     """The inference benchmark in one sentence (decode speed and latency of both architectures,
-    cache bytes per token), or how to measure it."""
+    cache bytes per token), or how to measure it. The speed ratio is of mean tokens/s, the
+    latencies are percentiles: both named, or a reader dividing the medians finds another ratio."""
     if not result:
         return t("rep.infer_none", lang)
     rows = {r["arch"]: r for r in result["rows"]}
     ratios = result["dcformer_over_transformer"]
     return t("rep.infer", lang).format(
         preset=result["preset"], device=device_text(result["machine"]["device"], lang), date=result["date"][:10],
-        decode=ratios["decode_tokens_per_s"], dc_p50=rows["dcformer"]["latency_p50_ms"],
-        tf_p50=rows["transformer"]["latency_p50_ms"], cache=ratios["cache_bytes_per_token"])
+        cores=result["machine"].get("cores", "?"), decode=ratios["decode_tokens_per_s"],
+        dc_p50=rows["dcformer"]["latency_p50_ms"], tf_p50=rows["transformer"]["latency_p50_ms"],
+        dc_p95=rows["dcformer"].get("latency_p95_ms", math.nan),
+        tf_p95=rows["transformer"].get("latency_p95_ms", math.nan), cache=ratios["cache_bytes_per_token"])
 
 
 def lr_sweep_table(decision: Decision, lang: str) -> pd.DataFrame:

@@ -275,6 +275,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.proj.saved": {"en": "Saved for equal quality", "ja": "同等品質での削減額"},
     "dec.proj.extra": {"en": "Extra cost for equal quality (DCFormer costs more)",
                        "ja": "同等品質での追加費用（DCFormer の方が高い）"},
+    "dec.proj.saved_interval": {"en": "Saved for equal quality, over the multiplier's 95% interval",
+                                "ja": "同等品質での削減額（計算量倍率の 95% 区間）"},
+    "dec.proj.extra_interval": {"en": "Extra cost for equal quality, over the multiplier's 95% interval",
+                                "ja": "同等品質での追加費用（計算量倍率の 95% 区間）"},
+    "dec.proj.saved_interval_signed": {"en": "Saved for equal quality, over the multiplier's 95% interval "
+                                             "(− is an extra cost)",
+                                       "ja": "同等品質での削減額（計算量倍率の 95% 区間。− は追加費用）"},
     "dec.proj.none": {"en": "No projection until the compute multiplier and speed ratio are measured.",
                       "ja": "計算量倍率と速度比が測定されるまで試算できません。"},
     "dec.open_decision": {"en": "Open the decision page", "ja": "導入判断ページを開く"},
@@ -678,13 +685,16 @@ STRINGS: dict[str, dict[str, str]] = {
                           "GPU. Mitigation: benchmark on the production GPU before adoption.",
                     "ja": "カーネルの成熟度です。DCMHA の融合カーネルは新しく、速度は GPU に依存します。対策："
                           "導入前に本番 GPU でベンチマークしてください。"},
-    "rep.infer": {"en": "Inference ({preset} on {device}, {date}, batch 1): DCFormer decodes at {decode:.2f}× "
-                        "Transformer++'s tokens/s (median latency {dc_p50:.2f} vs {tf_p50:.2f} ms per "
-                        "token) with {cache:.2f}× the cache bytes per token.",
-                  "ja": "推論（{preset}、{device}、{date}、バッチ 1）："
-                        "DCFormer の生成速度は Transformer++ の {decode:.2f}"
-                        " 倍（1 トークンあたりの遅延の中央値 {dc_p50:.2f} ms 対 {tf_p50:.2f}"
-                        " ms）、1 トークンあたりのキャッシュ容量は {cache:.2f} 倍です。"},
+    "rep.infer": {"en": "Inference ({preset} on {device}, {cores} core(s), {date}, batch 1; against plain "
+                        "Transformer++): DCFormer decodes at {decode:.2f}× Transformer++'s mean tokens/s; "
+                        "per token, its latency is {dc_p50:.2f} against {tf_p50:.2f} ms at the median and "
+                        "{dc_p95:.2f} against {tf_p95:.2f} ms at the 95th percentile; its cache holds "
+                        "{cache:.2f}× the bytes per token.",
+                  "ja": "推論（{preset}、{device}、{cores} コア、{date}、バッチ 1。比較相手は QK-norm なしの "
+                        "Transformer++）：DCFormer の生成速度（平均トークン/秒）は Transformer++ の "
+                        "{decode:.2f} 倍です。1 トークンあたりの遅延は中央値で {dc_p50:.2f} ms 対 "
+                        "{tf_p50:.2f} ms、95 パーセンタイルで {dc_p95:.2f} ms 対 {tf_p95:.2f} ms、"
+                        "1 トークンあたりのキャッシュ容量は {cache:.2f} 倍です。"},
     "rep.infer_none": {"en": "Inference speed not measured yet: run `python -m dcpoc bench infer`.",
                        "ja": "推論速度は未計測です。`python -m dcpoc bench infer` を実行してください。"},
     "risk.inference": {"en": "Inference speed: composition adds work per generated token. Mitigation: "
@@ -1296,7 +1306,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "paper.note_line": {"en": "{claim}: {note} ({source})", "ja": "{claim}：{note}（{source}）"},
     "paper.col.finding": {"en": "Finding", "ja": "照合結果"},
     "paper.col.why": {"en": "Why", "ja": "理由"},
-    "paper.claim.multiplier": {"en": "Compute multiplier", "ja": "計算量倍率"},
+    "paper.claim.multiplier": {"en": "Compute multiplier (the paper's against Transformer++ without "
+                                     "QK-norm; ours against the verdict's baseline)",
+                               "ja": "計算量倍率（論文は QK-norm なしの Transformer++ に対する値、本調査は"
+                                     "判定のベースラインに対する値）"},
     "paper.claim.loss": {"en": "Loss, DCFormer minus Transformer++ (no QK-norm, as in the paper)",
                          "ja": "損失の差（DCFormer − Transformer++、論文と同じく QK-norm なし）"},
     "paper.claim.throughput": {"en": "Training speed ratio", "ja": "学習速度比"},
