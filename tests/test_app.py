@@ -37,7 +37,7 @@ def test_home_lists_runs_with_counts_in_both_languages(dcpoc_home):
     at.sidebar.selectbox[0].set_value("ja").run()
     assert not at.exception
     assert "概念実証" in at.title[0].value and at.query_params["lang"] in ("ja", ["ja"])
-    assert "検証損失 (nats/byte)" in at.dataframe[0].value.columns
+    assert "検証損失（nats/byte）" in at.dataframe[0].value.columns
 
 
 def test_home_headline_is_one_study_with_its_failures_and_a_study_picker(dcpoc_home):

@@ -176,7 +176,7 @@ def test_launch_watch_compare_cancel_in_a_browser(server, page, tmp_path):
     page.get_by_text("根拠不足：まだ判定できません").wait_for()   # a tiny one-size study: honest
     shoot(page, tmp_path, "6-home-ja")
     page.goto(f"{server}/Settings?lang=ja")
-    page.get_by_text("デバイス 1 時間あたりの価格 (USD)").wait_for()
+    page.get_by_text("デバイス 1 時間あたりの価格（USD）").wait_for()
     shoot(page, tmp_path, "7-settings-ja")
     assert len(list((tmp_path / "screenshots").glob("*.png"))) == 7
 

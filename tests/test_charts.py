@@ -37,7 +37,7 @@ def colour_scale(spec: dict) -> dict:
 def test_loss_curves(x, lang):
     spec = spec_of(loss_curves(metrics(), "dcformer", x, lang))
     assert spec["title"] == ("Training and validation loss" if lang == "en" else "学習損失と検証損失")
-    assert spec["encoding"]["y"]["title"] == ("Loss (nats/byte)" if lang == "en" else "損失 (nats/byte)")
+    assert spec["encoding"]["y"]["title"] == ("Loss (nats/byte)" if lang == "en" else "損失（nats/byte）")
     assert spec["encoding"]["x"]["field"] == x
     assert colour_scale(spec) == {"domain": ["DCFormer"], "range": [VARIANT_COLORS["dcformer"]]}   # its own only
     assert VARIANT_COLORS["transformer"] == ARCH_COLORS["transformer"]   # one colour per arch everywhere

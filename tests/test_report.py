@@ -480,3 +480,10 @@ def test_a_note_that_just_misses_a_slide_is_not_a_slide_of_its_own():
     deck.top = _BOTTOM - 0.3
     deck.text([("", "a much longer note " * 120)], 11)
     assert len(deck.deck.slides) == 2
+
+
+def test_the_recorded_machine_reads_as_japanese():
+    """'vm (cpu, AMD EPYC, 2 cores)' was left in English in the Japanese summary's opening line."""
+    recorded = {"date": "2026-12-06", "machine": "vm (cpu, AMD EPYC, 2 cores)"}
+    assert "vm（CPU、AMD EPYC、2 コア）で測定" in report.recorded_text(recorded, "ja")
+    assert "vm (cpu, AMD EPYC, 2 cores)" in report.recorded_text(recorded, "en")

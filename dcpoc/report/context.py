@@ -30,9 +30,12 @@ def _size(value: float) -> str:
     return f"{value:.0f}"
 
 
-def _factor(value: float) -> str:
-    return f"{value:,.0f}×" if value >= 10 and math.isfinite(value) else \
-        f"{value:.1f}×" if math.isfinite(value) else "—"
+def _factor(value: float, lang: str) -> str:
+    """A scale gap in prose: '443×'; Japanese prose says '443 倍' (× is for values in tables)."""
+    if not math.isfinite(value):
+        return "—"
+    number = f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+    return f"{number} 倍" if lang == "ja" else f"{number}×"
 
 
 def _paper_value(row: PaperRow, lang: str) -> str:
@@ -78,8 +81,8 @@ def paper_table(comparison: PaperComparison, lang: str) -> pd.DataFrame:
 def paper_lines(comparison: PaperComparison, lang: str) -> list[str]:
     """The overall finding and the scale gap, in two sentences."""
     gap = t("paper.gap", lang).format(params=_size(comparison.params), tokens=_size(comparison.tokens),
-                                      gap_p=_factor(comparison.gap_params),
-                                      gap_t=_factor(comparison.gap_tokens))
+                                      gap_p=_factor(comparison.gap_params, lang),
+                                      gap_t=_factor(comparison.gap_tokens, lang))
     return [t(_OVERALL[comparison.finding], lang), gap]
 
 
@@ -146,6 +149,11 @@ def projection_rows(sd: StudyDecision, lang: str) -> list[tuple[str, str, str]]:
     return rows + ([(_labelled(interval[0], label, lang), hours(None), interval[1])] if interval else [])
 
 
+def _at_step(value: float, step: int, lang: str) -> str:
+    """'-0.1550 (112)': a gap and the step it was read at (full-width brackets in Japanese)."""
+    return f"{value:+.4f}（{step:,}）" if lang == "ja" else f"{value:+.4f} ({step:,})"
+
+
 def _labelled(name: str, label: str, lang: str) -> str:
     """'DCFormer (same tokens) (not measured)' reads 'DCFormer (same tokens, not measured)'."""
     if not label:
@@ -206,7 +214,7 @@ def gap_table(gaps: pd.DataFrame | None, lang: str) -> pd.DataFrame:
         t("gap.col.params", lang): [_size(p) for p in summary["params"]],
         t("chart.axis.seeds", lang): summary["n_seeds"],
         # never led: its closest approach is no lead, so the column says none
-        t("gap.col.lead", lang): ["—" if p == "behind" else f"{v:+.4f} ({s:,})"
+        t("gap.col.lead", lang): ["—" if p == "behind" else _at_step(v, s, lang)
                                   for v, s, p in zip(summary["lead"], summary["lead_step"], summary["pattern"])],
-        t("gap.col.final", lang): [f"{v:+.4f} ({s:,})" for v, s in zip(summary["final"], summary["final_step"])],
+        t("gap.col.final", lang): [_at_step(v, s, lang) for v, s in zip(summary["final"], summary["final_step"])],
         t("gap.col.pattern", lang): [t(patterns[p], lang) for p in summary["pattern"]]})

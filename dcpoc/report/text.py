@@ -4,6 +4,7 @@ Pages and the Overview use these without building a report; report.blocks assemb
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -282,8 +283,11 @@ def recorded_text(recorded: dict | None, lang: str) -> str:
     """The label of an imported study's results ('' for results measured in this database)."""
     if not recorded:
         return ""
-    return t("rep.recorded", lang).format(date=recorded.get("date", "?"),
-                                          machine=recorded.get("machine", "?"))
+    machine = str(recorded.get("machine", "?"))     # as export wrote it: 'vm (cpu, AMD EPYC, 2 cores)'
+    if lang == "ja":
+        machine = re.sub(r"(\d+) cores?\b", r"\1 コア", machine).replace(" (cpu", "（CPU").replace(" (", "（")
+        machine = machine.replace(")", "）").replace(", ", "、")
+    return t("rep.recorded", lang).format(date=recorded.get("date", "?"), machine=machine)
 
 
 def progress_text(runs: pd.DataFrame, lang: str) -> str:
