@@ -107,7 +107,8 @@ if found.paper is not None:
     st.subheader(t("paper.title", lang))
     for line in context.paper_lines(found.paper, lang):
         st.markdown(line)
-    st.table(context.paper_table(found.paper, lang), hide_index=True)
+    for item in context.paper_items(found.paper, lang):
+        st.markdown(f"- {item}")
     for note in context.paper_notes(found.paper, lang):
         st.caption(note)
 

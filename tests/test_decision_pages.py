@@ -40,8 +40,10 @@ def test_decision_page_updates_with_thresholds_and_target(trained, lang):
     assert MORE_SIZES[lang] in texts
     assert any(NEXT_STEP[lang] in i.value and "$" in i.value for i in at.info)
     assert len(at.table[0].value) >= 1    # equal tokens (and cost); the paper and gap tables follow
-    paper = [f.value for f in at.table if ("Published claim" if lang == "en" else "論文の主張") in f.value]
-    assert paper and len(paper[0]) == 3
+    from dcpoc.ui.i18n import t
+    claims = [m.value for m in at.markdown
+              if any(m.value.startswith(f"- **{t(f'paper.claim.{c}', lang)}**") for c in ("multiplier", "loss", "throughput"))]
+    assert len(claims) == 3                                # the paper beside our numbers, a line per claim
     assert any(("Seed pairs" if lang == "en" else "シード対の数") == c
                for c in at.table[0].value.columns)
     # fewer sizes required is still one short; the seeds rule moves with its threshold
@@ -107,4 +109,7 @@ def test_decision_page_projection_follows_the_price(dcpoc_home):
     captions = " ".join(c.value for c in at.caption)
     assert "Not measured on H100" in captions and "0.80× on CPU is not used" in captions
     assert "The paper beside our numbers" in [h.value for h in at.subheader]
-    assert any("cannot speak to it" in str(frame.value.to_dict()) for frame in at.table)
+    # one line per claim, not a five-column table that squeezed the finding at 800 px
+    claim = [m.value for m in at.markdown if m.value.startswith(f"- **{t('paper.claim.multiplier', 'en')}**: ")]
+    assert len(claim) == 1 and "**cannot speak to it**: " in claim[0]
+    assert not any("Published claim" in frame.value.columns for frame in at.table)

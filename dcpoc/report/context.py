@@ -78,6 +78,15 @@ def paper_table(comparison: PaperComparison, lang: str) -> pd.DataFrame:
         t("paper.col.why", lang): [say(r.why, lang) for r in comparison.rows]})
 
 
+def paper_items(comparison: PaperComparison, lang: str) -> list[str]:
+    """paper_table as one Markdown line per claim, for the Decision page: as a five-column table
+    at 800 px the browser squeezed the finding to a character a line beside the sentences."""
+    return [t("paper.item", lang).format(claim=t(_CLAIMS[r.claim], lang), paper=_paper_value(r, lang),
+                                         ours=_ours(r, comparison, lang),
+                                         finding=t(_FINDINGS[r.finding], lang), why=say(r.why, lang))
+            for r in comparison.rows]
+
+
 def paper_lines(comparison: PaperComparison, lang: str) -> list[str]:
     """The overall finding and the scale gap, in two sentences."""
     gap = t("paper.gap", lang).format(params=_size(comparison.params), tokens=_size(comparison.tokens),

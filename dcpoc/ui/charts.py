@@ -90,7 +90,9 @@ def arch_bars(summary: pd.DataFrame, field: str, lang: str) -> alt.Chart:
         y=y, x=f"{field}:Q",
         tooltip=[alt.Tooltip("id:N", title=t("chart.axis.run", lang)),
                  alt.Tooltip(f"{field}:Q", title=axis, format=",.1f")])
-    title = alt.TitleParams(t(f"chart.bars.{field}", lang), subtitle=t("chart.bars.note", lang))
+    # one line per part: Vega cuts a subtitle at the chart's width, and half a chart lost 'dot: ...'
+    title = alt.TitleParams(t(f"chart.bars.{field}", lang),
+                            subtitle=[t("chart.bars.note", lang), t("chart.bars.note_dot", lang)])
     # Streamlit fits the whole chart (titles and axes included) into the height: room for those
     # first, then a band per variant (at 60 px a variant, two variants' bars had no height left)
     return (bars + dots).properties(title=title, width=WIDTH,

@@ -1210,8 +1210,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "chart.val_vs": {"en": "Validation loss against {x}", "ja": "{x}に対する検証損失"},
     "chart.bars.tokens_per_s": {"en": "Throughput (higher is faster)", "ja": "スループット（高いほど速い）"},
     "chart.bars.peak_mem_mb": {"en": "Peak memory (lower is better)", "ja": "ピークメモリ（低いほど良い）"},
-    "chart.bars.note": {"en": "Bar: the mean of the runs shown (every size together); dot: one run",
-                        "ja": "棒：表示中の実行の平均（全サイズをまとめたもの）、点：各実行"},
+    "chart.bars.note": {"en": "Bar: the mean of the runs shown (every size together)",
+                        "ja": "棒：表示中の実行の平均（全サイズをまとめたもの）"},
+    "chart.bars.note_dot": {"en": "Dot: one run", "ja": "点：各実行"},
     "chart.pareto": {"en": "Perplexity against cost", "ja": "費用に対するパープレキシティ"},
     "chart.composition": {"en": "Effective head-composition matrices (identity = no composition)",
                           "ja": "実効的なヘッド合成行列（単位行列 = 合成なし）"},
@@ -1306,6 +1307,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "paper.note_line": {"en": "{claim}: {note} ({source})", "ja": "{claim}：{note}（{source}）"},
     "paper.col.finding": {"en": "Finding", "ja": "照合結果"},
     "paper.col.why": {"en": "Why", "ja": "理由"},
+    "paper.item": {"en": "**{claim}**: the paper {paper}; this study {ours}. **{finding}**: {why}",
+                   "ja": "**{claim}**：論文 {paper}、本調査 {ours}。**{finding}**：{why}"},
     "paper.claim.multiplier": {"en": "Compute multiplier (the paper's against Transformer++ without "
                                      "QK-norm; ours against the verdict's baseline)",
                                "ja": "計算量倍率（論文は QK-norm なしの Transformer++ に対する値、本調査は"
@@ -1406,13 +1409,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.speed.bench": {"en": "Speed ratio on {kind}: {ratio:.2f}×, measured on {kind} ({detail}).",
                         "ja": "{kind} での速度比：{ratio:.2f} 倍（{kind} での測定値、{detail}）。"},
     "dec.speed.range": {"en": "Not measured on {kind}: costs are given for a speed ratio of {span} (the "
-                              "paper reports {paper} at this size on TPUs, unfused; the range also holds our "
-                              "ratios measured on other GPUs, if any). This study's {ratio} "
+                              "paper reports {paper} at this size on TPUs, unfused; ratios we measured on other GPUs, "
+                              "where there are any, widen it). This study's {ratio} "
                               "on {device} is not used: it times another code path on other hardware. Run "
                               "`python -m dcpoc bench model` on {kind} to measure it.",
                         "ja": "{kind} では未測定です。費用は速度比 {span} で示しています（論文ではこのサ"
                               "イズで {paper}、融合カーネルなしの TPU での値です。"
-                              "他の GPU で本調査の測定値があれば、その値もこの範囲に含めています）。"
+                              "他の GPU での本調査の測定値があれば、それで幅を広げます）。"
                               "本調査の {device} での {ratio} は、"
                               "別の実装と別のハードウェアでの値のため使っていません。"
                               "{kind} で `python -m dcpoc bench model` を実行する"
