@@ -162,8 +162,10 @@ def _read_text_file(path: Path) -> list[bytes]:
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise CorpusError(f"file {path} is not UTF-8 text (looks binary: invalid byte at offset {e.start}); "
-                          "convert it to UTF-8 text or remove it from the corpus") from None
+        # no NUL byte: most likely text in another encoding (Latin-1, Shift_JIS), not a binary file
+        raise CorpusError(f"file {path} is not UTF-8 text (invalid byte at offset {e.start}: another "
+                          "encoding, such as Latin-1 or Shift_JIS?); convert it to UTF-8 (e.g. "
+                          "`iconv -f SHIFT_JIS -t UTF-8`) or remove it from the corpus") from None
     raw = raw.removeprefix(codecs.BOM_UTF8)
     if path.suffix.lower() == ".jsonl":
         return _jsonl_documents(path, raw)

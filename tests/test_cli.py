@@ -163,6 +163,22 @@ def test_a_closed_pipe_ends_quietly(populated_db):
     assert "error" not in listing.stderr.read().decode().lower()
 
 
+@pytest.mark.parametrize("after_s", [0.3, 6.0])
+def test_ctrl_c_at_any_moment_is_one_word_not_a_traceback(dcpoc_home, after_s):
+    """A Ctrl-C while the command still imported torch printed a KeyboardInterrupt traceback;
+    later it said 'interrupted'. Both moments: early (importing) and late (training)."""
+    import signal
+    import time
+    command = [sys.executable, "-m", "dcpoc", "train", "--arch", "dcformer", "--preset", "tiny",
+               "--steps", "100000", "--no-progress"]
+    started = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(after_s)
+    started.send_signal(signal.SIGINT)
+    _, err = started.communicate(timeout=120)
+    assert started.returncode == 130 and "Traceback" not in err and "interrupted" in err, err[-800:]
+
+
 def test_cancel_from_the_command_line_and_why_a_run_failed(dcpoc_home):
     """'cancel it first' named no command; `runs` never showed why a run failed."""
     import json as json_

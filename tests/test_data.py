@@ -167,7 +167,9 @@ def test_binary_or_non_utf8_file(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(CorpusError) as excinfo:
         load_corpus(f"text:{path}")
-    assert "is not UTF-8 text (looks binary" in assert_one_line_naming(excinfo, str(path))
+    said = assert_one_line_naming(excinfo, str(path))
+    assert "is not UTF-8 text" in said
+    assert ("looks binary" in said) == (b"\x00" in content)     # Latin-1 text is not called binary
 
 
 def test_binary_file_inside_folder_is_named(tmp_path):
