@@ -587,7 +587,7 @@ STRINGS: dict[str, dict[str, str]] = {
                          "同じ品質をより安く得られます。"},
     "phrase.verdict": {"en": "Our recommendation today: {verdict}.",
                        "ja": "現時点の結論は「{verdict}」です。"},
-    "phrase.next": {"en": "The next step we would take: {what}, about {wall} and {cost}.",
+    "phrase.next": {"en": "The next step we would take is to {what} (about {wall}, {cost}).",
                     "ja": "次の一手は「{what}」で、所要時間は約 {wall}、"
                           "費用は {cost} の見込みです。"},
     "need.arch": {"en": "Run {arch}: no finished run of it yet.",
@@ -1350,7 +1350,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "paper.gap": {"en": "Scale gap: this study's largest size has {params} parameters and {tokens} training "
                         "tokens; the paper's smallest has 405M and 7.1B ({gap_p} the parameters, {gap_t} the tokens).",
                   "ja": "規模の差：本調査の最大サイズはパラメータ {params}・学習トークン {tokens} で、論文の最小"
-                        "サイズは 405M・7.1B です（論文はパラメータが {gap_p}、トークンが {gap_t} の規模です）。"},
+                        "サイズは 405M・7.1B です（論文はパラメータが {gap_p}、トークンが {gap_t}の規模です）。"},
     "paper.why.none": {"en": "Not measured by this study yet.", "ja": "本調査ではまだ測定していません。"},
     "paper.why.scale": {"en": "This study's largest size is {gap:,.0f}× smaller than the paper's smallest "
                               "(the limit is {limit:,.0f}×).",
