@@ -77,7 +77,9 @@ for column, (status, n) in zip(st.columns(5), status_counts(runs).items()):
     column.metric(t(f"status.{status}", lang), n)
 
 st.subheader(t("home.latest", lang))
-ui.show_runs(runs_table(runs.head(10), ui.load_settings(url)["prices"]), lang)
+latest = runs_table(runs.head(10), ui.load_settings(url)["prices"])
+first = ["id", "status", "arch", "variant", "preset", "seed", "val_loss", "cost_usd"]   # what fits at 800 px
+ui.show_runs(latest[first + [c for c in latest.columns if c not in first]], lang)
 
 st.subheader(t("home.start", lang))
 st.markdown(t("home.start_text", lang))
