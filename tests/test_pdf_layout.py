@@ -3,7 +3,7 @@ the line-start and line-end rules, Latin words and numbers stay whole, and fpdf2
 measured (it re-wraps nothing). Measured in the real embedded font."""
 import pytest
 
-from dcpoc.report.pdf import _chunks, column_widths, cjk_font, wrap_lines
+from dcpoc.report.pdf import _chunks, _words, column_widths, cjk_font, wrap_lines
 
 from conftest import skip_without_pdf_tools
 
@@ -32,6 +32,17 @@ def test_wrapped_lines_fit_and_keep_the_japanese_line_rules():
     for word in ("Transformer++", "QK-norm", "DCFormer", "+0.0057", "-0.0039〜"):
         assert any(word in line for line in lines), word
     assert wrap_lines("一行目\n二行目", 100, len) == "一行目\n二行目"    # given breaks stay
+
+
+def test_a_heading_breaks_between_words_not_inside_one():
+    """Japanese headings broke mid-word (モデルサイ / ズ, シー / ド数) beside a wide column."""
+    assert _words("パープレキシティの差（95% 信頼区間）") == ["パープレキシティの差", "（95% ", "信頼区間）"]
+    assert _words("モデルサイズ") == ["モデルサイズ"]
+    assert wrap_lines("パープレキシティの差（95% 信頼区間）", 12, len, words=True) == \
+        "パープレキシティの差\n（95% 信頼区間）"
+    assert wrap_lines("モデルサイズ", 6, len, words=True) == "モデルサイズ"
+    # a word wider than the column still breaks, at the usual Japanese break points
+    assert wrap_lines("モデルサイズ", 4, len, words=True) == "モデルサ\nイズ"
 
 
 def test_a_piece_wider_than_the_line_is_left_whole_for_fpdf2_to_cut():

@@ -57,6 +57,22 @@ def _chunks(line: str) -> list[str]:
     return chunks + [line[start:]]
 
 
+_WORD_END = frozenset(" 、。・）」』】/")
+_WORD_START = frozenset("（「『【")
+
+
+def _words(line: str) -> list[str]:
+    """_chunks merged into words: a new word only after a space or closing punctuation, or at an
+    opening bracket, so that a column heading (モデルサイズ) does not break mid-word."""
+    words: list[str] = []
+    for chunk in _chunks(line):
+        if words and words[-1][-1] not in _WORD_END and chunk[0] not in _WORD_START:
+            words[-1] += chunk
+        else:
+            words.append(chunk)
+    return words
+
+
 SHORT_CELL_MM = 22.0     # a table value this short (a number, a name, 判断不能) is never broken
 HEADING_MM = 16.0        # a column heading wraps within at least this width
 LEAST_SHARE = 0.4        # no column claims more of the page as its least (a long path is cut)
@@ -86,14 +102,17 @@ def column_widths(least: list[float], most: list[float], total: float) -> list[f
     return [low + room * want / sum(wants) for low, want in zip(least, wants)]
 
 
-def wrap_lines(text: str, width: float, measure: Callable[[str], float]) -> str:
+def wrap_lines(text: str, width: float, measure: Callable[[str], float], words: bool = False) -> str:
     """text with line breaks so that no line is wider than width by measure (the drawing font's
-    width of a string), breaking at spaces and Japanese break points (above). A chunk wider than
-    a line on its own stays whole for fpdf2 to cut."""
+    width of a string), breaking at spaces and Japanese break points (above); words: at _words'
+    boundaries, a word wider than a line broken at the Japanese break points inside it. A chunk
+    wider than a line on its own stays whole for fpdf2 to cut."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
-        for chunk in _chunks(paragraph):
+        pieces = _chunks(paragraph) if not words else \
+            [c for w in _words(paragraph) for c in ([w] if measure(w.rstrip()) <= width else _chunks(w))]
+        for chunk in pieces:
             if line.strip() and measure((line + chunk).rstrip()) > width:
                 lines.append(line.rstrip())
                 line = chunk.lstrip()
@@ -167,9 +186,10 @@ class _Writer:
         self.pdf.set_font("cjk", size=8)
         pad = 2 * self.pdf.c_margin + self.pdf.line_width + _SLACK_MM   # around a cell's text
         width = lambda text: self.pdf.get_string_width(text) + pad      # noqa: E731
+        # a heading wraps between words (モデル / サイズ is not one), within HEADING_MM at least
         least = [min(LEAST_SHARE * self.pdf.epw,
                      max([width("0000"), *(_least_width(row[j], width) for row in rows[1:]),
-                          *map(width, _chunks(head)), min(width(head), HEADING_MM)]))
+                          *map(width, _words(head)), min(width(head), HEADING_MM)]))
                  for j, head in enumerate(rows[0])]
         # a heading wraps rather than widen its column beyond its values
         most = [max([low, *(_widest(row[j], width) for row in rows[1:])])
@@ -177,10 +197,10 @@ class _Writer:
         widths = column_widths(least, most, self.pdf.epw)
         inner = [w - pad for w in widths]
         with self.pdf.table(col_widths=widths, text_align="LEFT", line_height=4.2) as table:
-            for row in rows:
+            for i, row in enumerate(rows):
                 cells = table.row()
                 for value, room in zip(row, inner):
-                    cells.cell(wrap_lines(value, room, self.pdf.get_string_width))
+                    cells.cell(wrap_lines(value, room, self.pdf.get_string_width, words=i == 0))
         self.pdf.ln(1)
 
     def block(self, block: Block) -> None:
