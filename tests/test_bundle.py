@@ -112,7 +112,7 @@ def test_imported_study_decides_and_reports_as_recorded(source, bundle, tmp_path
     from pptx import Presentation
     deck = Presentation(io.BytesIO(report.render(theirs, "pptx", "ja")))
     title_slide = " ".join(shape.text_frame.text for shape in deck.slides[0].shapes if shape.has_text_frame)
-    assert theirs.recorded["machine"] in title_slide
+    assert report.recorded_text(theirs.recorded, "ja") in title_slide     # the machine in Japanese
     assert all(s.top + s.height <= deck.slide_height for s in deck.slides[0].shapes)
 
 
