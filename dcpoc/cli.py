@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one model in the foreground, recording into the database",
                        epilog="--set keys: " + ", ".join(config_keys()))
-    p.add_argument("--arch", choices=ARCHS, help="transformer (Transformer++) or dcformer")
+    p.add_argument("--arch", choices=ARCHS, help="transformer (Transformer++) or dcformer; required "
+                   "for a new run (not with --resume or --run-id)")
     p.add_argument("--preset", default="cpu-demo", help=f"one of {', '.join(PRESETS)}")
     p.add_argument("--steps", type=int, help="optimizer steps (default: the preset's)")
     p.add_argument("--seed", type=int, help="random seed (default 1)")
