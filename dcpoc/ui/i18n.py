@@ -1409,8 +1409,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.speed.bench": {"en": "Speed ratio on {kind}: {ratio:.2f}×, measured on {kind} ({detail}).",
                         "ja": "{kind} での速度比：{ratio:.2f} 倍（{kind} での測定値、{detail}）。"},
     "dec.speed.range": {"en": "Not measured on {kind}: costs are given for a speed ratio of {span} (the "
-                              "paper reports {paper} at this size on TPUs, unfused; ratios we measured on other GPUs, "
-                              "where there are any, widen it). This study's {ratio} "
+                              "paper reports {paper} at this size on TPUs, unfused; ratios we measured on "
+                              "other GPUs, where there are any, widen it). This study's {ratio} "
                               "on {device} is not used: it times another code path on other hardware. Run "
                               "`python -m dcpoc bench model` on {kind} to measure it.",
                         "ja": "{kind} では未測定です。費用は速度比 {span} で示しています（論文ではこのサ"
