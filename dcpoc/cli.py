@@ -252,6 +252,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                               "`train` is one: queue it with `python -m dcpoc study launch --nproc "
                               f"{run.train.nproc}` (the worker starts torchrun)")
         from .train import preflight
+        if args.study is not None:   # the rule `study launch` keeps, or an export would not import
+            from .studies.spec import validate_name
+            args.study = validate_name(args.study)
         corpus = preflight(run)   # bad device, kernels or data: fail before anything is written
         from .runs.paths import writable_home
         writable_home()

@@ -156,6 +156,9 @@ def _read_text_file(path: Path) -> list[bytes]:
         raw = path.read_bytes()
     except OSError as e:
         raise CorpusError(f"cannot read {path} ({e.strerror}); check that it is a readable file") from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):   # NUL bytes, but text
+        raise CorpusError(f"file {path} is UTF-16 text, not UTF-8; convert it (e.g. `iconv -f UTF-16 "
+                          "-t UTF-8`) or remove it from the corpus")
     if b"\x00" in raw:
         raise CorpusError(f"file {path} is not UTF-8 text (looks binary: it contains NUL bytes); "
                           "convert it to UTF-8 text or remove it from the corpus")

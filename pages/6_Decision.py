@@ -39,8 +39,8 @@ gpu = c3.selectbox(t("dec.gpu", lang), kinds, index=kinds.index(target_kept.gpu_
                    format_func=lambda k: kind_label(k, lang))
 table_price = costs.price_per_hour(gpu, ui.load_settings(url)["prices"])
 kept_price = target_kept.price_per_hour if gpu == target_kept.gpu_kind else None
-price = c4.number_input(t("dec.price", lang), 0.0, 1000.0,
-                        table_price if kept_price is None else kept_price, 0.1)
+price = c4.number_input(t("dec.price", lang), 0.0, costs.MAX_PRICE_USD_PER_HOUR,
+                        min(table_price if kept_price is None else kept_price, costs.MAX_PRICE_USD_PER_HOUR), 0.1)
 # a price equal to the table's is the table's: it follows the Settings page from then on
 target = Target(params_m * 1e6, tokens_b * 1e9, gpu, None if price == table_price else price)
 ui.keep_decision_settings(thresholds, target)

@@ -214,7 +214,7 @@ def _duplicate_first_run(d):
 
 @pytest.mark.parametrize("edit, says", [
     (lambda d: d["study"].update(name=""), "study name '': the study needs a name"),
-    (lambda d: d["study"].update(name="z" * 500), "use at most 80"),
+    (lambda d: d["study"].update(name="z" * 500), "use at most 200"),
     (_duplicate_first_run, "appears twice"),
     (lambda d: d["metrics"].append(list(d["metrics"][0])), "a metric row (run, step, key) appears twice"),
     (lambda d: d.update(study=5), "its study is int, not dict"),
@@ -229,6 +229,17 @@ def test_a_hand_edited_bundle_is_refused_in_words_and_changes_nothing(bundle, tm
         import_study(target, edited(bundle, tmp_path, edit))
     assert says in str(refused.value) and "\n" not in str(refused.value)
     assert table_rows(target.url) == before
+
+
+def test_a_long_study_name_from_an_older_database_still_imports(bundle, tmp_path):
+    """`train --study` took 90 characters before it checked names: such a study's export must still
+    import (up to the column's 200), and a new run may not make another one."""
+    target = Store(f"sqlite:///{tmp_path / 'target.db'}")
+    import_study(target, edited(bundle, tmp_path, lambda d: d["study"].update(name="n" * 90)))
+    assert target.get_study("n" * 90) is not None
+    done = run_cli("train", "--arch", "transformer", "--preset", "tiny", "--steps", "1", "--study", "m" * 90,
+                   env={"DCPOC_DB": f"sqlite:///{tmp_path / 'other.db'}"})
+    assert done.returncode == 2 and "use at most 80" in done.stderr and done.stderr.count("\n") == 1
 
 
 def test_a_metric_that_is_not_a_number_is_refused_by_run(bundle, tmp_path):

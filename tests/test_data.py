@@ -172,6 +172,14 @@ def test_binary_or_non_utf8_file(tmp_path, content):
     assert ("looks binary" in said) == (b"\x00" in content)     # Latin-1 text is not called binary
 
 
+def test_a_utf16_file_is_named_as_such_not_binary(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes("メモ text".encode("utf-16"))
+    with pytest.raises(CorpusError) as excinfo:
+        load_corpus(f"text:{path}")
+    assert "is UTF-16 text, not UTF-8" in assert_one_line_naming(excinfo, str(path))
+
+
 def test_binary_file_inside_folder_is_named(tmp_path):
     (tmp_path / "good.txt").write_text("fine", encoding="utf-8")
     bad = tmp_path / "sub" / "bad.md"

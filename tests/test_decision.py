@@ -207,6 +207,11 @@ def test_one_seed_at_the_largest_size_asks_for_seeds_and_only_what_is_still_open
     decision = decide(runs, "st", Thresholds(min_seeds=1))              # the Decision page allows 1
     assert decision.verdict == "CONDITIONAL" and decision.flips[0][0] == flip
     assert (decision.multiplier.net_benefit.low > Thresholds().go_net_low) == flip.endswith("one_seed")
+    # 'run more seeds at that size' beside 'more seeds cannot give GO' read as a contradiction
+    from dcpoc.report import say
+    for key, values in decision.flips:
+        if key == "flip.seeds_cannot":
+            assert say((key, values), "en").startswith("More seeds alone cannot give GO")
 
 
 def test_a_conditional_on_too_few_sizes_names_the_sizes_too():
@@ -254,6 +259,10 @@ def test_the_reasons_give_the_equal_cost_comparison_too():
     assert "+0.0300 (+0.0200–+0.0400)" in say((key, values), "en")
     assert "+0.0300（+0.0200〜+0.0400）です" in say((key, values), "ja")
     assert _equal_cost_reason(cost, "s9") == [] and _equal_cost_reason(None, "s4") == []
+    # two token budgets at one size are one size, its longer budget speaking for it
+    budgets = pd.concat([cost, cost.iloc[[1]].assign(loss_diff=-0.05)], ignore_index=True)
+    [(_, values)] = _equal_cost_reason(budgets, "s4")
+    assert values["sizes"] == 3 and values["better"] == 2
 
 
 def test_thresholds_are_configurable():

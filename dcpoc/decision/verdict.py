@@ -232,7 +232,9 @@ def _equal_cost_reason(cost: pd.DataFrame | None, preset: str) -> list[Reason]:
     bound = lambda v: float(v) if v is not None and pd.notna(v) else None   # noqa: E731
     diff = Interval(float(row["loss_diff"]), bound(row["loss_low"]), bound(row["loss_high"]),
                     int(row["n_pairs"]))
-    diffs = pd.to_numeric(cost["loss_diff"], errors="coerce").dropna()
+    # a size with several token budgets has a row each: the last (longest) speaks for the size
+    sizes = cost.assign(d=pd.to_numeric(cost["loss_diff"], errors="coerce")).dropna(subset=["d"])
+    diffs = sizes.groupby("preset", sort=False)["d"].last()
     return [("reason.cost", {"preset": preset, "diff": diff, "better": int((diffs < 0).sum()),
                              "sizes": len(diffs)})]
 

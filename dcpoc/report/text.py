@@ -164,19 +164,20 @@ def cost_quality_text(decision: Decision, lang: str) -> str:
 
 
 def inference_text(result: dict | None, lang: str) -> str:
-    """The inference benchmark in one sentence (decode speed and latency of both architectures,
-    cache bytes per token), or how to measure it. The speed ratio is of mean tokens/s, the
-    latencies are percentiles: both named, or a reader dividing the medians finds another ratio."""
+    """The inference benchmark in one sentence (per-token latency of both architectures at the
+    median and the 95th percentile, cache bytes per token), or how to measure it. The tokens/s
+    ratio is the medians' (older results stored a mean-based one beside median latencies, and a
+    reader dividing the two found another number)."""
     if not result:
         return t("rep.infer_none", lang)
     rows = {r["arch"]: r for r in result["rows"]}
-    ratios = result["dcformer_over_transformer"]
+    dc, tf = rows["dcformer"], rows["transformer"]
     return t("rep.infer", lang).format(
         preset=result["preset"], device=device_text(result["machine"]["device"], lang), date=result["date"][:10],
-        cores=result["machine"].get("cores", "?"), decode=ratios["decode_tokens_per_s"],
-        dc_p50=rows["dcformer"]["latency_p50_ms"], tf_p50=rows["transformer"]["latency_p50_ms"],
-        dc_p95=rows["dcformer"].get("latency_p95_ms", math.nan),
-        tf_p95=rows["transformer"].get("latency_p95_ms", math.nan), cache=ratios["cache_bytes_per_token"])
+        threads=result["machine"].get("cores", "?"), decode=tf["latency_p50_ms"] / dc["latency_p50_ms"],
+        dc_p50=dc["latency_p50_ms"], tf_p50=tf["latency_p50_ms"],
+        dc_p95=dc.get("latency_p95_ms", math.nan), tf_p95=tf.get("latency_p95_ms", math.nan),
+        cache=result["dcformer_over_transformer"]["cache_bytes_per_token"])
 
 
 def lr_sweep_table(decision: Decision, lang: str) -> pd.DataFrame:
@@ -284,9 +285,12 @@ def recorded_text(recorded: dict | None, lang: str) -> str:
     if not recorded:
         return ""
     machine = str(recorded.get("machine", "?"))     # as export wrote it: 'vm (cpu, AMD EPYC, 2 cores)'
-    if lang == "ja":
-        machine = re.sub(r"(\d+) cores?\b", r"\1 コア", machine).replace(" (cpu", "（CPU").replace(" (", "（")
-        machine = machine.replace(")", "）").replace(", ", "、")
+    outer = re.fullmatch(r"(.*?) \((.*)\)", machine)
+    if lang == "ja" and outer:      # the outer brackets only: 'Intel(R) Xeon(R)' keeps its own
+        inner = re.sub(r"\b(\d+) cores?\b", r"\1 コア", outer[2]).replace(", ", "、")
+        machine = f"{outer[1]}（{re.sub(r'^cpu', 'CPU', inner)}）"
+    elif lang == "ja":
+        machine += " "              # 'box で測定': a space between Latin and kana, none after ）
     return t("rep.recorded", lang).format(date=recorded.get("date", "?"), machine=machine)
 
 

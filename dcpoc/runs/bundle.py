@@ -217,7 +217,7 @@ def _rows(bundle: dict) -> tuple[Study, list[Run], list[dict], list[Benchmark]]:
         if not isinstance(bundle[key], kind):
             raise ValueError(f"its {key} is {type(bundle[key]).__name__}, not {kind.__name__}")
     try:   # a name the CLI would refuse (empty, 500 characters) made every later runs table unreadable
-        validate_name(str(s["name"]))
+        validate_name(str(s["name"]), longest=Study.__table__.c.name.type.length)
     except ConfigError as e:
         raise ValueError(f"study name {str(s['name'])[:20]!r}: {e}") from None
     config = {**dict(s["config"]), "recorded": dict(bundle["recorded"])}

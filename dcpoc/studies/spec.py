@@ -65,13 +65,14 @@ class StudyPlan:
         return self.first + self.later + self.confirm
 
 
-def validate_name(name: str) -> str:
-    """A study name: 1-80 printable characters (any script), no leading/trailing spaces."""
+def validate_name(name: str, longest: int = MAX_NAME_LENGTH) -> str:
+    """A study name: 1 to `longest` printable characters (any script), no leading/trailing spaces.
+    An import allows the database column's 200: a database may hold a longer name from before."""
     name = name.strip()
     if not name:
         raise ConfigError("the study needs a name")
-    if len(name) > MAX_NAME_LENGTH:
-        raise ConfigError(f"study name is {len(name)} characters long; use at most {MAX_NAME_LENGTH}")
+    if len(name) > longest:
+        raise ConfigError(f"study name is {len(name)} characters long; use at most {longest}")
     if any(unicodedata.category(ch).startswith("C") for ch in name):
         raise ConfigError("study name contains control characters; use printable text only")
     return name

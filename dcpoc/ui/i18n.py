@@ -503,12 +503,12 @@ STRINGS: dict[str, dict[str, str]] = {
                             "the bar.",
                       "ja": "シードとサイズを増やすことでも満たせます。正味の効果の点推定（{net:.2f}）は "
                             "{go:.2f} を上回っているため、区間が狭まれば基準を超えます。"},
-    "flip.seeds_cannot": {"en": "More seeds cannot give GO: the net benefit's point estimate ({net:.2f}) "
+    "flip.seeds_cannot": {"en": "More seeds alone cannot give GO: the net benefit's point estimate ({net:.2f}) "
                                 "is below {go:.2f}, and more seeds only narrow the interval around it. They "
                                 "can confirm or rule out NO-GO (upper bound now {net_high:.2f}; NO-GO "
                                 "below {nogo:.2f}). What could change the answer: the speed ratio on the "
                                 "GPU you would train on, and the multiplier at larger sizes.",
-                          "ja": "シードを増やしても GO にはなりません。正味の効果の点推定（{net:.2f}）が "
+                          "ja": "シードを増やすだけでは GO になりません。正味の効果の点推定（{net:.2f}）が "
                                 "{go:.2f} を下回っており、シードの追加はその周りの区間を狭めるだけだから"
                                 "です。NO-GO かどうかの確認には役立ちます（現在の上限は {net_high:.2f}、"
                                 "{nogo:.2f} 未満なら NO-GO）。結論を変えうるのは、実際に学習に使う GPU "
@@ -685,16 +685,16 @@ STRINGS: dict[str, dict[str, str]] = {
                           "GPU. Mitigation: benchmark on the production GPU before adoption.",
                     "ja": "カーネルの成熟度です。DCMHA の融合カーネルは新しく、速度は GPU に依存します。対策："
                           "導入前に本番 GPU でベンチマークしてください。"},
-    "rep.infer": {"en": "Inference ({preset} on {device}, {cores} core(s), {date}, batch 1; against plain "
-                        "Transformer++): DCFormer decodes at {decode:.2f}× Transformer++'s mean tokens/s; "
-                        "per token, its latency is {dc_p50:.2f} against {tf_p50:.2f} ms at the median and "
+    "rep.infer": {"en": "Inference ({preset} on {device}, {threads} thread(s), {date}, batch 1; against plain "
+                        "Transformer++): per generated token DCFormer takes {dc_p50:.2f} against "
+                        "{tf_p50:.2f} ms at the median, {decode:.2f}× Transformer++'s tokens/s, and "
                         "{dc_p95:.2f} against {tf_p95:.2f} ms at the 95th percentile; its cache holds "
                         "{cache:.2f}× the bytes per token.",
-                  "ja": "推論（{preset}、{device}、{cores} コア、{date}、バッチ 1。比較相手は QK-norm なしの "
-                        "Transformer++）：DCFormer の生成速度（平均トークン/秒）は Transformer++ の "
-                        "{decode:.2f} 倍です。1 トークンあたりの遅延は中央値で {dc_p50:.2f} ms 対 "
-                        "{tf_p50:.2f} ms、95 パーセンタイルで {dc_p95:.2f} ms 対 {tf_p95:.2f} ms、"
-                        "1 トークンあたりのキャッシュ容量は {cache:.2f} 倍です。"},
+                  "ja": "推論（{preset}、{device}、{threads} スレッド、{date}、バッチ 1。比較相手は QK-norm "
+                        "なしの Transformer++）：1 トークンの生成に DCFormer は中央値で {dc_p50:.2f} ms"
+                        "（Transformer++ は {tf_p50:.2f} ms、トークン/秒で {decode:.2f} 倍）、95 パーセン"
+                        "タイルで {dc_p95:.2f} ms（同 {tf_p95:.2f} ms）かかり、1 トークンあたりのキャッシュ"
+                        "容量は {cache:.2f} 倍です。"},
     "rep.infer_none": {"en": "Inference speed not measured yet: run `python -m dcpoc bench infer`.",
                        "ja": "推論速度は未計測です。`python -m dcpoc bench infer` を実行してください。"},
     "risk.inference": {"en": "Inference speed: composition adds work per generated token. Mitigation: "
