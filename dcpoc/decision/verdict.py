@@ -194,8 +194,9 @@ def _judge(decision: Decision, thresholds: Thresholds) -> None:
     interval = low is not None and high is not None and pd.notna(low) and pd.notna(high)
     # one seed: neither
     loss_better, loss_worse = interval and high < 0, _worse_beyond_doubt(decision.equal_tokens)
-    decision.reasons = [("reason.net", values), ("reason.loss" if interval else "reason.loss_one_seed",
-                                                 values), *_equal_cost_reason(decision.equal_cost, largest["preset"])]
+    decision.reasons = [("reason.net", values),
+                        ("reason.loss" if interval else "reason.loss_one_seed", values),
+                        *_equal_cost_reason(decision.equal_cost, largest["preset"])]
     net_met = net.low > thresholds.go_net_low
     sizes = {"n": mult.n_sizes, "need": thresholds.go_min_sizes}
     sizes_short = mult.n_sizes < thresholds.go_min_sizes
