@@ -14,8 +14,8 @@ from dcpoc.runs.store import StoreError
 
 MAX_ROWS = 100
 # what a run is doing first: at 800 px with the sidebar open the first five columns are what shows
-COLUMNS = ["id", "status", "progress", "eta", "arch", "variant", "preset", "seed", "loss_trend",
-           "val_loss", "cost_so_far_usd", "tokens_per_s", "study"]
+COLUMNS = ["id", "status", "progress", "eta", "arch", "variant", "study", "preset", "seed", "loss_trend",
+           "val_loss", "cost_so_far_usd", "tokens_per_s"]
 
 lang, url = ui.start_page("runs.title")
 if slurm_to_settle(ui.load_runs(url)):   # one squeue call folds the jobs' states in
