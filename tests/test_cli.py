@@ -171,8 +171,11 @@ def test_ctrl_c_at_any_moment_is_one_word_not_a_traceback(dcpoc_home, after_s):
     import time
     command = [sys.executable, "-m", "dcpoc", "train", "--arch", "dcformer", "--preset", "tiny",
                "--steps", "100000", "--no-progress"]
+    # as from a terminal: a background job (CI starts the suite as one) inherits SIGINT ignored,
+    # and Python then never raises KeyboardInterrupt
     started = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(after_s)
     started.send_signal(signal.SIGINT)
     _, err = started.communicate(timeout=120)
