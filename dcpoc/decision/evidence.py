@@ -13,7 +13,7 @@ from .attribution import attribute, free_part, pooled
 from .compare import counted_runs
 from ..runs.status import ACTIVE
 from .confirmation import confirmation_state
-from .stats import Interval
+from .stats import Interval, row_interval
 
 
 CONFIRM_KEYS = {"confirmed": "ev.confirm.confirmed", "partial": "ev.confirm.partial",
@@ -60,7 +60,7 @@ def _attribution_values(table: pd.DataFrame) -> dict:
     values: dict = {"preset": str(largest["preset"].iloc[0])}
     for part in ("qk_norm", "dcmha", "total"):
         row = largest.loc[part]
-        values[part] = _interval(row["loss_diff"], row["loss_low"], row["loss_high"])
+        values[part] = row_interval(row, "loss")
         values[f"{part}_speed"] = f"{row['speed_ratio']:.2f}×" if pd.notna(row["speed_ratio"]) else "—"
     return values
 

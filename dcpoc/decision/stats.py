@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 Reason = tuple[str, dict]
 
@@ -43,6 +44,15 @@ class Interval:
     @property
     def exists(self) -> bool:
         return self.low is not None and self.high is not None
+
+
+def row_interval(row: pd.Series, name: str) -> Interval:
+    """The interval of `name` (loss, ppl) in one comparison or attribution row: its `name`_diff,
+    and `name`_low / `name`_high when both exist (None and NaN: no interval)."""
+    low, high = row[f"{name}_low"], row[f"{name}_high"]
+    ok = low is not None and high is not None and not pd.isna(low) and not pd.isna(high)
+    return Interval(float(row[f"{name}_diff"]), float(low) if ok else None,
+                    float(high) if ok else None, int(row["n_pairs"]))
 
 
 def paired_t_interval(differences: list[float] | np.ndarray) -> Interval:

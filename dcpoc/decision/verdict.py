@@ -21,7 +21,7 @@ from .confirmation import FRESH_SEEDS_DECIDE, decisive_runs, split_confirmation
 from .evidence import add_evidence
 from .facts import study_key, with_variant
 from .multiplier import MultiplierResult, compute_multiplier
-from .stats import Interval, Pooled, Reason
+from .stats import Pooled, Reason, row_interval
 
 RISKS = ("extrapolation", "seed_variance", "kernel", "inference", "operations")
 
@@ -230,9 +230,7 @@ def _equal_cost_reason(cost: pd.DataFrame | None, preset: str) -> list[Reason]:
     row = cost[cost["preset"].eq(preset)].iloc[-1]
     if not pd.notna(row["loss_diff"]):
         return []
-    bound = lambda v: float(v) if v is not None and pd.notna(v) else None   # noqa: E731
-    diff = Interval(float(row["loss_diff"]), bound(row["loss_low"]), bound(row["loss_high"]),
-                    int(row["n_pairs"]))
+    diff = row_interval(row, "loss")
     # a size with several token budgets has a row each: the last (longest) speaks for the size
     sizes = cost.assign(d=pd.to_numeric(cost["loss_diff"], errors="coerce")).dropna(subset=["d"])
     diffs = sizes.groupby("preset", sort=False)["d"].last()

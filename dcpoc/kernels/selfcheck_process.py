@@ -13,8 +13,9 @@ limit, a GPU that admits one process only): it is not stored, and the next run c
 The child runs in a session of its own, so a Ctrl-C or a cancel sent to the run's process group
 does not kill it mid-check, and it dies with its parent (PR_SET_PDEATHSIG). On a timeout its whole
 group is killed (ptxas included). It starts in an empty folder, so a dcpoc/ folder in the
-caller's working directory cannot stand in for this package. DCPOC_INJECT_SELFCHECK_CRASH=1 makes the child die by SIGSEGV
-before its first case (tests, drills); DCPOC_SELFCHECK_TIMEOUT_S caps its seconds.
+caller's working directory cannot stand in for this package. DCPOC_INJECT_SELFCHECK_CRASH=1 makes
+the child die by SIGSEGV before its first case (tests, drills); DCPOC_SELFCHECK_TIMEOUT_S caps its
+seconds.
 """
 from __future__ import annotations
 

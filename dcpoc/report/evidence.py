@@ -8,8 +8,9 @@ import pandas as pd
 
 from ..config import VARIANT_LABELS
 from ..decision import Decision
+from ..decision.stats import row_interval
 from ..ui.i18n import num, t
-from .text import interval_text, row_interval, say
+from .text import interval_text, say
 
 PART_KEYS = {"qk_norm": "att.part.qk_norm", "dcmha": "att.part.dcmha", "total": "att.part.total"}
 

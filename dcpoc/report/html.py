@@ -17,6 +17,7 @@ _SHORT_CELL = re.compile(r"<td>([^<]{1,10})</td>")
 
 
 def _table(frame) -> str:
+    """A DataFrame as an HTML table, its short cells marked unbreakable (nw)."""
     return _SHORT_CELL.sub(r"<td class='nw'>\1</td>", frame.to_html(index=False, escape=True, border=0))
 
 

@@ -96,13 +96,13 @@ class _Deck:
         continuation slide; lines past a slide's room go on the next one."""
         if not lines:
             return
-        if size <= _NOTE_SIZE and self.top > _TOP:   # a note: on a slide of its own it reads as
-            small = _text_height([f"{lead} {body}" for lead, body in lines], _NOTE_FLOOR)   # empty
-            if self.top + _text_height([f"{a} {b}" for a, b in lines], size) > _BOTTOM \
-                    and self.top + small <= _SLIDE_HEIGHT - 0.05:
+        texts = [f"{lead} {body}" for lead, body in lines]
+        if size <= _NOTE_SIZE and self.top > _TOP:   # a note: on a slide of its own it reads as empty
+            small = _text_height(texts, _NOTE_FLOOR)
+            if self.top + _text_height(texts, size) > _BOTTOM and self.top + small <= _SLIDE_HEIGHT - 0.05:
                 self._text_box(lines, small, _NOTE_FLOOR)   # smaller, into the bottom margin
                 return
-        heights = [_text_height([f"{lead} {body}"], size) - 0.15 for lead, body in lines]
+        heights = [_text_height([text], size) - 0.15 for text in texts]
         for start, end in self._parts(heights, fixed=0.15):
             self._text_box(lines[start:end], sum(heights[start:end]) + 0.15, size)
 

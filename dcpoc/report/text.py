@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..decision import Decision, Interval, Reason, lr_label
 from ..decision.confirmation import FRESH_SEEDS_DECIDE
+from ..decision.stats import row_interval
 from ..runs.status import ACTIVE
 from ..studies import ladder
 from ..ui.i18n import device_text, duration, hours, kind_label, money, num, t
@@ -79,14 +80,6 @@ def interval_caption(interval: Interval | None, spec: str, lang: str) -> str:
     if not interval.exists:
         return t("dec.no_interval", lang)
     return t("dec.interval95", lang).format(low=num(interval.low, spec), high=num(interval.high, spec))
-
-
-def row_interval(row: pd.Series, name: str) -> Interval:
-    """The interval of `name` (loss, ppl) in one comparison row."""
-    low, high = row[f"{name}_low"], row[f"{name}_high"]
-    ok = low is not None and high is not None and not pd.isna(low) and not pd.isna(high)
-    return Interval(float(row[f"{name}_diff"]), float(low) if ok else None,
-                    float(high) if ok else None, int(row["n_pairs"]))
 
 
 def comparison_table(decision: Decision, lang: str) -> pd.DataFrame:
