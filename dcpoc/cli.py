@@ -204,12 +204,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = commands[args.command](args)
         sys.stdout.flush()   # inside the try: a reader that went away is seen here, not at exit
         return code
+    except KeyboardInterrupt:   # first: _user_errors() imports, and a Ctrl-C that cut an import
+        print("interrupted", file=sys.stderr)     # short leaves that package half-loaded
+        return 130
     except _user_errors() as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:    # `... | head` closed the pipe: what it wanted was printed
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
         return 0

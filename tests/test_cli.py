@@ -182,6 +182,22 @@ def test_ctrl_c_at_any_moment_is_one_word_not_a_traceback(dcpoc_home, after_s):
     assert started.returncode == 130 and "Traceback" not in err and "interrupted" in err, err[-800:]
 
 
+def test_a_ctrl_c_that_cut_an_import_short_is_still_one_word(monkeypatch, capsys):
+    """CI caught it: a Ctrl-C while `train` imported SQLAlchemy left dcpoc.runs half-loaded, and
+    main's `except _user_errors()` (which imports it) raised ImportError over the interrupt, with a
+    traceback. The interrupt is now handled before anything else is looked up."""
+    from dcpoc import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    def half_loaded():
+        raise ImportError("cannot import name 'RunError' from 'dcpoc.runs'")
+    monkeypatch.setattr(cli, "cmd_runs", interrupted)
+    monkeypatch.setattr(cli, "_user_errors", half_loaded)
+    assert cli.main(["runs"]) == 130 and capsys.readouterr().err == "interrupted\n"
+
+
 def test_cancel_from_the_command_line_and_why_a_run_failed(dcpoc_home):
     """'cancel it first' named no command; `runs` never showed why a run failed."""
     import json as json_
