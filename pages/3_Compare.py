@@ -5,7 +5,7 @@ import streamlit as st
 
 from dcpoc.ui import page as ui
 from dcpoc.decision import config_differences, downsample, run_summary, with_cost
-from dcpoc.ui.charts import ARCH_LABELS, arch_bars, pareto_scatter, val_loss_against
+from dcpoc.ui.charts import arch_bars, pareto_scatter, val_loss_against
 from dcpoc.ui.i18n import device_text, t
 
 lang, url = ui.start_page("compare.title")
@@ -51,10 +51,13 @@ st.caption(t("compare.pareto_help", lang))
 
 st.subheader(t("compare.config", lang))
 differences = config_differences(dict(zip(chosen["id"], chosen["config"])))
+settings = ui.settings_table(differences, chosen, lang)
 if differences.empty:
     st.info(t("compare.config_same", lang))
+elif settings.columns.empty:
+    st.info(t("compare.config_named", lang))
 else:
-    st.dataframe(ui.settings_table(differences, chosen, lang))
+    st.dataframe(settings)
     st.caption(t("compare.config_help", lang))
 
 st.subheader(t("compare.infer", lang))
@@ -71,11 +74,4 @@ else:
                                                  "cache_bytes_per_token"),
                                  ("compare.infer_decode", "compare.infer_prefill", "compare.infer_cache")):
         column.metric(t(name, lang), f"{ratios[key]:.2f}×", help=t("compare.infer_ratio_help", lang))
-    columns = {"decode_tokens_per_s": t("compare.infer_col.decode", lang),
-               "prefill_tokens_per_s": t("compare.infer_col.prefill", lang),
-               "latency_p50_ms": t("compare.infer_col.p50", lang),
-               "latency_p99_ms": t("compare.infer_col.p99", lang),
-               "latency_spread": t("compare.infer_col.spread", lang),
-               "cache_bytes_per_token": t("compare.infer_col.cache", lang)}
-    rows = {ARCH_LABELS[r["arch"]]: {columns[k]: round(r[k], 2) for k in columns} for r in bench["rows"]}
-    st.dataframe(rows)
+    st.dataframe(ui.inference_table(bench, lang))

@@ -206,3 +206,11 @@ def test_bench_infer_reports_both_architectures_and_the_decode_path():
     assert result["dcformer_decode"] in ("fused CPU kernel", "torch ops")
     assert result["dcformer_over_transformer"]["cache_bytes_per_token"] > 1
     assert "DCFormer decode:" in format_infer(result)
+    from dcpoc.ui.page import inference_table
+    table = inference_table(result, "en")
+    assert list(table.columns) == ["Transformer++", "DCFormer"]
+    spread = table.loc["p50 spread across prompt lengths"]
+    assert all(text.endswith("%") for text in spread)                  # a fraction, shown in percent
+    decode = result["rows"][1]["decode_tokens_per_s"]
+    assert table.loc["Decode tokens/s", "DCFormer"] == f"{decode:,.1f}"   # thousands separated
+    assert "デコード トークン/秒" in inference_table(result, "ja").index

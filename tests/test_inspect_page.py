@@ -93,6 +93,9 @@ def test_compare_page_shows_the_latest_infer_benchmark(twins):
     at = open_page("pages/3_Compare.py", "ja")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["デコード速度比"] == "0.80×" and metrics["キャッシュサイズ比"] == "1.16×"
+    table = at.dataframe[-1].value          # a column per architecture, a row per measure
+    assert table.loc["トークンあたりキャッシュ（バイト）", "Transformer++"] == "4,096"
+    assert table.loc["プロンプト長による p50 の差", "DCFormer"] == "10%"
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])

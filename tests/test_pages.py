@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dcpoc.runs.store import Store
+from dcpoc.ui import page as ui_page
 
 from conftest import REPO_ROOT, by_label, errors, open_page, wait_for
 
@@ -98,15 +99,29 @@ def test_runs_page_filters(trained):
 def test_compare_draws_every_chart_and_the_config_difference(trained):
     at = open_page("pages/3_Compare.py")
     assert len(at.get("vega_lite_chart")) == 6     # 3 loss curves, 2 bar charts, the Pareto scatter
-    differences = at.dataframe[0].value      # one row per run, one column per differing setting
-    assert {"Architecture (model.arch)", "Seed (train.seed)"} <= set(differences.columns)
-    assert not any("train.steps" in column for column in differences.columns)
-    assert set(differences["Architecture (model.arch)"]) == {"DCFormer", "Transformer++"}
-    assert all(" · Seed " in label for label in differences.index)
+    # the four runs differ in arch and seed only, which each run's name gives
+    assert "differ only in what each run's name gives" in at.info[0].value and not at.dataframe
     by_label(at.radio, "Compare").set_value("runs").run()
     assert not at.exception and len(at.get("vega_lite_chart")) == 6
     at = open_page("pages/3_Compare.py", "ja")
-    assert "アーキテクチャ (model.arch)" in at.dataframe[0].value.columns
+    assert "バリアント、プリセット、シード" in at.info[0].value
+
+
+def test_settings_table_leaves_out_what_run_names_give(trained):
+    from dcpoc.decision import config_differences
+    runs = ui_page.load_runs(os.environ["DCPOC_DB"])
+    configs = dict(zip(runs["id"], runs["config"]))
+    changed = runs["id"].iloc[0]
+    configs[changed] = {**configs[changed], "train": {**configs[changed]["train"], "lr": 0.5},
+                        "model": {**configs[changed]["model"], "n_layer": 3}}
+    table = ui_page.settings_table(config_differences(configs), runs, "en")
+    # the learning rate first, then the layer count that is not the preset's; arch, QK-norm and
+    # seed are in each row's name, not in columns
+    assert list(table.columns) == ["Learning rate (train.lr)", "Layers (model.n_layer)"]
+    assert all(" · Seed " in label for label in table.index)
+    name = next(label for label in table.index if label.startswith(changed))
+    assert table.loc[name].tolist() == ["0.5", "3"]
+    assert set(table["Layers (model.n_layer)"]) == {"3", "2"}
 
 
 def test_an_in_memory_database_is_one_sentence_on_every_page(tmp_path, monkeypatch):

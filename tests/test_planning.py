@@ -185,12 +185,12 @@ def test_the_plan_table_groups_seeds_and_names_the_carried_rate():
     assert list(table.columns) == ["Stage", "Preset", "Architecture", "Seeds", "Learning rate", "Steps",
                                    "Tokens per run"]
     assert table.values.tolist() == [
-        ["1: queued at launch", "tiny", "Transformer++", "1, 2", "0.001", 10, 10 * 8 * 32],
-        ["1: queued at launch", "tiny", "DCFormer", "1, 2", "0.001", 10, 10 * 8 * 32],
-        ["1: queued at launch", "tiny", "Transformer++", "1, 2", "0.003", 10, 10 * 8 * 32],
-        ["1: queued at launch", "tiny", "DCFormer", "1, 2", "0.003", 10, 10 * 8 * 32],
-        ["2: after the sweep", "cpu-xs", "Transformer++", "1, 2", "best of the sweep", 10, 10 * 16 * 128],
-        ["2: after the sweep", "cpu-xs", "DCFormer", "1, 2", "best of the sweep", 10, 10 * 16 * 128]]
+        ["1: queued at launch", "tiny", "Transformer++", "1, 2", "0.001", "10", "2,560"],
+        ["1: queued at launch", "tiny", "DCFormer", "1, 2", "0.001", "10", "2,560"],
+        ["1: queued at launch", "tiny", "Transformer++", "1, 2", "0.003", "10", "2,560"],
+        ["1: queued at launch", "tiny", "DCFormer", "1, 2", "0.003", "10", "2,560"],
+        ["2: after the sweep", "cpu-xs", "Transformer++", "1, 2", "best of the sweep", "10", "20,480"],
+        ["2: after the sweep", "cpu-xs", "DCFormer", "1, 2", "best of the sweep", "10", "20,480"]]
     ja = plan_table(preview.stages, "ja")
     assert ja.columns[0] == "ステージ" and ja.iloc[-1, 4] == "探索での最良値" and ja.iloc[0, 3] == "1、2"
     # without a sweep every run is queued at launch, at its preset's rate

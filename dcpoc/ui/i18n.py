@@ -1078,10 +1078,16 @@ STRINGS: dict[str, dict[str, str]] = {
                        "ja": "これらの実行で異なる設定"},
     "compare.config_same": {"en": "All these runs share one configuration.",
                             "ja": "これらの実行はすべて同じ設定です。"},
-    "compare.config_help": {"en": "One row per run; the config key is in brackets (the Runs page's "
-                                  "Configuration tab shows every key).",
-                            "ja": "1 行が 1 つの実行です。括弧内は設定キーです（すべてのキーは「実行一覧」ページの「設"
-                                  "定内容」タブにあります）。"},
+    "compare.config_named": {"en": "These runs differ only in what each run's name gives: variant, preset "
+                                   "and seed (the Runs page's Configuration tab shows every key).",
+                             "ja": "これらの実行の違いは、各実行の名前が示すもの（バリアント、プリセット、シード）"
+                                   "だけです（すべてのキーは「実行一覧」ページの「設定内容」タブにあります）。"},
+    "compare.config_help": {"en": "One row per run, named by id, variant, preset and seed; those, and the "
+                                  "model shape a preset gives, are not repeated as columns. The config key "
+                                  "is in brackets (the Runs page's Configuration tab shows every key).",
+                            "ja": "1 行が 1 つの実行で、名前は ID・バリアント・プリセット・シードです。これらと、"
+                                  "プリセットが決めるモデルの形は列に繰り返しません。括弧内は設定キーです（すべての"
+                                  "キーは「実行一覧」ページの「設定内容」タブにあります）。"},
     "value.yes": {"en": "yes", "ja": "あり"},
     "value.no": {"en": "no", "ja": "なし"},
     "value.missing": {"en": "(not set)", "ja": "（未設定）"},
@@ -1294,7 +1300,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "compare.infer_col.prefill": {"en": "Prefill tokens/s", "ja": "プリフィル トークン/秒"},
     "compare.infer_col.p50": {"en": "Latency p50 (ms)", "ja": "レイテンシ p50（ms）"},
     "compare.infer_col.p99": {"en": "Latency p99 (ms)", "ja": "レイテンシ p99（ms）"},
-    "compare.infer_col.spread": {"en": "Spread across prompt lengths", "ja": "プロンプト長によるばらつき"},
+    "compare.infer_col.spread": {"en": "p50 spread across prompt lengths", "ja": "プロンプト長による p50 の差"},
     "compare.infer_col.cache": {"en": "Cache bytes per token", "ja": "トークンあたりキャッシュ（バイト）"},
     "compare.infer_ratio_help": {"en": "DCFormer divided by Transformer++.",
                                  "ja": "DCFormer を Transformer++ で割った値。"},

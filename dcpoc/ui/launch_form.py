@@ -296,8 +296,8 @@ def plan_table(stages: StudyPlan, lang: str = "en") -> pd.DataFrame:
                 "stage": t(STAGE_KEYS[stage], lang), "preset": run.preset, "arch": label, "seeds": [],
                 "lr": t("launch.plan.best" if stage == 2 else "launch.plan.chosen", lang)
                 if lr is None else f"{lr:g}",
-                "steps": run.train.steps,
-                "tokens": run.train.steps * run.train.batch_size * run.model.seq_len})
+                "steps": f"{run.train.steps:,}",      # thousands apart, as the estimate's caption
+                "tokens": f"{run.train.steps * run.train.batch_size * run.model.seq_len:,}"})
             row["seeds"].append(run.train.seed)
     table = pd.DataFrame(list(rows.values()),
                          columns=["stage", "preset", "arch", "seeds", "lr", "steps", "tokens"])

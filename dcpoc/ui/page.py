@@ -8,9 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from ..report.text import interval_caption, say
-from .charts import run_name
+from .charts import ARCH_LABELS, run_name
 from .i18n import LANGUAGES, STRINGS, num, setting_label, setting_value, t
 from ..studies import detect_gpu
+from ..config import PRESETS
 from .launch_form import Problem
 from ..security import password_matches
 from ..runs.status import ACTIVE
@@ -150,15 +151,56 @@ def run_labels(runs: pd.DataFrame, lang: str, study: bool = False) -> dict[str, 
             for r, name, where in zip(runs.itertuples(), names, studies)}
 
 
+# Fields each row's name already gives (variant = arch + QK-norm, preset, seed): repeated as
+# columns they pushed the settings that do tell runs apart off-screen.
+NAMED_IN_LABEL = ("model.arch", "model.qk_norm", "preset", "train.seed")
+# Read first when present: what a user sets per run (the rest follow in key order).
+FIRST_SETTINGS = ("train.lr", "train.steps", "train.dc_lr_mult")
+
+
 def settings_table(differences: pd.DataFrame, runs: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """config_differences' fields against runs, turned for reading: one row per run (its
-    variant, preset and seed), one column per setting named in lang, values worded
-    (i18n.setting_value). Rows, not columns, per run: a study has dozens of runs."""
+    """config_differences' fields against runs, turned for reading: one row per run (named by
+    id, variant, preset and seed), one column per setting named in lang, values worded
+    (i18n.setting_value). Left out: what the row's name gives (NAMED_IN_LABEL) and model fields
+    every run holds at its preset's value. Empty (no columns) when nothing else differs."""
     labels = run_labels(runs, lang)
-    table = pd.DataFrame({setting_label(key, lang): [setting_value(key, v, lang) for v in row]
-                          for key, row in differences.iterrows()},
+    presets = dict(zip(runs["id"], runs["preset"]))
+    keys = [key for key in differences.index
+            if key not in NAMED_IN_LABEL and not _preset_gives(key, differences.loc[key], presets)]
+    keys.sort(key=lambda key: (FIRST_SETTINGS.index(key) if key in FIRST_SETTINGS else len(FIRST_SETTINGS),
+                               key))
+    table = pd.DataFrame({setting_label(key, lang): [setting_value(key, v, lang) for v in differences.loc[key]]
+                          for key in keys},
                          index=[labels[run_id] for run_id in differences.columns])
     return table.rename_axis(t("col.id", lang))
+
+
+def _preset_gives(key: str, values: pd.Series, presets: dict) -> bool:
+    """Whether a model field holds, in every run (values by run id), its preset's value."""
+    section, _, name = key.partition(".")
+    if section != "model":
+        return False
+    shapes = [PRESETS.get(presets.get(run_id), {}).get("model", {}) for run_id in values.index]
+    return all(name in shape and shape[name] == value for shape, value in zip(shapes, values))
+
+
+# bench infer's row fields as the Compare page shows them: (field, i18n key, format); the
+# spread is a fraction (max - min over min of the prompt lengths' median latencies)
+INFERENCE_COLUMNS = (("prefill_tokens_per_s", "compare.infer_col.prefill", "{:,.0f}"),
+                     ("decode_tokens_per_s", "compare.infer_col.decode", "{:,.1f}"),
+                     ("latency_p50_ms", "compare.infer_col.p50", "{:,.2f}"),
+                     ("latency_p99_ms", "compare.infer_col.p99", "{:,.2f}"),
+                     ("latency_spread", "compare.infer_col.spread", "{:.0%}"),
+                     ("cache_bytes_per_token", "compare.infer_col.cache", "{:,}"))
+
+
+def inference_table(bench: dict, lang: str) -> pd.DataFrame:
+    """A `bench infer` result as a table: a column per architecture, a row per measure (narrow:
+    two columns), numbers formatted for reading (thousands separators, one precision per
+    measure, the spread in percent)."""
+    return pd.DataFrame({ARCH_LABELS.get(row["arch"], row["arch"]):
+                         {t(key, lang): fmt.format(row[field]) for field, key, fmt in INFERENCE_COLUMNS}
+                         for row in bench["rows"]})
 
 
 def headline_metrics(decision, lang: str) -> list:
