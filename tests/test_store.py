@@ -72,6 +72,19 @@ def test_studies(store):
     assert frame[["name", "n_runs"]].values.tolist() == [["scaling", 1]]
 
 
+def test_a_study_and_its_runs_are_queued_together_or_not_at_all(store):
+    row = dict(arch="dcformer", preset="tiny", config={"preset": "tiny"}, seed=1, corpus_spec="builtin")
+    ids = store.queue_study("ladder", "why?", {"seeds": [1, 2]}, [row, {**row, "seed": 2}])
+    assert store.list_studies()[["name", "n_runs"]].values.tolist() == [["ladder", 2]]
+    assert set(store.list_runs()["id"]) == set(ids) and set(store.list_runs()["status"]) == {"queued"}
+    # the second run's id clashes with the first's: the database refuses it, and the new study
+    # and its first run go too (a launch that failed half-way had left both, the run queued)
+    with pytest.raises(StoreError, match="UNIQUE"):
+        store.queue_study("half", "", {}, [{**row, "run_id": "rclash00001"}, {**row, "run_id": "rclash00001"}])
+    assert store.get_study("half") is None and len(store.list_runs()) == 2
+    assert store.queue_study("ladder", "ignored", {}, [row]) and store.get_study("ladder")["question"] == "why?"
+
+
 def test_run_create_get_update_list(store):
     before = datetime.now(timezone.utc)
     a = _run(store, study="s1", arch="transformer", versions={"torch": "2.5"},

@@ -26,11 +26,15 @@ def create_run(store: Store, run: RunConfig, *, corpus_fingerprint: str = "",
     """Write the run row and runs/<id>/config.json; returns the run id. The commit and library
     versions are recorded by the process that trains it (possibly on another machine). A 'slurm'
     run is never claimed by a local worker (executors.submit_run gives it a job)."""
-    submitting = {"job_state": SUBMITTING, "job_checked_at": now_utc()} if executor == "slurm" else {}
-    run_id = store.create_run(**run_row(run, corpus_fingerprint), study=study, status=status,
-                              executor=executor, **submitting)
+    run_id = store.create_run(**queued_row(run, corpus_fingerprint, executor), study=study, status=status)
     write_run_files(store, run_id, run)
     return run_id
+
+
+def queued_row(run: RunConfig, corpus_fingerprint: str, executor: str = "local") -> dict:
+    """run_row plus the executor, and for SLURM the state of a job not yet submitted."""
+    submitting = {"job_state": SUBMITTING, "job_checked_at": now_utc()} if executor == "slurm" else {}
+    return {**run_row(run, corpus_fingerprint), "executor": executor, **submitting}
 
 
 def refuse_recorded(store: Store, study: str | None) -> None:

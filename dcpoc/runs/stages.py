@@ -11,7 +11,7 @@ from ..config import ConfigError
 from ..decision.tuning import run_lr
 from ..studies.spec import (StudySpec, carry_lr, ladder, lane, plan_confirmation, plan_stages,
                             validate_name)
-from .lifecycle import create_run, refuse_recorded, run_row, write_run_files
+from .lifecycle import queued_row, refuse_recorded, run_row, write_run_files
 from .paths import say, writable_home
 from .registry import start_workers
 from .status import ACTIVE, DONE, Status
@@ -38,9 +38,11 @@ def launch_study(store: Store, spec: StudySpec, *, start_worker: bool = True) ->
                           "workers (a sweep at the smallest size queues its larger sizes, a "
                           "confirmation stage its fresh seeds) needs a study of its own: choose a "
                           "new name")
-    store.ensure_study(name, spec.question, config=config)
-    ids = [create_run(store, run, corpus_fingerprint=corpus.fingerprint, study=name,
-                      executor=spec.executor) for run in plan.first]
+    # the study and its runs in one transaction: a launch cut short queues nothing
+    ids = store.queue_study(name, spec.question, config,
+                            [queued_row(run, corpus.fingerprint, spec.executor) for run in plan.first])
+    for run_id, run in zip(ids, plan.first):
+        write_run_files(store, run_id, run)
     if spec.executor == "slurm":
         from .executors import submit_queued
         submit_queued(store, ids)

@@ -125,13 +125,26 @@ class Store:
             if study is None or config.get(key) != expect:
                 return None
             study.config_json = json.dumps({**config, **config_update})
-            ids = []
-            for fields in runs:
-                run_id = fields.pop("run_id", None) or new_run_id()
-                values = run_values({"status": _QUEUED, **fields})
-                session.add(Run(id=run_id, created_at=_utcnow(), study_id=study.id, **values))
-                ids.append(run_id)
-            return ids
+            return self._add_runs(session, study.id, runs)
+
+    def queue_study(self, name: str, question: str, config: dict, runs: list[dict]) -> list[str]:
+        """The study called ``name`` (created if missing; an existing one keeps its question and
+        config) and new runs in it (each create_run's keyword arguments, without study), in one
+        transaction: a launch that fails part-way leaves no study and no run behind."""
+        if not name:
+            raise ValueError("a study needs a non-empty name")
+        with self._write() as session:
+            return self._add_runs(session, self._study_id(session, name, question, config), runs)
+
+    def _add_runs(self, session: Session, study_id: int, runs: list[dict]) -> list[str]:
+        ids = []
+        for fields in runs:
+            fields = dict(fields)
+            run_id = fields.pop("run_id", None) or new_run_id()
+            values = run_values({"status": _QUEUED, **fields})
+            session.add(Run(id=run_id, created_at=_utcnow(), study_id=study_id, **values))
+            ids.append(run_id)
+        return ids
 
     def get_study(self, name: str) -> dict | None:
         with self._read() as session:
