@@ -340,6 +340,28 @@ STRINGS: dict[str, dict[str, str]] = {
                               "てはめると、サイズによる傾向が隠れてしまいます。各サイズの結果を個別にお読みください（まと"
                               "めた場合はシード対 {n} 組で {diff}。1 サイズあたりシード {min_n} 個"
                               "以上）。"},
+    "ev.by_size": {"en": "Size by size, smallest first, the equal-token loss difference (DCFormer minus the "
+                         "baseline, nats/byte; point estimates) is {values}.{trend}{overlap}",
+                   "ja": "サイズ別（小さい順）に見た同一トークン数での検証損失の差（DCFormer − ベースライン、"
+                         "nats/byte、点推定）は {values}です。{trend}{overlap}"},
+    "ev.trend.lead_shrinks": {"en": " DCFormer's lead shrinks as the model grows.",
+                              "ja": "モデルが大きくなるほど DCFormer のリードは縮まります。"},
+    "ev.trend.lead_gone": {"en": " DCFormer's lead shrinks as the model grows and is gone at the largest size.",
+                           "ja": "モデルが大きくなるほど DCFormer のリードは縮まり、最大サイズではなくなります。"},
+    "ev.trend.lead_grows": {"en": " DCFormer's lead grows as the model grows.",
+                            "ja": "モデルが大きくなるほど DCFormer のリードは広がります。"},
+    "ev.trend.behind_grows": {"en": " DCFormer falls further behind as the model grows.",
+                              "ja": "モデルが大きくなるほど DCFormer の遅れは広がります。"},
+    "ev.trend.behind_shrinks": {"en": " DCFormer's deficit shrinks as the model grows.",
+                                "ja": "モデルが大きくなるほど DCFormer の遅れは縮まります。"},
+    "ev.trend.lead_won": {"en": " DCFormer's deficit shrinks as the model grows and turns into a lead at the "
+                                "largest size.",
+                          "ja": "モデルが大きくなるほど DCFormer の遅れは縮まり、最大サイズではリードに変わります。"},
+    "ev.by_size.overlap": {"en": " The sizes' 95% intervals all overlap, so these seeds cannot yet tell the "
+                                 "sizes apart: a pattern to check at a larger size, not yet a measured trend.",
+                           "ja": "ただし各サイズの 95% 区間はすべて重なっており、このシード数ではサイズ間の違いを"
+                                 "まだ区別できません。傾向として確定したものではなく、より大きなサイズで確かめるべき"
+                                 "パターンです。"},
     "ev.widened": {"en": "The compute multiplier's and the net benefit's intervals are the bootstrap's, widened "
                          "{factor}x for as few as {n} runs at a size: a bootstrap over so few runs is too "
                          "narrow (on simulated studies the plain one held the true multiplier 76% of the "
