@@ -113,8 +113,10 @@ def test_markdown_shows_the_numbers_behind_the_trade_off_chart(trained):
     sd = load_decision(trained, "s1")
     md = report.render(sd, "md", "en").decode()
     section = md.split("## Trade-off: quality against cost", 1)[1].split("## ", 1)[0]
-    assert all(f"| {run_id} |" in section for run_id in sd.runs["id"])
-    assert "| Run | Variant | Preset | Seed | Cost ($) | Perplexity (per byte) | Pareto front |" in section
+    assert "| Run | Variant | Preset | Seed | Cost ($) | Perplexity (per byte) |" in section
+    listed = [run_id for run_id in sd.runs["id"] if f"| {run_id} |" in section]
+    appendix = md.split("## Appendix: every run", 1)[1] if "## Appendix: every run" in md else section
+    assert listed and all(f"| {run_id} |" in appendix for run_id in sd.runs["id"])
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +143,24 @@ def test_the_reference_report_states_the_size_trend_beside_the_pooled_estimate(r
         "measured trend.")
     ja = report.render(reference, "md", "ja").decode()
     assert "cpu-xs -0.0744、cpu-s -0.0130、cpu-demo +0.0057です。モデルが大きくなるほど" in ja
+
+
+def test_the_reference_trade_off_shows_the_front_and_the_appendix_every_run(reference):
+    md = report.render(reference, "md", "en").decode()
+    body, appendix = md.split("## Trade-off: quality against cost", 1)[1].split("## ", 1)[0], \
+        md.split("## Appendix: every run", 1)[1]
+    runs = reference.runs["id"]
+    assert len(runs) == 45 and all(f"| {run_id} |" in appendix for run_id in runs)
+    shown = [run_id for run_id in runs if f"| {run_id} |" in body]
+    assert len(shown) == 13 and appendix.count("| on the front |") == 13
+    row = {run_id: next(line for line in appendix.splitlines() if f"| {run_id} |" in line) for run_id in runs}
+    assert all(row[run_id].endswith("| on the front |") for run_id in shown)   # the body: the front only
+    assert "13 runs of 45 on the Pareto front" in body and "other 32" in body
+    assert md.rstrip().splitlines()[-1].startswith("| ")       # the appendix comes last
+    deck = report.render(reference, "pptx", "en")
+    from pptx import Presentation
+    titles = [slide.shapes.title.text for slide in Presentation(io.BytesIO(deck)).slides]
+    assert titles[-1] == "Appendix: every run" and "Trade-off: quality against cost" in titles
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -293,7 +313,9 @@ def test_pptx_has_a_verdict_slide_then_one_slide_per_section(trained, lang):
     assert report.verdict_line(sd.decision, lang) in texts[0] and EVIL in texts[0]
     chart = deck.slides[titles.index(t("rep.chart", lang))]
     assert any(shape.shape_type == 13 for shape in chart.shapes)     # the chart picture
-    assert titles[-1] == t("rep.repro", lang) and sd.runs["id"].iloc[0] in texts[-1]
+    repro = titles.index(t("rep.repro", lang))     # last but for the appendix of every run
+    assert sd.runs["id"].iloc[0] in texts[repro]
+    assert set(titles[repro + 1:]) <= {t("rep.appendix_runs", lang)}
     for slide in deck.slides:                                        # nothing runs off a slide
         assert all(s.top + s.height <= deck.slide_height for s in slide.shapes), slide.shapes.title.text
 

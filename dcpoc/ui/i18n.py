@@ -180,6 +180,19 @@ STRINGS: dict[str, dict[str, str]] = {
                             "committing.",
                       "ja": "本格導入の前に、本番で使う GPU で一段大きいサイズを検証します。"},
     "rep.chart": {"en": "Trade-off: quality against cost", "ja": "トレードオフ：品質と費用"},
+    "rep.front_note": {"en": "The table lists the {front} runs of {total} on the Pareto front, cheapest first: "
+                              "for each, no other run is both cheaper and better (lower perplexity). Each of "
+                              "the other {beaten} is beaten on both by a run on the front. The appendix at the "
+                              "end lists every run.",
+                       "ja": "表は {total} 件の実行のうちパレートフロント上の {front} 件を、費用の安い順に示して"
+                             "います。フロント上の実行とは、費用とパープレキシティの両方でそれを上回る実行が他にない"
+                             "ものです。残りの {beaten} 件は、いずれもフロント上のある実行に両方で劣ります。全実行の"
+                             "一覧は末尾の付録にあります。"},
+    "rep.front_all": {"en": "All {total} runs are on the Pareto front: no run is both cheaper and better (lower "
+                            "perplexity) than another.",
+                      "ja": "{total} 件の実行はすべてパレートフロント上にあります。費用とパープレキシティの両方で"
+                            "他を上回る実行はありません。"},
+    "rep.appendix_runs": {"en": "Appendix: every run", "ja": "付録：全実行の一覧"},
     "rep.no_chart": {"en": "No finished run to chart yet.",
                      "ja": "グラフにできる完了済みの実行はまだありません。"},
     "rep.repro": {"en": "Reproducibility", "ja": "再現のための情報"},
