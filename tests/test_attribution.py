@@ -235,7 +235,7 @@ def test_two_seed_intervals_are_flagged_unreliable_on_the_page_and_in_the_report
     assert "ev.two_seeds" in [k for k, _ in decision.evidence]
     shown = comparison_table(decision, "en")
     assert set(shown["Note"]) == {"2 seeds: unreliable"}
-    assert set(comparison_table(decision, "ja")["注記"]) == {"シード 2 つ：信頼性が低い"}
+    assert set(comparison_table(decision, "ja")["注記"]) == {"シード 2 個：信頼性が低い"}
 
 
 def swept_with_confirmation():

@@ -163,6 +163,15 @@ def test_the_reference_trade_off_shows_the_front_and_the_appendix_every_run(refe
     assert titles[-1] == "Appendix: every run" and "Trade-off: quality against cost" in titles
 
 
+def test_the_reference_report_in_japanese_uses_one_term_for_one_thing(reference):
+    ja = report.render(reference, "md", "ja").decode()
+    assert "信頼区間" not in ja and "最大学習率" not in ja
+    assert not re.search(r"\d シード", ja) and "シード 3 個" in ja
+    assert "判定は GO（採用）／条件付き／NO-GO（見送り）の 3 段階で" in ja
+    lr_table = ja.split("## 学習率への感度", 1)[1]
+    assert lr_table.lstrip().startswith("| モデルサイズ | 学習率 |")
+
+
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_every_format_states_the_projection_at_the_target(trained, tmp_path, lang):
     from dcpoc.decision import project

@@ -131,9 +131,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.basis.tokens": {"en": "equal tokens", "ja": "同一トークン数"},
     "dec.basis.cost": {"en": "equal cost", "ja": "同一費用"},
     "dec.table.pairs": {"en": "Seed pairs", "ja": "シード対の数"},
-    "dec.table.loss_diff": {"en": "Loss difference (95% CI)", "ja": "損失の差（95% 信頼区間）"},
+    "dec.table.loss_diff": {"en": "Loss difference (95% CI)", "ja": "損失の差（95% 区間）"},
     "dec.table.ppl_diff": {"en": "Perplexity difference (95% CI)",
-                           "ja": "パープレキシティの差（95% 信頼区間）"},
+                           "ja": "パープレキシティの差（95% 区間）"},
     "dec.table_note": {"en": "DCFormer minus ({baseline}), runs paired by seed on one corpus "
                              "({fingerprint}); negative favours DCFormer. Interval: paired t over seeds.",
                        "ja": "DCFormer −（{baseline}）。同一コーパス（{fingerprint}）の実行をシードで"
@@ -159,7 +159,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "rep.thresholds": {"en": "Decided with thresholds other than the defaults: GO when the net benefit's lower "
                              "bound is above {go:.2f}, NO-GO when its upper bound is below {nogo:.2f}; "
                              "{seeds} seeds a size, {sizes} sizes for a verdict, {go_sizes} for GO.",
-                       "ja": "既定値とは異なるしきい値で判定しています：正味の効果の下限が {go:.2f} を超えれば GO、"
+                       "ja": "既定値とは異なるしきい値で判定しています：正味の効果の下限が {go:.2f} を超えれば GO（採用）、"
                              "上限が {nogo:.2f} を下回れば NO-GO（見送り）とし、各サイズにシード {seeds} 個、"
                              "判定にはモデルサイズ {sizes} 個、GO には {go_sizes} 個を必要とします。"},
     "rep.no_study": {"en": "No study with finished runs yet: launch one first.",
@@ -305,12 +305,13 @@ STRINGS: dict[str, dict[str, str]] = {
                          "multiplier {m:.2f} × speed ratio {ratio:.2f} (DCFormer's tokens/s over the "
                          "baseline's, geometric mean over the sizes) × FLOPs per token {flops:.2f} "
                          "(the multiplier already counts DCMHA's extra FLOPs). GO needs the lower bound "
-                         "above {go:.2f}; NO-GO when the upper bound is below {nogo:.2f}.",
+                         "above {go:.2f}; NO-GO when the upper bound is below {nogo:.2f}; CONDITIONAL in between.",
                    "ja": "正味の効果は {net:.2f}（95% 区間 {net_low:.2f}〜{net_high:.2f}）で、計算量倍率 "
                          "{m:.2f} × 速度比 {ratio:.2f}（DCFormer とベースラインのトークン/秒の比、サイズ間の"
                          "幾何平均）× トークンあたり FLOP の比 {flops:.2f} から"
-                         "求めています（倍率は DCMHA の追加 FLOP を既に計上）。GO には下限が {go:.2f} を超える"
-                         "必要があり、上限が {nogo:.2f} を下回れば NO-GO（見送り）です。"},
+                         "求めています（倍率は DCMHA の追加 FLOP を既に計上）。判定は GO（採用）／条件付き／"
+                         "NO-GO（見送り）の 3 段階で、GO には下限が {go:.2f} を超える必要があり、上限が {nogo:.2f} "
+                         "を下回れば NO-GO、その間は条件付きです。"},
     "reason.loss": {"en": "At equal tokens on {preset}, DCFormer's val loss differs by {diff:+.4f} "
                           "(95% interval {diff_low:+.4f} to {diff_high:+.4f}).",
                     "ja": "{preset} で同一トークン数のとき、DCFormer の検証損失の差は {diff:+.4f}"
@@ -381,7 +382,7 @@ STRINGS: dict[str, dict[str, str]] = {
                          "time at 3 seeds, the widened one 97%).",
                    "ja": "計算量倍率と正味の効果の区間は、ブートストラップ区間を 1 サイズあたり最少 {n} 件の実行に"
                          "合わせて {factor} 倍に広げたものです。これほど少ない実行のブートストラップ区間は狭すぎます"
-                         "（模擬実験では、元の区間が真の倍率を含んだのは 3 シードで 76%、広げた区間は 97% でした）。"},
+                         "（模擬実験では、元の区間が真の倍率を含んだのはシード 3 個で 76%、広げた区間は 97% でした）。"},
     "ev.unbounded": {"en": "In {n} of {total} bootstrap resamples a DCFormer loss lies below the lowest loss "
                            "the refitted Transformer++ curve can reach, so Transformer++ would need unbounded "
                            "compute there: those resamples count as an infinite multiplier, and an upper "
@@ -394,7 +395,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "ev.two_seeds": {"en": "Unreliable interval at {presets}: only 2 seeds, so the t interval has one degree "
                            "of freedom and its width rests on a single spread (far too narrow or too wide "
                            "by chance). Run a third seed.",
-                     "ja": "{presets} の区間は信頼できません：シードが 2 つしかなく、t 区間の自由度は 1 で、"
+                     "ja": "{presets} の区間は信頼できません：シードが 2 個しかなく、t 区間の自由度は 1 で、"
                            "幅はたまたまのばらつき 1 つで決まります（偶然に狭すぎたり広すぎたりします）。"
                            "3 つ目のシードを実行してください。"},
     "ev.confirm.confirmed": {"en": "Confirmed: the comparison that decides uses fresh seeds ({seeds}) at each "
@@ -470,7 +471,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "att.part.total": {"en": "Total", "ja": "合計"},
     "dec.table.spread": {"en": "Seed-to-seed sd", "ja": "シード間の標準偏差"},
     "dec.table.flag": {"en": "Note", "ja": "注記"},
-    "dec.unreliable": {"en": "2 seeds: unreliable", "ja": "シード 2 つ：信頼性が低い"},
+    "dec.unreliable": {"en": "2 seeds: unreliable", "ja": "シード 2 個：信頼性が低い"},
     "reason.best_lr": {"en": "Each architecture is compared at its own best learning rate ({rates}): "
                              "{n} runs counted, {excluded} sweep runs at other rates left out of the "
                              "comparison.",
@@ -637,7 +638,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "need.seeds": {"en": "Run {n} more seed(s) of both architectures (have {have} paired): one seed "
                          "gives no interval.",
                    "ja": "両アーキテクチャでシードをあと {n} 個実行してください（現在のシード対は {have}"
-                         " 組）。シードが 1 つでは信頼区間を出せません。"},
+                         " 組）。シードが 1 個では 95% 区間を出せません。"},
     "need.speed": {"en": "Measure both architectures at every size on the same device to get the "
                          "speed ratio.",
                    "ja": "速度比を得るため、すべてのサイズで両アーキテクチャを同じデバイスで測定してください。"},
@@ -715,7 +716,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "risk.seed_variance": {"en": "Seed variance: differences this small can come from the random seed. "
                                  "Mitigation: at least 3 seeds at the decisive size.",
                            "ja": "シードによるばらつきです。この程度の差は乱数シードでも生じ得ます。対策：判断に"
-                                 "使うサイズで 3 シード以上を回してください。"},
+                                 "使うサイズでシード 3 個以上を回してください。"},
     "risk.kernel": {"en": "Kernel maturity: the fused DCMHA kernel is new and its speed depends on the "
                           "GPU. Mitigation: benchmark on the production GPU before adoption.",
                     "ja": "カーネルの成熟度です。DCMHA の融合カーネルは新しく、速度は GPU に依存します。対策："
@@ -1196,7 +1197,7 @@ STRINGS: dict[str, dict[str, str]] = {
 
     "chart.lr_curves": {"en": "Validation loss against learning rate (filled: best)",
                         "ja": "学習率に対する検証損失（塗りつぶし：最良）"},
-    "chart.axis.lr": {"en": "Peak learning rate", "ja": "最大学習率"},
+    "chart.axis.lr": {"en": "Peak learning rate", "ja": "学習率"},
     "chart.axis.preset": {"en": "Model size", "ja": "モデルサイズ"},
     "chart.axis.seeds": {"en": "Seeds", "ja": "シード数"},
     "dec.lr": {"en": "Learning-rate sensitivity", "ja": "学習率への感度"},
@@ -1220,7 +1221,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                   "最良の学習率です。確認ステージが完了したサイズでは、判定はその学習率で"
                                   "新しいシードを学習した実行を比較するため、そのサイズの判定の数値はこの表"
                                   "と異なります。"},
-    "dec.lr_col.preset": {"en": "Size", "ja": "サイズ"},
+    "dec.lr_col.preset": {"en": "Size", "ja": "モデルサイズ"},
     "dec.lr_col.lr": {"en": "Learning rate", "ja": "学習率"},
     "dec.lr_col.diff": {"en": "DCFormer − ({baseline})", "ja": "差（DCFormer −（{baseline}））"},
     "dec.lr_diverged": {"en": "diverged", "ja": "発散"},
