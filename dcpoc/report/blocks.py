@@ -72,6 +72,7 @@ class Facts:
 @dataclass(frozen=True, eq=False)
 class Table:
     frame: pd.DataFrame      # cells shown as str(value); headers already translated
+    small: bool = False      # reference material (the appendix): a smaller type where the format has one
 
 
 @dataclass(frozen=True, eq=False)
@@ -246,7 +247,7 @@ def _appendix(sd: StudyDecision, lang: str) -> list[Block]:
     runs = run_summary(sd.runs, sd.prices) if not sd.runs.empty else pd.DataFrame()
     if runs.empty or runs["pareto"].all():
         return []
-    return [Heading(t("rep.appendix_runs", lang)), Table(_run_table(runs, lang, with_front=True))]
+    return [Heading(t("rep.appendix_runs", lang)), Table(_run_table(runs, lang, with_front=True), small=True)]
 
 
 def _lr_chart(sd: StudyDecision, lang: str) -> list[Block]:
