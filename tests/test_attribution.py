@@ -166,6 +166,66 @@ def test_pooled_estimate_reaches_the_decision_where_sizes_agree():
     assert "ev.pooled" in [k for k, _ in decision.evidence]
 
 
+def ladder_with_parts(parts: dict[str, float]) -> pd.DataFrame:
+    """ladder_runs with DCMHA's part set per size (each seed's noise as DC_NOISE)."""
+    rows = []
+    for preset, part in parts.items():
+        base = 3.0 - 0.2 * list(SIZES).index(preset)
+        for seed, qk, dc in zip((1, 2, 3), QK_NOISE, DC_NOISE):
+            loss = {"transformer": base, "transformer-qknorm": base + QK_PART + qk}
+            loss["dcformer"] = loss["transformer-qknorm"] + part + dc
+            rows += [run(v, preset, seed, loss[v]) for v in loss]
+    return pd.DataFrame(rows)
+
+
+def by_size(decision):
+    return next(values for key, values in decision.evidence if key == "ev.by_size")
+
+
+def test_the_size_trend_stands_beside_the_pooled_estimate_in_size_order():
+    # the reference study's shape: DCFormer's lead at the smallest size is gone at the largest
+    decision = decide(ladder_with_parts({"s3": 0.006, "s1": -0.07, "s2": -0.01}), "st")
+    keys = [k for k, _ in decision.evidence]
+    assert keys.index("ev.by_size") == keys.index("ev.pooled_apart") + 1
+    values = by_size(decision)
+    assert values == {"values": ["s1 -0.0700", "s2 -0.0100", "s3 +0.0060"],
+                      "trend": "ev.trend.lead_gone", "overlap": ""}    # narrow intervals: apart
+    assert say(("ev.by_size", values), "en") == (
+        "Size by size, smallest first, the equal-token loss difference (DCFormer minus the baseline, "
+        "nats/byte; point estimates) is s1 -0.0700, s2 -0.0100, s3 +0.0060. DCFormer's lead shrinks as "
+        "the model grows and is gone at the largest size.")
+    assert say(("ev.by_size", values), "ja").endswith(
+        "s1 -0.0700、s2 -0.0100、s3 +0.0060です。モデルが大きくなるほど DCFormer のリードは縮まり、"
+        "最大サイズではなくなります。")
+
+
+def test_no_direction_is_claimed_when_the_sizes_go_up_and_down():
+    values = by_size(decide(ladder_with_parts({"s1": -0.01, "s2": -0.07, "s3": 0.006}), "st"))
+    assert values["trend"] == "" and values["values"] == ["s1 -0.0100", "s2 -0.0700", "s3 +0.0060"]
+    assert "grows" not in say(("ev.by_size", values), "en")
+    assert "モデルが大きくなるほど" not in say(("ev.by_size", values), "ja")
+    # one mean at every size (ladder_runs): not a trend either, and every interval overlaps
+    same = by_size(decide(ladder_runs(), "st"))
+    assert same["trend"] == "" and same["overlap"] == "ev.by_size.overlap"
+
+
+@pytest.mark.parametrize("diffs, trend", [
+    ((-0.07, -0.04, -0.01), "ev.trend.lead_shrinks"), ((-0.07, -0.01, 0.0), "ev.trend.lead_gone"),
+    ((0.0, 0.01, 0.02), "ev.trend.behind_grows"), ((0.05, 0.02, 0.0), "ev.trend.behind_shrinks"),
+    ((0.05, 0.02, -0.01), "ev.trend.lead_won"), ((0.0, -0.02, -0.05), "ev.trend.lead_grows"),
+    ((-0.02, -0.02, -0.03), "")])
+def test_size_trend_words_follow_the_signs_at_both_ends(diffs, trend):
+    from dcpoc.decision.evidence import size_trend
+    table = pd.DataFrame({"preset": ["a", "b", "c"], "params": [3e6, 1e6, 2e6],   # rows not in size order
+                          "loss_diff": [diffs[2], diffs[0], diffs[1]],
+                          "loss_low": [diffs[2] - 0.1, diffs[0] - 0.1, diffs[1] - 0.1],
+                          "loss_high": [diffs[2] + 0.1, diffs[0] + 0.1, diffs[1] + 0.1]})
+    key, values = size_trend(table)
+    assert key == "ev.by_size" and values["trend"] == trend and values["overlap"] == "ev.by_size.overlap"
+    assert [v.split()[0] for v in values["values"]] == ["b", "c", "a"]
+    assert size_trend(table.iloc[:1]) is None and size_trend(None) is None
+
+
 def test_two_seed_intervals_are_flagged_unreliable_on_the_page_and_in_the_report():
     from dcpoc.report.text import comparison_table
     two = ladder_runs(seeds=(1, 2))
@@ -175,7 +235,7 @@ def test_two_seed_intervals_are_flagged_unreliable_on_the_page_and_in_the_report
     assert "ev.two_seeds" in [k for k, _ in decision.evidence]
     shown = comparison_table(decision, "en")
     assert set(shown["Note"]) == {"2 seeds: unreliable"}
-    assert set(comparison_table(decision, "ja")["注記"]) == {"シード 2 つ：信頼性が低い"}
+    assert set(comparison_table(decision, "ja")["注記"]) == {"シード 2 個：信頼性が低い"}
 
 
 def swept_with_confirmation():

@@ -113,8 +113,63 @@ def test_markdown_shows_the_numbers_behind_the_trade_off_chart(trained):
     sd = load_decision(trained, "s1")
     md = report.render(sd, "md", "en").decode()
     section = md.split("## Trade-off: quality against cost", 1)[1].split("## ", 1)[0]
-    assert all(f"| {run_id} |" in section for run_id in sd.runs["id"])
-    assert "| Run | Variant | Preset | Seed | Cost ($) | Perplexity (per byte) | Pareto front |" in section
+    assert "| Run | Variant | Preset | Seed | Cost ($) | Perplexity (per byte) |" in section
+    listed = [run_id for run_id in sd.runs["id"] if f"| {run_id} |" in section]
+    appendix = md.split("## Appendix: every run", 1)[1] if "## Appendix: every run" in md else section
+    assert listed and all(f"| {run_id} |" in appendix for run_id in sd.runs["id"])
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The shipped reference study (45 runs, 3 sizes), imported into an empty database."""
+    from pathlib import Path
+
+    from dcpoc.runs.bundle import import_study
+    from dcpoc.runs.store import Store
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('reference') / 'ref.db'}")
+    import_study(store, Path(__file__).parent.parent / "benchmarks" / "reference-cpu.dcpoc-study.json.gz")
+    return load_decision(store, "reference-cpu")
+
+
+def test_the_reference_report_states_the_size_trend_beside_the_pooled_estimate(reference):
+    md = report.render(reference, "md", "en").decode()
+    lines = md.splitlines()
+    pooled = next(i for i, line in enumerate(lines) if line.startswith("- Pooled over 3 sizes"))
+    assert lines[pooled + 1] == (
+        "- Size by size, smallest first, the equal-token loss difference (DCFormer minus the baseline, "
+        "nats/byte; point estimates) is cpu-xs -0.0744, cpu-s -0.0130, cpu-demo +0.0057. DCFormer's lead "
+        "shrinks as the model grows and is gone at the largest size. The sizes' 95% intervals all overlap, "
+        "so these seeds cannot yet tell the sizes apart: a pattern to check at a larger size, not yet a "
+        "measured trend.")
+    ja = report.render(reference, "md", "ja").decode()
+    assert "cpu-xs -0.0744、cpu-s -0.0130、cpu-demo +0.0057です。モデルが大きくなるほど" in ja
+
+
+def test_the_reference_trade_off_shows_the_front_and_the_appendix_every_run(reference):
+    md = report.render(reference, "md", "en").decode()
+    body, appendix = md.split("## Trade-off: quality against cost", 1)[1].split("## ", 1)[0], \
+        md.split("## Appendix: every run", 1)[1]
+    runs = reference.runs["id"]
+    assert len(runs) == 45 and all(f"| {run_id} |" in appendix for run_id in runs)
+    shown = [run_id for run_id in runs if f"| {run_id} |" in body]
+    assert len(shown) == 13 and appendix.count("| on the front |") == 13
+    row = {run_id: next(line for line in appendix.splitlines() if f"| {run_id} |" in line) for run_id in runs}
+    assert all(row[run_id].endswith("| on the front |") for run_id in shown)   # the body: the front only
+    assert "13 runs of 45 on the Pareto front" in body and "other 32" in body
+    assert md.rstrip().splitlines()[-1].startswith("| ")       # the appendix comes last
+    deck = report.render(reference, "pptx", "en")
+    from pptx import Presentation
+    titles = [slide.shapes.title.text for slide in Presentation(io.BytesIO(deck)).slides]
+    assert titles[-1] == "Appendix: every run" and "Trade-off: quality against cost" in titles
+
+
+def test_the_reference_report_in_japanese_uses_one_term_for_one_thing(reference):
+    ja = report.render(reference, "md", "ja").decode()
+    assert "信頼区間" not in ja and "最大学習率" not in ja
+    assert not re.search(r"\d シード", ja) and "シード 3 個" in ja
+    assert "判定は GO（採用）／条件付き／NO-GO（見送り）の 3 段階で" in ja
+    lr_table = ja.split("## 学習率への感度", 1)[1]
+    assert lr_table.lstrip().startswith("| モデルサイズ | 学習率 |")
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -267,7 +322,9 @@ def test_pptx_has_a_verdict_slide_then_one_slide_per_section(trained, lang):
     assert report.verdict_line(sd.decision, lang) in texts[0] and EVIL in texts[0]
     chart = deck.slides[titles.index(t("rep.chart", lang))]
     assert any(shape.shape_type == 13 for shape in chart.shapes)     # the chart picture
-    assert titles[-1] == t("rep.repro", lang) and sd.runs["id"].iloc[0] in texts[-1]
+    repro = titles.index(t("rep.repro", lang))     # last but for the appendix of every run
+    assert sd.runs["id"].iloc[0] in texts[repro]
+    assert set(titles[repro + 1:]) <= {t("rep.appendix_runs", lang)}
     for slide in deck.slides:                                        # nothing runs off a slide
         assert all(s.top + s.height <= deck.slide_height for s in slide.shapes), slide.shapes.title.text
 

@@ -13,7 +13,7 @@ from .attribution import attribute, free_part, pooled
 from .compare import counted_runs
 from ..runs.status import ACTIVE
 from .confirmation import confirmation_state
-from .stats import Interval, row_interval
+from .stats import Interval, Reason, row_interval
 
 
 CONFIRM_KEYS = {"confirmed": "ev.confirm.confirmed", "partial": "ev.confirm.partial",
@@ -40,6 +40,9 @@ def add_evidence(decision: Any, scoped: pd.DataFrame, chosen: pd.DataFrame, pair
         rec = free_part(decision.attribution)
         decision.recommendations = [rec] if rec else []
     evidence += _pooled_reasons(decision.pooled)
+    trend = size_trend(decision.equal_tokens)
+    if trend is not None:       # beside the pooled mean, which assumes one mean at every size
+        evidence.append(trend)
     mult = decision.multiplier
     if mult is not None and mult.widening > 1.0 and mult.multiplier.exists:
         evidence.append(("ev.widened", {"factor": f"{mult.widening:.2f}", "n": mult.fewest_runs}))
@@ -74,6 +77,41 @@ def _pooled_reasons(found: Any) -> list[tuple[str, dict]]:
     if found.agree:
         return [("ev.pooled", values)]
     return [("ev.pooled_apart", {**values, "a": found.apart[0], "b": found.apart[1]})]
+
+
+# the direction of the per-size differences in plain words, by (direction, where DCFormer stands
+# at the smallest and at the largest size): "up" means the difference (DCFormer minus the baseline)
+# rises with size, i.e. DCFormer fares worse as the model grows
+TREND_KEYS = {("up", "lead"): "ev.trend.lead_shrinks", ("up", "lead_gone"): "ev.trend.lead_gone",
+              ("up", "behind"): "ev.trend.behind_grows", ("down", "behind"): "ev.trend.behind_shrinks",
+              ("down", "lead_won"): "ev.trend.lead_won", ("down", "lead"): "ev.trend.lead_grows"}
+
+
+def size_trend(equal_tokens: pd.DataFrame | None) -> Reason | None:
+    """ev.by_size: the equal-token loss differences (DCFormer minus the baseline) size by size,
+    smallest first, as point estimates; with their direction in words (trend, an i18n key) only
+    when they rise or fall at every step, and a note (overlap, an i18n key) when every two sizes'
+    95% intervals overlap, since these seeds then cannot tell the sizes apart. None under two
+    sizes. A size run at several token budgets counts at its longest, as the verdict reads it."""
+    if equal_tokens is None or equal_tokens.empty:
+        return None
+    rows = equal_tokens.sort_values("params", kind="stable").groupby("preset", sort=False).tail(1)
+    rows = rows[pd.notna(rows["loss_diff"])].sort_values("params", kind="stable")
+    if len(rows) < 2:
+        return None
+    diffs = rows["loss_diff"].astype(float).tolist()
+    steps = [b - a for a, b in zip(diffs, diffs[1:])]
+    first, last = diffs[0], diffs[-1]
+    trend = ""
+    if all(step > 0 for step in steps):
+        trend = TREND_KEYS["up", "behind" if first >= 0 else "lead_gone" if last >= 0 else "lead"]
+    elif all(step < 0 for step in steps):
+        trend = TREND_KEYS["down", "lead" if first <= 0 else "lead_won" if last < 0 else "behind"]
+    low = pd.to_numeric(rows["loss_low"], errors="coerce")
+    high = pd.to_numeric(rows["loss_high"], errors="coerce")
+    overlap = bool(low.notna().all() and high.notna().all() and low.max() <= high.min())
+    return "ev.by_size", {"values": [f"{p} {d:+.4f}" for p, d in zip(rows["preset"], diffs)],
+                          "trend": trend, "overlap": "ev.by_size.overlap" if overlap else ""}
 
 
 def _interval(mean: float, low: object, high: object) -> Interval:

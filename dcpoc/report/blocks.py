@@ -72,6 +72,7 @@ class Facts:
 @dataclass(frozen=True, eq=False)
 class Table:
     frame: pd.DataFrame      # cells shown as str(value); headers already translated
+    small: bool = False      # reference material (the appendix): a smaller type where the format has one
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,13 +120,14 @@ def build(sd: StudyDecision, lang: str) -> list[Block]:
             *_projection(sd, lang),
             *_paper(sd, lang),
             *_gap(sd, lang),
-            Heading(t("rep.chart", lang)), _tradeoff_chart(sd, lang),
+            Heading(t("rep.chart", lang)), *_tradeoff(sd, lang),
             Heading(t("dec.lr", lang)), *_lr_chart(sd, lang),
             Heading(t("dec.risks", lang)), bullets((say(r, lang) for r in d.risks), small=True),
             Heading(t("rep.next_step", lang)), bullets(next_steps(d, lang, sd.next)),
             Heading(t("rep.phrases", lang)), bullets(meeting_phrases(sd, lang)),
             Heading(t("rep.repro", lang)), Facts(footer(sd, lang), small=True, sep=t("sep.label", lang)),
-            Paragraph(validation_text(sd.val_tokens, lang), small=True)]
+            Paragraph(validation_text(sd.val_tokens, lang), small=True),
+            *_appendix(sd, lang)]
 
 
 def headings(blocks: list[Block]) -> list[str]:
@@ -206,22 +208,46 @@ def _gap(sd: StudyDecision, lang: str) -> list[Block]:
             Chart(spec, gap_table(sd.gap, lang), with_table=True, empty=t("gap.none", lang))]
 
 
-def _tradeoff_chart(sd: StudyDecision, lang: str) -> Chart:
-    """Perplexity against cost per finished run (the Compare page's Pareto chart) and its numbers."""
-    from ..ui.charts import pareto_scatter, run_name
-    runs = run_summary(sd.runs, sd.prices) if not sd.runs.empty else pd.DataFrame()
-    if runs.empty:
-        return Chart("", empty=t("rep.no_chart", lang))
+def _run_table(runs: pd.DataFrame, lang: str, with_front: bool) -> pd.DataFrame:
+    """The trade-off chart's numbers, one row per run (with_front: whether it is on the front)."""
+    from ..ui.charts import run_name
     front = {True: t("chart.front.yes", lang), False: t("chart.front.no", lang)}
     table = pd.DataFrame({
         t("chart.axis.run", lang): runs["id"].astype(str),
         t("col.variant", lang): run_name(runs),            # a ladder's two Transformer++ rungs apart
         t("col.preset", lang): runs["preset"], t("col.seed", lang): runs["seed"],
         t("chart.axis.cost_usd", lang): [money(c) for c in runs["cost_usd"]],
-        t("chart.axis.perplexity", lang): [num(p, ".3f") for p in runs["perplexity"]],
-        t("chart.axis.pareto", lang): runs["pareto"].map(front)})
+        t("chart.axis.perplexity", lang): [num(p, ".3f") for p in runs["perplexity"]]})
+    return table.assign(**{t("chart.axis.pareto", lang): runs["pareto"].map(front).to_numpy()}) \
+        if with_front else table
+
+
+def _tradeoff(sd: StudyDecision, lang: str) -> list[Block]:
+    """Perplexity against cost per finished run (the Compare page's Pareto chart). A go/no-go reads
+    the front only (the runs no other run beats on both cost and perplexity, cheapest first): the
+    reference study's 45 rows, costs mostly "< $0.01", took two screens and said nothing more. So
+    the table beside the chart (in every format; Markdown shows only the table) holds the front, a
+    sentence counts the others, and every run is listed in the appendix (_appendix) at the end."""
+    from ..ui.charts import pareto_scatter
+    runs = run_summary(sd.runs, sd.prices) if not sd.runs.empty else pd.DataFrame()
+    if runs.empty:
+        return [Chart("", empty=t("rep.no_chart", lang))]
+    front = runs[runs["pareto"]].sort_values(["cost_usd", "perplexity"], kind="stable")
     spec = pareto_scatter(runs, lang).properties(width=560).to_json()
-    return Chart(spec, table, with_table=False, empty=t("rep.no_chart", lang))
+    beaten = len(runs) - len(front)
+    note = (t("rep.front_note", lang).format(front=len(front), total=len(runs), beaten=beaten) if beaten
+            else t("rep.front_all", lang).format(total=len(runs)))
+    return [Chart(spec, _run_table(front, lang, with_front=False), with_table=True,
+                  empty=t("rep.no_chart", lang)), Paragraph(note, small=True)]
+
+
+def _appendix(sd: StudyDecision, lang: str) -> list[Block]:
+    """Every finished run with its cost, perplexity and place on the front, when the trade-off
+    section showed only the front (nothing when every run is on it: that section lists them all)."""
+    runs = run_summary(sd.runs, sd.prices) if not sd.runs.empty else pd.DataFrame()
+    if runs.empty or runs["pareto"].all():
+        return []
+    return [Heading(t("rep.appendix_runs", lang)), Table(_run_table(runs, lang, with_front=True), small=True)]
 
 
 def _lr_chart(sd: StudyDecision, lang: str) -> list[Block]:

@@ -16,9 +16,10 @@ _STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{bord
 _SHORT_CELL = re.compile(r"<td>([^<]{1,10})</td>")
 
 
-def _table(frame) -> str:
+def _table(frame, small: bool = False) -> str:
     """A DataFrame as an HTML table, its short cells marked unbreakable (nw)."""
-    return _SHORT_CELL.sub(r"<td class='nw'>\1</td>", frame.to_html(index=False, escape=True, border=0))
+    table = frame.to_html(index=False, escape=True, border=0, classes="small" if small else None)
+    return _SHORT_CELL.sub(r"<td class='nw'>\1</td>", table)
 
 
 def _escape(text: str) -> str:
@@ -43,7 +44,7 @@ def _part(block: Block) -> str:
         return f"<dl{small}>" + "".join(f"<dt>{e(k)}</dt><dd>{e(v) or '—'}</dd>"
                                         for k, v in block.pairs) + "</dl>"
     if isinstance(block, Table):
-        return _table(block.frame)
+        return _table(block.frame, block.small)
     if isinstance(block, Chart):
         if not block.spec:
             return f"<p>{e(block.empty)}</p>"

@@ -171,7 +171,7 @@ class _Deck:
             self.text([("", f"{key}{block.sep}{value or '—'}") for key, value in block.pairs],
                       11 if block.small else 14)
         elif isinstance(block, Table):
-            self.table(block.frame)
+            self.table(block.frame, 10 if block.small else 12)
         elif isinstance(block, Chart):
             self.chart(block)
         else:

@@ -20,6 +20,9 @@ if TYPE_CHECKING:                     # annotations only: both load the run plan
     from ..decision import NextStep, StudyDecision
 
 _FORMAT_KEYS = ("net_low", "net_high", "diff_low", "diff_high", "m_low", "m_high")
+# values that name an i18n key (or are '' for nothing): a clause a Reason includes or leaves out
+# (decision.evidence.size_trend's direction and note), worded in the reader's language
+_PHRASE_VALUES = ("trend", "overlap")
 
 
 class _Unbounded(float):
@@ -48,6 +51,9 @@ def say(reason: Reason, lang: str) -> str:
         clean["kind"] = kind_label(clean["kind"], lang)
     if isinstance(clean.get("device"), str):   # a device label: 'cpu' reads 'CPU'
         clean["device"] = device_text(clean["device"], lang)
+    for name in _PHRASE_VALUES:
+        if clean.get(name):
+            clean[name] = t(clean[name], lang)
     for name, value in clean.items():         # names listed as the language lists them
         if isinstance(value, (list, tuple)):
             clean[name] = listing(value, lang)

@@ -131,9 +131,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.basis.tokens": {"en": "equal tokens", "ja": "同一トークン数"},
     "dec.basis.cost": {"en": "equal cost", "ja": "同一費用"},
     "dec.table.pairs": {"en": "Seed pairs", "ja": "シード対の数"},
-    "dec.table.loss_diff": {"en": "Loss difference (95% CI)", "ja": "損失の差（95% 信頼区間）"},
+    "dec.table.loss_diff": {"en": "Loss difference (95% CI)", "ja": "損失の差（95% 区間）"},
     "dec.table.ppl_diff": {"en": "Perplexity difference (95% CI)",
-                           "ja": "パープレキシティの差（95% 信頼区間）"},
+                           "ja": "パープレキシティの差（95% 区間）"},
     "dec.table_note": {"en": "DCFormer minus ({baseline}), runs paired by seed on one corpus "
                              "({fingerprint}); negative favours DCFormer. Interval: paired t over seeds.",
                        "ja": "DCFormer −（{baseline}）。同一コーパス（{fingerprint}）の実行をシードで"
@@ -159,7 +159,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "rep.thresholds": {"en": "Decided with thresholds other than the defaults: GO when the net benefit's lower "
                              "bound is above {go:.2f}, NO-GO when its upper bound is below {nogo:.2f}; "
                              "{seeds} seeds a size, {sizes} sizes for a verdict, {go_sizes} for GO.",
-                       "ja": "既定値とは異なるしきい値で判定しています：正味の効果の下限が {go:.2f} を超えれば GO、"
+                       "ja": "既定値とは異なるしきい値で判定しています：正味の効果の下限が {go:.2f} を超えれば GO（採用）、"
                              "上限が {nogo:.2f} を下回れば NO-GO（見送り）とし、各サイズにシード {seeds} 個、"
                              "判定にはモデルサイズ {sizes} 個、GO には {go_sizes} 個を必要とします。"},
     "rep.no_study": {"en": "No study with finished runs yet: launch one first.",
@@ -180,6 +180,19 @@ STRINGS: dict[str, dict[str, str]] = {
                             "committing.",
                       "ja": "本格導入の前に、本番で使う GPU で一段大きいサイズを検証します。"},
     "rep.chart": {"en": "Trade-off: quality against cost", "ja": "トレードオフ：品質と費用"},
+    "rep.front_note": {"en": "The table lists the {front} runs of {total} on the Pareto front, cheapest first: "
+                              "for each, no other run is both cheaper and better (lower perplexity). Each of "
+                              "the other {beaten} is beaten on both by a run on the front. The appendix at the "
+                              "end lists every run.",
+                       "ja": "表は {total} 件の実行のうちパレートフロント上の {front} 件を、費用の安い順に示して"
+                             "います。フロント上の実行とは、費用とパープレキシティの両方でそれを上回る実行が他にない"
+                             "ものです。残りの {beaten} 件は、いずれもフロント上のある実行に両方で劣ります。全実行の"
+                             "一覧は末尾の付録にあります。"},
+    "rep.front_all": {"en": "All {total} runs are on the Pareto front: no run is both cheaper and better (lower "
+                            "perplexity) than another.",
+                      "ja": "{total} 件の実行はすべてパレートフロント上にあります。費用とパープレキシティの両方で"
+                            "他を上回る実行はありません。"},
+    "rep.appendix_runs": {"en": "Appendix: every run", "ja": "付録：全実行の一覧"},
     "rep.no_chart": {"en": "No finished run to chart yet.",
                      "ja": "グラフにできる完了済みの実行はまだありません。"},
     "rep.repro": {"en": "Reproducibility", "ja": "再現のための情報"},
@@ -292,12 +305,13 @@ STRINGS: dict[str, dict[str, str]] = {
                          "multiplier {m:.2f} × speed ratio {ratio:.2f} (DCFormer's tokens/s over the "
                          "baseline's, geometric mean over the sizes) × FLOPs per token {flops:.2f} "
                          "(the multiplier already counts DCMHA's extra FLOPs). GO needs the lower bound "
-                         "above {go:.2f}; NO-GO when the upper bound is below {nogo:.2f}.",
+                         "above {go:.2f}; NO-GO when the upper bound is below {nogo:.2f}; CONDITIONAL in between.",
                    "ja": "正味の効果は {net:.2f}（95% 区間 {net_low:.2f}〜{net_high:.2f}）で、計算量倍率 "
                          "{m:.2f} × 速度比 {ratio:.2f}（DCFormer とベースラインのトークン/秒の比、サイズ間の"
                          "幾何平均）× トークンあたり FLOP の比 {flops:.2f} から"
-                         "求めています（倍率は DCMHA の追加 FLOP を既に計上）。GO には下限が {go:.2f} を超える"
-                         "必要があり、上限が {nogo:.2f} を下回れば NO-GO（見送り）です。"},
+                         "求めています（倍率は DCMHA の追加 FLOP を既に計上）。判定は GO（採用）／条件付き／"
+                         "NO-GO（見送り）の 3 段階で、GO には下限が {go:.2f} を超える必要があり、上限が {nogo:.2f} "
+                         "を下回れば NO-GO、その間は条件付きです。"},
     "reason.loss": {"en": "At equal tokens on {preset}, DCFormer's val loss differs by {diff:+.4f} "
                           "(95% interval {diff_low:+.4f} to {diff_high:+.4f}).",
                     "ja": "{preset} で同一トークン数のとき、DCFormer の検証損失の差は {diff:+.4f}"
@@ -340,13 +354,35 @@ STRINGS: dict[str, dict[str, str]] = {
                               "てはめると、サイズによる傾向が隠れてしまいます。各サイズの結果を個別にお読みください（まと"
                               "めた場合はシード対 {n} 組で {diff}。1 サイズあたりシード {min_n} 個"
                               "以上）。"},
+    "ev.by_size": {"en": "Size by size, smallest first, the equal-token loss difference (DCFormer minus the "
+                         "baseline, nats/byte; point estimates) is {values}.{trend}{overlap}",
+                   "ja": "サイズ別（小さい順）に見た同一トークン数での検証損失の差（DCFormer − ベースライン、"
+                         "nats/byte、点推定）は {values}です。{trend}{overlap}"},
+    "ev.trend.lead_shrinks": {"en": " DCFormer's lead shrinks as the model grows.",
+                              "ja": "モデルが大きくなるほど DCFormer のリードは縮まります。"},
+    "ev.trend.lead_gone": {"en": " DCFormer's lead shrinks as the model grows and is gone at the largest size.",
+                           "ja": "モデルが大きくなるほど DCFormer のリードは縮まり、最大サイズではなくなります。"},
+    "ev.trend.lead_grows": {"en": " DCFormer's lead grows as the model grows.",
+                            "ja": "モデルが大きくなるほど DCFormer のリードは広がります。"},
+    "ev.trend.behind_grows": {"en": " DCFormer falls further behind as the model grows.",
+                              "ja": "モデルが大きくなるほど DCFormer の遅れは広がります。"},
+    "ev.trend.behind_shrinks": {"en": " DCFormer's deficit shrinks as the model grows.",
+                                "ja": "モデルが大きくなるほど DCFormer の遅れは縮まります。"},
+    "ev.trend.lead_won": {"en": " DCFormer's deficit shrinks as the model grows and turns into a lead at the "
+                                "largest size.",
+                          "ja": "モデルが大きくなるほど DCFormer の遅れは縮まり、最大サイズではリードに変わります。"},
+    "ev.by_size.overlap": {"en": " The sizes' 95% intervals all overlap, so these seeds cannot yet tell the "
+                                 "sizes apart: a pattern to check at a larger size, not yet a measured trend.",
+                           "ja": "ただし各サイズの 95% 区間はすべて重なっており、このシード数ではサイズ間の違いを"
+                                 "まだ区別できません。傾向として確定したものではなく、より大きなサイズで確かめるべき"
+                                 "パターンです。"},
     "ev.widened": {"en": "The compute multiplier's and the net benefit's intervals are the bootstrap's, widened "
                          "{factor}x for as few as {n} runs at a size: a bootstrap over so few runs is too "
                          "narrow (on simulated studies the plain one held the true multiplier 76% of the "
                          "time at 3 seeds, the widened one 97%).",
                    "ja": "計算量倍率と正味の効果の区間は、ブートストラップ区間を 1 サイズあたり最少 {n} 件の実行に"
                          "合わせて {factor} 倍に広げたものです。これほど少ない実行のブートストラップ区間は狭すぎます"
-                         "（模擬実験では、元の区間が真の倍率を含んだのは 3 シードで 76%、広げた区間は 97% でした）。"},
+                         "（模擬実験では、元の区間が真の倍率を含んだのはシード 3 個で 76%、広げた区間は 97% でした）。"},
     "ev.unbounded": {"en": "In {n} of {total} bootstrap resamples a DCFormer loss lies below the lowest loss "
                            "the refitted Transformer++ curve can reach, so Transformer++ would need unbounded "
                            "compute there: those resamples count as an infinite multiplier, and an upper "
@@ -359,7 +395,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "ev.two_seeds": {"en": "Unreliable interval at {presets}: only 2 seeds, so the t interval has one degree "
                            "of freedom and its width rests on a single spread (far too narrow or too wide "
                            "by chance). Run a third seed.",
-                     "ja": "{presets} の区間は信頼できません：シードが 2 つしかなく、t 区間の自由度は 1 で、"
+                     "ja": "{presets} の区間は信頼できません：シードが 2 個しかなく、t 区間の自由度は 1 で、"
                            "幅はたまたまのばらつき 1 つで決まります（偶然に狭すぎたり広すぎたりします）。"
                            "3 つ目のシードを実行してください。"},
     "ev.confirm.confirmed": {"en": "Confirmed: the comparison that decides uses fresh seeds ({seeds}) at each "
@@ -435,7 +471,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "att.part.total": {"en": "Total", "ja": "合計"},
     "dec.table.spread": {"en": "Seed-to-seed sd", "ja": "シード間の標準偏差"},
     "dec.table.flag": {"en": "Note", "ja": "注記"},
-    "dec.unreliable": {"en": "2 seeds: unreliable", "ja": "シード 2 つ：信頼性が低い"},
+    "dec.unreliable": {"en": "2 seeds: unreliable", "ja": "シード 2 個：信頼性が低い"},
     "reason.best_lr": {"en": "Each architecture is compared at its own best learning rate ({rates}): "
                              "{n} runs counted, {excluded} sweep runs at other rates left out of the "
                              "comparison.",
@@ -602,7 +638,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "need.seeds": {"en": "Run {n} more seed(s) of both architectures (have {have} paired): one seed "
                          "gives no interval.",
                    "ja": "両アーキテクチャでシードをあと {n} 個実行してください（現在のシード対は {have}"
-                         " 組）。シードが 1 つでは信頼区間を出せません。"},
+                         " 組）。シードが 1 個では 95% 区間を出せません。"},
     "need.speed": {"en": "Measure both architectures at every size on the same device to get the "
                          "speed ratio.",
                    "ja": "速度比を得るため、すべてのサイズで両アーキテクチャを同じデバイスで測定してください。"},
@@ -680,7 +716,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "risk.seed_variance": {"en": "Seed variance: differences this small can come from the random seed. "
                                  "Mitigation: at least 3 seeds at the decisive size.",
                            "ja": "シードによるばらつきです。この程度の差は乱数シードでも生じ得ます。対策：判断に"
-                                 "使うサイズで 3 シード以上を回してください。"},
+                                 "使うサイズでシード 3 個以上を回してください。"},
     "risk.kernel": {"en": "Kernel maturity: the fused DCMHA kernel is new and its speed depends on the "
                           "GPU. Mitigation: benchmark on the production GPU before adoption.",
                     "ja": "カーネルの成熟度です。DCMHA の融合カーネルは新しく、速度は GPU に依存します。対策："
@@ -1167,7 +1203,7 @@ STRINGS: dict[str, dict[str, str]] = {
 
     "chart.lr_curves": {"en": "Validation loss against learning rate (filled: best)",
                         "ja": "学習率に対する検証損失（塗りつぶし：最良）"},
-    "chart.axis.lr": {"en": "Peak learning rate", "ja": "最大学習率"},
+    "chart.axis.lr": {"en": "Peak learning rate", "ja": "学習率"},
     "chart.axis.preset": {"en": "Model size", "ja": "モデルサイズ"},
     "chart.axis.seeds": {"en": "Seeds", "ja": "シード数"},
     "dec.lr": {"en": "Learning-rate sensitivity", "ja": "学習率への感度"},
@@ -1191,7 +1227,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                   "最良の学習率です。確認ステージが完了したサイズでは、判定はその学習率で"
                                   "新しいシードを学習した実行を比較するため、そのサイズの判定の数値はこの表"
                                   "と異なります。"},
-    "dec.lr_col.preset": {"en": "Size", "ja": "サイズ"},
+    "dec.lr_col.preset": {"en": "Size", "ja": "モデルサイズ"},
     "dec.lr_col.lr": {"en": "Learning rate", "ja": "学習率"},
     "dec.lr_col.diff": {"en": "DCFormer − ({baseline})", "ja": "差（DCFormer −（{baseline}））"},
     "dec.lr_diverged": {"en": "diverged", "ja": "発散"},
