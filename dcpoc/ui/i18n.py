@@ -1227,7 +1227,7 @@ STRINGS: dict[str, dict[str, str]] = {
                                   "最良の学習率です。確認ステージが完了したサイズでは、判定はその学習率で"
                                   "新しいシードを学習した実行を比較するため、そのサイズの判定の数値はこの表"
                                   "と異なります。"},
-    "dec.lr_col.preset": {"en": "Size", "ja": "モデルサイズ"},
+    "dec.lr_col.preset": {"en": "Model size", "ja": "モデルサイズ"},
     "dec.lr_col.lr": {"en": "Learning rate", "ja": "学習率"},
     "dec.lr_col.diff": {"en": "DCFormer − ({baseline})", "ja": "差（DCFormer −（{baseline}））"},
     "dec.lr_diverged": {"en": "diverged", "ja": "発散"},
