@@ -1231,7 +1231,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.lr_col.lr": {"en": "Learning rate", "ja": "学習率"},
     "dec.lr_col.diff": {"en": "DCFormer − ({baseline})", "ja": "差（DCFormer −（{baseline}））"},
     "dec.lr_diverged": {"en": "diverged", "ja": "発散"},
-    "chart.axis.arch": {"en": "Architecture", "ja": "アーキテクチャ"},
+    "chart.axis.arch": {"en": "Variant", "ja": "バリアント"},   # the legend lists variants (QK-norm apart)
     "chart.axis.run": {"en": "Run", "ja": "実行"},
     "chart.axis.step": {"en": "Step", "ja": "ステップ"},
     "chart.axis.tokens": {"en": "Training tokens", "ja": "学習トークン数"},
