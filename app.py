@@ -73,6 +73,7 @@ with st.container(border=True):
                   help=t("home.speed_ratio_help", lang).format(baseline=labels["transformer"]))
 
 st.subheader(t("home.status_counts", lang))
+ui.stalled_queue_notice(url, runs, lang)
 for column, (status, n) in zip(st.columns(5), status_counts(runs).items()):
     column.metric(t(f"status.{status}", lang), n)
 

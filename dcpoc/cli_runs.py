@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -53,4 +54,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print("no runs yet: start one with `python -m dcpoc train --arch dcformer --preset tiny`")
     else:
         print(frame.map(_cell).to_string(index=False))
+    warn_stalled_queue(store)
     return 0
+
+
+def warn_stalled_queue(store) -> None:
+    """One line on stderr when runs wait in the queue and no worker is alive to train them."""
+    from .runs.registry import waiting_without_worker
+    waiting = waiting_without_worker(store)
+    if waiting:
+        print(f"note: {waiting} run(s) are queued and no worker is running (it stopped: killed, out of "
+              "memory, or the machine restarted); start one: python -m dcpoc worker", file=sys.stderr)

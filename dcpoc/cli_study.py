@@ -218,6 +218,8 @@ def _study_list(store, as_json: bool) -> int:
                      "recorded": (study.config or {}).get("recorded"),
                      **({"missing": stage["missing"]} if "missing" in stage else {}),
                      **_confirm_fields(confirm_stage(store, study.name))})
+    from .cli_runs import warn_stalled_queue
+    warn_stalled_queue(store)
     if as_json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     elif not rows:

@@ -31,6 +31,7 @@ statuses = c2.multiselect(t("col.status", lang), STATUSES, format_func=lambda s:
                           placeholder=t("ui.all", lang))   # nothing picked: every status
 archs = c3.multiselect(t("col.arch", lang), ARCHS, format_func=ARCH_LABELS.get, placeholder=t("ui.all", lang))
 ui.recorded_note(url, [study] if study else studies, lang)
+ui.stalled_queue_notice(url, runs, lang)
 
 
 @st.fragment(run_every=ui.refresh_every(runs))

@@ -121,6 +121,31 @@ def test_killed_run_is_reaped_then_resumed_with_contiguous_metrics(dcpoc_home):
     assert "--resume" in (dcpoc_home / run_id / "log.txt").read_text()
 
 
+@pytest.mark.usefixtures("fresh_caches")
+def test_a_queue_left_without_a_worker_is_named_and_started_again(dcpoc_home):
+    """A worker killed while runs waited left them queued for ever, with no word anywhere."""
+    from datetime import datetime, timedelta, timezone
+
+    from conftest import by_label, open_page
+    from dcpoc.runs import waiting_without_worker
+    store = Store()
+    run_id = queue_tiny(store, steps=3)
+    assert waiting_without_worker(store) == 0          # just queued: its worker may be starting
+    store.update_run(run_id, created_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+    assert waiting_without_worker(store) == 1
+    assert "1 run(s) are queued and no worker is running" in run_cli("runs").stderr
+    assert "python -m dcpoc worker" in run_cli("study", "list").stderr
+    at = open_page("app.py", "ja")
+    assert any("ワーカーが動いていません" in w.value for w in at.warning)
+    at = open_page("pages/2_Runs.py")
+    assert any("1 run(s) are queued and no worker" in w.value for w in at.warning)
+    by_label(at.button, "Start a worker").click().run()
+    assert any("Worker started (pid" in s.value for s in at.success)
+    wait_for(lambda: store.get_run(run_id)["status"] == "succeeded", timeout=120)
+    wait_for(lambda: not worker_alive(store), timeout=30)     # queue empty: the worker exits
+    assert waiting_without_worker(store) == 0 and run_cli("runs").stderr == ""
+
+
 def test_worker_marks_a_dead_run_failed_and_retry_queues_a_copy(dcpoc_home):
     store = Store()
     run_id = queue_tiny(store, steps=100000, study="s")

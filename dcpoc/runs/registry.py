@@ -9,9 +9,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+import pandas as pd
+
 from ..config import ConfigError
 from .paths import home_dir, now_utc
 from .processes import child_env, pid_alive, start_detached
+from .status import Status
 from .store import Store
 
 WORKER_STALE_S = 15.0     # a worker silent this long is dead
@@ -27,6 +30,29 @@ class WorkerInfo:
 def worker_alive(store: Store) -> bool:
     """Whether any worker (on any machine) has a fresh heartbeat."""
     return any(worker_live(w) for w in store.list_workers().to_dict("records"))
+
+
+def waiting_without_worker(store: Store, runs: pd.DataFrame | None = None) -> int:
+    """How many runs (of ``runs``, default every run) are queued with no live worker anywhere to
+    train them. 0 while a worker is alive, or while the newest queued run is younger than
+    WORKER_STALE_S: the worker its launch started may not have registered yet."""
+    runs = store.list_runs() if runs is None else runs
+    queued = runs[runs["status"].eq(Status.QUEUED)]
+    if queued.empty or worker_alive(store):
+        return 0
+    if now_utc() - queued["created_at"].max() < timedelta(seconds=WORKER_STALE_S):
+        return 0
+    return len(queued)
+
+
+def restart_workers(store: Store) -> list[int]:
+    """After a worker died (killed, out of memory, the machine restarted): start the workers the
+    studies with queued runs asked for (the most any asked for, at least one); pids started."""
+    runs = store.list_runs(status=Status.QUEUED)
+    studies = store.list_studies()
+    asked = [int((config or {}).get("workers", 1) or 1)
+             for name, config in zip(studies["name"], studies["config"]) if name in set(runs["study"])]
+    return start_workers(store, max(asked, default=1))
 
 
 def worker_live(worker: dict, stale_s: float = WORKER_STALE_S) -> bool:

@@ -1114,6 +1114,15 @@ STRINGS: dict[str, dict[str, str]] = {
                        "ja": "これらの実行で異なる設定"},
     "compare.config_same": {"en": "All these runs share one configuration.",
                             "ja": "これらの実行はすべて同じ設定です。"},
+    "runs.no_worker": {"en": "{n} run(s) are queued and no worker is running to train them (the one "
+                             "serving the queue stopped: killed, out of memory, or the machine "
+                             "restarted). Start one here, or with `python -m dcpoc worker`.",
+                       "ja": "{n} 件の実行が待機中ですが、学習を進めるワーカーが動いていません（キューを処理"
+                             "していたワーカーが停止しました：強制終了、メモリ不足、またはマシンの再起動）。"
+                             "ここで起動するか、`python -m dcpoc worker` を実行してください。"},
+    "runs.start_worker": {"en": "Start a worker", "ja": "ワーカーを起動"},
+    "runs.worker_started": {"en": "Worker started (pid {pids}); the queued runs train in order.",
+                            "ja": "ワーカーを起動しました（pid {pids}）。待機中の実行を順に学習します。"},
     "compare.config_named": {"en": "These runs differ only in what each run's name gives: variant, preset "
                                    "and seed (the Runs page's Configuration tab shows every key).",
                              "ja": "これらの実行の違いは、各実行の名前が示すもの（バリアント、プリセット、シード）"

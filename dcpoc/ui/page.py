@@ -354,3 +354,17 @@ def changed() -> None:
     load_metrics.clear()
     load_settings.clear()
     study_decision.clear()
+
+
+def stalled_queue_notice(url: str, runs: pd.DataFrame, lang: str) -> None:
+    """When runs wait in the queue and no worker is alive (the one serving it was killed, ran out
+    of memory, or the machine restarted): say so, with a button that starts the workers. Without
+    it the queue waited for ever in silence."""
+    from ..runs.registry import restart_workers, waiting_without_worker
+    waiting = waiting_without_worker(store(url), runs)
+    if not waiting:
+        return
+    st.warning(t("runs.no_worker", lang).format(n=waiting))
+    if st.button(t("runs.start_worker", lang), key="start_worker"):
+        pids = restart_workers(store(url))
+        st.success(t("runs.worker_started", lang).format(pids=", ".join(map(str, pids)) or "—"))
