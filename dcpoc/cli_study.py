@@ -21,8 +21,10 @@ def cmd_study(args: argparse.Namespace) -> int:
     store = Store()
     before = store.list_runs(study=spec.name.strip())   # a name in use: its runs are joined
     ids = launch_study(store, spec, start_worker=False)
+    kept = store.get_study(spec.name.strip())["question"] if len(before) else ""
     joined = (f" (added to the {len(before)} runs it already had: the verdict compares them all; "
-              "a new --name starts a separate study)" if len(before) else "")
+              + (f"its question stays {kept!r}; " if spec.question and spec.question != kept else "")
+              + "a new --name starts a separate study)" if len(before) else "")
     print(f"queued {len(ids)} runs of study '{spec.name.strip()}'{joined}: {', '.join(ids)}")
     if spec.executor == "slurm":
         jobs = [store.get_run(run_id)["job_id"] for run_id in ids]

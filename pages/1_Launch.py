@@ -51,6 +51,9 @@ preset_choices, devices = form_choices(start, gpu)
 name = st.text_input(t("launch.name", lang), max_chars=80, placeholder=t("launch.name_hint", lang),
                      key="launch_name")
 slots = {"name": st.empty()}
+joined = int(ui.load_runs(url)["study"].eq(name.strip()).sum()) if name.strip() else 0
+if joined:   # launching adds to that study: the verdict then compares old and new runs together
+    st.warning(t("launch.name_joins", lang).format(study=name.strip(), n=joined))
 question = st.text_area(t("launch.question", lang), placeholder=t("launch.question_hint", lang),
                         key="launch_question")
 slots["question"] = st.empty()
@@ -171,7 +174,7 @@ if st.button(t("launch.submit", lang), type="primary", disabled=preview_only):
         try:
             run_ids = launch_study(ui.store(url), spec, start_worker=ui.autoworker())
             n_later = len(preview.stages.later) if preview is not None else 0
-            st.session_state["launched"] = (spec.name, run_ids, n_later)
+            st.session_state["launched"] = (spec.name, run_ids, n_later, joined)
             ui.changed()
         except (ValueError, StoreError) as e:   # ConfigError, CorpusError, a locked database
             st.error(f"{t('launch.failed', lang)}: {e}")
@@ -182,8 +185,9 @@ if st.session_state.get("launch_tried"):
     if "plan" in problems:
         st.error(ui.problem_text(problems["plan"], lang))
 if "launched" in st.session_state:
-    study, run_ids, n_later = st.session_state["launched"]
-    st.success(t("launch.queued", lang).format(n=len(run_ids), study=study, ids=", ".join(run_ids)))
+    study, run_ids, n_later, joined = st.session_state["launched"]
+    st.success(t("launch.queued_joined" if joined else "launch.queued", lang).format(
+        n=len(run_ids), study=study, ids=", ".join(run_ids), before=joined))
     if n_later:
         st.info(t("launch.queued_later", lang).format(n=n_later))
     st.page_link("pages/2_Runs.py", label=t("launch.go_runs", lang), icon=ui.ICONS["pages/2_Runs.py"],

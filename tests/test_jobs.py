@@ -412,6 +412,26 @@ def test_launching_into_a_study_name_in_use_says_the_runs_join_it(dcpoc_home):
     assert again.returncode == 0, again.stderr
     assert "queued 2 runs of study 'a' (added to the 2 runs it already had: the verdict compares " \
            "them all; a new --name starts a separate study)" in again.stdout
+    asked = run_cli(*args[:-1], "--question", "another?", "--no-worker")   # not taken: said so
+    assert "its question stays ''; a new --name" in asked.stdout, asked.stdout
+
+
+@pytest.mark.usefixtures("fresh_caches")
+def test_the_launch_page_warns_that_a_name_in_use_joins_its_study(dcpoc_home, monkeypatch):
+    from conftest import by_label, open_page
+    monkeypatch.setenv("DCPOC_NO_AUTOWORKER", "1")      # the queue as the launch left it
+    assert run_cli("study", "launch", "--name", "a", "--presets", "tiny", "--steps", "2",
+                   "--no-worker").returncode == 0
+    at = open_page("pages/1_Launch.py", "ja")
+    by_label(at.text_input, "スタディ名").set_value("a").run()
+    assert any("既に 2 件の実行があります" in w.value for w in at.warning)
+    at = open_page("pages/1_Launch.py")
+    by_label(at.text_input, "Study name").set_value("a").run()
+    assert any("already has 2 runs" in w.value for w in at.warning)
+    by_label(at.button, "Launch study").click().run()
+    assert any("added to the 2 runs it already had" in s.value for s in at.success), \
+        [e.value for e in at.error]
+    assert len(Store().list_runs(study="a")) > 2
 
 
 def test_the_dead_run_reaper_leaves_what_it_cannot_judge(dcpoc_home):

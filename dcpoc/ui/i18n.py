@@ -981,6 +981,17 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.failed": {"en": "Not launched", "ja": "開始できませんでした"},
     "launch.queued": {"en": "Queued {n} runs of study “{study}”: {ids}",
                       "ja": "スタディ「{study}」の {n} 件の実行を登録しました：{ids}"},
+    "launch.queued_joined": {"en": "Queued {n} runs of study “{study}”, added to the {before} runs it already "
+                                   "had (the verdict compares them all): {ids}",
+                             "ja": "スタディ「{study}」に {n} 件の実行を登録し、既存の {before} 件に追加しました（判定は"
+                                   "すべてを比較します）：{ids}"},
+    "launch.name_joins": {"en": "A study named “{study}” already has {n} runs. Launching adds these runs to "
+                                "it: the verdict then compares old and new runs together, whatever their "
+                                "steps or settings, and the study keeps its question. Choose a new name "
+                                "for a separate study.",
+                          "ja": "「{study}」という名前のスタディには既に {n} 件の実行があります。開始するとこれらの"
+                                "実行はそのスタディに追加され、判定はステップ数や設定にかかわらず新旧の実行をまとめて"
+                                "比較します。質問は元のままです。別のスタディにするには新しい名前を付けてください。"},
     "launch.queued_later": {"en": "The other {n} runs, at the larger sizes, are queued when the sweep "
                                   "has finished.",
                             "ja": "大きいサイズの残り {n} 件は、探索の完了後に登録されます。"},
