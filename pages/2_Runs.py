@@ -79,23 +79,26 @@ def run_detail(run_id: str) -> None:
     if run["error"]:
         st.error(run["error"])
     b1, b2, b3 = st.columns(3)
+    done = None
     try:
         if b1.button(t("runs.cancel", lang), disabled=run["status"] not in ACTIVE,
                      help=t("runs.slurm_cancel_help", lang) if run["job_id"] else None):
             cancel_run(store, run_id)
-            ui.changed()
-            st.success(t("runs.cancel_done", lang))
+            done = t("runs.cancel_done", lang)
         if b2.button(t("runs.retry", lang), disabled=run["status"] not in RESTARTABLE):
-            new_id = retry_run(store, run_id, start_worker=ui.autoworker())
-            ui.changed()
-            st.success(t("runs.retry_done", lang).format(id=new_id))
+            done = t("runs.retry_done", lang).format(id=retry_run(store, run_id, start_worker=ui.autoworker()))
         if b3.button(t("runs.resume", lang), help=t("runs.resume_help", lang),
                      disabled=run["status"] not in RESTARTABLE or not run["checkpoint_path"]):
             resume_run(store, run_id, start_worker=ui.autoworker())
-            ui.changed()
-            st.success(t("runs.resume_done", lang))
+            done = t("runs.resume_done", lang)
     except (ValueError, StoreError) as e:   # the run moved on meanwhile (finished, cancelled...)
         st.error(str(e))
+    if done:   # drawn again, so the header above shows the run's new status, not the old one
+        ui.changed()
+        st.session_state["run_action_done"] = done
+        st.rerun()
+    if "run_action_done" in st.session_state:
+        st.success(st.session_state.pop("run_action_done"))
     curves, log, config, environment = st.tabs([t("runs.tab.curves", lang), t("runs.tab.log", lang),
                                                 t("runs.tab.config", lang), t("runs.tab.env", lang)])
     with curves:

@@ -321,6 +321,10 @@ def test_cancel_flips_a_queued_run(dcpoc_home, monkeypatch):
     by_label(at.button, "Cancel").click().run()
     assert not at.exception
     assert Store().get_run(run_id)["status"] == "cancelled"
+    # drawn again after the action: the header no longer says queued above the confirmation
+    assert [h.value for h in at.subheader if h.value.startswith(f"Run {run_id}")] == \
+        [f"Run {run_id}: cancelled, step 0 of 5"]
+    assert "Cancel requested" in at.success[0].value
 
 
 def test_cancel_stops_a_running_training_process(dcpoc_home):
