@@ -27,6 +27,8 @@ with st.sidebar.expander(t("dec.thresholds", lang), expanded=True):
         min_seeds=int(st.number_input(t("dec.min_seeds", lang), 1, 20, kept.min_seeds)),
         min_sizes=int(st.number_input(t("dec.min_sizes", lang), 2, 10, kept.min_sizes)),
         go_min_sizes=int(st.number_input(t("dec.go_min_sizes", lang), 2, 10, kept.go_min_sizes)))
+    if thresholds.nogo_net_high > thresholds.go_net_low:   # the rule checks NO-GO first
+        st.warning(t("dec.bars_cross", lang).format(nogo=thresholds.nogo_net_high, go=thresholds.go_net_low))
 
 # The target inputs sit below the verdict but are read first: the decision carries the projection.
 verdict_area = st.container()

@@ -61,6 +61,13 @@ def test_decision_page_updates_with_thresholds_and_target(trained, lang):
         shown = " ".join(m.value for m in at.markdown)
         assert ("3 more seed" if lang == "en" else "シードをあと 3 個") in shown, page
     assert by_label(at.number_input, label).value == 5
+    nogo = ("NO-GO when net benefit's upper bound is below (default 1.0)" if lang == "en"
+            else "NO-GO（見送り）の条件：正味の効果の上限がこの値を下回る（既定 1.0）")
+    first = "checked first" if lang == "en" else "先に判定"
+    assert not any(first in w.value for w in at.warning)
+    by_label(at.number_input, nogo).set_value(7.0).run()     # above GO's 1.10: both rules can hold
+    crossed = [w.value for w in at.warning if first in w.value]
+    assert len(crossed) == 1 and "7.00" in crossed[0] and "1.10" in crossed[0]
 
 
 def _next_step_line(at) -> str:

@@ -271,6 +271,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.nogo_net_high": {"en": "NO-GO when net benefit's upper bound is below (default 1.0)",
                           "ja": "NO-GO（見送り）の条件：正味の効果の上限がこの値を下回る（既定 1.0）"},
     "dec.min_seeds": {"en": "Seeds needed per size (default 2)", "ja": "サイズごとに必要なシード数（既定 2）"},
+    "dec.bars_cross": {"en": "NO-GO's bar ({nogo:.2f}) is above GO's ({go:.2f}): an interval can meet both "
+                             "rules, and NO-GO is checked first. Set NO-GO's bar at or below GO's.",
+                       "ja": "NO-GO の基準（{nogo:.2f}）が GO の基準（{go:.2f}）を上回っています。1 つの区間が"
+                             "両方を満たし得て、NO-GO が先に判定されます。NO-GO の基準は GO 以下にしてください。"},
     "dec.min_sizes": {"en": "Model sizes needed for any verdict (default 2)",
                       "ja": "判定に必要なモデルサイズ数（既定 2）"},
     "dec.go_min_sizes": {"en": "Model sizes GO needs (default 3)",
