@@ -8,7 +8,7 @@ from dcpoc.ui import page as ui
 from dcpoc.decision import downsample, filter_runs, live_runs_table, run_environment
 from dcpoc.ui.charts import ARCH_LABELS, CURVE_AXES, loss_curves
 from dcpoc.config import ARCHS, config_variant
-from dcpoc.ui.i18n import attention_reason, device_text, duration, t
+from dcpoc.ui.i18n import attention_reason, device_text, duration, failure_text, t
 from dcpoc.runs.status import ACTIVE, RESTARTABLE, STATUSES
 from dcpoc.runs.store import StoreError
 
@@ -76,8 +76,10 @@ def run_detail(run_id: str) -> None:
     if run["attn_path"]:
         st.caption(t("runs.attn_path", lang).format(path=run["attn_path"],
                                                     reason=attention_reason(run["attn_reason"], lang)))
-    if run["error"]:
-        st.error(run["error"])
+    if run["error"]:   # recorded in English for the command line: said in lang, the buttons named
+        st.error(failure_text(run["error"], run["status"] in RESTARTABLE, bool(run["checkpoint_path"]), lang))
+        with st.expander(t("fail.details", lang)):
+            st.code(run["error"], language=None)
     b1, b2, b3 = st.columns(3)
     done = None
     try:

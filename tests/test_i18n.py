@@ -14,7 +14,7 @@ from dcpoc.report.blocks import FOOTER_FIELDS
 from dcpoc.runs.status import STATUSES
 from dcpoc.studies import REFERENCE_STUDIES, SWEEPS
 from dcpoc.ui.charts import COMPOSITION_NAMES
-from dcpoc.ui.i18n import LANGUAGES, STRINGS, duration, num, setting_label, setting_value, t
+from dcpoc.ui.i18n import LANGUAGES, STRINGS, duration, failure_text, num, setting_label, setting_value, t
 from dcpoc.ui.launch_form import BUDGET_KINDS
 
 from conftest import REPO_ROOT
@@ -195,3 +195,19 @@ def test_japanese_text_uses_full_width_colons():
     from dcpoc.ui.i18n import STRINGS
     half_width = re.compile(r"[:;] |[:;]$|(?<=[\u3000-\u30ff\u4e00-\u9fff]):")   # 'x: ', a last ':', '字:'
     assert [k for k, v in STRINGS.items() if half_width.search(v.get("ja", "")) and k != "app.title"] == []
+
+
+def test_a_recorded_failure_is_said_in_the_readers_language_with_the_buttons_it_can_use():
+    lost = ("lost: its process (pid 23104) ended without a word (killed, or out of memory); resume it: "
+            "python -m dcpoc train --resume r677912d17c\nstep 40 | loss 2.1")
+    ja = failure_text(lost, restartable=True, has_checkpoint=True, lang="ja")
+    assert ja.startswith("学習プロセスが応答のないまま停止しました（強制終了、またはメモリ不足）。下の「チェックポイントから再開」")
+    assert ja.endswith("（英語）： " + lost.splitlines()[0])          # the first line only; the tail below
+    en = failure_text(lost, restartable=True, has_checkpoint=False, lang="en")
+    assert "stopped without a word" in en and "“Retry” below starts a new run" in en
+    assert failure_text("killed: it did not stop within 5 s of the cancel request", False, True,
+                        "en").startswith("It was cancelled, and killed")
+    assert failure_text("SLURM job 42 was cancelled (scancel); resume or retry it", True, True,
+                        "ja").startswith("SLURM ジョブが取り消されました")
+    other = failure_text("RuntimeError: boom", restartable=False, has_checkpoint=False, lang="en")
+    assert other == "Training stopped with an error.\n\nRecorded message: RuntimeError: boom"   # no button offered

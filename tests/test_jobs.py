@@ -155,6 +155,11 @@ def test_worker_marks_a_dead_run_failed_and_retry_queues_a_copy(dcpoc_home):
     assert worker.wait(timeout=30) == 0
     row = store.get_run(run_id)
     assert row["status"] == "failed" and "signal SIGKILL" in row["error"]
+    from dcpoc.ui.i18n import failure_text
+    said = failure_text(row["error"], True, bool(row["checkpoint_path"]), "ja")
+    assert said.startswith("学習プロセスが実行の完了前に終了しました。")       # in the reader's language,
+    assert ("チェックポイントから再開" if row["checkpoint_path"] else "再試行") in said   # the button named
+    assert said.endswith("記録されたメッセージ（英語）： " + row["error"].splitlines()[0])
 
     new_id = retry_run(store, run_id, start_worker=False)
     new = store.get_run(new_id)

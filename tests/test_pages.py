@@ -327,6 +327,20 @@ def test_cancel_flips_a_queued_run(dcpoc_home, monkeypatch):
     assert "Cancel requested" in at.success[0].value
 
 
+def test_a_failed_run_is_explained_in_the_pages_language(dcpoc_home):
+    from dcpoc.config import make_config
+    from dcpoc.runs import create_run
+    store = Store()
+    run_id = create_run(store, make_config("transformer", "tiny", [], steps=3))
+    error = ("lost: its process (pid 1) ended without a word (killed, or out of memory); resume it: "
+             f"python -m dcpoc train --resume {run_id}\nstep 2 | loss 4.1")
+    store.update_run(run_id, status="failed", error=error)
+    at = open_page("pages/2_Runs.py", "ja")
+    assert at.error[0].value.startswith("学習プロセスが応答のないまま停止しました")
+    assert "下の「再試行」" in at.error[0].value                 # no checkpoint: the button that helps
+    assert at.expander[0].label == "メッセージ全文とログの末尾（英語）" and any(c.value == error for c in at.code)
+
+
 def test_cancel_stops_a_running_training_process(dcpoc_home):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "dcpoc", "train", "--arch", "transformer",

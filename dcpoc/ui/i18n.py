@@ -1046,6 +1046,28 @@ STRINGS: dict[str, dict[str, str]] = {
     "runs.detail": {"en": "Run {id}: {status}, step {step} of {total}",
                     "ja": "実行 {id}：{status}（ステップ {step} / {total}）"},
     "runs.cancel": {"en": "Cancel", "ja": "キャンセル"},
+    # why a run stopped, in the reader's language (runs.failure_text); the recorded English follows
+    "fail.lost": {"en": "Its training process stopped without a word (killed, or out of memory).",
+                  "ja": "学習プロセスが応答のないまま停止しました（強制終了、またはメモリ不足）。"},
+    "fail.killed": {"en": "Its training process ended before the run finished.",
+                    "ja": "学習プロセスが実行の完了前に終了しました。"},
+    "fail.worker": {"en": "It stopped with its worker.", "ja": "ワーカーの停止とともに止まりました。"},
+    "fail.slurm": {"en": "Its SLURM job stopped before the run finished.",
+                   "ja": "SLURM ジョブが実行の完了前に止まりました。"},
+    "fail.cancel_killed": {"en": "It was cancelled, and killed because it did not stop in time.",
+                           "ja": "キャンセル後、時間内に停止しなかったため強制終了しました。"},
+    "fail.slurm_cancelled": {"en": "Its SLURM job was cancelled (scancel).",
+                             "ja": "SLURM ジョブが取り消されました（scancel）。"},
+    "fail.other": {"en": "Training stopped with an error.", "ja": "学習がエラーで止まりました。"},
+    "fail.resume": {"en": "{why} “Resume from checkpoint” below continues it from its last checkpoint; "
+                          "“Retry” starts a new run from the beginning.",
+                    "ja": "{why}下の「チェックポイントから再開」で最後のチェックポイントから続けられます。「再試行」"
+                          "は新しい実行として最初からやり直します。"},
+    "fail.retry": {"en": "{why} It has no checkpoint: “Retry” below starts a new run from the beginning.",
+                   "ja": "{why}チェックポイントがないため、下の「再試行」で新しい実行として最初からやり直せます。"},
+    "fail.recorded": {"en": "Recorded message:", "ja": "記録されたメッセージ（英語）："},
+    "fail.details": {"en": "The whole message and the log's last lines",
+                     "ja": "メッセージ全文とログの末尾（英語）"},
     "runs.cancel_done": {"en": "Cancel requested; a running run stops within seconds.",
                          "ja": "キャンセルを要求しました。実行中の場合は数秒以内に停止します。"},
     "runs.retry": {"en": "Retry from scratch", "ja": "最初からやり直す"},
@@ -1558,6 +1580,24 @@ def attention_reason(reason: str | None, lang: str) -> str:
                 break
         parts.append(part)
     return t("sep.clause", lang).join(parts)
+
+
+# a run's recorded error (English: runs/worker.py, runs/executors.py) by its first line -> fail.*
+_FAILURES = [(re.compile(pattern), key) for pattern, key in (
+    (r"lost: ", "fail.lost"), (r"the training process ended with ", "fail.killed"),
+    (r"stopped with its worker", "fail.worker"), (r"killed: ", "fail.cancel_killed"),
+    (r"SLURM job \S+ was cancelled", "fail.slurm_cancelled"), (r"SLURM job ", "fail.slurm"))]
+
+
+def failure_text(error: str, restartable: bool, has_checkpoint: bool, lang: str) -> str:
+    """Why a run stopped in lang and what the Runs page's buttons can do about it (the recorded
+    message tells a command-line user to run `train --resume`), then the recorded first line."""
+    first = error.splitlines()[0] if error else ""
+    key = next((key for pattern, key in _FAILURES if pattern.match(first)), "fail.other")
+    lead = t(key, lang)
+    if restartable:
+        lead = t("fail.resume" if has_checkpoint else "fail.retry", lang).format(why=lead)
+    return f"{lead}\n\n{t('fail.recorded', lang)} {first}"
 
 
 def kind_label(kind: str, lang: str) -> str:
