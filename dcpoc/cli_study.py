@@ -186,7 +186,7 @@ def _duration(seconds: float) -> str:
 STAGE_WORDS = {"sweeping": "running; the larger sizes wait for it",
                "blocked": "runs missing, retry them on the Runs page",
                "ready": "done; the larger sizes are queued by the next worker",
-               "queued": "done; larger sizes queued with the best rates"}
+               "queued": "done; the larger sizes were queued with the best rates"}
 CONFIRM_WORDS = {"waiting": "waits for the sweep and the larger sizes",
                  "blocked": "runs missing, retry them on the Runs page",
                  "ready": "ready; the next worker queues fresh seeds at the chosen rates",

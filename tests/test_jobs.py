@@ -144,6 +144,8 @@ def test_a_queue_left_without_a_worker_is_named_and_started_again(dcpoc_home):
     wait_for(lambda: store.get_run(run_id)["status"] == "succeeded", timeout=120)
     wait_for(lambda: not worker_alive(store), timeout=30)     # queue empty: the worker exits
     assert waiting_without_worker(store) == 0 and run_cli("runs").stderr == ""
+    pid = int(next(s.value for s in at.success if "pid" in s.value).split("pid ")[1].split(")")[0])
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=10)   # reaped, not left a zombie
 
 
 def test_worker_marks_a_dead_run_failed_and_retry_queues_a_copy(dcpoc_home):

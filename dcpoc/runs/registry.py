@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -100,7 +101,10 @@ def ensure_worker(store: Store, device: str | None = None) -> int | None:
     home.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "dcpoc", "worker", *(["--device", device] if device else [])]
     with open(home / "worker.log", "ab") as log:
-        return start_detached(command, child_env(store.url), log).pid
+        worker = start_detached(command, child_env(store.url), log)
+    # reaped when it exits: the dashboard, which lives on, kept every worker it started as a zombie
+    threading.Thread(target=worker.wait, daemon=True).start()
+    return worker.pid
 
 
 def ensure_cpu_workers(store: Store, n: int) -> list[int]:
