@@ -10,7 +10,7 @@ from dcpoc.decision.confirmation import FRESH_SEEDS_DECIDE
 from dcpoc.decision.verdict import RISKS
 from dcpoc.decision.views import RUNS_TABLE_COLUMNS, flatten
 from dcpoc.report import FORMATS
-from dcpoc.report.blocks import FOOTER_FIELDS
+from dcpoc.report.blocks import FOOTER_FIELDS, GLOSSARY
 from dcpoc.runs.status import STATUSES
 from dcpoc.studies import REFERENCE_STUDIES, SWEEPS
 from dcpoc.ui.charts import COMPOSITION_NAMES
@@ -43,6 +43,7 @@ DYNAMIC = ([f"status.{s}" for s in STATUSES] + [f"settings.device.{d}" for d in 
            + [f"risk.{name}" for name in RISKS]
            + [f"rep.format.{f}" for f in FORMATS]
            + [f"compare.by.{m}" for m in ("study", "runs")]
+           + [f"gloss.{term}.{part}" for term in GLOSSARY for part in ("name", "what")]
            + [key for key in STRINGS if key.startswith("setting.")]   # i18n.setting_label; see below
            + [f"chart.bars.{f}" for f in ("tokens_per_s", "peak_mem_mb")]
            + [f"chart.axis.{f}" for f in ("tokens_per_s", "peak_mem_mb")]

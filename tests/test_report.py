@@ -79,7 +79,7 @@ def test_every_format_carries_the_same_sections(trained, tmp_path, lang):
     found = {fmt: headings(fmt, report.render(sd, fmt, lang), tmp_path) for fmt in report.FORMATS}
     assert found["md"] == found["html"] == found["pdf"] == found["pptx"], found
     for key in ("rep.metrics", "rep.cost_quality", "dec.projection", "rep.chart", "dec.lr", "dec.risks",
-                "rep.next_step", "rep.phrases", "rep.repro"):
+                "rep.next_step", "rep.phrases", "rep.repro", "rep.glossary"):
         assert t(key, lang) in found["md"]
 
 
@@ -324,7 +324,9 @@ def test_pptx_has_a_verdict_slide_then_one_slide_per_section(trained, lang):
     assert any(shape.shape_type == 13 for shape in chart.shapes)     # the chart picture
     repro = titles.index(t("rep.repro", lang))     # last but for the appendix of every run
     assert sd.runs["id"].iloc[0] in texts[repro]
-    assert set(titles[repro + 1:]) <= {t("rep.appendix_runs", lang)}
+    assert set(titles[repro + 1:]) <= {t("rep.glossary", lang), t("rep.appendix_runs", lang)}
+    glossary = texts[titles.index(t("rep.glossary", lang))]     # the terms, read in one slide
+    assert t("gloss.multiplier.name", lang) in glossary and t("gloss.methods.name", lang) in glossary
     for slide in deck.slides:                                        # nothing runs off a slide
         assert all(s.top + s.height <= deck.slide_height for s in slide.shapes), slide.shapes.title.text
 
@@ -548,3 +550,19 @@ def test_the_recorded_machine_reads_as_japanese():
     intel = {"date": "2026-12-06", "machine": "box (cpu, Intel(R) Xeon(R) Gold, 8 cores)"}
     assert "box（CPU、Intel(R) Xeon(R) Gold、8 コア）で測定" in report.recorded_text(intel, "ja")
     assert "box で測定" in report.recorded_text({"date": "d", "machine": "box"}, "ja")
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_report_ends_with_its_terms_read_plainly(reference, lang):
+    """The executive met 'Pareto front', 'Welch', 'winner's curse' with no reading of them."""
+    from dcpoc.report.blocks import GLOSSARY
+    from dcpoc.ui.i18n import t
+    md = report.render(reference, "md", lang).decode()
+    section = md.split(f"## {t('rep.glossary', lang)}")[1].split("\n## ")[0]
+    lines = [line for line in section.splitlines() if line.startswith("- ")]
+    assert len(lines) == len(GLOSSARY)
+    body = md.split(f"## {t('rep.glossary', lang)}")[0].lower()
+    for term in ("front", "winner", "interval"):                 # terms the report uses, defined
+        assert t(f"gloss.{term}.name", lang).lower() in body
+        assert any(line.startswith(f"- {t(f'gloss.{term}.name', lang)}") for line in lines)
+

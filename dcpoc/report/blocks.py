@@ -127,6 +127,7 @@ def build(sd: StudyDecision, lang: str) -> list[Block]:
             Heading(t("rep.phrases", lang)), bullets(meeting_phrases(sd, lang)),
             Heading(t("rep.repro", lang)), Facts(footer(sd, lang), small=True, sep=t("sep.label", lang)),
             Paragraph(validation_text(sd.val_tokens, lang), small=True),
+            Heading(t("rep.glossary", lang)), _glossary(lang),
             *_appendix(sd, lang)]
 
 
@@ -239,6 +240,18 @@ def _tradeoff(sd: StudyDecision, lang: str) -> list[Block]:
             else t("rep.front_all", lang).format(total=len(runs)))
     return [Chart(spec, _run_table(front, lang, with_front=False), with_table=True,
                   empty=t("rep.no_chart", lang)), Paragraph(note, small=True)]
+
+
+# The report's terms in reading order, each read in one plain sentence (gloss.<term>.name / .what)
+GLOSSARY = ("multiplier", "net", "speed", "interval", "nats", "perplexity", "equal", "seeds", "qk_norm",
+            "dcmha", "front", "fit", "winner", "methods")
+
+
+def _glossary(lang: str) -> Facts:
+    """What the report's terms mean for the decision, one sentence each, for a reader who does not
+    use them every day."""
+    return Facts(tuple((t(f"gloss.{term}.name", lang), t(f"gloss.{term}.what", lang)) for term in GLOSSARY),
+                 small=True, sep=t("sep.label", lang))
 
 
 def _appendix(sd: StudyDecision, lang: str) -> list[Block]:

@@ -196,6 +196,81 @@ STRINGS: dict[str, dict[str, str]] = {
     "rep.no_chart": {"en": "No finished run to chart yet.",
                      "ja": "グラフにできる完了済みの実行はまだありません。"},
     "rep.repro": {"en": "Reproducibility", "ja": "再現のための情報"},
+    "rep.glossary": {"en": "Terms used in this report", "ja": "この報告書の用語"},
+    "gloss.multiplier.name": {"en": "Compute multiplier", "ja": "計算量倍率"},
+    "gloss.multiplier.what": {"en": "how many times more training compute the baseline needs to reach DCFormer's "
+                                    "loss. Above 1 favours DCFormer.",
+                              "ja": "ベースラインが DCFormer と同じ損失に達するまでに必要な学習計算量の倍数。1 を超え"
+                                    "れば DCFormer が有利です。"},
+    "gloss.net.name": {"en": "Net benefit", "ja": "正味の効果"},
+    "gloss.net.what": {"en": "the compute multiplier after DCFormer's slower steps are paid for: how much less "
+                             "the same quality costs. Above 1, DCFormer saves money; the verdict rests on it.",
+                       "ja": "DCFormer の 1 ステップあたりの遅さを差し引いた後の計算量倍率。同じ品質をどれだけ安く"
+                             "得られるかを表し、1 を超えれば費用が下がります。判定はこの値に基づきます。"},
+    "gloss.speed.name": {"en": "Speed ratio", "ja": "速度比"},
+    "gloss.speed.what": {"en": "DCFormer's training tokens per second divided by the baseline's on the same "
+                               "machine. Under 1, DCFormer trains slower.",
+                         "ja": "同じマシンでの DCFormer の学習トークン/秒をベースラインの値で割った比。1 未満なら "
+                               "DCFormer の学習は遅いことを示します。"},
+    "gloss.interval.name": {"en": "95% interval", "ja": "95% 区間"},
+    "gloss.interval.what": {"en": "the range that holds the true value with 95% confidence, given the seeds "
+                                  "run. A range that includes 1 (or 0 for a loss difference) shows no "
+                                  "difference yet; more seeds narrow it.",
+                            "ja": "実行したシードから見て、真の値が 95% の確からしさで入る範囲。1（損失の差なら 0）"
+                                  "を含む範囲は、まだ差が示されていないことを意味します。シードを増やすと狭まります。"},
+    "gloss.nats.name": {"en": "nats/byte", "ja": "nats/byte"},
+    "gloss.nats.what": {"en": "the unit of the validation loss: the model's surprise per byte of text (lower is "
+                              "better). A difference of 0.01 is about 1% in perplexity.",
+                        "ja": "検証損失の単位で、テキスト 1 バイトあたりのモデルの「驚き」（低いほど良い）。0.01 の差は"
+                              "パープレキシティで約 1% に当たります。"},
+    "gloss.perplexity.name": {"en": "Perplexity (per byte)", "ja": "パープレキシティ（バイト単位）"},
+    "gloss.perplexity.what": {"en": "the validation loss as a number of choices: how many next bytes the "
+                                    "model hesitates between. Lower is better.",
+                              "ja": "検証損失を選択肢の数で表したもの。次の 1 バイトについてモデルが迷う候補の数で、"
+                                    "低いほど良い値です。"},
+    "gloss.equal.name": {"en": "Equal tokens, equal cost", "ja": "同一トークン数、同一費用"},
+    "gloss.equal.what": {"en": "the two ways to compare: after training on the same text, or after spending the "
+                               "same money (DCFormer's slower steps buy fewer tokens).",
+                         "ja": "比較の 2 つの方法。同じ量のテキストで学習した後で比べるか、同じ費用をかけた後で"
+                               "比べるか（DCFormer はステップが遅いため、同じ費用で学習できるトークンは少なくな"
+                               "ります）。"},
+    "gloss.seeds.name": {"en": "Seed", "ja": "シード"},
+    "gloss.seeds.what": {"en": "a run's random start. Running several seeds shows how much a result varies by "
+                               "chance alone.",
+                         "ja": "実行の乱数の初期値。複数のシードで実行すると、結果が偶然だけでどれだけ変わるかが分かり"
+                               "ます。"},
+    "gloss.qk_norm.name": {"en": "QK-norm", "ja": "QK-norm"},
+    "gloss.qk_norm.what": {"en": "a small change to attention that DCFormer includes. The baseline gets it too, so "
+                                 "that DCFormer's own part (DCMHA) is measured apart from it.",
+                           "ja": "DCFormer に含まれるアテンションの小さな変更。ベースラインにも加えることで、DCFormer"
+                                 " 固有の部分（DCMHA）の効果をこれと切り分けて測ります。"},
+    "gloss.dcmha.name": {"en": "DCMHA", "ja": "DCMHA"},
+    "gloss.dcmha.what": {"en": "DCFormer's attention: its heads share what they attend to, mixed anew for "
+                               "every token.",
+                         "ja": "DCFormer のアテンション。各ヘッドの注目先をトークンごとに組み合わせ直して共有します。"},
+    "gloss.front.name": {"en": "Pareto front", "ja": "パレートフロント"},
+    "gloss.front.what": {"en": "the runs that no other run beats on both cost and perplexity: the best trade-offs "
+                               "on offer.",
+                         "ja": "費用とパープレキシティの両方で他の実行に負けない実行の集まり。選べる中で最良の"
+                               "トレードオフです。"},
+    "gloss.fit.name": {"en": "Fit", "ja": "当てはめ"},
+    "gloss.fit.what": {"en": "a curve of loss against training compute drawn through the baseline's runs (a "
+                             "power law with a floor, L = E + A·C^-α, where E is the loss no amount of compute "
+                             "goes below; with too few sizes, a straight line in log compute). The compute "
+                             "multiplier is read off it.",
+                       "ja": "ベースラインの実行を通る、学習計算量に対する損失の曲線（下限付きのべき乗則 "
+                             "L = E + A·C^-α。E は計算量をいくら増やしても下回らない損失。サイズが少ないときは"
+                             "計算量の対数に対する直線）。計算量倍率はこの曲線から読み取ります。"},
+    "gloss.winner.name": {"en": "Winner's curse", "ja": "勝者の呪い"},
+    "gloss.winner.what": {"en": "the run picked as best in a learning-rate sweep looks better than it is, partly "
+                                "by luck. The confirmation stage trains fresh seeds at the chosen rate to "
+                                "remove that bias.",
+                          "ja": "学習率の探索で最良として選んだ実行は、運の分だけ実際より良く見えます。確認ステージ"
+                                "では選んだ学習率で新しいシードを学習し、この偏りを取り除きます。"},
+    "gloss.methods.name": {"en": "Welch, bootstrap", "ja": "Welch 法、ブートストラップ"},
+    "gloss.methods.what": {"en": "the statistical methods that compute the intervals from few runs. Reading the "
+                                 "numbers does not need them.",
+                           "ja": "少ない実行から区間を計算する統計手法。数値を読むうえで理解は不要です。"},
     "rep.val.whole": {"en": "Validation: every run is scored on the same {tokens} tokens, the whole "
                             "validation split in non-overlapping windows.",
                       "ja": "検証：すべての実行を同じ {tokens} トークン（検証用分割全体を重ならない窓に"
