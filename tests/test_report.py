@@ -142,7 +142,7 @@ def test_the_reference_report_states_the_size_trend_beside_the_pooled_estimate(r
         "so these seeds cannot yet tell the sizes apart: a pattern to check at a larger size, not yet a "
         "measured trend.")
     ja = report.render(reference, "md", "ja").decode()
-    assert "cpu-xs -0.0744、cpu-s -0.0130、cpu-demo +0.0057です。モデルが大きくなるほど" in ja
+    assert "cpu-xs -0.0744、cpu-s -0.0130、cpu-demo +0.0057 です。モデルが大きくなるほど" in ja
 
 
 def test_the_reference_trade_off_shows_the_front_and_the_appendix_every_run(reference):

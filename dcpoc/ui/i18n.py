@@ -436,7 +436,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "ev.by_size": {"en": "Size by size, smallest first, the equal-token loss difference (DCFormer minus the "
                          "baseline, nats/byte; point estimates) is {values}.{trend}{overlap}",
                    "ja": "サイズ別（小さい順）に見た同一トークン数での検証損失の差（DCFormer − ベースライン、"
-                         "nats/byte、点推定）は {values}です。{trend}{overlap}"},
+                         "nats/byte、点推定）は {values} です。{trend}{overlap}"},
     "ev.trend.lead_shrinks": {"en": " DCFormer's lead shrinks as the model grows.",
                               "ja": "モデルが大きくなるほど DCFormer のリードは縮まります。"},
     "ev.trend.lead_gone": {"en": " DCFormer's lead shrinks as the model grows and is gone at the largest size.",
