@@ -195,7 +195,7 @@ def test_the_size_trend_stands_beside_the_pooled_estimate_in_size_order():
         "nats/byte; point estimates) is s1 -0.0700, s2 -0.0100, s3 +0.0060. DCFormer's lead shrinks as "
         "the model grows and is gone at the largest size.")
     assert say(("ev.by_size", values), "ja").endswith(
-        "s1 -0.0700、s2 -0.0100、s3 +0.0060です。モデルが大きくなるほど DCFormer のリードは縮まり、"
+        "s1 -0.0700、s2 -0.0100、s3 +0.0060 です。モデルが大きくなるほど DCFormer のリードは縮まり、"
         "最大サイズではなくなります。")
 
 
