@@ -10,7 +10,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from conftest import run_cli, skip_without_pdf_tools
+from conftest import run_cli, skip_without_pdf_tools, store_two_budget_study, store_two_size_study
 from dcpoc import report
 from dcpoc.decision import load_decision
 pytestmark = pytest.mark.usefixtures("fresh_caches")
@@ -548,3 +548,27 @@ def test_the_recorded_machine_reads_as_japanese():
     intel = {"date": "2026-12-06", "machine": "box (cpu, Intel(R) Xeon(R) Gold, 8 cores)"}
     assert "box（CPU、Intel(R) Xeon(R) Gold、8 コア）で測定" in report.recorded_text(intel, "ja")
     assert "box で測定" in report.recorded_text({"date": "d", "machine": "box"}, "ja")
+
+
+def test_a_size_run_at_two_budgets_names_the_budget_in_every_table_row(dcpoc_home):
+    """A study relaunched with other --steps has tiny at 20 and at 60 steps: the comparison rows
+    (equal tokens and equal cost), the 2-seed caveat and the Markdown report say which budget each
+    row is, as the Overview heads its cards ('tiny · 60 steps'); cpu-xs, at one budget, stays bare."""
+    from dcpoc.report.evidence import evidence_lines
+    from dcpoc.report.text import comparison_table
+    from dcpoc.runs.store import Store
+    store = Store()
+    store_two_budget_study(store, "two")
+    sd = load_decision(store, "two")
+    en, ja = comparison_table(sd.decision, "en"), comparison_table(sd.decision, "ja")
+    assert list(en["Preset"]) == ["tiny · 20 steps", "tiny · 60 steps", "cpu-xs"] * 2
+    assert list(en["Compared at"]) == ["equal tokens"] * 3 + ["equal cost"] * 3
+    assert list(ja["モデルサイズ"]) == ["tiny · 20 ステップ", "tiny · 60 ステップ", "cpu-xs"] * 2
+    two_seeds = [line for line in evidence_lines(sd.decision, "en") if line.startswith("Unreliable")]
+    assert two_seeds[0].startswith("Unreliable interval at tiny · 20 steps, tiny · 60 steps, cpu-xs:")
+    md = report.render(sd, "md", "en").decode()
+    assert "| tiny · 20 steps | equal tokens |" in md and "| tiny · 60 steps | equal cost |" in md
+    assert "| tiny | equal" not in md
+    # one budget per size: the bare preset, as before
+    store_two_size_study(store, "one")
+    assert list(comparison_table(load_decision(store, "one").decision, "en")["Preset"]) == ["tiny", "cpu-xs"]

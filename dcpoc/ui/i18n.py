@@ -748,8 +748,12 @@ STRINGS: dict[str, dict[str, str]] = {
                          "speeds only on the same device.",
                    "ja": "比較するのは同じコーパス・同じステップ数の実行どうしのみ、速度は同じデバイス"
                          "どうしのみです。"},
-    "home.group": {"en": "{steps} steps  ·  corpus {corpus} ({fingerprint})",
-                   "ja": "{steps} ステップ  ·  コーパス {corpus}（{fingerprint}）"},
+    "home.group": {"en": "corpus {corpus} ({fingerprint})",
+                   "ja": "コーパス {corpus}（{fingerprint}）"},
+    # a size named with its budget (size_label): the Overview's card heading, and any table row
+    # of a size the study ran at more than one budget
+    "size.steps": {"en": "{preset} · {steps} steps", "ja": "{preset} · {steps} ステップ"},
+    "size.tokens": {"en": "{preset} · {tokens} tokens", "ja": "{preset} · {tokens} トークン"},
     "home.arch_counts": {"en": "{arch}: {n} counted, {failed} failed, {diverged} diverged",
                          "ja": "{arch}：集計 {n} 件、失敗 {failed} 件、発散 {diverged} 件"},
     "home.loss_of": {"en": "{arch} val loss", "ja": "{arch} の検証損失"},
@@ -1534,6 +1538,25 @@ def attention_reason(reason: str | None, lang: str) -> str:
                 break
         parts.append(part)
     return t("sep.clause", lang).join(parts)
+
+
+def size_label(preset: str, lang: str, steps: object = None, tokens: object = None) -> str:
+    """A model size with its training budget, as the Overview heads a size's card and the tables
+    name a size the study ran at several budgets: 'tiny · 100 steps' ('tiny · 100 ステップ'); by
+    tokens where the step count is not known; the bare preset without either."""
+    if _positive(steps):
+        return t("size.steps", lang).format(preset=preset, steps=f"{int(float(steps)):,}")
+    if _positive(tokens):
+        return t("size.tokens", lang).format(preset=preset, tokens=f"{float(tokens):,.0f}")
+    return str(preset)
+
+
+def _positive(value: object) -> bool:
+    """A known budget: a finite number above 0 (None, NaN and a run's unresolved 0 are not)."""
+    try:
+        return math.isfinite(float(value)) and float(value) > 0
+    except (TypeError, ValueError):
+        return False
 
 
 def kind_label(kind: str, lang: str) -> str:
