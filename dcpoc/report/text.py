@@ -163,7 +163,8 @@ def fit_text(decision: Decision, lang: str) -> str:
     mult = decision.multiplier
     if mult is None or mult.fit is None:
         return ""
-    return t("dec.fit", lang).format(kind=t(f"dec.fit.{mult.fit.kind}", lang), n=mult.fit.n_points,
+    kind = f"dec.fit.{mult.fit.kind}" + (f".{mult.fit.why}" if mult.fit.kind == "loglinear" else "")
+    return t("dec.fit", lang).format(kind=t(kind, lang), n=mult.fit.n_points,
                                      baseline=decision.pair_labels()["transformer"])
 
 

@@ -123,8 +123,19 @@ STRINGS: dict[str, dict[str, str]] = {
                 "ja": "当てはめ：{baseline} の {n} 件の実行に対する{kind}"},
     "dec.fit.power": {"en": "power law with irreducible term (L = E + A·C^-α)",
                       "ja": "べき乗則（到達下限 E を含む、L = E + A·C^-α）"},
-    "dec.fit.loglinear": {"en": "log-linear fit (L = a + b·ln C; fewer than 4 points)",
-                          "ja": "対数線形の当てはめ（L = a + b·ln C、点が 4 未満のため）"},
+    # dec.fit.loglinear.{why}: the condition multiplier.fit_compute_curve fell back on
+    "dec.fit.loglinear.points": {"en": "log-linear fit (L = a + b·ln C; the power law needs at least "
+                                       "4 runs)",
+                                 "ja": "対数線形の当てはめ（L = a + b·ln C、べき乗則には 4 件以上の実行が"
+                                       "必要なため）"},
+    "dec.fit.loglinear.computes": {"en": "log-linear fit (L = a + b·ln C; the power law needs at least "
+                                         "3 distinct training compute values)",
+                                   "ja": "対数線形の当てはめ（L = a + b·ln C、べき乗則には異なる学習計算量が "
+                                         "3 つ以上必要なため）"},
+    "dec.fit.loglinear.no_power": {"en": "log-linear fit (L = a + b·ln C; no power law with α between "
+                                         "0.001 and 3 fits these runs)",
+                                   "ja": "対数線形の当てはめ（L = a + b·ln C、α が 0.001〜3 の範囲のべき乗則が"
+                                         "当てはまらないため）"},
     "dec.no_interval": {"en": "no interval", "ja": "区間なし"},
     "dec.interval95": {"en": "95% interval {low}–{high}", "ja": "95% 区間 {low}〜{high}"},
     "dec.table.basis": {"en": "Compared at", "ja": "比較条件"},
