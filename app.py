@@ -7,7 +7,7 @@ from dcpoc.decision import (headline_by_preset, headline_studies, run_summary,
 from dcpoc.ui import page as ui
 from dcpoc.config import VARIANT_LABELS
 from dcpoc.ui.charts import pareto_scatter
-from dcpoc.ui.i18n import device_text, num, t
+from dcpoc.ui.i18n import device_text, num, size_label, t
 
 lang, url = ui.start_page("app.title")
 st.caption(t("app.caption", lang))
@@ -54,9 +54,8 @@ with st.container(border=True):
         st.info(t("home.no_results", lang))
     # the runs the verdict compares, so that the card and the verdict show the same numbers
     for row in headline_by_preset(runs, study, found.confirm_seeds if found else ()).itertuples():
-        st.markdown(f"**{row.preset}**  ·  " + t("home.group", lang).format(
-            steps=f"{row.total_steps:,}", corpus=row.corpus,
-            fingerprint=row.corpus_fingerprint[:12] or "—"))
+        st.markdown(f"**{size_label(row.preset, lang, steps=row.total_steps)}**  ·  " + t(
+            "home.group", lang).format(corpus=row.corpus, fingerprint=row.corpus_fingerprint[:12] or "—"))
         labels = {"transformer": VARIANT_LABELS[row.baseline], "dcformer": VARIANT_LABELS[row.treatment]}
         st.caption("  ·  ".join(t("home.arch_counts", lang).format(
             arch=label, n=getattr(row, f"n_{arch}"), failed=getattr(row, f"failed_{arch}"),

@@ -163,6 +163,31 @@ def store_two_size_study(store, study: str) -> None:
                                  finished_at=datetime.now(timezone.utc))
 
 
+def store_two_budget_study(store, study: str) -> None:
+    """Finished CPU runs of ``study``, seeds 1 and 2, built without training: tiny at 20 and at 60
+    steps (a study relaunched with other --steps) and cpu-xs at 20, each with validation
+    evaluations during training (every 5 steps) and a final one, so that both the equal-token and
+    the equal-cost comparisons have two rows at tiny."""
+    from datetime import datetime, timezone
+    for preset, params, steps, tf_loss in (("tiny", 200_000, 20, 3.0), ("tiny", 200_000, 60, 2.6),
+                                           ("cpu-xs", 800_000, 20, 2.5)):
+        for seed, noise in ((1, 0.0), (2, 0.01)):
+            for arch, loss, speed in (("transformer", tf_loss, 1000.0),
+                                      ("dcformer", tf_loss - 0.05 - noise, 800.0)):
+                run_id = store.create_run(arch=arch, preset=preset, config={"train": {"nproc": 1}},
+                                          seed=seed, corpus_spec="pydoc", corpus_fingerprint="fp",
+                                          study=study, status="succeeded", total_steps=steps)
+                tokens = steps * 256
+                store.update_run(run_id, final_val_loss=loss + noise, tokens_seen=tokens,
+                                 flops_per_token=6.0 * params, n_params=params, tokens_per_s=speed,
+                                 device="cpu", wall_s=tokens / speed, diverged=False,
+                                 finished_at=datetime.now(timezone.utc))
+                store.log_metrics(run_id, [
+                    {"step": step, "key": "val_loss", "value": loss + noise + 0.5 * (1 - step / steps),
+                     "tokens": step * 256, "wall_s": step * 256 / speed}
+                    for step in [*range(5, steps, 5), steps]])   # the last: the final evaluation
+
+
 # -- run frames with answers worked out by hand (tests of the decision) ------------------------
 
 # Transformer++ follows L = 1.5 + 40 C^-0.1 exactly; sizes are (params, tokens)

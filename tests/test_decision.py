@@ -42,6 +42,30 @@ def test_few_points_fall_back_to_log_linear_and_one_size_to_none():
     assert fit.A == pytest.approx(-0.5 / math.log(10)) and fit.compute_for(2.25) == pytest.approx(
         10**16.5, rel=1e-9)
     assert fit_compute_curve([1e15, 1e15], [3.0, 2.9]) is None
+    assert fit.why == "points"
+
+
+def test_a_log_linear_fit_says_which_condition_ruled_the_power_law_out():
+    from dcpoc.decision import Decision
+    from dcpoc.report.text import fit_text
+    # 5 runs on 2 compute values (one size at two budgets): enough points, too few compute values
+    two = fit_compute_curve([1e15] * 3 + [1e16] * 2, [3.0, 3.01, 2.99, 2.5, 2.51])
+    assert (two.kind, two.why, two.n_points) == ("loglinear", "computes", 5)
+    # 4 runs on 4 compute values, loss rising with compute: no power law with A > 0 fits
+    rising = fit_compute_curve([1e15, 1e16, 1e17, 1e18], [2.0, 2.2, 2.5, 2.9])
+    assert (rising.kind, rising.why) == ("loglinear", "no_power")
+    assert fit_compute_curve(np.geomspace(1e15, 1e19, 6), tf_loss(np.geomspace(1e15, 1e19, 6))).why == ""
+    # as a study reads it: one size at two token budgets, 3 seeds each (6 runs, 2 compute values)
+    rows = [run(arch, "s1", seed, tf_loss(gain * 6e6 * tokens) + eps, tokens=tokens)
+            for tokens in (1e8, 3e8) for seed, eps in ((1, 0.0), (2, 0.002), (3, -0.001))
+            for arch, gain in (("transformer", 1.0), ("dcformer", 2.0))]
+    decision = Decision("CONDITIONAL", multiplier=compute_multiplier(pd.DataFrame(rows)))
+    assert (decision.multiplier.fit.why, decision.multiplier.fit.n_points) == ("computes", 6)
+    assert fit_text(decision, "en") == ("Fit: log-linear fit (L = a + b·ln C; the power law needs at "
+                                        "least 3 distinct training compute values) over 6 "
+                                        "Transformer++ + QK-norm runs")
+    assert "異なる学習計算量が 3 つ以上必要なため）" in fit_text(decision, "ja")
+    assert "4 未満" not in fit_text(decision, "ja") and "fewer than 4" not in fit_text(decision, "en")
 
 
 def test_equal_tokens_pairs_by_seed_on_one_corpus():

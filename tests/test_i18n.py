@@ -7,6 +7,7 @@ import pytest
 from dcpoc.config import DEVICES, RunConfig
 from dcpoc.costs import DEFAULT_PRICES_USD_PER_HOUR
 from dcpoc.decision.confirmation import FRESH_SEEDS_DECIDE
+from dcpoc.decision.multiplier import LOGLINEAR_WHY
 from dcpoc.decision.verdict import RISKS
 from dcpoc.decision.views import RUNS_TABLE_COLUMNS, flatten
 from dcpoc.report import FORMATS
@@ -38,7 +39,7 @@ DYNAMIC = ([f"status.{s}" for s in STATUSES] + [f"settings.device.{d}" for d in 
            + [f"launch.col.{c}" for c in ("stage", "preset", "arch", "seeds", "lr", "steps", "tokens")]
            + [f"launch.err.corpus_{r}" for r in ("empty", "no_dirs", "outside", "missing")]
            + [f"dec.verdict.{v}" for v in ("GO", "CONDITIONAL", "NO-GO", "INSUFFICIENT")]
-           + [f"dec.fit.{kind}" for kind in ("power", "loglinear")]
+           + ["dec.fit.power"] + [f"dec.fit.loglinear.{why}" for why in LOGLINEAR_WHY]
            + [f"dec.basis.{b}" for b in ("tokens", "cost")]
            + [f"risk.{name}" for name in RISKS]
            + [f"rep.format.{f}" for f in FORMATS]

@@ -110,6 +110,11 @@ def test_dcformer_can_lead_early_and_be_caught():
     lines = context.gap_lines(gaps, "en")
     assert "s1: largest lead -0.150 after 100 steps, +0.010 at the end (300 steps)" in lines[1]
     assert t("gap.pattern.caught", "en") in lines[1]
+    assert len(lines) == 2                           # no tiny: no note on tiny's evaluations
+    # tiny scores a 512-token subset during training and 4,096 tokens at the end: the page says so
+    tiny = context.gap_lines(gaps.assign(preset="tiny"), "ja")
+    assert tiny[1] == t("gap.tiny", "ja") and "比較できません" in tiny[1]
+    assert tiny[2].startswith("tiny")
 
 
 def test_the_gap_keeps_steps_every_pair_reached_and_takes_its_labels_as_parameters():

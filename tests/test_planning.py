@@ -325,6 +325,13 @@ def test_next_step_adds_seeds_everywhere_and_uses_measured_speed():
                      _study_runs(seeds=(1,)), "st")
     assert sorted((r.preset, r.train.seed) for r in both.plan) == sorted(
         [("cpu-xs", 1)] * 2 + [("cpu-xs", 2)] * 2 + [("tiny", 2)] * 2)
+    # the new size runs the new seed in its own part: the second names only the sizes already run
+    # (it once read "... at tiny, cpu-xs", cpu-xs twice for 6 runs)
+    assert both.parts == [("next.what.sizes", {"presets": ["cpu-xs"], "seeds": ["1", "2"]}),
+                          ("next.what.seeds", {"seeds": ["2"], "presets": ["tiny"]})]
+    assert next_what(both, "en") == ("run cpu-xs with both architectures (seeds 1, 2); "
+                                     "add seed(s) 2 for both architectures at tiny")
+    assert both.estimate["n_runs"] == len(both.plan) == 6
 
 
 def test_next_step_by_verdict():

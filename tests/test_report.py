@@ -10,7 +10,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from conftest import run_cli, skip_without_pdf_tools
+from conftest import run_cli, skip_without_pdf_tools, store_two_budget_study, store_two_size_study
 from dcpoc import report
 from dcpoc.decision import load_decision
 pytestmark = pytest.mark.usefixtures("fresh_caches")
@@ -566,3 +566,26 @@ def test_the_report_ends_with_its_terms_read_plainly(reference, lang):
         assert t(f"gloss.{term}.name", lang).lower() in body
         assert any(line.startswith(f"- {t(f'gloss.{term}.name', lang)}") for line in lines)
 
+
+def test_a_size_run_at_two_budgets_names_the_budget_in_every_table_row(dcpoc_home):
+    """A study relaunched with other --steps has tiny at 20 and at 60 steps: the comparison rows
+    (equal tokens and equal cost), the 2-seed caveat and the Markdown report say which budget each
+    row is, as the Overview heads its cards ('tiny · 60 steps'); cpu-xs, at one budget, stays bare."""
+    from dcpoc.report.evidence import evidence_lines
+    from dcpoc.report.text import comparison_table
+    from dcpoc.runs.store import Store
+    store = Store()
+    store_two_budget_study(store, "two")
+    sd = load_decision(store, "two")
+    en, ja = comparison_table(sd.decision, "en"), comparison_table(sd.decision, "ja")
+    assert list(en["Preset"]) == ["tiny · 20 steps", "tiny · 60 steps", "cpu-xs"] * 2
+    assert list(en["Compared at"]) == ["equal tokens"] * 3 + ["equal cost"] * 3
+    assert list(ja["モデルサイズ"]) == ["tiny · 20 ステップ", "tiny · 60 ステップ", "cpu-xs"] * 2
+    two_seeds = [line for line in evidence_lines(sd.decision, "en") if line.startswith("Unreliable")]
+    assert two_seeds[0].startswith("Unreliable interval at tiny · 20 steps, tiny · 60 steps, cpu-xs:")
+    md = report.render(sd, "md", "en").decode()
+    assert "| tiny · 20 steps | equal tokens |" in md and "| tiny · 60 steps | equal cost |" in md
+    assert "| tiny | equal" not in md
+    # one budget per size: the bare preset, as before
+    store_two_size_study(store, "one")
+    assert list(comparison_table(load_decision(store, "one").decision, "en")["Preset"]) == ["tiny", "cpu-xs"]

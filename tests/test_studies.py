@@ -1,6 +1,7 @@
 """Fair studies: learning-rate sweep plans, best-rate selection, the rate carried to the larger
 sizes, ladder warnings, the shipped reference studies, and a shrunken reference study trained end
 to end by a real worker into a report."""
+import itertools
 import math
 
 import pandas as pd
@@ -301,6 +302,29 @@ def test_a_diverged_high_rate_is_a_sweep_result_not_a_failure():
     assert set(table.loc[table["Learning rate"].eq("3e-3"), "DCFormer"]) == {"diverged"}
     risk = dict(decision.risks)["risk.lr_diverged"]
     assert risk == {"where": [("DCFormer", ["3e-3"])], "preset": "cpu-demo"}
+
+
+def test_the_sweep_table_names_the_budget_of_a_size_swept_at_two():
+    # cpu-xs swept at 20 and at 40 steps, cpu-s at 20: the two cpu-xs cells say their step counts
+    # (as the Overview and the comparison table do, in the reader's language), cpu-s stays bare
+    from dcpoc.decision import decide
+    from dcpoc.report import lr_sweep_table
+    rows = []
+    for preset, params, steps in (("cpu-xs", 1e5, 20), ("cpu-xs", 1e5, 40), ("cpu-s", 3e5, 20)):
+        for seed, arch, lr in itertools.product((1, 2), ("transformer", "dcformer"), (1e-3, 3e-3)):
+            rows.append({"id": f"{preset}-{steps}-{arch}-{seed}-{lr}", "study": "st", "arch": arch,
+                         "preset": preset, "seed": seed, "status": "succeeded", "diverged": False,
+                         "final_val_loss": 2.0 - steps / 100 + lr * 10 + 0.001 * seed,
+                         "total_steps": steps, "tokens_seen": steps * 256, "flops_per_token": 6 * params,
+                         "n_params": params, "tokens_per_s": 1000.0, "corpus_fingerprint": "fp",
+                         "corpus_spec": "pydoc", "device": "cpu",
+                         "config": {"train": {"lr": lr, "nproc": 1}}, "wall_s": 1.0, "cost_usd": 0.0,
+                         "created_at": pd.Timestamp("2026-01-01"), "finished_at": pd.Timestamp("2026-01-01")})
+    decision = decide(pd.DataFrame(rows), "st")
+    assert list(dict.fromkeys(lr_sweep_table(decision, "en")["Model size"])) == [
+        "cpu-s", "cpu-xs · 20 steps", "cpu-xs · 40 steps"]
+    assert list(dict.fromkeys(lr_sweep_table(decision, "ja")["モデルサイズ"])) == [
+        "cpu-s", "cpu-xs · 20 ステップ", "cpu-xs · 40 ステップ"]
 
 
 def test_a_rate_that_diverged_on_one_seed_is_not_chosen_on_the_others():

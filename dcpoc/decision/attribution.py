@@ -23,7 +23,7 @@ from .stats import Pooled, Reason, pooled_interval
 PARTS = (("qk_norm", "transformer", "transformer-qknorm"),
          ("dcmha", "transformer-qknorm", "dcformer"),
          ("total", "transformer", "dcformer"))
-ATTRIBUTION_COLUMNS = ["preset", "params", "part", "lower", "upper", "n_pairs", "seeds", "loss_diff",
+ATTRIBUTION_COLUMNS = ["preset", "params", "steps", "tokens", "part", "lower", "upper", "n_pairs", "seeds", "loss_diff",
                        "loss_low", "loss_high", "unreliable", "speed_ratio", "speed_device"]
 
 

@@ -12,11 +12,11 @@ import pandas as pd
 from ..config import ARCHS
 from ..runs.status import Status
 from .facts import device_label, study_key, with_cost
-from .stats import paired_t_interval, unreliable
+from .stats import Sized, paired_t_interval, unreliable
 from .tuning import at_best_lr, diverged_rows
 
 SUCCEEDED = Status.SUCCEEDED.value
-COMPARISON_COLUMNS = ["preset", "params", "basis", "n_pairs", "seeds", "loss_diff", "loss_low", "loss_high",
+COMPARISON_COLUMNS = ["preset", "params", "steps", "tokens", "basis", "n_pairs", "seeds", "loss_diff", "loss_low", "loss_high",
                       "ppl_diff", "ppl_low", "ppl_high", "loss_transformer", "loss_dcformer",
                       "unreliable", "loss_sd"]
 
@@ -113,7 +113,11 @@ def _comparison_row(preset: str, basis: str, pairs: pd.DataFrame, group: pd.Data
     loss = paired_t_interval(pairs["dc"] - pairs["tf"])
     ppl = paired_t_interval(np.exp(pairs["dc"]) - np.exp(pairs["tf"]))
     params = pd.to_numeric(group["n_params"], errors="coerce").astype(float).mean()
-    return {"preset": preset, "params": params, "basis": basis, "n_pairs": loss.n,
+    # the budget, so that a size run at two budgets reads as two sizes' rows, not one twice
+    steps = (pd.to_numeric(group["total_steps"], errors="coerce").astype(float).max()
+             if "total_steps" in group else math.nan)
+    return {"preset": preset, "params": params, "steps": steps, "tokens": float(group["tokens"].max()),
+            "basis": basis, "n_pairs": loss.n,
             "seeds": ",".join(str(int(s)) for s in sorted(pairs.index)),
             "loss_diff": loss.mean, "loss_low": loss.low, "loss_high": loss.high,
             "ppl_diff": ppl.mean, "ppl_low": ppl.low, "ppl_high": ppl.high,
@@ -147,6 +151,20 @@ def compare_equal_tokens(runs: pd.DataFrame, study: str | None = None) -> pd.Dat
     groups = sorted(counted.groupby(["preset", "tokens"], sort=False), key=lambda item: item[0][1])
     rows = [_comparison_row(preset, "tokens", seed_pairs(group), group) for (preset, _), group in groups]
     return _comparison_frame([r for r in rows if r["n_pairs"] > 0])
+
+
+def sizes_named(rows: pd.DataFrame, among: pd.DataFrame | None = None) -> list[str | Sized]:
+    """Each row's size (rows: columns preset, tokens, steps, e.g. compare_equal_tokens'): its
+    preset, or a Sized naming the budget too where ``among`` (default: rows) holds that preset at
+    more than one token budget, so that two rows of one size can be told apart. With one budget
+    per size, the bare presets."""
+    among = rows if among is None else among
+    if rows.empty:
+        return []
+    budgets = among.groupby("preset")["tokens"].nunique() if len(among) else pd.Series(dtype=int)
+    steps = rows["steps"] if "steps" in rows else pd.Series(math.nan, index=rows.index)
+    return [Sized(str(p), float(n), float(tok)) if budgets.get(p, 0) > 1 else str(p)
+            for p, n, tok in zip(rows["preset"], steps, rows["tokens"])]
 
 
 def loss_at_cost(curve: pd.DataFrame, cost_usd: float) -> float:
@@ -193,7 +211,9 @@ def compare_equal_cost(runs: pd.DataFrame, val_curves: pd.DataFrame, study: str 
     curves = curves[np.isfinite(curves["value"].astype(float))]
     spent = curves.groupby("run_id")["cost_usd"].max()
     rows = []
-    for (preset, _tokens), group in counted.groupby(["preset", "tokens"], sort=False):
+    # budgets in the equal-token table's order: a size's shorter budget first
+    groups = sorted(counted.groupby(["preset", "tokens"], sort=False), key=lambda item: item[0][1])
+    for (preset, _tokens), group in groups:
         frame = _cost_pairs(group, curves, spent)
         if len(frame):
             rows.append(_comparison_row(preset, "cost", frame, group))

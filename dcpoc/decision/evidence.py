@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..config import VARIANT_LABELS
 from .attribution import attribute, free_part, pooled
-from .compare import counted_runs
+from .compare import counted_runs, sizes_named
 from ..runs.status import ACTIVE
 from .confirmation import confirmation_state
 from .stats import Interval, Reason, row_interval
@@ -51,7 +51,8 @@ def add_evidence(decision: Any, scoped: pd.DataFrame, chosen: pd.DataFrame, pair
     tokens = decision.equal_tokens
     fragile = tokens[tokens["unreliable"].eq(True)] if tokens is not None and len(tokens) else None
     if fragile is not None and len(fragile):
-        evidence.append(("ev.two_seeds", {"presets": [str(p) for p in fragile["preset"]]}))
+        # a size run at two budgets names each (tiny · 100 steps), as the comparison table does
+        evidence.append(("ev.two_seeds", {"presets": sizes_named(fragile, tokens)}))
     seeds = [str(s) for s in sorted(confirm_seeds)]
     evidence.append((CONFIRM_KEYS[decision.confirmation], {"seeds": seeds}))
     decision.evidence = evidence

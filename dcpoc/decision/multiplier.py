@@ -24,6 +24,11 @@ from .facts import device_label
 from .stats import Z_975, Interval, Reason, percentile_interval, replace_reason, t_quantile_975
 
 POWER_LAW_MIN_POINTS = 4
+POWER_LAW_MIN_COMPUTES = 3
+# why a fit is log-linear: under POWER_LAW_MIN_POINTS runs, under POWER_LAW_MIN_COMPUTES distinct
+# compute values (seeds add runs, not compute values), or no power law fits (no A > 0, or the best
+# alpha at an end of the scan)
+LOGLINEAR_WHY = ("points", "computes", "no_power")
 _ALPHAS = np.geomspace(1e-3, 3.0, 400)
 BOOTSTRAP_SAMPLES = 300
 BOOTSTRAP_SEED = 20240601
@@ -34,12 +39,14 @@ PER_RUN_COLUMNS = ["id", "preset", "seed", "loss", "compute", "tf_compute", "mul
 @dataclass(frozen=True)
 class ComputeFit:
     """Transformer++ val loss against training compute C (FLOPs).
-    kind "power": L = E + A * C^-alpha; kind "loglinear": L = a + b * ln C (a=E, b=A, alpha=NaN)."""
+    kind "power": L = E + A * C^-alpha; kind "loglinear": L = a + b * ln C (a=E, b=A, alpha=NaN),
+    with why the power law was not used (LOGLINEAR_WHY; the label names it)."""
     kind: str
     E: float
     A: float
     alpha: float
     n_points: int
+    why: str = ""
 
     def loss(self, compute: float | np.ndarray) -> np.ndarray:
         c = np.asarray(compute, dtype=float)
@@ -108,7 +115,7 @@ def _fit_power(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | Non
 def fit_compute_curve(compute: np.ndarray | list[float], loss: np.ndarray | list[float]
                       ) -> ComputeFit | None:
     """Fit Transformer++'s loss against compute: the power law with an irreducible term when there
-    are >= 4 points on >= 3 distinct compute values (alpha by a log-spaced scan then golden-section
+    are >= 4 points (runs) on >= 3 distinct compute values (alpha by a log-spaced scan then golden-section
     refinement, E and A by least squares at each alpha, A > 0 required), otherwise the log-linear
     L = a + b ln C by least squares. None with fewer than 2 distinct compute values."""
     c = np.asarray(compute, dtype=float)
@@ -118,13 +125,15 @@ def fit_compute_curve(compute: np.ndarray | list[float], loss: np.ndarray | list
     if len(np.unique(c)) < 2:
         return None
     c0 = float(np.exp(np.mean(np.log(c))))     # scale: keeps C^-alpha near 1
-    if len(c) >= POWER_LAW_MIN_POINTS and len(np.unique(c)) >= 3:
+    why = ("points" if len(c) < POWER_LAW_MIN_POINTS else
+           "computes" if len(np.unique(c)) < POWER_LAW_MIN_COMPUTES else "no_power")
+    if why == "no_power":
         power = _fit_power(c / c0, y)
         if power is not None:
             E, A, alpha = power
             return ComputeFit("power", E, float(A * c0**alpha), alpha, len(c))
     b, a = np.polyfit(np.log(c), y, 1)
-    return ComputeFit("loglinear", float(a), float(b), math.nan, len(c))
+    return ComputeFit("loglinear", float(a), float(b), math.nan, len(c), why)
 
 
 # ----------------------------------------------------------------------------- multiplier

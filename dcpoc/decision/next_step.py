@@ -194,9 +194,10 @@ def _growth(spec: StudySpec, needed: dict[str, dict], base: dict, confirm_seeds:
     if new_seeds:
         again = {**base, "sweep": "none", "lr_grid": []} if into_confirm else base
         specs.append(StudySpec(presets=list(spec.presets), seeds=new_seeds, **again))
+        # the sizes already run only: a new size runs these seeds in its own part above, and
+        # naming it twice read as twice the runs
         parts.append(_part("next.what.confirm" if into_confirm else "next.what.seeds", spec,
-                           seeds=[str(s) for s in new_seeds],
-                           presets=list(spec.presets + new_presets)))
+                           seeds=[str(s) for s in new_seeds], presets=list(spec.presets)))
     return specs, parts
 
 

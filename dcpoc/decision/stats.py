@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 Reason = tuple[str, dict]
+
+
+class Sized(NamedTuple):
+    """A size named with its budget in a Reason's values, where the study ran that size at more
+    than one budget; report.text.say words it as the tables do ('tiny · 100 steps')."""
+    preset: str
+    steps: float
+    tokens: float
 
 # Two-sided 95% quantiles of Student's t (0.975 quantile) for 1..30 degrees of freedom.
 T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,

@@ -15,7 +15,7 @@ import pandas as pd
 from ..config import ARCHS, PRESETS
 
 CELL = ["preset", "tokens", "arch"]   # + corpus_fingerprint where the runs have one
-TABLE_COLUMNS = ["preset", "tokens", "arch", "lr", "n", "loss", "loss_sd", "best", "edge"]
+TABLE_COLUMNS = ["preset", "tokens", "arch", "lr", "n", "loss", "loss_sd", "best", "edge", "steps"]
 TIE_NATS = 1e-9       # two rates whose mean losses differ by less are tied: the lower one wins
 
 
@@ -36,8 +36,8 @@ def _cell(frame: pd.DataFrame) -> list[str]:
 
 
 def lr_table(counted: pd.DataFrame) -> pd.DataFrame:
-    """Mean final val loss per (corpus, preset, tokens, arch, lr) over seeds, its sample sd, and
-    flags: best (the lowest mean in its cell; ties to the lower rate) and edge (the best rate is
+    """Mean final val loss per (corpus, preset, tokens, arch, lr) over seeds, its sample sd, the
+    runs' step count (steps; NaN where the runs do not say), and flags: best (the lowest mean in its cell; ties to the lower rate) and edge (the best rate is
     the lowest or highest of two or more tried: the optimum may lie outside the grid).
     ``counted``: compare.counted_runs rows (columns loss, tokens, config ...)."""
     if counted.empty:
@@ -47,7 +47,12 @@ def lr_table(counted: pd.DataFrame) -> pd.DataFrame:
     frame = frame.assign(**({"corpus_fingerprint": frame["corpus_fingerprint"].fillna("")}
                             if "corpus_fingerprint" in frame else {}))
     frame = frame[np.isfinite(frame["lr"])]
-    table = (frame.groupby(cell_keys + ["lr"])["loss"].agg(n="count", loss="mean", loss_sd="std")
+    # steps: the budget a table names where a size ran several (report.text.size_labels)
+    frame = frame.assign(steps=pd.to_numeric(frame["total_steps"], errors="coerce").astype(float)
+                         if "total_steps" in frame else np.nan)
+    table = (frame.groupby(cell_keys + ["lr"])
+             .agg(n=("loss", "count"), loss=("loss", "mean"), loss_sd=("loss", "std"),
+                  steps=("steps", "max"))
              .reset_index().sort_values(cell_keys + ["lr"], ignore_index=True))
     table["best"] = False
     table["edge"] = False

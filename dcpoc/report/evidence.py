@@ -10,7 +10,7 @@ from ..config import VARIANT_LABELS
 from ..decision import Decision
 from ..decision.stats import row_interval
 from ..ui.i18n import num, t
-from .text import interval_text, say
+from .text import interval_text, say, size_labels
 
 PART_KEYS = {"qk_norm": "att.part.qk_norm", "dcmha": "att.part.dcmha", "total": "att.part.total"}
 
@@ -23,7 +23,8 @@ def attribution_table(decision: Decision, lang: str) -> pd.DataFrame:
         return pd.DataFrame()
     flag = lambda r: f" — {t('dec.unreliable', lang)}" if r["unreliable"] else ""  # noqa: E731
     return pd.DataFrame({
-        t("col.preset", lang): rows["preset"],
+        # the budget where the comparison table shows the size at several (the ladder reads the longest)
+        t("col.preset", lang): size_labels(rows, lang, among=decision.equal_tokens),
         t("att.col.part", lang): [t(PART_KEYS[p], lang) for p in rows["part"]],
         t("att.col.rungs", lang): [f"{VARIANT_LABELS[u]} − {_operand(VARIANT_LABELS[lo], lang)}"
                                    for lo, u in zip(rows["lower"], rows["upper"])],

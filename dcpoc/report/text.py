@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..decision import Decision, Interval, Reason, lr_label
+from ..decision.compare import sizes_named
 from ..decision.confirmation import FRESH_SEEDS_DECIDE
-from ..decision.stats import row_interval
+from ..decision.stats import Sized, row_interval
 from ..runs.status import ACTIVE
 from ..studies import ladder
-from ..ui.i18n import device_text, duration, hours, kind_label, money, num, t
+from ..ui.i18n import device_text, duration, hours, kind_label, money, num, size_label, t
 
 if TYPE_CHECKING:                     # annotations only: both load the run planner
     from ..decision import NextStep, StudyDecision
@@ -56,12 +57,26 @@ def say(reason: Reason, lang: str) -> str:
             clean[name] = t(clean[name], lang)
     for name, value in clean.items():         # names listed as the language lists them
         if isinstance(value, (list, tuple)):
-            clean[name] = listing(value, lang)
+            clean[name] = listing([size_text(v, lang) if isinstance(v, Sized) else v for v in value], lang)
         elif isinstance(value, float) and math.isinf(value):
             clean[name] = _Unbounded(value)
         elif isinstance(value, Interval):     # a loss difference: '+0.0057 (-0.0039 to +0.0152)'
             clean[name] = interval_text(value, "+.4f", lang)
     return t(key, lang).format(**clean)
+
+
+def size_text(size: str | Sized, lang: str) -> str:
+    """A size as compare.sizes_named gives it: a preset as it is, a Sized with its budget
+    ('tiny · 100 steps', as the Overview heads the size's card)."""
+    if isinstance(size, Sized):
+        return size_label(size.preset, lang, steps=size.steps, tokens=size.tokens)
+    return str(size)
+
+
+def size_labels(rows: pd.DataFrame, lang: str, among: pd.DataFrame | None = None) -> list[str]:
+    """The size column of a table (compare.sizes_named, worded): the preset, with its budget
+    where ``among`` (default: rows) holds that size at more than one budget."""
+    return [size_text(size, lang) for size in sizes_named(rows, among)]
 
 
 def interval_text(interval: Interval | None, spec: str, lang: str, suffix: str = "") -> str:
@@ -95,7 +110,7 @@ def comparison_table(decision: Decision, lang: str) -> pd.DataFrame:
         return pd.DataFrame()
     rows = pd.concat(frames, ignore_index=True)
     table = pd.DataFrame({
-        t("col.preset", lang): rows["preset"],
+        t("col.preset", lang): size_labels(rows, lang),
         t("dec.table.basis", lang): rows["basis"].map(lambda b: t(f"dec.basis.{b}", lang)),
         t("dec.table.pairs", lang): rows["n_pairs"].astype(int),
         t("dec.table.loss_diff", lang): [interval_text(row_interval(r, "loss"), "+.4f", lang)
@@ -148,7 +163,8 @@ def fit_text(decision: Decision, lang: str) -> str:
     mult = decision.multiplier
     if mult is None or mult.fit is None:
         return ""
-    return t("dec.fit", lang).format(kind=t(f"dec.fit.{mult.fit.kind}", lang), n=mult.fit.n_points,
+    kind = f"dec.fit.{mult.fit.kind}" + (f".{mult.fit.why}" if mult.fit.kind == "loglinear" else "")
+    return t("dec.fit", lang).format(kind=t(kind, lang), n=mult.fit.n_points,
                                      baseline=decision.pair_labels()["transformer"])
 
 
@@ -186,14 +202,13 @@ def lr_sweep_table(decision: Decision, lang: str) -> pd.DataFrame:
     table = decision.lr_sweep
     if table is None or table.empty:
         return pd.DataFrame()
-    budgets = table.groupby("preset")["tokens"].nunique()
     labels = decision.pair_labels()
     rows = []
     for (preset, tokens, lr), cell in table.groupby(["preset", "tokens", "lr"], sort=False):
         by = cell.set_index("arch")
         loss = {a: float(by.loc[a, "loss"]) if a in by.index else math.nan for a in labels}
         mark = {a: "*" if a in by.index and bool(by.loc[a, "best"]) else "" for a in labels}
-        size = preset if budgets[preset] == 1 else f"{preset} ({tokens:,.0f} tokens)"
+        size = size_labels(cell.head(1), lang, among=table)[0]
         diff = loss["dcformer"] - loss["transformer"]
         rows.append({t("dec.lr_col.preset", lang): size, t("dec.lr_col.lr", lang): lr_label(lr),
                      **{labels[a]: f"{loss[a]:.4f}{mark[a]}" if math.isfinite(loss[a]) else

@@ -123,8 +123,19 @@ STRINGS: dict[str, dict[str, str]] = {
                 "ja": "当てはめ：{baseline} の {n} 件の実行に対する{kind}"},
     "dec.fit.power": {"en": "power law with irreducible term (L = E + A·C^-α)",
                       "ja": "べき乗則（到達下限 E を含む、L = E + A·C^-α）"},
-    "dec.fit.loglinear": {"en": "log-linear fit (L = a + b·ln C; fewer than 4 points)",
-                          "ja": "対数線形の当てはめ（L = a + b·ln C、点が 4 未満のため）"},
+    # dec.fit.loglinear.{why}: the condition multiplier.fit_compute_curve fell back on
+    "dec.fit.loglinear.points": {"en": "log-linear fit (L = a + b·ln C; the power law needs at least "
+                                       "4 runs)",
+                                 "ja": "対数線形の当てはめ（L = a + b·ln C、べき乗則には 4 件以上の実行が"
+                                       "必要なため）"},
+    "dec.fit.loglinear.computes": {"en": "log-linear fit (L = a + b·ln C; the power law needs at least "
+                                         "3 distinct training compute values)",
+                                   "ja": "対数線形の当てはめ（L = a + b·ln C、べき乗則には異なる学習計算量が "
+                                         "3 つ以上必要なため）"},
+    "dec.fit.loglinear.no_power": {"en": "log-linear fit (L = a + b·ln C; no power law with α between "
+                                         "0.001 and 3 fits these runs)",
+                                   "ja": "対数線形の当てはめ（L = a + b·ln C、α が 0.001〜3 の範囲のべき乗則が"
+                                         "当てはまらないため）"},
     "dec.no_interval": {"en": "no interval", "ja": "区間なし"},
     "dec.interval95": {"en": "95% interval {low}–{high}", "ja": "95% 区間 {low}〜{high}"},
     "dec.table.basis": {"en": "Compared at", "ja": "比較条件"},
@@ -827,8 +838,12 @@ STRINGS: dict[str, dict[str, str]] = {
                          "speeds only on the same device.",
                    "ja": "比較するのは同じコーパス・同じステップ数の実行どうしのみ、速度は同じデバイス"
                          "どうしのみです。"},
-    "home.group": {"en": "{steps} steps  ·  corpus {corpus} ({fingerprint})",
-                   "ja": "{steps} ステップ  ·  コーパス {corpus}（{fingerprint}）"},
+    "home.group": {"en": "corpus {corpus} ({fingerprint})",
+                   "ja": "コーパス {corpus}（{fingerprint}）"},
+    # a size named with its budget (size_label): the Overview's card heading, and any table row
+    # of a size the study ran at more than one budget
+    "size.steps": {"en": "{preset} · {steps} steps", "ja": "{preset} · {steps} ステップ"},
+    "size.tokens": {"en": "{preset} · {tokens} tokens", "ja": "{preset} · {tokens} トークン"},
     "home.arch_counts": {"en": "{arch}: {n} counted, {failed} failed, {diverged} diverged",
                          "ja": "{arch}：集計 {n} 件、失敗 {failed} 件、発散 {diverged} 件"},
     "home.loss_of": {"en": "{arch} val loss", "ja": "{arch} の検証損失"},
@@ -1593,6 +1608,12 @@ STRINGS: dict[str, dict[str, str]] = {
                        "lowest to highest seed). Negative favours DCFormer.",
                  "ja": "各評価時点での DCFormer と {baseline} の検証損失の差で、シードの平均です（帯は最小〜最大"
                        "のシード）。負の値は DCFormer が優位であることを示します。"},
+    "gap.tiny": {"en": "At tiny the evaluations during training score a subset of 512 validation tokens, the "
+                       "final one 4,096 (on tiny runs the subset read up to 0.17 nats/byte lower): tiny's "
+                       "last point is not comparable with its earlier ones, so read its course from those.",
+                 "ja": "tiny では学習中の評価は検証トークン 512 の部分集合、最終評価は 4,096 トークンで行います"
+                       "（tiny の実行では部分集合の方が最大 0.17 nats/byte 低く出ました）。そのため tiny の最後の点は"
+                       "それ以前の点と比較できません。経過はそれ以前の点から読み取ってください。"},
     "gap.none": {"en": "No validation curves paired by seed yet.",
                  "ja": "シードで対応づけられた検証曲線がまだありません。"},
     "gap.line": {"en": "{preset}: largest lead {lead:+.3f} after {lead_step:,} steps, {final:+.3f} at the end "
@@ -1673,6 +1694,25 @@ def failure_text(error: str, restartable: bool, has_checkpoint: bool, lang: str)
     if restartable:
         lead = t("fail.resume" if has_checkpoint else "fail.retry", lang).format(why=lead)
     return f"{lead}\n\n{t('fail.recorded', lang)} {first}"
+
+
+def size_label(preset: str, lang: str, steps: object = None, tokens: object = None) -> str:
+    """A model size with its training budget, as the Overview heads a size's card and the tables
+    name a size the study ran at several budgets: 'tiny · 100 steps' ('tiny · 100 ステップ'); by
+    tokens where the step count is not known; the bare preset without either."""
+    if _positive(steps):
+        return t("size.steps", lang).format(preset=preset, steps=f"{int(float(steps)):,}")
+    if _positive(tokens):
+        return t("size.tokens", lang).format(preset=preset, tokens=f"{float(tokens):,.0f}")
+    return str(preset)
+
+
+def _positive(value: object) -> bool:
+    """A known budget: a finite number above 0 (None, NaN and a run's unresolved 0 are not)."""
+    try:
+        return math.isfinite(float(value)) and float(value) > 0
+    except (TypeError, ValueError):
+        return False
 
 
 def kind_label(kind: str, lang: str) -> str:
