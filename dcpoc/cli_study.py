@@ -23,7 +23,8 @@ def cmd_study(args: argparse.Namespace) -> int:
     ids = launch_study(store, spec, start_worker=False)
     kept = store.get_study(spec.name.strip())["question"] if len(before) else ""
     joined = (f" (added to the {len(before)} runs it already had: the verdict compares them all; "
-              + (f"its question stays {kept!r}; " if spec.question and spec.question != kept else "")
+              + ((f"its question stays {kept!r}; " if kept else "it keeps no question (--question is not "
+                  "used); ") if spec.question and spec.question != kept else "")
               + "a new --name starts a separate study)" if len(before) else "")
     print(f"queued {len(ids)} runs of study '{spec.name.strip()}'{joined}: {', '.join(ids)}")
     if spec.executor == "slurm":

@@ -52,8 +52,7 @@ name = st.text_input(t("launch.name", lang), max_chars=80, placeholder=t("launch
                      key="launch_name")
 slots = {"name": st.empty()}
 joined = int(ui.load_runs(url)["study"].eq(name.strip()).sum()) if name.strip() else 0
-if joined:   # launching adds to that study: the verdict then compares old and new runs together
-    st.warning(t("launch.name_joins", lang).format(study=name.strip(), n=joined))
+name_note = st.empty()   # filled once the plan is known: whether the runs can join that study
 question = st.text_area(t("launch.question", lang), placeholder=t("launch.question_hint", lang),
                         key="launch_question")
 slots["question"] = st.empty()
@@ -134,6 +133,10 @@ spec, problems = check_form(form, data_dirs, offered)
 
 # A plan-only reference is planned and priced with its presets, though this hardware lacks them.
 preview = preview_study(form, data_dirs, preset_choices)
+if joined:   # a plan with a later stage is refused into it; else the runs join it, compared together
+    staged = preview is not None and bool(preview.stages.later or preview.stages.confirm)
+    name_note.warning(t("launch.name_own" if staged else "launch.name_joins", lang).format(
+        study=name.strip(), n=joined))
 st.subheader(t("launch.plan", lang))
 if preview is None:
     st.info(t("launch.estimate_wait", lang))

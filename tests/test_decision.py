@@ -43,6 +43,8 @@ def test_few_points_fall_back_to_log_linear_and_one_size_to_none():
         10**16.5, rel=1e-9)
     assert fit_compute_curve([1e15, 1e15], [3.0, 2.9]) is None
     assert fit.why == "points"
+    # 3 runs on 2 compute values: the compute values are the limit (more seeds would not lift it)
+    assert fit_compute_curve([1e15, 1e16, 1e16], [3.0, 2.5, 2.4]).why == "computes"
 
 
 def test_a_log_linear_fit_says_which_condition_ruled_the_power_law_out():

@@ -204,9 +204,9 @@ def test_a_recorded_failure_is_said_in_the_readers_language_with_the_buttons_it_
             "python -m dcpoc train --resume r677912d17c\nstep 40 | loss 2.1")
     ja = failure_text(lost, restartable=True, has_checkpoint=True, lang="ja")
     assert ja.startswith("学習プロセスが応答のないまま停止しました（強制終了、またはメモリ不足）。下の「チェックポイントから再開」")
-    assert ja.endswith("（英語）： " + lost.splitlines()[0])          # the first line only; the tail below
+    assert ja.endswith("（英語）：" + lost.splitlines()[0])          # the first line only; the tail below
     en = failure_text(lost, restartable=True, has_checkpoint=False, lang="en")
-    assert "stopped without a word" in en and "“Retry” below starts a new run" in en
+    assert "stopped without a word" in en and "“Retry from scratch” below starts a new run" in en
     assert failure_text("killed: it did not stop within 5 s of the cancel request", False, True,
                         "en").startswith("It was cancelled, and killed")
     assert failure_text("SLURM job 42 was cancelled (scancel); resume or retry it", True, True,

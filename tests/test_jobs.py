@@ -133,6 +133,11 @@ def test_a_queue_left_without_a_worker_is_named_and_started_again(dcpoc_home):
     assert waiting_without_worker(store) == 0          # just queued: its worker may be starting
     store.update_run(run_id, created_at=datetime.now(timezone.utc) - timedelta(minutes=1))
     assert waiting_without_worker(store) == 1
+    slurm = store.create_run(arch="transformer", preset="tiny", config={}, seed=1, corpus_spec="builtin",
+                             executor="slurm")
+    store.update_run(slurm, created_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+    assert waiting_without_worker(store) == 1            # a SLURM run is its job's to train, not a worker's
+    store.update_run(slurm, status="cancelled")
     assert "1 run(s) are queued and no worker is running" in run_cli("runs").stderr
     assert "python -m dcpoc worker" in run_cli("study", "list").stderr
     at = open_page("app.py", "ja")
@@ -160,8 +165,8 @@ def test_worker_marks_a_dead_run_failed_and_retry_queues_a_copy(dcpoc_home):
     from dcpoc.ui.i18n import failure_text
     said = failure_text(row["error"], True, bool(row["checkpoint_path"]), "ja")
     assert said.startswith("学習プロセスが実行の完了前に終了しました。")       # in the reader's language,
-    assert ("チェックポイントから再開" if row["checkpoint_path"] else "再試行") in said   # the button named
-    assert said.endswith("記録されたメッセージ（英語）： " + row["error"].splitlines()[0])
+    assert ("チェックポイントから再開" if row["checkpoint_path"] else "最初からやり直す") in said   # the button named
+    assert said.endswith("記録されたメッセージ（英語）：" + row["error"].splitlines()[0])
 
     new_id = retry_run(store, run_id, start_worker=False)
     new = store.get_run(new_id)
@@ -420,7 +425,7 @@ def test_launching_into_a_study_name_in_use_says_the_runs_join_it(dcpoc_home):
     assert "queued 2 runs of study 'a' (added to the 2 runs it already had: the verdict compares " \
            "them all; a new --name starts a separate study)" in again.stdout
     asked = run_cli(*args[:-1], "--question", "another?", "--no-worker")   # not taken: said so
-    assert "its question stays ''; a new --name" in asked.stdout, asked.stdout
+    assert "it keeps no question (--question is not used); a new --name" in asked.stdout, asked.stdout
 
 
 @pytest.mark.usefixtures("fresh_caches")
@@ -439,6 +444,13 @@ def test_the_launch_page_warns_that_a_name_in_use_joins_its_study(dcpoc_home, mo
     assert any("added to the 2 runs it already had" in s.value for s in at.success), \
         [e.value for e in at.error]
     assert len(Store().list_runs(study="a")) > 2
+    # a plan with a later stage cannot join it: the warning says so before the click
+    at = open_page("pages/1_Launch.py")
+    by_label(at.text_input, "Study name").set_value("a").run()
+    at.multiselect(key="launch_presets").set_value(["tiny", "cpu-xs"]).run()
+    at.radio(key="launch_sweep").set_value("smallest").run()     # cpu-xs waits for tiny's sweep
+    assert any("needs a study of its own" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert not any("already has" in w.value for w in at.warning)
 
 
 def test_the_dead_run_reaper_leaves_what_it_cannot_judge(dcpoc_home):

@@ -337,7 +337,7 @@ def test_a_failed_run_is_explained_in_the_pages_language(dcpoc_home):
     store.update_run(run_id, status="failed", error=error)
     at = open_page("pages/2_Runs.py", "ja")
     assert at.error[0].value.startswith("学習プロセスが応答のないまま停止しました")
-    assert "下の「再試行」" in at.error[0].value                 # no checkpoint: the button that helps
+    assert "下の「最初からやり直す」" in at.error[0].value                 # no checkpoint: the button that helps
     assert at.expander[0].label == "メッセージ全文とログの末尾（英語）" and any(c.value == error for c in at.code)
 
 

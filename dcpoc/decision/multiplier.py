@@ -125,8 +125,9 @@ def fit_compute_curve(compute: np.ndarray | list[float], loss: np.ndarray | list
     if len(np.unique(c)) < 2:
         return None
     c0 = float(np.exp(np.mean(np.log(c))))     # scale: keeps C^-alpha near 1
-    why = ("points" if len(c) < POWER_LAW_MIN_POINTS else
-           "computes" if len(np.unique(c)) < POWER_LAW_MIN_COMPUTES else "no_power")
+    # the compute values first: with too few of them, more seeds (points) would not help
+    why = ("computes" if len(np.unique(c)) < POWER_LAW_MIN_COMPUTES else
+           "points" if len(c) < POWER_LAW_MIN_POINTS else "no_power")
     if why == "no_power":
         power = _fit_power(c / c0, y)
         if power is not None:

@@ -58,10 +58,15 @@ def run_row(run: RunConfig, corpus_fingerprint: str = "") -> dict:
 
 def write_run_files(store: Store, run_id: str, run: RunConfig) -> None:
     """runs/<id>/config.json, and the run row's log path."""
+    store.update_run(run_id, log_path=write_config(run_id, run))
+
+
+def write_config(run_id: str, run: RunConfig) -> str:
+    """runs/<id>/config.json; returns the path of the run's log beside it."""
     folder = run_dir(run_id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(run.to_json())
-    store.update_run(run_id, log_path=str(folder / "log.txt"))
+    return str(folder / "log.txt")
 
 
 def existing_run(store: Store, run_id: str) -> dict:
@@ -124,6 +129,7 @@ def resume_run(store: Store, run_id: str, *, start_worker: bool = True) -> None:
     if not store.transition_run(run_id, RESTARTABLE, status=Status.QUEUED,
                                 resume_requested=True, cancel_requested=False, error=None,
                                 finished_at=None, worker_id=None, pid=None,
+                                heartbeat_at=now_utc(),   # queued now: waiting_without_worker's grace
                                 **({"job_id": None, "job_state": SUBMITTING} if slurm else {})):
         raise RunError(f"run {run_id} changed state meanwhile; look at it again")
     if slurm:

@@ -35,13 +35,15 @@ def worker_alive(store: Store) -> bool:
 
 def waiting_without_worker(store: Store, runs: pd.DataFrame | None = None) -> int:
     """How many runs (of ``runs``, default every run) are queued with no live worker anywhere to
-    train them. 0 while a worker is alive, or while the newest queued run is younger than
-    WORKER_STALE_S: the worker its launch started may not have registered yet."""
+    train them (SLURM runs are their jobs' to train). 0 while a worker is alive, or while the run
+    queued last (created, or put back by resume, which stamps heartbeat_at) is younger than
+    WORKER_STALE_S: the worker its launch or resume started may not have registered yet."""
     runs = store.list_runs() if runs is None else runs
-    queued = runs[runs["status"].eq(Status.QUEUED)]
+    queued = runs[runs["status"].eq(Status.QUEUED) & ~runs["executor"].eq("slurm")]
     if queued.empty or worker_alive(store):
         return 0
-    if now_utc() - queued["created_at"].max() < timedelta(seconds=WORKER_STALE_S):
+    latest = queued[["created_at", "heartbeat_at"]].max(axis=1).max()
+    if now_utc() - latest < timedelta(seconds=WORKER_STALE_S):
         return 0
     return len(queued)
 

@@ -11,11 +11,11 @@ from ..config import ConfigError
 from ..decision.tuning import run_lr
 from ..studies.spec import (StudySpec, carry_lr, ladder, lane, plan_confirmation, plan_stages,
                             validate_name)
-from .lifecycle import queued_row, refuse_recorded, run_row, write_run_files
+from .lifecycle import queued_row, refuse_recorded, run_row, write_config, write_run_files
 from .paths import say, writable_home
 from .registry import start_workers
 from .status import ACTIVE, DONE, Status
-from .store import Store, StoreError
+from .store import Store, StoreError, new_run_id
 
 
 def launch_study(store: Store, spec: StudySpec, *, start_worker: bool = True) -> list[str]:
@@ -38,11 +38,12 @@ def launch_study(store: Store, spec: StudySpec, *, start_worker: bool = True) ->
                           "workers (a sweep at the smallest size queues its larger sizes, a "
                           "confirmation stage its fresh seeds) needs a study of its own: choose a "
                           "new name")
-    # the study and its runs in one transaction: a launch cut short queues nothing
-    ids = store.queue_study(name, spec.question, config,
-                            [queued_row(run, corpus.fingerprint, spec.executor) for run in plan.first])
-    for run_id, run in zip(ids, plan.first):
-        write_run_files(store, run_id, run)
+    # the runs' files first, then the study and its runs in one transaction, the launch's only
+    # write to the database: a launch the database refuses queues nothing
+    ids = [new_run_id() for _ in plan.first]
+    rows = [{**queued_row(run, corpus.fingerprint, spec.executor), "run_id": run_id,
+             "log_path": write_config(run_id, run)} for run_id, run in zip(ids, plan.first)]
+    store.queue_study(name, spec.question, config, rows)
     if spec.executor == "slurm":
         from .executors import submit_queued
         submit_queued(store, ids)

@@ -267,10 +267,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "gloss.fit.name": {"en": "Fit", "ja": "当てはめ"},
     "gloss.fit.what": {"en": "a curve of loss against training compute drawn through the baseline's runs (a "
                              "power law with a floor, L = E + A·C^-α, where E is the loss no amount of compute "
-                             "goes below; with too few sizes, a straight line in log compute). The compute "
+                             "goes below; when no power law can be fitted, a straight line in log compute). The compute "
                              "multiplier is read off it.",
                        "ja": "ベースラインの実行を通る、学習計算量に対する損失の曲線（下限付きのべき乗則 "
-                             "L = E + A·C^-α。E は計算量をいくら増やしても下回らない損失。サイズが少ないときは"
+                             "L = E + A·C^-α。E は計算量をいくら増やしても下回らない損失。べき乗則を当てはめられないときは"
                              "計算量の対数に対する直線）。計算量倍率はこの曲線から読み取ります。"},
     "gloss.winner.name": {"en": "Winner's curse", "ja": "勝者の呪い"},
     "gloss.winner.what": {"en": "the run picked as best in a learning-rate sweep looks better than it is, partly "
@@ -360,7 +360,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.bars_cross": {"en": "NO-GO's bar ({nogo:.2f}) is above GO's ({go:.2f}): an interval can meet both "
                              "rules, and NO-GO is checked first. Set NO-GO's bar at or below GO's.",
                        "ja": "NO-GO の基準（{nogo:.2f}）が GO の基準（{go:.2f}）を上回っています。1 つの区間が"
-                             "両方を満たし得て、NO-GO が先に判定されます。NO-GO の基準は GO 以下にしてください。"},
+                             "両方の条件を満たすことがあり、その場合は NO-GO が先に判定されます。NO-GO の基準は GO 以下にしてください。"},
     "dec.min_sizes": {"en": "Model sizes needed for any verdict (default 2)",
                       "ja": "判定に必要なモデルサイズ数（既定 2）"},
     "dec.go_min_sizes": {"en": "Model sizes GO needs (default 3)",
@@ -1079,6 +1079,12 @@ STRINGS: dict[str, dict[str, str]] = {
                                    "had (the verdict compares them all): {ids}",
                              "ja": "スタディ「{study}」に {n} 件の実行を登録し、既存の {before} 件に追加しました（判定は"
                                    "すべてを比較します）：{ids}"},
+    "launch.name_own": {"en": "A study named “{study}” already exists, and this plan has a later stage (a "
+                               "learning-rate sweep's larger sizes or confirmation seeds), which needs a study "
+                               "of its own: choose a new name.",
+                         "ja": "「{study}」という名前のスタディは既に存在します。この計画には後のステージ（学習率探索後の"
+                               "大きいサイズ、または確認用のシード）があり、専用のスタディが必要です。新しい名前を"
+                               "付けてください。"},
     "launch.name_joins": {"en": "A study named “{study}” already has {n} runs. Launching adds these runs to "
                                 "it: the verdict then compares old and new runs together, whatever their "
                                 "steps or settings, and the study keeps its question. Choose a new name "
@@ -1149,13 +1155,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "fail.slurm_cancelled": {"en": "Its SLURM job was cancelled (scancel).",
                              "ja": "SLURM ジョブが取り消されました（scancel）。"},
     "fail.other": {"en": "Training stopped with an error.", "ja": "学習がエラーで止まりました。"},
-    "fail.resume": {"en": "{why} “Resume from checkpoint” below continues it from its last checkpoint; "
-                          "“Retry” starts a new run from the beginning.",
-                    "ja": "{why}下の「チェックポイントから再開」で最後のチェックポイントから続けられます。「再試行」"
-                          "は新しい実行として最初からやり直します。"},
-    "fail.retry": {"en": "{why} It has no checkpoint: “Retry” below starts a new run from the beginning.",
-                   "ja": "{why}チェックポイントがないため、下の「再試行」で新しい実行として最初からやり直せます。"},
-    "fail.recorded": {"en": "Recorded message:", "ja": "記録されたメッセージ（英語）："},
+    "fail.resume": {"en": "{why} “{resume}” below continues it from its last checkpoint; “{retry}” "
+                          "starts a new run from the beginning.",
+                    "ja": "{why}下の「{resume}」で最後のチェックポイントから続けられます。「{retry}」"
+                          "は新しい実行として最初から学習します。"},
+    "fail.retry": {"en": "{why} It has no checkpoint: “{retry}” below starts a new run from the beginning.",
+                   "ja": "{why}チェックポイントがないため、下の「{retry}」で新しい実行として最初から学習できます。"},
+    "fail.recorded": {"en": "Recorded message: {first}", "ja": "記録されたメッセージ（英語）：{first}"},
     "fail.details": {"en": "The whole message and the log's last lines",
                      "ja": "メッセージ全文とログの末尾（英語）"},
     "runs.cancel_done": {"en": "Cancel requested; a running run stops within seconds.",
@@ -1241,12 +1247,12 @@ STRINGS: dict[str, dict[str, str]] = {
                        "ja": "これらの実行で異なる設定"},
     "compare.config_same": {"en": "All these runs share one configuration.",
                             "ja": "これらの実行はすべて同じ設定です。"},
-    "runs.no_worker": {"en": "{n} run(s) are queued and no worker is running to train them (the one "
-                             "serving the queue stopped: killed, out of memory, or the machine "
-                             "restarted). Start one here, or with `python -m dcpoc worker`.",
-                       "ja": "{n} 件の実行が待機中ですが、学習を進めるワーカーが動いていません（キューを処理"
-                             "していたワーカーが停止しました：強制終了、メモリ不足、またはマシンの再起動）。"
-                             "ここで起動するか、`python -m dcpoc worker` を実行してください。"},
+    "runs.no_worker": {"en": "{n} run(s) are queued and no worker is running to train them (none was "
+                             "started, or the one serving the queue stopped: killed, out of memory, or the "
+                             "machine restarted). Start one here, or with `python -m dcpoc worker`.",
+                       "ja": "{n} 件の実行が待機中ですが、学習を進めるワーカーが動いていません（起動されていないか、"
+                             "キューを処理していたワーカーが停止しました：強制終了、メモリ不足、またはマシンの"
+                             "再起動）。ここで起動するか、`python -m dcpoc worker` を実行してください。"},
     "runs.start_worker": {"en": "Start a worker", "ja": "ワーカーを起動"},
     "runs.worker_started": {"en": "Worker started (pid {pids}); the queued runs train in order.",
                             "ja": "ワーカーを起動しました（pid {pids}）。待機中の実行を順に学習します。"},
@@ -1692,8 +1698,9 @@ def failure_text(error: str, restartable: bool, has_checkpoint: bool, lang: str)
     key = next((key for pattern, key in _FAILURES if pattern.match(first)), "fail.other")
     lead = t(key, lang)
     if restartable:
-        lead = t("fail.resume" if has_checkpoint else "fail.retry", lang).format(why=lead)
-    return f"{lead}\n\n{t('fail.recorded', lang)} {first}"
+        lead = t("fail.resume" if has_checkpoint else "fail.retry", lang).format(
+            why=lead, resume=t("runs.resume", lang), retry=t("runs.retry", lang))   # the buttons' own labels
+    return f"{lead}\n\n{t('fail.recorded', lang).format(first=first)}"
 
 
 def size_label(preset: str, lang: str, steps: object = None, tokens: object = None) -> str:

@@ -367,4 +367,5 @@ def stalled_queue_notice(url: str, runs: pd.DataFrame, lang: str) -> None:
     st.warning(t("runs.no_worker", lang).format(n=waiting))
     if st.button(t("runs.start_worker", lang), key="start_worker"):
         pids = restart_workers(store(url))
-        st.success(t("runs.worker_started", lang).format(pids=", ".join(map(str, pids)) or "—"))
+        if pids:   # none: one registered meanwhile, and it serves the queue
+            st.success(t("runs.worker_started", lang).format(pids=", ".join(map(str, pids))))
