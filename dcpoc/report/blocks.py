@@ -107,6 +107,7 @@ def build(sd: StudyDecision, lang: str) -> list[Block]:
     d = sd.decision
     bullets = lambda lines, small=False: Bullets(tuple(("", s) for s in lines), small)  # noqa: E731
     recorded, progress = recorded_text(sd.recorded, lang), progress_text(sd.runs, lang)
+    summary = run_summary(sd.runs, sd.prices) if not sd.runs.empty else pd.DataFrame()  # trade-off, appendix
     return [Title(sd.study, verdict_line(d, lang), study_question(sd.question, lang), sd.created,
                   t("sep.title", lang)),
             *([Paragraph(recorded)] if recorded else []),
@@ -120,7 +121,7 @@ def build(sd: StudyDecision, lang: str) -> list[Block]:
             *_projection(sd, lang),
             *_paper(sd, lang),
             *_gap(sd, lang),
-            Heading(t("rep.chart", lang)), *_tradeoff(sd, lang),
+            Heading(t("rep.chart", lang)), *_tradeoff(summary, lang),
             Heading(t("dec.lr", lang)), *_lr_chart(sd, lang),
             Heading(t("dec.risks", lang)), bullets((say(r, lang) for r in d.risks), small=True),
             Heading(t("rep.next_step", lang)), bullets(next_steps(d, lang, sd.next)),
@@ -128,7 +129,7 @@ def build(sd: StudyDecision, lang: str) -> list[Block]:
             Heading(t("rep.repro", lang)), Facts(footer(sd, lang), small=True, sep=t("sep.label", lang)),
             Paragraph(validation_text(sd.val_tokens, lang), small=True),
             Heading(t("rep.glossary", lang)), _glossary(lang),
-            *_appendix(sd, lang)]
+            *_appendix(summary, lang)]
 
 
 def headings(blocks: list[Block]) -> list[str]:
@@ -223,14 +224,13 @@ def _run_table(runs: pd.DataFrame, lang: str, with_front: bool) -> pd.DataFrame:
         if with_front else table
 
 
-def _tradeoff(sd: StudyDecision, lang: str) -> list[Block]:
+def _tradeoff(runs: pd.DataFrame, lang: str) -> list[Block]:
     """Perplexity against cost per finished run (the Compare page's Pareto chart). A go/no-go reads
     the front only (the runs no other run beats on both cost and perplexity, cheapest first): the
     reference study's 45 rows, costs mostly "< $0.01", took two screens and said nothing more. So
     the table beside the chart (in every format; Markdown shows only the table) holds the front, a
     sentence counts the others, and every run is listed in the appendix (_appendix) at the end."""
     from ..ui.charts import pareto_scatter
-    runs = run_summary(sd.runs, sd.prices) if not sd.runs.empty else pd.DataFrame()
     if runs.empty:
         return [Chart("", empty=t("rep.no_chart", lang))]
     front = runs[runs["pareto"]].sort_values(["cost_usd", "perplexity"], kind="stable")
@@ -254,10 +254,10 @@ def _glossary(lang: str) -> Facts:
                  small=True, sep=t("sep.label", lang))
 
 
-def _appendix(sd: StudyDecision, lang: str) -> list[Block]:
-    """Every finished run with its cost, perplexity and place on the front, when the trade-off
-    section showed only the front (nothing when every run is on it: that section lists them all)."""
-    runs = run_summary(sd.runs, sd.prices) if not sd.runs.empty else pd.DataFrame()
+def _appendix(runs: pd.DataFrame, lang: str) -> list[Block]:
+    """Every finished run (run_summary's rows) with its cost, perplexity and place on the front,
+    when the trade-off section showed only the front (nothing when every run is on it: that
+    section lists them all)."""
     if runs.empty or runs["pareto"].all():
         return []
     return [Heading(t("rep.appendix_runs", lang)), Table(_run_table(runs, lang, with_front=True), small=True)]
