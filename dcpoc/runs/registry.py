@@ -51,10 +51,10 @@ def waiting_without_worker(store: Store, runs: pd.DataFrame | None = None) -> in
 def restart_workers(store: Store) -> list[int]:
     """After a worker died (killed, out of memory, the machine restarted): start the workers the
     studies with queued runs asked for (the most any asked for, at least one); pids started."""
-    runs = store.list_runs(status=Status.QUEUED)
+    waiting = set(store.list_runs(status=Status.QUEUED)["study"])
     studies = store.list_studies()
     asked = [int((config or {}).get("workers", 1) or 1)
-             for name, config in zip(studies["name"], studies["config"]) if name in set(runs["study"])]
+             for name, config in zip(studies["name"], studies["config"]) if name in waiting]
     return start_workers(store, max(asked, default=1))
 
 
