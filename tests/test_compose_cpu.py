@@ -58,7 +58,8 @@ def test_the_build_without_fma_gives_the_bits_of_the_torch_ops(tmp_path):
             "from dcpoc.kernels.compose_cpu import compose_kernel\n"
             "from tests.test_compose_cpu import forward_and_grads\n"
             "from tests.test_torch_dcmha import rel_err\n"
-            "assert compose_kernel().__name__ == 'dcpoc_compose'\n"
+            "assert compose_kernel().__name__.startswith('dcpoc_compose_')\n"
+            "assert 'fma' not in compose_kernel().__name__\n"
             "out, grads = forward_and_grads(20)\n"
             "os.environ['DCPOC_CPU_COMPOSE_KERNEL'] = '0'\n"
             "ops_out, ops_grads = forward_and_grads(20)\n"
@@ -172,7 +173,8 @@ def test_a_lock_left_by_a_stopped_build_is_removed_not_waited_on_for_ever(kernel
     from torch.utils import cpp_extension
     from dcpoc.kernels import cpp_build
     from dcpoc.kernels.compose_cpu import _build, _variant
-    lock = os.path.join(cpp_extension._get_build_directory(_variant()[0], False), "lock")
+    lock = os.path.join(cpp_extension._get_build_directory(cpp_build.install_name(_variant()[0]), False),
+                        "lock")
     open(lock, "w").close()
     os.utime(lock, (0, 0))                                      # 1970: long dead
     assert _build.__wrapped__() is not None and not os.path.exists(lock)
@@ -182,3 +184,15 @@ def test_a_lock_left_by_a_stopped_build_is_removed_not_waited_on_for_ever(kernel
     assert _build.__wrapped__() is not None and not os.path.exists(lock)
     err = capsys.readouterr().err
     assert "waiting for another process's build" in err and "removing " in err
+
+
+def test_each_torch_install_builds_in_its_own_folder(monkeypatch, tmp_path):
+    """Two checkouts or virtual environments compile against different torch include folders;
+    sharing one build folder made each rebuild the other's kernel on every switch."""
+    import torch
+    from dcpoc.kernels.cpp_build import install_name
+    here = install_name("dcpoc_compose")
+    assert here == install_name("dcpoc_compose") and here.startswith("dcpoc_compose_")
+    assert here.isidentifier()                                  # the module's name, too
+    monkeypatch.setattr(torch, "__file__", str(tmp_path / "other-env" / "torch" / "__init__.py"))
+    assert install_name("dcpoc_compose") != here

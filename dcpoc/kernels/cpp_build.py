@@ -5,9 +5,15 @@ torch guards a build with a lock file in the build folder and waits, without end
 build that was killed (a Ctrl-C during a first run, a cancelled job) leaves the lock behind, and
 every later run then hung at its first DCFormer step on this machine. A lock older than any build
 takes is removed here, with a line that says so.
+
+torch's build folder is per user, not per install, and its compile commands name the include
+folders of the torch that builds. Two installs (two checkouts, two virtual environments) sharing one
+folder therefore rebuilt each other's kernel on every switch; the folder name carries a short hash of
+the torch install's location, so each install keeps its own build.
 """
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from pathlib import Path
@@ -17,9 +23,17 @@ from typing import Optional
 STALE_LOCK_S = 300.0      # a build takes under two minutes; a lock this old was left by a dead one
 
 
+def install_name(name: str) -> str:
+    """name_<8 hex digits>: the extension's name (and build folder) for this torch install."""
+    import torch
+    where = str(Path(torch.__file__).resolve().parent)
+    return f"{name}_{hashlib.sha1(where.encode()).hexdigest()[:8]}"
+
+
 def build(name: str, source: Path, functions: list[str], what: str, cflags: list[str],
           ldflags: Optional[list[str]] = None) -> Optional[ModuleType]:
     """The compiled module, or None (and a line on stderr) without a compiler or ninja."""
+    name = install_name(name)
     try:
         from torch.utils import cpp_extension
         build_dir = Path(cpp_extension._get_build_directory(name, False))
