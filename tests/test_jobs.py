@@ -64,6 +64,20 @@ def test_launch_queues_the_study_and_a_detached_worker_trains_it(dcpoc_home):
         "carried_lr": {}, "recorded": None}
 
 
+def test_a_second_launch_leaves_its_runs_to_the_worker_the_first_one_started(dcpoc_home):
+    """The first launch's worker registers only once torch has loaded; a second launch in those
+    seconds started another worker, which found the slot taken and exited, and said it started."""
+    store = Store()
+    common = ("--presets", "tiny", "--archs", "transformer", "--seeds", "1", "--steps", "3")
+    first = run_cli("study", "launch", "--name", "first", *common)
+    second = run_cli("study", "launch", "--name", "second", *common)
+    assert "1 worker(s) started (pid" in first.stdout, first.stderr
+    assert "a worker is already running; it will take these runs" in second.stdout, second.stderr
+    wait_for(lambda: set(store.list_runs()["status"]) == {"succeeded"}, timeout=120)
+    wait_for(lambda: not worker_alive(store), timeout=30)
+    assert "worker processed 2 runs" in (dcpoc_home / "worker.log").read_text()
+
+
 def test_cancel_stops_a_running_run_within_5_s(dcpoc_home):
     store = Store()
     run_id = queue_tiny(store, steps=100000)

@@ -2,6 +2,7 @@
 per host and device, and starting detached workers on this host when none serves the queue."""
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import sys
@@ -9,6 +10,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pandas as pd
 
@@ -99,6 +101,8 @@ def ensure_worker(store: Store, device: str | None = None) -> int | None:
     if device is not None and any(w["host"] == socket.gethostname() and w["device"] == device
                                   and worker_live(w) for w in store.list_workers().to_dict("records")):
         return None
+    if _still_starting(store, device):
+        return None
     home = home_dir()
     home.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "dcpoc", "worker", *(["--device", device] if device else [])]
@@ -106,7 +110,27 @@ def ensure_worker(store: Store, device: str | None = None) -> int | None:
         worker = start_detached(command, child_env(store.url), log)
     # reaped when it exits: the dashboard, which lives on, kept every worker it started as a zombie
     threading.Thread(target=worker.wait, daemon=True).start()
+    _starting_marker(store, device).write_text(str(worker.pid))
     return worker.pid
+
+
+def _starting_marker(store: Store, device: str | None) -> Path:
+    """<DCPOC_HOME>/worker-starting-<database>-<device>.pid: the worker this host started last for
+    that database and device, which registers only once torch has loaded (seconds)."""
+    database = hashlib.sha1(str(store.url).encode()).hexdigest()[:8]
+    return home_dir() / f"worker-starting-{database}-{(device or 'any').replace(':', '-')}.pid"
+
+
+def _still_starting(store: Store, device: str | None) -> bool:
+    """Whether a worker started here for this database and device in the last WORKER_STALE_S is
+    still alive: a second launch right after a first one then leaves the queue to it, where it
+    started a worker that found the slot taken and exited."""
+    marker = _starting_marker(store, device)
+    try:
+        age = now_utc().timestamp() - marker.stat().st_mtime
+        return age < WORKER_STALE_S and pid_alive(int(marker.read_text()))
+    except (OSError, ValueError):
+        return False
 
 
 def ensure_cpu_workers(store: Store, n: int) -> list[int]:
