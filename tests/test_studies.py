@@ -3,6 +3,7 @@ sizes, ladder warnings, the shipped reference studies, and a shrunken reference 
 to end by a real worker into a report."""
 import itertools
 import math
+import os
 
 import pandas as pd
 import pytest
@@ -228,7 +229,7 @@ def test_later_stage_waits_for_the_sweep_and_is_queued_once(dcpoc_home):
     finds the stage already flipped and queues nothing. A second staged sweep into the same study
     is refused."""
     from dcpoc.runs import launch_study, retry_run, study_stage
-    from dcpoc.runs.stages import advance_studies
+    from dcpoc.runs.stages import _queue_stage, advance_studies
     from dcpoc.runs.store import Store
     store = Store()
     ids = launch_study(store, StudySpec(**MINI), start_worker=False)
@@ -249,8 +250,14 @@ def test_later_stage_waits_for_the_sweep_and_is_queued_once(dcpoc_home):
         store.update_run(retried, status="failed" if high else "succeeded",
                          final_val_loss=math.nan if high else 1.5, tokens_seen=256)
     assert study_stage(store, "mini-reference")["best"] == {"transformer": 1e-3, "dcformer": 1e-3}
+    ready = study_stage(store, "mini-reference")
     queued = advance_studies(store)
     assert len(queued) == 4 and advance_studies(store) == []          # the stage flipped once
+    # a worker that read the stage as ready, then lost the race: it queues nothing, leaves no files
+    before = (set(os.listdir(dcpoc_home)), len(store.list_runs()))
+    later_runs = carry_lr(plan_stages(ready["spec"]).later, ready["best"])
+    assert _queue_stage(store, "mini-reference", "later_stage", "carried_lr", ready, later_runs) == []
+    assert (set(os.listdir(dcpoc_home)), len(store.list_runs())) == before
     later = store.list_runs(study="mini-reference").set_index("id").loc[queued]
     assert set(later["preset"]) == {"cpu-xs"} and set(later["status"]) == {"queued"}
     assert {c["train"]["lr"] for c in later["config"]} == {1e-3}

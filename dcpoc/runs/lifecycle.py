@@ -10,7 +10,7 @@ from ..config import ConfigError, RunConfig
 from .paths import now_utc, run_dir
 from .registry import ensure_worker
 from .status import RESTARTABLE, Status
-from .store import Store
+from .store import Store, new_run_id
 
 SUBMITTING = "SUBMITTING"   # job_state of a SLURM run whose sbatch is under way: no reconciler
 SUBMIT_GRACE_S = 60.0       # submits it too, unless that state is older than this (its submitter died)
@@ -26,9 +26,9 @@ def create_run(store: Store, run: RunConfig, *, corpus_fingerprint: str = "",
     """Write the run row and runs/<id>/config.json; returns the run id. The commit and library
     versions are recorded by the process that trains it (possibly on another machine). A 'slurm'
     run is never claimed by a local worker (executors.submit_run gives it a job)."""
-    run_id = store.create_run(**queued_row(run, corpus_fingerprint, executor), study=study, status=status)
-    write_run_files(store, run_id, run)
-    return run_id
+    run_id = new_run_id()
+    return store.create_run(**queued_row(run, corpus_fingerprint, executor), study=study, status=status,
+                            run_id=run_id, log_path=write_config(run_id, run))
 
 
 def queued_row(run: RunConfig, corpus_fingerprint: str, executor: str = "local") -> dict:
@@ -54,11 +54,6 @@ def run_row(run: RunConfig, corpus_fingerprint: str = "") -> dict:
     return dict(arch=run.model.arch, preset=run.preset, config=run.to_dict(), seed=run.train.seed,
                 corpus_spec=run.train.corpus, corpus_fingerprint=corpus_fingerprint,
                 total_steps=run.train.steps)
-
-
-def write_run_files(store: Store, run_id: str, run: RunConfig) -> None:
-    """runs/<id>/config.json, and the run row's log path."""
-    store.update_run(run_id, log_path=write_config(run_id, run))
 
 
 def write_config(run_id: str, run: RunConfig) -> str:

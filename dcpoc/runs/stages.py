@@ -6,13 +6,14 @@ variant's chosen rate at every size (decision/confirmation.py says why)."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 from ..config import ConfigError
 from ..decision.tuning import run_lr
 from ..studies.spec import (StudySpec, carry_lr, ladder, lane, plan_confirmation, plan_stages,
                             validate_name)
-from .lifecycle import queued_row, refuse_recorded, run_row, write_config, write_run_files
-from .paths import say, writable_home
+from .lifecycle import queued_row, refuse_recorded, run_row, write_config
+from .paths import run_dir, say, writable_home
 from .registry import start_workers
 from .status import ACTIVE, DONE, Status
 from .store import Store, StoreError, new_run_id
@@ -169,13 +170,17 @@ def _queue_stage(store: Store, name: str, key: str, rates_key: str, stage: dict,
                  runs: list) -> list[str]:
     """Flip the study's stage key from waiting to queued and insert its runs, in one transaction
     (nothing when another worker did it first); a SLURM study's runs are submitted by the
-    reconciler."""
+    reconciler. As at launch, the runs' files come first and the database is written once."""
     executor = stage["spec"].executor
-    rows = [{**run_row(run, stage["fingerprint"]), "executor": executor} for run in runs]
-    ids = store.advance_study(name, key, "waiting", {key: "queued", rates_key: stage["best"]}, rows)
-    for run_id, run in zip(ids or [], runs):
-        write_run_files(store, run_id, run)
-    return ids or []
+    ids = [new_run_id() for _ in runs]
+    rows = [{**run_row(run, stage["fingerprint"]), "executor": executor, "run_id": run_id,
+             "log_path": write_config(run_id, run)} for run_id, run in zip(ids, runs)]
+    if store.advance_study(name, key, "waiting", {key: "queued", rates_key: stage["best"]},
+                           rows) is None:   # another worker queued the stage first
+        for run_id in ids:
+            shutil.rmtree(run_dir(run_id), ignore_errors=True)
+        return []
+    return ids
 
 
 def _waiting_studies(store: Store, key: str = "later_stage") -> list[str]:
