@@ -36,12 +36,12 @@ with st.container(border=True):
         ui.progress_note(found.runs, lang)
         (st.success if decision.verdict == "GO" else st.error if decision.verdict == "NO-GO"
          else st.warning)(report.verdict_line(decision, lang))
-        for question, answer in report.answers(decision, lang):
+        for question, answer in report.key_answers(found, lang):
             st.markdown(f"**{question}** {answer}")
         ui.headline_metrics(decision, lang)
         for reason in decision.reasons + decision.needed:
             st.markdown(f"- {report.say(reason, lang)}")
-        step_line = report.next_step_line(found.next, lang)
+        step_line = report.next_step_line(found, lang)
         if step_line:
             st.info(step_line, icon=ui.NEXT_ICON)
         summary = run_summary(found.runs, found.prices)

@@ -59,7 +59,7 @@ with verdict_area:
         st.subheader(t("dec.needed", lang))
         for reason in decision.needed:
             st.markdown(f"- {report.say(reason, lang)}")
-    step_line = report.next_step_line(found.next, lang)
+    step_line = report.next_step_line(found, lang)
     if step_line:
         st.info(step_line, icon=ui.NEXT_ICON)
     if decision.flips:

@@ -191,7 +191,12 @@ def test_dcformer_worse_at_equal_tokens_is_no_go_even_with_a_good_net_benefit():
     assert net.mean == pytest.approx(1.44, rel=1e-2)
     assert net.low > Thresholds().go_net_low > Thresholds().nogo_net_high   # net alone: not NO-GO
     assert largest["preset"] == "s4" and largest["loss_low"] > 0           # DCFormer worse, surely
-    assert decision.verdict == "NO-GO" and decision.flips[0][0] == "flip.nogo"
+    # NO-GO from the loss alone: its flip names the loss, not a speed ratio (it asked for 0.46 when
+    # the ratio already was 1.6, "e.g. from a faster kernel")
+    assert decision.verdict == "NO-GO" and decision.flips[0][0] == "flip.nogo_loss"
+    from dcpoc.report import say
+    assert "speed is not what holds it back" in say(decision.flips[0], "en")
+    assert "速度が原因ではありません" in say(decision.flips[0], "ja")
     # the same net benefit with DCFormer better at equal tokens is a GO: the loss made the difference
     assert decide(ladder(multiplier=1.2, speed_ratio=1.2), "st").verdict == "GO"
 
@@ -208,6 +213,48 @@ def test_two_sizes_can_say_no_go_or_conditional_but_not_go():
     assert planned(held) == {"need.sizes": {"n": 1, "above": True}}     # the next step: a larger size
     assert decide(two, "st", Thresholds(go_min_sizes=2)).verdict == "GO"
     assert decide(ladder(multiplier=2.0, speed_ratio=0.3, presets=("s3", "s4")), "st").verdict == "NO-GO"
+
+
+def test_a_lead_that_shrinks_with_size_is_not_a_go():
+    """Regression (audit): the net benefit is a mean over the sizes, so DCFormer's lead falling
+    from 2.2x at the smallest size to 1.08x at the largest gave GO at 1.30 (1.29 to 1.30), though
+    the largest size alone was at 0.92, under NO-GO's bar. The target is larger still."""
+    from dcpoc.decision.next_step import _needed as planned
+    from dcpoc.report import say
+    rows, noise = [], {1: 0.0, 2: 0.002, 3: -0.002}
+    for preset, m in {"s1": 2.2, "s2": 1.7, "s3": 1.35, "s4": 1.08}.items():
+        compute = 6 * SIZES[preset][0] * SIZES[preset][1]
+        for seed, eps in noise.items():
+            rows.append(run("transformer", preset, seed, tf_loss(compute) + eps))
+            rows.append(run("dcformer", preset, seed, tf_loss(m * compute) + eps, speed=850.0))
+    decision = decide(pd.DataFrame(rows), "st")
+    mult = decision.multiplier
+    assert mult.net_benefit.low > Thresholds().go_net_low                 # pooled: GO's bar is met
+    assert mult.net_by_size["s4"] == pytest.approx(1.08 * 0.85, rel=1e-3)
+    assert mult.net_by_size["s1"] == pytest.approx(2.2 * 0.85, rel=1e-3)
+    assert decision.verdict == "CONDITIONAL" and decision.flips[0][0] == "flip.go_shrinks"
+    assert "0.92" in say(decision.flips[0], "en") and "0.92" in say(decision.flips[0], "ja")
+    assert planned(decision) == {"need.sizes": {"n": 1, "above": True}}   # a larger size decides
+    steady = decide(ladder(multiplier=2.0, speed_ratio=0.8), "st")      # the same lead at every size
+    assert steady.verdict == "GO" and set(steady.multiplier.net_by_size) == set(SIZES)
+
+
+def test_a_speed_ratio_above_one_is_named_for_what_it_means():
+    """'GO needs a speed ratio of at least 1.22' read as a tuning target; it means DCFormer
+    training faster than the baseline while it computes more per token."""
+    from dcpoc.report import say
+    runs = ladder(multiplier=1.2, speed_ratio=0.8)
+    wide = runs["arch"].eq("dcformer")
+    runs.loc[wide, "final_val_loss"] += np.resize([0.1, -0.1, 0.0], int(wide.sum()))
+    decision = decide(runs, "st")
+    needed = decision.flips[0][1]["ratio_needed"]
+    keys = [key for key, _ in decision.flips]
+    assert decision.verdict == "CONDITIONAL" and needed > 1 and "flip.faster_than_baseline" in keys
+    said = say(decision.flips[keys.index("flip.faster_than_baseline")], "en")
+    assert f"{needed:.2f}" in said and "faster than Transformer++" in said
+    closer = decide(ladder(multiplier=1.5, speed_ratio=0.7), "st")       # a ratio under 1 would do
+    assert all(f[1].get("ratio_needed", 0) <= 1 for f in closer.flips)
+    assert "flip.faster_than_baseline" not in [key for key, _ in closer.flips]
 
 
 @pytest.mark.parametrize("speed, flip", [(0.9, "flip.conditional_loss"), (0.5, "flip.conditional_both")])

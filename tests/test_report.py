@@ -145,6 +145,33 @@ def test_the_reference_report_states_the_size_trend_beside_the_pooled_estimate(r
     assert "cpu-xs -0.0744、cpu-s -0.0130、cpu-demo +0.0057 です。モデルが大きくなるほど" in ja
 
 
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_the_reference_report_gives_one_next_step_and_the_cost_up_front(reference, lang):
+    """Review (a Japanese reader): the next step planned one more seed right above 'more seeds
+    alone cannot give GO' and the reason's 'measure the speed on H100 first'; and what DCFormer
+    costs at scale was nowhere on the first page, where the net benefit used the CPU's speed ratio
+    while the cost table used the paper's."""
+    from dcpoc.ui.i18n import device_text, money, t
+    sd = reference
+    assert sd.speed_first and sd.next is None        # seeds cannot give GO; no larger CPU size
+    assert "flip.seeds_cannot" in [key for key, _ in sd.decision.flips]
+    md = report.render(sd, "md", lang).decode()
+    key_numbers = md.split("## ", 2)[1]
+    question, answer = report.key_answers(sd, lang)[-1]
+    assert question == t("dec.q4", lang) and f"**{question}** {answer}" in key_numbers
+    low, high = sd.projection_span
+    assert money(low.tf_cost_usd) in answer and money(low.dc_cost_equal_quality_usd) in answer
+    assert ("0.83×" in answer and "H100" in answer and
+            ("does not carry over" in answer if lang == "en" else "当てはまりません" in answer))
+    line = report.next_step_line(sd, lang)
+    assert line == t("next.speed_first", lang).format(
+        kind="H100", device=device_text(sd.speed.study_device, lang), ratio="0.83×")
+    steps = md.split(t("rep.next_step", lang), 1)[1].split("## ", 1)[0]
+    assert line in steps and ("seed" not in line if lang == "en" else "シード" not in line)
+    phrases = report.meeting_phrases(sd, lang)
+    assert phrases[-1] == t("phrase.speed_first", lang).format(kind="H100")
+
+
 def test_the_reference_trade_off_shows_the_front_and_the_appendix_every_run(reference):
     md = report.render(reference, "md", "en").decode()
     body, appendix = md.split("## Trade-off: quality against cost", 1)[1].split("## ", 1)[0], \
@@ -205,9 +232,10 @@ def test_report_command_prices_the_next_step_with_the_stores_price_table(trained
     skip_without_pdf_tools()
     done = run_cli("prices", "--set", "cpu=100")
     assert done.returncode == 0, done.stderr
-    step = load_decision(trained_copy, "s1", prices={"cpu": 100.0}).next
+    sd = load_decision(trained_copy, "s1", prices={"cpu": 100.0})
+    step = sd.next
     assert step is not None and step.device == "cpu" and money(step.estimate["cost_usd"]) != "< $0.01"
-    line = report.next_step_line(step, "en")
+    line = report.next_step_line(sd, "en")
     squeeze = lambda text: "".join(text.split())   # noqa: E731  (PDF and PPTX wrap lines)
     for fmt in report.FORMATS:
         out = tmp_path / f"s1.{fmt}"
@@ -353,7 +381,7 @@ def test_markdown_has_the_next_step_with_its_cost_and_meeting_phrases(trained, l
     assert sorted(r.train.seed for r in step.plan) == [1, 1, 2, 2]
     assert step.estimate == studies.estimate_study(step.plan, step.device,
                                                    studies.measured_throughput(trained.list_runs()))
-    line = report.next_step_line(step, lang)
+    line = report.next_step_line(sd, lang)
     assert line in md and money(step.estimate["cost_usd"]) in line
     assert duration(step.estimate["wall_s"], lang, estimate=True) in line
     assert ("Next step: run cpu-xs" if lang == "en" else "次のステップ：cpu-xs を") in line
@@ -499,7 +527,7 @@ def test_a_study_still_running_says_so_and_plans_nothing_yet(trained_copy, lang)
     assert note in md and md.index(note) < md.index("## ")          # under the title, first
     from dcpoc.report.text import listing
     tested = t("phrase.tested", lang).format(n=done, presets="tiny", seeds=listing([1, 2], lang))
-    assert tested in md and report.next_step_line(sd.next, lang) == ""
+    assert tested in md and report.next_step_line(sd, lang) == ""
 
 
 def test_a_command_reads_as_code_in_html_and_without_backticks_in_pdf_and_pptx(trained, tmp_path):

@@ -77,7 +77,7 @@ def test_report_page_prices_the_next_step_with_the_stores_price_table(trained_co
     from dcpoc.decision import load_decision
     done = run_cli("prices", "--set", "cpu=100")
     assert done.returncode == 0, done.stderr
-    line = report.next_step_line(load_decision(trained_copy, "s1", prices={"cpu": 100.0}).next, "en")
+    line = report.next_step_line(load_decision(trained_copy, "s1", prices={"cpu": 100.0}), "en")
     assert "< $0.01" not in line.split("device-hours")[1]
     at = open_page("pages/7_Report.py", "en")
     assert line in download(at, served).decode()

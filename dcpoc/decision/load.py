@@ -17,7 +17,7 @@ from .gap import gap_over_training
 from .multiplier import Projection, project, target_flops_ratio
 from .paper import PaperComparison, compare_with_paper
 from .target_speed import TargetSpeed, target_speed
-from .verdict import Decision, Thresholds, decide
+from .verdict import Decision, Thresholds, decide, worse_beyond_doubt
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,17 @@ class StudyDecision:
     # for a study measured in this database.
     recorded: dict | None = None
     confirm_seeds: tuple[int, ...] = ()   # the study's confirmation seeds (confirmation.decisive_runs)
+
+    @property
+    def speed_first(self) -> bool:
+        """Whether measuring the training speed on the target's GPU kind is the next step, before
+        any run: a verdict that weighs speed (not one of too little evidence, nor a NO-GO on a loss
+        worse beyond doubt) stands on a ratio measured elsewhere, and the cost on the target
+        depends on that ratio."""
+        d = self.decision
+        if self.speed is None or self.speed.measured or d.verdict not in ("GO", "CONDITIONAL", "NO-GO"):
+            return False
+        return not (d.verdict == "NO-GO" and worse_beyond_doubt(d.equal_tokens))
 
 
 def load_decision(store: Any, study: str | None, thresholds: Thresholds = Thresholds(),

@@ -11,7 +11,7 @@ ratio of FLOP/s. Multiplying by the tokens/s ratio alone would count the extra F
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
@@ -160,6 +160,9 @@ class MultiplierResult:
     resamples: int = 0               # resamples that could be fitted
     widening: float = 1.0            # small_sample_factor applied to both percentile intervals
     fewest_runs: int = 0             # ... for this many runs at a size (fewest_runs)
+    # preset -> the net benefit of that size's DCFormer runs alone (point estimate, its own speed
+    # and FLOPs ratios): the pooled mean averages a lead that shrinks with size away
+    net_by_size: dict = field(default_factory=dict)
 
 
 def _exp(x: float | np.ndarray) -> np.ndarray:
@@ -190,6 +193,16 @@ def _speed_parts(tf: pd.DataFrame, dc: pd.DataFrame, device: str, logm: np.ndarr
     log_flops = np.log(at_run["flops"].to_numpy(float)[ok])
     net = float(_exp((logm[ok] + log_speed + log_flops).mean()))
     return float(np.exp(log_speed.mean())), float(np.exp(log_flops.mean())), net
+
+
+def _net_by_size(tf: pd.DataFrame, dc: pd.DataFrame, device: str, logm: np.ndarray) -> dict:
+    """preset -> _speed_parts' net benefit over that size's DCFormer runs alone ({} without a
+    speed ratio at every size)."""
+    if not math.isfinite(_speed_parts(tf, dc, device, logm)[2]):
+        return {}
+    presets = dc["preset"].to_numpy()
+    return {str(p): _speed_parts(tf, dc[presets == p], device, logm[presets == p])[2]
+            for p in dict.fromkeys(presets)}
 
 
 def _draw(group: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -346,7 +359,8 @@ def compute_multiplier(runs: pd.DataFrame, study: str | None = None,
     return MultiplierResult(fit, _per_run(fit, tf, dc, logm), m_int, ratio, device, net_int,
                             corpus, n_sizes, flops_ratio=flops,
                             unbounded=sum(math.isinf(v) for v in boot_m), resamples=len(boot_m),
-                            widening=factor, fewest_runs=fewest_runs(tf, dc))
+                            widening=factor, fewest_runs=fewest_runs(tf, dc),
+                            net_by_size=_net_by_size(tf, dc, device, logm))
 
 
 # ----------------------------------------------------------------------------- projection

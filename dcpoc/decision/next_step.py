@@ -123,8 +123,8 @@ CURVE_REASONS = {"why.beyond_fit", "why.unbounded", "why.bootstrap_degenerate", 
 
 def _needed(decision) -> dict[str, dict] | None:
     """The open items to plan for, by need.* key: the Decision's own; for GO the next larger size;
-    for CONDITIONAL one more seed, and the sizes GO still lacks (larger ones: "above"); None for
-    NO-GO."""
+    for CONDITIONAL one more seed (a larger size where more seeds cannot give GO), and the sizes GO
+    still lacks (larger ones: "above"); None for NO-GO."""
     if decision.verdict == "NO-GO":
         return None
     if decision.verdict == "GO":
@@ -138,7 +138,13 @@ def _needed(decision) -> dict[str, dict] | None:
     flips = dict(decision.flips)
     sizes = flips.get("flip.go_sizes") or flips.get("flip.go_sizes_also")
     needed = {"need.sizes": {"n": sizes["need"] - sizes["n"], "above": True}} if sizes else {}
-    if "flip.go_sizes" not in flips:           # a loss or net benefit still open: another seed
+    if "flip.seeds_cannot" in flips or "flip.go_shrinks" in flips:
+        # the net benefit's point estimate is under GO's bar (pooled, or at the largest size):
+        # seeds only narrow the interval around it, so the runs that can change the answer are a
+        # larger size (the multiplier there); the speed on the target GPU is the other
+        # (StudyDecision.speed_first)
+        needed.setdefault("need.sizes", {"n": 1, "above": True})
+    elif "flip.go_sizes" not in flips:         # a loss or net benefit still open: another seed
         needed["need.seeds"] = {"n": 1}
     return needed
 
@@ -287,8 +293,8 @@ def next_step(decision, runs: pd.DataFrame, study: str | None, device_name: str 
     runs where available). need.sizes: the next larger unrun preset(s) for every lane (both
     architectures, or a ladder study's variants) and the study's seeds; need.seeds: new seeds (after the largest) at every preset, new presets
     included; need.arch: the missing architecture at the study's presets and seeds; need.failed:
-    the failed runs again. CONDITIONAL: one more seed at every size; GO: the next larger preset to
-    confirm; NO-GO, or nothing to plan: None. study_config (the study's stored config): a ladder
+    the failed runs again. CONDITIONAL: one more seed at every size (a larger size instead where
+    seeds cannot give GO: flip.seeds_cannot); GO: the next larger preset to confirm; NO-GO, or nothing to plan: None. study_config (the study's stored config): a ladder
     study plans its variants, and one with a confirmation stage adds confirmation seeds at the
     chosen rates instead of sweeping again. None while some of the study's runs are queued or
     running: what they add decides what is still missing."""

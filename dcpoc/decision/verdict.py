@@ -162,7 +162,7 @@ def _needed(decision: Decision, counted: pd.DataFrame, thresholds: Thresholds) -
     if not needed and not (mult.multiplier.exists and mult.net_benefit.exists):
         needed.append(mult.net_benefit.reason or mult.multiplier.reason or ("why.no_pairs", {}))
     elif not needed and math.isinf(mult.net_benefit.high) and not mult.net_benefit.low > thresholds.go_net_low \
-            and not _worse_beyond_doubt(tokens):
+            and not worse_beyond_doubt(tokens):
         # unbounded above and short of GO below: Transformer++'s floor is within the seeds' noise
         # of DCFormer's losses, and the interval says nothing (an infinite bound would also
         # silence NO-GO). Unbounded with a lower bound past GO's bar is still a GO.
@@ -170,7 +170,7 @@ def _needed(decision: Decision, counted: pd.DataFrame, thresholds: Thresholds) -
     return needed
 
 
-def _worse_beyond_doubt(tokens: pd.DataFrame) -> bool:
+def worse_beyond_doubt(tokens: pd.DataFrame) -> bool:
     """DCFormer's loss at the largest size above the baseline's beyond doubt (a NO-GO on its own)."""
     if tokens is None or tokens.empty:
         return False
@@ -193,18 +193,26 @@ def _judge(decision: Decision, thresholds: Thresholds) -> None:
     low, high = largest["loss_low"], largest["loss_high"]
     interval = low is not None and high is not None and pd.notna(low) and pd.notna(high)
     # one seed: neither
-    loss_better, loss_worse = interval and high < 0, _worse_beyond_doubt(decision.equal_tokens)
+    loss_better, loss_worse = interval and high < 0, worse_beyond_doubt(decision.equal_tokens)
     decision.reasons = [("reason.net", values),
                         ("reason.loss" if interval else "reason.loss_one_seed", values),
                         *_equal_cost_reason(decision.equal_cost, largest["preset"])]
     net_met = net.low > thresholds.go_net_low
     sizes = {"n": mult.n_sizes, "need": thresholds.go_min_sizes}
     sizes_short = mult.n_sizes < thresholds.go_min_sizes
+    # the pooled net benefit averages the sizes: a lead that shrinks with size can clear GO's bar
+    # while the largest size alone is under it, and the target is larger still
+    at_largest = mult.net_by_size.get(largest["preset"], math.nan) if mult.n_sizes > 1 else math.nan
+    values["net_largest"] = at_largest
     if net.high < thresholds.nogo_net_high or loss_worse:
-        decision.verdict, flip = "NO-GO", "flip.nogo"
+        decision.verdict = "NO-GO"
+        # NO-GO from the loss alone: no speed ratio would lift it
+        flip = "flip.nogo" if net.high < thresholds.nogo_net_high else "flip.nogo_loss"
         ratio = _needed_ratio(thresholds.nogo_net_high, net.high, mult.speed_ratio)
     elif net_met and loss_better and sizes_short:
         decision.verdict, flip, ratio = "CONDITIONAL", "flip.go_sizes", math.nan
+    elif net_met and loss_better and math.isfinite(at_largest) and at_largest <= thresholds.go_net_low:
+        decision.verdict, flip, ratio = "CONDITIONAL", "flip.go_shrinks", math.nan
     elif net_met and loss_better:
         decision.verdict, flip = "GO", "flip.go"
         ratio = _needed_ratio(thresholds.go_net_low, net.low, mult.speed_ratio)
@@ -213,6 +221,13 @@ def _judge(decision: Decision, thresholds: Thresholds) -> None:
                                                                mult.speed_ratio)
         flip = _conditional_flip(net_met, loss_better, interval)
     decision.flips = [(flip, {**values, **sizes, "ratio_needed": ratio})]
+    if flip in ("flip.conditional", "flip.conditional_both", "flip.nogo") and ratio > 1 \
+            and math.isfinite(mult.flops_ratio):
+        # a ratio above 1 reads as a tuning target; it means DCFormer training faster than the
+        # baseline while computing more per token
+        decision.flips.append(("flip.faster_than_baseline",
+                               {"ratio_needed": ratio, "baseline": decision.pair_labels()["transformer"],
+                                "flops": mult.flops_ratio}))
     if decision.verdict == "CONDITIONAL" and not net_met and math.isfinite(net.mean):
         # more seeds narrow the interval around the point estimate: under the bar they cannot lift
         # the lower bound past it (the meeting would otherwise buy seeds to reach GO)

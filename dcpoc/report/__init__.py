@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .context import key_answers
 from .pdf import PDF_FONT_ENV, PDF_FONT_PACKAGE, ReportError, cjk_font
 from .text import (answers, comparison_table, cost_quality_text, fit_text, inference_text,
                    interval_text, lr_sweep_note, lr_sweep_table, meeting_phrases, next_step_line,
@@ -19,7 +20,7 @@ FORMATS = ("md", "html", "pdf", "pptx")
 
 __all__ = ["FORMATS", "PDF_FONT_ENV", "PDF_FONT_PACKAGE", "ReportError", "answers", "cjk_font",
            "comparison_table", "cost_quality_text", "fit_text", "inference_text", "interval_text",
-           "lr_sweep_note", "lr_sweep_table", "meeting_phrases", "next_step_line", "next_steps",
+           "key_answers", "lr_sweep_note", "lr_sweep_table", "meeting_phrases", "next_step_line", "next_steps",
            "next_what", "progress_text", "recorded_text", "render", "say", "validation_text", "verdict_line"]
 
 

@@ -14,10 +14,10 @@ from .. import costs
 from ..decision import StudyDecision, Thresholds, run_summary
 from ..decision.compare import attention_paths
 from ..ui.i18n import device_text, kind_label, money, num, study_question, t
-from .context import (gap_lines, gap_table, paper_lines, paper_notes, paper_table, projection_table,
-                      speed_lines)
+from .context import (gap_lines, gap_table, key_answers, paper_lines, paper_notes, paper_table,
+                      projection_table, speed_lines)
 from .evidence import attribution_table, evidence_lines, recommendation_lines
-from .text import (answers, comparison_table, cost_quality_text, fit_text, inference_text,
+from .text import (comparison_table, cost_quality_text, fit_text, inference_text,
                    listing, lr_sweep_note, lr_sweep_table, meeting_phrases, next_steps, progress_text,
                    recorded_text, say, validation_text, verdict_line)
 
@@ -124,7 +124,7 @@ def build(sd: StudyDecision, lang: str) -> list[Block]:
             Heading(t("rep.chart", lang)), *_tradeoff(summary, lang),
             Heading(t("dec.lr", lang)), *_lr_chart(sd, lang),
             Heading(t("dec.risks", lang)), bullets((say(r, lang) for r in d.risks), small=True),
-            Heading(t("rep.next_step", lang)), bullets(next_steps(d, lang, sd.next)),
+            Heading(t("rep.next_step", lang)), bullets(next_steps(sd, lang)),
             Heading(t("rep.phrases", lang)), bullets(meeting_phrases(sd, lang)),
             Heading(t("rep.repro", lang)), Facts(footer(sd, lang), small=True, sep=t("sep.label", lang)),
             Paragraph(validation_text(sd.val_tokens, lang), small=True),
@@ -160,9 +160,9 @@ def _thresholds_note(sd: StudyDecision, lang: str) -> list[Block]:
 
 
 def _key_numbers(sd: StudyDecision, lang: str) -> list[Block]:
-    """The three answers, the equal-token / equal-cost table and the curve the multiplier rests on."""
+    """The four answers, the equal-token / equal-cost table and the curve the multiplier rests on."""
     d = sd.decision
-    out: list[Block] = [Heading(t("rep.metrics", lang)), Bullets(tuple(answers(d, lang)))]
+    out: list[Block] = [Heading(t("rep.metrics", lang)), Bullets(tuple(key_answers(sd, lang)))]
     table = comparison_table(d, lang)
     if len(table):   # what minus what, and which sign favours DCFormer, as the Decision page says
         fingerprint = d.multiplier.corpus_fingerprint[:12] if d.multiplier is not None else ""

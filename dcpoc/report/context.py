@@ -13,7 +13,7 @@ from ..config import VARIANT_LABELS
 from ..decision.gap import gap_summary
 from ..decision.paper import LOSS_DCFORMER, LOSS_TRANSFORMER, MULTIPLIER, THROUGHPUT
 from ..ui.i18n import device_text, hours, kind_label, money, t
-from .text import interval_text, say
+from .text import answers, interval_text, say
 
 if TYPE_CHECKING:
     from ..decision import StudyDecision
@@ -156,6 +156,44 @@ def projection_rows(sd: StudyDecision, lang: str) -> list[tuple[str, str, str]]:
                      _span(low, high, money)))
     interval = _saving_interval(ends, lang)
     return rows + ([(_labelled(interval[0], label, lang), hours(None), interval[1])] if interval else [])
+
+
+def key_answers(sd: StudyDecision, lang: str) -> list[tuple[str, str]]:
+    """The decision maker's questions with their short answers: the three the verdict answers
+    (text.answers), then what it costs at the target (cost_answer) where there is a projection."""
+    cost = cost_answer(sd, lang)
+    return answers(sd.decision, lang) + ([cost] if cost else [])
+
+
+def cost_answer(sd: StudyDecision, lang: str) -> tuple[str, str] | None:
+    """The decision maker's fourth question, what DCFormer costs at the target, answered from the
+    projection: both architectures' cost at equal quality, the difference, and which speed ratio
+    priced it (measured on the target's kind, or the paper's range with the study's own ratio named
+    as not carrying over). None without a projection."""
+    ends = (sd.projection, sd.projection) if sd.projection is not None else sd.projection_span
+    if ends is None:
+        return None
+    kind = kind_label(sd.target.gpu_kind, lang)
+    tf = money(ends[0].tf_cost_usd)
+    dc = _span(ends[0].dc_cost_equal_quality_usd, ends[1].dc_cost_equal_quality_usd, money)
+    extra = sorted(e.dc_cost_equal_quality_usd - e.tf_cost_usd for e in ends)
+    if extra[0] >= 0:
+        diff = t("dec.a4.more", lang).format(usd=_span(extra[0], extra[1], money))
+    elif extra[1] <= 0:
+        diff = t("dec.a4.less", lang).format(usd=_span(-extra[1], -extra[0], money))
+    else:
+        diff = t("dec.a4.either", lang).format(less=money(-extra[0]), more=money(extra[1]))
+    values = dict(params=_size(sd.target.params), tokens=_size(sd.target.tokens), kind=kind,
+                  tf=tf, dc=dc, diff=diff)
+    speed = sd.speed
+    if sd.projection is not None:
+        answer = t("dec.a4.measured", lang).format(ratio=f"{sd.projection.speed_ratio:.2f}×", **values)
+    else:
+        answer = t("dec.a4.range", lang).format(
+            span=_span(speed.low, speed.high, lambda v: f"{v:.2f}×"),
+            device=device_text(speed.study_device, lang),
+            ratio=f"{speed.study_ratio:.2f}×" if math.isfinite(speed.study_ratio) else "—", **values)
+    return t("dec.q4", lang), answer
 
 
 def _at_step(value: float, step: int, lang: str) -> str:

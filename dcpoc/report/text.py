@@ -233,22 +233,36 @@ def next_what(step: NextStep, lang: str) -> str:
     return t("next.join", lang).join(say(part, lang) for part in step.parts)
 
 
-def next_step_line(step: NextStep | None, lang: str) -> str:
-    """'Next step: <what> (n runs) — about <wall time>, <device-hours>, $<cost> on <device>.';
-    '' without a planned step."""
+def next_step_line(sd: StudyDecision, lang: str) -> str:
+    """What to do next, with its cost: the speed on the target GPU first where the verdict stands
+    on a ratio measured elsewhere (StudyDecision.speed_first), then the planned runs ('Next step:
+    <what> (n runs) — about <wall time>, <device-hours>, $<cost> on <device>.'); '' for neither."""
+    runs = _planned_runs(sd.next, lang)
+    if not sd.speed_first:
+        return t("next.line", lang).format(**runs) if runs else ""
+    speed = sd.speed
+    first = t("next.speed_first", lang).format(
+        kind=kind_label(speed.kind, lang), device=device_text(speed.study_device, lang),
+        ratio=f"{speed.study_ratio:.2f}×" if math.isfinite(speed.study_ratio) else "—")
+    return f"{first} {t('next.then', lang).format(**runs)}" if runs else first
+
+
+def _planned_runs(step: NextStep | None, lang: str) -> dict[str, str] | None:
+    """The planned runs' fields of next.line / next.then (None without a plan)."""
     if step is None:
-        return ""
+        return None
     e = step.estimate
-    return t("next.line", lang).format(what=next_what(step, lang), n=int(e["n_runs"]),
-                                       wall=duration(e["wall_s"], lang, estimate=True), hours=hours(e["device_hours"]),
-                                       cost=money(e["cost_usd"]), device=device_text(step.device, lang))
+    return dict(what=next_what(step, lang), n=str(int(e["n_runs"])),
+                wall=duration(e["wall_s"], lang, estimate=True), hours=hours(e["device_hours"]),
+                cost=money(e["cost_usd"]), device=device_text(step.device, lang))
 
 
-def next_steps(decision: Decision, lang: str, step: NextStep | None = None) -> list[str]:
-    """The planned next runs with their cost (when given), then what to run next (insufficient
+def next_steps(sd: StudyDecision, lang: str) -> list[str]:
+    """The next step with its cost (when there is one), then what to run next (insufficient
     evidence), else what would flip the verdict, else confirm."""
-    line = next_step_line(step, lang)
-    steps = [say(r, lang) for r in decision.needed or decision.flips] or [t("rep.next_none", lang)]
+    line = next_step_line(sd, lang)
+    d = sd.decision
+    steps = [say(r, lang) for r in d.needed or d.flips] or [t("rep.next_none", lang)]
     return ([line] if line else []) + steps
 
 
@@ -275,11 +289,11 @@ def meeting_phrases(sd: StudyDecision, lang: str) -> list[str]:
     if mult is not None and math.isfinite(mult.net_benefit.mean):
         phrases.append(t("phrase.net", lang).format(net=interval_text(mult.net_benefit, ".2f", lang, "×")))
     phrases.append(t("phrase.verdict", lang).format(verdict=verdict_line(d, lang)))
-    if sd.next is not None:
-        e = sd.next.estimate
-        phrases.append(t("phrase.next", lang).format(what=next_what(sd.next, lang),
-                                                     wall=duration(e["wall_s"], lang, estimate=True),
-                                                     cost=money(e["cost_usd"])))
+    runs = _planned_runs(sd.next, lang)
+    if sd.speed_first:
+        phrases.append(t("phrase.speed_first", lang).format(kind=kind_label(sd.speed.kind, lang)))
+    elif runs:
+        phrases.append(t("phrase.next", lang).format(**runs))
     return phrases
 
 

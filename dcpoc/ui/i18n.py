@@ -639,6 +639,28 @@ STRINGS: dict[str, dict[str, str]] = {
                                 "です。NO-GO かどうかの確認には役立ちます（現在の上限は {net_high:.2f}、"
                                 "{nogo:.2f} 未満なら NO-GO）。結論を変えうるのは、実際に学習に使う GPU "
                                 "での速度比と、より大きなサイズでの計算量倍率です。"},
+    "flip.faster_than_baseline": {"en": "A speed ratio of {ratio_needed:.2f} means DCFormer training "
+                                        "faster than {baseline} although it computes {flops:.2f}× as "
+                                        "much per token: no kernel makes that likely, so this route "
+                                        "is closed in practice.",
+                                  "ja": "速度比 {ratio_needed:.2f} とは、トークンあたりの計算量が "
+                                        "{flops:.2f} 倍あるにもかかわらず、DCFormer が {baseline} より"
+                                        "速く学習することを意味します。カーネルの改良で届く見込みは"
+                                        "低く、この道は事実上閉ざされています。"},
+    "flip.go_shrinks": {"en": "The net benefit over all sizes clears GO's bar (lower bound {net_low:.2f} > "
+                              "{go:.2f}), but at the largest size, {preset}, it is {net_largest:.2f} on "
+                              "its own: DCFormer's advantage shrinks as the model grows, and the target is "
+                              "larger still. A larger size decides whether it holds.",
+                        "ja": "全サイズを通した正味の効果は GO の基準を満たしています（下限 {net_low:.2f} > "
+                              "{go:.2f}）。しかし最大サイズの {preset} 単独では {net_largest:.2f} です。"
+                              "DCFormer の優位はモデルが大きくなるにつれて縮んでおり、目標はさらに大きい"
+                              "サイズです。優位が保たれるかは、より大きなサイズで確かめる必要があります。"},
+    "flip.nogo_loss": {"en": "It would leave NO-GO only if DCFormer's loss at {preset} were no longer worse "
+                             "than the baseline's beyond doubt (its interval is now {diff_low:+.4f} to "
+                             "{diff_high:+.4f}): speed is not what holds it back.",
+                       "ja": "{preset} で DCFormer の損失がベースラインより明らかに悪い状態（現在の区間は "
+                             "{diff_low:+.4f}〜{diff_high:+.4f}）が解消されない限り、NO-GO（見送り）から外れ"
+                             "ません。速度が原因ではありません。"},
     "flip.go_sizes_also": {"en": "GO also needs {need} model sizes (the study has {n}): add a size above "
                                  "the largest.",
                            "ja": "また、GO にはモデルサイズが {need} 個必要です（このスタディは {n} 個）。"
@@ -694,6 +716,25 @@ STRINGS: dict[str, dict[str, str]] = {
                         "on {device}.",
                   "ja": "次のステップ：{what}（計 {n} 件）— 所要時間は約 {wall}、デバイス時間 {hours} "
                         "時間、費用 {cost}（{device}）の見込みです。"},
+    "next.speed_first": {"en": "Next step: measure the training speed on {kind}. Run `python -m dcpoc "
+                               "bench model` on one {kind} with this database (DCPOC_DB; a few "
+                               "minutes): the net benefit uses the speed ratio measured on {device} "
+                               "({ratio}), which says nothing about {kind}, and the cost at scale "
+                               "depends on it; once measured, the projection uses it.",
+                         "ja": "次のステップ：{kind} で学習速度を測定してください。{kind} 1 台で、この"
+                               "データベースを指定して（DCPOC_DB）`python -m dcpoc bench model` を実行"
+                               "します（数分）。正味の効果は {device} で測った速度比（{ratio}）による"
+                               "もので、{kind} での速度は分かりません。本番規模の費用はこの速度比で決まり、"
+                               "測定後の試算にはその値が使われます。"},
+    "next.then": {"en": "Then, if the verdict is still open: {what} ({n} runs) — about {wall}, {hours} "
+                        "device-hours, {cost} on {device}.",
+                  "ja": "その後も結論が出なければ：{what}（計 {n} 件）— 所要時間は約 {wall}、デバイス"
+                        "時間 {hours} 時間、費用 {cost}（{device}）の見込みです。"},
+    "phrase.speed_first": {"en": "The next step we would take is to measure the training speed on "
+                                 "{kind} (a few minutes on one GPU): what DCFormer costs at scale "
+                                 "depends on it.",
+                           "ja": "次の一手は {kind} での学習速度の測定です（GPU 1 台で数分）。本番規模"
+                                 "での DCFormer の費用はこの値で決まります。"},
     "rep.phrases": {"en": "Phrases for the meeting", "ja": "会議で使えるフレーズ"},
     "phrase.tested": {"en": "We trained Transformer++ and DCFormer on the same data: {n} runs at "
                             "{presets}, seeds {seeds}.",
@@ -1605,6 +1646,27 @@ STRINGS: dict[str, dict[str, str]] = {
                               "{kind} で `python -m dcpoc bench model` を実行する"
                               "と測定できます。"},
     "dec.speed.label": {"en": "not measured on {kind}", "ja": "{kind} では未測定"},
+    "dec.q4": {"en": "What does it cost at scale?", "ja": "本番規模での費用は？"},
+    "dec.a4.measured": {"en": "Training {params} parameters on {tokens} tokens on {kind}: Transformer++ "
+                              "costs {tf}; DCFormer costs {dc} for the same quality ({diff}), at the "
+                              "speed ratio measured on {kind} ({ratio}).",
+                        "ja": "{kind} でパラメータ {params}、{tokens} トークンを学習すると、Transformer++ "
+                              "は {tf}、同じ品質の DCFormer は {dc}（{diff}）です（{kind} で測った速度比 "
+                              "{ratio} による）。"},
+    "dec.a4.range": {"en": "Training {params} parameters on {tokens} tokens on {kind}: Transformer++ "
+                           "costs {tf}; DCFormer costs {dc} for the same quality ({diff}), at the "
+                           "paper's speed ratios for this size ({span}), since speed has not been "
+                           "measured on {kind}. The net benefit above uses the speed ratio measured "
+                           "on {device} ({ratio}), which does not carry over to {kind}.",
+                     "ja": "{kind} でパラメータ {params}、{tokens} トークンを学習すると、Transformer++ "
+                           "は {tf}、同じ品質の DCFormer は {dc}（{diff}）です。{kind} での速度は未測定"
+                           "のため、論文が報告するこのサイズの速度比（{span}）で見積もっています。上記"
+                           "の正味の効果は {device} で測った速度比（{ratio}）によるもので、{kind} には"
+                           "当てはまりません。"},
+    "dec.a4.more": {"en": "{usd} more than Transformer++", "ja": "Transformer++ より {usd} 高い"},
+    "dec.a4.less": {"en": "{usd} less than Transformer++", "ja": "Transformer++ より {usd} 安い"},
+    "dec.a4.either": {"en": "from {less} less to {more} more than Transformer++",
+                      "ja": "Transformer++ より {less} 安い〜{more} 高い"},
     "dec.speed.kernel": {"en": "Triton self-check on {kind}: DCMHA attention ran {x:.1f}× as fast as the "
                                "PyTorch path (attention only: supporting evidence, not a model speed ratio).",
                          "ja": "{kind} での Triton セルフチェック：DCMHA アテンションは PyTorch 実装の {x:.1f} 倍の"
