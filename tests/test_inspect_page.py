@@ -45,7 +45,7 @@ def test_inspect_page_renders_a_real_run_and_its_twin(twins, lang):
     tf = runs[runs["arch"] == "transformer"]["id"].iloc[0]
     at = open_page("pages/5_Inspect.py", lang)
     assert not at.error, [e.value for e in at.error]
-    assert at.title[0].value == ("DCFormer の内部を見る" if lang == "ja" else "Look inside DCFormer")
+    assert at.title[0].value == ("モデルの中身：DCFormer の内部を見る" if lang == "ja" else "Inspect: look inside DCFormer")
     assert at.selectbox[1].value == dc if at.selectbox[0].label.startswith("Language") else True
     assert any(tf in c.value for c in at.caption)                  # the twin is found
     assert len(at.get("vega_lite_chart")) == 4                      # summary, matrices, gates, maps
