@@ -147,15 +147,17 @@ def _speed_ratio_text(decision: Decision) -> str:
     return f"{mult.speed_ratio:.2f}×" if mult and math.isfinite(mult.speed_ratio) else "—"
 
 
-def answers(decision: Decision, lang: str) -> list[tuple[str, str]]:
-    """The decision maker's three questions with their short answers."""
+def answers(decision: Decision, lang: str, dashboard: bool = False) -> list[tuple[str, str]]:
+    """The decision maker's three questions with their short answers. The risks' answer points at
+    where the list is: the report's section below, or (dashboard) the Decision page."""
     mult = decision.multiplier
     m = interval_text(mult.multiplier if mult else None, ".2f", lang, "×")
     net = interval_text(mult.net_benefit if mult else None, ".2f", lang, "×")
     return [(t("dec.q1", lang), t("dec.a1", lang).format(m=m, net=net)),
             (t("dec.q2", lang), t("dec.a2", lang).format(ratio=_speed_ratio_text(decision),
                                                          device=device_text(mult.speed_device if mult else None, lang))),
-            (t("dec.q3", lang), t("dec.a3", lang))]
+            (t("dec.q3", lang), t("dec.a3_dashboard", lang).format(page=t("nav.decision", lang))
+             if dashboard else t("dec.a3", lang).format(section=t("dec.risks", lang)))]
 
 
 def fit_text(decision: Decision, lang: str) -> str:

@@ -89,10 +89,15 @@ STRINGS: dict[str, dict[str, str]] = {
                      "ratio {ratio} on {device}.",
                "ja": "学習ループとデータはそのままで、変わるのはアテンション層のみです。"
                      "{device} での学習速度比は {ratio} です。"},
-    "dec.a3": {"en": "See the risks below: small-scale extrapolation, seed variance, kernel maturity, "
+    "dec.a3": {"en": "See “{section}” below: small-scale extrapolation, seed variance, kernel maturity, "
                      "inference speed, operations.",
-               "ja": "下記のリスク（小規模からの外挿、シードによるばらつき、カーネルの成熟度、推論速度、"
-                     "運用負荷）をご確認ください。"},
+               "ja": "後述の「{section}」をご確認ください（小規模からの外挿、シードによるばらつき、カーネルの"
+                     "成熟度、推論速度、運用負荷）。"},
+    # the Overview shows no risk list: it says which page has it
+    "dec.a3_dashboard": {"en": "The risks (small-scale extrapolation, seed variance, kernel maturity, "
+                               "inference speed, operations) and their mitigations are on the {page} page.",
+                         "ja": "リスク（小規模からの外挿、シードによるばらつき、カーネルの成熟度、推論速度、"
+                               "運用負荷）と対策は「{page}」ページにまとめています。"},
     "dec.multiplier": {"en": "Compute multiplier", "ja": "計算量倍率"},
     "dec.multiplier_help": {"en": "How much more training compute {baseline} needs to reach "
                                   "DCFormer's loss (the paper reports 1.7× to 2×). 95% bootstrap "
@@ -298,10 +303,13 @@ STRINGS: dict[str, dict[str, str]] = {
                               "runs (trained by an earlier dcpoc).",
                         "ja": "検証：これらの実行では検証トークン数が記録されていません（以前の dcpoc "
                               "で学習しました）。"},
-    "rep.recorded": {"en": "Recorded results, imported: measured on {date} on {machine}, not in "
-                           "this database.",
-                     "ja": "記録済みの結果をインポートしたものです：{date} に {machine}で測定しま"
-                           "した（実行記録はこのデータベースにはありません）。"},
+    # what an imported study lacks is the runs' files, not their numbers (the tables below hold them)
+    "rep.recorded": {"en": "Recorded results, imported: measured on {date} on the host {machine}. Every "
+                           "number is here; the runs' training logs and checkpoints (model weights) are "
+                           "not in this database.",
+                     "ja": "記録済みの結果をインポートしたものです：{date} にホスト {machine}で測定しま"
+                           "した。数値はすべてそろっていますが、学習ログとチェックポイント（モデルの重み）"
+                           "はこのデータベースにはありません。"},
     "home.import_offer": {"en": "Want a real verdict now? dcpoc ships the recorded results of the "
                                 "reference study: import them and every page works at once.",
                           "ja": "今すぐ実際の判定を見たいですか？ dcpoc には参照調査の記録済み"
