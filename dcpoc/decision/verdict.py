@@ -234,8 +234,9 @@ def _equal_cost_reason(cost: pd.DataFrame | None, preset: str) -> list[Reason]:
     # a size with several token budgets has a row each: the last (longest) speaks for the size
     sizes = cost.assign(d=pd.to_numeric(cost["loss_diff"], errors="coerce")).dropna(subset=["d"])
     diffs = sizes.groupby("preset", sort=False)["d"].last()
-    return [("reason.cost", {"preset": preset, "diff": diff, "better": int((diffs < 0).sum()),
-                             "sizes": len(diffs)})]
+    better = int((diffs < 0).sum())
+    key = "reason.cost_none" if better == 0 else "reason.cost_all" if better == len(diffs) else "reason.cost"
+    return [(key, {"preset": preset, "diff": diff, "better": better, "sizes": len(diffs)})]
 
 
 def _needed_ratio(bar: float, net_bound: float, speed_ratio: float) -> float:

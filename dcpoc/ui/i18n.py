@@ -417,7 +417,16 @@ STRINGS: dict[str, dict[str, str]] = {
     "reason.cost": {"en": "At equal training cost on {preset}, DCFormer's val loss differs by {diff}; "
                           "its point estimate is lower than the baseline's at {better} of {sizes} sizes.",
                     "ja": "{preset} で学習費用を揃えると、DCFormer の検証損失の差は {diff}です。"
-                          "点推定で DCFormer の損失が低いのは {sizes} サイズ中 {better} サイズです。"},
+                          "DCFormer の損失（点推定）がベースラインを下回ったのは {sizes} サイズ中 {better} サイズです。"},
+    "reason.cost_none": {"en": "At equal training cost on {preset}, DCFormer's val loss differs by {diff}; "
+                               "at none of the {sizes} sizes is its point estimate lower than the baseline's.",
+                         "ja": "{preset} で学習費用を揃えると、DCFormer の検証損失の差は {diff}です。"
+                               "費用を揃えると、{sizes} サイズのいずれでも DCFormer の損失（点推定）は"
+                               "ベースラインを下回りませんでした。"},
+    "reason.cost_all": {"en": "At equal training cost on {preset}, DCFormer's val loss differs by {diff}; "
+                              "its point estimate is lower than the baseline's at all {sizes} sizes.",
+                        "ja": "{preset} で学習費用を揃えると、DCFormer の検証損失の差は {diff}です。"
+                              "{sizes} サイズすべてで DCFormer の損失（点推定）がベースラインを下回りました。"},
     "reason.loss_one_seed": {"en": "At equal tokens on {preset}, DCFormer's val loss differs by {diff:+.4f} "
                                    "on one seed: no interval, so the loss decides nothing (GO needs it "
                                    "below zero beyond doubt).",
@@ -474,12 +483,12 @@ STRINGS: dict[str, dict[str, str]] = {
                            "ja": "ただし各サイズの 95% 区間はすべて重なっており、このシード数ではサイズ間の違いを"
                                  "まだ区別できません。傾向として確定したものではなく、より大きなサイズで確かめるべき"
                                  "パターンです。"},
-    "ev.widened": {"en": "The compute multiplier's and the net benefit's intervals are the bootstrap's, widened "
-                         "{factor}x for as few as {n} runs at a size: a bootstrap over so few runs is too "
+    "ev.widened": {"en": "With as few as {n} runs at a size, the compute multiplier's and the net benefit's "
+                         "intervals are the bootstrap's widened {factor}×: a bootstrap over so few runs is too "
                          "narrow (on simulated studies the plain one held the true multiplier 76% of the "
                          "time at 3 seeds, the widened one 97%).",
-                   "ja": "計算量倍率と正味の効果の区間は、ブートストラップ区間を 1 サイズあたり最少 {n} 件の実行に"
-                         "合わせて {factor} 倍に広げたものです。これほど少ない実行のブートストラップ区間は狭すぎます"
+                   "ja": "1 サイズあたりの実行が {n} 件と少ないため、計算量倍率と正味の効果の区間は、ブートストラップ"
+                         "区間を {factor} 倍に広げています。実行がこれほど少ないと、ブートストラップ区間は狭すぎるためです"
                          "（模擬実験では、元の区間が真の倍率を含んだのはシード 3 個で 76%、広げた区間は 97% でした）。"},
     "ev.unbounded": {"en": "In {n} of {total} bootstrap resamples a DCFormer loss lies below the lowest loss "
                            "the refitted Transformer++ curve can reach, so Transformer++ would need unbounded "
@@ -775,7 +784,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "risk.untuned": {"en": "One shared learning rate: both architectures were trained at the same rate, "
                            "and DCFormer is more sensitive to it, so the comparison can flip with the "
                            "rate. Mitigation: sweep the rate per architecture (a study with a sweep).",
-                     "ja": "学習率が共通です。両アーキテクチャを同じ学習率で学習しており、DCFormer は学習率に"
+                     "ja": "学習率が共通：両アーキテクチャを同じ学習率で学習しており、DCFormer は学習率に"
                            "より敏感なため、学習率次第で比較結果が逆転し得ます。対策：アーキテクチャごとに"
                            "学習率を探索する調査を実行してください。"},
     "risk.tuning": {"en": "DCFormer needs its own tuning: at {preset} the best rates were "
@@ -809,15 +818,15 @@ STRINGS: dict[str, dict[str, str]] = {
                            "範囲外により良い学習率があるかもしれません。対策：探索範囲を広げてください。"},
     "risk.extrapolation": {"en": "Small-scale extrapolation: the PoC's models are far smaller than "
                                  "production. Mitigation: confirm at one larger size before committing.",
-                           "ja": "小規模からの外挿です。PoC のモデルは本番よりはるかに小規模です。対策：本格導入の前に、"
+                           "ja": "小規模からの外挿：PoC のモデルは本番よりはるかに小規模です。対策：本格導入の前に、"
                                  "一段大きいサイズで確認してください。"},
     "risk.seed_variance": {"en": "Seed variance: differences this small can come from the random seed. "
                                  "Mitigation: at least 3 seeds at the decisive size.",
-                           "ja": "シードによるばらつきです。この程度の差は乱数シードでも生じ得ます。対策：判断に"
+                           "ja": "シードによるばらつき：この程度の差は乱数シードでも生じ得ます。対策：判断に"
                                  "使うサイズでシード 3 個以上を回してください。"},
     "risk.kernel": {"en": "Kernel maturity: the fused DCMHA kernel is new and its speed depends on the "
                           "GPU. Mitigation: benchmark on the production GPU before adoption.",
-                    "ja": "カーネルの成熟度です。DCMHA の融合カーネルは新しく、速度は GPU に依存します。対策："
+                    "ja": "カーネルの成熟度：DCMHA の融合カーネルは新しく、速度は GPU に依存します。対策："
                           "導入前に本番 GPU でベンチマークしてください。"},
     "rep.infer": {"en": "Inference ({preset} on {device}, {threads} thread(s), {date}, batch 1; against plain "
                         "Transformer++): per generated token DCFormer takes {dc_p50:.2f} against "
@@ -831,13 +840,15 @@ STRINGS: dict[str, dict[str, str]] = {
                         "容量は {cache:.2f} 倍です。"},
     "rep.infer_none": {"en": "Inference speed not measured yet: run `python -m dcpoc bench infer`.",
                        "ja": "推論速度は未計測です。`python -m dcpoc bench infer` を実行してください。"},
-    "risk.inference": {"en": "Inference speed: composition adds work per generated token. Mitigation: "
-                             "measure serving latency and cost with `dcpoc bench infer`.",
-                       "ja": "推論速度です。合成処理により生成トークンごとの計算が増えます。対策："
-                             "`dcpoc bench infer` で推論の遅延と費用を測ってください。"},
+    "risk.inference": {"en": "Inference speed: DCFormer recombines its attention heads (DCMHA's "
+                             "composition), which adds work for every generated token. Mitigation: "
+                             "measure serving latency and cost with `python -m dcpoc bench infer`.",
+                       "ja": "推論速度：DCFormer はアテンションのヘッドを組み合わせ直す処理（DCMHA の合成）の分、"
+                             "生成する 1 トークンごとの計算が増えます。対策：`python -m dcpoc bench infer` で"
+                             "推論の遅延と費用を測ってください。"},
     "risk.operations": {"en": "Operational complexity: a custom kernel and model code to maintain. "
                               "Mitigation: keep the PyTorch reference path as a fallback and pin versions.",
-                        "ja": "運用の複雑さです。独自カーネルとモデルコードの保守が必要です。対策：PyTorch の"
+                        "ja": "運用の複雑さ：独自カーネルとモデルコードの保守が必要です。対策：PyTorch の"
                               "参照実装を代替経路として残し、バージョンを固定してください。"},
     "home.no_results": {"en": "No finished run with a validation loss yet.",
                         "ja": "検証損失のある完了済みの実行はまだありません。"},
@@ -1578,23 +1589,24 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Speed not measured on {kind}: the net benefit above uses the speed ratio measured on {device} "
               "({ratio:.2f}), which says nothing about {kind}. With the paper's ratios for the target size "
               "(and ours measured on other GPUs) the net benefit on {kind} would be {net} ({low} to {high} "
-              "over the multiplier's 95% interval).",
+              "with the multiplier's uncertainty, its 95% interval).",
         "ja": "{kind} での速度は未測定です。上記の正味の効果は {device} で測った速度比"
               "（{ratio:.2f}）を使っており、{kind} での速度については何も言えません。"
               "目標サイズについて論文が報告する速度比（他の GPU での本調査の測定値があればそれも含む）"
-              "を使うと、{kind} での正味の効果は {net}（計算量倍率の 95% 区間では {low}〜{high}）になります。"},
+              "を使うと、{kind} での正味の効果は {net}（計算量倍率の不確かさを含めると {low}〜{high}）になります。"},
     "reason.speed_not_on_target_below": {
-        "en": "Speed not measured on {kind}, and there the numbers lean against DCFormer: the net benefit "
-              "above uses the speed ratio measured on {device} ({ratio:.2f}), which says nothing about "
-              "{kind}. With the paper's ratios for the target size (and ours measured on other GPUs) the "
-              "net benefit on {kind} would be {net}, {low} to {high} over the multiplier's 95% interval: "
-              "all of it under NO-GO's bar of {nogo:.2f}. Measure the speed on {kind} (`python -m dcpoc "
+        "en": "Speed not yet measured on {kind}; estimated with the paper's speed ratios, the result is "
+              "unfavourable to DCFormer. The net benefit above uses the speed ratio measured on {device} "
+              "({ratio:.2f}), which says nothing about {kind}. With the paper's ratios for the target size "
+              "(and ours measured on other GPUs) the net benefit on {kind} would be {net} ({low} to {high} "
+              "with the multiplier's uncertainty, its 95% interval): all of it under NO-GO's bar of "
+              "{nogo:.2f}. Measure the speed on {kind} (`python -m dcpoc "
               "bench model`) before deciding.",
-        "ja": "{kind} での速度は未測定で、その条件では DCFormer に不利な数値です。上記の正味の効果は "
-              "{device} で測った速度比（{ratio:.2f}）を使っており、{kind} での速度については何も言えま"
-              "せん。目標サイズについて論文が報告する速度比（他の GPU での本調査の測定値があればそれも"
-              "含む）を使うと、{kind} での正味の効果は {net}、計算量倍率の 95% 区間では {low}〜{high} "
-              "で、すべて NO-GO の基準 {nogo:.2f} を下回ります。判断の前に {kind} で速度を測定してくだ"
+        "ja": "{kind} での速度はまだ測定していません。論文の速度比で見積もると、DCFormer には不利な"
+              "結果になります。上記の正味の効果は {device} で測った速度比（{ratio:.2f}）を使っており、"
+              "{kind} での速度については何も言えません。目標サイズについて論文が報告する速度比（他の GPU "
+              "での本調査の測定値があればそれも含む）を使うと、{kind} での正味の効果は {net}（計算量倍率の"
+              "不確かさを含めると {low}〜{high}）で、すべて NO-GO の基準 {nogo:.2f} を下回ります。判断の前に {kind} で速度を測定してくだ"
               "さい（`python -m dcpoc bench model`）。"},
     "dec.speed.study": {"en": "Speed ratio on {kind}: {ratio:.2f}×, measured by this study's runs on {kind}.",
                         "ja": "{kind} での速度比：{ratio:.2f} 倍（本調査の {kind} での実行による測定値）。"},
