@@ -12,6 +12,7 @@ import pandas as pd
 from ..decision import Decision, Interval, Reason, lr_label
 from ..decision.compare import sizes_named
 from ..decision.confirmation import FRESH_SEEDS_DECIDE
+from ..decision.inference import decode_speed_ratio
 from ..decision.stats import Sized, row_interval
 from ..runs.status import ACTIVE
 from ..studies import ladder
@@ -191,7 +192,7 @@ def inference_text(result: dict | None, lang: str) -> str:
     dc, tf = rows["dcformer"], rows["transformer"]
     return t("rep.infer", lang).format(
         preset=result["preset"], device=device_text(result["machine"]["device"], lang), date=result["date"][:10],
-        threads=result["machine"].get("cores", "?"), decode=tf["latency_p50_ms"] / dc["latency_p50_ms"],
+        threads=result["machine"].get("cores", "?"), decode=decode_speed_ratio(result),
         dc_p50=dc["latency_p50_ms"], tf_p50=tf["latency_p50_ms"],
         dc_p95=dc.get("latency_p95_ms", math.nan), tf_p95=tf.get("latency_p95_ms", math.nan),
         cache=result["dcformer_over_transformer"]["cache_bytes_per_token"])

@@ -343,6 +343,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "sep.list": {"en": ", ", "ja": "、"},
     "sep.clause": {"en": "; ", "ja": "。"},
     "sep.label": {"en": ": ", "ja": "："},
+    "sep.range": {"en": " – ", "ja": "〜"},
     "sep.title": {"en": ": ", "ja": " ｜ "},
     "sep.group": {"en": "; ", "ja": "；"},
     "rep.font_unreadable": {"en": "{env}={path} is not a TrueType or OpenType font ({why}); point it "
@@ -374,6 +375,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.go_min_sizes": {"en": "Model sizes GO needs (default 3)",
                          "ja": "GO に必要なモデルサイズ数（既定 3）"},
     "dec.target_params": {"en": "Parameters (millions)", "ja": "パラメータ数（百万）"},
+    "dec.target_params_n": {"en": "Parameters", "ja": "パラメータ数"},
+    "dec.target_tokens_n": {"en": "Training tokens", "ja": "学習トークン数"},
     "dec.target_tokens": {"en": "Training tokens (billions)", "ja": "学習トークン数（十億）"},
     "dec.gpu": {"en": "GPU type", "ja": "GPU の種類"},
     "dec.price": {"en": "Price per GPU-hour ($)", "ja": "GPU 1 時間あたりの価格（$）"},
@@ -830,12 +833,13 @@ STRINGS: dict[str, dict[str, str]] = {
                           "導入前に本番 GPU でベンチマークしてください。"},
     "rep.infer": {"en": "Inference ({preset} on {device}, {threads} thread(s), {date}, batch 1; against plain "
                         "Transformer++): per generated token DCFormer takes {dc_p50:.2f} against "
-                        "{tf_p50:.2f} ms at the median, {decode:.2f}× Transformer++'s tokens/s, and "
+                        "{tf_p50:.2f} ms at the median (a generation speed ratio of {decode:.2f}× in "
+                        "tokens/s), and "
                         "{dc_p95:.2f} against {tf_p95:.2f} ms at the 95th percentile; its cache holds "
                         "{cache:.2f}× the bytes per token.",
                   "ja": "推論（{preset}、{device}、{threads} スレッド、{date}、バッチ 1。比較相手は QK-norm "
                         "なしの Transformer++）：1 トークンの生成に DCFormer は中央値で {dc_p50:.2f} ms"
-                        "（Transformer++ は {tf_p50:.2f} ms、トークン/秒で {decode:.2f} 倍）、95 パーセン"
+                        "（Transformer++ は {tf_p50:.2f} ms。文章生成の速度比はトークン/秒で {decode:.2f} 倍）、95 パーセン"
                         "タイルで {dc_p95:.2f} ms（同 {tf_p95:.2f} ms）かかり、1 トークンあたりのキャッシュ"
                         "容量は {cache:.2f} 倍です。"},
     "rep.infer_none": {"en": "Inference speed not measured yet: run `python -m dcpoc bench infer`.",
@@ -846,6 +850,16 @@ STRINGS: dict[str, dict[str, str]] = {
                        "ja": "推論速度：DCFormer はアテンションのヘッドを組み合わせ直す処理（DCMHA の合成）の分、"
                              "生成する 1 トークンごとの計算が増えます。対策：`python -m dcpoc bench infer` で"
                              "推論の遅延と費用を測ってください。"},
+    "risk.inference_measured": {"en": "Inference speed: DCFormer recombines its attention heads (DCMHA's "
+                                      "composition), which adds work for every generated token. Measured on "
+                                      "{device} ({preset}, batch 1, {date}): a generation speed ratio of "
+                                      "{ratio:.2f}× Transformer++'s tokens/s. Mitigation: measure it again on "
+                                      "the production GPU (`python -m dcpoc bench infer`).",
+                                "ja": "推論速度：DCFormer はアテンションのヘッドを組み合わせ直す処理（DCMHA の合成）"
+                                      "の分、生成する 1 トークンごとの計算が増えます。{device} では測定済みで"
+                                      "（{preset}、バッチ 1、{date}）、文章生成の速度は Transformer++ の "
+                                      "{ratio:.2f} 倍（トークン/秒）でした。対策：本番の GPU で再測定してください"
+                                      "（`python -m dcpoc bench infer`）。"},
     "risk.operations": {"en": "Operational complexity: a custom kernel and model code to maintain. "
                               "Mitigation: keep the PyTorch reference path as a fallback and pin versions.",
                         "ja": "運用の複雑さ：独自カーネルとモデルコードの保守が必要です。対策：PyTorch の"
@@ -1490,17 +1504,21 @@ STRINGS: dict[str, dict[str, str]] = {
                                     "speed does not depend on training.",
                               "ja": "{preset}、{device}、バッチ 1、{date} に計測。ランダム初期化のモデル"
                                     "（速度は学習に依存しません）。"},
-    "compare.infer_decode": {"en": "Decode speed ratio", "ja": "デコード速度比"},
+    "compare.infer_decode": {"en": "Generation speed ratio (decode)", "ja": "文章生成の速度比（デコード）"},
     "compare.infer_cache": {"en": "Cache size ratio", "ja": "キャッシュサイズ比"},
-    "compare.infer_prefill": {"en": "Prefill speed ratio", "ja": "プリフィル速度比"},
-    "compare.infer_col.decode": {"en": "Decode tokens/s", "ja": "デコード トークン/秒"},
-    "compare.infer_col.prefill": {"en": "Prefill tokens/s", "ja": "プリフィル トークン/秒"},
+    "compare.infer_prefill": {"en": "Prompt-reading speed ratio (prefill)",
+                              "ja": "入力（プロンプト）処理の速度比（プリフィル）"},
+    "compare.infer_col.decode": {"en": "Generation (decode) tokens/s", "ja": "文章生成（デコード）トークン/秒"},
+    "compare.infer_col.prefill": {"en": "Prompt reading (prefill) tokens/s",
+                                  "ja": "入力処理（プリフィル）トークン/秒"},
     "compare.infer_col.p50": {"en": "Latency p50 (ms)", "ja": "レイテンシ p50（ms）"},
-    "compare.infer_col.p99": {"en": "Latency p99 (ms)", "ja": "レイテンシ p99（ms）"},
+    "compare.infer_col.p95": {"en": "Latency p95 per token (ms)", "ja": "1 トークンの遅延 p95（ms）"},
     "compare.infer_col.spread": {"en": "p50 spread across prompt lengths", "ja": "プロンプト長による p50 の差"},
     "compare.infer_col.cache": {"en": "Cache bytes per token", "ja": "トークンあたりキャッシュ（バイト）"},
-    "compare.infer_ratio_help": {"en": "DCFormer divided by Transformer++.",
-                                 "ja": "DCFormer を Transformer++ で割った値。"},
+    "compare.infer_ratio_help": {"en": "DCFormer divided by Transformer++. Speeds are tokens/s; generation's "
+                                       "is 1 / the median latency per generated token, as in the report.",
+                                 "ja": "DCFormer を Transformer++ で割った値。速度はトークン/秒で、文章生成の速度は"
+                                       "1 トークンの生成にかかる時間の中央値の逆数です（レポートと同じ定義）。"},
 
     # ---- the paper beside the study, the gap over training, the target's speed ratio
     "paper.title": {"en": "The paper beside our numbers", "ja": "論文の数値と本調査の比較"},
@@ -1520,15 +1538,15 @@ STRINGS: dict[str, dict[str, str]] = {
                          "ja": "損失の差（DCFormer − Transformer++、論文と同じく QK-norm なし）"},
     "paper.claim.throughput": {"en": "Training speed ratio", "ja": "学習速度比"},
     "paper.val.multiplier": {"en": "{low:.1f}× to {high:.1f}× at 405M to 6.9B",
-                             "ja": "405M〜6.9B で {low:.1f}×〜{high:.1f}×"},
+                             "ja": "4 億 500 万〜69 億パラメータで {low:.1f}×〜{high:.1f}×"},
     "paper.val.loss": {"en": "{dc:.2f} against {tf:.2f} ({diff:+.2f}) at 405M, 13.5K steps",
-                       "ja": "405M・13.5K ステップで {dc:.2f} 対 {tf:.2f}（{diff:+.2f}）"},
+                       "ja": "4 億 500 万パラメータ・1 万 3500 ステップで {dc:.2f} 対 {tf:.2f}（{diff:+.2f}）"},
     "paper.val.throughput": {"en": "about {low:.2f}× at 405M up to about {high:.2f}× at 13B-33B",
-                             "ja": "405M で約 {low:.2f}×、13B〜33B で約 {high:.2f}×"},
+                             "ja": "4 億 500 万パラメータで約 {low:.2f}×、130 億〜330 億パラメータで約 {high:.2f}×"},
     "paper.ours.speed": {"en": "{ratio} on {device}", "ja": "{device} で {ratio}"},
     "paper.source.abstract": {"en": "arXiv 2405.08553, abstract", "ja": "arXiv 2405.08553、要旨"},
     "paper.source.loss": {"en": "arXiv 2405.08553, 405M, 13.5K steps",
-                          "ja": "arXiv 2405.08553、405M、13.5K ステップ"},
+                          "ja": "arXiv 2405.08553、4 億 500 万パラメータ、1 万 3500 ステップ"},
     "paper.source.configs": {"en": "the authors' released configurations",
                              "ja": "著者が公開した設定ファイル"},
     "paper.note.multiplier": {"en": "DCFormer matches Transformer++ trained with this much more compute.",
@@ -1553,7 +1571,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "paper.gap": {"en": "Scale gap: this study's largest size has {params} parameters and {tokens} training "
                         "tokens; the paper's smallest has 405M and 7.1B ({gap_p} the parameters, {gap_t} the tokens).",
                   "ja": "規模の差：本調査の最大サイズはパラメータ {params}・学習トークン {tokens} で、論文の最小"
-                        "サイズは 405M・7.1B です（論文はパラメータが {gap_p}、トークンが {gap_t}の規模です）。"},
+                        "サイズは 4 億 500 万・71 億です（論文はパラメータが {gap_p}、トークンが {gap_t}の規模です）。"},
     "paper.why.none": {"en": "Not measured by this study yet.", "ja": "本調査ではまだ測定していません。"},
     "paper.why.scale": {"en": "This study's largest size is {gap:,.0f}× smaller than the paper's smallest "
                               "(the limit is {limit:,.0f}×).",
@@ -1798,6 +1816,27 @@ def num(value: float | None, spec: str = ".4g", suffix: str = "") -> str:
     if math.isinf(float(value)):
         return ("∞" if float(value) > 0 else "−∞") + suffix
     return f"{float(value):{spec}}{suffix}"
+
+
+def count_text(value: float | None, lang: str = "en") -> str:
+    """A large count (parameters, tokens) as a reader says it, to 3 significant digits: '915K',
+    '405M', '7.1B'; in Japanese by 万 and 億, '91.5 万', '4 億 500 万', '71 億'; '—' for none."""
+    if value is None or not (math.isfinite(float(value)) and float(value) > 0):
+        return "—"
+    value = float(f"{float(value):.3g}")
+    if lang != "ja":
+        for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+            if value >= div:
+                return f"{value / div:.3g}{unit}"
+        return f"{value:.0f}"
+    if value >= 1e12:
+        return f"{value / 1e12:.3g} 兆"
+    if value >= 1e8:
+        oku, man = divmod(round(value / 1e4), 10_000)
+        return f"{oku:,} 億" + (f" {man} 万" if man else "")
+    if value >= 1e4:
+        return f"{value / 1e4:.3g} 万"
+    return f"{value:,.0f}"
 
 
 def duration(seconds: float | None, lang: str = "en", estimate: bool = False) -> str:
