@@ -239,7 +239,7 @@ def test_launch_from_reference_cpu_fills_the_form_and_shows_its_plan(launch_page
     assert by_label(at.multiselect, "Model sizes (presets)").value == ["cpu-xs", "cpu-s", "cpu-demo"]
     assert by_label(at.number_input, "Tokens per parameter").value == 5.0
     assert by_label(at.text_input, "Learning rates to sweep").value == "0.001, 0.003"
-    assert by_label(at.checkbox, "Ablation ladder").value
+    assert by_label(at.checkbox, "Ablation ladder (splits QK-norm's effect from DCMHA's)").value
     assert by_label(at.text_input, "Confirmation seeds").value == "101, 102, 103"
     plan = at.dataframe[0].value     # every size swept (3 variants x 2 rates), then the confirmation
     assert len(plan) == 18 + 9 and set(plan["Learning rate"]) == {"0.001", "0.003", "chosen rate"}

@@ -185,17 +185,17 @@ def test_the_plan_table_groups_seeds_and_names_the_carried_rate():
     assert list(table.columns) == ["Stage", "Preset", "Variant", "Seeds", "Learning rate", "Steps",
                                    "Tokens per run"]
     assert table.values.tolist() == [
-        ["1: queued at launch", "tiny", "Transformer++", "1, 2", "1e-3", "10", "2,560"],
-        ["1: queued at launch", "tiny", "DCFormer", "1, 2", "1e-3", "10", "2,560"],
-        ["1: queued at launch", "tiny", "Transformer++", "1, 2", "3e-3", "10", "2,560"],
-        ["1: queued at launch", "tiny", "DCFormer", "1, 2", "3e-3", "10", "2,560"],
+        ["1: queued at launch", "tiny", "Transformer++", "1, 2", "0.001", "10", "2,560"],
+        ["1: queued at launch", "tiny", "DCFormer", "1, 2", "0.001", "10", "2,560"],
+        ["1: queued at launch", "tiny", "Transformer++", "1, 2", "0.003", "10", "2,560"],
+        ["1: queued at launch", "tiny", "DCFormer", "1, 2", "0.003", "10", "2,560"],
         ["2: after the sweep", "cpu-xs", "Transformer++", "1, 2", "best of the sweep", "10", "20,480"],
         ["2: after the sweep", "cpu-xs", "DCFormer", "1, 2", "best of the sweep", "10", "20,480"]]
     ja = plan_table(preview.stages, "ja")
     assert ja.columns[0] == "ステージ" and ja.iloc[-1, 4] == "探索での最良値" and ja.iloc[0, 3] == "1、2"
     # without a sweep every run is queued at launch, at its preset's rate
     plain = plan_table(preview_study(LaunchForm(name="", seeds="1"), [], CPU).stages)
-    assert plain["Stage"].tolist() == ["1: queued at launch"] * 2 and plain["Learning rate"].tolist() == ["3e-3"] * 2
+    assert plain["Stage"].tolist() == ["1: queued at launch"] * 2 and plain["Learning rate"].tolist() == ["0.003"] * 2
 
 
 def test_the_preview_warns_why_a_ladder_cannot_give_the_multiplier():

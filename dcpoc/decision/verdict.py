@@ -259,9 +259,9 @@ def _conditional_flip(net_met: bool, loss_better: bool, interval: bool) -> str:
 
 # ----------------------------------------------------------------------------- learning rates
 def lr_label(lr: float) -> str:
-    """A learning rate as people write it: 0.001 -> '1e-3', 0.0003 -> '3e-4'."""
-    mantissa, exponent = f"{lr:.1e}".split("e")
-    return f"{float(mantissa):g}e{int(exponent)}"
+    """A learning rate as the Launch page's grid shows it and a reader writes it: 0.001, 0.0003
+    (two significant digits; the report wrote 1e-3 beside the Launch page's 0.001)."""
+    return f"{float(f'{lr:.2g}'):.10f}".rstrip("0").rstrip(".")
 
 
 def _swept_runs(scoped: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -1049,7 +1049,8 @@ STRINGS: dict[str, dict[str, str]] = {
                                        "バリアントの選ばれた学習率で新しいシードを学習します。判定に用いる比較は"
                                        "これらを使います。"},
     "launch.plan.chosen": {"en": "chosen rate", "ja": "選ばれた学習率"},
-    "launch.ladder": {"en": "Ablation ladder", "ja": "段階的アブレーション"},
+    "launch.ladder": {"en": "Ablation ladder (splits QK-norm's effect from DCMHA's)",
+                      "ja": "段階的アブレーション（QK-norm と DCMHA の効果を分けて測る）"},
     "launch.ladder_help": {"en": "Run three variants instead of the architectures above: Transformer++ as the "
                                  "paper defines it (no QK-norm), Transformer++ with QK-norm, and DCFormer "
                                  "(DCMHA + QK-norm). The decision then splits DCFormer's gain into the QK-norm "
