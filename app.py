@@ -36,7 +36,7 @@ with st.container(border=True):
         ui.progress_note(found.runs, lang)
         (st.success if decision.verdict == "GO" else st.error if decision.verdict == "NO-GO"
          else st.warning)(report.verdict_line(decision, lang))
-        for question, answer in report.key_answers(found, lang):
+        for question, answer in report.key_answers(found, lang, dashboard=True):
             st.markdown(f"**{question}** {answer}")
         ui.headline_metrics(decision, lang)
         for reason in decision.reasons + decision.needed:

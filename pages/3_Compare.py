@@ -5,6 +5,7 @@ import streamlit as st
 
 from dcpoc.ui import page as ui
 from dcpoc.decision import config_differences, downsample, run_summary, with_cost
+from dcpoc.decision.inference import decode_speed_ratio
 from dcpoc.ui.charts import arch_bars, pareto_scatter, val_loss_against
 from dcpoc.ui.i18n import device_text, t
 
@@ -69,7 +70,7 @@ else:
     st.caption(t("compare.infer_caption", lang).format(
         preset=bench["preset"], device=device_text(bench["machine"]["device"], lang),
         date=bench["date"][:16].replace("T", " ")))
-    ratios = bench["dcformer_over_transformer"]
+    ratios = {**bench["dcformer_over_transformer"], "decode_tokens_per_s": decode_speed_ratio(bench)}
     for column, key, name in zip(st.columns(3), ("decode_tokens_per_s", "prefill_tokens_per_s",
                                                  "cache_bytes_per_token"),
                                  ("compare.infer_decode", "compare.infer_prefill", "compare.infer_cache")):

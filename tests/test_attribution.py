@@ -279,12 +279,12 @@ def test_one_best_rate_for_both_is_not_called_a_need_for_own_tuning():
     risks = dict(decide(swept_with_confirmation(), "st", confirm_seeds=[101, 102, 103]).risks)
     assert "risk.tuning" not in risks            # both did best at 1e-3
     same = risks["risk.tuning_same"]
-    assert same["tf_lr"] == same["dc_lr"] == "1e-3" and same["baseline"] == "Transformer++ + QK-norm"
+    assert same["tf_lr"] == same["dc_lr"] == "0.001" and same["baseline"] == "Transformer++ + QK-norm"
     sweep = swept_with_confirmation().query("seed == 1").copy()   # DCFormer better at 3e-3 here
     dc = sweep["arch"].eq("dcformer")
     sweep.loc[dc, "final_val_loss"] = 10 - sweep.loc[dc, "final_val_loss"]
     own = dict(decide(sweep, "st").risks)
-    assert "risk.tuning" in own and own["risk.tuning"]["dc_lr"] == "3e-3"
+    assert "risk.tuning" in own and own["risk.tuning"]["dc_lr"] == "0.003"
 
 
 def test_the_confirmation_runs_decide_and_no_confirmation_is_called_optimistic():

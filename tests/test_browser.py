@@ -208,7 +208,7 @@ def test_empty_dashboard_imports_the_recorded_study_in_a_browser(recorded_bundle
     shoot(page, tmp_path, "1-home-offer")
     button.click()
     page.get_by_text(report.verdict_line(source.decision, "en")).wait_for()
-    page.get_by_text(f"measured on {recorded['date']} on {recorded['machine']}").first.wait_for()
+    page.get_by_text(f"measured on {recorded['date']} on the host {recorded['machine']}").first.wait_for()
     shoot(page, tmp_path, "2-home-imported")
     assert set(Store().list_runs()["id"]) == set(store.list_runs(study="s1")["id"])
     page.goto(f"{server}/Decision?lang=ja")

@@ -106,7 +106,7 @@ def test_imported_study_decides_and_reports_as_recorded(source, bundle, tmp_path
     assert theirs.recorded and mine.recorded is None
     assert theirs.val_tokens == mine.val_tokens == ((4096, theirs.val_tokens[0][1]),)
     text = report.render(theirs, "md", "en").decode()
-    assert f"measured on {theirs.recorded['date']} on {theirs.recorded['machine']}" in text
+    assert f"measured on {theirs.recorded['date']} on the host {theirs.recorded['machine']}" in text
     assert "same fixed sample of 4,096 tokens" in text
     # the recorded note comes before the first section: the deck had no slide for it (a crash)
     from pptx import Presentation

@@ -324,7 +324,7 @@ def test_the_reasons_give_the_equal_cost_comparison_too():
     equal-token difference."""
     from dcpoc.report import say
     decision = decide(ladder(multiplier=2.0, speed_ratio=0.8), "st", val_curves=None)
-    assert not any(key == "reason.cost" for key, _ in decision.reasons)   # no curves, no cost basis
+    assert not any(key.startswith("reason.cost") for key, _ in decision.reasons)   # no curves, no cost basis
     cost = pd.DataFrame([{"preset": p, "loss_diff": d, "loss_low": d - 0.01, "loss_high": d + 0.01,
                           "n_pairs": 3} for p, d in (("s1", -0.02), ("s2", 0.01), ("s4", 0.03))])
     [(key, values)] = _equal_cost_reason(cost, "s4")
@@ -336,6 +336,13 @@ def test_the_reasons_give_the_equal_cost_comparison_too():
     budgets = pd.concat([cost, cost.iloc[[1]].assign(loss_diff=-0.05)], ignore_index=True)
     [(_, values)] = _equal_cost_reason(budgets, "s4")
     assert values["sizes"] == 3 and values["better"] == 2
+    # none and all of the sizes read as sentences of their own ('0 of 3 sizes' read oddly)
+    [none] = _equal_cost_reason(cost.assign(loss_diff=0.02), "s4")
+    assert none[0] == "reason.cost_none"
+    assert "3 サイズのいずれでも DCFormer の損失（点推定）はベースラインを下回りませんでした" in say(none, "ja")
+    assert "0 サイズ" not in say(none, "ja") and "at none of the 3 sizes" in say(none, "en")
+    [every] = _equal_cost_reason(cost.assign(loss_diff=-0.02), "s4")
+    assert every[0] == "reason.cost_all" and "3 サイズすべてで" in say(every, "ja")
 
 
 def test_thresholds_are_configurable():

@@ -212,5 +212,5 @@ def test_bench_infer_reports_both_architectures_and_the_decode_path():
     spread = table.loc["p50 spread across prompt lengths"]
     assert all(text.endswith("%") for text in spread)                  # a fraction, shown in percent
     decode = result["rows"][1]["decode_tokens_per_s"]
-    assert table.loc["Decode tokens/s", "DCFormer"] == f"{decode:,.1f}"   # thousands separated
-    assert "デコード トークン/秒" in inference_table(result, "ja").index
+    assert table.loc["Generation (decode) tokens/s", "DCFormer"] == f"{decode:,.1f}"   # thousands separated
+    assert "文章生成（デコード）トークン/秒" in inference_table(result, "ja").index

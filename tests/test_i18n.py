@@ -120,6 +120,16 @@ def test_num():
     assert num(0.7, ".2f", "×") == "0.70×"
 
 
+@pytest.mark.parametrize("value, en, ja", [
+    (915_234, "915K", "91.5 万"), (4.19e6, "4.19M", "419 万"), (4.05e8, "405M", "4 億 500 万"),
+    (7.1e9, "7.1B", "71 億"), (8e9, "8B", "80 億"), (1.234e9, "1.23B", "12 億 3000 万"), (5000, "5K", "5,000"),
+    (0, "—", "—"), (None, "—", "—"), (math.nan, "—", "—")])
+def test_counts_read_in_the_readers_units(value, en, ja):
+    """Parameters and tokens: K/M/B are English abbreviations; a Japanese reader counts in 万 and 億."""
+    from dcpoc.ui.i18n import count_text
+    assert count_text(value, "en") == en and count_text(value, "ja") == ja
+
+
 def test_money_and_hours():
     from dcpoc.ui.i18n import hours, money
     assert money(1234.5) == "$1,234.50" and money(0.004) == "< $0.01" and money(0) == "$0.00"

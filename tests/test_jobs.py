@@ -449,7 +449,7 @@ def test_the_launch_page_warns_that_a_name_in_use_joins_its_study(dcpoc_home, mo
     assert run_cli("study", "launch", "--name", "a", "--presets", "tiny", "--steps", "2",
                    "--no-worker").returncode == 0
     at = open_page("pages/1_Launch.py", "ja")
-    by_label(at.text_input, "スタディ名").set_value("a").run()
+    by_label(at.text_input, "調査名").set_value("a").run()
     assert any("既に 2 件の実行があります" in w.value for w in at.warning)
     at = open_page("pages/1_Launch.py")
     by_label(at.text_input, "Study name").set_value("a").run()

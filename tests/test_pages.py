@@ -27,11 +27,11 @@ def test_every_page_renders_real_runs(trained, page, lang):
     at = open_page(page, lang)
     assert not errors(at)
     titles = {"app.py": ("DCFormer proof of concept", "概念実証"),
-              "pages/1_Launch.py": ("Launch a study", "スタディを開始"),
+              "pages/1_Launch.py": ("Launch a study", "調査を開始"),
               "pages/2_Runs.py": ("Runs", "実行一覧"),
               "pages/3_Compare.py": ("Compare architectures", "アーキテクチャの比較"),
               "pages/4_Settings.py": ("Settings", "設定"),
-              "pages/5_Inspect.py": ("Look inside DCFormer", "内部を見る"),
+              "pages/5_Inspect.py": ("Inspect: look inside DCFormer", "モデルの中身"),
               "pages/6_Decision.py": ("Decision", "導入判断"),
               "pages/7_Report.py": ("Meeting report", "会議用レポート")}[page]
     assert titles[lang == "ja"] in at.title[0].value
@@ -175,7 +175,7 @@ def test_launch_shows_an_estimate_before_anything_is_queued(launch_page):
 def test_launch_form_keeps_its_values_when_the_language_changes(launch_page):
     at = fill(launch_page, name="keep me", seeds="3, 4")
     at.sidebar.selectbox[0].set_value("ja").run()
-    assert by_label(at.text_input, "スタディ名").value == "keep me"
+    assert by_label(at.text_input, "調査名").value == "keep me"
     assert by_label(at.text_input, "シード").value == "3, 4"
 
 
@@ -189,9 +189,9 @@ def test_launch_rejects_an_empty_name_and_no_architecture(launch_page):
 def test_launch_rejects_bad_seeds_in_japanese(dcpoc_home, monkeypatch):
     monkeypatch.setenv("DCPOC_NO_AUTOWORKER", "1")
     at = open_page("pages/1_Launch.py", "ja")
-    by_label(at.text_input, "スタディ名").input("日本語のスタディ")
+    by_label(at.text_input, "調査名").input("日本語の調査")
     by_label(at.text_input, "シード").input("1, 1")
-    at = by_label(at.button, "スタディを開始").click().run()
+    at = by_label(at.button, "調査を開始").click().run()
     assert any("異なる整数" in e for e in errors(at))
     assert Store().list_runs().empty
 
@@ -239,7 +239,7 @@ def test_launch_from_reference_cpu_fills_the_form_and_shows_its_plan(launch_page
     assert by_label(at.multiselect, "Model sizes (presets)").value == ["cpu-xs", "cpu-s", "cpu-demo"]
     assert by_label(at.number_input, "Tokens per parameter").value == 5.0
     assert by_label(at.text_input, "Learning rates to sweep").value == "0.001, 0.003"
-    assert by_label(at.checkbox, "Ablation ladder").value
+    assert by_label(at.checkbox, "Ablation ladder (splits QK-norm's effect from DCMHA's)").value
     assert by_label(at.text_input, "Confirmation seeds").value == "101, 102, 103"
     plan = at.dataframe[0].value     # every size swept (3 variants x 2 rates), then the confirmation
     assert len(plan) == 18 + 9 and set(plan["Learning rate"]) == {"0.001", "0.003", "chosen rate"}
@@ -273,7 +273,7 @@ def test_launch_shows_reference_gpu_priced_on_a_gpu_but_does_not_launch_it_here(
         assert any("H100" in i.value for i in at.info)
         assert {m.label: m.value for m in at.metric}["実行数"] == "45"
         assert any("H100" in c.value for c in at.caption)
-        assert by_label(at.button, "スタディを開始").disabled
+        assert by_label(at.button, "調査を開始").disabled
         monkeypatch.setattr(ui, "detect_gpu", lambda: "NVIDIA H200")   # with a GPU: launchable
         ui.detected_gpu.clear()
         at = open_page("pages/1_Launch.py")

@@ -182,7 +182,7 @@ def test_the_plan_table_groups_seeds_and_names_the_carried_rate():
                       lrs="1e-3, 3e-3")
     preview = preview_study(form, [], CPU)
     table = plan_table(preview.stages, "en")
-    assert list(table.columns) == ["Stage", "Preset", "Architecture", "Seeds", "Learning rate", "Steps",
+    assert list(table.columns) == ["Stage", "Preset", "Variant", "Seeds", "Learning rate", "Steps",
                                    "Tokens per run"]
     assert table.values.tolist() == [
         ["1: queued at launch", "tiny", "Transformer++", "1, 2", "0.001", "10", "2,560"],
@@ -222,7 +222,7 @@ def test_a_reference_study_prefills_the_form_and_comes_back_unchanged(name):
     preview = preview_study(form, [], offered)
     assert len(preview.stages.runs) == 45 and len(preview.stages.first) == 18
     table = plan_table(preview.stages)
-    assert set(table["Architecture"]) == {"Transformer++", "Transformer++ + QK-norm", "DCFormer"}
+    assert set(table["Variant"]) == {"Transformer++", "Transformer++ + QK-norm", "DCFormer"}
     assert (table["Stage"] == "3: confirmation").sum() == 9 and "chosen rate" in set(table["Learning rate"])
     assert preview.ladder == []
 

@@ -211,7 +211,7 @@ def test_shrunken_reference_study_runs_through_the_worker_into_a_report(dcpoc_ho
     same_rate = best["transformer"] == best["dcformer"]      # one best rate: no rate of its own
     assert ("The learning rate matters: at tiny both did best at" if same_rate
             else "DCFormer needs its own tuning: at tiny the best rates were") in text
-    assert "Each architecture is compared at its own best learning rate" in text
+    assert "Each variant is compared at its own best learning rate" in text
     assert summary.decision.lr_sensitivity["best"] == best
     ja = report.render(summary, "md", "ja").decode()
     assert "## 学習率への感度" in ja and ("学習率の影響があります" if same_rate else "DCFormer には専用の調整が必要") in ja

@@ -2,6 +2,7 @@
 and the next step. Torch-free and database-free: it reads frames (load.py reads them from a Store).
 
     facts.py       one run's study, process count, device, price per hour, $ per metric point
+    inference.py   the `bench infer` result's decode speed, one definition (1 / median latency)
     stats.py       Interval, paired t interval, bootstrap percentiles, Reason (i18n key + values)
     compare.py     counted runs, main corpus, equal-token and equal-$ comparisons, speed ratio
     multiplier.py  Transformer++ compute fit, multiplier and net benefit, projection to a target

@@ -14,6 +14,7 @@ from .. import costs
 from .next_step import NextStep, next_step
 from .facts import study_key
 from .gap import gap_over_training
+from .inference import inference_risk
 from .multiplier import Projection, project, target_flops_ratio
 from .paper import PaperComparison, compare_with_paper
 from .target_speed import TargetSpeed, target_speed
@@ -88,6 +89,8 @@ def load_decision(store: Any, study: str | None, thresholds: Thresholds = Thresh
     decision = decide(runs, name, thresholds, val_curves=curves, prices=prices,
                       confirm_seeds=config.get("confirm_seeds") or ())
     infer = store.list_benchmarks("infer")
+    decision.risks = [inference_risk(infer[0]["result"] if infer else None) if key == "risk.inference"
+                      else (key, values) for key, values in decision.risks]   # measured: say what
     confirm_seeds = config.get("confirm_seeds") or ()
     compared = decisive_frame(scoped, decision, confirm_seeds)   # the runs the verdict reads
     speed = _target_speed(store, decision, compared, target)

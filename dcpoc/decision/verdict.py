@@ -249,8 +249,9 @@ def _equal_cost_reason(cost: pd.DataFrame | None, preset: str) -> list[Reason]:
     # a size with several token budgets has a row each: the last (longest) speaks for the size
     sizes = cost.assign(d=pd.to_numeric(cost["loss_diff"], errors="coerce")).dropna(subset=["d"])
     diffs = sizes.groupby("preset", sort=False)["d"].last()
-    return [("reason.cost", {"preset": preset, "diff": diff, "better": int((diffs < 0).sum()),
-                             "sizes": len(diffs)})]
+    better = int((diffs < 0).sum())
+    key = "reason.cost_none" if better == 0 else "reason.cost_all" if better == len(diffs) else "reason.cost"
+    return [(key, {"preset": preset, "diff": diff, "better": better, "sizes": len(diffs)})]
 
 
 def _needed_ratio(bar: float, net_bound: float, speed_ratio: float) -> float:
@@ -273,9 +274,9 @@ def _conditional_flip(net_met: bool, loss_better: bool, interval: bool) -> str:
 
 # ----------------------------------------------------------------------------- learning rates
 def lr_label(lr: float) -> str:
-    """A learning rate as people write it: 0.001 -> '1e-3', 0.0003 -> '3e-4'."""
-    mantissa, exponent = f"{lr:.1e}".split("e")
-    return f"{float(mantissa):g}e{int(exponent)}"
+    """A learning rate as the Launch page's grid shows it and a reader writes it: 0.001, 0.0003
+    (two significant digits; the report wrote 1e-3 beside the Launch page's 0.001)."""
+    return f"{float(f'{lr:.2g}'):.10f}".rstrip("0").rstrip(".")
 
 
 def _swept_runs(scoped: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

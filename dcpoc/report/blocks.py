@@ -13,7 +13,7 @@ import pandas as pd
 from .. import costs
 from ..decision import StudyDecision, Thresholds, run_summary
 from ..decision.compare import attention_paths
-from ..ui.i18n import device_text, kind_label, money, num, study_question, t
+from ..ui.i18n import count_text, device_text, kind_label, money, num, study_question, t
 from .context import (gap_lines, gap_table, key_answers, paper_lines, paper_notes, paper_table,
                       projection_table, speed_lines)
 from .evidence import attribution_table, evidence_lines, recommendation_lines
@@ -179,8 +179,8 @@ def _projection(sd: StudyDecision, lang: str) -> list[Block]:
     proj = sd.projection or (sd.projection_span[0] if sd.projection_span else None)
     price = proj.price_per_hour if proj is not None else target.price_per_hour \
         if target.price_per_hour is not None else costs.price_per_hour(target.gpu_kind, sd.prices)
-    facts = Facts(((t("dec.target_params", lang), num(target.params / 1e6, ",.6g")),
-                   (t("dec.target_tokens", lang), num(target.tokens / 1e9, ",.6g")),
+    facts = Facts(((t("dec.target_params_n", lang), count_text(target.params, lang)),   # 4 億 500 万
+                   (t("dec.target_tokens_n", lang), count_text(target.tokens, lang)),
                    (t("dec.gpu", lang), kind_label(target.gpu_kind, lang)),
                    (t("dec.price", lang), num(price, ",.2f"))), sep=t("sep.label", lang))
     out: list[Block] = [Heading(t("dec.projection", lang)), facts]

@@ -12,22 +12,12 @@ import pandas as pd
 from ..config import VARIANT_LABELS
 from ..decision.gap import gap_summary
 from ..decision.paper import LOSS_DCFORMER, LOSS_TRANSFORMER, MULTIPLIER, THROUGHPUT
-from ..ui.i18n import device_text, hours, kind_label, money, t
+from ..ui.i18n import count_text, device_text, hours, kind_label, money, t
 from .text import answers, interval_text, say
 
 if TYPE_CHECKING:
     from ..decision import StudyDecision
     from ..decision.paper import PaperComparison, PaperRow
-
-
-def _size(value: float) -> str:
-    """A count as people say it: 6.3M, 405M, 7.1B; '—' for none."""
-    if not (value > 0 and math.isfinite(value)):
-        return "—"
-    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if value >= div:
-            return f"{value / div:.3g}{unit}"
-    return f"{value:.0f}"
 
 
 def _factor(value: float, lang: str) -> str:
@@ -89,7 +79,7 @@ def paper_items(comparison: PaperComparison, lang: str) -> list[str]:
 
 def paper_lines(comparison: PaperComparison, lang: str) -> list[str]:
     """The overall finding and the scale gap, in two sentences."""
-    gap = t("paper.gap", lang).format(params=_size(comparison.params), tokens=_size(comparison.tokens),
+    gap = t("paper.gap", lang).format(params=count_text(comparison.params, lang), tokens=count_text(comparison.tokens, lang),
                                       gap_p=_factor(comparison.gap_params, lang),
                                       gap_t=_factor(comparison.gap_tokens, lang))
     return [t(_OVERALL[comparison.finding], lang), gap]
@@ -114,8 +104,8 @@ def speed_lines(sd: StudyDecision, lang: str) -> list[str]:
         ratio = f"{speed.study_ratio:.2f}×" if math.isfinite(speed.study_ratio) else "—"
         times = lambda v: f"{v:.2f}×"  # noqa: E731
         lines = [t("dec.speed.range", lang).format(
-            kind=kind_label(speed.kind, lang), span=_span(speed.low, speed.high, times),
-            paper=_span(speed.paper_low, speed.paper_high, times), ratio=ratio,
+            kind=kind_label(speed.kind, lang), span=_span(speed.low, speed.high, times, lang),
+            paper=_span(speed.paper_low, speed.paper_high, times, lang), ratio=ratio,
             device=device_text(speed.study_device, lang))]
     if math.isfinite(speed.kernel_speedup):
         lines.append(t("dec.speed.kernel", lang).format(kind=kind_label(speed.kind, lang),
@@ -123,10 +113,10 @@ def speed_lines(sd: StudyDecision, lang: str) -> list[str]:
     return lines
 
 
-def _span(low: float, high: float, fmt) -> str:
-    """'a – b' (slow end first), or one value when both ends agree."""
+def _span(low: float, high: float, fmt, lang: str) -> str:
+    """'a – b' ('a〜b' in Japanese; slow end first), or one value when both ends agree."""
     a, b = fmt(low), fmt(high)
-    return a if a == b else f"{a} – {b}"
+    return a if a == b else f"{a}{t('sep.range', lang)}{b}"
 
 
 def projection_rows(sd: StudyDecision, lang: str) -> list[tuple[str, str, str]]:
@@ -152,17 +142,18 @@ def projection_rows(sd: StudyDecision, lang: str) -> list[tuple[str, str, str]]:
         if key != "dec.proj.tf":                            # Transformer++ needs no DCFormer ratio
             name = _labelled(name, label, lang)
         rows.append((name,
-                     _span(getattr(ends[0], h), getattr(ends[1], h), hours) if h else hours(None),
-                     _span(low, high, money)))
+                     _span(getattr(ends[0], h), getattr(ends[1], h), hours, lang) if h else hours(None),
+                     _span(low, high, money, lang)))
     interval = _saving_interval(ends, lang)
     return rows + ([(_labelled(interval[0], label, lang), hours(None), interval[1])] if interval else [])
 
 
-def key_answers(sd: StudyDecision, lang: str) -> list[tuple[str, str]]:
+def key_answers(sd: StudyDecision, lang: str, dashboard: bool = False) -> list[tuple[str, str]]:
     """The decision maker's questions with their short answers: the three the verdict answers
-    (text.answers), then what it costs at the target (cost_answer) where there is a projection."""
+    (text.answers; dashboard: as the Overview words them), then what it costs at the target
+    (cost_answer) where there is a projection."""
     cost = cost_answer(sd, lang)
-    return answers(sd.decision, lang) + ([cost] if cost else [])
+    return answers(sd.decision, lang, dashboard=dashboard) + ([cost] if cost else [])
 
 
 def cost_answer(sd: StudyDecision, lang: str) -> tuple[str, str] | None:
@@ -175,22 +166,22 @@ def cost_answer(sd: StudyDecision, lang: str) -> tuple[str, str] | None:
         return None
     kind = kind_label(sd.target.gpu_kind, lang)
     tf = money(ends[0].tf_cost_usd)
-    dc = _span(ends[0].dc_cost_equal_quality_usd, ends[1].dc_cost_equal_quality_usd, money)
+    dc = _span(ends[0].dc_cost_equal_quality_usd, ends[1].dc_cost_equal_quality_usd, money, lang)
     extra = sorted(e.dc_cost_equal_quality_usd - e.tf_cost_usd for e in ends)
     if extra[0] >= 0:
-        diff = t("dec.a4.more", lang).format(usd=_span(extra[0], extra[1], money))
+        diff = t("dec.a4.more", lang).format(usd=_span(extra[0], extra[1], money, lang))
     elif extra[1] <= 0:
-        diff = t("dec.a4.less", lang).format(usd=_span(-extra[1], -extra[0], money))
+        diff = t("dec.a4.less", lang).format(usd=_span(-extra[1], -extra[0], money, lang))
     else:
         diff = t("dec.a4.either", lang).format(less=money(-extra[0]), more=money(extra[1]))
-    values = dict(params=_size(sd.target.params), tokens=_size(sd.target.tokens), kind=kind,
-                  tf=tf, dc=dc, diff=diff)
+    values = dict(params=count_text(sd.target.params, lang), tokens=count_text(sd.target.tokens, lang),
+                  kind=kind, tf=tf, dc=dc, diff=diff)
     speed = sd.speed
     if sd.projection is not None:
         answer = t("dec.a4.measured", lang).format(ratio=f"{sd.projection.speed_ratio:.2f}×", **values)
     else:
         answer = t("dec.a4.range", lang).format(
-            span=_span(speed.low, speed.high, lambda v: f"{v:.2f}×"),
+            span=_span(speed.low, speed.high, lambda v: f"{v:.2f}×", lang),
             device=device_text(speed.study_device, lang),
             ratio=f"{speed.study_ratio:.2f}×" if math.isfinite(speed.study_ratio) else "—", **values)
     return t("dec.q4", lang), answer
@@ -217,11 +208,11 @@ def _saving_interval(ends: tuple, lang: str) -> tuple[str, str] | None:
         return None
     low, high = min(lows), max(highs)
     if high < 0:                                  # DCFormer dearer across the interval: unsigned
-        return t("dec.proj.extra_interval", lang), _span(-high, -low, money)
+        return t("dec.proj.extra_interval", lang), _span(-high, -low, money, lang)
     if low >= 0:
-        return t("dec.proj.saved_interval", lang), _span(low, high, money)
+        return t("dec.proj.saved_interval", lang), _span(low, high, money, lang)
     signed = lambda usd: f"−{money(-usd)}" if usd < 0 else money(usd)   # noqa: E731
-    return t("dec.proj.saved_interval_signed", lang), f"{signed(low)} – {signed(high)}"
+    return t("dec.proj.saved_interval_signed", lang), f"{signed(low)}{t('sep.range', lang)}{signed(high)}"
 
 
 def projection_table(sd: StudyDecision, lang: str) -> pd.DataFrame:
@@ -263,7 +254,7 @@ def gap_table(gaps: pd.DataFrame | None, lang: str) -> pd.DataFrame:
                 "caught": "gap.pattern.caught", "behind": "gap.pattern.behind"}
     return pd.DataFrame({
         t("col.preset", lang): summary["preset"],
-        t("gap.col.params", lang): [_size(p) for p in summary["params"]],
+        t("gap.col.params", lang): [count_text(p, lang) for p in summary["params"]],
         t("chart.axis.seeds", lang): summary["n_seeds"],
         # never led: its closest approach is no lead, so the column says none
         t("gap.col.lead", lang): ["—" if p == "behind" else _at_step(v, s, lang)

@@ -9,9 +9,10 @@ from .blocks import CODE_SPAN, Block, Bullets, Chart, Facts, Heading, Paragraph,
 
 # Japanese may break between any two characters, so a table's auto layout squeezed short cells
 # (判断不能, printed one character a line) and split headers mid-word beside a long column: headers
-# break at spaces and punctuation only (keep-all), short cells not at all (nw)
+# break at spaces and punctuation only (keep-all), short cells not at all (nw); headers left-aligned
+# (pandas right-aligns the header row, which left Japanese headers ragged)
 _STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
-          "td,th{border:1px solid #999;padding:.2em .5em}th{word-break:keep-all}.nw{white-space:nowrap}"
+          "td,th{border:1px solid #999;padding:.2em .5em}th{word-break:keep-all;text-align:left}.nw{white-space:nowrap}"
           ".small{font-size:.8em;color:#555}dt{font-weight:bold}")
 _SHORT_CELL = re.compile(r"<td>([^<]{1,10})</td>")
 

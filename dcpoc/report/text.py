@@ -12,6 +12,7 @@ import pandas as pd
 from ..decision import Decision, Interval, Reason, lr_label
 from ..decision.compare import sizes_named
 from ..decision.confirmation import FRESH_SEEDS_DECIDE
+from ..decision.inference import decode_speed_ratio
 from ..decision.stats import Sized, row_interval
 from ..runs.status import ACTIVE
 from ..studies import ladder
@@ -147,15 +148,17 @@ def _speed_ratio_text(decision: Decision) -> str:
     return f"{mult.speed_ratio:.2f}×" if mult and math.isfinite(mult.speed_ratio) else "—"
 
 
-def answers(decision: Decision, lang: str) -> list[tuple[str, str]]:
-    """The decision maker's three questions with their short answers."""
+def answers(decision: Decision, lang: str, dashboard: bool = False) -> list[tuple[str, str]]:
+    """The decision maker's three questions with their short answers. The risks' answer points at
+    where the list is: the report's section below, or (dashboard) the Decision page."""
     mult = decision.multiplier
     m = interval_text(mult.multiplier if mult else None, ".2f", lang, "×")
     net = interval_text(mult.net_benefit if mult else None, ".2f", lang, "×")
     return [(t("dec.q1", lang), t("dec.a1", lang).format(m=m, net=net)),
             (t("dec.q2", lang), t("dec.a2", lang).format(ratio=_speed_ratio_text(decision),
                                                          device=device_text(mult.speed_device if mult else None, lang))),
-            (t("dec.q3", lang), t("dec.a3", lang))]
+            (t("dec.q3", lang), t("dec.a3_dashboard", lang).format(page=t("nav.decision", lang))
+             if dashboard else t("dec.a3", lang).format(section=t("dec.risks", lang)))]
 
 
 def fit_text(decision: Decision, lang: str) -> str:
@@ -189,7 +192,7 @@ def inference_text(result: dict | None, lang: str) -> str:
     dc, tf = rows["dcformer"], rows["transformer"]
     return t("rep.infer", lang).format(
         preset=result["preset"], device=device_text(result["machine"]["device"], lang), date=result["date"][:10],
-        threads=result["machine"].get("cores", "?"), decode=tf["latency_p50_ms"] / dc["latency_p50_ms"],
+        threads=result["machine"].get("cores", "?"), decode=decode_speed_ratio(result),
         dc_p50=dc["latency_p50_ms"], tf_p50=tf["latency_p50_ms"],
         dc_p95=dc.get("latency_p95_ms", math.nan), tf_p95=tf.get("latency_p95_ms", math.nan),
         cache=result["dcformer_over_transformer"]["cache_bytes_per_token"])

@@ -17,6 +17,16 @@ VARIANT_COLORS = {"transformer": ARCH_COLORS["transformer"], "transformer-qknorm
 CURVE_AXES = {"step": "chart.axis.step", "tokens": "chart.axis.tokens",
               "wall_s": "chart.axis.wall_s", "cost_usd": "chart.axis.cost_usd"}
 AXIS_FORMATS = {"step": ",d", "tokens": "~s", "wall_s": ",~f", "cost_usd": "$~g"}   # d3-format (~g wrote 1e+2)
+# Japanese counts by 万 and 億 (i18n.count_text), not the SI letters of "~s" (0.5M, 4.5M)
+JA_COUNT_LABEL = ("datum.value >= 1e8 ? format(datum.value / 1e8, ',~f') + ' 億' : datum.value >= 1e4 ? "
+                  "format(datum.value / 1e4, ',~f') + ' 万' : format(datum.value, ',~f')")
+
+
+def _axis(field: str, lang: str) -> alt.Axis:
+    """An x axis for field: counts of tokens in the reader's units, the rest by AXIS_FORMATS."""
+    if field == "tokens" and lang == "ja":
+        return alt.Axis(labelExpr=JA_COUNT_LABEL)
+    return alt.Axis(format=AXIS_FORMATS[field])
 WIDTH = "container"
 
 
@@ -49,7 +59,7 @@ def loss_curves(metrics: pd.DataFrame, variant: str, x: str, lang: str) -> alt.C
         split=lambda f: f["key"].map(split), arch=variant)
     data = _with_arch_label(data)[list(dict.fromkeys([x, "step", "value", "split", "arch_label"]))]
     return (alt.Chart(data, title=t("chart.loss_curves", lang)).mark_line(point=False)
-            .encode(x=alt.X(f"{x}:Q", title=t(CURVE_AXES[x], lang), axis=alt.Axis(format=AXIS_FORMATS[x])),
+            .encode(x=alt.X(f"{x}:Q", title=t(CURVE_AXES[x], lang), axis=_axis(x, lang)),
                     y=alt.Y("value:Q", title=t("chart.axis.loss", lang), scale=alt.Scale(zero=False)),
                     color=_arch_color(data, lang),
                     strokeDash=alt.StrokeDash("split:N", title=t("chart.axis.split", lang),
@@ -66,7 +76,7 @@ def val_loss_against(curves: pd.DataFrame, x: str, lang: str) -> alt.Chart:
     data = _with_arch_label(curves)[["run_id", "arch_label", "value", x]]
     title = t("chart.val_vs", lang).format(x=t(CURVE_AXES[x], lang))
     return (alt.Chart(data, title=title).mark_line(point=True)
-            .encode(x=alt.X(f"{x}:Q", title=t(CURVE_AXES[x], lang), axis=alt.Axis(format=AXIS_FORMATS[x])),
+            .encode(x=alt.X(f"{x}:Q", title=t(CURVE_AXES[x], lang), axis=_axis(x, lang)),
                     y=alt.Y("value:Q", title=t("chart.axis.val_loss", lang), scale=alt.Scale(zero=False)),
                     color=_arch_color(data, lang), detail="run_id:N",
                     tooltip=[alt.Tooltip("run_id:N", title=t("chart.axis.run", lang)),
@@ -227,7 +237,7 @@ def gap_curves(gaps: pd.DataFrame, lang: str) -> alt.Chart:
     it DCFormer leads). ``gaps``: decision.gap.gap_over_training rows."""
     data = gaps[["preset", "params", "step", "tokens", "n_seeds", "gap", "gap_low", "gap_high"]]
     order = list(dict.fromkeys(data.sort_values("params", kind="stable")["preset"]))
-    x = alt.X("tokens:Q", title=t("chart.axis.tokens", lang), axis=alt.Axis(format=AXIS_FORMATS["tokens"]))
+    x = alt.X("tokens:Q", title=t("chart.axis.tokens", lang), axis=_axis("tokens", lang))
     # an explicit scheme: the theme's palette drew one size in a blue too pale to see on white
     color = alt.Color("preset:N", title=t("chart.axis.preset", lang), sort=order,
                       scale=alt.Scale(scheme="category10"))

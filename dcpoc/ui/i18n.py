@@ -18,7 +18,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "home.status_counts": {"en": "Runs by status", "ja": "ステータス別の実行数"},
     "home.latest": {"en": "Latest runs", "ja": "最近の実行"},
     "home.empty": {"en": "No runs yet. Launch a study from the browser to get the first numbers.",
-                   "ja": "まだ実行がありません。ブラウザからスタディを開始して最初の数値を得ましょう。"},
+                   "ja": "まだ実行がありません。ブラウザから調査を開始して最初の数値を得ましょう。"},
     "home.db_error": {"en": "The database cannot be opened", "ja": "データベースを開けません"},
     "status.queued": {"en": "queued", "ja": "待機中"},
     "status.running": {"en": "running", "ja": "実行中"},
@@ -26,7 +26,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "status.failed": {"en": "failed", "ja": "失敗"},
     "status.cancelled": {"en": "cancelled", "ja": "キャンセル"},
     "col.id": {"en": "Run", "ja": "実行 ID"},
-    "col.study": {"en": "Study", "ja": "スタディ"},
+    "col.study": {"en": "Study", "ja": "調査"},
     "col.arch": {"en": "Architecture", "ja": "アーキテクチャ"},
     "col.variant": {"en": "Variant", "ja": "バリアント"},
     "col.preset": {"en": "Preset", "ja": "モデルサイズ"},
@@ -50,7 +50,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "col.cost_so_far_usd": {"en": "Cost so far ($)", "ja": "現在までの費用（$）"},
 
     "nav.home": {"en": "Overview", "ja": "概要"},
-    "nav.launch": {"en": "Launch a study", "ja": "スタディを開始"},
+    "nav.launch": {"en": "Launch a study", "ja": "調査を開始"},
     "nav.runs": {"en": "Runs", "ja": "実行一覧"},
     "nav.compare": {"en": "Compare", "ja": "比較"},
     "nav.settings": {"en": "Settings", "ja": "設定"},
@@ -64,7 +64,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "login.wrong": {"en": "That password is not correct.", "ja": "パスワードが正しくありません。"},
 
     "home.empty_cli": {"en": "Or, from a terminal:", "ja": "またはターミナルから："},
-    "home.go_launch": {"en": "Launch your first study", "ja": "最初のスタディを開始する"},
+    "home.go_launch": {"en": "Launch your first study", "ja": "最初の調査を開始する"},
     # --- the decision (decision.verdict.decide) and the meeting summary (dcpoc/report/)
     "dec.verdict.GO": {"en": "GO: adopt DCFormer", "ja": "GO：DCFormer の採用を推奨"},
     "dec.verdict.CONDITIONAL": {"en": "CONDITIONAL: promising, not yet proven",
@@ -89,10 +89,15 @@ STRINGS: dict[str, dict[str, str]] = {
                      "ratio {ratio} on {device}.",
                "ja": "学習ループとデータはそのままで、変わるのはアテンション層のみです。"
                      "{device} での学習速度比は {ratio} です。"},
-    "dec.a3": {"en": "See the risks below: small-scale extrapolation, seed variance, kernel maturity, "
+    "dec.a3": {"en": "See “{section}” below: small-scale extrapolation, seed variance, kernel maturity, "
                      "inference speed, operations.",
-               "ja": "下記のリスク（小規模からの外挿、シードによるばらつき、カーネルの成熟度、推論速度、"
-                     "運用負荷）をご確認ください。"},
+               "ja": "後述の「{section}」をご確認ください（小規模からの外挿、シードによるばらつき、カーネルの"
+                     "成熟度、推論速度、運用負荷）。"},
+    # the Overview shows no risk list: it says which page has it
+    "dec.a3_dashboard": {"en": "The risks (small-scale extrapolation, seed variance, kernel maturity, "
+                               "inference speed, operations) and their mitigations are on the {page} page.",
+                         "ja": "リスク（小規模からの外挿、シードによるばらつき、カーネルの成熟度、推論速度、"
+                               "運用負荷）と対策は「{page}」ページにまとめています。"},
     "dec.multiplier": {"en": "Compute multiplier", "ja": "計算量倍率"},
     "dec.multiplier_help": {"en": "How much more training compute {baseline} needs to reach "
                                   "DCFormer's loss (the paper reports 1.7× to 2×). 95% bootstrap "
@@ -114,7 +119,7 @@ STRINGS: dict[str, dict[str, str]] = {
                            "戻します）。1 を超えれば同じ品質をより安く得られます。"},
     "dec.speed_scope": {"en": "every size of the study: the geometric mean of each size's ratio "
                               "(DCFormer's mean tokens/s over the baseline's at that size)",
-                        "ja": "スタディの全サイズの値：各サイズの速度比（そのサイズでの DCFormer の"
+                        "ja": "調査の全サイズの値：各サイズの速度比（そのサイズでの DCFormer の"
                               "平均トークン/秒 ÷ ベースラインの平均）の幾何平均"},
     "dec.speed": {"en": "Speed ratio", "ja": "速度比"},
     "dec.speed_path": {"en": "Measured with DCFormer on the {path} attention path ({device}).",
@@ -164,7 +169,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "rep.in_progress": {"en": "Study in progress: {done} of {total} runs finished, {active} queued or "
                               "running. This verdict reads the finished runs only and may change; the next "
                               "step is planned once they are all done.",
-                        "ja": "スタディは進行中です：{total} 件中 {done} 件が完了し、{active} 件が待機中または"
+                        "ja": "調査は進行中です：{total} 件中 {done} 件が完了し、{active} 件が待機中または"
                               "実行中です。この判定は完了した実行だけに基づく暫定のもので、変わる可能性があります。"
                               "次のステップは全件の完了後に計画します。"},
     "rep.thresholds": {"en": "Decided with thresholds other than the defaults: GO when the net benefit's lower "
@@ -174,7 +179,7 @@ STRINGS: dict[str, dict[str, str]] = {
                              "上限が {nogo:.2f} を下回れば NO-GO（見送り）とし、各サイズにシード {seeds} 個、"
                              "判定にはモデルサイズ {sizes} 個、GO には {go_sizes} 個を必要とします。"},
     "rep.no_study": {"en": "No study with finished runs yet: launch one first.",
-                     "ja": "完了した実行を含むスタディがまだありません。先にスタディを開始してください。"},
+                     "ja": "完了した実行を含む調査がまだありません。先に調査を開始してください。"},
     "rep.question": {"en": "Question", "ja": "検討事項"},
     "rep.metrics": {"en": "Key numbers", "ja": "主要な数値"},
     "rep.cost_quality": {"en": "Cost per quality", "ja": "品質あたりの費用"},
@@ -298,20 +303,23 @@ STRINGS: dict[str, dict[str, str]] = {
                               "runs (trained by an earlier dcpoc).",
                         "ja": "検証：これらの実行では検証トークン数が記録されていません（以前の dcpoc "
                               "で学習しました）。"},
-    "rep.recorded": {"en": "Recorded results, imported: measured on {date} on {machine}, not in "
-                           "this database.",
-                     "ja": "記録済みの結果をインポートしたものです：{date} に {machine}で測定しま"
-                           "した（実行記録はこのデータベースにはありません）。"},
+    # what an imported study lacks is the runs' files, not their numbers (the tables below hold them)
+    "rep.recorded": {"en": "Recorded results, imported: measured on {date} on the host {machine}. Every "
+                           "number is here; the runs' training logs and checkpoints (model weights) are "
+                           "not in this database.",
+                     "ja": "記録済みの結果をインポートしたものです：{date} にホスト {machine}で測定しま"
+                           "した。数値はすべてそろっていますが、学習ログとチェックポイント（モデルの重み）"
+                           "はこのデータベースにはありません。"},
     "home.import_offer": {"en": "Want a real verdict now? dcpoc ships the recorded results of the "
                                 "reference study: import them and every page works at once.",
-                          "ja": "今すぐ実際の判定を見たいですか？ dcpoc には参照スタディの記録済み"
+                          "ja": "今すぐ実際の判定を見たいですか？ dcpoc には参照調査の記録済み"
                                 "結果が同梱されています。インポートするとすべてのページがすぐに使えます。"},
     "home.import_button": {"en": "Import the recorded reference study ({study}, {n} runs, {date}, "
                                  "{machine})",
-                           "ja": "記録済みの参照スタディをインポートします（{study}、{n} 件の実行、{date}、"
+                           "ja": "記録済みの参照調査をインポートします（{study}、{n} 件の実行、{date}、"
                                  "{machine}）"},
     "home.import_done": {"en": "Imported study {study}: {n} runs of recorded results.",
-                         "ja": "スタディ {study} をインポートしました：記録済みの結果 {n} 件の実行です。"},
+                         "ja": "調査 {study} をインポートしました：記録済みの結果 {n} 件の実行です。"},
     "home.import_failed": {"en": "The import failed, nothing was changed",
                            "ja": "インポートに失敗しました。何も変更していません"},
     "rep.font_no_file": {"en": "DCPOC_PDF_FONT={path}: no such file; fix the path to a .ttf file, or unset "
@@ -335,6 +343,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "sep.list": {"en": ", ", "ja": "、"},
     "sep.clause": {"en": "; ", "ja": "。"},
     "sep.label": {"en": ": ", "ja": "："},
+    "sep.range": {"en": " – ", "ja": "〜"},
     "sep.title": {"en": ": ", "ja": " ｜ "},
     "sep.group": {"en": "; ", "ja": "；"},
     "rep.font_unreadable": {"en": "{env}={path} is not a TrueType or OpenType font ({why}); point it "
@@ -366,6 +375,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.go_min_sizes": {"en": "Model sizes GO needs (default 3)",
                          "ja": "GO に必要なモデルサイズ数（既定 3）"},
     "dec.target_params": {"en": "Parameters (millions)", "ja": "パラメータ数（百万）"},
+    "dec.target_params_n": {"en": "Parameters", "ja": "パラメータ数"},
+    "dec.target_tokens_n": {"en": "Training tokens", "ja": "学習トークン数"},
     "dec.target_tokens": {"en": "Training tokens (billions)", "ja": "学習トークン数（十億）"},
     "dec.gpu": {"en": "GPU type", "ja": "GPU の種類"},
     "dec.price": {"en": "Price per GPU-hour ($)", "ja": "GPU 1 時間あたりの価格（$）"},
@@ -388,7 +399,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.proj.none": {"en": "No projection until the compute multiplier and speed ratio are measured.",
                       "ja": "計算量倍率と速度比が測定されるまで試算できません。"},
     "dec.open_decision": {"en": "Open the decision page", "ja": "導入判断ページを開く"},
-    "dec.no_study": {"en": "No finished study yet.", "ja": "完了したスタディがまだありません。"},
+    "dec.no_study": {"en": "No finished study yet.", "ja": "完了した調査がまだありません。"},
     "reason.insufficient": {"en": "Not enough evidence for a verdict yet.",
                             "ja": "判定に足る根拠がまだ揃っていません。"},
     "reason.net": {"en": "Net benefit {net:.2f} (95% interval {net_low:.2f} to {net_high:.2f}): compute "
@@ -409,7 +420,16 @@ STRINGS: dict[str, dict[str, str]] = {
     "reason.cost": {"en": "At equal training cost on {preset}, DCFormer's val loss differs by {diff}; "
                           "its point estimate is lower than the baseline's at {better} of {sizes} sizes.",
                     "ja": "{preset} で学習費用を揃えると、DCFormer の検証損失の差は {diff}です。"
-                          "点推定で DCFormer の損失が低いのは {sizes} サイズ中 {better} サイズです。"},
+                          "DCFormer の損失（点推定）がベースラインを下回ったのは {sizes} サイズ中 {better} サイズです。"},
+    "reason.cost_none": {"en": "At equal training cost on {preset}, DCFormer's val loss differs by {diff}; "
+                               "at none of the {sizes} sizes is its point estimate lower than the baseline's.",
+                         "ja": "{preset} で学習費用を揃えると、DCFormer の検証損失の差は {diff}です。"
+                               "費用を揃えると、{sizes} サイズのいずれでも DCFormer の損失（点推定）は"
+                               "ベースラインを下回りませんでした。"},
+    "reason.cost_all": {"en": "At equal training cost on {preset}, DCFormer's val loss differs by {diff}; "
+                              "its point estimate is lower than the baseline's at all {sizes} sizes.",
+                        "ja": "{preset} で学習費用を揃えると、DCFormer の検証損失の差は {diff}です。"
+                              "{sizes} サイズすべてで DCFormer の損失（点推定）がベースラインを下回りました。"},
     "reason.loss_one_seed": {"en": "At equal tokens on {preset}, DCFormer's val loss differs by {diff:+.4f} "
                                    "on one seed: no interval, so the loss decides nothing (GO needs it "
                                    "below zero beyond doubt).",
@@ -466,12 +486,12 @@ STRINGS: dict[str, dict[str, str]] = {
                            "ja": "ただし各サイズの 95% 区間はすべて重なっており、このシード数ではサイズ間の違いを"
                                  "まだ区別できません。傾向として確定したものではなく、より大きなサイズで確かめるべき"
                                  "パターンです。"},
-    "ev.widened": {"en": "The compute multiplier's and the net benefit's intervals are the bootstrap's, widened "
-                         "{factor}x for as few as {n} runs at a size: a bootstrap over so few runs is too "
+    "ev.widened": {"en": "With as few as {n} runs at a size, the compute multiplier's and the net benefit's "
+                         "intervals are the bootstrap's widened {factor}×: a bootstrap over so few runs is too "
                          "narrow (on simulated studies the plain one held the true multiplier 76% of the "
                          "time at 3 seeds, the widened one 97%).",
-                   "ja": "計算量倍率と正味の効果の区間は、ブートストラップ区間を 1 サイズあたり最少 {n} 件の実行に"
-                         "合わせて {factor} 倍に広げたものです。これほど少ない実行のブートストラップ区間は狭すぎます"
+                   "ja": "1 サイズあたりの実行が {n} 件と少ないため、計算量倍率と正味の効果の区間は、ブートストラップ"
+                         "区間を {factor} 倍に広げています。実行がこれほど少ないと、ブートストラップ区間は狭すぎるためです"
                          "（模擬実験では、元の区間が真の倍率を含んだのはシード 3 個で 76%、広げた区間は 97% でした）。"},
     "ev.unbounded": {"en": "In {n} of {total} bootstrap resamples a DCFormer loss lies below the lowest loss "
                            "the refitted Transformer++ curve can reach, so Transformer++ would need unbounded "
@@ -562,17 +582,17 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.table.spread": {"en": "Seed-to-seed sd", "ja": "シード間の標準偏差"},
     "dec.table.flag": {"en": "Note", "ja": "注記"},
     "dec.unreliable": {"en": "2 seeds: unreliable", "ja": "シード 2 個：信頼性が低い"},
-    "reason.best_lr": {"en": "Each architecture is compared at its own best learning rate ({rates}): "
+    "reason.best_lr": {"en": "Each variant is compared at its own best learning rate ({rates}): "
                              "{n} runs counted, {excluded} sweep runs at other rates left out of the "
                              "comparison.",
-                       "ja": "各アーキテクチャをそれぞれ最良の学習率で比較しています（{rates}）。比較に"
+                       "ja": "各バリアントをそれぞれ最良の学習率で比較しています（{rates}）。比較に"
                              "用いた実行は {n} 件で、他の学習率の探索実行 {excluded} 件は比較から除外して"
                              "います。"},
-    "reason.best_lr_chosen": {"en": "Each architecture's learning rate was chosen on the sweep "
+    "reason.best_lr_chosen": {"en": "Each variant's learning rate was chosen on the sweep "
                                     "({rates}; {n} sweep runs at those rates, {excluded} at other "
                                     "rates); where fresh-seed runs at those rates have finished, "
                                     "only they are compared.",
-                              "ja": "各アーキテクチャの学習率は探索で選びました（{rates}。その学習率の"
+                              "ja": "各バリアントの学習率は探索で選びました（{rates}。その学習率の"
                                     "探索実行 {n} 件、他の学習率 {excluded} 件）。その学習率で新しい"
                                     "シードの実行が完了したサイズでは、それらだけを比較しています。"},
     "reason.extrapolated": {"en": "Some DCFormer losses lie outside the losses Transformer++ measured "
@@ -663,7 +683,7 @@ STRINGS: dict[str, dict[str, str]] = {
                              "ません。速度が原因ではありません。"},
     "flip.go_sizes_also": {"en": "GO also needs {need} model sizes (the study has {n}): add a size above "
                                  "the largest.",
-                           "ja": "また、GO にはモデルサイズが {need} 個必要です（このスタディは {n} 個）。"
+                           "ja": "また、GO にはモデルサイズが {need} 個必要です（この調査は {n} 個）。"
                                  "最大サイズより大きいサイズを追加してください。"},
     "flip.go_sizes": {"en": "Everything else says GO, but the study has {n} model sizes and GO needs "
                             "{need}: with fewer, nothing checks the compute curve (through two sizes it "
@@ -808,9 +828,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "risk.untuned": {"en": "One shared learning rate: both architectures were trained at the same rate, "
                            "and DCFormer is more sensitive to it, so the comparison can flip with the "
                            "rate. Mitigation: sweep the rate per architecture (a study with a sweep).",
-                     "ja": "学習率が共通です。両アーキテクチャを同じ学習率で学習しており、DCFormer は学習率に"
+                     "ja": "学習率が共通：両アーキテクチャを同じ学習率で学習しており、DCFormer は学習率に"
                            "より敏感なため、学習率次第で比較結果が逆転し得ます。対策：アーキテクチャごとに"
-                           "学習率を探索するスタディを実行してください。"},
+                           "学習率を探索する調査を実行してください。"},
     "risk.tuning": {"en": "DCFormer needs its own tuning: at {preset} the best rates were "
                           "{baseline} {tf_lr} and DCFormer {dc_lr}; across the rates tried the loss "
                           "moved by {tf_spread:.3f} ({baseline}) and {dc_spread:.3f} nats/byte "
@@ -842,39 +862,52 @@ STRINGS: dict[str, dict[str, str]] = {
                            "範囲外により良い学習率があるかもしれません。対策：探索範囲を広げてください。"},
     "risk.extrapolation": {"en": "Small-scale extrapolation: the PoC's models are far smaller than "
                                  "production. Mitigation: confirm at one larger size before committing.",
-                           "ja": "小規模からの外挿です。PoC のモデルは本番よりはるかに小規模です。対策：本格導入の前に、"
+                           "ja": "小規模からの外挿：PoC のモデルは本番よりはるかに小規模です。対策：本格導入の前に、"
                                  "一段大きいサイズで確認してください。"},
     "risk.seed_variance": {"en": "Seed variance: differences this small can come from the random seed. "
                                  "Mitigation: at least 3 seeds at the decisive size.",
-                           "ja": "シードによるばらつきです。この程度の差は乱数シードでも生じ得ます。対策：判断に"
+                           "ja": "シードによるばらつき：この程度の差は乱数シードでも生じ得ます。対策：判断に"
                                  "使うサイズでシード 3 個以上を回してください。"},
     "risk.kernel": {"en": "Kernel maturity: the fused DCMHA kernel is new and its speed depends on the "
                           "GPU. Mitigation: benchmark on the production GPU before adoption.",
-                    "ja": "カーネルの成熟度です。DCMHA の融合カーネルは新しく、速度は GPU に依存します。対策："
+                    "ja": "カーネルの成熟度：DCMHA の融合カーネルは新しく、速度は GPU に依存します。対策："
                           "導入前に本番 GPU でベンチマークしてください。"},
     "rep.infer": {"en": "Inference ({preset} on {device}, {threads} thread(s), {date}, batch 1; against plain "
                         "Transformer++): per generated token DCFormer takes {dc_p50:.2f} against "
-                        "{tf_p50:.2f} ms at the median, {decode:.2f}× Transformer++'s tokens/s, and "
+                        "{tf_p50:.2f} ms at the median (a generation speed ratio of {decode:.2f}× in "
+                        "tokens/s), and "
                         "{dc_p95:.2f} against {tf_p95:.2f} ms at the 95th percentile; its cache holds "
                         "{cache:.2f}× the bytes per token.",
                   "ja": "推論（{preset}、{device}、{threads} スレッド、{date}、バッチ 1。比較相手は QK-norm "
                         "なしの Transformer++）：1 トークンの生成に DCFormer は中央値で {dc_p50:.2f} ms"
-                        "（Transformer++ は {tf_p50:.2f} ms、トークン/秒で {decode:.2f} 倍）、95 パーセン"
+                        "（Transformer++ は {tf_p50:.2f} ms。文章生成の速度比はトークン/秒で {decode:.2f} 倍）、95 パーセン"
                         "タイルで {dc_p95:.2f} ms（同 {tf_p95:.2f} ms）かかり、1 トークンあたりのキャッシュ"
                         "容量は {cache:.2f} 倍です。"},
     "rep.infer_none": {"en": "Inference speed not measured yet: run `python -m dcpoc bench infer`.",
                        "ja": "推論速度は未計測です。`python -m dcpoc bench infer` を実行してください。"},
-    "risk.inference": {"en": "Inference speed: composition adds work per generated token. Mitigation: "
-                             "measure serving latency and cost with `dcpoc bench infer`.",
-                       "ja": "推論速度です。合成処理により生成トークンごとの計算が増えます。対策："
-                             "`dcpoc bench infer` で推論の遅延と費用を測ってください。"},
+    "risk.inference": {"en": "Inference speed: DCFormer recombines its attention heads (DCMHA's "
+                             "composition), which adds work for every generated token. Mitigation: "
+                             "measure serving latency and cost with `python -m dcpoc bench infer`.",
+                       "ja": "推論速度：DCFormer はアテンションのヘッドを組み合わせ直す処理（DCMHA の合成）の分、"
+                             "生成する 1 トークンごとの計算が増えます。対策：`python -m dcpoc bench infer` で"
+                             "推論の遅延と費用を測ってください。"},
+    "risk.inference_measured": {"en": "Inference speed: DCFormer recombines its attention heads (DCMHA's "
+                                      "composition), which adds work for every generated token. Measured on "
+                                      "{device} ({preset}, batch 1, {date}): a generation speed ratio of "
+                                      "{ratio:.2f}× Transformer++'s tokens/s. Mitigation: measure it again on "
+                                      "the production GPU (`python -m dcpoc bench infer`).",
+                                "ja": "推論速度：DCFormer はアテンションのヘッドを組み合わせ直す処理（DCMHA の合成）"
+                                      "の分、生成する 1 トークンごとの計算が増えます。{device} では測定済みで"
+                                      "（{preset}、バッチ 1、{date}）、文章生成の速度は Transformer++ の "
+                                      "{ratio:.2f} 倍（トークン/秒）でした。対策：本番の GPU で再測定してください"
+                                      "（`python -m dcpoc bench infer`）。"},
     "risk.operations": {"en": "Operational complexity: a custom kernel and model code to maintain. "
                               "Mitigation: keep the PyTorch reference path as a fallback and pin versions.",
-                        "ja": "運用の複雑さです。独自カーネルとモデルコードの保守が必要です。対策：PyTorch の"
+                        "ja": "運用の複雑さ：独自カーネルとモデルコードの保守が必要です。対策：PyTorch の"
                               "参照実装を代替経路として残し、バージョンを固定してください。"},
     "home.no_results": {"en": "No finished run with a validation loss yet.",
                         "ja": "検証損失のある完了済みの実行はまだありません。"},
-    "home.no_study": {"en": "(runs outside any study)", "ja": "（スタディに属さない実行）"},
+    "home.no_study": {"en": "(runs outside any study)", "ja": "（調査に属さない実行）"},
     "home.scope": {"en": "Only runs on the same corpus with the same number of steps are compared; "
                          "speeds only on the same device.",
                    "ja": "比較するのは同じコーパス・同じステップ数の実行どうしのみ、速度は同じデバイス"
@@ -911,7 +944,7 @@ STRINGS: dict[str, dict[str, str]] = {
               "English or Japanese.\n6. **Inspect**: what DCFormer's head composition learned, beside "
               "the same head of a Transformer++ twin (text from a trained run: `python -m dcpoc "
               "generate`).\n7. **Settings**: your GPU prices.",
-        "ja": "1. **スタディを開始**：プリセット、両アーキテクチャ（または段階的アブレーション）、"
+        "ja": "1. **調査を開始**：プリセット、両アーキテクチャ（または段階的アブレーション）、"
               "いくつかのシードを選びます。実行前に所要時間と費用の見積もりが表示されます。"
               "\n2. **実行一覧**：進捗をリアルタイムで確認し、キャンセルや再開ができます。"
               "\n3. **比較**：トークン数・時間・費用に対する品質を比較します。"
@@ -923,7 +956,7 @@ STRINGS: dict[str, dict[str, str]] = {
               "`python -m dcpoc generate` で行えます）。"
               "\n7. **設定**：GPU の価格を設定します。"},
 
-    "launch.title": {"en": "Launch a study", "ja": "スタディを開始"},
+    "launch.title": {"en": "Launch a study", "ja": "調査を開始"},
     "launch.hardware_gpu": {"en": "This server has a GPU ({gpu}): every preset is offered.",
                             "ja": "このサーバーには GPU（{gpu}）があります。すべてのプリセットを選べます。"},
     "launch.hardware_cpu": {"en": "This server has no GPU: only the CPU presets are offered.",
@@ -932,33 +965,33 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.start_help": {"en": "A reference study fills in the form with a fair comparison: three "
                                 "sizes, tokens scaled with size, and a learning-rate sweep. Every "
                                 "field can still be changed.",
-                          "ja": "参照スタディを選ぶと、公平な比較の設定（3 つのサイズ、サイズに比例した"
+                          "ja": "参照調査を選ぶと、公平な比較の設定（3 つのサイズ、サイズに比例した"
                                 "トークン数、学習率探索）がフォームに入力されます。各項目は後から"
                                 "変更できます。"},
-    "launch.start.blank": {"en": "A blank study", "ja": "空のスタディ"},
+    "launch.start.blank": {"en": "A blank study", "ja": "空の調査"},
     "launch.start.reference-cpu": {"en": "Reference study for a CPU (3 sizes, learning-rate sweep)",
-                                   "ja": "CPU 向け参照スタディ（3 サイズ、学習率探索付き）"},
+                                   "ja": "CPU 向け参照調査（3 サイズ、学習率探索付き）"},
     "launch.start.reference-gpu": {"en": "Reference study for one GPU (3 sizes, learning-rate sweep)",
-                                   "ja": "GPU 1 基向け参照スタディ（3 サイズ、学習率探索付き）"},
+                                   "ja": "GPU 1 基向け参照調査（3 サイズ、学習率探索付き）"},
     "launch.start.plan_only_label": {"en": "{label}: plan only, needs a GPU",
                                      "ja": "{label}：計画の確認のみ（GPU が必要）"},
     "launch.start.plan_only": {"en": "This server has no GPU, so this study cannot be launched here. "
                                      "Its plan and cost are shown for one {gpu}; launch it on a GPU "
                                      "server (python -m dcpoc study launch --reference {study}).",
-                               "ja": "このサーバーには GPU がないため、このスタディはここでは開始できません。"
+                               "ja": "このサーバーには GPU がないため、この調査はここでは開始できません。"
                                      "計画と費用は {gpu} 1 基の場合を示しています。GPU サーバーで開始して"
                                      "ください（python -m dcpoc study launch --reference {study}）。"},
     "launch.start.evals": {"en": "From the reference study: each run is evaluated {n} times.",
-                           "ja": "参照スタディの設定：各実行で {n} 回評価します。"},
+                           "ja": "参照調査の設定：各実行で {n} 回評価します。"},
     "launch.start.workers": {"en": "From the reference study: the launch starts {n} CPU worker slots, "
                                    "so {n} one-thread runs train at once.",
-                             "ja": "参照スタディの設定：開始時に CPU ワーカーを {n} 個起動し、1 スレッドの実行を "
+                             "ja": "参照調査の設定：開始時に CPU ワーカーを {n} 個起動し、1 スレッドの実行を "
                                    "{n} 件ずつ並行して学習します。"},
     "launch.start.overrides": {"en": "From the reference study: every run also sets {overrides}.",
-                               "ja": "参照スタディの設定：全実行に {overrides} も指定します。"},
-    "launch.name": {"en": "Study name", "ja": "スタディ名"},
+                               "ja": "参照調査の設定：全実行に {overrides} も指定します。"},
+    "launch.name": {"en": "Study name", "ja": "調査名"},
     "launch.name_hint": {"en": "e.g. dcformer-vs-transformer-june", "ja": "例：dcformer比較-6月"},
-    "launch.question": {"en": "Question this study answers", "ja": "このスタディで答えたい問い"},
+    "launch.question": {"en": "Question this study answers", "ja": "この調査で答えたい問い"},
     # the reference studies' question: product text, so shown in the reader's language
     "study.reference_question": {
         "en": "Does DCMHA reach a lower loss than the best cheap baseline (Transformer++ with QK-norm) "
@@ -1004,9 +1037,9 @@ STRINGS: dict[str, dict[str, str]] = {
                                        "学習します。大きなモデルほど多くのトークンで学習するため、"
                                        "計算量倍率の推定に必要です。"},
     "launch.sweep": {"en": "Learning-rate sweep", "ja": "学習率探索"},
-    "launch.sweep_help": {"en": "Each architecture is compared at its own best learning rate, so "
+    "launch.sweep_help": {"en": "Each variant is compared at its own best learning rate, so "
                                 "neither wins only because the default rate happens to suit it.",
-                          "ja": "各アーキテクチャをそれぞれ最良の学習率で比較し、既定の学習率との"
+                          "ja": "各バリアントをそれぞれ最良の学習率で比較し、既定の学習率との"
                                 "相性だけで優劣が決まらないようにします。"},
     "launch.sweep.none": {"en": "None: each preset's own rate",
                           "ja": "なし（各プリセットの既定の学習率）"},
@@ -1046,7 +1079,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.slurm.extra_help": {"en": "For example --qos=high or --constraint=a100.",
                                 "ja": "例：--qos=high や --constraint=a100 などです。"},
     "launch.err.slurm": {"en": "SLURM options: {detail}", "ja": "SLURM の設定に問題があります：{detail}"},
-    "launch.plan": {"en": "Runs of the study", "ja": "スタディの実行計画"},
+    "launch.plan": {"en": "Runs of the study", "ja": "調査の実行計画"},
     "launch.plan.stage1": {"en": "1: queued at launch", "ja": "1：開始時に登録"},
     "launch.plan.stage2": {"en": "2: after the sweep", "ja": "2：探索完了後に登録"},
     "launch.plan.stage3": {"en": "3: confirmation", "ja": "3：確認ステージ"},
@@ -1057,7 +1090,8 @@ STRINGS: dict[str, dict[str, str]] = {
                                        "バリアントの選ばれた学習率で新しいシードを学習します。判定に用いる比較は"
                                        "これらを使います。"},
     "launch.plan.chosen": {"en": "chosen rate", "ja": "選ばれた学習率"},
-    "launch.ladder": {"en": "Ablation ladder", "ja": "段階的アブレーション"},
+    "launch.ladder": {"en": "Ablation ladder (splits QK-norm's effect from DCMHA's)",
+                      "ja": "段階的アブレーション（QK-norm と DCMHA の効果を分けて測る）"},
     "launch.ladder_help": {"en": "Run three variants instead of the architectures above: Transformer++ as the "
                                  "paper defines it (no QK-norm), Transformer++ with QK-norm, and DCFormer "
                                  "(DCMHA + QK-norm). The decision then splits DCFormer's gain into the QK-norm "
@@ -1078,18 +1112,18 @@ STRINGS: dict[str, dict[str, str]] = {
                                  "ja": "探索で使わない、重複のない整数を書いてください（例：101, 102, 103）。"},
     "launch.plan.best": {"en": "best of the sweep", "ja": "探索での最良値"},
     "launch.plan.later_note": {"en": "Stage 2 is queued automatically once the sweep at {preset} has "
-                                     "finished, each architecture at its own best rate. The estimate "
+                                     "finished, each variant at its own best rate. The estimate "
                                      "below includes it.",
                                "ja": "ステージ 2 は {preset} での探索が完了すると自動で登録され、"
-                                     "各アーキテクチャはそれぞれ最良の学習率で学習します。下の見積もりにも含まれています。"},
+                                     "各バリアントはそれぞれ最良の学習率で学習します。下の見積もりにも含まれています。"},
     "launch.col.stage": {"en": "Stage", "ja": "ステージ"},
     "launch.col.preset": {"en": "Preset", "ja": "モデルサイズ"},
-    "launch.col.arch": {"en": "Architecture", "ja": "アーキテクチャ"},
+    "launch.col.arch": {"en": "Variant", "ja": "バリアント"},
     "launch.col.seeds": {"en": "Seeds", "ja": "シード"},
     "launch.col.lr": {"en": "Learning rate", "ja": "学習率"},
     "launch.col.steps": {"en": "Steps", "ja": "ステップ数"},
     "launch.col.tokens": {"en": "Tokens per run", "ja": "実行あたりのトークン数"},
-    "launch.estimate": {"en": "Estimate for the whole study", "ja": "スタディ全体の見積もり"},
+    "launch.estimate": {"en": "Estimate for the whole study", "ja": "調査全体の見積もり"},
     "launch.estimate_wait": {"en": "Fix the fields above to see the estimate.",
                              "ja": "上の入力を正しくすると見積もりが表示されます。"},
     "launch.est.runs": {"en": "Runs", "ja": "実行数"},
@@ -1112,32 +1146,32 @@ STRINGS: dict[str, dict[str, str]] = {
                                        "想定値を使用"},
     "launch.est.measured_none": {"en": "assumed throughput for all {total} runs (none measured here yet)",
                                  "ja": "全 {total} 件とも想定スループットを使用（この環境での測定はまだありません）"},
-    "launch.submit": {"en": "Launch study", "ja": "スタディを開始"},
+    "launch.submit": {"en": "Launch study", "ja": "調査を開始"},
     "launch.failed": {"en": "Not launched", "ja": "開始できませんでした"},
     "launch.queued": {"en": "Queued {n} runs of study “{study}”: {ids}",
-                      "ja": "スタディ「{study}」の {n} 件の実行を登録しました：{ids}"},
+                      "ja": "調査「{study}」の {n} 件の実行を登録しました：{ids}"},
     "launch.queued_joined": {"en": "Queued {n} runs of study “{study}”, added to the {before} runs it already "
                                    "had (the verdict compares them all): {ids}",
-                             "ja": "スタディ「{study}」に {n} 件の実行を登録し、既存の {before} 件に追加しました（判定は"
+                             "ja": "調査「{study}」に {n} 件の実行を登録し、既存の {before} 件に追加しました（判定は"
                                    "すべてを比較します）：{ids}"},
     "launch.name_own": {"en": "A study named “{study}” already exists, and this plan has a later stage (a "
                                "learning-rate sweep's larger sizes or confirmation seeds), which needs a study "
                                "of its own: choose a new name.",
-                         "ja": "「{study}」という名前のスタディは既に存在します。この計画には後のステージ（学習率探索後の"
-                               "大きいサイズ、または確認用のシード）があり、専用のスタディが必要です。新しい名前を"
+                         "ja": "「{study}」という名前の調査は既に存在します。この計画には後のステージ（学習率探索後の"
+                               "大きいサイズ、または確認用のシード）があり、専用の調査が必要です。新しい名前を"
                                "付けてください。"},
     "launch.name_joins": {"en": "A study named “{study}” already has {n} runs. Launching adds these runs to "
                                 "it: the verdict then compares old and new runs together, whatever their "
                                 "steps or settings, and the study keeps its question. Choose a new name "
                                 "for a separate study.",
-                          "ja": "「{study}」という名前のスタディには既に {n} 件の実行があります。開始するとこれらの"
-                                "実行はそのスタディに追加され、判定はステップ数や設定にかかわらず新旧の実行をまとめて"
-                                "比較します。質問は元のままです。別のスタディにするには新しい名前を付けてください。"},
+                          "ja": "「{study}」という名前の調査には既に {n} 件の実行があります。開始するとこれらの"
+                                "実行はその調査に追加され、判定はステップ数や設定にかかわらず新旧の実行をまとめて"
+                                "比較します。質問は元のままです。別の調査にするには新しい名前を付けてください。"},
     "launch.queued_later": {"en": "The other {n} runs, at the larger sizes, are queued when the sweep "
                                   "has finished.",
                             "ja": "大きいサイズの残り {n} 件は、探索の完了後に登録されます。"},
     "launch.go_runs": {"en": "Watch them on the Runs page", "ja": "実行一覧で進捗を見る"},
-    "launch.err.name_empty": {"en": "Give the study a name.", "ja": "スタディ名を入力してください。"},
+    "launch.err.name_empty": {"en": "Give the study a name.", "ja": "調査名を入力してください。"},
     "launch.err.name_bad": {"en": "Use at most {max} printable characters.",
                             "ja": "表示可能な文字で {max} 文字以内にしてください。"},
     "launch.err.question_long": {"en": "Keep the question under {max} characters.",
@@ -1159,7 +1193,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "launch.err.seeds": {"en": "Write distinct whole numbers, e.g. 1, 2, 3.",
                          "ja": "異なる整数を入力してください（例：1, 2, 3）。"},
     "launch.err.too_many": {"en": "That makes {n} runs; one study may have at most {max}.",
-                            "ja": "実行数が {n} 件になります。1 つのスタディは最大 {max} 件です。"},
+                            "ja": "実行数が {n} 件になります。1 つの調査は最大 {max} 件です。"},
     "launch.err.budget": {"en": "Use a whole number from 1 to {max}.",
                           "ja": "1 から {max} までの整数を入力してください。"},
     "launch.err.budget_ratio": {"en": "Use a number above 0 and below {max}, e.g. 20.",
@@ -1169,10 +1203,10 @@ STRINGS: dict[str, dict[str, str]] = {
                        "ja": "0 より大きく 1 未満の異なる値をカンマ区切りで入力してください"
                              "（例：3e-4, 1e-3, 3e-3）。"},
     "launch.err.plan": {"en": "The study cannot run as set: {detail}",
-                        "ja": "この設定ではスタディを実行できません：{detail}"},
+                        "ja": "この設定では調査を実行できません：{detail}"},
 
     "runs.title": {"en": "Runs", "ja": "実行一覧"},
-    "runs.all": {"en": "All studies", "ja": "すべてのスタディ"},
+    "runs.all": {"en": "All studies", "ja": "すべての調査"},
     "ui.all": {"en": "All", "ja": "すべて"},
     "ui.choose": {"en": "Choose", "ja": "選択してください"},
     "runs.none": {"en": "No run matches these filters.", "ja": "条件に合う実行はありません。"},
@@ -1270,12 +1304,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "compare.caption": {"en": "Finished runs only. Lower loss and perplexity are better.",
                         "ja": "完了した実行のみ。損失とパープレキシティは低いほど良い値です。"},
     "compare.none": {"en": "No finished run yet: launch a study and come back when it is done.",
-                     "ja": "完了した実行はまだありません。スタディを開始し、完了後に戻ってください。"},
+                     "ja": "完了した実行はまだありません。調査を開始し、完了後に戻ってください。"},
     "compare.by": {"en": "Compare", "ja": "比較の対象"},
-    "compare.by.study": {"en": "A study", "ja": "スタディ"},
+    "compare.by.study": {"en": "A study", "ja": "調査"},
     "compare.by.runs": {"en": "Runs I pick", "ja": "選んだ実行"},
     "compare.no_study": {"en": "No finished run belongs to a study.",
-                         "ja": "スタディに属する完了済みの実行はありません。"},
+                         "ja": "調査に属する完了済みの実行はありません。"},
     "compare.pick": {"en": "Runs", "ja": "実行"},
     "compare.pick_some": {"en": "Pick at least one run.", "ja": "実行を 1 つ以上選んでください。"},
     "compare.tab.tokens": {"en": "Against tokens", "ja": "横軸：学習トークン数"},
@@ -1373,7 +1407,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "settings.reset": {"en": "Back to defaults", "ja": "既定値に戻す"},
     "settings.saved": {"en": "Prices saved.", "ja": "価格を保存しました。"},
     "settings.device": {"en": "Default device", "ja": "既定のデバイス"},
-    "settings.device_label": {"en": "New studies run on", "ja": "新しいスタディの実行先"},
+    "settings.device_label": {"en": "New studies run on", "ja": "新しい調査の実行先"},
     "settings.device.auto": {"en": "Automatic (GPU when present)", "ja": "自動（GPU があれば GPU）"},
     "settings.device.cpu": {"en": "CPU", "ja": "CPU"},
     "settings.device.cuda": {"en": "GPU (CUDA)", "ja": "GPU（CUDA）"},
@@ -1391,7 +1425,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "chart.axis.seeds": {"en": "Seeds", "ja": "シード数"},
     "dec.lr": {"en": "Learning-rate sensitivity", "ja": "学習率への感度"},
     "dec.lr_none": {"en": "No learning-rate sweep in this study: both architectures ran at one rate.",
-                    "ja": "このスタディには学習率探索がありません。両アーキテクチャとも同じ学習率です。"},
+                    "ja": "この調査には学習率探索がありません。両アーキテクチャとも同じ学習率です。"},
     "dec.lr_note": {"en": "Mean validation loss over each size's seeds at each rate; * marks each variant's "
                           "best rate, the one the verdict compares.",
                     "ja": "各サイズ・各学習率でのシード平均の検証損失です。* は各バリアントの最良の学習率で、"
@@ -1461,7 +1495,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "inspect.matrix.pre_key": {"en": "pre, key-wise", "ja": "softmax 前・キー側"},
     "inspect.matrix.post_query": {"en": "post, query-wise", "ja": "softmax 後・クエリ側"},
     "inspect.matrix.post_key": {"en": "post, key-wise", "ja": "softmax 後・キー側"},
-    "inspect.title": {"en": "Look inside DCFormer", "ja": "DCFormer の内部を見る"},
+    "inspect.title": {"en": "Inspect: look inside DCFormer", "ja": "モデルの中身：DCFormer の内部を見る"},
     "inspect.caption": {"en": "How much each layer mixes its attention heads on a text, and what a "
                               "head attends to before and after composition, next to the same head "
                               "of Transformer++. Computed in a separate process from the checkpoint.",
@@ -1477,12 +1511,12 @@ STRINGS: dict[str, dict[str, str]] = {
                                 "recorded results imported from a study file, which carry no weights): "
                                 "they cannot be inspected here.",
                           "ja": "完了した DCFormer の実行のうち {n} 件は、このマシンにチェックポイントがあり"
-                                "ません（スタディファイルからインポートした記録済みの結果など。重みは含ま"
+                                "ません（調査ファイルからインポートした記録済みの結果など。重みは含ま"
                                 "れません）。ここでは中身を確認できません。"},
     "inspect.twin": {"en": "Its twin without DCMHA (same study, preset, seed)",
-                     "ja": "DCMHA なしの対照実行（同じスタディ・プリセット・シード）"},
+                     "ja": "DCMHA なしの対照実行（同じ調査・プリセット・シード）"},
     "inspect.no_twin": {"en": "No Transformer++ run with the same study, preset and seed.",
-                        "ja": "同じスタディ・プリセット・シードの Transformer++ 実行がありません。"},
+                        "ja": "同じ調査・プリセット・シードの Transformer++ 実行がありません。"},
     "inspect.source": {"en": "Text", "ja": "テキスト"},
     "inspect.source.text": {"en": "Type a text", "ja": "テキストを入力"},
     "inspect.source.sample": {"en": "A validation sample", "ja": "検証データのサンプル"},
@@ -1512,17 +1546,21 @@ STRINGS: dict[str, dict[str, str]] = {
                                     "speed does not depend on training.",
                               "ja": "{preset}、{device}、バッチ 1、{date} に計測。ランダム初期化のモデル"
                                     "（速度は学習に依存しません）。"},
-    "compare.infer_decode": {"en": "Decode speed ratio", "ja": "デコード速度比"},
+    "compare.infer_decode": {"en": "Generation speed ratio (decode)", "ja": "文章生成の速度比（デコード）"},
     "compare.infer_cache": {"en": "Cache size ratio", "ja": "キャッシュサイズ比"},
-    "compare.infer_prefill": {"en": "Prefill speed ratio", "ja": "プリフィル速度比"},
-    "compare.infer_col.decode": {"en": "Decode tokens/s", "ja": "デコード トークン/秒"},
-    "compare.infer_col.prefill": {"en": "Prefill tokens/s", "ja": "プリフィル トークン/秒"},
+    "compare.infer_prefill": {"en": "Prompt-reading speed ratio (prefill)",
+                              "ja": "入力（プロンプト）処理の速度比（プリフィル）"},
+    "compare.infer_col.decode": {"en": "Generation (decode) tokens/s", "ja": "文章生成（デコード）トークン/秒"},
+    "compare.infer_col.prefill": {"en": "Prompt reading (prefill) tokens/s",
+                                  "ja": "入力処理（プリフィル）トークン/秒"},
     "compare.infer_col.p50": {"en": "Latency p50 (ms)", "ja": "レイテンシ p50（ms）"},
-    "compare.infer_col.p99": {"en": "Latency p99 (ms)", "ja": "レイテンシ p99（ms）"},
+    "compare.infer_col.p95": {"en": "Latency p95 per token (ms)", "ja": "1 トークンの遅延 p95（ms）"},
     "compare.infer_col.spread": {"en": "p50 spread across prompt lengths", "ja": "プロンプト長による p50 の差"},
     "compare.infer_col.cache": {"en": "Cache bytes per token", "ja": "トークンあたりキャッシュ（バイト）"},
-    "compare.infer_ratio_help": {"en": "DCFormer divided by Transformer++.",
-                                 "ja": "DCFormer を Transformer++ で割った値。"},
+    "compare.infer_ratio_help": {"en": "DCFormer divided by Transformer++. Speeds are tokens/s; generation's "
+                                       "is 1 / the median latency per generated token, as in the report.",
+                                 "ja": "DCFormer を Transformer++ で割った値。速度はトークン/秒で、文章生成の速度は"
+                                       "1 トークンの生成にかかる時間の中央値の逆数です（レポートと同じ定義）。"},
 
     # ---- the paper beside the study, the gap over training, the target's speed ratio
     "paper.title": {"en": "The paper beside our numbers", "ja": "論文の数値と本調査の比較"},
@@ -1542,15 +1580,15 @@ STRINGS: dict[str, dict[str, str]] = {
                          "ja": "損失の差（DCFormer − Transformer++、論文と同じく QK-norm なし）"},
     "paper.claim.throughput": {"en": "Training speed ratio", "ja": "学習速度比"},
     "paper.val.multiplier": {"en": "{low:.1f}× to {high:.1f}× at 405M to 6.9B",
-                             "ja": "405M〜6.9B で {low:.1f}×〜{high:.1f}×"},
+                             "ja": "4 億 500 万〜69 億パラメータで {low:.1f}×〜{high:.1f}×"},
     "paper.val.loss": {"en": "{dc:.2f} against {tf:.2f} ({diff:+.2f}) at 405M, 13.5K steps",
-                       "ja": "405M・13.5K ステップで {dc:.2f} 対 {tf:.2f}（{diff:+.2f}）"},
+                       "ja": "4 億 500 万パラメータ・1 万 3500 ステップで {dc:.2f} 対 {tf:.2f}（{diff:+.2f}）"},
     "paper.val.throughput": {"en": "about {low:.2f}× at 405M up to about {high:.2f}× at 13B-33B",
-                             "ja": "405M で約 {low:.2f}×、13B〜33B で約 {high:.2f}×"},
+                             "ja": "4 億 500 万パラメータで約 {low:.2f}×、130 億〜330 億パラメータで約 {high:.2f}×"},
     "paper.ours.speed": {"en": "{ratio} on {device}", "ja": "{device} で {ratio}"},
     "paper.source.abstract": {"en": "arXiv 2405.08553, abstract", "ja": "arXiv 2405.08553、要旨"},
     "paper.source.loss": {"en": "arXiv 2405.08553, 405M, 13.5K steps",
-                          "ja": "arXiv 2405.08553、405M、13.5K ステップ"},
+                          "ja": "arXiv 2405.08553、4 億 500 万パラメータ、1 万 3500 ステップ"},
     "paper.source.configs": {"en": "the authors' released configurations",
                              "ja": "著者が公開した設定ファイル"},
     "paper.note.multiplier": {"en": "DCFormer matches Transformer++ trained with this much more compute.",
@@ -1575,7 +1613,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "paper.gap": {"en": "Scale gap: this study's largest size has {params} parameters and {tokens} training "
                         "tokens; the paper's smallest has 405M and 7.1B ({gap_p} the parameters, {gap_t} the tokens).",
                   "ja": "規模の差：本調査の最大サイズはパラメータ {params}・学習トークン {tokens} で、論文の最小"
-                        "サイズは 405M・7.1B です（論文はパラメータが {gap_p}、トークンが {gap_t}の規模です）。"},
+                        "サイズは 4 億 500 万・71 億です（論文はパラメータが {gap_p}、トークンが {gap_t}の規模です）。"},
     "paper.why.none": {"en": "Not measured by this study yet.", "ja": "本調査ではまだ測定していません。"},
     "paper.why.scale": {"en": "This study's largest size is {gap:,.0f}× smaller than the paper's smallest "
                               "(the limit is {limit:,.0f}×).",
@@ -1611,23 +1649,24 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Speed not measured on {kind}: the net benefit above uses the speed ratio measured on {device} "
               "({ratio:.2f}), which says nothing about {kind}. With the paper's ratios for the target size "
               "(and ours measured on other GPUs) the net benefit on {kind} would be {net} ({low} to {high} "
-              "over the multiplier's 95% interval).",
+              "with the multiplier's uncertainty, its 95% interval).",
         "ja": "{kind} での速度は未測定です。上記の正味の効果は {device} で測った速度比"
               "（{ratio:.2f}）を使っており、{kind} での速度については何も言えません。"
               "目標サイズについて論文が報告する速度比（他の GPU での本調査の測定値があればそれも含む）"
-              "を使うと、{kind} での正味の効果は {net}（計算量倍率の 95% 区間では {low}〜{high}）になります。"},
+              "を使うと、{kind} での正味の効果は {net}（計算量倍率の不確かさを含めると {low}〜{high}）になります。"},
     "reason.speed_not_on_target_below": {
-        "en": "Speed not measured on {kind}, and there the numbers lean against DCFormer: the net benefit "
-              "above uses the speed ratio measured on {device} ({ratio:.2f}), which says nothing about "
-              "{kind}. With the paper's ratios for the target size (and ours measured on other GPUs) the "
-              "net benefit on {kind} would be {net}, {low} to {high} over the multiplier's 95% interval: "
-              "all of it under NO-GO's bar of {nogo:.2f}. Measure the speed on {kind} (`python -m dcpoc "
+        "en": "Speed not yet measured on {kind}; estimated with the paper's speed ratios, the result is "
+              "unfavourable to DCFormer. The net benefit above uses the speed ratio measured on {device} "
+              "({ratio:.2f}), which says nothing about {kind}. With the paper's ratios for the target size "
+              "(and ours measured on other GPUs) the net benefit on {kind} would be {net} ({low} to {high} "
+              "with the multiplier's uncertainty, its 95% interval): all of it under NO-GO's bar of "
+              "{nogo:.2f}. Measure the speed on {kind} (`python -m dcpoc "
               "bench model`) before deciding.",
-        "ja": "{kind} での速度は未測定で、その条件では DCFormer に不利な数値です。上記の正味の効果は "
-              "{device} で測った速度比（{ratio:.2f}）を使っており、{kind} での速度については何も言えま"
-              "せん。目標サイズについて論文が報告する速度比（他の GPU での本調査の測定値があればそれも"
-              "含む）を使うと、{kind} での正味の効果は {net}、計算量倍率の 95% 区間では {low}〜{high} "
-              "で、すべて NO-GO の基準 {nogo:.2f} を下回ります。判断の前に {kind} で速度を測定してくだ"
+        "ja": "{kind} での速度はまだ測定していません。論文の速度比で見積もると、DCFormer には不利な"
+              "結果になります。上記の正味の効果は {device} で測った速度比（{ratio:.2f}）を使っており、"
+              "{kind} での速度については何も言えません。目標サイズについて論文が報告する速度比（他の GPU "
+              "での本調査の測定値があればそれも含む）を使うと、{kind} での正味の効果は {net}（計算量倍率の"
+              "不確かさを含めると {low}〜{high}）で、すべて NO-GO の基準 {nogo:.2f} を下回ります。判断の前に {kind} で速度を測定してくだ"
               "さい（`python -m dcpoc bench model`）。"},
     "dec.speed.study": {"en": "Speed ratio on {kind}: {ratio:.2f}×, measured by this study's runs on {kind}.",
                         "ja": "{kind} での速度比：{ratio:.2f} 倍（本調査の {kind} での実行による測定値）。"},
@@ -1840,6 +1879,27 @@ def num(value: float | None, spec: str = ".4g", suffix: str = "") -> str:
     if math.isinf(float(value)):
         return ("∞" if float(value) > 0 else "−∞") + suffix
     return f"{float(value):{spec}}{suffix}"
+
+
+def count_text(value: float | None, lang: str = "en") -> str:
+    """A large count (parameters, tokens) as a reader says it, to 3 significant digits: '915K',
+    '405M', '7.1B'; in Japanese by 万 and 億, '91.5 万', '4 億 500 万', '71 億'; '—' for none."""
+    if value is None or not (math.isfinite(float(value)) and float(value) > 0):
+        return "—"
+    value = float(f"{float(value):.3g}")
+    if lang != "ja":
+        for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+            if value >= div:
+                return f"{value / div:.3g}{unit}"
+        return f"{value:.0f}"
+    if value >= 1e12:
+        return f"{value / 1e12:.3g} 兆"
+    if value >= 1e8:
+        oku, man = divmod(round(value / 1e4), 10_000)
+        return f"{oku:,} 億" + (f" {man} 万" if man else "")
+    if value >= 1e4:
+        return f"{value / 1e4:.3g} 万"
+    return f"{value:,.0f}"
 
 
 def duration(seconds: float | None, lang: str = "en", estimate: bool = False) -> str:

@@ -15,6 +15,7 @@ from ..security import BUILTIN_CORPORA, CorpusPathError, confine_corpus
 from ..studies import (MAX_NAME_LENGTH, REFERENCE_STUDIES, StudyPlan, StudySpec, default_lr_grid,
                        ladder, ladder_problems, parse_lr_grid, parse_seeds, plan_stages, plan_study,
                        reference_study, runnable_presets, validate_name)
+from ..decision.verdict import lr_label
 from .i18n import study_question, t
 
 MAX_RUNS_PER_STUDY = 200       # a web form must not queue an unbounded amount of work
@@ -295,7 +296,7 @@ def plan_table(stages: StudyPlan, lang: str = "en") -> pd.DataFrame:
             row = rows.setdefault((stage, run.preset, lr, variant), {
                 "stage": t(STAGE_KEYS[stage], lang), "preset": run.preset, "arch": label, "seeds": [],
                 "lr": t("launch.plan.best" if stage == 2 else "launch.plan.chosen", lang)
-                if lr is None else f"{lr:g}",
+                if lr is None else lr_label(lr),   # as the grid is typed and the report writes it
                 "steps": f"{run.train.steps:,}",      # thousands apart, as the estimate's caption
                 "tokens": f"{run.train.steps * run.train.batch_size * run.model.seq_len:,}"})
             row["seeds"].append(run.train.seed)
