@@ -182,6 +182,26 @@ def by_size(decision):
     return next(values for key, values in decision.evidence if key == "ev.by_size")
 
 
+def test_the_pooled_estimate_reads_each_size_at_the_budget_the_verdict_reads():
+    """Regression (audit): a size relaunched at a second token budget went into the pooled
+    interval as one sample of both budgets: DCFormer 0.02 better at s2's short budget and 0.03
+    worse at its long one (the one the verdict reads) pooled to 'no two sizes differ'."""
+    from conftest import SIZES, run
+    from dcpoc.decision.attribution import pooled, size_differences
+    rows = []
+    for preset, budgets in (("s1", ((1, -0.02),)), ("s2", ((1, -0.02), (2, 0.03)))):
+        for scale, gain in budgets:
+            tokens = SIZES[preset][1] * scale
+            for seed, eps in zip((1, 2, 3), (0.0, 0.004, -0.003)):
+                rows.append(run("transformer", preset, seed, 3.0, tokens=tokens) | {"id": f"t{preset}{scale}{seed}"})
+                rows.append(run("dcformer", preset, seed, 3.0 + gain + eps, tokens=tokens)
+                            | {"id": f"d{preset}{scale}{seed}"})
+    diffs = size_differences(pd.DataFrame(rows))
+    assert list(diffs) == ["s1", "s2"] and len(diffs["s2"]) == 3
+    assert diffs["s2"] == pytest.approx([0.03, 0.034, 0.027])
+    assert not pooled(pd.DataFrame(rows)).agree             # s1 better, s2 worse: they differ
+
+
 def test_the_size_trend_stands_beside_the_pooled_estimate_in_size_order():
     # the reference study's shape: DCFormer's lead at the smallest size is gone at the largest
     decision = decide(ladder_with_parts({"s3": 0.006, "s1": -0.07, "s2": -0.01}), "st")

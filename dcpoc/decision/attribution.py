@@ -52,15 +52,17 @@ def pair_frame(runs: pd.DataFrame, lower: str, upper: str) -> pd.DataFrame:
 
 def size_differences(pair: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per size (preset), the per-seed differences upper minus lower in final val loss at equal
-    tokens on the main corpus (what compare_equal_tokens averages). ``pair``: a pair_frame."""
+    tokens on the main corpus (what compare_equal_tokens averages), at the size's largest token
+    budget with pairs, the one the verdict reads: a size relaunched at another budget mixed both
+    comparisons into one sample. ``pair``: a pair_frame."""
     counted = on_main_corpus(counted_runs(pair)) if len(pair) else pair
     out: dict[str, np.ndarray] = {}
-    for (preset, _tokens), group in (counted.groupby(["preset", "tokens"], sort=False)
-                                     if len(counted) else []):
+    budget: dict[str, float] = {}
+    for (preset, tokens), group in (counted.groupby(["preset", "tokens"], sort=False)
+                                    if len(counted) else []):
         pairs = seed_pairs(group)
-        if len(pairs):
-            out[str(preset)] = np.concatenate([out.get(str(preset), np.array([])),
-                                               (pairs["dc"] - pairs["tf"]).to_numpy(float)])
+        if len(pairs) and tokens >= budget.get(str(preset), -math.inf):
+            out[str(preset)], budget[str(preset)] = (pairs["dc"] - pairs["tf"]).to_numpy(float), tokens
     return out
 
 
