@@ -36,7 +36,8 @@ def _decision(mean, low, high, speed=0.8, device="h100"):
     mult = MultiplierResult(None, pd.DataFrame(), Interval(mean, low, high, 3, "bootstrap"), speed, device,
                             Interval(mean * speed, None, None, 3), "fp", 4)
     tokens = pd.DataFrame([{"preset": "s4", "loss_diff": -0.05, "loss_low": -0.08, "loss_high": -0.02}])
-    return Decision("GO", multiplier=mult, equal_tokens=tokens)
+    return Decision("GO", multiplier=mult, equal_tokens=tokens, baseline="transformer",
+                    paper_multiplier=mult)
 
 
 @pytest.mark.parametrize("mean, low, high, finding, why", [
@@ -52,6 +53,35 @@ def test_the_multiplier_beside_the_paper(mean, low, high, finding, why):
     assert (row.claim, row.finding, row.why[0]) == ("multiplier", finding, why)
     assert got.params == 6.4e7 and got.tokens == 8e8
     assert got.gap_params == pytest.approx(405e6 / 6.4e7) and got.gap_tokens == pytest.approx(7.1e9 / 8e8)
+
+
+def test_the_papers_multiplier_is_compared_against_the_papers_baseline():
+    """Regression (audit): the paper's 1.7x to 2x is against Transformer++ without QK-norm, but the
+    row showed the verdict's multiplier, against Transformer++ + QK-norm: a ladder that reproduced
+    the paper's 2x exactly (1.25x against the QK-norm rung) read as contradicting the paper."""
+    from conftest import SIZES, run, tf_loss
+    from dcpoc.decision import decide
+    rows = []
+    for preset, (params, tokens) in SIZES.items():
+        compute = 6 * params * tokens
+        for seed, eps in ((1, 0.0), (2, 0.002), (3, -0.002)):
+            for variant, gain, speed in (("transformer", 1.0, 1000.0), ("transformer-qknorm", 1.6, 1000.0),
+                                         ("dcformer", 2.0, 800.0)):
+                row = run("dcformer" if variant == "dcformer" else "transformer", preset, seed,
+                          tf_loss(gain * compute) + eps, speed=speed)
+                rows.append(row | {"id": f"{variant}-{preset}-{seed}", "config": {
+                    "train": {"nproc": 1, "lr": 1e-3}, "model": {"qk_norm": variant != "transformer"}}})
+    runs = pd.DataFrame(rows)
+    decision = decide(runs, "st")
+    assert decision.baseline == "transformer-qknorm"
+    assert decision.multiplier.multiplier.mean == pytest.approx(1.25, rel=0.02)
+    assert decision.paper_multiplier.multiplier.mean == pytest.approx(2.0, rel=0.02)
+    row = compare_with_paper(decision, runs).rows[0]
+    assert (row.finding, row.ours) == ("agrees", decision.paper_multiplier.multiplier.mean)
+    without_plain = runs[~runs["id"].str.startswith("transformer-")]    # QK-norm baseline only
+    alone = decide(without_plain, "st")
+    assert alone.baseline == "transformer-qknorm" and alone.paper_multiplier is None
+    assert compare_with_paper(alone, without_plain).rows[0].why[0] == "paper.why.baseline"
 
 
 def test_a_study_far_below_the_papers_scale_cannot_speak_and_a_cpu_ratio_never_can():
@@ -201,9 +231,10 @@ def test_a_cpu_studys_projection_to_an_h100_is_a_labelled_range(dcpoc_home, lang
     interval = [usd for label, _, usd in context.projection_rows(measured, lang) if "95%" in label]
     assert p.saved_low_usd is not None and len(interval) == 1
     signed = lambda usd: f"−{money(-usd)}" if usd < 0 else money(usd)   # noqa: E731
-    assert interval[0] in (f"{money(p.saved_low_usd)} – {money(p.saved_high_usd)}",
-                           f"{money(-p.saved_high_usd)} – {money(-p.saved_low_usd)}",
-                           f"{signed(p.saved_low_usd)} – {signed(p.saved_high_usd)}")
+    to = t("sep.range", lang)                                           # 〜 in Japanese
+    assert interval[0] in (f"{money(p.saved_low_usd)}{to}{money(p.saved_high_usd)}",
+                           f"{money(-p.saved_high_usd)}{to}{money(-p.saved_low_usd)}",
+                           f"{signed(p.saved_low_usd)}{to}{signed(p.saved_high_usd)}")
     table = context.projection_table(dearer, lang)
     assert list(table.columns) == [t(k, lang) for k in ("dec.projection", "dec.proj.hours", "dec.proj.cost")]
 

@@ -121,12 +121,16 @@ def _too_small(params: float) -> Reason | None:
 
 
 def _multiplier_row(mult, params: float) -> PaperRow:
+    """The multiplier against the paper's baseline (Decision.paper_multiplier; None: the study ran
+    no Transformer++ without QK-norm, which cannot compare)."""
     m = mult.multiplier if mult is not None else None
     mean = m.mean if m is not None else math.nan
     low, high = (m.low, m.high) if m is not None else (None, None)
     fig = MULTIPLIER
     values = {"low": fig.low, "high": fig.high, "m": mean}
-    if not math.isfinite(mean):
+    if mult is None:
+        finding, why = "cannot", ("paper.why.baseline", {})
+    elif not math.isfinite(mean):
         finding, why = "cannot", ("paper.why.none", {})
     elif (small := _too_small(params)) is not None:
         finding, why = "cannot", small
@@ -197,7 +201,8 @@ def compare_with_paper(decision, runs: pd.DataFrame) -> PaperComparison:
     paper's (see the module's rule). ``decision``: a verdict.Decision; ``runs``: the study's runs."""
     params, tokens = _largest(runs)
     mult = decision.multiplier
-    rows = (_multiplier_row(mult, params), _loss_row(_against_plain(decision), params),
+    rows = (_multiplier_row(decision.paper_multiplier, params),
+            _loss_row(_against_plain(decision), params),
             _speed_row(mult, params))
     findings = {r.finding for r in rows}
     overall = "contradicts" if "contradicts" in findings else "agrees" if "agrees" in findings \

@@ -62,6 +62,9 @@ class Decision:
     pooled: Pooled | None = None           # the decisive difference pooled over sizes
     confirmation: str = ""                 # confirmation.py: confirmed | partial | pending | optimistic | ""
     evidence: list[Reason] = field(default_factory=list)        # how sure, in words (ev.*)
+    # the multiplier against Transformer++ without QK-norm, the paper's baseline (the verdict's own
+    # where that is its baseline; None where the study ran no plain Transformer++): paper.py
+    paper_multiplier: MultiplierResult | None = None
     recommendations: list[Reason] = field(default_factory=list)  # what holds without DCFormer (rec.*)
 
     def pair_labels(self) -> dict[str, str]:
@@ -97,7 +100,8 @@ def decide(runs: pd.DataFrame, study: str | None, thresholds: Thresholds = Thres
     mult = compute_multiplier(pair)
     decision = Decision("INSUFFICIENT", equal_tokens=tokens, equal_cost=cost, multiplier=mult,
                         n_failed=_n_failed(scoped), corpora=corpora, baseline=baseline,
-                        treatment=treatment)
+                        treatment=treatment, paper_multiplier=_plain_multiplier(chosen, baseline,
+                                                                                treatment, mult))
     decision.risks = [(f"risk.{name}", {}) for name in RISKS]
     selection = pair_frame(split_confirmation(scoped, confirm_seeds)[0], baseline, treatment)
     used = _add_tuning(decision, selection, counted_runs(selection))
@@ -168,6 +172,21 @@ def _needed(decision: Decision, counted: pd.DataFrame, thresholds: Thresholds) -
         # silence NO-GO). Unbounded with a lower bound past GO's bar is still a GO.
         needed.append(("why.unbounded", {"n": mult.unbounded, "total": mult.resamples}))
     return needed
+
+
+def _plain_multiplier(chosen: pd.DataFrame, baseline: str, treatment: str,
+                      mult: MultiplierResult) -> MultiplierResult | None:
+    """The multiplier against the paper's baseline, Transformer++ without QK-norm, on the runs the
+    verdict reads: the verdict's own where that is its baseline, else one fitted on the study's
+    plain Transformer++ runs (a ladder's lowest rung); None without any. The QK-norm baseline
+    reaches a lower loss at each compute, so its multiplier reads lower: a study that reproduced
+    the paper's 2x against plain Transformer++ was reported as contradicting it."""
+    if baseline == "transformer":
+        return mult
+    plain = pair_frame(chosen, "transformer", treatment)
+    if plain.empty or not plain["arch"].eq("transformer").any():
+        return None
+    return compute_multiplier(plain)
 
 
 def worse_beyond_doubt(tokens: pd.DataFrame) -> bool:
