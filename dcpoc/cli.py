@@ -12,7 +12,7 @@ from typing import Sequence
 from .costs import PriceError
 from .config import ARCHS, DEVICES, PRESETS, ConfigError, config_keys, make_config
 from .data import CorpusError
-from .cli_runs import cmd_cancel, cmd_runs
+from .cli_runs import cmd_cancel, cmd_restart, cmd_runs, resumed_as_job as _resumed_as_job
 from .cli_slurm import add_executor_flags, add_slurm_parser, cmd_slurm, submit_single
 from .runs.status import STATUSES
 from .studies.spec import REFERENCE_STUDIES, SWEEPS
@@ -61,8 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", choices=ARCHS)
 
     p = sub.add_parser("cancel", help="cancel runs: a queued one at once, a running one within "
-                       "seconds (it keeps its last checkpoint; resume it with train --resume)")
+                       "seconds (it keeps its last checkpoint; continue it with `resume`)")
     p.add_argument("runs", nargs="+", metavar="RUN_ID")
+    for name, what in (("resume", "continue failed or cancelled runs from their last checkpoint "
+                                  "(same run id)"),
+                       ("retry", "start failed or cancelled runs again from scratch (new run ids)")):
+        p = sub.add_parser(name, help=f"{what}, as the Runs page's buttons do: a worker trains a "
+                           "local run (one is started if none is running), a SLURM run gets a new "
+                           "job (`train --resume` instead trains a local run here, in the foreground)")
+        p.add_argument("runs", nargs="+", metavar="RUN_ID")
+        add_executor_flags(p, with_executor=False)   # a SLURM run's next job, e.g. a longer limit
 
     p = sub.add_parser("prices", help="show or edit the $ per device-hour price table")
     p.add_argument("--set", dest="prices", action="append", default=[], metavar="KIND=USD",
@@ -200,7 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = {"train": cmd_train, "runs": cmd_runs, "prices": cmd_prices, "bench": cmd_bench,
                     "worker": cmd_worker, "study": _cmd_study, "generate": cmd_generate,
                     "inspect": cmd_inspect, "report": cmd_report, "db": cmd_db,
-                    "slurm": cmd_slurm, "cancel": cmd_cancel}
+                    "slurm": cmd_slurm, "cancel": cmd_cancel, "resume": cmd_restart,
+                    "retry": cmd_restart}
         code = commands[args.command](args)
         sys.stdout.flush()   # inside the try: a reader that went away is seen here, not at exit
         return code
@@ -238,6 +247,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .runs.store import Store
     if args.resume and args.run_id:
         raise ConfigError("give --resume or --run-id, not both")
+    if args.resume and _resumed_as_job(args):
+        return 0
     if args.resume or args.run_id:
         store = Store()
         run_id = args.resume or args.run_id

@@ -1,8 +1,56 @@
-"""`python -m dcpoc runs` and `cancel`: the runs as a table, and stopping them."""
+"""`python -m dcpoc runs`, `cancel`, `resume` and `retry`: the runs as a table, stopping them, and
+starting stopped ones again as the Runs page's buttons do."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    """`resume` / `retry` RUN_ID...: each run queued again (a SLURM run as a new job, with the
+    SLURM options given changed for it)."""
+    from .cli_slurm import options_from_args
+    from .runs.lifecycle import resume_run, retry_run
+    from .runs.store import Store
+    store = Store()
+    changes = options_from_args(args)
+    for run_id in args.runs:
+        if args.command == "resume":
+            resume_run(store, run_id, slurm_changes=changes)
+            print(f"run {run_id}: queued to resume from its last checkpoint{_trainer(store, run_id)}")
+        else:
+            new_id = retry_run(store, run_id, slurm_changes=changes)
+            print(f"run {run_id}: retried as run {new_id}{_trainer(store, new_id)}")
+    return 0
+
+
+def _trainer(store, run_id: str) -> str:
+    """'; SLURM job N trains it' or '; a worker trains it'."""
+    row = store.get_run(run_id)
+    if row and row["executor"] == "slurm":
+        return f"; SLURM job {row['job_id']} trains it"
+    return "; a worker trains it (`python -m dcpoc runs` shows it)"
+
+
+def resumed_as_job(args: argparse.Namespace) -> bool:
+    """`train --resume ID` of a SLURM run: resumed as a new job, as `resume` does (it trained in
+    this shell, on a login node, and left the old job's state for ever); True when done so. A local
+    run with --executor slurm is refused: its checkpoint lies on this machine."""
+    from .config import ConfigError
+    from .runs.lifecycle import existing_run
+    from .runs.status import RESTARTABLE
+    from .runs.store import Store
+    row = existing_run(Store(), args.resume)
+    if "SLURM_JOB_ID" in os.environ or row["status"] not in RESTARTABLE:
+        return False    # the job's own `train --resume` (its run queued to resume), or no resume
+    if row["executor"] != "slurm":
+        if args.executor == "slurm":
+            raise ConfigError(f"run {args.resume} trained locally: its checkpoint is on this machine, "
+                              "so it resumes here; drop --executor slurm (or retry it as a new run)")
+        return False
+    cmd_restart(argparse.Namespace(**{**vars(args), "command": "resume", "runs": [args.resume]}))
+    return True
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@ log, config, environment) with Cancel / Retry / Resume. Both parts update live."
 import streamlit as st
 
 from dcpoc.runs import cancel_run, log_tail, resume_run, retry_run
-from dcpoc.runs.executors import job_label, job_labels, reconcile_quietly, slurm_to_settle
+from dcpoc.runs.executors import job_label, job_labels, reconcile_quietly, run_options, slurm_to_settle
 from dcpoc.ui import page as ui
 from dcpoc.decision import downsample, filter_runs, live_runs_table, run_environment
 from dcpoc.ui.charts import ARCH_LABELS, CURVE_AXES, loss_curves
@@ -80,6 +80,10 @@ def run_detail(run_id: str) -> None:
         st.error(failure_text(run["error"], run["status"] in RESTARTABLE, bool(run["checkpoint_path"]), lang))
         with st.expander(t("fail.details", lang)):
             st.code(run["error"], language=None)
+    changes = None    # a SLURM run's next job: the limit it hit can be raised here
+    if run["executor"] == "slurm" and run["status"] in RESTARTABLE:
+        changes = {"time_limit": st.text_input(t("runs.time_limit", lang), help=t("runs.time_limit_help", lang),
+                                               value=run_options(store, run).time_limit)}
     b1, b2, b3 = st.columns(3)
     done = None
     try:
@@ -88,10 +92,11 @@ def run_detail(run_id: str) -> None:
             cancel_run(store, run_id)
             done = t("runs.cancel_done", lang)
         if b2.button(t("runs.retry", lang), disabled=run["status"] not in RESTARTABLE):
-            done = t("runs.retry_done", lang).format(id=retry_run(store, run_id, start_worker=ui.autoworker()))
+            done = t("runs.retry_done", lang).format(id=retry_run(store, run_id, start_worker=ui.autoworker(),
+                                                                  slurm_changes=changes))
         if b3.button(t("runs.resume", lang), help=t("runs.resume_help", lang),
                      disabled=run["status"] not in RESTARTABLE or not run["checkpoint_path"]):
-            resume_run(store, run_id, start_worker=ui.autoworker())
+            resume_run(store, run_id, start_worker=ui.autoworker(), slurm_changes=changes)
             done = t("runs.resume_done", lang)
     except (ValueError, StoreError) as e:   # the run moved on meanwhile (finished, cancelled...)
         st.error(str(e))

@@ -167,6 +167,26 @@ def test_a_queue_left_without_a_worker_is_named_and_started_again(dcpoc_home):
     wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=10)   # reaped, not left a zombie
 
 
+def test_resume_and_retry_from_the_command_line(dcpoc_home):
+    """The Runs page's Resume and Retry had no command: `train --resume` trains in the foreground,
+    and `--executor slurm` beside it was ignored. SLURM options are refused for a local run."""
+    store = Store()
+    run_id = queue_tiny(store, steps=3)
+    assert cancel_run(store, run_id) == "cancelled"
+    slurm = run_cli("retry", run_id, "--time-limit", "30")
+    assert slurm.returncode == 2 and slurm.stderr.count("\n") == 1
+    assert "trains locally: SLURM options (time_limit) apply only to runs trained as SLURM jobs" in slurm.stderr
+    moved = run_cli("train", "--resume", run_id, "--executor", "slurm")
+    assert moved.returncode == 2 and "drop --executor slurm" in moved.stderr
+    assert run_cli("resume", run_id).stderr.startswith("error: run " + run_id + " has no checkpoint")
+    retried = run_cli("retry", run_id)
+    assert retried.returncode == 0, retried.stderr
+    new_id = retried.stdout.split("retried as run ")[1].split(";")[0]
+    assert "a worker trains it" in retried.stdout
+    wait_for(lambda: store.get_run(new_id)["status"] == "succeeded", timeout=120)
+    assert store.get_run(run_id)["status"] == "cancelled"       # the old run stays as it was
+
+
 def test_worker_marks_a_dead_run_failed_and_retry_queues_a_copy(dcpoc_home):
     store = Store()
     run_id = queue_tiny(store, steps=100000, study="s")

@@ -213,9 +213,14 @@ def test_a_hard_killed_job_fails_with_its_exit_and_resumes(cluster):
     row = _settled(store, run_id, lambda r: r["status"] == "failed", timeout=60)
     assert row["job_state"] == "FAILED"
     assert row["error"].startswith(f"SLURM job {row['job_id']} ended (FAILED, exit code")
-    resume_run(store, run_id)
+    killed_job = row["job_id"]
+    # `train --resume` of a SLURM run: a new job, where it trained in this shell (a login node)
+    # and left the old job's FAILED beside 'succeeded' for ever
+    out = run_cli("train", "--resume", run_id)
+    assert out.returncode == 0 and "queued to resume" in out.stdout and "SLURM job" in out.stdout, out.stderr
     row = _settled(store, run_id, lambda r: r["status"] == "succeeded", timeout=180)
     assert row["step"] == 500 and row["error"] is None
+    assert row["job_id"] != killed_job and row["job_state"] in ("RUNNING", "COMPLETING", "COMPLETED")
     _contiguous(store, run_id)
 
 
@@ -258,9 +263,14 @@ def test_a_job_that_hits_its_time_limit_is_resumable(cluster, timeout_run):
     assert row["status"] == "failed" and "hit its time limit" in row["error"]
     stopped_at = row["step"]
     assert stopped_at > 0 and row["checkpoint_path"]
+    assert f"`python -m dcpoc resume {timeout_run} --time-limit T`" in row["error"]
     out = run_cli("slurm", "reconcile")
     assert out.returncode == 0, out.stderr
-    resume_run(store, timeout_run)
+    # the limit it hit, raised for the new job (Resume kept the run's first options for ever)
+    out = run_cli("resume", timeout_run, "--time-limit", "7")
+    assert out.returncode == 0 and "SLURM job" in out.stdout, out.stderr
+    assert "#SBATCH --time=7" in (cluster / timeout_run / "slurm.sh").read_text()
+    assert '"time_limit": "7"' in (cluster / timeout_run / "slurm.json").read_text()
     _at_step(store, timeout_run, stopped_at + 20)
     cancel_run(store, timeout_run)
     _settled(store, timeout_run, lambda r: r["status"] == "cancelled", timeout=60)

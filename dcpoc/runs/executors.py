@@ -147,11 +147,12 @@ def cancel_job(store: Store, run: dict) -> None:
         store.update_run(run["id"], job_reason="scancel requested", job_checked_at=now_utc())
 
 
-def resubmit(store: Store, run_id: str) -> str:
-    """Submit a run that lifecycle.resume_run (or retry_run) has just queued; its job id."""
+def resubmit(store: Store, run_id: str, options: SlurmOptions | None = None) -> str:
+    """Submit a run that lifecycle.resume_run has just queued (options: its own unless given, e.g.
+    with a longer time limit; they become the run's own); its job id."""
     run = store.get_run(run_id)
     assert run is not None and run["status"] == Status.QUEUED
-    return submit_run(store, run)
+    return submit_run(store, run, options)
 
 
 # ----------------------------------------------------------------------------- the reconciler
@@ -206,7 +207,9 @@ def _settle(store: Store, run: dict, state: str, env: dict[str, str]) -> None:
                 "BOOT_FAIL": "could not boot its node", "DEADLINE": "passed its deadline"}[state]
         store.transition_run(run_id, (Status.RUNNING, Status.CANCELLED, Status.QUEUED),
                              status=Status.FAILED, finished_at=now_utc(),
-                             error=f"{where} {what}; resume it from its last checkpoint (a new job)")
+                             error=f"{where} {what}; resume it from its last checkpoint (a new job)"
+                                   + (f"; `python -m dcpoc resume {run_id} --time-limit T` gives the new "
+                                      "job a longer limit" if state == "TIMEOUT" else ""))
     elif state == "CANCELLED":   # scancel (the Runs page's Cancel, or by hand)
         store.transition_run(run_id, (Status.QUEUED, Status.RUNNING), status=Status.CANCELLED,
                              finished_at=now_utc(),

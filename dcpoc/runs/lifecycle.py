@@ -88,24 +88,42 @@ def cancel_run(store: Store, run_id: str) -> str:
     return row["status"]
 
 
-def retry_run(store: Store, run_id: str, *, start_worker: bool = True) -> str:
-    """Queue a new run with the config and study of a failed or cancelled one; returns its id."""
+def retry_run(store: Store, run_id: str, *, start_worker: bool = True,
+              slurm_changes: dict | None = None) -> str:
+    """Queue a new run with the config and study of a failed or cancelled one; returns its id.
+    slurm_changes: SLURM options to change for the new job (e.g. {"time_limit": "120"}); SLURM
+    runs only."""
     row = existing_run(store, run_id)
     if row["status"] not in RESTARTABLE:
         raise RunError(f"run {run_id} is {row['status']}; only a failed or cancelled run can be "
                        "retried")
+    options = _job_options(store, row, slurm_changes)
     new_id = create_run(store, RunConfig.from_dict(row["config"]),
                         corpus_fingerprint=row["corpus_fingerprint"], study=row["study"],
                         executor=row["executor"] or "local")
-    if row["executor"] == "slurm":
-        from .executors import run_options, submit_run
-        submit_run(store, existing_run(store, new_id), run_options(store, row))
+    if options is not None:
+        from .executors import submit_run
+        submit_run(store, existing_run(store, new_id), options)
     elif start_worker:
         ensure_worker(store)
     return new_id
 
 
-def resume_run(store: Store, run_id: str, *, start_worker: bool = True) -> None:
+def _job_options(store: Store, row: dict, changes: dict | None):
+    """The SLURM options of a SLURM run's next job: the run's own with changes merged (validated
+    before anything moves; a job that hit its time limit needs a longer one); None for a local
+    run, where changes are refused."""
+    if row["executor"] != "slurm":
+        if changes:
+            raise RunError(f"run {row['id']} trains locally: SLURM options ({', '.join(changes)}) "
+                           "apply only to runs trained as SLURM jobs")
+        return None
+    from .executors import run_options
+    return run_options(store, row).merged(changes)
+
+
+def resume_run(store: Store, run_id: str, *, start_worker: bool = True,
+               slurm_changes: dict | None = None) -> None:
     """Queue a failed or cancelled run again, to continue from its last checkpoint (same run id;
     metrics after the checkpoint step are replaced, so none are duplicated or missing).
 
@@ -121,14 +139,15 @@ def resume_run(store: Store, run_id: str, *, start_worker: bool = True) -> None:
     if not path or ((slurm or row["host"] == socket.gethostname()) and not Path(path).exists()):
         raise RunError(f"run {run_id} has no checkpoint to resume from (it stopped before its "
                        "first one); retry it instead")
+    options = _job_options(store, row, slurm_changes)
     if not store.transition_run(run_id, RESTARTABLE, status=Status.QUEUED,
                                 resume_requested=True, cancel_requested=False, error=None,
                                 finished_at=None, worker_id=None, pid=None,
                                 heartbeat_at=now_utc(),   # queued now: waiting_without_worker's grace
                                 **({"job_id": None, "job_state": SUBMITTING} if slurm else {})):
         raise RunError(f"run {run_id} changed state meanwhile; look at it again")
-    if slurm:
+    if options is not None:
         from .executors import resubmit   # a new job, which trains with --resume
-        resubmit(store, run_id)
+        resubmit(store, run_id, options)
     elif start_worker:
         ensure_worker(store)

@@ -1247,6 +1247,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "runs.resume_help": {"en": "Continue from the last saved step; the step count and metrics continue "
                                "without gaps.",
                          "ja": "最後に保存したステップから続けます。ステップ数と指標は途切れずに続きます。"},
+    "runs.time_limit": {"en": "Time limit of the new SLURM job", "ja": "新しい SLURM ジョブの制限時間"},
+    "runs.time_limit_help": {"en": "Minutes, HH:MM:SS or D-HH:MM:SS (empty: the partition's). A job that "
+                                   "hit its limit resumes from its checkpoint; give it a longer one here.",
+                             "ja": "分、HH:MM:SS、D-HH:MM:SS のいずれか（空欄ならパーティションの既定値）。"
+                                   "制限時間に達したジョブはチェックポイントから再開できます。ここで"
+                                   "より長い時間を指定してください。"},
     "runs.resume_done": {"en": "Queued to resume.", "ja": "再開を登録しました。"},
     "col.job": {"en": "SLURM job", "ja": "SLURM ジョブ"},
     "runs.slurm_job": {"en": "SLURM job {job}: {state}",
