@@ -341,6 +341,23 @@ def test_a_failed_run_is_explained_in_the_pages_language(dcpoc_home):
     assert at.expander[0].label == "メッセージ全文とログの末尾（英語）" and any(c.value == error for c in at.code)
 
 
+def test_a_slurm_runs_next_job_takes_a_time_limit_checked_before_anything_moves(dcpoc_home):
+    """Resume kept the time limit a job had hit, so it hit it again: the Runs page asks for the
+    next job's limit; a bad one is one line and queues nothing."""
+    from dcpoc.config import make_config
+    from dcpoc.runs import create_run
+    store = Store()
+    run_id = create_run(store, make_config("transformer", "tiny", [], steps=3), executor="slurm")
+    store.update_run(run_id, status="failed", error="SLURM job 7 hit its time limit (00:01:00)")
+    at = open_page("pages/2_Runs.py")
+    limit = by_label(at.text_input, "Time limit of the new SLURM job")
+    assert limit.value == ""                                    # the run's own: the partition's
+    limit.set_value("an hour").run()
+    by_label(at.button, "Retry from scratch").click().run()
+    assert not at.exception and any("SLURM time limit 'an hour'" in e.value for e in at.error)
+    assert len(store.list_runs()) == 1 and store.get_run(run_id)["status"] == "failed"
+
+
 def test_cancel_stops_a_running_training_process(dcpoc_home):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "dcpoc", "train", "--arch", "transformer",
