@@ -507,6 +507,90 @@ def test_pptx_continues_what_does_not_fit_on_a_slide_of_the_same_title():
             assert Emu(bottom).inches <= 7.5, slide.shapes.title.text
 
 
+def assert_laid_out(data: bytes, lang: str) -> None:
+    """Every slide of the deck: each shape inside the slide; the title a box of real height below
+    the slide's top edge, above the content; no two shapes overlapping; every text box wrapping;
+    a chart alone on its slide at least half the slide wide; no continuation slide holding one
+    line alone. A Japanese deck's runs (tables' too) say ja-JP and name a Japanese typeface; an
+    English deck's name none."""
+    from itertools import combinations
+
+    from pptx import Presentation
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+    from pptx.oxml.ns import qn
+    deck = Presentation(io.BytesIO(data))
+    width, height = deck.slide_width, deck.slide_height
+    previous = None
+    for slide in deck.slides:
+        title, shapes = slide.shapes.title, list(slide.shapes)
+        where = (title.text, [shape.name for shape in shapes])
+        assert 0 < title.top and title.height > 0 and title.top + title.height < height, where
+        assert abs(title.left + title.width / 2 - width / 2) < width / 100, where   # centred
+        for shape in shapes:
+            assert shape.left >= 0 and shape.top >= 0, where
+            assert shape.left + shape.width <= width and shape.top + shape.height <= height, where
+            assert not shape.has_text_frame or shape.text_frame.word_wrap, where
+        for a, b in combinations(shapes, 2):      # 9 EMU to spare: inches rounded to whole EMU
+            apart = (a.left + a.width <= b.left + 9 or b.left + b.width <= a.left + 9
+                     or a.top + a.height <= b.top + 9 or b.top + b.height <= a.top + 9)
+            assert apart, (where, a.name, b.name)
+        content = [shape for shape in shapes if shape != title]
+        if len(content) == 1 and content[0].shape_type == MSO_SHAPE_TYPE.PICTURE:
+            assert content[0].width >= width / 2, where
+        if title.text == previous and len(content) == 1 and content[0].has_text_frame:
+            assert len(content[0].text_frame.paragraphs) > 1, where    # a lone line, continued
+        previous = title.text
+        frames = [shape.text_frame for shape in shapes if shape.has_text_frame]
+        frames += [cell.text_frame for shape in shapes if shape.has_table
+                   for cell in shape.table.iter_cells()]
+        for run in (run for frame in frames for paragraph in frame.paragraphs for run in paragraph.runs):
+            props = run._r.find(qn("a:rPr"))
+            ea = props.find(qn("a:ea")) if props is not None else None
+            if lang == "ja":
+                assert props.get("lang") == "ja-JP" and ea is not None and ea.get("typeface"), run.text
+            else:
+                assert ea is None and (props is None or props.get("lang") != "ja-JP"), run.text
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_every_slide_of_the_reference_deck_is_laid_out_inside_it(reference, lang):
+    """The reviewer's reading of the deck: section titles of no height on the slide's top edge, a
+    4:3 title slide whose question ran into the note under it, the trade-off chart a 2.8-inch
+    thumbnail alone on its slide, the fit's formula alone on a 'Key numbers' slide, Japanese runs
+    with no language."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    from dcpoc.ui.i18n import t
+    data = report.render(reference, "pptx", lang)
+    assert_laid_out(data, lang)
+    slides = list(Presentation(io.BytesIO(data)).slides)
+    subtitle = slides[0].placeholders[1]
+    assert reference.question and subtitle.text_frame.paragraphs[1].runs[0].font.size.pt <= 24
+    chart = [s for s in slides if s.shapes.title.text == t("rep.chart", lang)][0]
+    picture = [shape for shape in chart.shapes if shape.shape_type == 13][0]
+    assert picture.height >= Inches(5)
+    metrics = [s for s in slides if s.shapes.title.text == t("rep.metrics", lang)]
+    assert len(metrics) == 1 and "L = E + A·C^-α" in pptx_texts(data)[slides.index(metrics[0])]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_question_of_the_longest_allowed_length_stays_on_the_title_slide(lang):
+    """The subtitle held the whole question at 32 points and ran into the note under it."""
+    from dcpoc.report.blocks import Heading, Paragraph, Title
+    from dcpoc.report.pptx import to_pptx
+    from dcpoc.ui.launch_form import MAX_QUESTION_LENGTH
+    verdict, question, note = {
+        "en": ("CONDITIONAL: no gain shown yet, leaning against", "Same loss for less compute? ",
+               "Recorded results, imported: measured on 2026-12-06. "),
+        "ja": ("条件付き：効果は未確認（見送り寄り）", "同じ計算量で損失は下がるか？",
+               "記録済みの結果をインポートしたものです。")}[lang]
+    question = (question * MAX_QUESTION_LENGTH)[:MAX_QUESTION_LENGTH]
+    blocks = [Title("s" * 60, verdict, question, "2026-12-07 12:00 UTC"), Paragraph(note * 4),
+              Heading("Key numbers")]
+    assert_laid_out(to_pptx(blocks, lang), lang)
+
+
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_a_study_still_running_says_so_and_plans_nothing_yet(trained_copy, lang):
     """A report pulled mid-study read like a finished one: it counted queued runs as trained and

@@ -41,4 +41,4 @@ def render(sd: StudyDecision, fmt: str, lang: str) -> bytes:
         from .pdf import to_pdf
         return to_pdf(blocks, lang)
     from .pptx import to_pptx
-    return to_pptx(blocks)
+    return to_pptx(blocks, lang)
