@@ -1700,7 +1700,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "dec.a4.measured": {"en": "Training {params} parameters on {tokens} tokens on {kind}: Transformer++ "
                               "costs {tf}; DCFormer costs {dc} for the same quality ({diff}), at the "
                               "speed ratio measured on {kind} ({ratio}).",
-                        "ja": "{kind} でパラメータ {params}、{tokens} トークンを学習すると、Transformer++ "
+                        "ja": "{kind} でパラメータ {params}、{tokens}トークンを学習すると、Transformer++ "
                               "は {tf}、同じ品質の DCFormer は {dc}（{diff}）です（{kind} で測った速度比 "
                               "{ratio} による）。"},
     "dec.a4.range": {"en": "Training {params} parameters on {tokens} tokens on {kind}: Transformer++ "
@@ -1708,7 +1708,7 @@ STRINGS: dict[str, dict[str, str]] = {
                            "paper's speed ratios for this size ({span}), since speed has not been "
                            "measured on {kind}. The net benefit above uses the speed ratio measured "
                            "on {device} ({ratio}), which does not carry over to {kind}.",
-                     "ja": "{kind} でパラメータ {params}、{tokens} トークンを学習すると、Transformer++ "
+                     "ja": "{kind} でパラメータ {params}、{tokens}トークンを学習すると、Transformer++ "
                            "は {tf}、同じ品質の DCFormer は {dc}（{diff}）です。{kind} での速度は未測定"
                            "のため、論文が報告するこのサイズの速度比（{span}）で見積もっています。上記"
                            "の正味の効果は {device} で測った速度比（{ratio}）によるもので、{kind} には"
