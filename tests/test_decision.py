@@ -163,7 +163,7 @@ def test_projection_by_hand():
         project(0, 1, "h100", 3.0, 0.8, 2.0)
 
 
-def test_the_targets_flops_ratio_comes_from_the_nearest_preset():
+def test_the_targets_flops_ratio_comes_from_the_nearest_shape():
     from dcpoc import counts
     from dcpoc.config import make_config
     from dcpoc.decision.multiplier import target_flops_ratio
@@ -173,6 +173,10 @@ def test_the_targets_flops_ratio_comes_from_the_nearest_preset():
     assert preset == "paper-405m" and ratio == pytest.approx(fpt["dcformer"] / fpt["transformer"])
     assert 1.0 < ratio < 1.1                   # DCMHA's extra FLOPs at 405M: a few percent
     assert target_flops_ratio(1.2e6)[1] == "cpu-demo"
+    # above the presets, the paper's own shapes: DCMHA's share shrinks with size (every target
+    # past ~160M read 405M's 1.045, a saving a little too generous at 1.4B and 6.9B)
+    big, shape = target_flops_ratio(6.9e9)
+    assert shape == "paper 6.9B" and 1.0 < big < target_flops_ratio(1.4e9)[0] < ratio
 
 
 @pytest.mark.parametrize("multiplier, speed, verdict", [(2.0, 0.8, "GO"), (2.0, 0.3, "NO-GO"),

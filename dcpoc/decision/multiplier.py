@@ -11,7 +11,7 @@ ratio of FLOP/s. Multiplying by the tokens/s ratio alone would count the extra F
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 import numpy as np
@@ -411,13 +411,24 @@ def project(params: float, tokens: float, gpu_kind: str, price_per_hour: float |
                       (tf_hours - equal) * price, saved(m.low), saved(m.high), flops_ratio)
 
 
+# The paper's larger shapes (DCMHA.md, "Paper configurations": layers, D, heads, FFN): a target
+# above the presets takes its FLOPs ratio from the shape nearest its size, where every target past
+# ~160M read paper-405m's (1.045), DCMHA's share at 1.4B or 6.9B being smaller (1.037, 1.016).
+PAPER_SHAPES = {"paper 834M": (24, 1536, 24, 4096), "paper 1.4B": (24, 2048, 32, 5504),
+                "paper 2.8B": (32, 2560, 32, 6912), "paper 6.9B": (32, 4096, 32, 11008)}
+
+
 def target_flops_ratio(params: float) -> tuple[float, str]:
-    """DCFormer / Transformer++ training FLOPs per token at a target size, and the preset it is
-    read from: the preset whose Transformer++ parameter count is nearest in ratio (the shape of
-    the model decides DCMHA's share; a target is given by its size only)."""
-    def total(arch: str, name: str) -> float:
-        return counts.flops_per_token(make_config(arch, name).model)["total"]
-    sizes = {name: counts.count_parameters(make_config("transformer", name).model)["total"]
-             for name in PRESETS}
+    """DCFormer / Transformer++ training FLOPs per token at a target size, and the shape it is
+    read from: the preset or paper shape whose Transformer++ parameter count is nearest in ratio
+    (the shape of the model decides DCMHA's share; a target is given by its size only)."""
+    from ..config import ModelConfig
+    shapes = {name: make_config("transformer", name).model for name in PRESETS}
+    shapes.update({name: ModelConfig(arch="transformer", n_layer=layers, n_embd=width, n_head=heads,
+                                     ffn_hidden=ffn, seq_len=2048)
+                   for name, (layers, width, heads, ffn) in PAPER_SHAPES.items()})
+    sizes = {name: counts.count_parameters(model)["total"] for name, model in shapes.items()}
     nearest = min(sizes, key=lambda name: abs(math.log(sizes[name] / params)))
-    return total("dcformer", nearest) / total("transformer", nearest), nearest
+    total = {arch: counts.flops_per_token(replace(shapes[nearest], arch=arch))["total"]
+             for arch in ("dcformer", "transformer")}
+    return total["dcformer"] / total["transformer"], nearest
