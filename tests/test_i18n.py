@@ -122,7 +122,9 @@ def test_num():
 
 @pytest.mark.parametrize("value, en, ja", [
     (915_234, "915K", "91.5 万"), (4.19e6, "4.19M", "419 万"), (4.05e8, "405M", "4 億 500 万"),
-    (7.1e9, "7.1B", "71 億"), (8e9, "8B", "80 億"), (1.234e9, "1.23B", "12 億 3000 万"), (5000, "5K", "5,000"),
+    (7.1e9, "7.1B", "71 億"), (8e9, "8B", "80 億"), (1.234e9, "1.23B", "12 億 3,000 万"), (5000, "5K", "5,000"),
+    # 10M to 100M: 1,000 to 9,999 万 (a 3-digit format wrote 2.6e+03 万 for gpu-small)
+    (14_359_680, "14.4M", "1,440 万"), (25_961_984, "26M", "2,600 万"), (85_348_608, "85.3M", "8,530 万"),
     (0, "—", "—"), (None, "—", "—"), (math.nan, "—", "—")])
 def test_counts_read_in_the_readers_units(value, en, ja):
     """Parameters and tokens: K/M/B are English abbreviations; a Japanese reader counts in 万 and 億."""

@@ -1907,9 +1907,10 @@ def count_text(value: float | None, lang: str = "en") -> str:
         return f"{value / 1e12:.3g} 兆"
     if value >= 1e8:
         oku, man = divmod(round(value / 1e4), 10_000)
-        return f"{oku:,} 億" + (f" {man} 万" if man else "")
-    if value >= 1e4:
-        return f"{value / 1e4:.3g} 万"
+        return f"{oku:,} 億" + (f" {man:,} 万" if man else "")
+    if value >= 1e4:   # value already has 3 significant digits: 2,600 万, 91.5 万 (never 2.6e+03)
+        man = value / 1e4
+        return (f"{man:,.0f}" if man >= 100 else f"{man:g}") + " 万"
     return f"{value:,.0f}"
 
 
