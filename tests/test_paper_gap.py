@@ -81,7 +81,8 @@ def test_the_papers_multiplier_is_compared_against_the_papers_baseline():
     without_plain = runs[~runs["id"].str.startswith("transformer-")]    # QK-norm baseline only
     alone = decide(without_plain, "st")
     assert alone.baseline == "transformer-qknorm" and alone.paper_multiplier is None
-    assert compare_with_paper(alone, without_plain).rows[0].why[0] == "paper.why.baseline"
+    assert [r.why[0] for r in compare_with_paper(alone, without_plain).rows[:2]] == \
+        ["paper.why.baseline", "paper.why.baseline_loss"]            # the loss row likewise
 
 
 def test_a_study_far_below_the_papers_scale_cannot_speak_and_a_cpu_ratio_never_can():
@@ -280,3 +281,58 @@ def test_a_stored_h100_self_check_supports_but_never_sets_the_ratio(dcpoc_home):
     assert not sd.speed.measured and sd.projection_span[0].speed_ratio == 0.45
     assert sd.speed.kernel_speedup == pytest.approx(2.5)
     assert "2.5× as fast as the PyTorch path" in context.speed_lines(sd, "en")[1]
+
+
+def _cpu_ladder_decision(multiplier, bench_ratio=None, device="cpu", tmp_path=None, **ladder_args):
+    """load_decision of a ladder run on `device`, with a `bench model` H100 ratio at paper-405m
+    recorded in its database when bench_ratio is given."""
+    store = Store(f"sqlite:///{tmp_path / 'st.db'}")
+    if bench_ratio is not None:
+        bench = dict(MODEL_BENCH["result"], dcformer_over_transformer={"paper-405m": bench_ratio})
+        store.add_benchmark("model", bench)
+    runs = ladder(multiplier=multiplier, **ladder_args).assign(device=device)
+    return load_decision(store, "st", runs=runs)
+
+
+@pytest.mark.parametrize("bench_ratio, verdict, flip", [(0.45, "NO-GO", "flip.target_nogo"),
+                                                        (0.65, "CONDITIONAL", "flip.target_go"),
+                                                        (0.9, "GO", "flip.go")])
+def test_a_speed_measured_on_the_target_gpu_judges_the_verdict(tmp_path, bench_ratio, verdict, flip):
+    """Review: after the next step (measure the speed on the H100) was done, the verdict kept the
+    CPU's ratio: 'GO: adopt DCFormer' at a net benefit of 1.28 beside 'DCFormer costs $12.84 more'
+    at the H100's measured ratio, where the net benefit was 0.72, under NO-GO's bar."""
+    from dcpoc.report import key_answers, meeting_phrases, next_step_line, say
+    sd = _cpu_ladder_decision(1.6, bench_ratio, tmp_path=tmp_path, speed_ratio=0.8)
+    d = sd.decision
+    assert d.multiplier.net_benefit.low > 1.1 and sd.speed.measured and not sd.speed_first
+    assert d.verdict == verdict and d.flips[0][0] == flip
+    at_target = 1.6 * target_flops_ratio(405e6)[0] * bench_ratio
+    assert d.target_net == pytest.approx(at_target, rel=0.01)
+    reason = next(r for r in d.reasons if r[0] == "reason.speed_on_target")
+    for lang in ("en", "ja"):
+        assert f"{at_target:.2f}" in say(reason, lang) and "0.80" in say(reason, lang)
+        assert any(f"{at_target:.2f}×" in p for p in meeting_phrases(sd, lang))
+        assert f"{bench_ratio:.2f}×" in key_answers(sd, lang)[-1][1]
+        assert next_step_line(sd, lang) == "" or "bench model" not in next_step_line(sd, lang)
+
+
+def test_a_loss_worse_beyond_doubt_asks_for_no_speed_measurement(tmp_path):
+    """NO-GO from the loss alone said speed was not the cause, while its reasons still asked to
+    measure the speed on the H100 before deciding."""
+    sd = _cpu_ladder_decision(0.9, tmp_path=tmp_path, speed_ratio=1.6)
+    d = sd.decision
+    assert d.verdict == "NO-GO" and d.flips[0][0] == "flip.nogo_loss" and not sd.speed_first
+    assert not any(key.startswith("reason.speed_not_on_target") for key, _ in d.reasons)
+
+
+def test_speed_first_is_for_a_cpu_ratio_only(tmp_path):
+    """Another GPU's ratio bounds the range the cost is priced over, and the answer says so; a
+    CPU's is never used for a GPU, and measuring the target comes first."""
+    from dcpoc.report import key_answers
+    cpu = _cpu_ladder_decision(1.2, tmp_path=tmp_path, speed_ratio=0.85)
+    assert cpu.decision.verdict == "CONDITIONAL" and cpu.speed_first
+    a100 = _cpu_ladder_decision(1.2, device="NVIDIA A100", tmp_path=tmp_path / ".." / tmp_path.name,
+                                speed_ratio=0.85)
+    assert not a100.speed.measured and not a100.speed_first
+    answer = key_answers(a100, "en")[-1][1]
+    assert "ours measured on A100" in answer and "does not carry over" not in answer

@@ -210,7 +210,7 @@ def test_every_format_states_the_projection_at_the_target(trained, tmp_path, lan
     sd.projection = project(sd.target.params, sd.target.tokens, "h100", 2.5, 0.9, 1.8)
     wanted = [money(sd.projection.tf_cost_usd), money(sd.projection.dc_cost_equal_quality_usd),
               money(sd.projection.saved_usd), hours(sd.projection.tf_gpu_hours), "405", "H100", "2.50",
-              t("dec.proj.dc_same", lang), t("dec.target_tokens", lang)]
+              t("dec.proj.dc_same", lang), t("dec.target_tokens_n", lang)]
     texts = every_format_text(sd, lang, tmp_path)
     for fmt, text in texts.items():
         assert all(w in text for w in wanted), (fmt, [w for w in wanted if w not in text])

@@ -64,11 +64,13 @@ class StudyDecision:
     def speed_first(self) -> bool:
         """Whether measuring the training speed on the target's GPU kind is the next step, before
         any run: a verdict that weighs speed (not one of too little evidence, nor a NO-GO on a loss
-        worse beyond doubt) stands on a ratio measured elsewhere, and the cost on the target
-        depends on that ratio."""
+        worse beyond doubt) stands on a CPU's ratio, which says nothing about a GPU, and the cost
+        on the target depends on that ratio; once measured there, the verdict is judged at it."""
         d = self.decision
         if self.speed is None or self.speed.measured or d.verdict not in ("GO", "CONDITIONAL", "NO-GO"):
             return False
+        if costs.device_kind(str(self.speed.study_device).split(" x")[0]) != "cpu":
+            return False    # another GPU's ratio (it bounds the range priced) is a fair first read
         return not (d.verdict == "NO-GO" and worse_beyond_doubt(d.equal_tokens))
 
 
@@ -94,10 +96,13 @@ def load_decision(store: Any, study: str | None, thresholds: Thresholds = Thresh
     confirm_seeds = config.get("confirm_seeds") or ()
     compared = decisive_frame(scoped, decision, confirm_seeds)   # the runs the verdict reads
     speed = _target_speed(store, decision, compared, target)
+    loss_decides = decision.verdict == "NO-GO" and worse_beyond_doubt(decision.equal_tokens)
     if speed is not None and not speed.measured and decision.multiplier.multiplier.mean > 0 \
-            and math.isfinite(speed.study_ratio):
+            and math.isfinite(speed.study_ratio) and not loss_decides:   # speed is not the cause
         decision.reasons.append(_unmeasured_reason(decision, speed, target,
                                                    thresholds.nogo_net_high))
+    elif speed is not None and speed.measured and speed.source == "bench" and not loss_decides:
+        _judge_at_target(decision, speed, target, thresholds)
     projection, span = projection_at(decision, target, prices, speed)
     return StudyDecision(
         study=name, question=study_row.get("question") or "",
@@ -164,6 +169,31 @@ def _unmeasured_reason(decision: Decision, speed: TargetSpeed, target: Target,
     low, high = m.low * flops * speed.low, m.high * flops * speed.high
     key = "reason.speed_not_on_target_below" if high < nogo else "reason.speed_not_on_target_range"
     return (key, {**values, "low": _two(low), "high": _two(high)})
+
+
+def _judge_at_target(decision: Decision, speed: TargetSpeed, target: Target,
+                     thresholds: Thresholds) -> None:
+    """The verdict where DCFormer would train: its net benefit rests on the study's own speed ratio
+    (a CPU's, say), but `bench model` measured one on the target's kind. At that ratio (multiplier
+    x target FLOPs ratio x measured ratio, over the multiplier's interval) a GO whose lower bound
+    falls to GO's bar or under is CONDITIONAL, and any verdict whose upper bound falls under
+    NO-GO's bar is NO-GO: once measured, the study's CPU ratio no longer stands for the GPU. The
+    reason says both numbers either way."""
+    m = decision.multiplier.multiplier
+    if not m.mean > 0:
+        return
+    flops = target_flops_ratio(target.params)[0]
+    at = lambda mult: mult * flops * speed.ratio   # noqa: E731
+    low, high = (at(m.low), at(m.high)) if m.exists else (at(m.mean), at(m.mean))
+    values = {"kind": speed.kind, "device": speed.study_device or "—", "ratio": speed.study_ratio,
+              "target_ratio": speed.ratio, "net": _two(at(m.mean)), "low": _two(low), "high": _two(high),
+              "go": thresholds.go_net_low, "nogo": thresholds.nogo_net_high}
+    decision.target_net = at(m.mean)
+    decision.reasons.append(("reason.speed_on_target", values))
+    if high < thresholds.nogo_net_high:
+        decision.verdict, decision.flips = "NO-GO", [("flip.target_nogo", values)]
+    elif decision.verdict == "GO" and not low > thresholds.go_net_low:
+        decision.verdict, decision.flips = "CONDITIONAL", [("flip.target_go", values)]
 
 
 def _two(value: float) -> str:

@@ -138,8 +138,9 @@ def _needed(decision) -> dict[str, dict] | None:
     flips = dict(decision.flips)
     sizes = flips.get("flip.go_sizes") or flips.get("flip.go_sizes_also")
     needed = {"need.sizes": {"n": sizes["need"] - sizes["n"], "above": True}} if sizes else {}
-    if "flip.seeds_cannot" in flips or "flip.go_shrinks" in flips:
-        # the net benefit's point estimate is under GO's bar (pooled, or at the largest size):
+    if flips.keys() & {"flip.seeds_cannot", "flip.go_shrinks", "flip.target_go"}:
+        # the net benefit's point estimate is under GO's bar (pooled, at the largest size, or at
+        # the speed measured on the target GPU):
         # seeds only narrow the interval around it, so the runs that can change the answer are a
         # larger size (the multiplier there); the speed on the target GPU is the other
         # (StudyDecision.speed_first)

@@ -165,6 +165,17 @@ def _loss_row(equal_tokens: pd.DataFrame | None, params: float) -> PaperRow:
                     None if high is None else float(high), finding, why, fig.source_key, fig.note_key)
 
 
+def _loss_row_against_plain(decision, params: float) -> PaperRow:
+    """The loss row against the paper's baseline, or 'cannot' where the study ran no plain
+    Transformer++ at its largest size (against the QK-norm baseline the difference is smaller and
+    does not compare, as for the multiplier)."""
+    plain = _against_plain(decision)
+    if plain is not None:
+        return _loss_row(plain, params)
+    return PaperRow("loss", LOSS.low, LOSS.high, math.nan, None, None, "cannot",
+                    ("paper.why.baseline_loss", {}), LOSS.source_key, LOSS.note_key)
+
+
 def _speed_row(mult, params: float) -> PaperRow:
     ratio = mult.speed_ratio if mult is not None else math.nan
     device = (mult.speed_device if mult is not None else "") or ""
@@ -186,14 +197,15 @@ def _speed_row(mult, params: float) -> PaperRow:
 def _against_plain(decision) -> pd.DataFrame | None:
     """DCFormer minus the paper's baseline (Transformer++ without QK-norm) per size: a ladder's
     attribution 'total' rows when they reach the verdict's largest size, else the verdict's
-    equal-token rows (the claim is read at the largest size, so both must mean the same size)."""
+    equal-token rows where its baseline is that one (the claim is read at the largest size, so
+    both must mean the same size); None otherwise."""
     parts, tokens = decision.attribution, decision.equal_tokens
     total = parts[parts["part"].eq("total")].sort_values("params", kind="stable") \
         if parts is not None and len(parts) else None
     if total is not None and len(total) and tokens is not None and len(tokens) \
             and total["preset"].iloc[-1] == tokens["preset"].iloc[-1]:
         return total
-    return tokens
+    return tokens if decision.baseline == "transformer" else None   # against QK-norm: not the paper's
 
 
 def compare_with_paper(decision, runs: pd.DataFrame) -> PaperComparison:
@@ -202,7 +214,7 @@ def compare_with_paper(decision, runs: pd.DataFrame) -> PaperComparison:
     params, tokens = _largest(runs)
     mult = decision.multiplier
     rows = (_multiplier_row(decision.paper_multiplier, params),
-            _loss_row(_against_plain(decision), params),
+            _loss_row_against_plain(decision, params),
             _speed_row(mult, params))
     findings = {r.finding for r in rows}
     overall = "contradicts" if "contradicts" in findings else "agrees" if "agrees" in findings \

@@ -65,6 +65,9 @@ class Decision:
     # the multiplier against Transformer++ without QK-norm, the paper's baseline (the verdict's own
     # where that is its baseline; None where the study ran no plain Transformer++): paper.py
     paper_multiplier: MultiplierResult | None = None
+    # the net benefit at a speed ratio measured on the target's GPU kind (load._judge_at_target),
+    # NaN where none was: the verdict's lean then reads it, not the study's own device's
+    target_net: float = math.nan
     recommendations: list[Reason] = field(default_factory=list)  # what holds without DCFormer (rec.*)
 
     def pair_labels(self) -> dict[str, str]:
@@ -240,7 +243,8 @@ def _judge(decision: Decision, thresholds: Thresholds) -> None:
                                                                mult.speed_ratio)
         flip = _conditional_flip(net_met, loss_better, interval)
     decision.flips = [(flip, {**values, **sizes, "ratio_needed": ratio})]
-    if flip in ("flip.conditional", "flip.conditional_both", "flip.nogo") and ratio > 1 \
+    if flip in ("flip.conditional", "flip.conditional_both", "flip.conditional_one_seed_both",
+                "flip.nogo") and ratio > 1 \
             and math.isfinite(mult.flops_ratio):
         # a ratio above 1 reads as a tuning target; it means DCFormer training faster than the
         # baseline while computing more per token

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from .. import costs
 from ..config import VARIANT_LABELS
 from ..decision.gap import gap_summary
 from ..decision.paper import LOSS_DCFORMER, LOSS_TRANSFORMER, MULTIPLIER, THROUGHPUT
-from ..ui.i18n import count_text, device_text, hours, kind_label, money, t
+from ..ui.i18n import count_text, device_text, hours, kind_label, money, sentences, t
 from .text import answers, interval_text, say
 
 if TYPE_CHECKING:
@@ -180,10 +181,14 @@ def cost_answer(sd: StudyDecision, lang: str) -> tuple[str, str] | None:
     if sd.projection is not None:
         answer = t("dec.a4.measured", lang).format(ratio=f"{sd.projection.speed_ratio:.2f}×", **values)
     else:
-        answer = t("dec.a4.range", lang).format(
+        on_cpu = sd.speed_first or costs.device_kind(str(speed.study_device).split(" x")[0]) == "cpu"
+        answer = t("dec.a4.range" if on_cpu else "dec.a4.range_gpu", lang).format(
             span=_span(speed.low, speed.high, lambda v: f"{v:.2f}×", lang),
             device=device_text(speed.study_device, lang),
             ratio=f"{speed.study_ratio:.2f}×" if math.isfinite(speed.study_ratio) else "—", **values)
+    shrinks = dict(sd.decision.flips).get("flip.go_shrinks")
+    if shrinks:   # the projection carries the pooled multiplier, which the verdict says shrinks
+        answer = sentences(lang, answer, t("dec.a4.shrinks", lang).format(**shrinks))
     return t("dec.q4", lang), answer
 
 

@@ -16,7 +16,7 @@ from ..decision.inference import decode_speed_ratio
 from ..decision.stats import Sized, row_interval
 from ..runs.status import ACTIVE
 from ..studies import ladder
-from ..ui.i18n import device_text, duration, hours, kind_label, money, num, size_label, t
+from ..ui.i18n import device_text, duration, hours, kind_label, money, num, sentences, size_label, t
 
 if TYPE_CHECKING:                     # annotations only: both load the run planner
     from ..decision import NextStep, StudyDecision
@@ -138,7 +138,10 @@ def verdict_line(decision: Decision, lang: str) -> str:
 
 
 def leans_against(decision: Decision) -> bool:
-    """The net benefit's point estimate is under 1: DCFormer's quality costs more than it saves."""
+    """The net benefit's point estimate is under 1: DCFormer's quality costs more than it saves
+    (on the target's GPU where its speed was measured there)."""
+    if math.isfinite(decision.target_net):
+        return decision.target_net < 1.0
     mult = decision.multiplier
     return mult is not None and mult.net_benefit.mean < 1.0
 
@@ -247,7 +250,10 @@ def next_step_line(sd: StudyDecision, lang: str) -> str:
     first = t("next.speed_first", lang).format(
         kind=kind_label(speed.kind, lang), device=device_text(speed.study_device, lang),
         ratio=f"{speed.study_ratio:.2f}×" if math.isfinite(speed.study_ratio) else "—")
-    return f"{first} {t('next.then', lang).format(**runs)}" if runs else first
+    if not runs:
+        return first
+    then = "next.then_confirm" if sd.decision.verdict == "GO" else "next.then"
+    return sentences(lang, first, t(then, lang).format(**runs))
 
 
 def _planned_runs(step: NextStep | None, lang: str) -> dict[str, str] | None:
@@ -289,7 +295,10 @@ def meeting_phrases(sd: StudyDecision, lang: str) -> list[str]:
     else:
         phrases.append(t("phrase.result_none", lang))
     mult = d.multiplier
-    if mult is not None and math.isfinite(mult.net_benefit.mean):
+    if math.isfinite(d.target_net):       # measured where DCFormer would train: that one
+        phrases.append(t("phrase.net_target", lang).format(kind=kind_label(sd.speed.kind, lang),
+                                                           net=f"{d.target_net:.2f}×"))
+    elif mult is not None and math.isfinite(mult.net_benefit.mean):
         phrases.append(t("phrase.net", lang).format(net=interval_text(mult.net_benefit, ".2f", lang, "×")))
     phrases.append(t("phrase.verdict", lang).format(verdict=verdict_line(d, lang)))
     runs = _planned_runs(sd.next, lang)

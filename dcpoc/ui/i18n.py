@@ -746,10 +746,13 @@ STRINGS: dict[str, dict[str, str]] = {
                                "します（数分）。正味の効果は {device} で測った速度比（{ratio}）による"
                                "もので、{kind} での速度は分かりません。本番規模の費用はこの速度比で決まり、"
                                "測定後の試算にはその値が使われます。"},
-    "next.then": {"en": "Then, if the verdict is still open: {what} ({n} runs) — about {wall}, {hours} "
-                        "device-hours, {cost} on {device}.",
-                  "ja": "その後も結論が出なければ：{what}（計 {n} 件）— 所要時間は約 {wall}、デバイス"
-                        "時間 {hours} 時間、費用 {cost}（{device}）の見込みです。"},
+    "next.then": {"en": "Then: {what} ({n} runs) — about {wall}, {hours} device-hours, {cost} on {device}.",
+                  "ja": "その後：{what}（計 {n} 件）— 所要時間は約 {wall}、デバイス時間 {hours} 時間、"
+                        "費用 {cost}（{device}）の見込みです。"},
+    "next.then_confirm": {"en": "Then, to confirm the GO at a larger size: {what} ({n} runs) — about {wall}, "
+                                "{hours} device-hours, {cost} on {device}.",
+                          "ja": "その後、より大きなサイズで GO を確かめるため：{what}（計 {n} 件）— 所要時間"
+                                "は約 {wall}、デバイス時間 {hours} 時間、費用 {cost}（{device}）の見込みです。"},
     "phrase.speed_first": {"en": "The next step we would take is to measure the training speed on "
                                  "{kind} (a few minutes on one GPU): what DCFormer costs at scale "
                                  "depends on it.",
@@ -772,6 +775,10 @@ STRINGS: dict[str, dict[str, str]] = {
                          "quality costs less.",
                    "ja": "速度差も含めた DCFormer の正味の効果は {net}です。1 倍を超えれば、"
                          "同じ品質をより安く得られます。"},
+    "phrase.net_target": {"en": "Counting its speed measured on {kind}, DCFormer's net benefit there is "
+                                "{net}; above 1× the same quality costs less.",
+                          "ja": "{kind} で測った速度を含めると、DCFormer の正味の効果は {net}です。1 倍を"
+                                "超えれば、同じ品質をより安く得られます。"},
     "phrase.verdict": {"en": "Our recommendation today: {verdict}.",
                        "ja": "現時点の結論は「{verdict}」です。"},
     "phrase.next": {"en": "The next step we would take is to {what} (about {wall}, {cost}).",
@@ -1581,6 +1588,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "paper.claim.multiplier": {"en": "Compute multiplier against Transformer++ without QK-norm (as in "
                                      "the paper)",
                                "ja": "計算量倍率（論文と同じく QK-norm なしの Transformer++ に対する値）"},
+    "paper.why.baseline_loss": {"en": "The paper's loss difference is against Transformer++ without QK-norm, "
+                                      "which this study did not run at its largest size: against the "
+                                      "verdict's baseline with QK-norm the difference is smaller and does "
+                                      "not compare.",
+                                "ja": "論文の損失差は QK-norm なしの Transformer++ に対する値ですが、本調査では"
+                                      "最大サイズでそれを実行していません。判定のベースライン（QK-norm あり）"
+                                      "に対する差は小さめに出るため、比較できません。"},
     "paper.why.baseline": {"en": "The paper's multiplier is against Transformer++ without QK-norm, which "
                                  "this study did not run: against the verdict's baseline with QK-norm "
                                  "the multiplier reads lower and does not compare.",
@@ -1679,6 +1693,29 @@ STRINGS: dict[str, dict[str, str]] = {
               "での本調査の測定値があればそれも含む）を使うと、{kind} での正味の効果は {net}（計算量倍率の"
               "不確かさを含めると {low}〜{high}）で、すべて NO-GO の基準 {nogo:.2f} を下回ります。判断の前に {kind} で速度を測定してくだ"
               "さい（`python -m dcpoc bench model`）。"},
+    "reason.speed_on_target": {
+        "en": "Speed measured on {kind}: DCFormer trains at {target_ratio:.2f}× Transformer++'s tokens/s "
+              "there. The net benefit above uses the speed ratio measured on {device} ({ratio:.2f}); at "
+              "the ratio measured on {kind} it is {net} ({low} to {high} over the multiplier's 95% "
+              "interval), and the verdict is judged at that.",
+        "ja": "{kind} で速度を測定しました。{kind} での DCFormer の学習速度は Transformer++ の {target_ratio:.2f}"
+              " 倍です。上記の正味の効果は {device} で測った速度比（{ratio:.2f}）によるもので、{kind} で"
+              "測った速度比では {net}（計算量倍率の 95% 区間で {low}〜{high}）です。判定はこの値で行い"
+              "ます。"},
+    "flip.target_go": {"en": "On {kind}, at the speed measured there, the net benefit's lower bound is {low}, "
+                             "not above GO's bar of {go:.2f}: the study's own {device} speed would say GO, "
+                             "the GPU DCFormer would train on does not. A faster kernel there, or a "
+                             "larger multiplier at larger sizes, could change it.",
+                       "ja": "{kind} で測った速度では正味の効果の下限は {low} で、GO の基準 {go:.2f} を超え"
+                             "ません。本調査の {device} での速度なら GO ですが、実際に学習する GPU では"
+                             "そうなりません。その GPU でのカーネルの高速化か、より大きなサイズでの計算量"
+                             "倍率の向上があれば変わりえます。"},
+    "flip.target_nogo": {"en": "On {kind}, at the speed measured there, the net benefit is {net} ({low} to "
+                               "{high}): all of it under NO-GO's bar of {nogo:.2f}. It would take a "
+                               "faster kernel on {kind}, or a larger multiplier at larger sizes.",
+                         "ja": "{kind} で測った速度では正味の効果は {net}（{low}〜{high}）で、すべて NO-GO"
+                               " の基準 {nogo:.2f} を下回ります。{kind} でのカーネルの高速化か、より大きな"
+                               "サイズでの計算量倍率の向上が必要です。"},
     "dec.speed.study": {"en": "Speed ratio on {kind}: {ratio:.2f}×, measured by this study's runs on {kind}.",
                         "ja": "{kind} での速度比：{ratio:.2f} 倍（本調査の {kind} での実行による測定値）。"},
     "dec.speed.bench": {"en": "Speed ratio on {kind}: {ratio:.2f}×, measured on {kind} ({detail}).",
@@ -1704,15 +1741,28 @@ STRINGS: dict[str, dict[str, str]] = {
                               "は {tf}、同じ品質の DCFormer は {dc}（{diff}）です（{kind} で測った速度比 "
                               "{ratio} による）。"},
     "dec.a4.range": {"en": "Training {params} parameters on {tokens} tokens on {kind}: Transformer++ "
-                           "costs {tf}; DCFormer costs {dc} for the same quality ({diff}), at the "
-                           "paper's speed ratios for this size ({span}), since speed has not been "
-                           "measured on {kind}. The net benefit above uses the speed ratio measured "
-                           "on {device} ({ratio}), which does not carry over to {kind}.",
+                           "costs {tf}; DCFormer costs {dc} for the same quality ({diff}), at speed "
+                           "ratios of {span} (the paper's for this size, widened by ours on other "
+                           "GPUs where measured), since speed has not been measured on {kind}. The net "
+                           "benefit above uses the speed ratio measured on {device} ({ratio}), which "
+                           "does not carry over to {kind}.",
                      "ja": "{kind} でパラメータ {params}、{tokens}トークンを学習すると、Transformer++ "
                            "は {tf}、同じ品質の DCFormer は {dc}（{diff}）です。{kind} での速度は未測定"
-                           "のため、論文が報告するこのサイズの速度比（{span}）で見積もっています。上記"
-                           "の正味の効果は {device} で測った速度比（{ratio}）によるもので、{kind} には"
-                           "当てはまりません。"},
+                           "のため、速度比 {span}（論文が報告するこのサイズの値。他の GPU での本調査の"
+                           "測定値があればそれで幅を広げます）で見積もっています。上記の正味の効果は "
+                           "{device} で測った速度比（{ratio}）によるもので、{kind} には当てはまりません。"},
+    "dec.a4.range_gpu": {"en": "Training {params} parameters on {tokens} tokens on {kind}: Transformer++ "
+                               "costs {tf}; DCFormer costs {dc} for the same quality ({diff}), at "
+                               "speed ratios of {span} (the paper's for this size and ours measured on "
+                               "{device}), since speed has not been measured on {kind}.",
+                         "ja": "{kind} でパラメータ {params}、{tokens}トークンを学習すると、Transformer++ "
+                               "は {tf}、同じ品質の DCFormer は {dc}（{diff}）です。{kind} での速度は未測定"
+                               "のため、速度比 {span}（論文が報告するこのサイズの値と、本調査の {device} "
+                               "での測定値）で見積もっています。"},
+    "dec.a4.shrinks": {"en": "This uses the multiplier over all sizes; the verdict holds GO back because at "
+                             "the largest size, {preset}, the net benefit is {net_largest:.2f} on its own.",
+                       "ja": "この試算は全サイズを通した計算量倍率によるものです。最大サイズの {preset} "
+                             "単独では正味の効果が {net_largest:.2f} のため、判定は GO を保留しています。"},
     "dec.a4.more": {"en": "{usd} more than Transformer++", "ja": "Transformer++ より {usd} 高い"},
     "dec.a4.less": {"en": "{usd} less than Transformer++", "ja": "Transformer++ より {usd} 安い"},
     "dec.a4.either": {"en": "from {less} less to {more} more than Transformer++",
@@ -1890,6 +1940,12 @@ def num(value: float | None, spec: str = ".4g", suffix: str = "") -> str:
     if math.isinf(float(value)):
         return ("∞" if float(value) > 0 else "−∞") + suffix
     return f"{float(value):{spec}}{suffix}"
+
+
+def sentences(lang: str, *parts: str) -> str:
+    """Sentences one after another as lang writes them: a space between them in English, none in
+    Japanese (the full stop 。 already separates them)."""
+    return ("" if lang == "ja" else " ").join(p for p in parts if p)
 
 
 def count_text(value: float | None, lang: str = "en") -> str:
