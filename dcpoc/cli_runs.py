@@ -45,6 +45,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         jobs = frame["id"].map(job_labels(runs))
         if jobs.str.len().sum() or args.json:
             frame.insert(frame.columns.get_loc("status") + 1, "job", jobs)
+        if args.json:   # the id alone, for scancel / scontrol (None for a local run)
+            frame.insert(frame.columns.get_loc("job") + 1, "job_id",
+                         frame["id"].map(runs.set_index("id")["job_id"]))
     if args.json:   # with why a run failed (its first line: the log's tail follows it)
         frame["error"] = [e.splitlines()[0] if isinstance(e, str) and e else None for e in runs["error"]]
         print(frame.to_json(orient="records", indent=2, date_format="iso"))

@@ -7,13 +7,14 @@ The slow case (a job that hits its one-minute time limit: about 90 s) is submitt
 fixture before the others run and checked last, so the file costs little more than that wait."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, wait_for
+from conftest import home_env, run_cli, wait_for
 from dcpoc.config import make_config
 from dcpoc.runs import cancel_run, create_run, launch_study, resume_run
 from dcpoc.runs.executors import reach_problem, reconcile, submit_run
@@ -107,6 +108,21 @@ def test_a_local_worker_never_claims_a_slurm_run(dcpoc_home):
     assert store.claim_run("job", "node07", run_id=slurm_id)["id"] == slurm_id   # its own job may
 
 
+def test_runs_shows_the_job_id_beside_its_state(dcpoc_home):
+    """`runs` and `runs --json` name the job (for squeue / scancel by hand), as README says."""
+    store = Store()
+    slurm_id = create_run(store, make_config("transformer", "tiny", [], steps=3), executor="slurm")
+    store.update_run(slurm_id, job_id="1234", job_state="PENDING", job_reason="Priority")
+    local_id = create_run(store, make_config("dcformer", "tiny", [], steps=3))
+    table = run_cli("runs")
+    assert table.returncode == 0, table.stderr
+    assert "1234 PENDING (Priority)" in next(line for line in table.stdout.splitlines()
+                                             if slurm_id in line)
+    rows = {r["id"]: r for r in json.loads(run_cli("runs", "--json").stdout)}
+    assert (rows[slurm_id]["job"], rows[slurm_id]["job_id"]) == ("1234 PENDING (Priority)", "1234")
+    assert (rows[local_id]["job"], rows[local_id]["job_id"]) == ("", None)
+
+
 # ----------------------------------------------------------------------------- a real scheduler
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
@@ -184,6 +200,8 @@ def test_a_two_architecture_study_runs_as_batch_jobs(cluster, timeout_run):
     out = run_cli("runs", "--study", "slurm-pair")
     assert out.stdout.count("succeeded") == 2, out.stderr
     assert out.stdout.count("COMPLETED") == 2 and " job " in out.stdout.splitlines()[0]
+    for row in rows:
+        assert f"{row['job_id']} COMPLETED" in out.stdout
 
 
 @needs_slurm
@@ -265,3 +283,25 @@ def test_a_job_that_hits_its_time_limit_is_resumable(cluster, timeout_run):
     cancel_run(store, timeout_run)
     _settled(store, timeout_run, lambda r: r["status"] == "cancelled", timeout=60)
     _contiguous(store, timeout_run)
+
+
+@needs_slurm
+def test_the_worker_folds_in_the_last_jobs_end_before_it_exits(cluster, tmp_path, monkeypatch):
+    """A run records its result before its job leaves RUNNING (the process still exits, the job
+    completes): the worker must not exit with 'succeeded | RUNNING' left behind. Here the job is a
+    real one that keeps running 6 s after its run succeeded, in a database of its own (the
+    module's other runs would keep the worker busy)."""
+    home = tmp_path / "home"
+    for name, value in home_env(home).items():
+        monkeypatch.setenv(name, value)
+    store = Store()
+    run_id = create_run(store, make_config("transformer", "tiny", [], steps=3), executor="slurm")
+    script = tmp_path / "job.sh"
+    script.write_text(f"#!/bin/bash\n#SBATCH --output={tmp_path / 'job.out'}\nsleep 6\n")
+    job_id = submit(str(script), dict(os.environ))
+    store.update_run(run_id, status="succeeded", step=3, job_id=job_id, job_state="RUNNING")
+    done = run_cli("worker", timeout=120)
+    assert done.returncode == 0, done.stderr
+    row = store.get_run(run_id)
+    assert (row["status"], row["job_state"]) == ("succeeded", "COMPLETED")
+    assert f"{job_id} COMPLETED" in run_cli("runs").stdout

@@ -224,14 +224,17 @@ def _settle(store: Store, run: dict, state: str, env: dict[str, str]) -> None:
 
 def reconcile_quietly(store: Store) -> bool:
     """reconcile for the worker loop and the dashboard: a scheduler that cannot be asked is said,
-    not raised. Whether SLURM runs are still to settle (a worker keeps looking while so)."""
+    not raised. Whether SLURM runs are still to settle (a worker keeps looking while so): a run
+    queued or running, or, while the scheduler answers, a finished run whose job has not ended
+    yet (the training records its result before its job leaves RUNNING / COMPLETING)."""
     try:
         reconcile(store)
-    except SlurmError as e:
+        asked = True
+    except (SlurmError, OSError) as e:   # an unreadable artifact folder must not stop the worker
         say(f"SLURM reconcile: {e}")
-    except OSError as e:    # an unreadable artifact folder must not stop the worker
-        say(f"SLURM reconcile: {e}")
-    return any(r["status"] in ACTIVE for r in _slurm_runs(store))
+        asked = False
+    return any(r["status"] in ACTIVE or (asked and r["job_id"] and r["job_state"] not in _ENDED)
+               for r in _slurm_runs(store))
 
 
 class PeriodicReconcile:
@@ -257,7 +260,7 @@ def slurm_options(store: Store, spec) -> SlurmOptions:
 
 # ----------------------------------------------------------------------------- what pages show
 def job_label(run: dict) -> str:
-    """A SLURM run's job state as the Runs page shows it next to the run's status: 'PENDING
+    """A SLURM run's job state as the Runs page's detail shows it beside the job id: 'PENDING
     (Priority)', 'RUNNING', 'TIMEOUT' ...; '' for a local run or one not submitted yet."""
     state = run.get("job_state")
     if run.get("executor") != "slurm" or not isinstance(state, str) or not state:
@@ -267,8 +270,14 @@ def job_label(run: dict) -> str:
 
 
 def job_labels(runs: pd.DataFrame) -> dict[str, str]:
-    """job_label of every run of a frame, by run id."""
-    return {r["id"]: job_label(r) for r in runs.to_dict("records")}
+    """The job column of the runs tables (`runs`, the Runs page), by run id: the job id and its
+    state, '1234 RUNNING', '1235 PENDING (Priority)', so a job can be found in squeue / scancel."""
+    labels = {}
+    for run in runs.to_dict("records"):
+        label, job_id = job_label(run), run.get("job_id")
+        labels[run["id"]] = f"{job_id} {label}" if label and isinstance(job_id, str) and job_id \
+            else label
+    return labels
 
 
 def slurm_to_settle(runs: pd.DataFrame) -> bool:
