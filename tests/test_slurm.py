@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import home_env, run_cli, wait_for
+from conftest import REPO_ROOT, home_env, run_cli, wait_for
 from dcpoc.config import make_config
 from dcpoc.runs import cancel_run, create_run, launch_study, resume_run
 from dcpoc.runs.executors import reach_problem, reconcile, submit_run
@@ -121,6 +125,40 @@ def test_runs_shows_the_job_id_beside_its_state(dcpoc_home):
     rows = {r["id"]: r for r in json.loads(run_cli("runs", "--json").stdout)}
     assert (rows[slurm_id]["job"], rows[slurm_id]["job_id"]) == ("1234 PENDING (Priority)", "1234")
     assert (rows[local_id]["job"], rows[local_id]["job_id"]) == ("", None)
+
+
+@pytest.mark.skipif(shutil.which("slurmctld") is None or os.geteuid() != 0,
+                    reason="needs Debian's slurm-wlm and munge, as root (scripts/system-deps.sh)")
+def test_a_controller_that_dies_at_start_fails_the_start_soon_and_leaves_nothing(tmp_path):
+    """slurmctld exits at once (its port is taken): `slurm-local.sh start` says so within 30 s,
+    naming the log folder, where it used to wait on sinfo for about 17 minutes, and stops the
+    daemons it started."""
+    folder = tmp_path / "slurm"
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        env = {**os.environ, "DCPOC_SLURM_DIR": str(folder),
+               "DCPOC_SLURM_PORT": str(taken.getsockname()[1]), "DCPOC_SLURM_CPUS": "1"}
+        began = time.monotonic()
+        done = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "slurm-local.sh"), "start"],
+                              env=env, capture_output=True, text=True, timeout=90)
+    assert time.monotonic() - began < 35 and done.returncode == 1, done.stderr
+    assert "error: the local SLURM did not come up (slurmctld exited at start); see " \
+        f"{folder}/log" in done.stderr
+    assert "Address already in use" in (folder / "log" / "slurmctld.log").read_text()
+    assert not list(folder.glob("*.pid"))
+    assert _processes_naming(str(folder)) == []                  # munged's command names it
+
+
+def _processes_naming(text: str) -> list[str]:
+    found = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in path.read_bytes():
+                found.append(path.parent.name)
+        except OSError:     # it ended meanwhile
+            pass
+    return found
 
 
 # ----------------------------------------------------------------------------- a real scheduler
