@@ -343,3 +343,32 @@ def test_the_worker_folds_in_the_last_jobs_end_before_it_exits(cluster, tmp_path
     row = store.get_run(run_id)
     assert (row["status"], row["job_state"]) == ("succeeded", "COMPLETED")
     assert f"{job_id} COMPLETED" in run_cli("runs").stdout
+
+
+@needs_slurm
+def test_a_controller_that_does_not_answer_says_what_to_do(cluster, tmp_path, monkeypatch):
+    """The cluster's configuration with the controller's port pointing where nothing listens (and
+    short client timeouts): check, launch and reconcile each say in one line that no controller
+    answered and how to find out why; nothing is queued."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    conf = tmp_path / "slurm.conf"
+    lines = [line for line in Path(SLURM_CONF).read_text().splitlines()
+             if not line.startswith(("SlurmctldPort=", "MessageTimeout=", "TCPTimeout="))]
+    conf.write_text("\n".join(lines + [f"SlurmctldPort={free}", "MessageTimeout=2",
+                                       "TCPTimeout=1"]) + "\n")
+    for name, value in {**home_env(tmp_path / "home"), "SLURM_CONF": str(conf)}.items():
+        monkeypatch.setenv(name, value)
+    store = Store()
+    run_id = create_run(store, make_config("transformer", "tiny", [], steps=3), executor="slurm")
+    store.update_run(run_id, job_id="99999", job_state="RUNNING")
+    for args in (("slurm", "check"), ("study", "launch", "--name", "down", "--steps", "3",
+                                      "--executor", "slurm", "--no-worker"),
+                 ("slurm", "reconcile")):
+        done = run_cli(*args, timeout=120)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, (args, done.stderr)
+        assert "Unable to contact slurm controller" in done.stderr, (args, done.stderr)
+        assert "is slurmctld up? `scontrol ping` says whether the controller answers" in \
+            done.stderr, (args, done.stderr)
+    assert store.get_study("down") is None and len(store.list_runs()) == 1
