@@ -65,6 +65,9 @@ def warn_stalled_queue(store) -> None:
     """One line on stderr when runs wait in the queue and no worker is alive to train them."""
     from .runs.registry import waiting_without_worker
     waiting = waiting_without_worker(store)
-    if waiting:
+    if waiting and store.read_only:   # a worker started here would refuse the database
+        print(f"note: {waiting} run(s) are queued and no worker is running; this database is open "
+              "read-only here, so only a worker where it is writable can train them", file=sys.stderr)
+    elif waiting:
         print(f"note: {waiting} run(s) are queued and no worker is running (it stopped: killed, out of "
               "memory, or the machine restarted); start one: python -m dcpoc worker", file=sys.stderr)
