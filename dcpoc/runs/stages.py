@@ -10,7 +10,7 @@ import shutil
 from contextlib import contextmanager
 from typing import Iterator
 
-from ..config import ConfigError
+from ..config import ConfigError, variant_of
 from ..decision.tuning import run_lr
 from ..studies.spec import (StudySpec, carry_lr, ladder, lane, plan_confirmation, plan_stages,
                             validate_name)
@@ -79,19 +79,26 @@ def study_stage(store: Store, name: str) -> dict:
     finished = sweep[sweep["status"].eq(Status.SUCCEEDED) | sweep["diverged"].eq(True)]
     have = {(a, lr, int(seed)) for a, lr, seed in
             zip(finished["arch"], finished["config"].map(run_lr), finished["seed"])}
-    missing = [f"{lane(spec, r)} lr {r.train.lr:g} seed {r.train.seed}"
+    shown = _variant_names(spec)
+    missing = [f"{shown[lane(spec, r)]} lr {r.train.lr:g} seed {r.train.seed}"
                for r in plan_stages(spec).first
                if (lane(spec, r), r.train.lr, r.train.seed) not in have]
     from ..decision.confirmation import chosen_rates   # here: decision imports runs.status
     best = {key.removeprefix(f"{smallest} "): lr      # "PRESET LANE" -> LANE
             for key, lr in chosen_rates(sweep, [smallest], bool(spec.variants)).items()}
-    lanes = sorted({lane(spec, r) for r in plan_stages(spec).first})
-    missing += [f"{a}: no run finished" for a in lanes if a not in best and not missing]
+    missing += [f"{shown[a]}: no run finished" for a in sorted(shown)
+                if a not in best and not missing]
     if missing:
         return {"state": "blocked", "spec": spec, "missing": missing}
     fingerprints = sweep["corpus_fingerprint"].dropna()
     return {"state": "ready", "spec": spec, "best": best,
             "fingerprint": str(fingerprints.iloc[0]) if len(fingerprints) else ""}
+
+
+def _variant_names(spec: StudySpec) -> dict[str, str]:
+    """Each lane of the study's first stage -> its variant as `runs` names it (an older study's
+    lane is the arch: 'transformer' is 'transformer-qknorm' there)."""
+    return {lane(spec, r): variant_of(r.model.arch, r.model.qk_norm) for r in plan_stages(spec).first}
 
 
 def _by_lane(spec: StudySpec, runs):
@@ -123,9 +130,9 @@ def confirm_stage(store: Store, name: str) -> dict:
         return {"state": "waiting", "spec": spec}
     from ..decision.confirmation import chosen_rates   # here: decision imports runs.status
     best = chosen_rates(earlier, ladder(spec.presets), bool(spec.variants))
-    lanes = sorted({lane(spec, r) for r in plan_stages(spec).first})
-    missing = [f"{preset} {one}: no run finished" for preset in ladder(spec.presets) for one in lanes
-               if f"{preset} {one}" not in best]
+    shown = _variant_names(spec)
+    missing = [f"{preset} {shown[one]}: no run finished" for preset in ladder(spec.presets)
+               for one in sorted(shown) if f"{preset} {one}" not in best]
     if missing:
         return {"state": "blocked", "spec": spec, "missing": missing}
     fingerprints = earlier["corpus_fingerprint"].dropna()
