@@ -95,7 +95,8 @@ def test_sqlite_and_node_local_homes_are_refused_only_with_other_nodes():
     assert remote_nodes([("gpu01", "10.1.2.3"), ("localhost", "127.0.0.1")]) == ["gpu01"]
     assert reach_problem("sqlite:////tmp/x.db", Path("/tmp/runs"), []) is None
     assert "use PostgreSQL" in reach_problem("sqlite:///runs/x.db", Path("/nfs/runs"), ["gpu01"])
-    assert "cannot reach" in reach_problem("postgresql://u:p@localhost/db", Path("/nfs"), ["g1"])
+    for host in ("localhost", "127.0.0.1", "127.0.0.2", "127.1.2.3", "[::1]", "db.localhost"):
+        assert "cannot reach" in reach_problem(f"postgresql://u:p@{host}/db", Path("/nfs"), ["g1"])
     assert "node-local" in reach_problem("postgresql://u:p@db1/db", Path("/tmp/runs"), ["g1"])
     assert reach_problem("postgresql://u:p@db1/db", Path("/nfs/runs"), ["g1"]) is None
 

@@ -5,6 +5,7 @@ commands, a database and DCPOC_HOME the nodes can reach), cancel and resume by j
 reconciler that folds the scheduler's job states into the runs' statuses."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import sys
@@ -79,13 +80,24 @@ def reach_problem(db_url: str, home: Path, others: list[str]) -> str | None:
     if url.scheme.startswith("sqlite"):
         return (f"SQLite cannot be shared with the compute nodes ({shown}): use PostgreSQL "
                 "(DCPOC_DB=postgresql+psycopg2://USER:PASSWORD@DBHOST/dcpoc)")
-    if (url.hostname or "") in ("", "localhost", "127.0.0.1", "::1"):
+    if _loopback(url.hostname or ""):
         return (f"the database URL points at {url.hostname or 'a local socket'}, which the compute "
                 f"nodes ({shown}) cannot reach: use the database server's host name")
     if any(home == Path(root) or Path(root) in home.parents for root in NODE_LOCAL_ROOTS):
         return (f"DCPOC_HOME {home} is node-local storage: set it to a folder every node shares "
                 "(NFS, Lustre ...), where checkpoints and logs live")
     return None
+
+
+def _loopback(host: str) -> bool:
+    """Whether a database host is this machine's own (a local socket, localhost, any loopback
+    address: 127.0.0.0/8, ::1), which no other node reaches under that name."""
+    if host in ("", "localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:      # a host name
+        return False
 
 
 def submit_run(store: Store, run: dict, options: SlurmOptions | None = None) -> str:
