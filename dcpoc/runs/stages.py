@@ -6,15 +6,13 @@ variant's chosen rate at every size (decision/confirmation.py says why)."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
-from contextlib import contextmanager
-from typing import Iterator
 
 from ..config import ConfigError, variant_of
 from ..decision.tuning import run_lr
 from ..studies.spec import (StudySpec, carry_lr, ladder, lane, plan_confirmation, plan_stages,
                             validate_name)
-from .lifecycle import queued_row, refuse_recorded, run_row, write_config
+from .lifecycle import (folders_removed_on_failure, queued_row, refuse_recorded, remove_folders,
+                        run_row, write_config)
 from .paths import run_dir, say, writable_home
 from .registry import start_workers
 from .status import ACTIVE, DONE, Status
@@ -44,7 +42,7 @@ def launch_study(store: Store, spec: StudySpec, *, start_worker: bool = True) ->
     # the runs' files first, then the study and its runs in one transaction, the launch's only
     # write to the database: a launch the database refuses queues nothing
     ids = [new_run_id() for _ in plan.first]
-    with _folders_removed_on_failure(ids):    # a refused write (read-only, locked) leaves none
+    with folders_removed_on_failure(ids):    # a refused write (read-only, locked) leaves none
         rows = [{**queued_row(run, corpus.fingerprint, spec.executor), "run_id": run_id,
                  "log_path": write_config(run_id, run)} for run_id, run in zip(ids, plan.first)]
         store.queue_study(name, spec.question, config, rows)
@@ -183,31 +181,16 @@ def _queue_stage(store: Store, name: str, key: str, rates_key: str, stage: dict,
     reconciler. As at launch, the runs' files come first and the database is written once."""
     executor = stage["spec"].executor
     ids = [new_run_id() for _ in runs]
-    with _folders_removed_on_failure(ids):
+    with folders_removed_on_failure(ids):
         rows = [{**run_row(run, stage["fingerprint"]), "executor": executor, "run_id": run_id,
                  "log_path": write_config(run_id, run)} for run_id, run in zip(ids, runs)]
         queued = store.advance_study(name, key, "waiting", {key: "queued",
                                                             rates_key: stage["best"]}, rows)
     if queued is None:   # another worker queued the stage first
-        _remove_folders(ids)
+        remove_folders(ids)
         return []
     return ids
 
-
-@contextmanager
-def _folders_removed_on_failure(run_ids: list[str]) -> Iterator[None]:
-    """The runs' folders (config.json) are written before the database: when writing them or the
-    database fails, the folders of these new runs go again, so no orphan is left behind."""
-    try:
-        yield
-    except BaseException:
-        _remove_folders(run_ids)
-        raise
-
-
-def _remove_folders(run_ids: list[str]) -> None:
-    for run_id in run_ids:
-        shutil.rmtree(run_dir(run_id), ignore_errors=True)
 
 
 def _waiting_studies(store: Store, key: str = "later_stage") -> list[str]:
