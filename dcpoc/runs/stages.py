@@ -13,7 +13,7 @@ from ..studies.spec import (StudySpec, carry_lr, ladder, lane, plan_confirmation
                             validate_name)
 from .lifecycle import (folders_removed_on_failure, queued_row, refuse_recorded, remove_folders,
                         run_row, write_config)
-from .paths import run_dir, say, writable_home
+from .paths import say, writable_home
 from .registry import start_workers
 from .status import ACTIVE, DONE, Status
 from .store import Store, StoreError, new_run_id
