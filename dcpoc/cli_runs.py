@@ -93,6 +93,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         jobs = frame["id"].map(job_labels(runs))
         if jobs.str.len().sum() or args.json:
             frame.insert(frame.columns.get_loc("status") + 1, "job", jobs)
+        if args.json:   # the id alone, for scancel / scontrol (None for a local run)
+            frame.insert(frame.columns.get_loc("job") + 1, "job_id",
+                         frame["id"].map(runs.set_index("id")["job_id"]))
     if args.json:   # with why a run failed (its first line: the log's tail follows it)
         frame["error"] = [e.splitlines()[0] if isinstance(e, str) and e else None for e in runs["error"]]
         print(frame.to_json(orient="records", indent=2, date_format="iso"))
@@ -110,6 +113,9 @@ def warn_stalled_queue(store) -> None:
     """One line on stderr when runs wait in the queue and no worker is alive to train them."""
     from .runs.registry import waiting_without_worker
     waiting = waiting_without_worker(store)
-    if waiting:
+    if waiting and store.read_only:   # a worker started here would refuse the database
+        print(f"note: {waiting} run(s) are queued and no worker is running; this database is open "
+              "read-only here, so only a worker where it is writable can train them", file=sys.stderr)
+    elif waiting:
         print(f"note: {waiting} run(s) are queued and no worker is running (it stopped: killed, out of "
               "memory, or the machine restarted); start one: python -m dcpoc worker", file=sys.stderr)

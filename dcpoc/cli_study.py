@@ -185,11 +185,11 @@ def _duration(seconds: float) -> str:
 
 
 STAGE_WORDS = {"sweeping": "running; the larger sizes wait for it",
-               "blocked": "runs missing, retry them on the Runs page",
+               "blocked": "blocked, runs missing: retry them on the Runs page",
                "ready": "done; the larger sizes are queued by the next worker",
                "queued": "done; the larger sizes were queued with the best rates"}
 CONFIRM_WORDS = {"waiting": "waits for the sweep and the larger sizes",
-                 "blocked": "runs missing, retry them on the Runs page",
+                 "blocked": "blocked, runs missing: retry them on the Runs page",
                  "ready": "ready; the next worker queues fresh seeds at the chosen rates",
                  "queued": "fresh seeds queued at the chosen rates",
                  "done": "done; fresh seeds trained at the chosen rates",

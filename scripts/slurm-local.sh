@@ -7,6 +7,9 @@
 set -euo pipefail
 DIR="${DCPOC_SLURM_DIR:-/tmp/dcpoc-slurm}"
 CPUS="${DCPOC_SLURM_CPUS:-4}"   # job slots; more than the cores so tests can overlap their jobs
+PORT="${DCPOC_SLURM_PORT:-6817}"  # slurmctld's port, slurmd's is the next: another cluster on this
+                                  # machine needs other ports
+START_TIMEOUT_S=30                # a controller that has not answered by then is not coming
 export SLURM_CONF="$DIR/slurm.conf"
 
 write_config() {
@@ -19,6 +22,8 @@ write_config() {
     cat >"$SLURM_CONF" <<EOF
 ClusterName=dcpoc-test
 SlurmctldHost=localhost
+SlurmctldPort=$PORT
+SlurmdPort=$((PORT + 1))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -49,7 +54,7 @@ pid_of() { [ -s "$DIR/$1.pid" ] && cat "$DIR/$1.pid" || true; }
 alive() { local pid; pid="$(pid_of "$1")"; [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
 
 start() {
-    if alive slurmctld && alive slurmd && sinfo -h >/dev/null 2>&1; then
+    if alive slurmctld && alive slurmd && timeout 3 sinfo -h >/dev/null 2>&1; then
         echo "SLURM_CONF=$SLURM_CONF"; return 0
     fi
     stop >/dev/null 2>&1 || true
@@ -63,12 +68,27 @@ start() {
     echo $! >"$DIR/slurmctld.pid"
     slurmd -D -N localhost >>"$DIR/log/slurmd.out" 2>&1 &
     echo $! >"$DIR/slurmd.pid"
-    for _ in $(seq 100); do
-        if sinfo -h -o %t 2>/dev/null | grep -qx idle; then echo "SLURM_CONF=$SLURM_CONF"; return 0; fi
+    # sinfo blocks about 10 s per try while no controller answers: bound each try and the whole
+    # wait, and give up at once when a daemon died (a slurm.conf it rejects, a port in use)
+    local deadline=$((SECONDS + START_TIMEOUT_S))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        for name in munged slurmctld slurmd; do
+            if ! alive "$name"; then
+                fail "$name exited at start"; return 1
+            fi
+        done
+        if timeout 3 sinfo -h -o %t 2>/dev/null | grep -qx idle; then
+            echo "SLURM_CONF=$SLURM_CONF"; return 0
+        fi
         sleep 0.2
     done
-    echo "error: the local SLURM did not come up; see $DIR/log" >&2
+    fail "the node was not idle within ${START_TIMEOUT_S} s"
     return 1
+}
+
+fail() {   # why the start failed, where to look, and nothing left running
+    stop >/dev/null 2>&1 || true
+    echo "error: the local SLURM did not come up ($1); see $DIR/log (slurmctld.log, slurmctld.out, slurmd.log, munged.log)" >&2
 }
 
 stop() {   # reverse order, only the processes this script started

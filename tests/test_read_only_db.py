@@ -153,3 +153,53 @@ def test_an_unmerged_log_nobody_holds_is_one_line_not_a_silent_loss(frozen):
     last = done.stderr.strip().splitlines()[-1]
     assert "read-only: unmerged write-ahead log dcpoc.db-wal" in last, last
     assert last.endswith("(any dcpoc command merges the log)")
+
+
+
+@pytest.fixture
+def read_only_queue(tmp_path, monkeypatch):
+    """A database with one local run queued a minute ago and no worker (source/), and a copy of it
+    opened with ?mode=ro (home/); the environment of each."""
+    from datetime import datetime, timedelta, timezone
+
+    from dcpoc.config import make_config
+    from dcpoc.runs import create_run
+    source = tmp_path / "source"
+    monkeypatch.setenv("DCPOC_HOME", str(source))        # create_run writes the run's folder
+    store = Store(f"sqlite:///{source / 'dcpoc.db'}")
+    run_id = create_run(store, make_config("transformer", "tiny", [], steps=3))
+    minute_ago = datetime.now(timezone.utc) - timedelta(minutes=1)
+    store.update_run(run_id, created_at=minute_ago, heartbeat_at=minute_ago)
+    store.dispose()
+    home = single_file_copy(source / "dcpoc.db", tmp_path / "home")
+    return home, {"DCPOC_HOME": str(home), "DCPOC_DB": f"sqlite:///{home / 'dcpoc.db'}?mode=ro"}, \
+        {"DCPOC_HOME": str(source), "DCPOC_DB": f"sqlite:///{source / 'dcpoc.db'}"}
+
+
+def test_a_launch_the_database_refuses_leaves_no_run_folders(read_only_queue):
+    """The runs' config files are written before the database: a refused write removes them."""
+    home, ro_env, _ = read_only_queue
+    before = state(home)
+    done = run_cli("study", "launch", "--name", "refused", "--steps", "3", "--no-worker", env=ro_env)
+    assert done.returncode != 0 and "is open read-only" in done.stderr.strip().splitlines()[-1]
+    assert state(home) == before                      # no DCPOC_HOME/<run id>/config.json left
+
+
+def test_a_read_only_queue_does_not_advise_a_worker_that_would_refuse(read_only_queue):
+    home, ro_env, env = read_only_queue
+    writable = run_cli("runs", env=env)               # where a worker could train: start one
+    assert "start one: python -m dcpoc worker" in writable.stderr, writable.stderr
+    for args in (("runs",), ("study", "list")):
+        note = run_cli(*args, env=ro_env).stderr
+        assert "1 run(s) are queued" in note and "open read-only here" in note, (args, note)
+        assert "python -m dcpoc worker" not in note, (args, note)
+
+
+def test_the_dashboard_does_not_offer_a_worker_on_a_read_only_queue(read_only_queue, monkeypatch,
+                                                                    fresh_caches):
+    home, ro_env, _ = read_only_queue
+    for name, value in ro_env.items():
+        monkeypatch.setenv(name, value)
+    at = open_page("pages/2_Runs.py")
+    assert any("open read-only here" in i.value for i in at.info), [i.value for i in at.info]
+    assert not [b for b in at.button if b.label == "Start a worker"] and not at.warning

@@ -7,13 +7,18 @@ The slow case (a job that hits its one-minute time limit: about 90 s) is submitt
 fixture before the others run and checked last, so the file costs little more than that wait."""
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, wait_for
+from conftest import REPO_ROOT, home_env, run_cli, wait_for
 from dcpoc.config import make_config
 from dcpoc.runs import cancel_run, create_run, launch_study, resume_run
 from dcpoc.runs.executors import reach_problem, reconcile, submit_run
@@ -90,7 +95,8 @@ def test_sqlite_and_node_local_homes_are_refused_only_with_other_nodes():
     assert remote_nodes([("gpu01", "10.1.2.3"), ("localhost", "127.0.0.1")]) == ["gpu01"]
     assert reach_problem("sqlite:////tmp/x.db", Path("/tmp/runs"), []) is None
     assert "use PostgreSQL" in reach_problem("sqlite:///runs/x.db", Path("/nfs/runs"), ["gpu01"])
-    assert "cannot reach" in reach_problem("postgresql://u:p@localhost/db", Path("/nfs"), ["g1"])
+    for host in ("localhost", "127.0.0.1", "127.0.0.2", "127.1.2.3", "[::1]", "db.localhost"):
+        assert "cannot reach" in reach_problem(f"postgresql://u:p@{host}/db", Path("/nfs"), ["g1"])
     assert "node-local" in reach_problem("postgresql://u:p@db1/db", Path("/tmp/runs"), ["g1"])
     assert reach_problem("postgresql://u:p@db1/db", Path("/nfs/runs"), ["g1"]) is None
 
@@ -105,6 +111,55 @@ def test_a_local_worker_never_claims_a_slurm_run(dcpoc_home):
     slurm_id = create_run(store, make_config("transformer", "tiny", [], steps=3), executor="slurm")
     assert store.claim_run("w1", "somehost") is None
     assert store.claim_run("job", "node07", run_id=slurm_id)["id"] == slurm_id   # its own job may
+
+
+def test_runs_shows_the_job_id_beside_its_state(dcpoc_home):
+    """`runs` and `runs --json` name the job (for squeue / scancel by hand), as README says."""
+    store = Store()
+    slurm_id = create_run(store, make_config("transformer", "tiny", [], steps=3), executor="slurm")
+    store.update_run(slurm_id, job_id="1234", job_state="PENDING", job_reason="Priority")
+    local_id = create_run(store, make_config("dcformer", "tiny", [], steps=3))
+    table = run_cli("runs")
+    assert table.returncode == 0, table.stderr
+    assert "1234 PENDING (Priority)" in next(line for line in table.stdout.splitlines()
+                                             if slurm_id in line)
+    rows = {r["id"]: r for r in json.loads(run_cli("runs", "--json").stdout)}
+    assert (rows[slurm_id]["job"], rows[slurm_id]["job_id"]) == ("1234 PENDING (Priority)", "1234")
+    assert (rows[local_id]["job"], rows[local_id]["job_id"]) == ("", None)
+
+
+@pytest.mark.skipif(shutil.which("slurmctld") is None or os.geteuid() != 0,
+                    reason="needs Debian's slurm-wlm and munge, as root (scripts/system-deps.sh)")
+def test_a_controller_that_dies_at_start_fails_the_start_soon_and_leaves_nothing(tmp_path):
+    """slurmctld exits at once (its port is taken): `slurm-local.sh start` says so within 30 s,
+    naming the log folder, where it used to wait on sinfo for about 17 minutes, and stops the
+    daemons it started."""
+    folder = tmp_path / "slurm"
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        env = {**os.environ, "DCPOC_SLURM_DIR": str(folder),
+               "DCPOC_SLURM_PORT": str(taken.getsockname()[1]), "DCPOC_SLURM_CPUS": "1"}
+        began = time.monotonic()
+        done = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "slurm-local.sh"), "start"],
+                              env=env, capture_output=True, text=True, timeout=90)
+    assert time.monotonic() - began < 35 and done.returncode == 1, done.stderr
+    assert "error: the local SLURM did not come up (slurmctld exited at start); see " \
+        f"{folder}/log" in done.stderr
+    assert "Address already in use" in (folder / "log" / "slurmctld.log").read_text()
+    assert not list(folder.glob("*.pid"))
+    assert _processes_naming(str(folder)) == []                  # munged's command names it
+
+
+def _processes_naming(text: str) -> list[str]:
+    found = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in path.read_bytes():
+                found.append(path.parent.name)
+        except OSError:     # it ended meanwhile
+            pass
+    return found
 
 
 # ----------------------------------------------------------------------------- a real scheduler
@@ -184,6 +239,8 @@ def test_a_two_architecture_study_runs_as_batch_jobs(cluster, timeout_run):
     out = run_cli("runs", "--study", "slurm-pair")
     assert out.stdout.count("succeeded") == 2, out.stderr
     assert out.stdout.count("COMPLETED") == 2 and " job " in out.stdout.splitlines()[0]
+    for row in rows:
+        assert f"{row['job_id']} COMPLETED" in out.stdout
 
 
 @needs_slurm
@@ -275,3 +332,54 @@ def test_a_job_that_hits_its_time_limit_is_resumable(cluster, timeout_run):
     cancel_run(store, timeout_run)
     _settled(store, timeout_run, lambda r: r["status"] == "cancelled", timeout=60)
     _contiguous(store, timeout_run)
+
+
+@needs_slurm
+def test_the_worker_folds_in_the_last_jobs_end_before_it_exits(cluster, tmp_path, monkeypatch):
+    """A run records its result before its job leaves RUNNING (the process still exits, the job
+    completes): the worker must not exit with 'succeeded | RUNNING' left behind. Here the job is a
+    real one that keeps running 6 s after its run succeeded, in a database of its own (the
+    module's other runs would keep the worker busy)."""
+    home = tmp_path / "home"
+    for name, value in home_env(home).items():
+        monkeypatch.setenv(name, value)
+    store = Store()
+    run_id = create_run(store, make_config("transformer", "tiny", [], steps=3), executor="slurm")
+    script = tmp_path / "job.sh"
+    script.write_text(f"#!/bin/bash\n#SBATCH --output={tmp_path / 'job.out'}\nsleep 6\n")
+    job_id = submit(str(script), dict(os.environ))
+    store.update_run(run_id, status="succeeded", step=3, job_id=job_id, job_state="RUNNING")
+    done = run_cli("worker", timeout=120)
+    assert done.returncode == 0, done.stderr
+    row = store.get_run(run_id)
+    assert (row["status"], row["job_state"]) == ("succeeded", "COMPLETED")
+    assert f"{job_id} COMPLETED" in run_cli("runs").stdout
+
+
+@needs_slurm
+def test_a_controller_that_does_not_answer_says_what_to_do(cluster, tmp_path, monkeypatch):
+    """The cluster's configuration with the controller's port pointing where nothing listens (and
+    short client timeouts): check, launch and reconcile each say in one line that no controller
+    answered and how to find out why; nothing is queued."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    conf = tmp_path / "slurm.conf"
+    lines = [line for line in Path(SLURM_CONF).read_text().splitlines()
+             if not line.startswith(("SlurmctldPort=", "MessageTimeout=", "TCPTimeout="))]
+    conf.write_text("\n".join(lines + [f"SlurmctldPort={free}", "MessageTimeout=2",
+                                       "TCPTimeout=1"]) + "\n")
+    for name, value in {**home_env(tmp_path / "home"), "SLURM_CONF": str(conf)}.items():
+        monkeypatch.setenv(name, value)
+    store = Store()
+    run_id = create_run(store, make_config("transformer", "tiny", [], steps=3), executor="slurm")
+    store.update_run(run_id, job_id="99999", job_state="RUNNING")
+    for args in (("slurm", "check"), ("study", "launch", "--name", "down", "--steps", "3",
+                                      "--executor", "slurm", "--no-worker"),
+                 ("slurm", "reconcile")):
+        done = run_cli(*args, timeout=120)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, (args, done.stderr)
+        assert "Unable to contact slurm controller" in done.stderr, (args, done.stderr)
+        assert "is slurmctld up? `scontrol ping` says whether the controller answers" in \
+            done.stderr, (args, done.stderr)
+    assert store.get_study("down") is None and len(store.list_runs()) == 1

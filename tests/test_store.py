@@ -336,6 +336,17 @@ def test_malformed_url(bad):
     _one_line(e)
 
 
+@pytest.mark.parametrize("url", ["postgres://dcpoc:secret@db1/dcpoc",
+                                 "postgres+psycopg2://dcpoc:secret@db1:5432/dcpoc"])
+def test_libpqs_postgres_scheme_names_sqlalchemys_spelling(url):
+    """postgres:// (libpq's, Heroku's) is not a SQLAlchemy dialect: say which spelling is."""
+    with pytest.raises(StoreError) as e:
+        Store(url)
+    line = _one_line(e)
+    assert "SQLAlchemy spells PostgreSQL postgresql+psycopg2://USER:PASSWORD@HOST/DBNAME" in line
+    assert "secret" not in line and "***" in line
+
+
 def test_locked_database(store, url):
     rid = _run(store)
     store.log_metrics(rid, [{"step": 1, "key": "lr", "value": 0.1}])

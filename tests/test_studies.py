@@ -266,6 +266,21 @@ def test_later_stage_waits_for_the_sweep_and_is_queued_once(dcpoc_home):
         launch_study(store, StudySpec(**MINI), start_worker=False)
 
 
+def test_study_list_says_blocked_and_names_the_variants_as_runs_does(dcpoc_home):
+    """README: a blocked sweep shows `blocked` in `study list`, with what is missing named as
+    `runs` names it (transformer-qknorm, not the arch alone)."""
+    from dcpoc.runs import launch_study
+    from dcpoc.runs.store import Store
+    store = Store()
+    for run_id in launch_study(store, StudySpec(**MINI), start_worker=False):
+        store.update_run(run_id, status="failed", error="boom")
+    listed = run_cli("study", "list").stdout
+    line = next(line for line in listed.splitlines() if "learning-rate sweep" in line)
+    assert line.startswith("  learning-rate sweep: blocked, runs missing: retry them"), line
+    assert "transformer-qknorm lr 0.001 seed 1" in line and "dcformer lr 0.01 seed 2" in line
+    assert "transformer-qknorm" in run_cli("runs").stdout
+
+
 def test_best_rate_is_chosen_per_corpus_and_unkeyed_runs_stay():
     a = _runs([("tiny", "transformer", 1e-3, 1, 1.0), ("tiny", "transformer", 3e-3, 1, 1.1)])
     b = _runs([("tiny", "transformer", 1e-3, 1, 2.1), ("tiny", "transformer", 3e-3, 1, 2.0)])

@@ -80,6 +80,11 @@ class Database:
             raise StoreError(
                 f"malformed database URL {url!r} ({e}); use a SQLAlchemy URL such as "
                 "sqlite:///runs/dcpoc.db or postgresql+psycopg2://user@host/dbname") from e
+        if self.parsed.get_backend_name() == "postgres":   # libpq's and Heroku's spelling
+            shown = self.parsed.render_as_string(hide_password=True)
+            raise StoreError(f"database URL {shown!r}: SQLAlchemy spells PostgreSQL "
+                             "postgresql+psycopg2://USER:PASSWORD@HOST/DBNAME, not postgres://; "
+                             "set DCPOC_DB that way")
         self.is_sqlite: bool = self.parsed.get_backend_name() == "sqlite"
         # read-only: asked for (?mode=ro), or an SQLite file this user cannot write; reads work
         self.read_only: bool = self.is_sqlite and self.parsed.query.get("mode") == "ro"
@@ -103,8 +108,9 @@ class Database:
         try:
             engine = create_engine(self.parsed, **kwargs)
         except sa_exc.ArgumentError as e:
-            raise StoreError(f"malformed database URL {self.shown_url!r} ({e}); "
-                             "use a SQLAlchemy URL such as sqlite:///runs/dcpoc.db") from e
+            raise StoreError(f"malformed database URL {self.shown_url!r} ({e}); use a SQLAlchemy "
+                             "URL such as sqlite:///runs/dcpoc.db or "
+                             "postgresql+psycopg2://USER:PASSWORD@HOST/DBNAME") from e
         except ImportError as e:
             raise StoreError(f"cannot open database {self.shown_url}: driver not installed ({e}); "
                              "install it or set DCPOC_DB to another URL") from e

@@ -5,6 +5,7 @@ commands, a database and DCPOC_HOME the nodes can reach), cancel and resume by j
 reconciler that folds the scheduler's job states into the runs' statuses."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import sys
@@ -79,13 +80,24 @@ def reach_problem(db_url: str, home: Path, others: list[str]) -> str | None:
     if url.scheme.startswith("sqlite"):
         return (f"SQLite cannot be shared with the compute nodes ({shown}): use PostgreSQL "
                 "(DCPOC_DB=postgresql+psycopg2://USER:PASSWORD@DBHOST/dcpoc)")
-    if (url.hostname or "") in ("", "localhost", "127.0.0.1", "::1"):
+    if _loopback(url.hostname or ""):
         return (f"the database URL points at {url.hostname or 'a local socket'}, which the compute "
                 f"nodes ({shown}) cannot reach: use the database server's host name")
     if any(home == Path(root) or Path(root) in home.parents for root in NODE_LOCAL_ROOTS):
         return (f"DCPOC_HOME {home} is node-local storage: set it to a folder every node shares "
                 "(NFS, Lustre ...), where checkpoints and logs live")
     return None
+
+
+def _loopback(host: str) -> bool:
+    """Whether a database host is this machine's own (a local socket, localhost, any loopback
+    address: 127.0.0.0/8, ::1), which no other node reaches under that name."""
+    if host in ("", "localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:      # a host name
+        return False
 
 
 def submit_run(store: Store, run: dict, options: SlurmOptions | None = None) -> str:
@@ -227,14 +239,17 @@ def _settle(store: Store, run: dict, state: str, env: dict[str, str]) -> None:
 
 def reconcile_quietly(store: Store) -> bool:
     """reconcile for the worker loop and the dashboard: a scheduler that cannot be asked is said,
-    not raised. Whether SLURM runs are still to settle (a worker keeps looking while so)."""
+    not raised. Whether SLURM runs are still to settle (a worker keeps looking while so): a run
+    queued or running, or, while the scheduler answers, a finished run whose job has not ended
+    yet (the training records its result before its job leaves RUNNING / COMPLETING)."""
     try:
         reconcile(store)
-    except SlurmError as e:
+        asked = True
+    except (SlurmError, OSError) as e:   # an unreadable artifact folder must not stop the worker
         say(f"SLURM reconcile: {e}")
-    except OSError as e:    # an unreadable artifact folder must not stop the worker
-        say(f"SLURM reconcile: {e}")
-    return any(r["status"] in ACTIVE for r in _slurm_runs(store))
+        asked = False
+    return any(r["status"] in ACTIVE or (asked and r["job_id"] and r["job_state"] not in _ENDED)
+               for r in _slurm_runs(store))
 
 
 class PeriodicReconcile:
@@ -260,7 +275,7 @@ def slurm_options(store: Store, spec) -> SlurmOptions:
 
 # ----------------------------------------------------------------------------- what pages show
 def job_label(run: dict) -> str:
-    """A SLURM run's job state as the Runs page shows it next to the run's status: 'PENDING
+    """A SLURM run's job state as the Runs page's detail shows it beside the job id: 'PENDING
     (Priority)', 'RUNNING', 'TIMEOUT' ...; '' for a local run or one not submitted yet."""
     state = run.get("job_state")
     if run.get("executor") != "slurm" or not isinstance(state, str) or not state:
@@ -270,8 +285,14 @@ def job_label(run: dict) -> str:
 
 
 def job_labels(runs: pd.DataFrame) -> dict[str, str]:
-    """job_label of every run of a frame, by run id."""
-    return {r["id"]: job_label(r) for r in runs.to_dict("records")}
+    """The job column of the runs tables (`runs`, the Runs page), by run id: the job id and its
+    state, '1234 RUNNING', '1235 PENDING (Priority)', so a job can be found in squeue / scancel."""
+    labels = {}
+    for run in runs.to_dict("records"):
+        label, job_id = job_label(run), run.get("job_id")
+        labels[run["id"]] = f"{job_id} {label}" if label and isinstance(job_id, str) and job_id \
+            else label
+    return labels
 
 
 def slurm_to_settle(runs: pd.DataFrame) -> bool:

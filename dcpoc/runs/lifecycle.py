@@ -3,8 +3,11 @@ config) and resume (the same run from its checkpoint). Every status change is a 
 along a move that status.TRANSITIONS allows, so a concurrent claim or finish wins cleanly."""
 from __future__ import annotations
 
+import shutil
 import socket
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from ..config import ConfigError, RunConfig
 from .paths import now_utc, run_dir
@@ -27,8 +30,9 @@ def create_run(store: Store, run: RunConfig, *, corpus_fingerprint: str = "",
     versions are recorded by the process that trains it (possibly on another machine). A 'slurm'
     run is never claimed by a local worker (executors.submit_run gives it a job)."""
     run_id = new_run_id()
-    return store.create_run(**queued_row(run, corpus_fingerprint, executor), study=study, status=status,
-                            run_id=run_id, log_path=write_config(run_id, run))
+    with folders_removed_on_failure([run_id]):   # a refused write (read-only, locked) leaves none
+        return store.create_run(**queued_row(run, corpus_fingerprint, executor), study=study,
+                                status=status, run_id=run_id, log_path=write_config(run_id, run))
 
 
 def queued_row(run: RunConfig, corpus_fingerprint: str, executor: str = "local") -> dict:
@@ -62,6 +66,22 @@ def write_config(run_id: str, run: RunConfig) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(run.to_json())
     return str(folder / "log.txt")
+
+
+@contextmanager
+def folders_removed_on_failure(run_ids: list[str]) -> Iterator[None]:
+    """New runs' folders (config.json) are written before the database: when writing them or the
+    database fails, the folders of these runs go again, so no orphan is left behind."""
+    try:
+        yield
+    except BaseException:
+        remove_folders(run_ids)
+        raise
+
+
+def remove_folders(run_ids: list[str]) -> None:
+    for run_id in run_ids:
+        shutil.rmtree(run_dir(run_id), ignore_errors=True)
 
 
 def existing_run(store: Store, run_id: str) -> dict:

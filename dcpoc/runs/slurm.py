@@ -28,6 +28,11 @@ JOB_UNKNOWN = "UNKNOWN"      # the scheduler no longer knows the job (older than
 _TIME_LIMIT = re.compile(r"(\d+-)?\d+(:\d{1,2}){0,2}|\d+-\d+(:\d{1,2})?")
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "127.0.0.1", "::1"}
 RENDEZVOUS_PORT = 29500
+# the client commands' words for a controller that does not answer (down, unreachable, overloaded)
+_NO_CONTROLLER = ("unable to contact slurm controller", "socket timed out",
+                  "zero bytes were transmitted")
+CONTROLLER_DOWN = ("is slurmctld up? `scontrol ping` says whether the controller answers (start it, "
+                   "or ask the cluster's administrators); nothing was queued")
 
 
 class SlurmError(ValueError):
@@ -140,8 +145,8 @@ def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.Compl
         return subprocess.run(args, capture_output=True, text=True, env=env,
                               timeout=COMMAND_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise SlurmError(f"`{args[0]}` did not answer within {COMMAND_TIMEOUT_S:g} s: is slurmctld "
-                         "up? (`sinfo` says)") from None
+        raise SlurmError(f"`{args[0]}` did not answer within {COMMAND_TIMEOUT_S:g} s; "
+                         f"{CONTROLLER_DOWN}") from None
 
 
 def scheduler_message(stderr: str) -> str:
@@ -151,7 +156,19 @@ def scheduler_message(stderr: str) -> str:
     return re.sub(r"^\w+: error: ", "", errors[0])
 
 
+def _no_controller(proc: subprocess.CompletedProcess) -> bool:
+    return any(words in proc.stderr.lower() for words in _NO_CONTROLLER)
+
+
+def _failed(command: str, proc: subprocess.CompletedProcess) -> SlurmError:
+    """'COMMAND failed: the scheduler's message', with what to do when no controller answered."""
+    return SlurmError(f"{command} failed: {scheduler_message(proc.stderr)}"
+                      + (f"; {CONTROLLER_DOWN}" if _no_controller(proc) else ""))
+
+
 def _refused(what: str, proc: subprocess.CompletedProcess) -> SlurmError:
+    if _no_controller(proc):
+        return _failed("sbatch", proc)    # nobody refused: nobody answered
     return SlurmError(f"SLURM refused {what}: {scheduler_message(proc.stderr)} (check the "
                       "partition, account, GPUs and time limit; `sinfo` lists partitions)")
 
@@ -209,7 +226,7 @@ def query_jobs(job_ids: list[str], env: dict[str, str] | None = None) -> dict[st
         return {}
     proc = _run(["squeue", "-h", "-t", "all", "-j", ",".join(job_ids), "-o", "%i|%T|%r|%N"], env)
     if proc.returncode != 0 and "invalid job id" not in proc.stderr.lower():
-        raise SlurmError(f"squeue failed: {scheduler_message(proc.stderr)}")
+        raise _failed("squeue", proc)
     found = parse_squeue(proc.stdout if proc.returncode == 0 else "")
     return {j: found.get(j, JobInfo(j, JOB_UNKNOWN)) for j in job_ids}
 
@@ -231,7 +248,7 @@ def cancel(job_id: str, env: dict[str, str] | None = None) -> None:
     proc = _run(["scancel", job_id], env)
     if proc.returncode != 0 and "invalid job id" not in proc.stderr.lower() \
             and "already completing" not in proc.stderr.lower():
-        raise SlurmError(f"scancel {job_id} failed: {scheduler_message(proc.stderr)}")
+        raise _failed(f"scancel {job_id}", proc)
 
 
 def cluster_nodes(partition: str = "", env: dict[str, str] | None = None) -> list[tuple[str, str]]:
@@ -239,7 +256,7 @@ def cluster_nodes(partition: str = "", env: dict[str, str] | None = None) -> lis
     args = ["sinfo", "-h", "-N", "-o", "%n|%o"] + (["-p", partition] if partition else [])
     proc = _run(args, env)
     if proc.returncode != 0:
-        raise SlurmError(f"sinfo failed: {scheduler_message(proc.stderr)}")
+        raise _failed("sinfo", proc)
     nodes = {tuple(line.strip().split("|", 1)) for line in proc.stdout.splitlines() if "|" in line}
     return sorted((a, b) for a, b in nodes)
 

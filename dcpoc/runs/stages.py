@@ -6,14 +6,14 @@ variant's chosen rate at every size (decision/confirmation.py says why)."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
 
-from ..config import ConfigError
+from ..config import ConfigError, variant_of
 from ..decision.tuning import run_lr
 from ..studies.spec import (StudySpec, carry_lr, ladder, lane, plan_confirmation, plan_stages,
                             validate_name)
-from .lifecycle import queued_row, refuse_recorded, run_row, write_config
-from .paths import run_dir, say, writable_home
+from .lifecycle import (folders_removed_on_failure, queued_row, refuse_recorded, remove_folders,
+                        run_row, write_config)
+from .paths import say, writable_home
 from .registry import start_workers
 from .status import ACTIVE, DONE, Status
 from .store import Store, StoreError, new_run_id
@@ -42,9 +42,10 @@ def launch_study(store: Store, spec: StudySpec, *, start_worker: bool = True) ->
     # the runs' files first, then the study and its runs in one transaction, the launch's only
     # write to the database: a launch the database refuses queues nothing
     ids = [new_run_id() for _ in plan.first]
-    rows = [{**queued_row(run, corpus.fingerprint, spec.executor), "run_id": run_id,
-             "log_path": write_config(run_id, run)} for run_id, run in zip(ids, plan.first)]
-    store.queue_study(name, spec.question, config, rows)
+    with folders_removed_on_failure(ids):    # a refused write (read-only, locked) leaves none
+        rows = [{**queued_row(run, corpus.fingerprint, spec.executor), "run_id": run_id,
+                 "log_path": write_config(run_id, run)} for run_id, run in zip(ids, plan.first)]
+        store.queue_study(name, spec.question, config, rows)
     if spec.executor == "slurm":
         from .executors import submit_queued
         submit_queued(store, ids)
@@ -76,19 +77,26 @@ def study_stage(store: Store, name: str) -> dict:
     finished = sweep[sweep["status"].eq(Status.SUCCEEDED) | sweep["diverged"].eq(True)]
     have = {(a, lr, int(seed)) for a, lr, seed in
             zip(finished["arch"], finished["config"].map(run_lr), finished["seed"])}
-    missing = [f"{lane(spec, r)} lr {r.train.lr:g} seed {r.train.seed}"
+    shown = _variant_names(spec)
+    missing = [f"{shown[lane(spec, r)]} lr {r.train.lr:g} seed {r.train.seed}"
                for r in plan_stages(spec).first
                if (lane(spec, r), r.train.lr, r.train.seed) not in have]
     from ..decision.confirmation import chosen_rates   # here: decision imports runs.status
     best = {key.removeprefix(f"{smallest} "): lr      # "PRESET LANE" -> LANE
             for key, lr in chosen_rates(sweep, [smallest], bool(spec.variants)).items()}
-    lanes = sorted({lane(spec, r) for r in plan_stages(spec).first})
-    missing += [f"{a}: no run finished" for a in lanes if a not in best and not missing]
+    missing += [f"{shown[a]}: no run finished" for a in sorted(shown)
+                if a not in best and not missing]
     if missing:
         return {"state": "blocked", "spec": spec, "missing": missing}
     fingerprints = sweep["corpus_fingerprint"].dropna()
     return {"state": "ready", "spec": spec, "best": best,
             "fingerprint": str(fingerprints.iloc[0]) if len(fingerprints) else ""}
+
+
+def _variant_names(spec: StudySpec) -> dict[str, str]:
+    """Each lane of the study's first stage -> its variant as `runs` names it (an older study's
+    lane is the arch: 'transformer' is 'transformer-qknorm' there)."""
+    return {lane(spec, r): variant_of(r.model.arch, r.model.qk_norm) for r in plan_stages(spec).first}
 
 
 def _by_lane(spec: StudySpec, runs):
@@ -120,9 +128,9 @@ def confirm_stage(store: Store, name: str) -> dict:
         return {"state": "waiting", "spec": spec}
     from ..decision.confirmation import chosen_rates   # here: decision imports runs.status
     best = chosen_rates(earlier, ladder(spec.presets), bool(spec.variants))
-    lanes = sorted({lane(spec, r) for r in plan_stages(spec).first})
-    missing = [f"{preset} {one}: no run finished" for preset in ladder(spec.presets) for one in lanes
-               if f"{preset} {one}" not in best]
+    shown = _variant_names(spec)
+    missing = [f"{preset} {shown[one]}: no run finished" for preset in ladder(spec.presets)
+               for one in sorted(shown) if f"{preset} {one}" not in best]
     if missing:
         return {"state": "blocked", "spec": spec, "missing": missing}
     fingerprints = earlier["corpus_fingerprint"].dropna()
@@ -173,14 +181,16 @@ def _queue_stage(store: Store, name: str, key: str, rates_key: str, stage: dict,
     reconciler. As at launch, the runs' files come first and the database is written once."""
     executor = stage["spec"].executor
     ids = [new_run_id() for _ in runs]
-    rows = [{**run_row(run, stage["fingerprint"]), "executor": executor, "run_id": run_id,
-             "log_path": write_config(run_id, run)} for run_id, run in zip(ids, runs)]
-    if store.advance_study(name, key, "waiting", {key: "queued", rates_key: stage["best"]},
-                           rows) is None:   # another worker queued the stage first
-        for run_id in ids:
-            shutil.rmtree(run_dir(run_id), ignore_errors=True)
+    with folders_removed_on_failure(ids):
+        rows = [{**run_row(run, stage["fingerprint"]), "executor": executor, "run_id": run_id,
+                 "log_path": write_config(run_id, run)} for run_id, run in zip(ids, runs)]
+        queued = store.advance_study(name, key, "waiting", {key: "queued",
+                                                            rates_key: stage["best"]}, rows)
+    if queued is None:   # another worker queued the stage first
+        remove_folders(ids)
         return []
     return ids
+
 
 
 def _waiting_studies(store: Store, key: str = "later_stage") -> list[str]:

@@ -57,6 +57,7 @@ class Store:
     def __init__(self, url: str | None = None, *, busy_timeout_ms: int = 30000) -> None:
         self.url: str = url or default_url()
         self._db = Database(self.url, busy_timeout_ms)
+        self.read_only: bool = self._db.read_only   # reads work; a worker here could not train
         self._shown_url = self._db.shown_url
         self._engine, self._write_engine = self._db.engine, self._db.write_engine
         try:

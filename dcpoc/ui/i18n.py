@@ -1341,6 +1341,11 @@ STRINGS: dict[str, dict[str, str]] = {
                        "ja": "{n} 件の実行が待機中ですが、学習を進めるワーカーが動いていません（起動されていないか、"
                              "キューを処理していたワーカーが停止しました：強制終了、メモリ不足、またはマシンの"
                              "再起動）。ここで起動するか、`python -m dcpoc worker` を実行してください。"},
+    "runs.no_worker_read_only": {
+        "en": "{n} run(s) are queued and no worker is running. This database is open read-only "
+              "here, so only a worker where it is writable can train them.",
+        "ja": "{n} 件の実行が待機中で、ワーカーは動いていません。このデータベースはここでは読み取り専用"
+              "なので、書き込みできる場所のワーカーだけが学習できます。"},
     "runs.start_worker": {"en": "Start a worker", "ja": "ワーカーを起動"},
     "runs.worker_started": {"en": "Worker started (pid {pids}); the queued runs train in order.",
                             "ja": "ワーカーを起動しました（pid {pids}）。待機中の実行を順に学習します。"},

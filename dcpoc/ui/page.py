@@ -372,6 +372,9 @@ def stalled_queue_notice(url: str, runs: pd.DataFrame, lang: str) -> None:
     waiting = waiting_without_worker(store(url), runs)
     if not waiting:
         return
+    if store(url).read_only:   # a worker started from here would refuse the database
+        st.info(t("runs.no_worker_read_only", lang).format(n=waiting))
+        return
     st.warning(t("runs.no_worker", lang).format(n=waiting))
     if st.button(t("runs.start_worker", lang), key="start_worker"):
         pids = restart_workers(store(url))
