@@ -294,23 +294,26 @@ def _cpu_ladder_decision(multiplier, bench_ratio=None, device="cpu", tmp_path=No
     return load_decision(store, "st", runs=runs)
 
 
-@pytest.mark.parametrize("bench_ratio, verdict, flip", [(0.45, "NO-GO", "flip.target_nogo"),
-                                                        (0.65, "CONDITIONAL", "flip.target_go"),
-                                                        (0.9, "GO", "flip.go")])
-def test_a_speed_measured_on_the_target_gpu_judges_the_verdict(tmp_path, bench_ratio, verdict, flip):
+@pytest.mark.parametrize("cpu_ratio, bench_ratio, verdict, flip", [
+    (0.8, 0.45, "NO-GO", "flip.target_nogo"), (0.8, 0.65, "CONDITIONAL", "flip.target_go"),
+    (0.8, 0.9, "GO", "flip.go"), (0.5, 0.9, "CONDITIONAL", "flip.target_lifts")])
+def test_a_speed_measured_on_the_target_gpu_judges_the_verdict(tmp_path, cpu_ratio, bench_ratio, verdict,
+                                                               flip):
     """Review: after the next step (measure the speed on the H100) was done, the verdict kept the
     CPU's ratio: 'GO: adopt DCFormer' at a net benefit of 1.28 beside 'DCFormer costs $12.84 more'
     at the H100's measured ratio, where the net benefit was 0.72, under NO-GO's bar."""
     from dcpoc.report import key_answers, meeting_phrases, next_step_line, say
-    sd = _cpu_ladder_decision(1.6, bench_ratio, tmp_path=tmp_path, speed_ratio=0.8)
+    sd = _cpu_ladder_decision(1.6, bench_ratio, tmp_path=tmp_path, speed_ratio=cpu_ratio)
     d = sd.decision
-    assert d.multiplier.net_benefit.low > 1.1 and sd.speed.measured and not sd.speed_first
+    assert sd.speed.measured and not sd.speed_first
+    # at the CPU's ratio alone: GO at 0.8 (1.28), NO-GO at 0.5 (0.80)
+    assert (d.multiplier.net_benefit.low > 1.1) == (cpu_ratio == 0.8)
     assert d.verdict == verdict and d.flips[0][0] == flip
     at_target = 1.6 * target_flops_ratio(405e6)[0] * bench_ratio
     assert d.target_net == pytest.approx(at_target, rel=0.01)
     reason = next(r for r in d.reasons if r[0] == "reason.speed_on_target")
     for lang in ("en", "ja"):
-        assert f"{at_target:.2f}" in say(reason, lang) and "0.80" in say(reason, lang)
+        assert f"{at_target:.2f}" in say(reason, lang) and f"{cpu_ratio:.2f}" in say(reason, lang)
         assert any(f"{at_target:.2f}×" in p for p in meeting_phrases(sd, lang))
         assert f"{bench_ratio:.2f}×" in key_answers(sd, lang)[-1][1]
         assert next_step_line(sd, lang) == "" or "bench model" not in next_step_line(sd, lang)

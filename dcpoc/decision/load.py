@@ -101,7 +101,8 @@ def load_decision(store: Any, study: str | None, thresholds: Thresholds = Thresh
             and math.isfinite(speed.study_ratio) and not loss_decides:   # speed is not the cause
         decision.reasons.append(_unmeasured_reason(decision, speed, target,
                                                    thresholds.nogo_net_high))
-    elif speed is not None and speed.measured and speed.source == "bench" and not loss_decides:
+    elif speed is not None and speed.measured and speed.source == "bench" and not loss_decides \
+            and decision.verdict in ("GO", "CONDITIONAL", "NO-GO"):
         _judge_at_target(decision, speed, target, thresholds)
     projection, span = projection_at(decision, target, prices, speed)
     return StudyDecision(
@@ -176,9 +177,10 @@ def _judge_at_target(decision: Decision, speed: TargetSpeed, target: Target,
     """The verdict where DCFormer would train: its net benefit rests on the study's own speed ratio
     (a CPU's, say), but `bench model` measured one on the target's kind. At that ratio (multiplier
     x target FLOPs ratio x measured ratio, over the multiplier's interval) a GO whose lower bound
-    falls to GO's bar or under is CONDITIONAL, and any verdict whose upper bound falls under
-    NO-GO's bar is NO-GO: once measured, the study's CPU ratio no longer stands for the GPU. The
-    reason says both numbers either way."""
+    falls to GO's bar or under is CONDITIONAL, any verdict whose upper bound falls under NO-GO's
+    bar is NO-GO, and a NO-GO (the study's own ratio's: one from the loss never comes here) whose
+    upper bound there is not under it is CONDITIONAL: once measured, the study's CPU ratio no
+    longer stands for the GPU. The reason says both numbers either way."""
     m = decision.multiplier.multiplier
     if not m.mean > 0:
         return
@@ -194,6 +196,8 @@ def _judge_at_target(decision: Decision, speed: TargetSpeed, target: Target,
         decision.verdict, decision.flips = "NO-GO", [("flip.target_nogo", values)]
     elif decision.verdict == "GO" and not low > thresholds.go_net_low:
         decision.verdict, decision.flips = "CONDITIONAL", [("flip.target_go", values)]
+    elif decision.verdict == "NO-GO":   # the study's own slow ratio said NO-GO; the target's does not
+        decision.verdict, decision.flips = "CONDITIONAL", [("flip.target_lifts", values)]
 
 
 def _two(value: float) -> str:

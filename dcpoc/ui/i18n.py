@@ -1715,6 +1715,13 @@ STRINGS: dict[str, dict[str, str]] = {
                              "ません。本調査の {device} での速度なら GO ですが、実際に学習する GPU では"
                              "そうなりません。その GPU でのカーネルの高速化か、より大きなサイズでの計算量"
                              "倍率の向上があれば変わりえます。"},
+    "flip.target_lifts": {"en": "The speed measured on {device} ({ratio:.2f}) would say NO-GO, but on {kind}, "
+                                "at the speed measured there, the net benefit is {net} ({low} to {high}), "
+                                "not all under NO-GO's bar of {nogo:.2f}; GO needs its lower bound above "
+                                "{go:.2f}.",
+                          "ja": "{device} で測った速度（{ratio:.2f}）では NO-GO ですが、{kind} で測った速度では"
+                                "正味の効果は {net}（{low}〜{high}）で、すべてが NO-GO の基準 {nogo:.2f} を下回る"
+                                "わけではありません。GO には下限が {go:.2f} を超える必要があります。"},
     "flip.target_nogo": {"en": "On {kind}, at the speed measured there, the net benefit is {net} ({low} to "
                                "{high}): all of it under NO-GO's bar of {nogo:.2f}. It would take a "
                                "faster kernel on {kind}, or a larger multiplier at larger sizes.",
