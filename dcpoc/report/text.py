@@ -241,7 +241,7 @@ def next_what(step: NextStep, lang: str) -> str:
 
 def next_step_line(sd: StudyDecision, lang: str) -> str:
     """What to do next, with its cost: the speed on the target GPU first where the verdict stands
-    on a ratio measured elsewhere (StudyDecision.speed_first), then the planned runs ('Next step:
+    on a CPU's ratio (StudyDecision.speed_first), then the planned runs ('Next step:
     <what> (n runs) — about <wall time>, <device-hours>, $<cost> on <device>.'); '' for neither."""
     runs = _planned_runs(sd.next, lang)
     if not sd.speed_first:
