@@ -314,16 +314,16 @@ def test_a_diverged_high_rate_is_a_sweep_result_not_a_failure():
     reason = dict(decision.reasons)["reason.best_lr"]
     from dcpoc.report.text import listing
     assert listing(reason["rates"], "en") == (
-        "cpu-xs: Transformer++ + QK-norm 1e-3, DCFormer 1e-3; cpu-s: Transformer++ + QK-norm 1e-3, "
-        "DCFormer 1e-3; cpu-demo: Transformer++ + QK-norm 1e-3, DCFormer 1e-3")
+        "cpu-xs: Transformer++ + QK-norm 0.001, DCFormer 0.001; cpu-s: Transformer++ + QK-norm 0.001, "
+        "DCFormer 0.001; cpu-demo: Transformer++ + QK-norm 0.001, DCFormer 0.001")
     assert listing(reason["rates"], "ja").startswith(
-        "cpu-xs：Transformer++ + QK-norm 1e-3、DCFormer 1e-3；cpu-s：")
+        "cpu-xs：Transformer++ + QK-norm 0.001、DCFormer 0.001；cpu-s：")
     assert (reason["n"], reason["excluded"]) == (12, 6)
     from dcpoc.report import lr_sweep_table
     table = lr_sweep_table(decision, "en")
-    assert set(table.loc[table["Learning rate"].eq("3e-3"), "DCFormer"]) == {"diverged"}
+    assert set(table.loc[table["Learning rate"].eq("0.003"), "DCFormer"]) == {"diverged"}
     risk = dict(decision.risks)["risk.lr_diverged"]
-    assert risk == {"where": [("DCFormer", ["3e-3"])], "preset": "cpu-demo"}
+    assert risk == {"where": [("DCFormer", ["0.003"])], "preset": "cpu-demo"}
 
 
 def test_the_sweep_table_names_the_budget_of_a_size_swept_at_two():
