@@ -740,12 +740,12 @@ STRINGS: dict[str, dict[str, str]] = {
                                "bench model` on one {kind} with this database (DCPOC_DB; a few "
                                "minutes): the net benefit uses the speed ratio measured on {device} "
                                "({ratio}), which says nothing about {kind}, and the cost at scale "
-                               "depends on it; once measured, the projection uses it.",
+                               "depends on it; once measured, the verdict and the projection use it.",
                          "ja": "次のステップ：{kind} で学習速度を測定してください。{kind} 1 台で、この"
                                "データベースを指定して（DCPOC_DB）`python -m dcpoc bench model` を実行"
                                "します（数分）。正味の効果は {device} で測った速度比（{ratio}）による"
                                "もので、{kind} での速度は分かりません。本番規模の費用はこの速度比で決まり、"
-                               "測定後の試算にはその値が使われます。"},
+                               "測定後の判定と試算にはその値が使われます。"},
     "next.then": {"en": "Then: {what} ({n} runs) — about {wall}, {hours} device-hours, {cost} on {device}.",
                   "ja": "その後：{what}（計 {n} 件）— 所要時間は約 {wall}、デバイス時間 {hours} 時間、"
                         "費用 {cost}（{device}）の見込みです。"},
