@@ -120,6 +120,12 @@ def _too_small(params: float) -> Reason | None:
     return None
 
 
+def within_reach(params: float) -> bool:
+    """Whether a study whose largest size has params parameters is near enough the paper's scale
+    for its claims (SCALE_GAP_LIMIT): otherwise every row cannot speak, whatever its interval."""
+    return _too_small(params) is None
+
+
 def _multiplier_row(mult, params: float) -> PaperRow:
     """The multiplier against the paper's baseline (Decision.paper_multiplier; None: the study ran
     no Transformer++ without QK-norm, which cannot compare)."""
