@@ -69,7 +69,7 @@ class StudyDecision:
         d = self.decision
         if self.speed is None or self.speed.measured or d.verdict not in ("GO", "CONDITIONAL", "NO-GO"):
             return False
-        if costs.device_kind(str(self.speed.study_device).split(" x")[0]) != "cpu":
+        if self.speed.study_kind != "cpu":
             return False    # another GPU's ratio (it bounds the range priced) is a fair first read
         return not (d.verdict == "NO-GO" and worse_beyond_doubt(d.equal_tokens))
 

@@ -47,8 +47,13 @@ class TargetSpeed:
     paper_high: float
     kernel_speedup: float = math.nan
 
+    @property
+    def study_kind(self) -> str:
+        """The device kind the study's own ratio was measured on ('cpu', 'h100', ...)."""
+        return label_kind(self.study_device)
 
-def _kind(label: str) -> str:
+
+def label_kind(label: str) -> str:
     """'h100 x8' -> 'h100'; a device name ('NVIDIA H100 80GB') -> its kind."""
     return costs.device_kind(str(label).split(" x")[0]) if label else ""
 
@@ -68,7 +73,7 @@ def _bench_ratio(benchmarks: list[dict], kind: str, params: float) -> tuple[floa
     """The newest `bench model` result on kind: its ratio at the preset nearest params (log scale)."""
     for row in benchmarks:
         result = row.get("result") or {}
-        if _kind((result.get("machine") or {}).get("device", "")) != kind:
+        if label_kind((result.get("machine") or {}).get("device", "")) != kind:
             continue
         ratios = result.get("dcformer_over_transformer") or {}
         sizes = {r["preset"]: float(r.get("params") or 0) for r in result.get("rows", [])}
@@ -86,19 +91,19 @@ def _other_gpu_ratios(benchmarks: list[dict], kind: str, params: float,
     study's own when it ran on a GPU)."""
     found = {}
     for row in benchmarks:
-        other = _kind(((row.get("result") or {}).get("machine") or {}).get("device", ""))
+        other = label_kind(((row.get("result") or {}).get("machine") or {}).get("device", ""))
         if other not in ("", "cpu", kind) and other not in found:
             ratio, _ = _bench_ratio([row], other, params)
             if math.isfinite(ratio):
                 found[other] = ratio
-    if _kind(study_device) not in ("", "cpu", kind) and math.isfinite(study_ratio):
-        found.setdefault(_kind(study_device), study_ratio)
+    if label_kind(study_device) not in ("", "cpu", kind) and math.isfinite(study_ratio):
+        found.setdefault(label_kind(study_device), study_ratio)
     return list(found.values())
 
 
 def _kernel_speedup(selfchecks: list[dict], kind: str) -> float:
     for row in selfchecks:
-        if _kind(row.get("gpu_name", "")) == kind and (row.get("triton_ms") or 0) > 0 \
+        if label_kind(row.get("gpu_name", "")) == kind and (row.get("triton_ms") or 0) > 0 \
                 and (row.get("torch_ms") or 0) > 0:
             return float(row["torch_ms"]) / float(row["triton_ms"])
     return math.nan
@@ -115,7 +120,7 @@ def target_speed(runs: pd.DataFrame, study_device: str, study_ratio: float, kind
     paper_low, paper_high = paper_speed_ratio(params)
     common = dict(kind=kind, study_device=study_device, study_ratio=study_ratio, paper_low=paper_low,
                   paper_high=paper_high, kernel_speedup=_kernel_speedup(selfchecks, kind))
-    ratio = study_ratio if _kind(study_device) == kind and math.isfinite(study_ratio) \
+    ratio = study_ratio if label_kind(study_device) == kind and math.isfinite(study_ratio) \
         else _study_ratio_on(runs, kind)
     if math.isfinite(ratio):
         return TargetSpeed(measured=True, ratio=ratio, low=ratio, high=ratio, source="study",

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .. import costs
 from ..config import VARIANT_LABELS
 from ..decision.gap import gap_summary
 from ..decision.paper import LOSS_DCFORMER, LOSS_TRANSFORMER, MULTIPLIER, THROUGHPUT
@@ -181,8 +180,7 @@ def cost_answer(sd: StudyDecision, lang: str) -> tuple[str, str] | None:
     if sd.projection is not None:
         answer = t("dec.a4.measured", lang).format(ratio=f"{sd.projection.speed_ratio:.2f}×", **values)
     else:
-        on_cpu = sd.speed_first or costs.device_kind(str(speed.study_device).split(" x")[0]) == "cpu"
-        answer = t("dec.a4.range" if on_cpu else "dec.a4.range_gpu", lang).format(
+        answer = t("dec.a4.range" if speed.study_kind == "cpu" else "dec.a4.range_gpu", lang).format(
             span=_span(speed.low, speed.high, lambda v: f"{v:.2f}×", lang),
             device=device_text(speed.study_device, lang),
             ratio=f"{speed.study_ratio:.2f}×" if math.isfinite(speed.study_ratio) else "—", **values)
