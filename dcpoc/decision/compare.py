@@ -70,24 +70,28 @@ def speed_ratio(counted: pd.DataFrame) -> tuple[str, float]:
     return device, device_speed_ratio(fast, device)
 
 
-def size_ratios(counted: pd.DataFrame, device: str) -> pd.DataFrame:
-    """DCFormer / Transformer++ per size (preset): mean tokens/s on device (speed; NaN where the
-    device did not run both) and FLOPs per token (flops). ``counted``: rows with speed,
-    speed_device, fpt."""
-    if counted.empty:
-        return pd.DataFrame(columns=["speed", "flops"], dtype=float)
-    on = counted[counted["speed_device"].eq(device) & (counted["speed"] > 0)]
-    speed = on.groupby(["preset", "arch"])["speed"].mean().unstack().reindex(columns=ARCHS)
-    fpt = counted.groupby(["preset", "arch"])["fpt"].mean().unstack().reindex(columns=ARCHS)
-    return pd.DataFrame({"speed": speed["dcformer"] / speed["transformer"],
-                         "flops": fpt["dcformer"] / fpt["transformer"]}).astype(float)
-
-
 def ratios_at_runs(counted: pd.DataFrame, device: str) -> pd.DataFrame:
-    """size_ratios read at each DCFormer run of counted (its size's speed and flops; index: those
-    rows' index)."""
-    dc = counted[counted["arch"].eq("dcformer")]
-    return size_ratios(counted, device).reindex(dc["preset"].to_numpy()).set_axis(dc.index)
+    """DCFormer / Transformer++ at each DCFormer run's size (preset): the mean tokens/s on device
+    (speed; NaN where the device did not run both there) and the mean FLOPs per token (flops);
+    index: those rows' index. ``counted``: rows with speed, speed_device, fpt. In numpy, not a
+    pandas groupby: the bootstrap calls this for every resample."""
+    arch = counted["arch"].to_numpy()
+    _, size = np.unique(counted["preset"].to_numpy().astype(str), return_inverse=True)
+    speed, fpt = counted["speed"].to_numpy(float), counted["fpt"].to_numpy(float)
+    timed = (counted["speed_device"].to_numpy() == device) & (speed > 0)
+
+    def mean_by_size(values: np.ndarray, rows: np.ndarray) -> np.ndarray:   # NaN where none
+        rows = rows & ~np.isnan(values)
+        count = np.bincount(size[rows], minlength=size.max(initial=-1) + 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.bincount(size[rows], values[rows], minlength=len(count)) / count
+
+    is_dc, is_tf = arch == "dcformer", arch == "transformer"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        speed_ratio = mean_by_size(speed, timed & is_dc) / mean_by_size(speed, timed & is_tf)
+        flops_ratio = mean_by_size(fpt, is_dc) / mean_by_size(fpt, is_tf)
+    return pd.DataFrame({"speed": speed_ratio[size[is_dc]], "flops": flops_ratio[size[is_dc]]},
+                        index=counted.index[is_dc], dtype=float)
 
 
 def study_speed_ratio(counted: pd.DataFrame, device: str) -> float:

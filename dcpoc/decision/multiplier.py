@@ -30,6 +30,7 @@ POWER_LAW_MIN_COMPUTES = 3
 # alpha at an end of the scan)
 LOGLINEAR_WHY = ("points", "computes", "no_power")
 _ALPHAS = np.geomspace(1e-3, 3.0, 400)
+_REFINE_ROUNDS = 10
 BOOTSTRAP_SAMPLES = 300
 BOOTSTRAP_SEED = 20240601
 PER_RUN_COLUMNS = ["id", "preset", "seed", "loss", "compute", "tf_compute", "multiplier", "extrapolated"]
@@ -87,7 +88,8 @@ def _power_sse(alphas: np.ndarray, x: np.ndarray, y: np.ndarray
 
 def _fit_power(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | None:
     """(E, A, alpha) of the power law on scaled compute x: alpha by the log-spaced scan, then
-    golden-section refinement between the best scan point's neighbours; None without an A > 0
+    refined by finer scans between the best point's neighbours (ten, each cutting the bracket 16
+    times: one array call each, where a golden-section search needed sixty); None without an A > 0
     or when the best alpha is at an end of the scan (the least-squares optimum lies outside it:
     near alpha 0 the power law is the log-linear curve, with a floor that means nothing and an
     inversion that overflows)."""
@@ -99,14 +101,10 @@ def _fit_power(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | Non
     if best in (0, len(_ALPHAS) - 1):
         return None
     lo, hi = _ALPHAS[max(best - 1, 0)], _ALPHAS[min(best + 1, len(_ALPHAS) - 1)]
-    golden = (math.sqrt(5) - 1) / 2
-    for _ in range(60):
-        a1, a2 = hi - golden * (hi - lo), lo + golden * (hi - lo)
-        pair = _power_sse(np.array([a1, a2]), x, y)[0]
-        if pair[0] < pair[1]:
-            hi = a2
-        else:
-            lo = a1
+    for _ in range(_REFINE_ROUNDS):      # each round keeps 2 of 32 steps around its best point
+        grid = np.linspace(lo, hi, 33)
+        i = int(np.argmin(_power_sse(grid, x, y)[0]))
+        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, 32)]
     alpha = (lo + hi) / 2
     _, E, A = (v[0] for v in _power_sse(np.array([alpha]), x, y))
     return (float(E), float(A), float(alpha)) if A > 0 else None
@@ -115,8 +113,8 @@ def _fit_power(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | Non
 def fit_compute_curve(compute: np.ndarray | list[float], loss: np.ndarray | list[float]
                       ) -> ComputeFit | None:
     """Fit Transformer++'s loss against compute: the power law with an irreducible term when there
-    are >= 4 points (runs) on >= 3 distinct compute values (alpha by a log-spaced scan then golden-section
-    refinement, E and A by least squares at each alpha, A > 0 required), otherwise the log-linear
+    are >= 4 points (runs) on >= 3 distinct compute values (alpha by a log-spaced scan, then finer
+    scans, E and A by least squares at each alpha, A > 0 required), otherwise the log-linear
     L = a + b ln C by least squares. None with fewer than 2 distinct compute values."""
     c = np.asarray(compute, dtype=float)
     y = np.asarray(loss, dtype=float)
@@ -205,33 +203,49 @@ def _net_by_size(tf: pd.DataFrame, dc: pd.DataFrame, device: str, logm: np.ndarr
             for p in dict.fromkeys(presets)}
 
 
-def _draw(group: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    return group.iloc[rng.integers(0, len(group), len(group))]
+# what a resample needs of a run: the ladder (fit and inversion) and the speed and FLOPs ratios
+_RESAMPLED = ["arch", "preset", "tokens", "seed", "loss", "compute", "fpt", "speed", "speed_device"]
 
 
-def _resample(tf: pd.DataFrame, dc: pd.DataFrame, rng: np.random.Generator
-              ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Runs drawn with replacement within each size and token budget (every one keeps its count
-    of runs: a resample that lost one would change the ladder and its mix, not the seed noise).
-    Where both architectures ran the same seeds there, seeds are drawn and each brings both of
-    its runs: a seed fixes the batches both see, so their losses move together, and resampling
-    them apart would count that shared noise as if it were independent."""
+def _draw_plan(tf: pd.DataFrame, dc: pd.DataFrame) -> list[tuple[np.ndarray | None, np.ndarray | None, bool]]:
+    """Per size and token budget (in first-seen order): the positions of its Transformer++ runs in
+    tf and of its DCFormer runs in dc (None where that side has none), and whether both ran the
+    same seeds there, one run each (then a drawn seed brings both its runs, positions aligned)."""
     key = ["preset", "tokens"]
-    tf_groups = {k: g for k, g in tf.groupby(key, sort=False)}
-    dc_groups = {k: g for k, g in dc.groupby(key, sort=False)}
+    tf_at = {k: np.asarray(v) for k, v in tf.reset_index(drop=True).groupby(key, sort=False).indices.items()}
+    dc_at = {k: np.asarray(v) for k, v in dc.reset_index(drop=True).groupby(key, sort=False).indices.items()}
+    tf_seed, dc_seed = tf["seed"].to_numpy(), dc["seed"].to_numpy()
+    plan = []
+    for k in dict.fromkeys([*tf_at, *dc_at]):
+        a, b = tf_at.get(k), dc_at.get(k)
+        paired = (a is not None and b is not None and len(set(tf_seed[a])) == len(a)
+                  and len(set(dc_seed[b])) == len(b) and set(tf_seed[a]) == set(dc_seed[b]))
+        if paired:     # b reordered to a's seeds: the same drawn index is the same seed on both
+            at = {seed: i for i, seed in zip(b, dc_seed[b])}
+            b = np.array([at[seed] for seed in tf_seed[a]])
+        plan.append((a, b, paired))
+    return plan
+
+
+def _resample(plan: list[tuple[np.ndarray | None, np.ndarray | None, bool]], rng: np.random.Generator
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the runs drawn with replacement within each size and token budget (every one
+    keeps its count of runs: a resample that lost one would change the ladder and its mix, not the
+    seed noise). Where both architectures ran the same seeds there, seeds are drawn and each brings
+    both of its runs: a seed fixes the batches both see, so their losses move together, and
+    resampling them apart would count that shared noise as if it were independent."""
     tf_parts, dc_parts = [], []
-    for k in dict.fromkeys([*tf_groups, *dc_groups]):
-        a, b = tf_groups.get(k), dc_groups.get(k)
-        if a is not None and b is not None and a["seed"].is_unique and b["seed"].is_unique \
-                and set(a["seed"]) == set(b["seed"]):
-            seeds = a["seed"].to_numpy()[rng.integers(0, len(a), len(a))]
-            for group, parts in ((a, tf_parts), (b, dc_parts)):
-                at = {seed: i for i, seed in enumerate(group["seed"])}
-                parts.append(group.iloc[[at[seed] for seed in seeds]])
+    for a, b, paired in plan:
+        if paired:
+            drawn = rng.integers(0, len(a), len(a))
+            tf_parts.append(a[drawn])
+            dc_parts.append(b[drawn])
             continue
-        tf_parts += [_draw(a, rng)] if a is not None else []
-        dc_parts += [_draw(b, rng)] if b is not None else []
-    return pd.concat(tf_parts), pd.concat(dc_parts)
+        tf_parts += [a[rng.integers(0, len(a), len(a))]] if a is not None else []
+        dc_parts += [b[rng.integers(0, len(b), len(b))]] if b is not None else []
+    empty = np.array([], dtype=int)
+    return (np.concatenate(tf_parts) if tf_parts else empty,
+            np.concatenate(dc_parts) if dc_parts else empty)
 
 
 def _bootstrap(tf: pd.DataFrame, dc: pd.DataFrame, device: str, n_boot: int, seed: int
@@ -244,9 +258,14 @@ def _bootstrap(tf: pd.DataFrame, dc: pd.DataFrame, device: str, n_boot: int, see
     DCFormer looks best. A resample whose straight line does not fall with compute says nothing
     about any loss and is dropped."""
     rng = np.random.default_rng(seed)
+    # the resampled columns only, the rows numbered from 0: a run row has dozens of columns, and
+    # copying them 300 times was most of a decision's time
+    tf, dc = (f[_RESAMPLED].reset_index(drop=True) for f in (tf, dc))
+    plan = _draw_plan(tf, dc)
     boot_m, boot_net = [], []
     for _ in range(n_boot):
-        tf_b, dc_b = _resample(tf, dc, rng)
+        tf_at, dc_at = _resample(plan, rng)
+        tf_b, dc_b = tf.iloc[tf_at], dc.iloc[dc_at]
         fit_b = fit_compute_curve(tf_b["compute"], tf_b["loss"])
         if fit_b is None:
             continue
