@@ -21,9 +21,10 @@ import pytest
 from conftest import REPO_ROOT, home_env, run_cli, wait_for
 from dcpoc.config import make_config
 from dcpoc.runs import cancel_run, create_run, launch_study, resume_run
+from dcpoc.runs.execute import job_started
 from dcpoc.runs.executors import reach_problem, reconcile, submit_run
 from dcpoc.runs.slurm import (SlurmError, SlurmOptions, parse_extra, parse_scontrol, parse_squeue,
-                              remote_nodes, render_script, scheduler_message, submit)
+                              remote_nodes, render_script, scheduler_message, state_label, submit)
 from dcpoc.runs.store import Store
 from dcpoc.studies import StudySpec
 
@@ -90,6 +91,36 @@ def test_the_schedulers_output_is_parsed():
         "invalid partition specified: nope"
 
 
+@pytest.mark.parametrize("state, reason, label", [
+    ("PENDING", "Priority", "PENDING (Priority)"),
+    ("RUNNING", None, "RUNNING"),
+    ("PENDING", "scancel requested", "PENDING (scancel requested)"),
+    ("TIMEOUT", "TimeLimit", "TIMEOUT (TimeLimit)"),
+    ("FAILED", "NonZeroExitCode", "FAILED (NonZeroExitCode)"),
+    ("CANCELLED", "Resources", "CANCELLED"),
+    ("CANCELLED", "JobHeldUser", "CANCELLED"),
+    ("COMPLETED", "Priority", "COMPLETED"),
+    ("TIMEOUT", "BeginTime", "TIMEOUT"),
+    ("FAILED", "TimeLimit", "FAILED"),
+], ids=["pending", "running", "cancel-asked", "timeout", "failed", "cancelled-pending",
+        "cancelled-held", "completed", "timeout-stale", "failed-other-end"])
+def test_an_ended_job_shows_only_slurms_reason_for_its_end(state, reason, label):
+    """squeue keeps a job's last pending reason after a pending scancel ('CANCELLED Resources'):
+    an ended job's label shows a reason only where SLURM gives it for that end."""
+    assert state_label(state, reason) == label
+
+
+def test_a_run_starting_inside_its_own_job_records_that_job_running():
+    """The training process knows its job runs: written with 'running', no reader sees
+    'running | PENDING' (the state at submission) until a reconcile."""
+    slurm_run = {"executor": "slurm", "job_id": "12"}
+    fields = job_started(slurm_run, {"SLURM_JOB_ID": "12"})
+    assert (fields["job_state"], fields["job_reason"]) == ("RUNNING", None)
+    assert job_started(slurm_run, {}) == {}                          # trained outside a job
+    assert job_started(slurm_run, {"SLURM_JOB_ID": "13"}) == {}      # another job's shell
+    assert job_started({"executor": "local", "job_id": None}, {"SLURM_JOB_ID": "12"}) == {}
+
+
 def test_sqlite_and_node_local_homes_are_refused_only_with_other_nodes():
     assert remote_nodes([("localhost", "127.0.0.1")]) == []
     assert remote_nodes([("gpu01", "10.1.2.3"), ("localhost", "127.0.0.1")]) == ["gpu01"]
@@ -118,11 +149,16 @@ def test_runs_shows_the_job_id_beside_its_state(dcpoc_home):
     store = Store()
     slurm_id = create_run(store, make_config("transformer", "tiny", [], steps=3), executor="slurm")
     store.update_run(slurm_id, job_id="1234", job_state="PENDING", job_reason="Priority")
+    ended_id = create_run(store, make_config("transformer", "tiny", [], steps=3), executor="slurm")
+    store.update_run(ended_id, status="cancelled", job_id="1235", job_state="CANCELLED",
+                     job_reason="Resources")    # squeue's words after a pending scancel
     local_id = create_run(store, make_config("dcformer", "tiny", [], steps=3))
     table = run_cli("runs")
     assert table.returncode == 0, table.stderr
-    assert "1234 PENDING (Priority)" in next(line for line in table.stdout.splitlines()
-                                             if slurm_id in line)
+    lines = {run_id: " ".join(next(line for line in table.stdout.splitlines() if run_id in line)
+                              .split()) for run_id in (slurm_id, ended_id)}   # columns padded
+    assert "queued 1234 PENDING (Priority)" in lines[slurm_id]
+    assert "cancelled 1235 CANCELLED" in lines[ended_id] and "Resources" not in lines[ended_id]
     rows = {r["id"]: r for r in json.loads(run_cli("runs", "--json").stdout)}
     assert (rows[slurm_id]["job"], rows[slurm_id]["job_id"]) == ("1234 PENDING (Priority)", "1234")
     assert (rows[local_id]["job"], rows[local_id]["job_id"]) == ("", None)
@@ -223,6 +259,30 @@ def _contiguous(store: Store, run_id: str) -> None:
     assert len({b - a for a, b in zip(steps, steps[1:])}) == 1, steps     # no gap
 
 
+def _runs_line(run_id: str) -> str:
+    """The run's line of `python -m dcpoc runs`, columns single-spaced."""
+    out = run_cli("runs")
+    assert out.returncode == 0, out.stderr
+    return " ".join(next(line for line in out.stdout.splitlines() if run_id in line).split())
+
+
+@needs_slurm
+def test_a_pending_job_reads_queued_and_cancelled_without_its_pending_reason(cluster):
+    """A job held by its start time: its run is queued beside PENDING from submission on; once
+    scancelled while pending, its label is CANCELLED without the reason it waited for."""
+    store = Store()
+    run_id = _submit(store, 3, SlurmOptions.from_dict({"extra": ["--begin=now+600"]}))
+    job = store.get_run(run_id)["job_id"]
+    assert f"queued {job} PENDING" in _runs_line(run_id)                # before any reconcile
+    row = _settled(store, run_id, lambda r: r["job_reason"] == "BeginTime", timeout=30)
+    assert row["status"] == "queued"
+    cancel_run(store, run_id)
+    row = _settled(store, run_id, lambda r: r["job_state"] == "CANCELLED", timeout=30)
+    assert row["status"] == "cancelled" and row["job_reason"] == "BeginTime"   # squeue keeps it
+    line = _runs_line(run_id)
+    assert f"cancelled {job} CANCELLED" in line and "BeginTime" not in line
+
+
 @needs_slurm
 def test_a_two_architecture_study_runs_as_batch_jobs(cluster, timeout_run):
     store = Store()
@@ -249,6 +309,8 @@ def test_scancel_mid_run_is_reconciled_and_resumable(cluster):
     run_id = _submit(store, 600)
     _at_step(store, run_id, 60)
     first_job = store.get_run(run_id)["job_id"]
+    # nothing reconciled since sbatch (PENDING): the training process wrote its job's state
+    assert f"running {first_job} RUNNING" in _runs_line(run_id)
     cancel_run(store, run_id)                                   # the Runs page's Cancel
     row = _settled(store, run_id, lambda r: r["status"] == "cancelled" and
                    r["job_state"] == "CANCELLED", timeout=60)

@@ -8,6 +8,7 @@ import platform
 import socket
 import subprocess
 import sys
+from typing import Mapping
 
 from .. import __version__
 from ..config import RunConfig
@@ -37,13 +38,23 @@ def execute_run(store: Store, run_id: str, *, resume: bool = False, progress: bo
                       heartbeat_at=now_utc(), git_commit=git_commit(), versions=library_versions())
         if not mine:   # a cancel that reached a worker-claimed run before it started still counts
             fields["cancel_requested"] = False
-        store.update_run(run_id, **fields)
+        store.update_run(run_id, **fields, **job_started(row, os.environ))
         folder.mkdir(parents=True, exist_ok=True)
         if resume and not (folder / CHECKPOINT_NAME).exists():
             print(f"no checkpoint under {folder} on {socket.gethostname()}: training run {run_id} "
                   "from step 0", file=sys.stderr)
     from ..train import train   # it turns SIGTERM / Ctrl-C into a stop at the next step boundary
     return train(run, folder, StoreSink(store, run_id), resume=resume, progress=progress)
+
+
+def job_started(row: dict, env: Mapping[str, str]) -> dict:
+    """The job fields of a SLURM run whose training starts inside its own job (env's SLURM_JOB_ID):
+    that job is RUNNING. Written with the run's 'running', so no reader sees it beside the PENDING
+    of its submission until the next reconcile. {} anywhere else (a local run, another job)."""
+    if row.get("executor") != "slurm" or not row.get("job_id") or \
+            env.get("SLURM_JOB_ID") != row["job_id"]:
+        return {}
+    return {"job_state": "RUNNING", "job_reason": None, "job_checked_at": now_utc()}
 
 
 def _claimed_by_my_worker(row: dict) -> bool:

@@ -19,7 +19,7 @@ from .paths import REPO_ROOT, home_dir, log_tail, now_utc, run_dir, say
 from .processes import child_env
 from .slurm import (JOB_ACTIVE, JOB_FAILED, JOB_INTERRUPTED, JOB_UNKNOWN, SlurmError, SlurmOptions,
                     cancel, check_submission, cluster_nodes, job_details, query_jobs,
-                    remote_nodes, render_script, submit)
+                    remote_nodes, render_script, state_label, submit)
 from .status import ACTIVE, Status
 from .store import Store
 
@@ -277,11 +277,10 @@ def slurm_options(store: Store, spec) -> SlurmOptions:
 def job_label(run: dict) -> str:
     """A SLURM run's job state as the Runs page's detail shows it beside the job id: 'PENDING
     (Priority)', 'RUNNING', 'TIMEOUT' ...; '' for a local run or one not submitted yet."""
-    state = run.get("job_state")
+    state, reason = run.get("job_state"), run.get("job_reason")
     if run.get("executor") != "slurm" or not isinstance(state, str) or not state:
         return ""
-    reason = run.get("job_reason")
-    return f"{state} ({reason})" if isinstance(reason, str) and reason else state
+    return state_label(state, reason if isinstance(reason, str) else None)   # NaN in a frame
 
 
 def job_labels(runs: pd.DataFrame) -> dict[str, str]:

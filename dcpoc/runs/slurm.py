@@ -25,6 +25,17 @@ JOB_ACTIVE = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSP
 JOB_INTERRUPTED = frozenset({"TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE"})
 JOB_FAILED = frozenset({"FAILED", "OUT_OF_MEMORY", "SPECIAL_EXIT"})
 JOB_UNKNOWN = "UNKNOWN"      # the scheduler no longer knows the job (older than MinJobAge)
+# The reasons SLURM gives when it ends a job, by final state (squeue %r). A job ended any other way
+# keeps the reason it last waited for ('Resources', 'JobHeldUser' after a pending scancel), which
+# says nothing about its end.
+END_REASONS: dict[str, frozenset[str]] = {
+    "TIMEOUT": frozenset({"TimeLimit", "InactiveLimit"}),
+    "FAILED": frozenset({"NonZeroExitCode", "RaisedSignal", "JobLaunchFailure", "SystemFailure",
+                         "BadConstraints", "InvalidAccount", "InvalidQOS"}),
+    "NODE_FAIL": frozenset({"NodeDown"}),
+    "OUT_OF_MEMORY": frozenset({"OutOfMemory"}),
+    "DEADLINE": frozenset({"DeadLine"}),
+}
 _TIME_LIMIT = re.compile(r"(\d+-)?\d+(:\d{1,2}){0,2}|\d+-\d+(:\d{1,2})?")
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "127.0.0.1", "::1"}
 RENDEZVOUS_PORT = 29500
@@ -202,8 +213,17 @@ def submit(script_path: str, env: dict[str, str] | None = None) -> str:
 class JobInfo:
     job_id: str
     state: str                     # squeue %T: PENDING, RUNNING, COMPLETED, TIMEOUT ... or UNKNOWN
-    reason: str = ""               # why pending, or why it ended ('' for None)
+    reason: str = ""               # why pending, or why it ended, or stale: see END_REASONS
     nodes: str = ""
+
+
+def state_label(state: str, reason: str | None) -> str:
+    """A job's state as people read it: 'PENDING (Priority)', 'RUNNING', 'TIMEOUT (TimeLimit)',
+    'CANCELLED'. A job still in the scheduler shows any reason; an ended one only SLURM's reason
+    for that end (END_REASONS), never one left from its pending time."""
+    if state not in JOB_ACTIVE and reason not in END_REASONS.get(state, ()):
+        reason = None
+    return f"{state} ({reason})" if reason else state
 
 
 def parse_squeue(text: str) -> dict[str, JobInfo]:
