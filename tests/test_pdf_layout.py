@@ -3,7 +3,8 @@ the line-start and line-end rules, Latin words and numbers stay whole, and fpdf2
 measured (it re-wraps nothing). Measured in the real embedded font."""
 import pytest
 
-from dcpoc.report.pdf import _chunks, _words, column_widths, cjk_font, wrap_lines
+from dcpoc.report.pdf import (_chunks, _segments, _words, column_widths, cjk_font, lay_out_table,
+                              wrap_lines)
 
 from conftest import skip_without_pdf_tools
 
@@ -38,11 +39,51 @@ def test_a_heading_breaks_between_words_not_inside_one():
     """Japanese headings broke mid-word (モデルサイ / ズ, シー / ド数) beside a wide column."""
     assert _words("パープレキシティの差（95% 信頼区間）") == ["パープレキシティの差", "（95% ", "信頼区間）"]
     assert _words("モデルサイズ") == ["モデルサイズ"]
-    assert wrap_lines("パープレキシティの差（95% 信頼区間）", 12, len, words=True) == \
+    assert wrap_lines("パープレキシティの差（95% 信頼区間）", 12, len, keep="words") == \
         "パープレキシティの差\n（95% 信頼区間）"
-    assert wrap_lines("モデルサイズ", 6, len, words=True) == "モデルサイズ"
+    assert wrap_lines("モデルサイズ", 6, len, keep="words") == "モデルサイズ"
     # a word wider than the column still breaks, at the usual Japanese break points
-    assert wrap_lines("モデルサイズ", 4, len, words=True) == "モデルサ\nイズ"
+    assert wrap_lines("モデルサイズ", 4, len, keep="words") == "モデルサ\nイズ"
+
+
+def _runs_of_whole(pieces: list[str], text: str) -> bool:
+    """Whether each of text's lines is a run of whole pieces, in order (no piece broken)."""
+    rest = list(pieces)
+    for line in text.split("\n"):
+        taken = ""
+        while rest and len(taken.strip()) < len(line):
+            taken += rest.pop(0)
+        if taken.strip() != line:
+            return False
+    return not rest
+
+
+PROSE = ("本調査の最大サイズは論文の最小サイズの 443 分の 1 しかなく、比較できる限度（100 分の 1）より小さすぎます。"
+         "CPU（dcpoc の PyTorch 実装）での測定のため、4 億 500 万パラメータ・1 万 3500 ステップでは判断できません。")
+
+
+def test_segments_end_after_a_particle_and_keep_words_and_numbers_whole():
+    assert _segments("DCMHA の上乗せ") == ["DCMHA ", "の", "上乗せ"]
+    assert _segments("比較できる限度（100 分の 1）より小さすぎます。") == \
+        ["比較できる", "限度", "（100 ", "分の ", "1）", "より", "小さすぎます。"]
+    assert _words("1 万 3500 ステップ") == ["1 万 ", "3500 ", "ステップ"]      # one number
+    assert "".join(_segments(PROSE)) == PROSE
+
+
+def test_a_table_value_breaks_between_words_not_inside_one():
+    """The PDF broke 「DCMHA の上乗せ」 as 「DCMHA の上乗 / せ」: body text may break between any two
+    Japanese characters, a table value only between segments where they fit."""
+    assert wrap_lines("DCMHA の上乗せ", 9, len) == "DCMHA の上乗\nせ"                # body text
+    assert wrap_lines("DCMHA の上乗せ", 9, len, keep="segments") == "DCMHA の\n上乗せ"
+    assert wrap_lines("DCMHA の上乗せ", 2, len, keep="segments") == "DCMHA\nの上\n乗せ"  # 上乗せ cannot fit
+    for width in (10, 14, 20, 30):
+        text = wrap_lines(PROSE, width, len, keep="segments")
+        # only a segment wider than the line (500 万パラメータ・ in 10) breaks inside
+        pieces = [p for s in _segments(PROSE) for p in ([s] if len(s.rstrip()) <= width else _chunks(s))]
+        assert _runs_of_whole(pieces, text), text
+        assert all(len(line) <= width for line in text.split("\n")), text
+        for word in ("限度", "測定のため、", "小さすぎます。", "判断できません。"):
+            assert word in text.replace("\n", "|"), word
 
 
 def test_a_piece_wider_than_the_line_is_left_whole_for_fpdf2_to_cut():
@@ -71,6 +112,45 @@ def test_columns_get_their_values_width_when_the_page_allows_and_never_less_than
     assert wide[1] > wide[2] > wide[0]                                   # shared by what each wants
     squeezed = column_widths([60, 60], [80, 90], 100)                    # even the leasts overflow
     assert squeezed == [50, 50]
+    # a column that wants little gets all it wants (a heading on two lines, not three), the
+    # others share the rest in proportion
+    widths = column_widths([10, 10, 10], [12, 100, 60], 100)
+    assert widths[0] == 12 and widths[1] == pytest.approx(10 + 68 * 90 / 140)
+
+
+BREAKDOWN = [["モデルサイズ", "内訳", "比較", "シード対の数", "検証損失の差（95% 区間）", "速度（トークン/秒の比）"],
+             ["cpu-xs", "QK-norm", "Transformer++ + QK-norm − Transformer++", "3", "-0.0763（-0.1655〜+0.0129）",
+              "0.90×"],
+             ["cpu-xs", "DCMHA の上乗せ", "DCFormer − （Transformer++ + QK-norm）", "3",
+              "-0.0744（-0.4001〜+0.2514）", "0.75×"],
+             ["cpu-xs", "合計", "DCFormer − Transformer++", "3", "-0.1507（-0.4512〜+0.1498）", "0.68×"]]
+
+
+@pytest.mark.parametrize("page", [180, 140], ids=["A4", "narrow"])
+def test_the_break_down_table_keeps_japanese_words_whole(page):
+    """The report's break-down table, measured in the embedded font: 「DCMHA の上乗 / せ」 and a
+    heading in three lines (速度 / （トークン/ / 秒の比）) on A4 before. A4 is 180 mm between the
+    margins; at 140 mm the values must break, still between segments."""
+    skip_without_pdf_tools()
+    from fpdf import FPDF
+    pdf = FPDF(format="A4")
+    pdf.add_font("cjk", "", cjk_font("ja"))
+    pdf.add_page()
+    pdf.set_font("cjk", size=8)
+    widths, cells = lay_out_table(BREAKDOWN, pdf.get_string_width, 2.25, page)
+    assert sum(widths) == pytest.approx(page)
+    for head, drawn in zip(BREAKDOWN[0], cells[0]):
+        assert _runs_of_whole(_words(head), drawn), drawn
+    for row, drawn_row in zip(BREAKDOWN[1:], cells[1:]):
+        for value, drawn, width in zip(row, drawn_row, widths):
+            assert _runs_of_whole(_segments(value), drawn), drawn
+            assert all(pdf.get_string_width(line) <= width - 2.25 for line in drawn.split("\n"))
+    assert "上乗せ" in cells[2][1].split("\n")[-1]
+    if page == 180:
+        assert cells[0][5] == "速度（トークン/\n秒の比）" and cells[2][1] == "DCMHA の上乗せ"
+        assert all("\n" not in drawn for drawn in cells[0][:5])
+    else:
+        assert "\n" in cells[2][1]
 
 
 def test_a_long_path_in_a_table_does_not_squeeze_the_numbers_beside_it(tmp_path):

@@ -59,18 +59,80 @@ def _chunks(line: str) -> list[str]:
 
 _WORD_END = frozenset(" 、。・）」』】/")
 _WORD_START = frozenset("（「『【")
+_NUMBER_UNIT = frozenset("万億兆")
+
+
+def _new_word(before: str, chunk: str) -> bool:
+    """Whether a word starts at chunk: after a space or closing punctuation, or at an opening
+    bracket, but not inside a number (1 万 3500)."""
+    if chunk[0] in _NUMBER_UNIT and before[-2:-1].isdigit() and before[-1] == " ":
+        return False
+    return before[-1] in _WORD_END or chunk[0] in _WORD_START
+
+
+def _hiragana(char: str) -> bool:
+    return "\u3041" <= char <= "\u309f"
+
+
+def _new_segment(before: str, chunk: str) -> bool:
+    """Whether a segment starts at chunk: where a word does, or where a run of hiragana (a
+    particle, a verb's ending) meets what follows: 論文の|最小サイズ, できる|限度, の|上乗せ."""
+    return _new_word(before, chunk) or (_hiragana(before[-1]) and not _hiragana(chunk[0]))
+
+
+def _merged(line: str, starts: Callable[[str, str], bool]) -> list[str]:
+    """line's _chunks joined, a new piece only where starts(piece before, chunk) says."""
+    pieces: list[str] = []
+    for chunk in _chunks(line):
+        if pieces and not starts(pieces[-1], chunk):
+            pieces[-1] += chunk
+        else:
+            pieces.append(chunk)
+    return pieces
 
 
 def _words(line: str) -> list[str]:
-    """_chunks merged into words: a new word only after a space or closing punctuation, or at an
-    opening bracket, so that a column heading (モデルサイズ) does not break mid-word."""
-    words: list[str] = []
-    for chunk in _chunks(line):
-        if words and words[-1][-1] not in _WORD_END and chunk[0] not in _WORD_START:
-            words[-1] += chunk
-        else:
-            words.append(chunk)
-    return words
+    """line in words (_new_word), so that a column heading (モデルサイズ) does not break mid-word."""
+    return _merged(line, _new_word)
+
+
+def _segments(line: str) -> list[str]:
+    """line in the pieces a Japanese reader breaks a phrase at (_new_segment): a table value keeps
+    上乗せ whole, and its prose fills lines without breaking 限度 or 測定."""
+    return _merged(line, _new_segment)
+
+
+# what stays whole where it fits, finest last: body text breaks between any two Japanese
+# characters, as Japanese is set; a table value at segments; a column heading at words
+_SPLITS: dict[str, tuple[Callable[[str], list[str]], ...]] = {
+    "chunks": (_chunks,), "segments": (_segments, _chunks), "words": (_words, _segments, _chunks)}
+
+
+def _pieces(text: str, splits: tuple[Callable[[str], list[str]], ...],
+            fits: Callable[[str], bool]) -> list[str]:
+    """text cut by splits[0]; a piece that does not fit cut again by the next split."""
+    first, *finer = splits
+    return [piece for part in first(text)
+            for piece in ([part] if not finer or fits(part) else _pieces(part, tuple(finer), fits))]
+
+
+def wrap_lines(text: str, width: float, measure: Callable[[str], float], keep: str = "chunks") -> str:
+    """text with line breaks so that no line is wider than width by measure (the drawing font's
+    width of a string), breaking at spaces and Japanese break points (above); keep: "segments" or
+    "words" break only between those where they fit on a line (_SPLITS). A chunk wider than a line
+    on its own stays whole for fpdf2 to cut."""
+    fits = lambda piece: measure(piece.rstrip()) <= width      # noqa: E731
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for chunk in _pieces(paragraph, _SPLITS[keep], fits):
+            if line.strip() and measure((line + chunk).rstrip()) > width:
+                lines.append(line.rstrip())
+                line = chunk.lstrip()
+            else:
+                line += chunk
+        lines.append(line.rstrip())
+    return "\n".join(lines)
 
 
 SHORT_CELL_MM = 22.0     # a table value this short (a number, a name, 判断不能) is never broken
@@ -79,9 +141,37 @@ LEAST_SHARE = 0.4        # no column claims more of the page as its least (a lon
 
 
 def _least_width(text: str, width: Callable[[str], float]) -> float:
-    """The narrowest a table cell may be: whole if short, else its longest unbreakable piece."""
+    """The narrowest a table cell may be: whole if short, else its widest segment (_segments), so
+    that no column is so narrow that a Japanese word in it must break (上乗 / せ)."""
     whole = _widest(text, width)
-    return whole if whole <= SHORT_CELL_MM else max(map(width, _chunks(text.replace("\n", " "))))
+    if whole <= SHORT_CELL_MM:
+        return whole
+    return max(width(segment.rstrip()) for segment in _segments(text.replace("\n", " ")))
+
+
+def _heading_width(heading: str, width: Callable[[str], float]) -> float:
+    """The width a column heading asks for: whole if short, else on two lines (_two_lines)."""
+    if width(heading) <= SHORT_CELL_MM:
+        return width(heading)
+    return max(map(width, _two_lines(heading, width)))
+
+
+def _two_lines(heading: str, measure: Callable[[str], float]) -> list[str]:
+    """heading on two lines, broken between the words that make the longer line shortest:
+    パープレキシティの差 / （95% 区間）, where filling the first line broke inside the bracket."""
+    words = _words(heading)
+    splits = [["".join(words[:k]).rstrip(), "".join(words[k:]).rstrip()] for k in range(1, len(words))]
+    return min(splits, key=lambda lines: max(map(measure, lines)), default=[heading])
+
+
+def heading_lines(heading: str, width: float, measure: Callable[[str], float]) -> str:
+    """A column heading broken into lines (wrap_lines between words), balanced when on two."""
+    lines = wrap_lines(heading, width, measure, keep="words")
+    if lines.count("\n") == 1 and "\n" not in heading:
+        balanced = _two_lines(heading, measure)
+        if max(map(measure, balanced)) <= width:
+            return "\n".join(balanced)
+    return lines
 
 
 def _widest(text: str, width: Callable[[str], float]) -> float:
@@ -89,37 +179,72 @@ def _widest(text: str, width: Callable[[str], float]) -> float:
     return max(width(line) for line in text.split("\n"))
 
 
-def column_widths(least: list[float], most: list[float], total: float) -> list[float]:
-    """Table column widths summing to total: each at least its least, the room left shared in
-    proportion to what each still wants (most - least); all scaled alike when the mosts leave
-    room to spare or the leasts do not fit."""
+def column_widths(least: list[float], most: list[float], total: float,
+                  small_first: bool = True) -> list[float]:
+    """Table column widths summing to total: each at least its least; of the room left, a column
+    that wants (most - least) no more than an even share gets it all if small_first, the others
+    share the rest in proportion to what they want; all scaled alike when the mosts leave room to
+    spare or the leasts do not fit."""
     most = [max(high, low) for low, high in zip(least, most)]
     if sum(most) <= total:
         return [high * total / sum(most) for high in most]
     if sum(least) >= total:
         return [low * total / sum(least) for low in least]
+    # small wants first (a number's column, a heading on two lines): shared in proportion, a long
+    # text's column took most of the room and left them a heading in three lines
     room, wants = total - sum(least), [high - low for low, high in zip(least, most)]
-    return [low + room * want / sum(wants) for low, want in zip(least, wants)]
+    widths = list(least)
+    waiting = sorted((j for j, want in enumerate(wants) if want > 0), key=wants.__getitem__)
+    while small_first and waiting and wants[waiting[0]] <= room / len(waiting):
+        j = waiting.pop(0)
+        widths[j], room = most[j], room - wants[j]
+    rest = sum(wants[j] for j in waiting)
+    for j in waiting:
+        widths[j] += room * wants[j] / rest
+    return widths
 
 
-def wrap_lines(text: str, width: float, measure: Callable[[str], float], words: bool = False) -> str:
-    """text with line breaks so that no line is wider than width by measure (the drawing font's
-    width of a string), breaking at spaces and Japanese break points (above); words: at _words'
-    boundaries, a word wider than a line broken at the Japanese break points inside it. A chunk
-    wider than a line on its own stays whole for fpdf2 to cut."""
-    lines: list[str] = []
-    for paragraph in text.split("\n"):
-        line = ""
-        pieces = _chunks(paragraph) if not words else \
-            [c for w in _words(paragraph) for c in ([w] if measure(w.rstrip()) <= width else _chunks(w))]
-        for chunk in pieces:
-            if line.strip() and measure((line + chunk).rstrip()) > width:
-                lines.append(line.rstrip())
-                line = chunk.lstrip()
-            else:
-                line += chunk
-        lines.append(line.rstrip())
-    return "\n".join(lines)
+def column_bounds(rows: list[list[str]], width: Callable[[str], float],
+                  page: float) -> tuple[list[float], list[float]]:
+    """Each column's least and most width for column_widths; rows[0] holds the headings, width
+    measures a cell holding a text (padding included), page is the table's width."""
+    heads = rows[0]
+    columns = [[row[j] for row in rows[1:]] for j in range(len(heads))]
+    # a heading wraps between words (モデル / サイズ is not one), within HEADING_MM at least
+    least = [min(LEAST_SHARE * page,
+                 max([width("0000"), *(_least_width(value, width) for value in column),
+                      *(width(word.rstrip()) for word in _words(head)), min(width(head), HEADING_MM)]))
+             for head, column in zip(heads, columns)]
+    values = [max([low, *(_widest(value, width) for value in column)])
+              for low, column in zip(least, columns)]
+    # headings on one line where the page allows; else on two at most, rather than widen their
+    # columns beyond their values
+    most = [max(high, width(head)) for high, head in zip(values, heads)]
+    if sum(most) > page:
+        most = [max(high, _heading_width(head, width)) for high, head in zip(values, heads)]
+    return least, most
+
+
+def lay_out_table(rows: list[list[str]], measure: Callable[[str], float], pad: float,
+                  page: float) -> tuple[list[float], list[list[str]]]:
+    """Column widths summing to page, and rows with each text broken into lines that fit its
+    column: headings (rows[0]) between words, values between segments. measure: the drawing
+    font's width of a string; pad: a cell's width around its text."""
+    width = lambda text: measure(text) + pad      # noqa: E731
+    least, most = column_bounds(rows, width, page)
+    # small wants first shortens a table of numbers; beside a long text that sets a row's height
+    # anyway, it only narrows the text's column and adds lines: the shorter table wins
+    tables = [_broken(rows, column_widths(least, most, page, first), measure, pad) for first in (True, False)]
+    return min(tables, key=lambda table: sum(max(cell.count("\n") for cell in row) for row in table[1]))
+
+
+def _broken(rows: list[list[str]], widths: list[float], measure: Callable[[str], float],
+            pad: float) -> tuple[list[float], list[list[str]]]:
+    """widths, and rows with their texts broken into lines in columns that wide (lay_out_table)."""
+    inner = [w - pad for w in widths]
+    heads = [heading_lines(head, room, measure) for head, room in zip(rows[0], inner)]
+    return widths, [heads] + [[wrap_lines(value, room, measure, keep="segments")
+                               for value, room in zip(row, inner)] for row in rows[1:]]
 
 
 def cjk_font(lang: str = "en") -> str:
@@ -179,28 +304,18 @@ class _Writer:
         self.pdf.set_text_color(0, 0, 0)
 
     def table(self, frame: pd.DataFrame) -> None:
-        """Columns as wide as their values where the page allows (column_widths), each cell broken
-        into lines here."""
+        """Columns as wide as their values where the page allows, each cell broken into lines here
+        (lay_out_table)."""
         rows = [list(map(str, frame.columns))] + frame.astype(str).values.tolist()
         self.pdf.ln(1)
         self.pdf.set_font("cjk", size=8)
         pad = 2 * self.pdf.c_margin + self.pdf.line_width + _SLACK_MM   # around a cell's text
-        width = lambda text: self.pdf.get_string_width(text) + pad      # noqa: E731
-        # a heading wraps between words (モデル / サイズ is not one), within HEADING_MM at least
-        least = [min(LEAST_SHARE * self.pdf.epw,
-                     max([width("0000"), *(_least_width(row[j], width) for row in rows[1:]),
-                          *map(width, _words(head)), min(width(head), HEADING_MM)]))
-                 for j, head in enumerate(rows[0])]
-        # a heading wraps rather than widen its column beyond its values
-        most = [max([low, *(_widest(row[j], width) for row in rows[1:])])
-                for j, low in enumerate(least)]
-        widths = column_widths(least, most, self.pdf.epw)
-        inner = [w - pad for w in widths]
+        widths, cells = lay_out_table(rows, self.pdf.get_string_width, pad, self.pdf.epw)
         with self.pdf.table(col_widths=widths, text_align="LEFT", line_height=4.2) as table:
-            for i, row in enumerate(rows):
-                cells = table.row()
-                for value, room in zip(row, inner):
-                    cells.cell(wrap_lines(value, room, self.pdf.get_string_width, words=i == 0))
+            for row in cells:
+                drawn = table.row()
+                for text in row:
+                    drawn.cell(text)
         self.pdf.ln(1)
 
     def block(self, block: Block) -> None:
