@@ -249,3 +249,36 @@ def test_the_shipped_reference_study_imports_in_a_browser(shipped_bundle, server
     page.goto(f"{server}/Decision?lang=ja")
     page.get_by_text(report.verdict_line(source.decision, "ja")).wait_for()
     shoot(page, tmp_path, "3-decision-reference-ja")
+
+
+# Per st.table: its width, its area's, and how many lines each header takes (a Range's client
+# rects: one per line box).
+TABLE_LAYOUT_JS = """() => [...document.querySelectorAll('[data-testid="stTable"]')].map(box => ({
+    area: box.clientWidth,
+    table: box.querySelector('table').getBoundingClientRect().width,
+    headers: Object.fromEntries([...box.querySelectorAll('th p')].map(p => {
+        const range = document.createRange();
+        range.selectNodeContents(p);
+        return [p.textContent, range.getClientRects().length];
+    }))}))"""
+
+
+def test_decision_tables_keep_japanese_words_whole_and_fit_in_a_browser(server, page):
+    """The reference study's Decision page in Japanese: at 1280 px 「モデルサイズ」 heads its
+    columns on one line (it broke as モデルサイ / ズ), and at 1280 and 800 px no table is wider
+    than its area (the area clips: a wider table would hide its last columns)."""
+    from dcpoc.runs.bundle import REFERENCE_BUNDLE, import_study
+    import_study(Store(), REFERENCE_BUNDLE)   # the server's database, before its first page
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.goto(f"{server}/Decision?lang=ja")
+    page.get_by_test_id("stTable").nth(4).wait_for()   # the gap table, the page's last
+    idle(page)
+    for width in (1280, 800):
+        page.set_viewport_size({"width": width, "height": 1000})
+        tables = page.evaluate(TABLE_LAYOUT_JS)
+        assert len(tables) == 5
+        for table in tables:
+            assert table["table"] <= table["area"] + 0.5, (width, table)
+        if width == 1280:
+            lines = [t["headers"]["モデルサイズ"] for t in tables if "モデルサイズ" in t["headers"]]
+            assert lines and set(lines) == {1}, tables

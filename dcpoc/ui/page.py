@@ -42,6 +42,19 @@ REFRESH_S = 3.0        # live parts rerun this often while a run is queued or ru
 IDLE_REFRESH_S = 15.0  # ... and this often otherwise (a run launched elsewhere still shows up)
 FRAME_TTL_S = 2.0      # cached frames are at most this old
 NO_AUTOWORKER_ENV = "DCPOC_NO_AUTOWORKER"   # "1": Launch queues runs without starting a worker
+# st.table cells break Japanese only at spaces and punctuation (モデルサイズ, not モデルサイ / ズ), in
+# a table area at least this wide: the Decision page's widest table on those terms, the gap table
+# with its longest course phrase, needs 759 px (47.4 rem at the dashboard's 14 px table text), and
+# 1280 px with the sidebar open leaves 820. Narrower, cells break as before: keep-all there made
+# three of the five tables outgrow a 468 px area (688, 609, 759 px), and the table's box clips, it
+# does not scroll. Latin text breaks at spaces either way. Streamlit's own <p> rule needs !important.
+KEEP_WORDS_MIN_REM = 49
+TABLE_STYLE = f"""<style>
+[data-testid="stTable"] {{ container-type: inline-size; }}
+@container (min-width: {KEEP_WORDS_MIN_REM}rem) {{
+  [data-testid="stTable"] :is(th, td) p {{ word-break: keep-all !important; overflow-wrap: break-word !important; }}
+}}
+</style>"""
 
 
 def start_page(title_key: str) -> tuple[str, str]:
@@ -50,6 +63,7 @@ def start_page(title_key: str) -> tuple[str, str]:
     # wide on every page: the centred layout left about 700 px at 1280, and the decision's tables
     # hid their numbers behind a sideways scroll
     st.set_page_config(page_title="dcpoc", page_icon=APP_ICON, layout="wide")
+    st.html(TABLE_STYLE)   # style only: Streamlit sends it to the event container, it takes no space
     lang = language_selector()
     login_gate(lang)
     for script, label, icon in PAGES:
