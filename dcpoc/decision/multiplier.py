@@ -211,9 +211,7 @@ def _draw_plan(tf: pd.DataFrame, dc: pd.DataFrame) -> list[tuple[np.ndarray | No
     """Per size and token budget (in first-seen order): the positions of its Transformer++ runs in
     tf and of its DCFormer runs in dc (None where that side has none), and whether both ran the
     same seeds there, one run each (then a drawn seed brings both its runs, positions aligned)."""
-    key = ["preset", "tokens"]
-    tf_at = {k: np.asarray(v) for k, v in tf.reset_index(drop=True).groupby(key, sort=False).indices.items()}
-    dc_at = {k: np.asarray(v) for k, v in dc.reset_index(drop=True).groupby(key, sort=False).indices.items()}
+    tf_at, dc_at = (f.groupby(["preset", "tokens"], sort=False).indices for f in (tf, dc))   # positions
     tf_seed, dc_seed = tf["seed"].to_numpy(), dc["seed"].to_numpy()
     plan = []
     for k in dict.fromkeys([*tf_at, *dc_at]):
@@ -243,9 +241,7 @@ def _resample(plan: list[tuple[np.ndarray | None, np.ndarray | None, bool]], rng
             continue
         tf_parts += [a[rng.integers(0, len(a), len(a))]] if a is not None else []
         dc_parts += [b[rng.integers(0, len(b), len(b))]] if b is not None else []
-    empty = np.array([], dtype=int)
-    return (np.concatenate(tf_parts) if tf_parts else empty,
-            np.concatenate(dc_parts) if dc_parts else empty)
+    return np.concatenate(tf_parts), np.concatenate(dc_parts)   # both sides ran: see _bootstrap's caller
 
 
 def _bootstrap(tf: pd.DataFrame, dc: pd.DataFrame, device: str, n_boot: int, seed: int
