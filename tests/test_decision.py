@@ -145,6 +145,25 @@ def test_the_speed_ratio_is_read_per_size_and_resampled_within_each():
     assert net.high == pytest.approx(result.multiplier.high * math.sqrt(0.8 * 0.9), rel=0.02)
 
 
+def test_size_ratios_at_each_dcformer_run_by_hand():
+    """Means per size on the device only (NaN values, other devices and speed 0 left out); a size
+    one architecture did not run, or a run without a preset, has no ratio."""
+    from dcpoc.decision.compare import ratios_at_runs
+    nan = math.nan
+    rows = [("transformer", "a", 100.0, "cpu", 10.0), ("transformer", "a", 300.0, "cpu", 10.0),
+            ("transformer", "a", 999.0, "gpu", nan), ("transformer", "a", 0.0, "cpu", 10.0),
+            ("dcformer", "a", 160.0, "cpu", 11.0), ("dcformer", "a", nan, "cpu", 13.0),
+            ("dcformer", "b", 50.0, "cpu", 12.0), ("dcformer", None, 50.0, "cpu", 12.0)]
+    frame = pd.DataFrame(rows, columns=["arch", "preset", "speed", "speed_device", "fpt"],
+                         index=[10, 11, 12, 13, 14, 15, 16, 17])
+    at = ratios_at_runs(frame, "cpu")
+    assert list(at.index) == [14, 15, 16, 17]
+    assert at.loc[14, "speed"] == at.loc[15, "speed"] == pytest.approx(160.0 / 200.0)
+    assert at.loc[14, "flops"] == pytest.approx(12.0 / 10.0)
+    assert at.loc[[16, 17]].isna().all().all()
+    assert ratios_at_runs(frame.iloc[:0], "cpu").empty
+
+
 def test_projection_by_hand():
     m = Interval(2.0, 1.5, 2.5, 3, "bootstrap")
     got = project(1e9, 2e10, "h100", 3.0, 0.8, m)

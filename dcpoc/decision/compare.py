@@ -76,13 +76,13 @@ def ratios_at_runs(counted: pd.DataFrame, device: str) -> pd.DataFrame:
     index: those rows' index. ``counted``: rows with speed, speed_device, fpt. In numpy, not a
     pandas groupby: the bootstrap calls this for every resample."""
     arch = counted["arch"].to_numpy()
-    _, size = np.unique(counted["preset"].to_numpy().astype(str), return_inverse=True)
+    size, sizes = pd.factorize(counted["preset"])          # -1: no preset, no size (as groupby)
     speed, fpt = counted["speed"].to_numpy(float), counted["fpt"].to_numpy(float)
     timed = (counted["speed_device"].to_numpy() == device) & (speed > 0)
 
     def mean_by_size(values: np.ndarray, rows: np.ndarray) -> np.ndarray:   # NaN where none
-        rows = rows & ~np.isnan(values)
-        count = np.bincount(size[rows], minlength=size.max(initial=-1) + 1)
+        rows = rows & ~np.isnan(values) & (size >= 0)
+        count = np.bincount(size[rows], minlength=len(sizes) + 1)   # + 1: the last reads -1 as NaN
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.bincount(size[rows], values[rows], minlength=len(count)) / count
 

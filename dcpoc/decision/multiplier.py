@@ -21,6 +21,7 @@ from .. import costs, counts
 from ..config import PRESETS, make_config
 from .compare import counted_runs, main_corpus, on_main_corpus, ratios_at_runs, speed_ratio
 from .facts import device_label
+from .resample import RESAMPLED, draw_plan, resample
 from .stats import Z_975, Interval, Reason, percentile_interval, replace_reason, t_quantile_975
 
 POWER_LAW_MIN_POINTS = 4
@@ -203,50 +204,9 @@ def _net_by_size(tf: pd.DataFrame, dc: pd.DataFrame, device: str, logm: np.ndarr
             for p in dict.fromkeys(presets)}
 
 
-# what a resample needs of a run: the ladder (fit and inversion) and the speed and FLOPs ratios
-_RESAMPLED = ["arch", "preset", "tokens", "seed", "loss", "compute", "fpt", "speed", "speed_device"]
-
-
-def _draw_plan(tf: pd.DataFrame, dc: pd.DataFrame) -> list[tuple[np.ndarray | None, np.ndarray | None, bool]]:
-    """Per size and token budget (in first-seen order): the positions of its Transformer++ runs in
-    tf and of its DCFormer runs in dc (None where that side has none), and whether both ran the
-    same seeds there, one run each (then a drawn seed brings both its runs, positions aligned)."""
-    tf_at, dc_at = (f.groupby(["preset", "tokens"], sort=False).indices for f in (tf, dc))   # positions
-    tf_seed, dc_seed = tf["seed"].to_numpy(), dc["seed"].to_numpy()
-    plan = []
-    for k in dict.fromkeys([*tf_at, *dc_at]):
-        a, b = tf_at.get(k), dc_at.get(k)
-        paired = (a is not None and b is not None and len(set(tf_seed[a])) == len(a)
-                  and len(set(dc_seed[b])) == len(b) and set(tf_seed[a]) == set(dc_seed[b]))
-        if paired:     # b reordered to a's seeds: the same drawn index is the same seed on both
-            at = {seed: i for i, seed in zip(b, dc_seed[b])}
-            b = np.array([at[seed] for seed in tf_seed[a]])
-        plan.append((a, b, paired))
-    return plan
-
-
-def _resample(plan: list[tuple[np.ndarray | None, np.ndarray | None, bool]], rng: np.random.Generator
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the runs drawn with replacement within each size and token budget (every one
-    keeps its count of runs: a resample that lost one would change the ladder and its mix, not the
-    seed noise). Where both architectures ran the same seeds there, seeds are drawn and each brings
-    both of its runs: a seed fixes the batches both see, so their losses move together, and
-    resampling them apart would count that shared noise as if it were independent."""
-    tf_parts, dc_parts = [], []
-    for a, b, paired in plan:
-        if paired:
-            drawn = rng.integers(0, len(a), len(a))
-            tf_parts.append(a[drawn])
-            dc_parts.append(b[drawn])
-            continue
-        tf_parts += [a[rng.integers(0, len(a), len(a))]] if a is not None else []
-        dc_parts += [b[rng.integers(0, len(b), len(b))]] if b is not None else []
-    return np.concatenate(tf_parts), np.concatenate(dc_parts)   # both sides ran: see _bootstrap's caller
-
-
 def _bootstrap(tf: pd.DataFrame, dc: pd.DataFrame, device: str, n_boot: int, seed: int
                ) -> tuple[list[float], list[float]]:
-    """Resample the runs within each size (by seed pairs, see _resample), refit and invert: the geometric-mean
+    """Resample the runs within each size (by seed pairs, see resample.resample), refit and invert: the geometric-mean
     multipliers and net benefits (tokens/s ratios from the same resample) of the resamples that
     could be fitted. A resample whose refit never reaches one of its DCFormer losses (below the
     power law's floor E) counts as an infinite multiplier: Transformer++ would need unbounded
@@ -256,11 +216,11 @@ def _bootstrap(tf: pd.DataFrame, dc: pd.DataFrame, device: str, n_boot: int, see
     rng = np.random.default_rng(seed)
     # the resampled columns only, the rows numbered from 0: a run row has dozens of columns, and
     # copying them 300 times was most of a decision's time
-    tf, dc = (f[_RESAMPLED].reset_index(drop=True) for f in (tf, dc))
-    plan = _draw_plan(tf, dc)
+    tf, dc = (f[RESAMPLED].reset_index(drop=True) for f in (tf, dc))
+    plan = draw_plan(tf, dc)
     boot_m, boot_net = [], []
     for _ in range(n_boot):
-        tf_at, dc_at = _resample(plan, rng)
+        tf_at, dc_at = resample(plan, rng)
         tf_b, dc_b = tf.iloc[tf_at], dc.iloc[dc_at]
         fit_b = fit_compute_curve(tf_b["compute"], tf_b["loss"])
         if fit_b is None:
