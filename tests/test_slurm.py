@@ -97,12 +97,13 @@ def test_the_schedulers_output_is_parsed():
     ("PENDING", "scancel requested", "PENDING (scancel requested)"),
     ("TIMEOUT", "TimeLimit", "TIMEOUT (TimeLimit)"),
     ("FAILED", "NonZeroExitCode", "FAILED (NonZeroExitCode)"),
+    ("FAILED", "RaisedSignal:9(Killed)", "FAILED (RaisedSignal:9(Killed))"),
     ("CANCELLED", "Resources", "CANCELLED"),
     ("CANCELLED", "JobHeldUser", "CANCELLED"),
     ("COMPLETED", "Priority", "COMPLETED"),
     ("TIMEOUT", "BeginTime", "TIMEOUT"),
     ("FAILED", "TimeLimit", "FAILED"),
-], ids=["pending", "running", "cancel-asked", "timeout", "failed", "cancelled-pending",
+], ids=["pending", "running", "cancel-asked", "timeout", "failed", "killed", "cancelled-pending",
         "cancelled-held", "completed", "timeout-stale", "failed-other-end"])
 def test_an_ended_job_shows_only_slurms_reason_for_its_end(state, reason, label):
     """squeue keeps a job's last pending reason after a pending scancel ('CANCELLED Resources'):

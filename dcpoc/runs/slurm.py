@@ -221,7 +221,8 @@ def state_label(state: str, reason: str | None) -> str:
     """A job's state as people read it: 'PENDING (Priority)', 'RUNNING', 'TIMEOUT (TimeLimit)',
     'CANCELLED'. A job still in the scheduler shows any reason; an ended one only SLURM's reason
     for that end (END_REASONS), never one left from its pending time."""
-    if state not in JOB_ACTIVE and reason not in END_REASONS.get(state, ()):
+    # by name: SLURM adds details after a colon ('RaisedSignal:9(Killed)'), which are shown
+    if state not in JOB_ACTIVE and (reason or "").split(":")[0] not in END_REASONS.get(state, ()):
         reason = None
     return f"{state} ({reason})" if reason else state
 
