@@ -1,9 +1,10 @@
 """Report: the meeting summary of a study, downloaded as Markdown, HTML, PDF or PPTX; the same bytes
-as `python -m dcpoc report` (both read the study through load_decision, the price table included)."""
+as `python -m dcpoc report` (both read the study through load_decision, the price table included;
+the page through ui.study_decision, cached like the Overview's and the Decision page's)."""
 import streamlit as st
 
 from dcpoc import report
-from dcpoc.decision import headline_studies, load_decision
+from dcpoc.decision import headline_studies
 from dcpoc.ui import page as ui
 from dcpoc.ui.i18n import LANGUAGES, t
 
@@ -24,7 +25,7 @@ ui.recorded_note(url, [study], lang)
 
 thresholds, target = ui.decision_settings()     # as set on the Decision page in this session
 ui.decision_settings_note(lang)
-sd = load_decision(ui.store(url), study, thresholds, target=target, runs=runs)
+sd = ui.study_decision(url, study, thresholds, target)   # cached, as the Overview's and Decision's
 st.markdown(f"**{report.verdict_line(sd.decision, report_lang)}**")
 try:
     data = report.render(sd, fmt, report_lang)

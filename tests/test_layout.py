@@ -1,6 +1,7 @@
 """The package layout DESIGN.md agrees on: modules stay readable and functions short, so a newcomer
 can follow the architecture from the folder listing."""
 import ast
+import re
 
 import pytest
 
@@ -49,3 +50,12 @@ def test_only_ui_imports_streamlit():
                              "streamlit") for a in n.names)
                          for n in ast.walk(ast.parse(p.read_text())))]
     assert not offenders, f"streamlit imported outside dcpoc/ui: {offenders}"
+
+
+def test_pages_get_a_decision_only_through_the_cached_study_decision():
+    """One way a page gets a study's decision (ui.study_decision, cached): the Report page called
+    load_decision itself and recomputed two bootstraps on every rerun (8 s a click before the
+    bootstrap got faster)."""
+    pages = [REPO_ROOT / "app.py", *sorted((REPO_ROOT / "pages").glob("*.py"))]
+    offenders = [_rel(p) for p in pages if re.search(r"\bload_decision\s*\(", p.read_text())]
+    assert not offenders, f"load_decision called by a page, not ui.study_decision: {offenders}"
