@@ -153,6 +153,8 @@ def test_runs_shows_the_job_id_beside_its_state(dcpoc_home):
     ended_id = create_run(store, make_config("transformer", "tiny", [], steps=3), executor="slurm")
     store.update_run(ended_id, status="cancelled", job_id="1235", job_state="CANCELLED",
                      job_reason="Resources")    # squeue's words after a pending scancel
+    refused_id = create_run(store, make_config("transformer", "tiny", [], steps=3), executor="slurm")
+    store.update_run(refused_id, job_state=None, job_reason="invalid partition specified: gone")
     local_id = create_run(store, make_config("dcformer", "tiny", [], steps=3))
     table = run_cli("runs")
     assert table.returncode == 0, table.stderr
@@ -163,6 +165,8 @@ def test_runs_shows_the_job_id_beside_its_state(dcpoc_home):
     rows = {r["id"]: r for r in json.loads(run_cli("runs", "--json").stdout)}
     assert (rows[slurm_id]["job"], rows[slurm_id]["job_id"]) == ("1234 PENDING (Priority)", "1234")
     assert (rows[local_id]["job"], rows[local_id]["job_id"]) == ("", None)
+    # a refused sbatch (submit_run keeps the run queued with the scheduler's words) says why
+    assert rows[refused_id]["job"] == "NOT SUBMITTED (invalid partition specified: gone)"
 
 
 @pytest.mark.skipif(shutil.which("slurmctld") is None or os.geteuid() != 0,

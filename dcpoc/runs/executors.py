@@ -276,10 +276,14 @@ def slurm_options(store: Store, spec) -> SlurmOptions:
 # ----------------------------------------------------------------------------- what pages show
 def job_label(run: dict) -> str:
     """A SLURM run's job state as the Runs page's detail shows it beside the job id: 'PENDING
-    (Priority)', 'RUNNING', 'TIMEOUT' ...; '' for a local run or one not submitted yet."""
+    (Priority)', 'RUNNING', 'TIMEOUT' ...; 'NOT SUBMITTED (why)' for one whose sbatch was refused
+    (submit_run keeps the scheduler's message: it stays queued, and said nothing of why); '' for a
+    local run or one not submitted yet."""
     state, reason = run.get("job_state"), run.get("job_reason")
-    if run.get("executor") != "slurm" or not isinstance(state, str) or not state:
+    if run.get("executor") != "slurm":
         return ""
+    if not isinstance(state, str) or not state:
+        return f"NOT SUBMITTED ({reason})" if isinstance(reason, str) and reason else ""
     return state_label(state, reason if isinstance(reason, str) else None)   # NaN in a frame
 
 
