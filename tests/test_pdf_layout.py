@@ -3,8 +3,8 @@ the line-start and line-end rules, Latin words and numbers stay whole, and fpdf2
 measured (it re-wraps nothing). Measured in the real embedded font."""
 import pytest
 
-from dcpoc.report.pdf import (_chunks, _segments, _words, column_widths, cjk_font, lay_out_table,
-                              wrap_lines)
+from dcpoc.report.pdf import (_chunks, _segments, _words, cjk_font, column_bounds, column_widths,
+                              lay_out_table, wrap_lines)
 
 from conftest import skip_without_pdf_tools
 
@@ -174,3 +174,15 @@ def test_a_long_path_in_a_table_does_not_squeeze_the_numbers_beside_it(tmp_path)
                           capture_output=True, text=True).stdout
     for value in ("1.234", "0.97", "2.5", "1.00", "一行目", "二行目"):
         assert value in text, (value, text)
+
+
+def test_long_words_that_cannot_fit_whole_break_rather_than_squeeze_a_number():
+    """Five columns of long kanji runs (one segment each) cannot all keep their words whole: they
+    break where Japanese may, and the number column keeps its own width (scaling every column
+    alike cut 123456 mid-digits)."""
+    long_run = "大規模言語模型比較実験結果一覧表計算資源大規模言語模型比較実験"
+    rows = [["n", "a", "b", "c", "d", "e"], ["123456"] + [long_run] * 5]
+    width = lambda text: len(text) + 2      # noqa: E731
+    least, most = column_bounds(rows, width, 100)
+    assert sum(least) <= 100
+    assert column_widths(least, most, 100)[0] >= width("123456")

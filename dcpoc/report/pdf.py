@@ -140,13 +140,15 @@ HEADING_MM = 16.0        # a column heading wraps within at least this width
 LEAST_SHARE = 0.4        # no column claims more of the page as its least (a long path is cut)
 
 
-def _least_width(text: str, width: Callable[[str], float]) -> float:
-    """The narrowest a table cell may be: whole if short, else its widest segment (_segments), so
-    that no column is so narrow that a Japanese word in it must break (上乗 / せ)."""
+def _least_width(text: str, width: Callable[[str], float],
+                 split: Callable[[str], list[str]] = _segments) -> float:
+    """The narrowest a table cell may be: whole if short, else its widest piece by split (by
+    default _segments, so that no column is so narrow that a Japanese word in it must break:
+    上乗 / せ)."""
     whole = _widest(text, width)
     if whole <= SHORT_CELL_MM:
         return whole
-    return max(width(segment.rstrip()) for segment in _segments(text.replace("\n", " ")))
+    return max(width(piece.rstrip()) for piece in split(text.replace("\n", " ")))
 
 
 def _heading_width(heading: str, width: Callable[[str], float]) -> float:
@@ -204,6 +206,15 @@ def column_widths(least: list[float], most: list[float], total: float,
     return widths
 
 
+def _least_column(head: str, column: list[str], width: Callable[[str], float], page: float,
+                  split: Callable[[str], list[str]]) -> float:
+    """A column's least width (column_bounds): its heading's widest word, its values' least widths
+    by split, never over LEAST_SHARE of the page."""
+    return min(LEAST_SHARE * page,
+               max([width("0000"), *(_least_width(value, width, split) for value in column),
+                    *(width(word.rstrip()) for word in _words(head)), min(width(head), HEADING_MM)]))
+
+
 def column_bounds(rows: list[list[str]], width: Callable[[str], float],
                   page: float) -> tuple[list[float], list[float]]:
     """Each column's least and most width for column_widths; rows[0] holds the headings, width
@@ -211,10 +222,10 @@ def column_bounds(rows: list[list[str]], width: Callable[[str], float],
     heads = rows[0]
     columns = [[row[j] for row in rows[1:]] for j in range(len(heads))]
     # a heading wraps between words (モデル / サイズ is not one), within HEADING_MM at least
-    least = [min(LEAST_SHARE * page,
-                 max([width("0000"), *(_least_width(value, width) for value in column),
-                      *(width(word.rstrip()) for word in _words(head)), min(width(head), HEADING_MM)]))
-             for head, column in zip(heads, columns)]
+    least = [_least_column(head, column, width, page, _segments) for head, column in zip(heads, columns)]
+    if sum(least) > page:   # whole words do not fit: break them where Japanese may, rather than
+        # scale every column alike, a number's too, below its width
+        least = [_least_column(head, column, width, page, _chunks) for head, column in zip(heads, columns)]
     values = [max([low, *(_widest(value, width) for value in column)])
               for low, column in zip(least, columns)]
     # headings on one line where the page allows; else on two at most, rather than widen their
@@ -235,7 +246,7 @@ def lay_out_table(rows: list[list[str]], measure: Callable[[str], float], pad: f
     # small wants first shortens a table of numbers; beside a long text that sets a row's height
     # anyway, it only narrows the text's column and adds lines: the shorter table wins
     tables = [_broken(rows, column_widths(least, most, page, first), measure, pad) for first in (True, False)]
-    return min(tables, key=lambda table: sum(max(cell.count("\n") for cell in row) for row in table[1]))
+    return min(tables, key=lambda table: sum(max((cell.count("\n") for cell in row), default=0) for row in table[1]))
 
 
 def _broken(rows: list[list[str]], widths: list[float], measure: Callable[[str], float],
