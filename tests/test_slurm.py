@@ -122,29 +122,6 @@ def test_a_run_starting_inside_its_own_job_records_that_job_running():
     assert job_started({"executor": "local", "job_id": None}, {"SLURM_JOB_ID": "12"}) == {}
 
 
-def test_a_reconcile_that_read_pending_does_not_write_it_over_a_job_started_since(dcpoc_home, monkeypatch):
-    """squeue answers PENDING; before the answer is stored, the job starts and its training records
-    RUNNING (as execute_run does): the reconcile's write is stale and is dropped, not stored over
-    it. A requeued job (RUNNING read, PENDING seen) is still recorded. The scheduler's answer is
-    the one stand-in here: a real one cannot be made to answer between two statements."""
-    from dcpoc.runs import executors
-    from dcpoc.runs.slurm import JobInfo
-    store = Store()
-    started = create_run(store, make_config("transformer", "tiny", [], steps=3), executor="slurm")
-    store.update_run(started, job_id="41", job_state="PENDING", job_reason="Resources")
-    requeued = create_run(store, make_config("transformer", "tiny", [], steps=3), executor="slurm")
-    store.update_run(requeued, status="running", job_id="42", job_state="RUNNING")
-
-    def squeue_then_the_job_starts(job_ids, env):
-        store.update_run(started, status="running", **job_started(store.get_run(started), {"SLURM_JOB_ID": "41"}))
-        return {"41": JobInfo("41", "PENDING", "Resources"), "42": JobInfo("42", "PENDING", "BeginTime")}
-    monkeypatch.setattr(executors, "query_jobs", squeue_then_the_job_starts)
-    monkeypatch.setattr(executors, "slurm_env", lambda store: {})
-    assert reconcile(store) == {started: "PENDING", requeued: "PENDING"}
-    assert (store.get_run(started)["status"], store.get_run(started)["job_state"]) == ("running", "RUNNING")
-    assert (store.get_run(requeued)["job_state"], store.get_run(requeued)["job_reason"]) == ("PENDING", "BeginTime")
-
-
 def test_sqlite_and_node_local_homes_are_refused_only_with_other_nodes():
     assert remote_nodes([("localhost", "127.0.0.1")]) == []
     assert remote_nodes([("gpu01", "10.1.2.3"), ("localhost", "127.0.0.1")]) == ["gpu01"]

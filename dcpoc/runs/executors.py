@@ -200,10 +200,7 @@ def reconcile(store: Store) -> dict[str, str]:
         job = jobs[run["job_id"]]
         seen[run["id"]] = job.state
         reason = job.reason or None
-        # only over what was read: a job its training recorded RUNNING since squeue answered
-        # keeps RUNNING (the next pass writes what is then true)
-        store.transition_run(run["id"], (run["status"],), still={"job_state": run["job_state"]},
-                             job_state=job.state, job_reason=reason, job_checked_at=now_utc())
+        store.update_run(run["id"], job_state=job.state, job_reason=reason, job_checked_at=now_utc())
         if job.state not in JOB_ACTIVE:
             _settle(store, run, job.state, env)
     return seen

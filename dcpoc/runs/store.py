@@ -303,19 +303,14 @@ class Store:
         return None
 
     def transition_run(self, run_id: str, from_status: tuple[str, ...] | list[str], *,
-                       stale_before: datetime | None = None, still: dict[str, Any] | None = None,
-                       **fields: Any) -> bool:
+                       stale_before: datetime | None = None, **fields: Any) -> bool:
         """Set run fields only while its status is one of ``from_status`` (and, given
-        ``stale_before``, its last sign of life is older; given ``still``, those columns still
-        hold those values, None for NULL): a compare-and-set, so a concurrent change (a claim, a
-        run finishing, a job recorded RUNNING) wins cleanly. True if the run was changed."""
+        ``stale_before``, its last sign of life is older): a compare-and-set, so a concurrent
+        change (a claim, a run finishing) wins cleanly. True if the run was changed."""
         values = run_values(fields)
         conditions = [Run.id == run_id, Run.status.in_(list(from_status))]
         if stale_before is not None:
             conditions.append(_last_sign_of_life() < as_utc(stale_before))
-        for name, value in (still or {}).items():
-            column = getattr(Run, name)
-            conditions.append(column.is_(None) if value is None else column == value)
         with self._write() as session:
             done = session.execute(update(Run).where(*conditions).values(**values)
                                    .execution_options(synchronize_session=False))
